@@ -1,0 +1,157 @@
+/*
+ * chatgate: a FastCGI application server that lets a website offer AI chat
+ * without exposing its provider key. Commands:
+ *
+ *   chatgate serve -c FILE          run the master and its workers
+ *   chatgate check -c FILE          validate the config (like nginx -t)
+ *   chatgate mint  -c FILE USER [--ttl SECONDS]
+ *                                    print a signed session token for USER
+ */
+#include "log.h"
+#include "master.h"
+
+#include "config.h"
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define CG_DEFAULT_CONF  "/etc/chatgate/chatgate.ini"
+#define CG_VERSION       "0.1.0"
+
+
+static void
+cg_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: chatgate serve [-c FILE]\n"
+        "       chatgate check [-c FILE]\n"
+        "       chatgate mint  [-c FILE] USER [--ttl SECONDS]\n"
+        "       chatgate version\n"
+        "The default config file is " CG_DEFAULT_CONF ".\n");
+}
+
+
+static cg_conf_t *
+cg_main_load(const char *path, int all_secrets)
+{
+    cg_conf_t *conf = calloc(1, sizeof(*conf));
+    char       err[1024];
+
+    if (conf == NULL || cg_conf_init(conf, err, sizeof(err)) != 0
+        || cg_conf_load(conf, path, err, sizeof(err)) != 0
+        || (all_secrets ? cg_conf_load_secrets(conf, err, sizeof(err))
+                        : cg_conf_load_session_secret(conf, err,
+                                                      sizeof(err))) != 0) {
+        fprintf(stderr, "chatgate: %s\n", conf ? err : "out of memory");
+        if (conf) {
+            cg_conf_free(conf);
+            free(conf);
+        }
+        return NULL;
+    }
+    return conf;
+}
+
+
+static int
+cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
+{
+    char tok[CG_TOKEN_MAX + 1];
+
+    if (ttl <= 0) {
+        ttl = conf->session_ttl;
+    }
+    if (cg_token_sign(conf->session_secret.data, conf->session_secret.len,
+                      user, time(NULL) + ttl, tok, sizeof(tok)) < 0) {
+        fprintf(stderr, "chatgate: mint: a user id is 1-%d characters of "
+                "A-Z a-z 0-9 . _ @ + : -\n", CG_USER_MAX);
+        return 1;
+    }
+    printf("%s\n", tok);
+    return 0;
+}
+
+
+static void
+cg_main_harden(void)
+{
+    struct rlimit rl = { 0, 0 };
+
+    /* Keys live in this process: no core files, no same-user ptrace. */
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    const char *path = CG_DEFAULT_CONF, *cmd, *user = NULL;
+    long        ttl = 0;
+    cg_conf_t  *conf;
+    int         i, rc;
+
+    if (argc < 2) {
+        cg_usage(stderr);
+        return 2;
+    }
+    cmd = argv[1];
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
+            ttl = strtol(argv[++i], NULL, 10);
+        } else if (user == NULL && argv[i][0] != '-') {
+            user = argv[i];
+        } else {
+            cg_usage(stderr);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("chatgate %s\n", CG_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+        cg_usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0
+        && strcmp(cmd, "mint") != 0) {
+        cg_usage(stderr);
+        return 2;
+    }
+    if ((strcmp(cmd, "mint") == 0) != (user != NULL)) {
+        cg_usage(stderr);
+        return 2;
+    }
+    cg_main_harden();
+    conf = cg_main_load(path, strcmp(cmd, "mint") != 0);
+    if (conf == NULL) {
+        return 1;
+    }
+    if (strcmp(cmd, "check") == 0) {
+        printf("chatgate: configuration %s is ok (provider key %s)\n", path,
+               conf->api_key.fp);
+        rc = 0;
+    } else if (strcmp(cmd, "mint") == 0) {
+        rc = cg_main_mint(conf, user, ttl);
+    } else {
+        if (cg_log_open(conf->error_log) != 0) {
+            fprintf(stderr, "chatgate: cannot open error log %s\n",
+                    conf->error_log);
+            cg_conf_free(conf);
+            free(conf);
+            return 1;
+        }
+        return cg_master_run(conf, path);
+    }
+    cg_conf_free(conf);
+    free(conf);
+    return rc;
+}

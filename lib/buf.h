@@ -1,0 +1,41 @@
+/*
+ * buf: a growable byte buffer and the one JSON string escaper.
+ *
+ * Every response body, provider request and usage line is built in a
+ * cg_buf_t, so there is exactly one place that decides how untrusted text is
+ * escaped for JSON. The escaper never lets input break out of its string: it
+ * escapes quotes, backslashes, every control byte, DEL, U+2028/U+2029 (line
+ * separators for JavaScript and many log viewers) and replaces bytes that are
+ * not valid UTF-8 with U+FFFD. An allocation failure is sticky (b->oom), so
+ * callers check once at the end instead of after every append.
+ */
+#ifndef CG_BUF_H
+#define CG_BUF_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+typedef struct {
+    char   *data;   /* always NUL-terminated when len > 0 or after reserve */
+    size_t  len;
+    size_t  cap;
+    int     oom;    /* set once an allocation failed; later appends no-op */
+} cg_buf_t;
+
+void cg_buf_init(cg_buf_t *b);
+void cg_buf_free(cg_buf_t *b);
+/* Forgets the contents but keeps the memory for reuse across requests. */
+void cg_buf_reset(cg_buf_t *b);
+int  cg_buf_reserve(cg_buf_t *b, size_t extra);
+void cg_buf_add(cg_buf_t *b, const void *p, size_t n);
+void cg_buf_adds(cg_buf_t *b, const char *s);
+void cg_buf_addc(cg_buf_t *b, char c);
+void cg_buf_addf(cg_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cg_buf_add_long(cg_buf_t *b, long long v);
+/* Appends s[0..n) as a quoted JSON string (see the header comment). */
+void cg_buf_add_json_str(cg_buf_t *b, const char *s, size_t n);
+/* Same, for a NUL-terminated string; NULL becomes JSON null. */
+void cg_buf_add_json_cstr(cg_buf_t *b, const char *s);
+
+#endif

@@ -1,0 +1,154 @@
+#include "http.h"
+
+#include <string.h>
+#include <strings.h>
+
+
+static int
+cg_http_path_is(const char *uri, const char *path)
+{
+    size_t n = strlen(path);
+
+    return uri && strncmp(uri, path, n) == 0
+           && (uri[n] == '\0' || uri[n] == '?');
+}
+
+
+/* "application/json", optionally followed by parameters such as
+ * "; charset=utf-8". Simple content types (text/plain, forms) are refused,
+ * which also forces a CORS preflight on any cross-origin caller. */
+static int
+cg_http_is_json(const char *ct)
+{
+    static const char json[] = "application/json";
+
+    if (ct == NULL || strncasecmp(ct, json, sizeof(json) - 1) != 0) {
+        return 0;
+    }
+    ct += sizeof(json) - 1;
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    return *ct == '\0' || *ct == ';';
+}
+
+
+int
+cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
+{
+    const char *p;
+    long        n = 0;
+
+    if (!cg_http_path_is(r->uri, conf->chat_path)) {
+        return cg_req_fail(r, CG_E_NOT_FOUND, NULL, "unknown path");
+    }
+    if (r->method == NULL || strcmp(r->method, "POST") != 0) {
+        return cg_req_fail(r, CG_E_METHOD, NULL, "method not POST");
+    }
+    if (!cg_http_is_json(r->content_type)) {
+        return cg_req_fail(r, CG_E_MEDIA_TYPE, NULL,
+                           "content type not application/json");
+    }
+    if (r->content_length && r->content_length[0]) {
+        for (p = r->content_length; *p; p++) {
+            if (*p < '0' || *p > '9' || p - r->content_length > 15) {
+                return cg_req_fail(r, CG_E_INVALID, NULL,
+                                   "bad Content-Length");
+            }
+            n = n * 10 + (*p - '0');
+        }
+        if (n > conf->max_body) {
+            return cg_req_fail(r, CG_E_TOO_LARGE, NULL,
+                               "declared body of %ld bytes over max_body",
+                               n);
+        }
+    }
+    return 0;
+}
+
+
+static const char *
+cg_http_status_line(int status)
+{
+    switch (status) {
+    case 200: return "200 OK";
+    case 400: return "400 Bad Request";
+    case 401: return "401 Unauthorized";
+    case 403: return "403 Forbidden";
+    case 404: return "404 Not Found";
+    case 405: return "405 Method Not Allowed";
+    case 413: return "413 Content Too Large";
+    case 415: return "415 Unsupported Media Type";
+    case 429: return "429 Too Many Requests";
+    case 502: return "502 Bad Gateway";
+    case 503: return "503 Service Unavailable";
+    case 504: return "504 Gateway Timeout";
+    default:  return "500 Internal Server Error";
+    }
+}
+
+
+static void
+cg_http_body(const cg_req_t *r, cg_buf_t *b)
+{
+    if (r->err == CG_OK) {
+        cg_buf_adds(b, "{\"text\":");
+        cg_buf_add_json_str(b, r->text.data ? r->text.data : "",
+                            r->text.len);
+        cg_buf_adds(b, ",\"request_id\":\"");
+        cg_buf_adds(b, r->request_id);
+        cg_buf_adds(b, "\",\"usage\":{\"input_tokens\":");
+        cg_buf_add_long(b, r->input_tokens);
+        cg_buf_adds(b, ",\"output_tokens\":");
+        cg_buf_add_long(b, r->output_tokens);
+        cg_buf_adds(b, "}}\n");
+        return;
+    }
+    cg_buf_adds(b, "{\"error\":{\"type\":\"");
+    cg_buf_adds(b, cg_err_type(r->err));
+    cg_buf_adds(b, "\",\"message\":");
+    cg_buf_add_json_cstr(b, r->err_msg ? r->err_msg
+                                       : cg_err_message(r->err));
+    cg_buf_adds(b, "},\"request_id\":\"");
+    cg_buf_adds(b, r->request_id);
+    cg_buf_adds(b, "\"}\n");
+}
+
+
+void
+cg_http_response(const cg_req_t *r, cg_buf_t *out)
+{
+    cg_buf_t body;
+    int      status = cg_err_status(r->err);
+
+    cg_buf_init(&body);
+    cg_http_body(r, &body);
+    cg_buf_adds(out, "Status: ");
+    cg_buf_adds(out, cg_http_status_line(status));
+    cg_buf_adds(out, "\r\nContent-Type: application/json\r\n"
+                "Cache-Control: no-store\r\n"
+                "X-Content-Type-Options: nosniff\r\n"
+                "X-Request-Id: ");
+    cg_buf_adds(out, r->request_id);
+    if (r->err == CG_E_METHOD) {
+        cg_buf_adds(out, "\r\nAllow: POST");
+    }
+    if (r->retry_after > 0) {
+        cg_buf_adds(out, "\r\nRetry-After: ");
+        cg_buf_add_long(out, r->retry_after);
+    }
+    if (r->rate_set && r->rate.limit > 0) {
+        cg_buf_addf(out, "\r\nRateLimit-Policy: %ld;w=60\r\n"
+                    "RateLimit: limit=%ld, remaining=%ld, reset=%d",
+                    r->rate.limit, r->rate.limit, r->rate.remaining,
+                    r->rate.reset);
+    }
+    cg_buf_adds(out, "\r\nContent-Length: ");
+    cg_buf_add_long(out, (long long) body.len);
+    cg_buf_adds(out, "\r\n\r\n");
+    cg_buf_add(out, body.data, body.len);
+    if (body.oom) {
+        out->oom = 1;
+    }
+    cg_buf_free(&body);
+}

@@ -1,0 +1,50 @@
+#include "req.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+void
+cg_req_init(cg_req_t *r, double now)
+{
+    cg_buf_t text = r->text;
+
+    memset(r, 0, sizeof(*r));
+    r->text = text;
+    cg_buf_reset(&r->text);
+    r->t_start = now;
+}
+
+
+void
+cg_req_clear(cg_req_t *r)
+{
+    free(r->message);
+    r->message = NULL;
+    r->message_len = 0;
+}
+
+
+void
+cg_req_destroy(cg_req_t *r)
+{
+    cg_req_clear(r);
+    cg_buf_free(&r->text);
+}
+
+
+int
+cg_req_fail(cg_req_t *r, cg_err_t err, const char *msg,
+            const char *reason_fmt, ...)
+{
+    va_list ap;
+
+    r->err = err;
+    r->err_msg = msg;
+    va_start(ap, reason_fmt);
+    vsnprintf(r->reason, sizeof(r->reason), reason_fmt, ap);
+    va_end(ap);
+    return -1;
+}

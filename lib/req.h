@@ -1,0 +1,60 @@
+/*
+ * req: the request context that flows through every stage.
+ *
+ * The worker fills the "from the web server" part, each stage reads what it
+ * needs and either passes or fails the request with cg_req_fail(); nothing
+ * else decides the response. The client sees only r->err (as status, type
+ * and a fixed message); r->reason is for the operator's usage log and is
+ * always text that chatgate wrote itself, never provider or user text.
+ */
+#ifndef CG_REQ_H
+#define CG_REQ_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "err.h"
+#include "limits.h"
+#include "session.h"
+
+typedef struct {
+    /* From the web server; pointers into FastCGI params, not owned. */
+    const char  *method;
+    const char  *uri;
+    const char  *content_type;
+    const char  *content_length;
+    const char  *cookie;
+    const char  *authorization;
+    const char  *remote_addr;
+    const char  *body;
+    size_t       body_len;
+
+    /* Filled by the stages. */
+    char         request_id[40];
+    char         user[CG_USER_MAX + 1];
+    cg_err_t     err;
+    const char  *err_msg;       /* client message; NULL: the table's */
+    char         reason[160];   /* operator's reason, for the log */
+    int          retry_after;   /* seconds, for 429/503; 0: none */
+    cg_limit_info_t rate;
+    int          rate_set;
+    char        *message;       /* the validated user message (owned) */
+    size_t       message_len;
+    cg_buf_t     text;          /* the answer */
+    long         input_tokens;
+    long         output_tokens;
+    double       t_start;       /* monotonic seconds */
+    double       upstream_ms;
+    int          upstream_status;
+} cg_req_t;
+
+void cg_req_init(cg_req_t *r, double now);
+/* Frees what the request owns; buffers are kept for the next request. */
+void cg_req_clear(cg_req_t *r);
+void cg_req_destroy(cg_req_t *r);
+/* Fails the request: err decides the status; msg (a fixed string or NULL)
+ * the client message; the printf-style reason goes to the log only. */
+int  cg_req_fail(cg_req_t *r, cg_err_t err, const char *msg,
+                 const char *reason_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

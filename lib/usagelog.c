@@ -1,0 +1,114 @@
+#include "usagelog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+
+int
+cg_usagelog_open(cg_usagelog_t *log, const char *path, char *err,
+                 size_t errlen)
+{
+    log->path = strdup(path);
+    log->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log->fd < 0 || log->path == NULL) {
+        snprintf(err, errlen, "cannot open usage log %s: %s", path,
+                 strerror(errno));
+        cg_usagelog_close(log);
+        return -1;
+    }
+    return 0;
+}
+
+
+int
+cg_usagelog_reopen(cg_usagelog_t *log)
+{
+    int fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+    if (fd < 0) {
+        return -1;      /* keep writing to the old file rather than none */
+    }
+    close(log->fd);
+    log->fd = fd;
+    return 0;
+}
+
+
+void
+cg_usagelog_close(cg_usagelog_t *log)
+{
+    if (log->fd >= 0) {
+        close(log->fd);
+    }
+    free(log->path);
+    log->fd = -1;
+    log->path = NULL;
+}
+
+
+static void
+cg_usage_ts(cg_buf_t *b, double wall)
+{
+    struct tm tm;
+    time_t    sec = (time_t) wall;
+    char      ts[40];
+
+    gmtime_r(&sec, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    cg_buf_addf(b, "\"%s.%03dZ\"", ts, (int) ((wall - (double) sec) * 1000));
+}
+
+
+void
+cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
+                double wall, cg_buf_t *b)
+{
+    cg_buf_reset(b);
+    cg_buf_adds(b, "{\"v\":1,\"ts\":");
+    cg_usage_ts(b, wall);
+    cg_buf_adds(b, ",\"event\":\"request\",\"request_id\":");
+    cg_buf_add_json_cstr(b, r->request_id);
+    cg_buf_adds(b, ",\"user\":");
+    cg_buf_add_json_cstr(b, r->user[0] ? r->user : NULL);
+    cg_buf_adds(b, ",\"route\":");
+    cg_buf_add_json_cstr(b, u->route);
+    cg_buf_adds(b, ",\"model\":");
+    cg_buf_add_json_cstr(b, u->model);
+    cg_buf_adds(b, ",\"status\":");
+    cg_buf_add_long(b, cg_err_status(r->err));
+    cg_buf_adds(b, ",\"error\":");
+    cg_buf_add_json_cstr(b, r->err ? cg_err_type(r->err) : NULL);
+    cg_buf_adds(b, ",\"reason\":");
+    cg_buf_add_json_cstr(b, r->err ? r->reason : NULL);
+    cg_buf_adds(b, ",\"input_tokens\":");
+    cg_buf_add_long(b, r->input_tokens);
+    cg_buf_adds(b, ",\"output_tokens\":");
+    cg_buf_add_long(b, r->output_tokens);
+    cg_buf_addf(b, ",\"latency_ms\":%.3f,\"upstream_ms\":%.3f",
+                (now - r->t_start) * 1000.0, r->upstream_ms);
+    cg_buf_adds(b, ",\"key_id\":");
+    cg_buf_add_json_cstr(b, u->key_id);
+    cg_buf_adds(b, ",\"remote_addr\":");
+    cg_buf_add_json_cstr(b, r->remote_addr);
+    cg_buf_adds(b, "}\n");
+}
+
+
+int
+cg_usagelog_write(cg_usagelog_t *log, const cg_buf_t *line)
+{
+    ssize_t n;
+
+    if (log->fd < 0 || line->oom) {
+        return -1;
+    }
+    do {
+        n = write(log->fd, line->data, line->len);
+    } while (n < 0 && errno == EINTR);
+    return n == (ssize_t) line->len ? 0 : -1;
+}

@@ -1,0 +1,38 @@
+/*
+ * usagelog: one JSON line per request, success or failure.
+ *
+ * Schema v1 (documented in the README): v, ts, event, request_id, user,
+ * route, model, status, error, reason, input_tokens, output_tokens,
+ * latency_ms, upstream_ms, key_id, remote_addr. Each line is written with a
+ * single write(2) to a file opened O_APPEND, so lines from many workers never
+ * interleave. Every string goes through the one JSON escaper, so no input can
+ * break a line. The key appears only as its fingerprint (key_id).
+ */
+#ifndef CG_USAGELOG_H
+#define CG_USAGELOG_H
+
+#include "buf.h"
+#include "req.h"
+
+typedef struct {
+    int     fd;
+    char   *path;
+} cg_usagelog_t;
+
+typedef struct {
+    const char *route;
+    const char *model;
+    const char *key_id;
+} cg_usage_ctx_t;
+
+int  cg_usagelog_open(cg_usagelog_t *log, const char *path, char *err,
+                      size_t errlen);
+/* Reopens the file by name (after logrotate renamed it). */
+int  cg_usagelog_reopen(cg_usagelog_t *log);
+void cg_usagelog_close(cg_usagelog_t *log);
+/* Formats the request's line into b (cleared first). */
+void cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u,
+                     double now, double wall, cg_buf_t *b);
+int  cg_usagelog_write(cg_usagelog_t *log, const cg_buf_t *line);
+
+#endif

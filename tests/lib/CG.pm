@@ -1,0 +1,340 @@
+package CG;
+
+# Test harness for chatgate integration tests, after lighttpd's: one temp
+# dir per test, ports picked here (the mock's socket is bound here and passed
+# on fd 0, so it cannot race), real memcached, real nginx, real mock provider,
+# every server stopped by PID when the test ends.
+
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use JSON::PP;
+use POSIX qw(:sys_wait_h dup2 setsid);
+use Time::HiRes qw(sleep time);
+
+our $ROOT  = abs_path(dirname(__FILE__) . '/../..');
+our $BUILD = $ENV{CG_BUILD} || 'build';
+$BUILD = "$ROOT/$BUILD" unless $BUILD =~ m{^/};
+
+sub new {
+    my ($class, %o) = @_;
+    my $dir = tempdir('chatgate-t-XXXXXX', TMPDIR => 1,
+                      CLEANUP => !$ENV{CG_KEEP});
+    chmod 0755, $dir;
+    my $self = bless { dir => $dir, pids => [], names => {}, owner => $$,
+                       %o }, $class;
+    # Obviously fake, but shaped like a real key so that leak checks can
+    # look for the shape as well as the value.
+    $self->{key} = 'sk-ant-api03-' . rand_hex(40) . 'AA';
+    $self->{secret} = rand_hex(64);
+    $self->{http} = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub key { $_[0]{key} }
+
+sub rand_hex {
+    my ($n) = @_;
+    open(my $fh, '<', '/dev/urandom') or die;
+    read($fh, my $b, $n);
+    return substr(unpack('H*', $b), 0, $n);
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1, ReuseAddr => 1) or die "$!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub write_file {
+    my ($self, $name, $content, $mode) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    open(my $fh, '>', $path) or die "$path: $!";
+    print $fh $content;
+    close $fh;
+    chmod($mode // 0600, $path);
+    return $path;
+}
+
+sub slurp {
+    my ($path) = @_;
+    open(my $fh, '<', $path) or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+# Starts a process in its own session; $fd0 (a socket) becomes its fd 0.
+sub spawn {
+    my ($self, $name, $fd0, @cmd) = @_;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        setsid();
+        open(STDOUT, '>>', "$self->{dir}/$name.out");
+        open(STDERR, '>>', "$self->{dir}/$name.out");
+        if ($fd0) {
+            dup2(fileno($fd0), 0) or die "dup2: $!";
+        } else {
+            open(STDIN, '<', '/dev/null');
+        }
+        exec(@cmd) or die "exec $cmd[0]: $!";
+    }
+    push @{$self->{pids}}, $pid;
+    $self->{names}{$name} = $pid;
+    return $pid;
+}
+
+sub pid_of { $_[0]{names}{$_[1]} }
+
+sub wait_for {
+    my ($what, $cond, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+    while (time < $end) {
+        return 1 if $cond->();
+        sleep 0.02;
+    }
+    die "timed out waiting for $what\n";
+}
+
+sub start_memcached {
+    my ($self) = @_;
+    my $port = free_port();
+    my @user = $> == 0 ? ('-u', 'nobody') : ();
+    $self->spawn('memcached', undef, 'memcached', '-l', '127.0.0.1',
+                 '-p', $port, '-U', '0', '-t', '1', '-m', '32', @user);
+    wait_for('memcached', sub {
+        IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
+    $self->{mc_port} = $port;
+    return $port;
+}
+
+sub start_mock {
+    my ($self, @args) = @_;
+    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                     LocalPort => 0, Listen => 1024,
+                                     ReuseAddr => 1) or die "$!";
+    $self->{mock_port} = $sock->sockport;
+    $self->{mock_log} = "$self->{dir}/mock.log";
+    my $keyfile = $self->write_file('mock.key', $self->{key});
+    $self->spawn('mock', $sock, "$BUILD/mock-provider",
+                 '--key-file', $keyfile, '--log', $self->{mock_log}, @args);
+    close $sock;
+    return $self->{mock_port};
+}
+
+sub mock_url { "http://127.0.0.1:$_[0]{mock_port}" }
+
+sub mock_requests {
+    my ($self) = @_;
+    return [ map { decode_json($_) } grep { /\S/ }
+             split /\n/, slurp($self->{mock_log}) ];
+}
+
+# Writes chatgate's config; %o overrides "section.key" => value (undef
+# removes a key).
+sub write_config {
+    my ($self, %o) = @_;
+    $self->write_file('session.secret', "$self->{secret}\n");
+    $self->write_file('provider.key', "$self->{key}\n");
+    my $d = $self->{dir};
+    my %c = (
+        'server.listen'           => "$d/chatgate.sock",
+        'server.workers'          => 2,
+        'server.pid_file'         => "$d/chatgate.pid",
+        'server.shutdown_timeout' => 10,
+        'log.usage_log'           => "$d/usage.log",
+        'log.error_log'           => "$d/error.log",
+        'session.secret'          => "file:$d/session.secret",
+        'memcached.servers'       => '127.0.0.1:' . ($self->{mc_port} // 1),
+        'memcached.timeout_ms'    => 200,
+        'provider.base_url'       => $self->{mock_port} ? $self->mock_url
+                                                        : 'http://127.0.0.1:1',
+        'provider.api_key'        => "file:$d/provider.key",
+        'provider.model'          => 'claude-test-model',
+        'provider.max_tokens'     => 256,
+        'provider.system_prompt'  => 'You are a test assistant.',
+        'provider.timeout_ms'     => 3000,
+        %o,
+    );
+    my %sec;
+    for my $k (sort keys %c) {
+        next if $k =~ /^-/ || !defined $c{$k};
+        my ($s, $n) = split /\./, $k, 2;
+        push @{$sec{$s}}, "$n = $c{$k}\n";
+    }
+    my $ini = join "\n", map { "[$_]\n" . join('', @{$sec{$_}}) }
+              sort keys %sec;
+    $self->{conf} = $self->write_file('chatgate.ini', $ini, 0640);
+    $self->{sock} = $c{'server.listen'};
+    return $self->{conf};
+}
+
+sub run_chatgate {
+    my ($self, @args) = @_;
+    my $cmd = join ' ', map { quotemeta } ("$BUILD/chatgate", @args);
+    my $out = `$cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub start_chatgate {
+    my ($self, %o) = @_;
+    $self->write_config(%o);
+    $self->spawn('chatgate', undef, "$BUILD/chatgate", 'serve', '-c',
+                 $self->{conf});
+    my $sock = $self->{sock};
+    wait_for('chatgate socket', sub {
+        -S $sock && IO::Socket::UNIX->new(Peer => $sock) });
+    wait_for('chatgate workers', sub { scalar($self->worker_pids) >= 1 });
+    return $self->pid_of('chatgate');
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->pid_of('chatgate') or return ();
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $s = slurp($stat) or next;
+        my ($pid, $ppid) = $s =~ /^(\d+) \(.*\) \S+ (\d+)/s or next;
+        push @kids, $pid if $ppid == $master;
+    }
+    my @sorted = sort { $a <=> $b } @kids;
+    return @sorted;
+}
+
+sub start_nginx {
+    my ($self) = @_;
+    my $port = free_port();
+    my $d = $self->{dir};
+    my $snippet = slurp("$ROOT/fcgi-conf/nginx/chatgate.conf");
+    $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}
+        or die "socket path not found in fcgi-conf/nginx/chatgate.conf";
+    $self->write_file('nginx-chatgate.conf', $snippet, 0644);
+    system('cp', '/etc/nginx/fastcgi_params', "$d/fastcgi_params");
+    mkdir "$d/nginx-tmp";
+    my $conf = join "\n",
+        'daemon off;',
+        # As root, nginx's workers would run as nobody and could not reach
+        # the test's 0660 socket; a deployment uses a shared group instead.
+        ($> == 0 ? ('user root;') : ()),
+        'worker_processes 1;',
+        "pid $d/nginx.pid;",
+        "error_log $d/nginx-error.log warn;",
+        'events { worker_connections 1024; }',
+        'http {',
+        "    access_log $d/nginx-access.log;",
+        "    client_body_temp_path $d/nginx-tmp/body;",
+        "    fastcgi_temp_path $d/nginx-tmp/fastcgi;",
+        "    proxy_temp_path $d/nginx-tmp/proxy;",
+        "    uwsgi_temp_path $d/nginx-tmp/uwsgi;",
+        "    scgi_temp_path $d/nginx-tmp/scgi;",
+        '    server {',
+        "        listen 127.0.0.1:$port;",
+        "        include $d/nginx-chatgate.conf;",
+        '    }',
+        '}', '';
+    $self->write_file('nginx.conf', $conf, 0644);
+    $self->spawn('nginx', undef, 'nginx', '-p', "$d/", '-c', "$d/nginx.conf",
+                 '-e', "$d/nginx-error.log");
+    wait_for('nginx', sub {
+        IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
+    $self->{port} = $port;
+    return $port;
+}
+
+# memcached, mock, chatgate and nginx: the usual stack.
+sub start_stack {
+    my ($self, %o) = @_;
+    my @mock = @{ delete $o{-mock_args} // [] };
+    $self->start_memcached;
+    $self->start_mock(@mock);
+    $self->start_chatgate(%o);
+    $self->start_nginx;
+    return $self;
+}
+
+sub url { "http://127.0.0.1:$_[0]{port}" . ($_[1] // '/api/chat') }
+
+sub mint {
+    my ($self, $user, @args) = @_;
+    my ($rc, $out) = $self->run_chatgate('mint', '-c', $self->{conf}, $user,
+                                         @args);
+    die "mint failed: $out" if $rc;
+    chomp $out;
+    return $out;
+}
+
+# POSTs a chat request. %o: message, body (string or hashref), token (undef:
+# no token), headers, method, path.
+sub chat {
+    my ($self, %o) = @_;
+    my $body = $o{body} // { message => $o{message} // 'hello' };
+    $body = encode_json($body) if ref $body;
+    my %h = ('Content-Type' => 'application/json', %{$o{headers} // {}});
+    for (keys %h) { delete $h{$_} unless defined $h{$_} }
+    if (exists $o{token}) {
+        $h{Cookie} = "chatgate_session=$o{token}" if defined $o{token};
+    } else {
+        $self->{default_token} //= $self->mint('alice');
+        $h{Cookie} = "chatgate_session=$self->{default_token}";
+    }
+    my $res = $self->{http}->request($o{method} // 'POST',
+                                     $self->url($o{path}),
+                                     { headers => \%h, content => $body });
+    $res->{json} = eval { decode_json($res->{content}) };
+    return $res;
+}
+
+sub usage_lines {
+    my ($self) = @_;
+    return [ map { decode_json($_) } grep { /\S/ }
+             split /\n/, slurp("$self->{dir}/usage.log") ];
+}
+
+# Every file the test produced, concatenated: for leak checks.
+sub all_output {
+    my ($self) = @_;
+    my $all = '';
+    for my $f (glob "$self->{dir}/*.log $self->{dir}/*.out") {
+        next if $f eq ($self->{mock_log} // '');
+        $all .= slurp($f);
+    }
+    return $all;
+}
+
+sub stop {
+    my ($self, $name, $sig) = @_;
+    my $pid = delete $self->{names}{$name} or return;
+    kill($sig // 'TERM', $pid);
+    my $end = time + 15;
+    while (time < $end) {
+        return 1 if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.02;
+    }
+    kill('KILL', -$pid);
+    waitpid($pid, 0);
+    return 0;
+}
+
+sub stop_all {
+    my ($self) = @_;
+    for my $name (qw(nginx chatgate mock memcached), keys %{$self->{names}}) {
+        $self->stop($name) if $self->{names}{$name};
+    }
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($?, $@);
+    # A forked test client exits too; only the process that started the
+    # servers stops them.
+    $self->stop_all if $self->{owner} == $$;
+}
+
+1;
