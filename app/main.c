@@ -6,6 +6,7 @@
  *   chatgate check -c FILE          validate the config (like nginx -t)
  *   chatgate mint  -c FILE USER [--ttl SECONDS]
  *                                    print a signed session token for USER
+ *   chatgate keys                   list every config key with its default
  */
 #include "log.h"
 #include "master.h"
@@ -31,6 +32,7 @@ cg_usage(FILE *f)
         "usage: chatgate serve [-c FILE]\n"
         "       chatgate check [-c FILE]\n"
         "       chatgate mint  [-c FILE] USER [--ttl SECONDS]\n"
+        "       chatgate keys\n"
         "       chatgate version\n"
         "The default config file is " CG_DEFAULT_CONF ".\n");
 }
@@ -77,6 +79,22 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
 }
 
 
+/* The config reference, straight from the table: docs are checked
+ * against this output, so a key cannot go undocumented. */
+static int
+cg_main_keys(void)
+{
+    const cg_conf_cmd_t *cmd;
+
+    for (cmd = cg_conf_cmds; cmd->name; cmd++) {
+        printf("[%s] %s\t%s\t%s\n", cmd->section, cmd->name,
+               cmd->dflt ? (cmd->dflt[0] ? cmd->dflt : "(empty)")
+                         : "(required)", cmd->doc);
+    }
+    return 0;
+}
+
+
 static void
 cg_main_harden(void)
 {
@@ -116,6 +134,9 @@ main(int argc, char **argv)
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("chatgate %s\n", CG_VERSION);
         return 0;
+    }
+    if (strcmp(cmd, "keys") == 0) {
+        return cg_main_keys();
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
         cg_usage(stdout);

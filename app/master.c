@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -31,6 +32,7 @@ typedef struct {
     cg_conf_t  *conf;
     const char *conf_path;
     int         listen_fd;
+    pid_t       master_pid;
     int         generation;
     int         stopping;
     double      stop_deadline;
@@ -198,6 +200,12 @@ cg_master_spawn(cg_master_t *m, cg_slot_t *slot)
         return;
     }
     if (pid == 0) {
+        /* A worker must not outlive its master (a master killed with
+         * SIGKILL would otherwise leave workers serving a stale config). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != m->master_pid) {
+            _exit(0);
+        }
         close(cg_master_pipe[0]);
         close(cg_master_pipe[1]);
         cg_master_child_signals();
@@ -444,6 +452,7 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     memset(&m, 0, sizeof(m));
     m.conf = conf;
     m.conf_path = conf_path;
+    m.master_pid = getpid();
     if (cg_master_signals() != 0) {
         cg_log(CG_LOG_ERROR, "cannot set up signals: %s", strerror(errno));
         return 1;

@@ -1,7 +1,7 @@
 #include "chat.h"
 #include "clock.h"
 #include "guard.h"
-#include "limits.h"
+#include "ratelimit.h"
 #include "provider.h"
 #include "session.h"
 

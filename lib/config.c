@@ -1,4 +1,5 @@
 #include "config.h"
+#include "buf.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -300,29 +301,110 @@ cg_conf_handler(void *user, const char *section, const char *name,
 }
 
 
-/* Refuses a config that holds a key-shaped string anywhere, comments
- * included: a key in a config file is already a leak (backups, diffs,
- * support tickets), so we do not start with it. */
+/* Refuses a key-shaped string on a line: a key in a config file is
+ * already a leak (backups, diffs, support tickets), comments included. */
 static int
-cg_conf_scan_keys(FILE *f, const char *path, char *err, size_t errlen)
+cg_conf_scan_key(const char *line, size_t n, const char *path, int lineno,
+                 char *err, size_t errlen)
 {
-    char  line[4096];
-    int   lineno = 0;
+    if (!cg_secret_looks_like_key(line, n)) {
+        return 0;
+    }
+    snprintf(err, errlen, "%s:%d: this line holds what looks like a provider "
+             "API key; keep keys out of config files and reference them as "
+             "env:NAME or file:/path", path, lineno);
+    return -1;
+}
 
-    while (fgets(line, sizeof(line), f)) {
-        lineno++;
-        if (cg_secret_looks_like_key(line, strlen(line))) {
-            snprintf(err, errlen, "%s:%d: this line holds what looks like a "
-                     "provider API key; keep keys out of config files and "
-                     "reference them as env:NAME or file:/path", path,
-                     lineno);
-            explicit_bzero(line, sizeof(line));
-            return -1;
+
+/* inih reports only name = value lines, so an unknown section with no
+ * keys would pass unseen; section headers are checked here instead. */
+static int
+cg_conf_scan_section(const char *line, size_t n, const char *path,
+                     int lineno, char *err, size_t errlen)
+{
+    const cg_conf_cmd_t *cmd;
+    const char          *end;
+    size_t               len;
+
+    while (n && (*line == ' ' || *line == '\t')) {
+        line++;
+        n--;
+    }
+    if (n == 0 || *line != '[' || (end = memchr(line, ']', n)) == NULL) {
+        return 0;
+    }
+    len = (size_t) (end - line - 1);
+    for (cmd = cg_conf_cmds; cmd->name; cmd++) {
+        if (strlen(cmd->section) == len
+            && memcmp(cmd->section, line + 1, len) == 0) {
+            return 0;
         }
     }
-    explicit_bzero(line, sizeof(line));
-    rewind(f);
+    snprintf(err, errlen, "%s:%d: unknown section [%.*s]", path, lineno,
+             (int) (len > 64 ? 64 : len), line + 1);
+    return -1;
+}
+
+
+typedef int (*cg_conf_line_pt)(const char *line, size_t n, const char *path,
+                               int lineno, char *err, size_t errlen);
+
+static int
+cg_conf_scan_lines(const cg_buf_t *all, cg_conf_line_pt check,
+                   const char *path, char *err, size_t errlen)
+{
+    size_t i, start = 0;
+    int    lineno = 1;
+
+    for (i = 0; i <= all->len; i++) {
+        if (i < all->len && all->data[i] != '\n') {
+            continue;
+        }
+        if (check(all->data + start, i - start, path, lineno, err,
+                  errlen) != 0) {
+            return -1;
+        }
+        start = i + 1;
+        lineno++;
+    }
     return 0;
+}
+
+
+/* Scans the raw file before inih sees it, as one buffer so that no line
+ * length can split a key from the scanner: keys first (the most important
+ * finding), then section names. */
+static int
+cg_conf_scan(FILE *f, const char *path, char *err, size_t errlen)
+{
+    cg_buf_t    all;
+    char        chunk[4096];
+    size_t      n;
+    int         rc;
+
+    cg_buf_init(&all);
+    cg_buf_add(&all, "", 0);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        cg_buf_add(&all, chunk, n);
+    }
+    explicit_bzero(chunk, sizeof(chunk));
+    if (all.oom) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rc = -1;
+    } else {
+        rc = cg_conf_scan_lines(&all, cg_conf_scan_key, path, err, errlen);
+        if (rc == 0) {
+            rc = cg_conf_scan_lines(&all, cg_conf_scan_section, path, err,
+                                    errlen);
+        }
+    }
+    if (all.data) {
+        explicit_bzero(all.data, all.len);
+    }
+    cg_buf_free(&all);
+    rewind(f);
+    return rc;
 }
 
 
@@ -340,7 +422,7 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    if (cg_conf_scan_keys(f, path, err, errlen) != 0) {
+    if (cg_conf_scan(f, path, err, errlen) != 0) {
         fclose(f);
         return -1;
     }

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include "buf.h"
 #include "err.h"
-#include "limits.h"
+#include "ratelimit.h"
 #include "session.h"
 
 typedef struct {

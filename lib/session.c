@@ -56,7 +56,9 @@ cg_token_sign(const unsigned char *secret, size_t secret_len,
     size_t        ulen = strlen(user), n;
     int           w;
 
+    /* verify accepts at most 18 digits of expiry; never sign more */
     if (!cg_session_user_valid(user, ulen) || exp <= 0
+        || (long long) exp >= 1000000000000000000LL
         || cap < 3 + cg_b64url_len(ulen) + 1 + 20 + 1
                  + cg_b64url_len(CG_MAC_LEN) + 1) {
         return -1;

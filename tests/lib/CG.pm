@@ -15,9 +15,12 @@ use IO::Socket::INET;
 use IO::Socket::UNIX;
 use JSON::PP;
 use POSIX qw(:sys_wait_h dup2 setsid);
+use Scalar::Util ();
+use Test::More ();
 use Time::HiRes qw(sleep time);
 
 our $ROOT  = abs_path(dirname(__FILE__) . '/../..');
+our @LIVE;      # every harness of this test process, for the final checks
 our $BUILD = $ENV{CG_BUILD} || 'build';
 $BUILD = "$ROOT/$BUILD" unless $BUILD =~ m{^/};
 
@@ -33,7 +36,29 @@ sub new {
     $self->{key} = 'sk-ant-api03-' . rand_hex(40) . 'AA';
     $self->{secret} = rand_hex(64);
     $self->{http} = HTTP::Tiny->new(timeout => 30, keep_alive => 0);
+    push @LIVE, $self;
+    Scalar::Util::weaken($LIVE[-1]);
     return $self;
+}
+
+# Before a test file ends: stop every server it started and fail the test
+# if any of them printed a sanitizer report (make check SAN=1) or crashed.
+{
+    no warnings 'redefine';
+    my $orig = \&Test::More::done_testing;
+    *Test::More::done_testing = sub {
+        for my $t (grep { defined && $_->{owner} == $$ } @LIVE) {
+            $t->stop_all;
+            my $out = join '', map { slurp($_) }
+                      glob("$t->{dir}/*.out $t->{dir}/*error.log");
+            Test::More::unlike($out,
+                qr/ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer/,
+                'no sanitizer report from any server');
+        }
+        goto &$orig;
+    };
+    *main::done_testing = \&Test::More::done_testing
+        if defined &main::done_testing;
 }
 
 sub dir { $_[0]{dir} }

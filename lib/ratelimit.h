@@ -1,13 +1,13 @@
 /*
- * limits: per-user request rate, counted in the shared store.
+ * ratelimit: per-user request rate, counted in the shared store.
  *
  * A fixed one-minute window per user: one atomic increment with expiry per
  * request (key cg:rpm:<user>:<minute>), so every worker and every host that
  * shares the memcached servers shares the count. The caller turns the
  * result into 429 + Retry-After, or into 503 / a pass when the store is down.
  */
-#ifndef CG_LIMITS_H
-#define CG_LIMITS_H
+#ifndef CG_RATELIMIT_H
+#define CG_RATELIMIT_H
 
 #include <time.h>
 #include "store.h"

@@ -1,4 +1,4 @@
-#include "limits.h"
+#include "ratelimit.h"
 #include "session.h"
 
 #include <stdio.h>
