@@ -54,6 +54,8 @@ sub new {
             Test::More::unlike($out,
                 qr/ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer/,
                 'no sanitizer report from any server');
+            $t->check_valgrind if $t->{valgrind} // $ENV{CG_VALGRIND};
+            $t->check_key_leaks;
         }
         goto &$orig;
     };
@@ -211,11 +213,17 @@ sub run_chatgate {
 sub start_chatgate {
     my ($self, %o) = @_;
     $self->write_config(%o);
-    $self->spawn('chatgate', undef, "$BUILD/chatgate", 'serve', '-c',
+    my @vg = ($self->{valgrind} // $ENV{CG_VALGRIND})
+        ? ('valgrind', '--quiet', '--trace-children=yes', '--leak-check=full',
+           '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
+           "--log-file=$self->{dir}/valgrind-%p.out")
+        : ();
+    $self->spawn('chatgate', undef, @vg, "$BUILD/chatgate", 'serve', '-c',
                  $self->{conf});
     my $sock = $self->{sock};
     wait_for('chatgate socket', sub {
-        -S $sock && IO::Socket::UNIX->new(Peer => $sock) });
+        -S $sock && IO::Socket::UNIX->new(Peer => $sock) },
+        @vg ? 60 : 10);
     wait_for('chatgate workers', sub { scalar($self->worker_pids) >= 1 });
     return $self->pid_of('chatgate');
 }
@@ -331,6 +339,34 @@ sub all_output {
         $all .= slurp($f);
     }
     return $all;
+}
+
+# The key-leak sweep: nothing chatgate or the front end wrote may hold the
+# provider key, its base64 form, or anything shaped like a provider key.
+# (The mock's own request log holds the key by design and is skipped.)
+sub check_key_leaks {
+    my ($self) = @_;
+    require MIME::Base64;
+    my $key = $self->{key};
+    my $b64 = MIME::Base64::encode_base64($key, '');
+    my $all = $self->all_output;
+    my @hits;
+    push @hits, 'the key' if index($all, $key) >= 0;
+    push @hits, 'its base64' if index($all, $b64) >= 0;
+    push @hits, "a key shape ($1...)"
+        if $all =~ /(sk-ant-(?:api|admin)\d\d-[\w-]{6})[\w-]{14,}/;
+    Test::More::is_deeply(\@hits, [], 'key-leak sweep: no key in any log or output');
+}
+
+sub check_valgrind {
+    my ($self) = @_;
+    my @bad;
+    for my $f (glob "$self->{dir}/valgrind-*.out") {
+        # --quiet: valgrind writes only what it found.
+        push @bad, $f if -s $f;
+    }
+    Test::More::is_deeply(\@bad, [], 'valgrind: no errors and no definite leaks')
+        or Test::More::diag(join "\n", map { slurp($_) } @bad);
 }
 
 sub stop {
