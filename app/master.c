@@ -38,6 +38,7 @@ typedef struct {
     const char *conf_path;
     int         listen_fd;
     int         own_socket;     /* ours to unlink at exit */
+    int         systemd;        /* socket activation: fd 3 */
     int         generation;
     int         stopping;
     double      stop_deadline;
@@ -809,6 +810,7 @@ cg_master_open(cg_master_t *m)
 
     m->listen_fd = cg_master_systemd_fd();
     if (m->listen_fd >= 0) {
+        m->systemd = 1;
         return 0;
     }
     m->listen_fd = cg_master_listen(m->conf->listen, m->conf->socket_mode,
@@ -845,7 +847,8 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
         return 1;
     }
     cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
-           "x %d threads (provider key %s)", conf->listen,
+           "x %d threads (provider key %s)",
+           m.systemd ? "the systemd socket (fd 3)" : conf->listen,
            conf->pm == CG_PM_STATIC ? "static"
            : conf->pm == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
            cg_master_max_children(conf), conf->threads, conf->api_key.fp);
