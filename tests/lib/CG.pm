@@ -191,7 +191,9 @@ sub start_chatgate {
     my $sock = $self->{sock};
     wait_for('chatgate socket', sub {
         -S $sock && IO::Socket::UNIX->new(Peer => $sock) });
-    wait_for('chatgate workers', sub { scalar($self->worker_pids) >= 1 });
+    # An ondemand pool starts with no worker: -no_workers skips the wait.
+    wait_for('chatgate workers', sub { scalar($self->worker_pids) >= 1 })
+        unless $o{-no_workers};
     return $self->pid_of('chatgate');
 }
 
