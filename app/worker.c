@@ -297,8 +297,10 @@ cg_worker_one(cg_worker_t *w)
     } else {
         cg_worker_serve(w, &w->fr);
     }
-    FCGX_Finish_r(&w->fr);
+    /* Counted before FCGX_Finish_r sends the end of the response, so a
+     * client that has its answer also sees it on the status page. */
     cg_sb_end(sb, p->slot, w->index, status ? NULL : &w->req);
+    FCGX_Finish_r(&w->fr);
     if (p->conf->max_requests > 0
         && atomic_load(&sb->procs[p->slot].requests)
            >= (unsigned long long) p->conf->max_requests) {
