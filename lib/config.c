@@ -36,7 +36,8 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
     { "server", "socket_mode", cg_conf_set_mode, CG_OFF(socket_mode),
       "0660", 0, 0777, "permission bits of a Unix socket (octal)" },
     { "server", "workers", cg_conf_set_int, CG_OFF(workers),
-      "4", 1, 1024, "number of pre-forked worker processes" },
+      "4", 1, 1024, "number of worker processes of a static pool (the same "
+      "as [pool] max_children, which overrides it)" },
     { "server", "backlog", cg_conf_set_int, CG_OFF(backlog),
       "511", 1, 65535, "listen(2) backlog of the FastCGI socket" },
     { "server", "max_body", cg_conf_set_long, CG_OFF(max_body),

@@ -25,7 +25,12 @@ sub status {
     return $r;
 }
 
-my $idle = status();
+# A slot turns idle once its thread has its handles: wait for all 256.
+my $idle;
+CG::wait_for('all threads ready', sub {
+    $idle = status();
+    ($idle->{json}{pool}{idle} // 0) + ($idle->{json}{pool}{busy} // 0) == 256;
+});
 is($idle->{status}, 200, 'the status page answers');
 is($idle->{json}{pool}{processes}, 4, 'it counts the processes');
 is($idle->{json}{pool}{busy} + $idle->{json}{pool}{idle}, 256,
