@@ -294,9 +294,9 @@ static void
 cg_master_retire(cg_master_t *m, int i, const char *why)
 {
     m->slots[i].retiring = 1;
-    kill(m->slots[i].pid, SIGQUIT);
     cg_log(CG_LOG_NOTICE, "worker %d leaves: %s", (int) m->slots[i].pid,
            why);
+    kill(m->slots[i].pid, SIGQUIT);
 }
 
 
@@ -389,7 +389,9 @@ cg_master_terminate_stuck(cg_master_t *m)
     if (m->conf->request_terminate_timeout <= 0) {
         return;
     }
-    limit = m->conf->request_terminate_timeout * 1000LL;
+    /* The worker answers 504 and leaves on its own at the timeout; this
+     * is the backstop for a worker that cannot. */
+    limit = (m->conf->request_terminate_timeout + 2) * 1000LL;
     for (i = 0; i < m->nslots; i++) {
         if (m->slots[i].pid == 0 || m->slots[i].killed) {
             continue;
@@ -404,7 +406,6 @@ cg_master_terminate_stuck(cg_master_t *m)
                        m->conf->request_terminate_timeout);
                 kill(m->slots[i].pid, SIGKILL);
                 m->slots[i].killed = 1;
-                atomic_fetch_add(&m->sb.c->terminated, 1);
                 break;
             }
         }
@@ -439,8 +440,10 @@ cg_master_reap_one(cg_master_t *m, int i, int status, double now)
 {
     cg_slot_t *s = &m->slots[i];
 
-    if (s->killed) {
+    if (s->killed || (WIFEXITED(status)
+                      && WEXITSTATUS(status) == CG_WORKER_EXIT_TERMINATED)) {
         /* request_terminate_timeout: expected, not a crash */
+        atomic_fetch_add(&m->sb.c->terminated, 1);
     } else if (WIFSIGNALED(status) && !m->stopping
                && s->generation == m->generation) {
         cg_log(CG_LOG_WARN, "worker %d killed by signal %d; replacing it",

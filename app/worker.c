@@ -29,6 +29,15 @@
 
 typedef struct cg_wproc_s cg_wproc_t;
 
+/* Who answers the current request: its thread, or (past
+ * request_terminate_timeout) the process's main thread with a 504. The
+ * first to move the phase away from WORKING owns the connection. */
+enum {
+    CG_W_WORKING = 0,
+    CG_W_ANSWERING,
+    CG_W_TERMINATED
+};
+
 /* One request thread's own state: its FastCGI request, its chat handles
  * (curl, memcached) and buffers. Never shared between threads. */
 typedef struct {
@@ -48,6 +57,7 @@ typedef struct {
     FCGX_Request     fr;
     pthread_t        tid;
     int              tid_ok;
+    atomic_int       phase;         /* CG_W_* */
 } cg_worker_t;
 
 /* The worker process: what its threads share. */
@@ -151,6 +161,16 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
 }
 
 
+static int
+cg_worker_claim(cg_worker_t *w)
+{
+    int expected = CG_W_WORKING;
+
+    return atomic_compare_exchange_strong(&w->phase, &expected,
+                                          CG_W_ANSWERING);
+}
+
+
 static void
 cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 {
@@ -167,6 +187,9 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         /* The body was not read: this connection cannot carry another
          * request, so do not keep it. */
         fr->keepConnection = 0;
+    }
+    if (!cg_worker_claim(w)) {
+        return;     /* answered 504 by request_terminate_timeout */
     }
     cg_buf_reset(&w->out);
     cg_http_response(r, &w->out);
@@ -290,6 +313,7 @@ cg_worker_one(cg_worker_t *w)
     cg_sb_t    *sb = p->sb;
     int         status;
 
+    atomic_store(&w->phase, CG_W_WORKING);
     cg_sb_begin(sb, p->slot, w->index);
     status = cg_worker_is_status(w->conf, &w->fr);
     if (status) {
@@ -354,6 +378,88 @@ cg_worker_block_all(sigset_t *set)
 }
 
 
+static void
+cg_worker_record(cg_buf_t *b, int type, int id, const char *data, size_t n)
+{
+    unsigned char h[8] = { 1, (unsigned char) type,
+                           (unsigned char) (id >> 8), (unsigned char) id,
+                           (unsigned char) (n >> 8), (unsigned char) n,
+                           0, 0 };
+
+    cg_buf_add(b, h, sizeof(h));
+    cg_buf_add(b, data, n);
+}
+
+
+/* Answers a request whose thread is stuck with chatgate's own 504, as
+ * FastCGI records written straight to its connection (the thread has
+ * written nothing: it never claimed the answer). */
+static void
+cg_worker_answer_504(cg_worker_t *w)
+{
+    static const char end[8] = { 0 };   /* appStatus 0, REQUEST_COMPLETE */
+    cg_req_t          r;
+    cg_buf_t          resp = { 0 }, out = { 0 };
+
+    memset(&r, 0, sizeof(r));
+    cg_req_init(&r, cg_clock_mono());
+    memcpy(r.request_id, w->req.request_id, sizeof(r.request_id));
+    r.request_id[sizeof(r.request_id) - 1] = '\0';
+    cg_req_fail(&r, CG_E_UPSTREAM_TIMEOUT, NULL, "request_terminate_timeout");
+    cg_http_response(&r, &resp);
+    if (!resp.oom && resp.len < 65536) {
+        cg_worker_record(&out, 6, w->fr.requestId, resp.data, resp.len);
+        cg_worker_record(&out, 6, w->fr.requestId, "", 0);
+        cg_worker_record(&out, 3, w->fr.requestId, end, sizeof(end));
+        if (!out.oom
+            && send(w->fr.ipcFd, out.data, out.len, MSG_NOSIGNAL) < 0) {
+            cg_log(CG_LOG_WARN, "%s: cannot send the 504: %s",
+                   r.request_id, strerror(errno));
+        }
+    }
+    cg_req_destroy(&r);
+    cg_buf_free(&resp);
+    cg_buf_free(&out);
+}
+
+
+/* request_terminate_timeout, enforced by the process itself so that the
+ * client gets a clean 504; a thread cannot be cancelled safely, so the
+ * process then leaves (the master replaces it, and kills it itself if
+ * this check cannot run). */
+static void
+cg_worker_watchdog(cg_wproc_t *p)
+{
+    long long       limit = p->conf->request_terminate_timeout * 1000LL;
+    long long       now = cg_sb_now_ms();
+    cg_sb_thread_t *t;
+    int             i, n = 0, expected;
+
+    if (limit <= 0) {
+        return;
+    }
+    for (i = 0; i < p->nthreads; i++) {
+        t = cg_sb_thread(p->sb, p->slot, i);
+        if (atomic_load(&t->state) != CG_SB_BUSY
+            || now - atomic_load(&t->started_ms) <= limit) {
+            continue;
+        }
+        expected = CG_W_WORKING;
+        if (atomic_compare_exchange_strong(&p->threads[i].phase, &expected,
+                                           CG_W_TERMINATED)) {
+            cg_worker_answer_504(&p->threads[i]);
+        }
+        n++;
+    }
+    if (n > 0) {
+        cg_log(CG_LOG_WARN, "%d request(s) ran past "
+               "request_terminate_timeout (%d s): answered 504, worker "
+               "leaves", n, p->conf->request_terminate_timeout);
+        _exit(CG_WORKER_EXIT_TERMINATED);
+    }
+}
+
+
 /* The process's main thread only waits for signals: request threads never
  * see one, so no read or write of theirs is cut short by EINTR. */
 static void
@@ -371,6 +477,7 @@ cg_worker_signals(cg_wproc_t *p, const sigset_t *set)
         } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
             cg_worker_stop(p);
         }
+        cg_worker_watchdog(p);
         if (atomic_load(&p->stop) && deadline == 0) {
             deadline = cg_clock_mono() + p->conf->shutdown_timeout;
         }

@@ -15,6 +15,10 @@
 #include "config.h"
 #include "scoreboard.h"
 
+/* Exit status of a worker that left after answering requests past
+ * request_terminate_timeout with 504: not a crash. */
+#define CG_WORKER_EXIT_TERMINATED  75
+
 /* Serves on listen_fd with nthreads threads, recording into scoreboard
  * process slot `slot`, until told to stop; returns the exit status. */
 int cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb,

@@ -89,8 +89,8 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "requests a process serves before it is replaced (0: never)" },
     { "pool", "request_terminate_timeout", cg_conf_set_int,
       CG_OFF(request_terminate_timeout), "0", 0, 86400,
-      "seconds after which a request's process is killed (0: never; "
-      "the client sees a 502 from the web server)" },
+      "seconds after which a request is answered 504 and its process "
+      "replaced (0: never)" },
     { "pool", "emergency_restart_threshold", cg_conf_set_int,
       CG_OFF(emergency_restart_threshold), "0", 0, 100000,
       "crashes within emergency_restart_interval that pause respawning "

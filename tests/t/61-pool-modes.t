@@ -83,11 +83,13 @@ sub failures {
 
     my ($stuck) = $t->worker_pids;
     my $r = $t->chat(message => '[[mock:delay_ms=4000]]');
-    is($r->{status}, 502, 'request_terminate_timeout: the web server '
-       . 'answers 502 when the worker is killed');
+    is($r->{status}, 504, 'request_terminate_timeout: the client gets 504');
+    is($r->{json}{error}{type}, 'upstream_timeout',
+       'request_terminate_timeout: as chatgate\'s own JSON error');
     unlike($r->{content}, qr/mock reply/, 'and no answer arrives');
-    like(CG::slurp($t->dir . '/error.log'), qr/request_terminate_timeout/,
-         'request_terminate_timeout: the error log says why');
+    CG::wait_for('log', sub {
+        CG::slurp($t->dir . '/error.log') =~ /request_terminate_timeout/ });
+    pass('request_terminate_timeout: the error log says why');
     CG::wait_for('replacement', sub {
         my @w = $t->worker_pids;
         @w == 1 && $w[0] != $stuck;
