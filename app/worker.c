@@ -321,6 +321,11 @@ cg_worker_one(cg_worker_t *w)
     } else {
         cg_worker_serve(w, &w->fr);
     }
+    while (atomic_load(&w->phase) == CG_W_TERMINATED) {
+        /* The main thread answered for us and the process is leaving:
+         * touch the connection no more. */
+        pause();
+    }
     /* Counted before FCGX_Finish_r sends the end of the response, so a
      * client that has its answer also sees it on the status page. */
     cg_sb_end(sb, p->slot, w->index, status ? NULL : &w->req);

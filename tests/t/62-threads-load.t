@@ -66,9 +66,11 @@ eval {
     }, 15);
 };
 is($busy, $N + 1, "the status page shows $N chat requests (and itself) busy");
+# A reload with all of them in flight: the old generation finishes them.
+kill 'HUP', $t->pid_of('chatgate');
 my $fails = 0;
 for (@pids) { waitpid($_, 0); $fails++ if $? }
-is($fails, 0, "all $N parallel slow requests succeed");
+is($fails, 0, "all $N parallel slow requests succeed, across a reload");
 
 my $after = status();
 is($after->{json}{requests}, $N + 1, 'it counts every finished chat request');
@@ -92,7 +94,8 @@ $conf =~ s{^path = /chatgate-status$}{path = /chatgate-status\nallow = 192.0.2.1
     or die;
 $t->write_file('chatgate.ini', $conf, 0640);
 kill 'HUP', $t->pid_of('chatgate');
-CG::wait_for('reload', sub { CG::slurp($t->dir . '/error.log') =~ /reloaded/ });
+CG::wait_for('reload', sub {
+    (() = CG::slurp($t->dir . '/error.log') =~ /reloaded/g) == 2 });
 CG::wait_for('refused', sub { status()->{status} == 403 });
 pass('a client outside [status] allow gets 403');
 unlike(status()->{content}, qr/requests/, 'and no numbers');
