@@ -2,7 +2,9 @@
  * chatgate: a FastCGI application server that lets a website offer AI chat
  * without exposing its provider key. Commands:
  *
- *   chatgate serve -c FILE          run the master and its workers
+ *   chatgate serve -c FILE          run the master and its workers (or,
+ *                                    on an inherited fd 0 socket, one
+ *                                    worker for the spawner)
  *   chatgate check -c FILE          validate the config (like nginx -t)
  *   chatgate mint  -c FILE USER [--ttl SECONDS]
  *                                    print a signed session token for USER
@@ -170,7 +172,8 @@ main(int argc, char **argv)
             free(conf);
             return 1;
         }
-        return cg_master_run(conf, path);
+        return cg_master_inherited() ? cg_master_run_single(conf)
+                                     : cg_master_run(conf, path);
     }
     cg_conf_free(conf);
     free(conf);

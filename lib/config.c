@@ -26,6 +26,8 @@ static int cg_conf_set_provider(const cg_conf_cmd_t *, cg_conf_t *,
                                 const char *, char *, size_t);
 static int cg_conf_set_path(const cg_conf_cmd_t *, cg_conf_t *, const char *,
                             char *, size_t);
+static int cg_conf_set_pm(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+                          char *, size_t);
 
 const cg_conf_cmd_t cg_conf_cmds[] = {
     { "server", "listen", cg_conf_set_str, CG_OFF(listen),
@@ -35,7 +37,8 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
     { "server", "socket_mode", cg_conf_set_mode, CG_OFF(socket_mode),
       "0660", 0, 0777, "permission bits of a Unix socket (octal)" },
     { "server", "workers", cg_conf_set_int, CG_OFF(workers),
-      "4", 1, 1024, "number of pre-forked worker processes" },
+      "4", 1, 1024, "number of worker processes of a static pool (the same "
+      "as [pool] max_children, which overrides it)" },
     { "server", "backlog", cg_conf_set_int, CG_OFF(backlog),
       "511", 1, 65535, "listen(2) backlog of the FastCGI socket" },
     { "server", "max_body", cg_conf_set_long, CG_OFF(max_body),
@@ -49,6 +52,59 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "30", 0, 3600,
       "seconds in-flight requests get to finish on SIGTERM before workers "
       "are killed" },
+    { "server", "threads", cg_conf_set_int, CG_OFF(threads),
+      "1", 1, 1024,
+      "request threads per worker process; concurrency is children x "
+      "threads" },
+    { "server", "user", cg_conf_set_str, CG_OFF(user), "", 0, 0,
+      "when started as root: user to run as after opening the socket and "
+      "reading the keys (empty: stay)" },
+    { "server", "group", cg_conf_set_str, CG_OFF(group), "", 0, 0,
+      "when started as root: group to run as (empty: the user's group)" },
+    { "server", "socket_owner", cg_conf_set_str, CG_OFF(socket_owner),
+      "", 0, 0, "owner of a Unix socket (empty: unchanged)" },
+    { "server", "socket_group", cg_conf_set_str, CG_OFF(socket_group),
+      "", 0, 0, "group of a Unix socket, e.g. the web server's (empty: "
+      "unchanged)" },
+    { "server", "allowed_clients", cg_conf_set_str, CG_OFF(allowed_clients),
+      "", 0, 0, "TCP listen only: comma-separated IPv4/IPv6 addresses that "
+      "may connect (empty: any; like FCGI_WEB_SERVER_ADDRS)" },
+
+    { "pool", "mode", cg_conf_set_pm, CG_OFF(pm), "static", 0, 0,
+      "static (max_children always), dynamic (spares between min_spare "
+      "and max_spare) or ondemand (fork on demand, leave after "
+      "idle_timeout)" },
+    { "pool", "max_children", cg_conf_set_int, CG_OFF(max_children),
+      "0", 0, 1024, "most worker processes (0: [server] workers)" },
+    { "pool", "start_children", cg_conf_set_int, CG_OFF(start_children),
+      "0", 0, 1024, "dynamic: processes at start (0: (min_spare + "
+      "max_spare) / 2)" },
+    { "pool", "min_spare", cg_conf_set_int, CG_OFF(min_spare),
+      "1", 1, 1024, "dynamic: fewest idle processes" },
+    { "pool", "max_spare", cg_conf_set_int, CG_OFF(max_spare),
+      "3", 1, 1024, "dynamic: most idle processes" },
+    { "pool", "idle_timeout", cg_conf_set_int, CG_OFF(idle_timeout),
+      "10", 1, 86400, "ondemand: seconds an idle process stays" },
+    { "pool", "max_requests", cg_conf_set_int, CG_OFF(max_requests),
+      "0", 0, 100000000,
+      "requests a process serves before it is replaced (0: never)" },
+    { "pool", "request_terminate_timeout", cg_conf_set_int,
+      CG_OFF(request_terminate_timeout), "0", 0, 86400,
+      "seconds after which a request is answered 504 and its process "
+      "replaced (0: never)" },
+    { "pool", "emergency_restart_threshold", cg_conf_set_int,
+      CG_OFF(emergency_restart_threshold), "0", 0, 100000,
+      "crashes within emergency_restart_interval that pause respawning "
+      "for a second (0: 2 x max_children + 2)" },
+    { "pool", "emergency_restart_interval", cg_conf_set_int,
+      CG_OFF(emergency_restart_interval), "10", 1, 86400,
+      "window in seconds for emergency_restart_threshold" },
+
+    { "status", "path", cg_conf_set_str, CG_OFF(status_path), "", 0, 0,
+      "URL path of the status page, e.g. /chatgate-status (empty: off)" },
+    { "status", "allow", cg_conf_set_str, CG_OFF(status_allow),
+      "127.0.0.1, ::1", 0, 0,
+      "client addresses (REMOTE_ADDR) that may read the status page" },
 
     { "log", "usage_log", cg_conf_set_str, CG_OFF(usage_log),
       "/var/log/chatgate/usage.log", 0, 0,
@@ -243,6 +299,25 @@ cg_conf_set_path(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
         return -1;
     }
     return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+static int
+cg_conf_set_pm(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+               char *err, size_t errlen)
+{
+    static const char *names[] = { "static", "dynamic", "ondemand" };
+    int                i;
+
+    for (i = 0; i < 3; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            *(int *) ((char *) conf + cmd->offset) = i;
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "[%s] %s must be static, dynamic or ondemand",
+             cmd->section, cmd->name);
+    return -1;
 }
 
 

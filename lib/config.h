@@ -18,6 +18,12 @@
 #include <stddef.h>
 #include "secret.h"
 
+typedef enum {
+    CG_PM_STATIC = 0,
+    CG_PM_DYNAMIC,
+    CG_PM_ONDEMAND
+} cg_pm_t;
+
 typedef struct {
     /* [server] */
     char   *listen;
@@ -28,6 +34,28 @@ typedef struct {
     char   *chat_path;
     char   *pid_file;
     int     shutdown_timeout;
+    int     threads;
+    char   *user;
+    char   *group;
+    char   *socket_owner;
+    char   *socket_group;
+    char   *allowed_clients;
+
+    /* [pool] (app/master.c) */
+    int     pm;                 /* CG_PM_* */
+    int     max_children;       /* 0: [server] workers */
+    int     start_children;     /* 0: between min_spare and max_spare */
+    int     min_spare;
+    int     max_spare;
+    int     idle_timeout;
+    int     max_requests;
+    int     request_terminate_timeout;
+    int     emergency_restart_threshold;
+    int     emergency_restart_interval;
+
+    /* [status] (app/status.c) */
+    char   *status_path;
+    char   *status_allow;
 
     /* [log] */
     char   *usage_log;

@@ -224,7 +224,9 @@ sub start_chatgate {
     wait_for('chatgate socket', sub {
         -S $sock && IO::Socket::UNIX->new(Peer => $sock) },
         @vg ? 60 : 10);
-    wait_for('chatgate workers', sub { scalar($self->worker_pids) >= 1 });
+    # An ondemand pool starts with no worker: -no_workers skips the wait.
+    wait_for('chatgate workers', sub { scalar($self->worker_pids) >= 1 })
+        unless $o{-no_workers};
     return $self->pid_of('chatgate');
 }
 
@@ -246,7 +248,7 @@ sub start_nginx {
     my $port = free_port();
     my $d = $self->{dir};
     my $snippet = slurp("$ROOT/fcgi-conf/nginx/chatgate.conf");
-    $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}
+    $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
         or die "socket path not found in fcgi-conf/nginx/chatgate.conf";
     $self->write_file('nginx-chatgate.conf', $snippet, 0644);
     system('cp', '/etc/nginx/fastcgi_params', "$d/fastcgi_params");
@@ -279,6 +281,109 @@ sub start_nginx {
         IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
     $self->{port} = $port;
     return $port;
+}
+
+# A file from fcgi-conf/ with the deployment paths replaced by the test's
+# (%subst: from => to; each "from" must occur, so the files stay in step).
+sub conf_file {
+    my ($self, $rel, %subst) = @_;
+    my $text = slurp("$ROOT/fcgi-conf/$rel");
+    die "fcgi-conf/$rel is missing" unless length $text;
+    for my $from (sort { length $b <=> length $a } keys %subst) {
+        my $to = $subst{$from};
+        $text =~ s/\Q$from\E/$to/g or die "$from not found in fcgi-conf/$rel";
+    }
+    return $text;
+}
+
+sub wait_port {
+    my ($what, $port) = @_;
+    wait_for($what, sub {
+        IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
+}
+
+# As root, web servers hand requests to an unprivileged user; tests that
+# need it make the test dir theirs.
+sub web_user { $> == 0 ? ('nobody', 'nogroup') : () }
+
+sub give_dir_to_web_user {
+    my ($self) = @_;
+    return unless $> == 0;
+    my (undef, undef, $uid) = getpwnam('nobody');
+    my $gid = getgrnam('nogroup');
+    system('chown', '-R', "$uid:$gid", $self->{dir}) == 0 or die "chown";
+}
+
+# Apache 2.4 in the foreground with its own config in the test dir;
+# $o{conf}: the site's part (usually a file from fcgi-conf/apache/);
+# $o{modules}: extra modules; $o{docroot}: DocumentRoot.
+sub start_apache {
+    my ($self, %o) = @_;
+    my $port = free_port();
+    my $d = $self->{dir};
+    my $docroot = $o{docroot} // "$d/htdocs";
+    mkdir $docroot;
+    mkdir "$d/apache-run";
+    my @mods = (qw(mpm_event authz_core authz_host alias headers mime
+                   rewrite), @{$o{modules} // []});
+    my ($user, $group) = web_user();
+    my $conf = join "\n",
+        (map { "LoadModule ${_}_module /usr/lib/apache2/modules/mod_$_.so" }
+         @mods),
+        "ServerRoot $d", 'ServerName 127.0.0.1', "Listen 127.0.0.1:$port",
+        "PidFile $d/apache.pid", "ErrorLog $d/apache-error.log",
+        'LogLevel warn', "DefaultRuntimeDir $d/apache-run",
+        "Mutex file:$d/apache-run default",
+        'StartServers 1', 'ServerLimit 1', 'ThreadsPerChild 32',
+        'ThreadLimit 32', 'MaxRequestWorkers 32',
+        ($user ? ("User $user", "Group $group") : ()),
+        'TypesConfig /etc/mime.types', "DocumentRoot $docroot",
+        '<Directory />', '    AllowOverride None', '    Require all denied',
+        '</Directory>', "<Directory $docroot>", '    AllowOverride All',
+        '    Require all granted', '</Directory>',
+        $o{conf} // '', '';
+    $self->write_file('apache.conf', $conf, 0644);
+    $self->spawn('apache', undef, 'apache2', '-d', $d, '-f',
+                 "$d/apache.conf", '-DFOREGROUND');
+    wait_port('apache', $port);
+    $self->{port} = $port;
+    return $port;
+}
+
+# lighttpd in the foreground; $o{conf}: the fastcgi part (a file from
+# fcgi-conf/lighttpd/).
+sub start_lighttpd {
+    my ($self, %o) = @_;
+    my $port = free_port();
+    my $d = $self->{dir};
+    mkdir "$d/htdocs";
+    $self->write_file('lighttpd-chatgate.conf', $o{conf}, 0644);
+    my $conf = join "\n",
+        qq{server.document-root = "$d/htdocs"},
+        qq{server.bind = "127.0.0.1"}, "server.port = $port",
+        qq{server.errorlog = "$d/lighttpd-error.log"},
+        qq{server.upload-dirs = ( "$d" )},
+        qq{include "$d/lighttpd-chatgate.conf"}, '';
+    $self->write_file('lighttpd.conf', $conf, 0644);
+    $self->spawn('lighttpd', undef, 'lighttpd', '-D', '-f',
+                 "$d/lighttpd.conf");
+    wait_port('lighttpd', $port);
+    $self->{port} = $port;
+    return $port;
+}
+
+# chatgate on a socket that a launcher opened and passed on: @launcher is
+# the command before chatgate's own (spawn-fcgi -n ..., systemd-socket-
+# activate ...). The process keeps the name "chatgate".
+sub start_launched {
+    my ($self, $launcher, %o) = @_;
+    $self->write_config(%o);
+    $self->spawn('chatgate', undef, @$launcher, "$BUILD/chatgate", 'serve',
+                 '-c', $self->{conf});
+    my $sock = $self->{sock};
+    wait_for('launched socket', sub {
+        -S $sock && IO::Socket::UNIX->new(Peer => $sock) });
+    return $self->pid_of('chatgate');
 }
 
 # memcached, mock, chatgate and nginx: the usual stack.
@@ -385,7 +490,8 @@ sub stop {
 
 sub stop_all {
     my ($self) = @_;
-    for my $name (qw(nginx chatgate mock memcached), keys %{$self->{names}}) {
+    for my $name (qw(nginx apache lighttpd chatgate mock memcached),
+                   keys %{$self->{names}}) {
         $self->stop($name) if $self->{names}{$name};
     }
 }
