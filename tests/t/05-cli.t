@@ -84,5 +84,8 @@ ok(@keys > 20, 'keys lists them all');
 my $docs = join '', map { CG::slurp($_) } "$CG::ROOT/README.md", glob("$CG::ROOT/docs/*.md");
 my @missing = grep { index($docs, "`$_`") < 0 } @keys;
 is_deeply(\@missing, [], 'every config key is documented in README.md or docs/');
+my $fresh = `$CG::ROOT/scripts/config-reference $CG::BUILD/chatgate`;
+is($fresh, CG::slurp("$CG::ROOT/docs/config.md"),
+   'docs/config.md matches the config table (rerun scripts/config-reference > docs/config.md)');
 
 done_testing;
