@@ -8,6 +8,7 @@
 #include "usagelog.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,6 +160,52 @@ cg_worker_params(cg_req_t *r, FCGX_Request *fr)
     r->cookie = FCGX_GetParam("HTTP_COOKIE", env);
     r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", env);
     r->remote_addr = FCGX_GetParam("REMOTE_ADDR", env);
+    r->accept = FCGX_GetParam("HTTP_ACCEPT", env);
+}
+
+
+/* cg_out_t over the FastCGI stream: streamed answers are flushed to the
+ * web server as they come; a failed write or flush means the client (or
+ * the web server's connection for it) is gone. */
+static int
+cg_worker_out_write(void *ctx, const char *p, size_t n)
+{
+    FCGX_Request *fr = ctx;
+
+    return FCGX_PutStr(p, (int) n, fr->out) == (int) n ? 0 : -1;
+}
+
+
+static int
+cg_worker_out_flush(void *ctx)
+{
+    FCGX_Request *fr = ctx;
+
+    return FCGX_FFlush(fr->out) == 0 ? 0 : -1;
+}
+
+
+/* The web server closes its FastCGI connection when the client leaves
+ * (nginx: fastcgi_ignore_client_abort off), which shows as a hangup. */
+static int
+cg_worker_out_alive(void *ctx)
+{
+    FCGX_Request  *fr = ctx;
+    struct pollfd  pfd = { fr->ipcFd, POLLRDHUP, 0 };
+
+    if (poll(&pfd, 1, 0) <= 0) {
+        return 1;
+    }
+    return !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+
+static void
+cg_worker_key_rejected(const cg_route_t *rt, const cg_req_t *r)
+{
+    /* The alerts hook point: the operator must replace this key. */
+    cg_log(CG_LOG_ERROR, "%s: provider rejected key %s (route %s)",
+           r->request_id, rt->api_key.fp, rt->name);
 }
 
 
@@ -182,13 +229,23 @@ static void
 cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 {
     cg_req_t *r = &w->req;
+    cg_out_t  out = { cg_worker_out_write, cg_worker_out_flush,
+                      cg_worker_out_alive, fr };
 
     cg_req_init(r, cg_clock_mono());
     cg_worker_request_id(w, r->request_id, sizeof(r->request_id));
     cg_worker_params(r, fr);
     if (cg_http_admit(w->conf, r) == 0
         && cg_worker_read_body(w, fr, r) == 0) {
-        cg_chat_handle(&w->chat, r);
+        cg_chat_handle(&w->chat, r, &out);
+    }
+    if (r->streamed) {
+        if (r->err == CG_E_CLIENT_CLOSED) {
+            fr->keepConnection = 0;
+        }
+        cg_worker_log_usage(w, r);
+        cg_req_clear(r);
+        return;
     }
     if (r->err != CG_OK && r->body == NULL) {
         /* The body was not read: this connection cannot carry another
@@ -226,6 +283,7 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
         cg_log(CG_LOG_ERROR, "worker start failed: %s", err);
         return -1;
     }
+    w->chat.key_rejected = cg_worker_key_rejected;
     return 0;
 }
 
