@@ -133,6 +133,11 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     cg_up_call_t  call;
     double        t0;
 
+    /* A failed earlier attempt is forgotten: this one decides. */
+    r->err = CG_OK;
+    r->err_msg = NULL;
+    r->reason[0] = '\0';
+    cg_buf_reset(&r->text);
     cg_buf_reset(&c->call);
     cg_buf_reset(&c->url);
     cg_buf_reset(&c->headers);
@@ -361,7 +366,6 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
         r->model = plan[i]->model;
         r->key_id = plan[i]->api_key.fp;
         r->fallback_from = i ? plan[0]->name : NULL;
-        r->err = CG_OK;
         if (cg_relay_route(&a, uid) == CG_NEXT_DONE) {
             break;
         }
