@@ -33,6 +33,8 @@ static int cg_conf_set_auth(const cg_conf_cmd_t *, void *, const char *,
                             char *, size_t);
 static int cg_conf_set_tokparam(const cg_conf_cmd_t *, void *, const char *,
                                 char *, size_t);
+static int cg_conf_set_temp(const cg_conf_cmd_t *, void *, const char *,
+                            char *, size_t);
 
 #define CG_ROFF(field)  offsetof(cg_route_t, field)
 
@@ -158,8 +160,8 @@ const cg_conf_cmd_t cg_route_cmds[] = {
       CG_ROFF(max_tokens_param), "auto", 0, 0,
       "openai: max_tokens or max_completion_tokens (auto: the latter for "
       "api.openai.com, Azure and o1/o3/o4/gpt-5 models)" },
-    { "route", "temperature", cg_conf_set_str, CG_ROFF(temperature), "", 0,
-      0, "sampling temperature (empty: not sent; never sent to models that "
+    { "route", "temperature", cg_conf_set_temp, CG_ROFF(temperature), "", 0,
+      2, "sampling temperature (empty: not sent; never sent to models that "
       "reject it)" },
     { "route", "system_prompt", cg_conf_set_str, CG_ROFF(system_prompt), "",
       0, 0, "system prompt text, or file:/path (empty: none)" },
@@ -378,6 +380,34 @@ cg_conf_set_tokparam(const cg_conf_cmd_t *cmd, void *conf, const char *value,
 }
 
 
+/* Kept as text (it goes into the provider's JSON as written), so it must
+ * be a plain decimal number in range: nothing else can reach the body. */
+static int
+cg_conf_set_temp(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                 char *err, size_t errlen)
+{
+    const char *p = value;
+    int         dot = 0, digits = 0;
+
+    for (; *p; p++) {
+        if (*p == '.' && !dot) {
+            dot = 1;
+        } else if (*p >= '0' && *p <= '9') {
+            digits++;
+        } else {
+            break;
+        }
+    }
+    if (value[0] && (*p || !digits || value[0] == '.'
+                     || strtod(value, NULL) > (double) cmd->max)) {
+        snprintf(err, errlen, "[%s] %s must be a number from %ld to %ld "
+                 "(or empty)", cmd->section, cmd->name, cmd->min, cmd->max);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
 static int
 cg_conf_set_bool(const cg_conf_cmd_t *cmd, void *conf, const char *value,
                  char *err, size_t errlen)
@@ -406,7 +436,8 @@ cg_conf_is_str(const cg_conf_cmd_t *cmd)
            || cmd->set == cg_conf_set_provider
            || cmd->set == cg_conf_set_path || cmd->set == cg_conf_set_optref
            || cmd->set == cg_conf_set_auth
-           || cmd->set == cg_conf_set_tokparam;
+           || cmd->set == cg_conf_set_tokparam
+           || cmd->set == cg_conf_set_temp;
 }
 
 

@@ -10,7 +10,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw(sse_events sse_text mock_tokens mock_stats raw_stream);
+our @EXPORT = qw(sse_events sse_text mock_tokens mock_stats raw_stream usage_of);
 
 # [ { event => NAME, data => decoded JSON or raw string }, ..., { ping => 1 } ]
 sub sse_events {
@@ -36,6 +36,18 @@ sub mock_tokens {
     my ($bytes) = @_;
     my $n = int($bytes / 4);
     return $n > 0 ? $n : 1;
+}
+
+# The usage line of a response (by its X-Request-Id); the worker writes it
+# after the answer has gone out, so wait for it.
+sub usage_of {
+    my ($t, $res) = @_;
+    my $id = $res->{headers}{'x-request-id'} // die 'no request id';
+    my $line;
+    CG::wait_for("usage line of $id", sub {
+        ($line) = grep { $_->{request_id} eq $id } @{$t->usage_lines};
+        $line }, 10);
+    return $line;
 }
 
 sub mock_stats {

@@ -15,7 +15,6 @@ $t->start_stack('limits.requests_per_minute' => 0,
                 'provider.idle_timeout_ms' => 1000,
                 'server.heartbeat_seconds' => 1);
 
-sub last_usage { $t->usage_lines->[-1] }
 
 # A plain streamed answer.
 my $msg = 'Stream this, please.';
@@ -35,7 +34,7 @@ my $out = mock_tokens(length "mock reply: $msg");
 is($done->{data}{usage}{input_tokens}, $in, 'done: input tokens as the mock');
 is($done->{data}{usage}{output_tokens}, $out, 'done: output tokens as the mock');
 is($done->{data}{stop_reason}, 'end_turn', 'stop reason');
-my $u = last_usage();
+my $u = usage_of($t, $res);
 is($u->{stream}, JSON::PP::true, 'usage line: stream');
 is($u->{provider}, 'anthropic', 'usage line: provider');
 is($u->{input_tokens}, $in, 'usage line: input tokens equal the mock');
@@ -56,7 +55,7 @@ $ev = sse_events($res->{content});
 is(sse_text($ev), 'mock reply: Tell me more.', 'Accept header streams a conversation');
 my $bytes = 0;
 $bytes += length $_->{content} for @conv;
-is(last_usage()->{input_tokens}, mock_tokens($bytes), 'conversation: input tokens of all turns');
+is(usage_of($t, $res)->{input_tokens}, mock_tokens($bytes), 'conversation: input tokens of all turns');
 $sent = JSON::PP::decode_json($t->mock_requests->[-1]{body});
 is(scalar @{$sent->{messages}}, 3, 'three turns sent');
 is($sent->{system}, 'You are a test assistant.', 'system prompt stays the server\'s');
@@ -69,8 +68,8 @@ ok(sse_text($ev) ne '', 'deltas before the error');
 is($ev->[-1]{event}, 'error', 'ends with an error event');
 is($ev->[-1]{data}{error}{type}, 'upstream_error', 'error type');
 unlike($res->{content}, qr/mock internal detail|overloaded/i, 'no provider text');
-is(last_usage()->{status}, 502, 'logged as 502');
-ok(last_usage()->{output_tokens} >= 1, 'partial output counted');
+is(usage_of($t, $res)->{status}, 502, 'logged as 502');
+ok(usage_of($t, $res)->{output_tokens} >= 1, 'partial output counted');
 
 # Stall: the idle timeout ends the stream with an error event.
 my $t0 = time;
@@ -78,7 +77,7 @@ $res = $t->chat(body => { message => '[[mock:stall_after=4]] a stalled answer he
 $ev = sse_events($res->{content});
 is($ev->[-1]{event}, 'error', 'stall: error event');
 is($ev->[-1]{data}{error}{type}, 'upstream_timeout', 'stall: upstream_timeout');
-is(last_usage()->{status}, 504, 'stall: logged as 504');
+is(usage_of($t, $res)->{status}, 504, 'stall: logged as 504');
 ok(grep({ $_->{ping} } @$ev), 'heartbeat comments while the provider was silent');
 
 # A stream without usage is estimated, never zero.
@@ -86,7 +85,7 @@ $msg = '[[mock:no_usage]] count me anyway';
 $res = $t->chat(body => { message => $msg, stream => JSON::PP::true });
 $ev = sse_events($res->{content});
 is($ev->[-1]{event}, 'done', 'no usage: done');
-$u = last_usage();
+$u = usage_of($t, $res);
 is($u->{usage_estimated}, JSON::PP::true, 'usage_estimated');
 ok($u->{input_tokens} >= 1 && $u->{output_tokens} >= 1, 'estimate not zero');
 is($ev->[-1]{data}{usage_estimated}, JSON::PP::true, 'done says estimated');
@@ -100,8 +99,8 @@ my $closed;
 CG::wait_for('mock sees the close', sub {
     $closed = mock_stats($t)->{closed_early} > $before }, 5);
 ok($closed, 'the provider connection closed early');
-CG::wait_for('usage line', sub { last_usage()->{status} == 499 }, 5);
-$u = last_usage();
+CG::wait_for('usage line', sub {
+    ($u) = grep { $_->{status} == 499 } @{$t->usage_lines}; $u }, 5);
 is($u->{error}, 'client_closed', 'logged as client_closed');
 ok($u->{output_tokens} >= 1 && $u->{input_tokens} >= 1, 'partial usage logged');
 

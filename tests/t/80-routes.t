@@ -36,7 +36,6 @@ $t->start_chatgate(
 $t->start_nginx;
 
 sub last_sent { decode_json($t->mock_requests->[-1]{body}) }
-sub last_usage { $t->usage_lines->[-1] }
 
 # Selection; the client cannot override what the route sends.
 my $res = $t->chat(body => { message => 'pick fast', route => 'fast', model => 'claude-opus-evil',
@@ -46,7 +45,7 @@ my $b = last_sent();
 is($b->{model}, 'claude-fast', 'model of the route');
 is($b->{max_tokens}, 64, 'max_tokens of the route');
 ok(!exists $b->{system}, 'no client system prompt');
-is(last_usage()->{route}, 'fast', 'usage: route');
+is(usage_of($t, $res)->{route}, 'fast', 'usage: route');
 is($t->chat(message => 'no route')->{status}, 200, 'no route: the default');
 is(last_sent()->{model}, 'claude-test-model', 'default is [provider]');
 
@@ -62,7 +61,7 @@ my $n0 = scalar @{$t->mock_requests};
 $res = $t->chat(message => '[[mock:status=529]][[mock:fail_first=1]][[mock:id=r1]] retry me');
 is($res->{status}, 200, '529 then success: 200');
 is(scalar @{$t->mock_requests} - $n0, 2, 'two provider requests');
-is(last_usage()->{retries}, 1, 'usage: one retry');
+is(usage_of($t, $res)->{retries}, 1, 'usage: one retry');
 
 # The same for a stream: the retry happens before the first byte.
 $res = $t->chat(body => { message => '[[mock:status=503]][[mock:fail_first=1]][[mock:id=r2]] x',
@@ -74,13 +73,13 @@ $n0 = scalar @{$t->mock_requests};
 $res = $t->chat(message => '[[mock:status=400]]');
 is($res->{status}, 502, '400: 502');
 is(scalar @{$t->mock_requests} - $n0, 1, '400: not retried');
-is(last_usage()->{retries}, 0, 'usage: no retries');
+is(usage_of($t, $res)->{retries}, 0, 'usage: no retries');
 
 # A route that is down falls back, in order; non-public routes may serve.
 $res = $t->chat(body => { message => 'fall back', route => 'down' });
 is($res->{status}, 200, 'fallback: 200');
 is($res->{json}{text}, 'mock reply: fall back', 'fallback: answer');
-my $u = last_usage();
+my $u = usage_of($t, $res);
 is($u->{route}, 'hidden', 'fallback: first fallback answered');
 is($u->{fallback_from}, 'down', 'fallback_from');
 is($u->{model}, 'claude-hidden', 'fallback: its model');
