@@ -40,6 +40,22 @@ cg_provider_headers(const cg_provider_t *p, const cg_route_t *rt,
 
 
 void
+cg_provider_add_turns(const cg_req_t *r, cg_buf_t *out)
+{
+    size_t i;
+
+    for (i = 0; i < r->nmsgs; i++) {
+        cg_buf_adds(out, i ? ",{\"role\":" : "{\"role\":");
+        cg_buf_adds(out, r->msgs[i].assistant ? "\"assistant\""
+                                              : "\"user\"");
+        cg_buf_adds(out, ",\"content\":");
+        cg_buf_add_json_str(out, r->msgs[i].text, r->msgs[i].len);
+        cg_buf_addc(out, '}');
+    }
+}
+
+
+void
 cg_provider_url(const cg_provider_t *p, const cg_route_t *rt, cg_buf_t *out)
 {
     size_t n;

@@ -60,6 +60,8 @@ const cg_provider_t *cg_provider_find(const char *name);
  * wipe) and the provider's other headers. */
 void cg_provider_headers(const cg_provider_t *p, const cg_route_t *rt,
                          cg_buf_t *out);
+/* The conversation as comma-separated {"role","content"} objects. */
+void cg_provider_add_turns(const cg_req_t *r, cg_buf_t *out);
 /* The request URL of the route. */
 void cg_provider_url(const cg_provider_t *p, const cg_route_t *rt,
                      cg_buf_t *out);

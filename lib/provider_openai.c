@@ -42,8 +42,6 @@ static void
 cg_openai_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
                 int stream, cg_buf_t *out)
 {
-    size_t i;
-
     cg_buf_adds(out, "{\"model\":");
     cg_buf_add_json_cstr(out, rt->model);
     cg_buf_addf(out, ",\"%s\":", cg_openai_tokparam(rt));
@@ -64,13 +62,7 @@ cg_openai_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
         cg_buf_add_json_cstr(out, rt->system_prompt_text);
         cg_buf_adds(out, "},");
     }
-    for (i = 0; i < r->nmsgs; i++) {
-        cg_buf_adds(out, i ? ",{\"role\":" : "{\"role\":");
-        cg_buf_adds(out, r->msgs[i].assistant ? "\"assistant\"" : "\"user\"");
-        cg_buf_adds(out, ",\"content\":");
-        cg_buf_add_json_str(out, r->msgs[i].text, r->msgs[i].len);
-        cg_buf_addc(out, '}');
-    }
+    cg_provider_add_turns(r, out);
     cg_buf_adds(out, "]}");
 }
 

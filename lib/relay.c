@@ -203,6 +203,9 @@ cg_relay_outcome(cg_attempt_t *a)
                     "connection during the provider call");
         return CG_NEXT_DONE;
     }
+    if (r->stream && a->ps.done) {
+        return CG_NEXT_DONE;    /* complete, whatever came after the end */
+    }
     if (a->rc == CG_UP_TIMEOUT || a->rc == CG_UP_IDLE) {
         cg_req_fail(r, CG_E_UPSTREAM_TIMEOUT, NULL, "provider timeout: %s",
                     a->res.why);
