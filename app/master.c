@@ -460,7 +460,8 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     }
     cg_master_pid_file(conf, 1);
     cg_log(CG_LOG_NOTICE, "listening on %s with %d workers (provider key "
-           "%s)", conf->listen, conf->workers, conf->api_key.fp);
+           "%s, %d routes)", conf->listen, conf->workers,
+           conf->routes[0].api_key.fp, conf->nroutes);
     cg_master_loop(&m);
     close(m.listen_fd);
     if (m.conf->listen[0] == '/') {

@@ -267,14 +267,19 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 static int
 cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
 {
-    char err[512];
+    const cg_route_t *rt;
+    char              err[512];
 
     memset(w, 0, sizeof(*w));
     w->conf = conf;
     w->usage.fd = -1;
-    w->uctx.route = "default";
-    w->uctx.model = conf->model;
-    w->uctx.key_id = conf->api_key.fp;
+    /* Requests that fail before a route is chosen are logged under the
+     * default route. */
+    rt = cg_conf_route(conf, conf->default_route,
+                       strlen(conf->default_route));
+    w->uctx.route = rt->name;
+    w->uctx.model = rt->model;
+    w->uctx.key_id = rt->api_key.fp;
     if (getrandom(&w->id_seed, sizeof(w->id_seed), 0) != sizeof(w->id_seed)) {
         w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) time(NULL);
     }
