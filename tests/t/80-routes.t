@@ -32,6 +32,10 @@ $t->start_chatgate(
     'route down.base_url'        => 'http://127.0.0.1:1',
     'route down.api_key'         => "file:$d/provider.key",
     'route down.fallback'        => 'hidden, fast',
+    'route slow.model'           => 'claude-slow',
+    'route slow.base_url'        => $m,
+    'route slow.api_key'         => "file:$d/provider.key",
+    'route slow.first_byte_timeout_ms' => 300,
 );
 $t->start_nginx;
 
@@ -83,6 +87,11 @@ my $u = usage_of($t, $res);
 is($u->{route}, 'hidden', 'fallback: first fallback answered');
 is($u->{fallback_from}, 'down', 'fallback_from');
 is($u->{model}, 'claude-hidden', 'fallback: its model');
+
+# The first-byte timeout: a provider that does not start answering.
+$res = $t->chat(body => { message => '[[mock:delay_ms=2500]]', route => 'slow' });
+is($res->{status}, 504, 'first byte timeout: 504');
+like(usage_of($t, $res)->{reason}, qr/first byte/, 'the log says first byte');
 
 # Connection reuse: one kept-alive connection per worker.
 my $before = mock_stats($t);
