@@ -252,6 +252,9 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
          * request, so do not keep it. */
         fr->keepConnection = 0;
     }
+    /* The usage line goes out before the answer, so whoever has the answer
+     * can already find it in the log. */
+    cg_worker_log_usage(w, r);
     cg_buf_reset(&w->out);
     cg_http_response(r, &w->out);
     if (w->out.oom || FCGX_PutStr(w->out.data, (int) w->out.len, fr->out) < 0
@@ -259,7 +262,6 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
-    cg_worker_log_usage(w, r);
     cg_req_clear(r);
 }
 
