@@ -160,7 +160,14 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0) {
         printf("chatgate: configuration %s is ok (provider key %s)\n", path,
-               conf->api_key.fp);
+               conf->routes[0].api_key.fp);
+        for (i = 0; i < conf->nroutes; i++) {
+            printf("route %s: %s %s, key %s%s\n", conf->routes[i].name,
+                   conf->routes[i].provider, conf->routes[i].model,
+                   conf->routes[i].api_key.fp,
+                   strcmp(conf->routes[i].name, conf->default_route) == 0
+                   ? " (default)" : "");
+        }
         rc = 0;
     } else if (strcmp(cmd, "mint") == 0) {
         rc = cg_main_mint(conf, user, ttl);

@@ -858,11 +858,12 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
         return 1;
     }
     cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
-           "x %d threads (provider key %s)",
+           "x %d threads (provider key %s, %d routes)",
            m.systemd ? "the systemd socket (fd 3)" : conf->listen,
            conf->pm == CG_PM_STATIC ? "static"
            : conf->pm == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
-           cg_master_max_children(conf), conf->threads, conf->api_key.fp);
+           cg_master_max_children(conf), conf->threads,
+           conf->routes[0].api_key.fp, conf->nroutes);
     cg_master_start_pool(&m);
     cg_master_loop(&m);
     close(m.listen_fd);

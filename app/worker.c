@@ -140,6 +140,68 @@ cg_worker_params(cg_req_t *r, FCGX_Request *fr)
     r->cookie = FCGX_GetParam("HTTP_COOKIE", env);
     r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", env);
     r->remote_addr = FCGX_GetParam("REMOTE_ADDR", env);
+    r->accept = FCGX_GetParam("HTTP_ACCEPT", env);
+}
+
+
+static int
+cg_worker_claim(cg_worker_t *w)
+{
+    int expected = CG_W_WORKING;
+
+    return atomic_compare_exchange_strong(&w->phase, &expected,
+                                          CG_W_ANSWERING);
+}
+
+
+/* cg_out_t over the FastCGI stream: streamed answers are flushed to the
+ * web server as they come; a failed write or flush means the client (or
+ * the web server's connection for it) is gone. */
+static int
+cg_worker_out_write(void *ctx, const char *p, size_t n)
+{
+    cg_worker_t *w = ctx;
+
+    /* The first byte of a streamed answer claims the connection, so the
+     * request_terminate_timeout watchdog can no longer write its 504 over
+     * it; if the watchdog was first, this answer is dropped. */
+    if (atomic_load(&w->phase) != CG_W_ANSWERING && !cg_worker_claim(w)) {
+        return -1;
+    }
+    return FCGX_PutStr(p, (int) n, w->fr.out) == (int) n ? 0 : -1;
+}
+
+
+static int
+cg_worker_out_flush(void *ctx)
+{
+    cg_worker_t *w = ctx;
+
+    return FCGX_FFlush(w->fr.out) == 0 ? 0 : -1;
+}
+
+
+/* The web server closes its FastCGI connection when the client leaves
+ * (nginx: fastcgi_ignore_client_abort off), which shows as a hangup. */
+static int
+cg_worker_out_alive(void *ctx)
+{
+    cg_worker_t   *w = ctx;
+    struct pollfd  pfd = { w->fr.ipcFd, POLLRDHUP, 0 };
+
+    if (poll(&pfd, 1, 0) <= 0) {
+        return 1;
+    }
+    return !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+
+static void
+cg_worker_key_rejected(const cg_route_t *rt, const cg_req_t *r)
+{
+    /* The alerts hook point: the operator must replace this key. */
+    cg_log(CG_LOG_ERROR, "%s: provider rejected key %s (route %s)",
+           r->request_id, rt->api_key.fp, rt->name);
 }
 
 
@@ -161,27 +223,29 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
 }
 
 
-static int
-cg_worker_claim(cg_worker_t *w)
-{
-    int expected = CG_W_WORKING;
-
-    return atomic_compare_exchange_strong(&w->phase, &expected,
-                                          CG_W_ANSWERING);
-}
 
 
 static void
 cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 {
     cg_req_t *r = &w->req;
+    cg_out_t  out = { cg_worker_out_write, cg_worker_out_flush,
+                      cg_worker_out_alive, w };
 
     cg_req_init(r, cg_clock_mono());
     cg_worker_request_id(w, r->request_id, sizeof(r->request_id));
     cg_worker_params(r, fr);
     if (cg_http_admit(w->conf, r) == 0
         && cg_worker_read_body(w, fr, r) == 0) {
-        cg_chat_handle(&w->chat, r);
+        cg_chat_handle(&w->chat, r, &out);
+    }
+    if (r->streamed) {
+        if (r->err == CG_E_CLIENT_CLOSED) {
+            fr->keepConnection = 0;
+        }
+        cg_worker_log_usage(w, r);
+        cg_req_clear(r);
+        return;
     }
     if (r->err != CG_OK && r->body == NULL) {
         /* The body was not read: this connection cannot carry another
@@ -191,6 +255,9 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
     if (!cg_worker_claim(w)) {
         return;     /* answered 504 by request_terminate_timeout */
     }
+    /* The usage line goes out before the answer, so whoever has the answer
+     * can already find it in the log. */
+    cg_worker_log_usage(w, r);
     cg_buf_reset(&w->out);
     cg_http_response(r, &w->out);
     if (w->out.oom || FCGX_PutStr(w->out.data, (int) w->out.len, fr->out) < 0
@@ -198,7 +265,6 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
-    cg_worker_log_usage(w, r);
     cg_req_clear(r);
 }
 
@@ -206,13 +272,18 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 static int
 cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
 {
-    char err[512];
+    const cg_route_t *rt;
+    char              err[512];
 
     w->conf = conf;
     w->usage.fd = -1;
-    w->uctx.route = "default";
-    w->uctx.model = conf->model;
-    w->uctx.key_id = conf->api_key.fp;
+    /* Requests that fail before a route is chosen are logged under the
+     * default route. */
+    rt = cg_conf_route(conf, conf->default_route,
+                       strlen(conf->default_route));
+    w->uctx.route = rt->name;
+    w->uctx.model = rt->model;
+    w->uctx.key_id = rt->api_key.fp;
     if (getrandom(&w->id_seed, sizeof(w->id_seed), 0) != sizeof(w->id_seed)) {
         w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) time(NULL);
     }
@@ -221,6 +292,7 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
         cg_log(CG_LOG_ERROR, "worker start failed: %s", err);
         return -1;
     }
+    w->chat.key_rejected = cg_worker_key_rejected;
     return 0;
 }
 

@@ -1,8 +1,7 @@
 #include "chat.h"
 #include "clock.h"
 #include "guard.h"
-#include "ratelimit.h"
-#include "provider.h"
+#include "relay.h"
 #include "session.h"
 
 #include <stdio.h>
@@ -20,6 +19,7 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
     if (c->store == NULL) {
         return -1;
     }
+    cg_sse_init(&c->sse, NULL, NULL);
     c->up = cg_upstream_new(conf);
     if (c->up == NULL) {
         snprintf(err, errlen, "cannot set up the provider connection");
@@ -37,6 +37,11 @@ cg_chat_free(cg_chat_t *c)
     cg_upstream_free(c->up);
     cg_buf_free(&c->call);
     cg_buf_free(&c->resp);
+    cg_buf_free(&c->headers);
+    cg_buf_free(&c->url);
+    cg_buf_free(&c->delta);
+    cg_sse_free(&c->sse);
+    cg_stream_free(&c->stream);
     memset(c, 0, sizeof(*c));
 }
 
@@ -92,55 +97,49 @@ cg_chat_how_much(cg_chat_t *c, cg_req_t *r)
 }
 
 
-static int
-cg_chat_call(cg_chat_t *c, cg_req_t *r)
+int
+cg_route_allowed(const cg_req_t *r, const cg_route_t *rt)
 {
-    cg_up_rc_t  rc;
-    long        status = 0;
-    double      t0;
-    char        why[128] = "";
+    (void) r;
+    return rt->is_public;
+}
 
-    cg_buf_reset(&c->call);
-    cg_anthropic_build(c->conf, r->message, r->message_len, &c->call);
-    if (c->call.oom) {
-        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
+
+/* The route the client named (if allowed), else the default. An unknown
+ * and a forbidden route get the same answer, so names do not leak. */
+static int
+cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
+{
+    const char *name = r->route_req[0] ? r->route_req
+                                       : c->conf->default_route;
+
+    *rt = cg_conf_route(c->conf, name, strlen(name));
+    if (r->route_req[0] == '\0') {
+        return *rt ? 0 : cg_req_fail(r, CG_E_INTERNAL, NULL,
+                                     "no default route");
     }
-    t0 = cg_clock_mono();
-    rc = cg_upstream_post(c->up, c->call.data, c->call.len, &c->resp,
-                          &status, why, sizeof(why));
-    r->upstream_ms = (cg_clock_mono() - t0) * 1000.0;
-    r->upstream_status = (int) status;
-    if (rc == CG_UP_TIMEOUT) {
-        return cg_req_fail(r, CG_E_UPSTREAM_TIMEOUT, NULL,
-                           "provider timeout: %s", why);
-    }
-    if (rc != CG_UP_OK) {
-        return cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider call failed: %s",
-                           why);
-    }
-    if (status < 200 || status > 299) {
-        /* Only the status is kept: the provider's message may hold
-         * internal details and is never passed on or logged. */
-        return cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider status %ld",
-                           status);
-    }
-    if (cg_anthropic_parse(c->resp.data, c->resp.len, &r->text,
-                           &r->input_tokens, &r->output_tokens) != 0) {
-        cg_buf_reset(&r->text);
-        return cg_req_fail(r, CG_E_UPSTREAM, NULL,
-                           "provider answer not understood");
+    if (*rt == NULL || !cg_route_allowed(r, *rt)) {
+        return cg_req_fail(r, CG_E_FORBIDDEN, "This route is not available.",
+                           "route %s %s", *rt ? "not allowed:" : "unknown:",
+                           *rt ? (*rt)->name : "(client text not logged)");
     }
     return 0;
 }
 
 
 void
-cg_chat_handle(cg_chat_t *c, cg_req_t *r)
+cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
+    cg_guard_limits_t  lim = { c->conf->max_chars, c->conf->max_messages,
+                               c->conf->max_total_chars };
+    const cg_route_t  *rt = NULL;
+
+    cg_stream_init(&c->stream, out);
     if (cg_chat_who(c, r) != 0
         || cg_chat_how_much(c, r) != 0
-        || cg_guard_parse_chat(r, c->conf->max_chars) != 0
-        || cg_chat_call(c, r) != 0) {
+        || cg_guard_parse(r, &lim) != 0
+        || cg_chat_route(c, r, &rt) != 0
+        || cg_relay_run(c, r, rt) != 0) {
         return;
     }
     if (r->text.oom) {

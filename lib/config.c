@@ -10,24 +10,36 @@
 
 #define CG_OFF(field)  offsetof(cg_conf_t, field)
 
-static int cg_conf_set_str(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+static int cg_conf_set_str(const cg_conf_cmd_t *, void *, const char *,
                            char *, size_t);
-static int cg_conf_set_int(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+static int cg_conf_set_int(const cg_conf_cmd_t *, void *, const char *,
                            char *, size_t);
-static int cg_conf_set_long(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+static int cg_conf_set_long(const cg_conf_cmd_t *, void *, const char *,
                             char *, size_t);
-static int cg_conf_set_mode(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+static int cg_conf_set_mode(const cg_conf_cmd_t *, void *, const char *,
                             char *, size_t);
-static int cg_conf_set_ref(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+static int cg_conf_set_ref(const cg_conf_cmd_t *, void *, const char *,
                            char *, size_t);
-static int cg_conf_set_failmode(const cg_conf_cmd_t *, cg_conf_t *,
+static int cg_conf_set_failmode(const cg_conf_cmd_t *, void *,
                                 const char *, char *, size_t);
-static int cg_conf_set_provider(const cg_conf_cmd_t *, cg_conf_t *,
+static int cg_conf_set_provider(const cg_conf_cmd_t *, void *,
                                 const char *, char *, size_t);
-static int cg_conf_set_path(const cg_conf_cmd_t *, cg_conf_t *, const char *,
-                            char *, size_t);
-static int cg_conf_set_pm(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+static int cg_conf_set_pm(const cg_conf_cmd_t *, void *, const char *,
                           char *, size_t);
+static int cg_conf_set_path(const cg_conf_cmd_t *, void *, const char *,
+                            char *, size_t);
+static int cg_conf_set_optref(const cg_conf_cmd_t *, void *, const char *,
+                              char *, size_t);
+static int cg_conf_set_bool(const cg_conf_cmd_t *, void *, const char *,
+                            char *, size_t);
+static int cg_conf_set_auth(const cg_conf_cmd_t *, void *, const char *,
+                            char *, size_t);
+static int cg_conf_set_tokparam(const cg_conf_cmd_t *, void *, const char *,
+                                char *, size_t);
+static int cg_conf_set_temp(const cg_conf_cmd_t *, void *, const char *,
+                            char *, size_t);
+
+#define CG_ROFF(field)  offsetof(cg_route_t, field)
 
 const cg_conf_cmd_t cg_conf_cmds[] = {
     { "server", "listen", cg_conf_set_str, CG_OFF(listen),
@@ -37,8 +49,7 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
     { "server", "socket_mode", cg_conf_set_mode, CG_OFF(socket_mode),
       "0660", 0, 0777, "permission bits of a Unix socket (octal)" },
     { "server", "workers", cg_conf_set_int, CG_OFF(workers),
-      "4", 1, 1024, "number of worker processes of a static pool (the same "
-      "as [pool] max_children, which overrides it)" },
+      "4", 1, 1024, "number of pre-forked worker processes" },
     { "server", "backlog", cg_conf_set_int, CG_OFF(backlog),
       "511", 1, 65535, "listen(2) backlog of the FastCGI socket" },
     { "server", "max_body", cg_conf_set_long, CG_OFF(max_body),
@@ -52,6 +63,12 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "30", 0, 3600,
       "seconds in-flight requests get to finish on SIGTERM before workers "
       "are killed" },
+    { "server", "default_route", cg_conf_set_str, CG_OFF(default_route),
+      "default", 0, 0,
+      "route used when the client names none ([provider] is \"default\")" },
+    { "server", "heartbeat_seconds", cg_conf_set_int,
+      CG_OFF(heartbeat_seconds), "15", 1, 300,
+      "seconds between ': ping' comments on an idle answer stream" },
     { "server", "threads", cg_conf_set_int, CG_OFF(threads),
       "1", 1, 1024,
       "request threads per worker process; concurrency is children x "
@@ -120,6 +137,10 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "chatgate_session", 0, 0, "name of the session cookie" },
     { "session", "ttl", cg_conf_set_int, CG_OFF(session_ttl),
       "86400", 60, 31536000, "lifetime in seconds of tokens made by `mint`" },
+    { "session", "user_id_key", cg_conf_set_optref, CG_OFF(user_id_key_ref),
+      "", 0, 0,
+      "key for the pseudonymous user id sent to the provider, as env:NAME "
+      "or file:/path (empty: the session secret)" },
 
     { "limits", "requests_per_minute", cg_conf_set_int,
       CG_OFF(requests_per_minute), "20", 0, 1000000,
@@ -135,7 +156,7 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "50", 1, 10000, "connect and I/O timeout for memcached" },
 
     { "provider", "type", cg_conf_set_provider, CG_OFF(provider_type),
-      "anthropic", 0, 0, "provider API: anthropic" },
+      "anthropic", 0, 0, "provider API: anthropic or openai" },
     { "provider", "base_url", cg_conf_set_str, CG_OFF(base_url),
       "https://api.anthropic.com", 0, 0,
       "provider base URL (the tests and the demo point it at the mock)" },
@@ -162,13 +183,78 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
 
     { "input", "max_chars", cg_conf_set_int, CG_OFF(max_chars),
       "10000", 1, 1000000, "longest message in characters" },
+    { "input", "max_messages", cg_conf_set_int, CG_OFF(max_messages),
+      "50", 1, 10000, "most messages in one conversation" },
+    { "input", "max_total_chars", cg_conf_set_int, CG_OFF(max_total_chars),
+      "50000", 1, 10000000,
+      "most characters in all messages of one conversation together" },
+
+    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
+};
+
+
+/* [route NAME] keys. [provider] accepts them too (keys it does not have
+ * itself), for its route "default". */
+const cg_conf_cmd_t cg_route_cmds[] = {
+    { "route", "provider", cg_conf_set_provider, CG_ROFF(provider),
+      "anthropic", 0, 0, "provider API: anthropic or openai" },
+    { "route", "base_url", cg_conf_set_str, CG_ROFF(base_url), "", 0, 0,
+      "provider base URL (empty: https://api.anthropic.com, or "
+      "https://api.openai.com/v1 for openai)" },
+    { "route", "url", cg_conf_set_str, CG_ROFF(url), "", 0, 0,
+      "full request URL, overriding base_url (Azure deployment URLs)" },
+    { "route", "api_key", cg_conf_set_ref, CG_ROFF(api_key_ref), NULL, 0, 0,
+      "provider API key, as env:NAME or file:/path" },
+    { "route", "auth", cg_conf_set_auth, CG_ROFF(auth), "", 0, 0,
+      "key header: bearer, api-key (Azure) or x-api-key (empty: the "
+      "provider's own)" },
+    { "route", "model", cg_conf_set_str, CG_ROFF(model), NULL, 0, 0,
+      "model name sent to the provider" },
+    { "route", "max_tokens", cg_conf_set_int, CG_ROFF(max_tokens), "1024",
+      1, 200000, "answer length limit sent to the provider" },
+    { "route", "max_tokens_param", cg_conf_set_tokparam,
+      CG_ROFF(max_tokens_param), "auto", 0, 0,
+      "openai: max_tokens or max_completion_tokens (auto: the latter for "
+      "api.openai.com, Azure and o1/o3/o4/gpt-5 models)" },
+    { "route", "temperature", cg_conf_set_temp, CG_ROFF(temperature), "", 0,
+      2, "sampling temperature (empty: not sent; never sent to models that "
+      "reject it)" },
+    { "route", "system_prompt", cg_conf_set_str, CG_ROFF(system_prompt), "",
+      0, 0, "system prompt text, or file:/path (empty: none)" },
+    { "route", "anthropic_version", cg_conf_set_str,
+      CG_ROFF(anthropic_version), "2023-06-01", 0, 0,
+      "anthropic-version header" },
+    { "route", "price", cg_conf_set_str, CG_ROFF(price), "", 0, 0,
+      "price row for budgets (not interpreted by routing)" },
+    { "route", "fallback", cg_conf_set_str, CG_ROFF(fallback), "", 0, 0,
+      "comma-separated routes tried in order when this one fails before "
+      "the answer starts" },
+    { "route", "public", cg_conf_set_bool, CG_ROFF(is_public), "yes", 0, 0,
+      "yes: clients may name this route; no: only as default or fallback" },
+    { "route", "connect_timeout_ms", cg_conf_set_int,
+      CG_ROFF(connect_timeout_ms), "5000", 1, 600000,
+      "connect timeout to the provider" },
+    { "route", "first_byte_timeout_ms", cg_conf_set_int,
+      CG_ROFF(first_byte_timeout_ms), "0", 0, 3600000,
+      "time allowed until the provider's first byte (0: timeout_ms)" },
+    { "route", "idle_timeout_ms", cg_conf_set_int, CG_ROFF(idle_timeout_ms),
+      "30000", 1, 3600000,
+      "longest silence between stream events before the call is dropped" },
+    { "route", "timeout_ms", cg_conf_set_int, CG_ROFF(timeout_ms), "60000",
+      1, 3600000, "total time allowed for one provider call" },
+    { "route", "retries", cg_conf_set_int, CG_ROFF(retries), "2", 0, 10,
+      "retries on 429/529/5xx/connection errors before the answer starts" },
+    { "route", "retry_max_wait_ms", cg_conf_set_int,
+      CG_ROFF(retry_max_wait_ms), "5000", 0, 60000,
+      "longest wait before one retry; a longer retry-after skips to the "
+      "fallbacks" },
 
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 
 
 static int
-cg_conf_set_str(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+cg_conf_set_str(const cg_conf_cmd_t *cmd, void *conf, const char *value,
                 char *err, size_t errlen)
 {
     char **field = (char **) ((char *) conf + cmd->offset);
@@ -205,7 +291,7 @@ cg_conf_parse_long(const cg_conf_cmd_t *cmd, const char *value, int base,
 
 
 static int
-cg_conf_set_int(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+cg_conf_set_int(const cg_conf_cmd_t *cmd, void *conf, const char *value,
                 char *err, size_t errlen)
 {
     long v;
@@ -219,7 +305,7 @@ cg_conf_set_int(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
 
 
 static int
-cg_conf_set_long(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+cg_conf_set_long(const cg_conf_cmd_t *cmd, void *conf, const char *value,
                  char *err, size_t errlen)
 {
     return cg_conf_parse_long(cmd, value, 10,
@@ -229,7 +315,7 @@ cg_conf_set_long(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
 
 
 static int
-cg_conf_set_mode(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+cg_conf_set_mode(const cg_conf_cmd_t *cmd, void *conf, const char *value,
                  char *err, size_t errlen)
 {
     long v;
@@ -243,7 +329,7 @@ cg_conf_set_mode(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
 
 
 static int
-cg_conf_set_ref(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+cg_conf_set_ref(const cg_conf_cmd_t *cmd, void *conf, const char *value,
                 char *err, size_t errlen)
 {
     if (!cg_secret_is_ref(value)) {
@@ -258,7 +344,7 @@ cg_conf_set_ref(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
 
 
 static int
-cg_conf_set_failmode(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
+cg_conf_set_failmode(const cg_conf_cmd_t *cmd, void *conf,
                      const char *value, char *err, size_t errlen)
 {
     int *field = (int *) ((char *) conf + cmd->offset);
@@ -277,12 +363,12 @@ cg_conf_set_failmode(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
 
 
 static int
-cg_conf_set_provider(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
+cg_conf_set_provider(const cg_conf_cmd_t *cmd, void *conf,
                      const char *value, char *err, size_t errlen)
 {
-    if (strcmp(value, "anthropic") != 0) {
+    if (strcmp(value, "anthropic") != 0 && strcmp(value, "openai") != 0) {
         snprintf(err, errlen, "[%s] %s: unknown provider type (known: "
-                 "anthropic)", cmd->section, cmd->name);
+                 "anthropic, openai)", cmd->section, cmd->name);
         return -1;
     }
     return cg_conf_set_str(cmd, conf, value, err, errlen);
@@ -290,20 +376,7 @@ cg_conf_set_provider(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
 
 
 static int
-cg_conf_set_path(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
-                 char *err, size_t errlen)
-{
-    if (value[0] != '/') {
-        snprintf(err, errlen, "[%s] %s must start with /", cmd->section,
-                 cmd->name);
-        return -1;
-    }
-    return cg_conf_set_str(cmd, conf, value, err, errlen);
-}
-
-
-static int
-cg_conf_set_pm(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+cg_conf_set_pm(const cg_conf_cmd_t *cmd, void *conf, const char *value,
                char *err, size_t errlen)
 {
     static const char *names[] = { "static", "dynamic", "ondemand" };
@@ -321,18 +394,175 @@ cg_conf_set_pm(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
 }
 
 
-int
-cg_conf_init(cg_conf_t *conf, char *err, size_t errlen)
+static int
+cg_conf_set_path(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                 char *err, size_t errlen)
+{
+    if (value[0] != '/') {
+        snprintf(err, errlen, "[%s] %s must start with /", cmd->section,
+                 cmd->name);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+static int
+cg_conf_set_optref(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                   char *err, size_t errlen)
+{
+    if (value[0] == '\0') {
+        return cg_conf_set_str(cmd, conf, value, err, errlen);
+    }
+    return cg_conf_set_ref(cmd, conf, value, err, errlen);
+}
+
+
+static int
+cg_conf_set_oneof(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                  const char *const *allowed, char *err, size_t errlen)
+{
+    for (; *allowed; allowed++) {
+        if (strcmp(value, *allowed) == 0) {
+            return cg_conf_set_str(cmd, conf, value, err, errlen);
+        }
+    }
+    snprintf(err, errlen, "[%s] %s: \"%.40s\" is not one of the allowed "
+             "values (see the docs)", cmd->section, cmd->name, value);
+    return -1;
+}
+
+
+static int
+cg_conf_set_auth(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                 char *err, size_t errlen)
+{
+    static const char *const ok[] = { "", "bearer", "api-key", "x-api-key",
+                                      NULL };
+
+    return cg_conf_set_oneof(cmd, conf, value, ok, err, errlen);
+}
+
+
+static int
+cg_conf_set_tokparam(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                     char *err, size_t errlen)
+{
+    static const char *const ok[] = { "auto", "max_tokens",
+                                      "max_completion_tokens", NULL };
+
+    return cg_conf_set_oneof(cmd, conf, value, ok, err, errlen);
+}
+
+
+/* Kept as text (it goes into the provider's JSON as written), so it must
+ * be a plain decimal number in range: nothing else can reach the body. */
+static int
+cg_conf_set_temp(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                 char *err, size_t errlen)
+{
+    const char *p = value;
+    int         dot = 0, digits = 0;
+
+    for (; *p; p++) {
+        if (*p == '.' && !dot) {
+            dot = 1;
+        } else if (*p >= '0' && *p <= '9') {
+            digits++;
+        } else {
+            break;
+        }
+    }
+    if (value[0] && (*p || !digits || value[0] == '.'
+                     || strtod(value, NULL) > (double) cmd->max)) {
+        snprintf(err, errlen, "[%s] %s must be a number from %ld to %ld "
+                 "(or empty)", cmd->section, cmd->name, cmd->min, cmd->max);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+static int
+cg_conf_set_bool(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                 char *err, size_t errlen)
+{
+    int *field = (int *) ((char *) conf + cmd->offset);
+
+    if (strcmp(value, "yes") == 0 || strcmp(value, "on") == 0
+        || strcmp(value, "true") == 0) {
+        *field = 1;
+    } else if (strcmp(value, "no") == 0 || strcmp(value, "off") == 0
+               || strcmp(value, "false") == 0) {
+        *field = 0;
+    } else {
+        snprintf(err, errlen, "[%s] %s must be yes or no", cmd->section,
+                 cmd->name);
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+cg_conf_is_str(const cg_conf_cmd_t *cmd)
+{
+    return cmd->set == cg_conf_set_str || cmd->set == cg_conf_set_ref
+           || cmd->set == cg_conf_set_provider
+           || cmd->set == cg_conf_set_path || cmd->set == cg_conf_set_optref
+           || cmd->set == cg_conf_set_auth
+           || cmd->set == cg_conf_set_tokparam
+           || cmd->set == cg_conf_set_temp;
+}
+
+
+static int
+cg_conf_defaults(const cg_conf_cmd_t *cmds, void *base, char *err,
+                 size_t errlen)
 {
     const cg_conf_cmd_t *cmd;
 
-    memset(conf, 0, sizeof(*conf));
-    for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        if (cmd->dflt && cmd->set(cmd, conf, cmd->dflt, err, errlen) != 0) {
+    for (cmd = cmds; cmd->name; cmd++) {
+        if (cmd->dflt && cmd->set(cmd, base, cmd->dflt, err, errlen) != 0) {
             return -1;
         }
     }
     return 0;
+}
+
+
+/* Appends a route with its defaults; returns it or NULL. */
+static cg_route_t *
+cg_conf_add_route(cg_conf_t *conf, const char *name, char *err,
+                  size_t errlen)
+{
+    cg_route_t *rt;
+
+    rt = realloc(conf->routes, (size_t) (conf->nroutes + 1) * sizeof(*rt));
+    if (rt == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    conf->routes = rt;
+    rt = &conf->routes[conf->nroutes++];
+    memset(rt, 0, sizeof(*rt));
+    rt->name = strdup(name);
+    if (rt->name == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return cg_conf_defaults(cg_route_cmds, rt, err, errlen) == 0 ? rt : NULL;
+}
+
+
+int
+cg_conf_init(cg_conf_t *conf, char *err, size_t errlen)
+{
+    memset(conf, 0, sizeof(*conf));
+    if (cg_conf_defaults(cg_conf_cmds, conf, err, errlen) != 0) {
+        return -1;
+    }
+    return cg_conf_add_route(conf, "default", err, errlen) ? 0 : -1;
 }
 
 
@@ -345,13 +575,72 @@ typedef struct {
 
 
 static int
+cg_conf_route_key(cg_conf_parse_t *ps, cg_route_t *rt, const char *section,
+                  const char *name, const char *value)
+{
+    const cg_conf_cmd_t *cmd;
+
+    for (cmd = cg_route_cmds; cmd->name; cmd++) {
+        if (strcmp(cmd->name, name) != 0) {
+            continue;
+        }
+        if (rt->seen[cmd - cg_route_cmds]++) {
+            snprintf(ps->err, ps->errlen, "[%s] %s is set twice", section,
+                     name);
+            return 0;
+        }
+        return cmd->set(cmd, rt, value, ps->err, ps->errlen) == 0;
+    }
+    snprintf(ps->err, ps->errlen, "unknown key [%s] %s", section, name);
+    return 0;
+}
+
+
+/* [route NAME]: finds or adds the route. Index 0 is [provider]'s own and
+ * is never matched here; a clash of names is reported after parsing. */
+static cg_route_t *
+cg_conf_section_route(cg_conf_parse_t *ps, const char *section)
+{
+    const char *name = section + 6, *p;
+    int         i;
+
+    while (*name == ' ') {
+        name++;
+    }
+    for (p = name; *p; p++) {
+        if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z')
+            && !(*p >= '0' && *p <= '9') && *p != '-' && *p != '_'
+            && *p != '.') {
+            break;
+        }
+    }
+    if (*p || p == name || p - name > CG_ROUTE_NAME_MAX) {
+        snprintf(ps->err, ps->errlen, "[%s]: a route name is 1-%d letters, "
+                 "digits, '-', '_' or '.'", section, CG_ROUTE_NAME_MAX);
+        return NULL;
+    }
+    for (i = 1; i < ps->conf->nroutes; i++) {
+        if (strcmp(ps->conf->routes[i].name, name) == 0) {
+            return &ps->conf->routes[i];
+        }
+    }
+    return cg_conf_add_route(ps->conf, name, ps->err, ps->errlen);
+}
+
+
+static int
 cg_conf_handler(void *user, const char *section, const char *name,
                 const char *value)
 {
     cg_conf_parse_t     *ps = user;
     const cg_conf_cmd_t *cmd;
+    cg_route_t          *rt;
     int                  known_section = 0;
 
+    if (strncmp(section, "route ", 6) == 0) {
+        rt = cg_conf_section_route(ps, section);
+        return rt && cg_conf_route_key(ps, rt, section, name, value);
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (strcmp(cmd->section, section) != 0) {
             continue;
@@ -366,6 +655,10 @@ cg_conf_handler(void *user, const char *section, const char *name,
             return 0;
         }
         return cmd->set(cmd, ps->conf, value, ps->err, ps->errlen) == 0;
+    }
+    if (strcmp(section, "provider") == 0 && strcmp(name, "provider") != 0) {
+        return cg_conf_route_key(ps, &ps->conf->routes[0], section, name,
+                                 value);
     }
     if (known_section) {
         snprintf(ps->err, ps->errlen, "unknown key [%s] %s", section, name);
@@ -392,12 +685,17 @@ cg_conf_scan_key(const char *line, size_t n, const char *path, int lineno,
 }
 
 
+/* Sections that may appear once per name: "[route fast]". */
+static const char *const cg_conf_multi[] = { "route ", NULL };
+
+
 /* inih reports only name = value lines, so an unknown section with no
  * keys would pass unseen; section headers are checked here instead. */
 static int
 cg_conf_scan_section(const char *line, size_t n, const char *path,
                      int lineno, char *err, size_t errlen)
 {
+    const char *const   *multi;
     const cg_conf_cmd_t *cmd;
     const char          *end;
     size_t               len;
@@ -414,6 +712,12 @@ cg_conf_scan_section(const char *line, size_t n, const char *path,
         if (strlen(cmd->section) == len
             && memcmp(cmd->section, line + 1, len) == 0) {
             return 0;
+        }
+    }
+    for (multi = cg_conf_multi; *multi; multi++) {
+        if (len > strlen(*multi)
+            && memcmp(*multi, line + 1, strlen(*multi)) == 0) {
+            return 0;     /* its name is checked when its keys are read */
         }
     }
     snprintf(err, errlen, "%s:%d: unknown section [%.*s]", path, lineno,
@@ -483,6 +787,195 @@ cg_conf_scan(FILE *f, const char *path, char *err, size_t errlen)
 }
 
 
+static int
+cg_conf_copy(char **dst, const char *src)
+{
+    char *copy = strdup(src);
+
+    if (copy == NULL) {
+        return -1;
+    }
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+
+static void
+cg_conf_route_free(cg_route_t *rt)
+{
+    const cg_conf_cmd_t *cmd;
+
+    for (cmd = cg_route_cmds; cmd->name; cmd++) {
+        if (cg_conf_is_str(cmd)) {
+            free(*(char **) ((char *) rt + cmd->offset));
+        }
+    }
+    free(rt->name);
+    cg_secret_free(&rt->api_key);
+    free(rt->system_prompt_text);
+    memset(rt, 0, sizeof(*rt));
+}
+
+
+static int
+cg_conf_seen(const cg_conf_parse_t *ps, const char *section,
+             const char *name)
+{
+    const cg_conf_cmd_t *cmd;
+
+    for (cmd = cg_conf_cmds; cmd->name; cmd++) {
+        if (strcmp(cmd->section, section) == 0
+            && strcmp(cmd->name, name) == 0) {
+            return ps->seen[cmd - cg_conf_cmds] != 0;
+        }
+    }
+    return 0;
+}
+
+
+static void
+cg_conf_route_mark(cg_route_t *rt, const char *name)
+{
+    const cg_conf_cmd_t *cmd;
+
+    for (cmd = cg_route_cmds; cmd->name; cmd++) {
+        if (strcmp(cmd->name, name) == 0) {
+            rt->seen[cmd - cg_route_cmds] = 1;
+        }
+    }
+}
+
+
+/* [provider]'s own keys become the route "default"; or, when the file
+ * has routes but no [provider] key, that route is dropped. */
+static int
+cg_conf_provider_route(cg_conf_t *conf, const cg_conf_parse_t *ps)
+{
+    cg_route_t *rt = &conf->routes[0];
+
+    if (!cg_conf_seen(ps, "provider", "api_key")) {
+        cg_conf_route_free(rt);
+        memmove(rt, rt + 1, (size_t) --conf->nroutes * sizeof(*rt));
+        return 0;
+    }
+    cg_conf_route_mark(rt, "api_key");
+    cg_conf_route_mark(rt, "model");
+    rt->max_tokens = conf->max_tokens;
+    rt->connect_timeout_ms = conf->connect_timeout_ms;
+    rt->timeout_ms = conf->timeout_ms;
+    if (cg_conf_seen(ps, "provider", "base_url")
+        && cg_conf_copy(&rt->base_url, conf->base_url) != 0) {
+        return -1;
+    }
+    return cg_conf_copy(&rt->provider, conf->provider_type)
+           | cg_conf_copy(&rt->api_key_ref, conf->api_key_ref)
+           | cg_conf_copy(&rt->model, conf->model)
+           | cg_conf_copy(&rt->system_prompt, conf->system_prompt)
+           | cg_conf_copy(&rt->anthropic_version, conf->anthropic_version);
+}
+
+
+/* Every name in rt's fallback list is another route. */
+static int
+cg_conf_check_fallback(const cg_conf_t *conf, const cg_route_t *rt,
+                       char *err, size_t errlen)
+{
+    const char *p = rt->fallback, *e;
+    size_t      n;
+
+    while (*p) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        for (e = p; *e && *e != ',' && *e != ' '; e++) {
+            /* one name */
+        }
+        n = (size_t) (e - p);
+        if (n && (cg_conf_route(conf, p, n) == NULL
+                  || (strlen(rt->name) == n
+                      && strncmp(rt->name, p, n) == 0))) {
+            snprintf(err, errlen, "[route %s] fallback: \"%.*s\" is not "
+                     "another route", rt->name, (int) (n > 64 ? 64 : n), p);
+            return -1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+
+static int
+cg_conf_check_route(const cg_conf_t *conf, cg_route_t *rt, char *err,
+                    size_t errlen)
+{
+    const cg_conf_cmd_t *cmd;
+    const char          *dflt;
+
+    for (cmd = cg_route_cmds; cmd->name; cmd++) {
+        if (cmd->dflt == NULL && !rt->seen[cmd - cg_route_cmds]) {
+            snprintf(err, errlen, "[route %s] %s is required", rt->name,
+                     cmd->name);
+            return -1;
+        }
+    }
+    if (cg_conf_route(conf, rt->name, strlen(rt->name)) != rt) {
+        snprintf(err, errlen, "route %s is defined twice (note: [provider] "
+                 "is the route \"default\")", rt->name);
+        return -1;
+    }
+    if (rt->base_url[0] == '\0') {
+        dflt = strcmp(rt->provider, "openai") == 0
+               ? "https://api.openai.com/v1" : "https://api.anthropic.com";
+        if (cg_conf_copy(&rt->base_url, dflt) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return cg_conf_check_fallback(conf, rt, err, errlen);
+}
+
+
+static int
+cg_conf_routes_finish(cg_conf_t *conf, const cg_conf_parse_t *ps,
+                      char *err, size_t errlen)
+{
+    int i;
+
+    if (cg_conf_provider_route(conf, ps) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < conf->nroutes; i++) {
+        if (cg_conf_check_route(conf, &conf->routes[i], err, errlen) != 0) {
+            return -1;
+        }
+    }
+    if (cg_conf_route(conf, conf->default_route,
+                      strlen(conf->default_route)) == NULL) {
+        snprintf(err, errlen, "[server] default_route: no route called "
+                 "\"%.64s\"", conf->default_route);
+        return -1;
+    }
+    return 0;
+}
+
+
+const cg_route_t *
+cg_conf_route(const cg_conf_t *conf, const char *name, size_t len)
+{
+    int i;
+
+    for (i = 0; i < conf->nroutes; i++) {
+        if (strlen(conf->routes[i].name) == len
+            && strncmp(conf->routes[i].name, name, len) == 0) {
+            return &conf->routes[i];
+        }
+    }
+    return NULL;
+}
+
+
 int
 cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
 {
@@ -515,52 +1008,70 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
         return -1;
     }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        if (cmd->dflt == NULL && !ps.seen[cmd - cg_conf_cmds]) {
+        if (cmd->dflt == NULL && !ps.seen[cmd - cg_conf_cmds]
+            && !(strcmp(cmd->section, "provider") == 0
+                 && conf->nroutes > 1)) {
             snprintf(err, errlen, "%s: [%s] %s is required", path,
                      cmd->section, cmd->name);
             return -1;
         }
     }
+    if (cg_conf_routes_finish(conf, &ps, msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "%s: %s", path, msg);
+        return -1;
+    }
     return 0;
 }
 
 
+/* A system prompt is its text, or file:/path for a long one. */
 static int
-cg_conf_load_prompt(cg_conf_t *conf, char *err, size_t errlen)
+cg_conf_load_prompt(const char *what, const char *ref, char **out,
+                    char *err, size_t errlen)
 {
     FILE   *f;
     long    n;
-    char   *p;
+    char   *p = NULL;
 
-    if (strncmp(conf->system_prompt, "file:", 5) != 0) {
-        conf->system_prompt_text = strdup(conf->system_prompt);
-        return conf->system_prompt_text ? 0 : -1;
+    if (strncmp(ref, "file:", 5) != 0) {
+        *out = strdup(ref);
+        return *out ? 0 : -1;
     }
-    f = fopen(conf->system_prompt + 5, "re");
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0
-        || n > 1048576 || fseek(f, 0, SEEK_SET) != 0) {
-        snprintf(err, errlen, "[provider] system_prompt: cannot read %s",
-                 conf->system_prompt + 5);
-        if (f) {
-            fclose(f);
-        }
-        return -1;
-    }
-    p = malloc((size_t) n + 1);
-    if (p == NULL || fread(p, 1, (size_t) n, f) != (size_t) n) {
-        free(p);
+    f = fopen(ref + 5, "re");
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0
+        && n <= 1048576 && fseek(f, 0, SEEK_SET) == 0
+        && (p = malloc((size_t) n + 1)) != NULL
+        && fread(p, 1, (size_t) n, f) == (size_t) n) {
         fclose(f);
-        snprintf(err, errlen, "[provider] system_prompt: cannot read %s",
-                 conf->system_prompt + 5);
+        while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) {
+            n--;
+        }
+        p[n] = '\0';
+        *out = p;
+        return 0;
+    }
+    free(p);
+    if (f) {
+        fclose(f);
+    }
+    snprintf(err, errlen, "%s system_prompt: cannot read %s", what, ref + 5);
+    return -1;
+}
+
+
+static int
+cg_conf_load_route(cg_route_t *rt, char *err, size_t errlen)
+{
+    char what[CG_ROUTE_NAME_MAX + 16], msg[400];
+
+    snprintf(what, sizeof(what), "[route %s]", rt->name);
+    if (cg_secret_load(&rt->api_key, rt->api_key_ref, msg,
+                       sizeof(msg)) != 0) {
+        snprintf(err, errlen, "%s api_key: %s", what, msg);
         return -1;
     }
-    fclose(f);
-    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) {
-        n--;
-    }
-    p[n] = '\0';
-    conf->system_prompt_text = p;
-    return 0;
+    return cg_conf_load_prompt(what, rt->system_prompt,
+                               &rt->system_prompt_text, err, errlen);
 }
 
 
@@ -587,16 +1098,32 @@ int
 cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen)
 {
     char msg[400];
+    int  i;
 
     if (cg_conf_load_session_secret(conf, err, errlen) != 0) {
         return -1;
+    }
+    if (conf->user_id_key_ref[0]
+        && cg_secret_load(&conf->user_id_key, conf->user_id_key_ref, msg,
+                          sizeof(msg)) != 0) {
+        snprintf(err, errlen, "[session] user_id_key: %s", msg);
+        return -1;
+    }
+    for (i = 0; i < conf->nroutes; i++) {
+        if (cg_conf_load_route(&conf->routes[i], err, errlen) != 0) {
+            return -1;
+        }
+    }
+    if (conf->api_key_ref == NULL) {
+        return 0;       /* no [provider]: routes only */
     }
     if (cg_secret_load(&conf->api_key, conf->api_key_ref, msg,
                        sizeof(msg)) != 0) {
         snprintf(err, errlen, "[provider] api_key: %s", msg);
         return -1;
     }
-    return cg_conf_load_prompt(conf, err, errlen);
+    return cg_conf_load_prompt("[provider]", conf->system_prompt,
+                               &conf->system_prompt_text, err, errlen);
 }
 
 
@@ -605,13 +1132,18 @@ cg_conf_free(cg_conf_t *conf)
 {
     const cg_conf_cmd_t *cmd;
 
+    int                  i;
+
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        if (cmd->set == cg_conf_set_str || cmd->set == cg_conf_set_ref
-            || cmd->set == cg_conf_set_provider
-            || cmd->set == cg_conf_set_path) {
+        if (cg_conf_is_str(cmd)) {
             free(*(char **) ((char *) conf + cmd->offset));
         }
     }
+    for (i = 0; i < conf->nroutes; i++) {
+        cg_conf_route_free(&conf->routes[i]);
+    }
+    free(conf->routes);
+    cg_secret_free(&conf->user_id_key);
     cg_secret_free(&conf->session_secret);
     cg_secret_free(&conf->api_key);
     free(conf->system_prompt_text);

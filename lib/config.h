@@ -24,6 +24,41 @@ typedef enum {
     CG_PM_ONDEMAND
 } cg_pm_t;
 
+#define CG_ROUTE_NAME_MAX  64
+#define CG_ROUTE_KEYS_MAX  64
+
+/* One provider route: [route NAME], or [provider] as the route "default".
+ * Everything the provider is sent besides the conversation comes from
+ * here; the client only picks a route by name. */
+typedef struct {
+    char   *name;
+    char   *provider;           /* anthropic | openai */
+    char   *base_url;
+    char   *url;                /* full URL (Azure deployments); "" none */
+    char   *api_key_ref;
+    char   *auth;               /* "" (provider's own), bearer, api-key,
+                                   x-api-key */
+    char   *model;
+    int     max_tokens;
+    char   *max_tokens_param;   /* auto, max_tokens, max_completion_tokens */
+    char   *temperature;        /* "" : not sent */
+    char   *system_prompt;
+    char   *anthropic_version;
+    char   *price;              /* for budgets; not interpreted here */
+    char   *fallback;           /* comma-separated route names */
+    int     is_public;
+    int     connect_timeout_ms;
+    int     first_byte_timeout_ms;
+    int     idle_timeout_ms;
+    int     timeout_ms;
+    int     retries;
+    int     retry_max_wait_ms;
+
+    unsigned char seen[CG_ROUTE_KEYS_MAX];  /* keys set in the file */
+    cg_secret_t   api_key;
+    char         *system_prompt_text;
+} cg_route_t;
+
 typedef struct {
     /* [server] */
     char   *listen;
@@ -57,6 +92,9 @@ typedef struct {
     char   *status_path;
     char   *status_allow;
 
+    char   *default_route;
+    int     heartbeat_seconds;
+
     /* [log] */
     char   *usage_log;
     char   *error_log;
@@ -65,6 +103,7 @@ typedef struct {
     char   *session_secret_ref;
     char   *cookie_name;
     int     session_ttl;
+    char   *user_id_key_ref;
 
     /* [limits] */
     int     requests_per_minute;
@@ -88,15 +127,23 @@ typedef struct {
 
     /* [input] */
     int     max_chars;
+    int     max_messages;
+    int     max_total_chars;
+
+    /* Routes: routes[0] is [provider] (named "default"); it is dropped
+     * when the file has [route] sections but no [provider] api_key. */
+    cg_route_t *routes;
+    int         nroutes;
 
     /* Loaded by cg_conf_load_secrets(). */
     cg_secret_t session_secret;
     cg_secret_t api_key;
     char       *system_prompt_text;   /* resolved system_prompt */
+    cg_secret_t user_id_key;          /* [session] user_id_key or secret */
 } cg_conf_t;
 
 typedef struct cg_conf_cmd_s cg_conf_cmd_t;
-typedef int (*cg_conf_set_pt)(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
+typedef int (*cg_conf_set_pt)(const cg_conf_cmd_t *cmd, void *conf,
                               const char *value, char *err, size_t errlen);
 
 struct cg_conf_cmd_s {
@@ -110,6 +157,7 @@ struct cg_conf_cmd_s {
 };
 
 extern const cg_conf_cmd_t cg_conf_cmds[];
+extern const cg_conf_cmd_t cg_route_cmds[];   /* offsets into cg_route_t */
 
 /* Fills conf with the defaults. */
 int  cg_conf_init(cg_conf_t *conf, char *err, size_t errlen);
@@ -120,5 +168,8 @@ int  cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen);
 /* Loads only the session secret (for `mint`, which needs no provider key). */
 int  cg_conf_load_session_secret(cg_conf_t *conf, char *err, size_t errlen);
 void cg_conf_free(cg_conf_t *conf);
+/* The route called name, or NULL. */
+const cg_route_t *cg_conf_route(const cg_conf_t *conf, const char *name,
+                                size_t len);
 
 #endif

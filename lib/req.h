@@ -16,6 +16,13 @@
 #include "ratelimit.h"
 #include "session.h"
 
+/* One turn of the conversation; text owned by the request. */
+typedef struct {
+    int          assistant;     /* 0: user, 1: assistant */
+    char        *text;
+    size_t       len;
+} cg_msg_t;
+
 typedef struct {
     /* From the web server; pointers into FastCGI params, not owned. */
     const char  *method;
@@ -25,6 +32,7 @@ typedef struct {
     const char  *cookie;
     const char  *authorization;
     const char  *remote_addr;
+    const char  *accept;
     const char  *body;
     size_t       body_len;
 
@@ -37,8 +45,24 @@ typedef struct {
     int          retry_after;   /* seconds, for 429/503; 0: none */
     cg_limit_info_t rate;
     int          rate_set;
-    char        *message;       /* the validated user message (owned) */
+    char        *message;       /* the last user message (owned) */
     size_t       message_len;
+    cg_msg_t    *msgs;          /* the whole conversation (owned) */
+    size_t       nmsgs;
+    size_t       msgs_bytes;    /* bytes of all message texts */
+    int          stream;        /* the client asked for SSE */
+    char         route_req[72]; /* route the client named; "" none */
+
+    /* The provider call, for the usage line. */
+    const char  *route;         /* route that answered (or was tried) */
+    const char  *provider;
+    const char  *model;
+    const char  *key_id;
+    const char  *fallback_from; /* first route, when a fallback answered */
+    int          retries;
+    int          usage_estimated;
+    int          streamed;      /* SSE headers went out to the client */
+    char         stop_reason[32];
     cg_buf_t     text;          /* the answer */
     long         input_tokens;
     long         output_tokens;
