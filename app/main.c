@@ -81,6 +81,15 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
 }
 
 
+static void
+cg_main_key(const char *section, const cg_conf_cmd_t *cmd)
+{
+    printf("[%s] %s\t%s\t%s\n", section, cmd->name,
+           cmd->dflt ? (cmd->dflt[0] ? cmd->dflt : "(empty)") : "(required)",
+           cmd->doc);
+}
+
+
 /* The config reference, straight from the table: docs are checked
  * against this output, so a key cannot go undocumented. */
 static int
@@ -89,9 +98,10 @@ cg_main_keys(void)
     const cg_conf_cmd_t *cmd;
 
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        printf("[%s] %s\t%s\t%s\n", cmd->section, cmd->name,
-               cmd->dflt ? (cmd->dflt[0] ? cmd->dflt : "(empty)")
-                         : "(required)", cmd->doc);
+        cg_main_key(cmd->section, cmd);
+    }
+    for (cmd = cg_route_cmds; cmd->name; cmd++) {
+        cg_main_key("route NAME", cmd);
     }
     return 0;
 }

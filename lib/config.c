@@ -1064,7 +1064,9 @@ cg_conf_load_route(cg_route_t *rt, char *err, size_t errlen)
 {
     char what[CG_ROUTE_NAME_MAX + 16], msg[400];
 
-    snprintf(what, sizeof(what), "[route %s]", rt->name);
+    /* The route "default" is usually [provider]: name what the file says. */
+    snprintf(what, sizeof(what), strcmp(rt->name, "default") == 0
+             ? "[provider]" : "[route %s]", rt->name);
     if (cg_secret_load(&rt->api_key, rt->api_key_ref, msg,
                        sizeof(msg)) != 0) {
         snprintf(err, errlen, "%s api_key: %s", what, msg);

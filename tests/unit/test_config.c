@@ -325,7 +325,7 @@ test_out_of_range(void **state)
     expect_load_error("[input]\nmax_chars = 0\n", "[input] max_chars");
     expect_load_error("[limits]\non_store_error = maybe\n",
                       "[limits] on_store_error");
-    expect_load_error("[provider]\ntype = openai\n", "[provider] type");
+    expect_load_error("[provider]\ntype = gemini\n", "[provider] type");
     expect_load_error("[server]\nchat_path = api/chat\n",
                       "[server] chat_path");
 }
