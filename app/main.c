@@ -68,8 +68,14 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
     if (ttl <= 0) {
         ttl = conf->session_ttl;
     }
-    if (cg_token_sign(conf->session_secret.data, conf->session_secret.len,
-                      user, time(NULL) + ttl, tok, sizeof(tok)) < 0) {
+    if (conf->n_session_keys == 0) {
+        fprintf(stderr, "chatgate: mint: no [session] secret or secrets "
+                "configured\n");
+        return 1;
+    }
+    /* The newest key signs: v2.<kid>... with secrets, else v1. */
+    if (cg_token_sign_key(&conf->session_keys[0], user, time(NULL) + ttl,
+                          tok, sizeof(tok)) < 0) {
         fprintf(stderr, "chatgate: mint: a user id is 1-%d characters of "
                 "A-Z a-z 0-9 . _ @ + : -\n", CG_USER_MAX);
         return 1;

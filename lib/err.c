@@ -31,6 +31,8 @@ static const struct {
                                 "The service is temporarily unavailable." },
     [CG_E_UPSTREAM_TIMEOUT] = { 504, "upstream_timeout",
                                 "The AI provider did not answer in time." },
+    [CG_E_CROSS_SITE]       = { 403, "cross_site_request",
+                                "Cross-site requests are not allowed." },
 };
 
 
