@@ -575,6 +575,12 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
                  "characters: put long values in a file:/path)");
         return -1;
     }
+    if (cg_conf_has_mode(conf, "signed") && conf->session_secret_ref[0] == '\0'
+        && conf->session_secrets_ref[0] == '\0') {
+        snprintf(err, errlen, "%s: [session] secret is required for mode "
+                 "signed (or secrets)", path);
+        return -1;
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (cmd->dflt == NULL && !ps.seen[cmd - cg_conf_cmds]) {
             snprintf(err, errlen, "%s: [%s] %s is required", path,

@@ -91,7 +91,7 @@ cg_http_same_site(const cg_conf_t *conf, cg_req_t *r)
                ? 0 : cg_req_fail(r, CG_E_CROSS_SITE, NULL,
                                  "Referer not in allowed_origins");
     }
-    if (r->authorization == NULL && !conf->allow_missing_origin) {
+    if (r->cookie && r->authorization == NULL && !conf->allow_missing_origin) {
         return cg_req_fail(r, CG_E_CROSS_SITE, NULL, "cookie request with "
                            "neither Origin nor Referer");
     }

@@ -22,6 +22,9 @@ use Time::HiRes qw(sleep time);
 our $ROOT  = abs_path(dirname(__FILE__) . '/../..');
 our @LIVE;      # every harness of this test process, for the final checks
 our $BUILD = $ENV{CG_BUILD} || 'build';
+# The origin the test pages are "served" from: allowed in the config and
+# sent by chat() whenever it sends a cookie, as a browser would.
+our $ORIGIN = 'https://app.test';
 $BUILD = "$ROOT/$BUILD" unless $BUILD =~ m{^/};
 
 sub new {
@@ -188,6 +191,7 @@ sub write_config {
         'provider.max_tokens'     => 256,
         'provider.system_prompt'  => 'You are a test assistant.',
         'provider.timeout_ms'     => 3000,
+        'http.allowed_origins'    => $CG::ORIGIN,
         %o,
     );
     my %sec;
@@ -317,6 +321,7 @@ sub chat {
         $self->{default_token} //= $self->mint('alice');
         $h{Cookie} = "chatgate_session=$self->{default_token}";
     }
+    $h{Origin} //= $ORIGIN if $h{Cookie} && !exists $o{headers}{Origin};
     my $res = $self->{http}->request($o{method} // 'POST',
                                      $self->url($o{path}),
                                      { headers => \%h, content => $body });
