@@ -471,6 +471,9 @@ cg_conf_scan_section(const char *line, size_t n, const char *path,
         return 0;
     }
     len = (size_t) (end - line - 1);
+    if (len > 6 && memcmp(line + 1, "token ", 6) == 0) {
+        return 0;       /* [token NAME]: tokens.c checks the name */
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (strlen(cmd->section) == len
             && memcmp(cmd->section, line + 1, len) == 0) {

@@ -146,6 +146,7 @@ cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
         return cg_req_fail(r, CG_E_METHOD, NULL, "method not POST");
     }
     if (cg_http_same_site(conf, r) != 0) {
+        r->cors_origin = NULL;      /* never let a refused page read it */
         return -1;
     }
     if (!cg_http_is_json(r->content_type)) {
