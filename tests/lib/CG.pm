@@ -274,6 +274,12 @@ sub start_nginx {
         '    server {',
         "        listen 127.0.0.1:$port;",
         "        include $d/nginx-chatgate.conf;",
+        ($self->{php_sock} ? (
+        '        location ~ \\.php$ {',
+        "            fastcgi_pass unix:$self->{php_sock};",
+        '            include fastcgi_params;',
+        "            fastcgi_param SCRIPT_FILENAME $ROOT/tests/php\$fastcgi_script_name;",
+        '        }') : ()),
         '    }',
         '}', '';
     $self->write_file('nginx.conf', $conf, 0644);
@@ -283,6 +289,31 @@ sub start_nginx {
         IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
     $self->{port} = $port;
     return $port;
+}
+
+# php-fpm with its own pool in the temp dir, serving tests/php/ on a Unix
+# socket; %ini becomes the pool's php_value lines, %env its env[] lines.
+# Call before start_nginx, which then routes *.php to it.
+sub start_php_fpm {
+    my ($self, %o) = @_;
+    my $d = $self->{dir};
+    my %ini = %{ $o{ini} // {} };
+    my %env = %{ $o{env} // {} };
+    $self->{php_sock} = "$d/php-fpm.sock";
+    my $conf = join "\n", '[global]', "pid = $d/php-fpm.pid",
+        "error_log = $d/php-fpm.log", 'daemonize = no', '[test]',
+        "listen = $self->{php_sock}", 'listen.mode = 0666',
+        ($> == 0 ? ('user = root', 'group = root') : ()),
+        'pm = static', 'pm.max_children = 2', 'clear_env = yes',
+        (map { "php_value[$_] = $ini{$_}" } sort keys %ini),
+        (map { "env[$_] = $env{$_}" } sort keys %env), '';
+    $self->write_file('php-fpm.conf', $conf, 0644);
+    my ($fpm) = glob '/usr/sbin/php-fpm*' or die "php-fpm not installed";
+    $self->spawn('php-fpm', undef, $fpm, '-y', "$d/php-fpm.conf", '-F',
+                 ($> == 0 ? ('-R') : ()));
+    my $sock = $self->{php_sock};
+    wait_for('php-fpm', sub { -S $sock });
+    return $self;
 }
 
 # memcached, mock, chatgate and nginx: the usual stack.
@@ -390,7 +421,8 @@ sub stop {
 
 sub stop_all {
     my ($self) = @_;
-    for my $name (qw(nginx chatgate mock memcached), keys %{$self->{names}}) {
+    for my $name (qw(nginx php-fpm chatgate mock memcached),
+                  keys %{$self->{names}}) {
         $self->stop($name) if $self->{names}{$name};
     }
 }
