@@ -366,6 +366,18 @@ sub usage_lines {
              split /\n/, slurp("$self->{dir}/usage.log") ];
 }
 
+# The usage line of response $res (by its X-Request-Id), waiting for it:
+# a worker writes the line after the response has gone out.
+sub usage_for {
+    my ($self, $res) = @_;
+    my $id = $res->{headers}{'x-request-id'} // die "no X-Request-Id";
+    my $line;
+    wait_for("usage line $id", sub {
+        ($line) = grep { $_->{request_id} eq $id } @{$self->usage_lines};
+        $line });
+    return $line;
+}
+
 # Every file the test produced, concatenated: for leak checks.
 sub all_output {
     my ($self) = @_;

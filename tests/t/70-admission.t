@@ -98,8 +98,9 @@ is($t->chat(token => undef, headers => $sh)->{status}, 200,
    'service token works (server to server, any Origin)');
 is($t->chat(token => undef, headers => $sh)->{status}, 200, 'second call');
 is($t->chat(token => undef, headers => $sh)->{status}, 200, 'third call');
-is($t->chat(token => undef, headers => $sh)->{status}, 429,
-   'the token\'s own requests_per_minute applies');
+$res = $t->chat(token => undef, headers => $sh);
+is($res->{status}, 429, 'the token\'s own requests_per_minute applies');
+$t->usage_for($res);
 refused($t->chat(token => undef,
                  headers => from(Authorization => "Bearer $narrow")),
         403, 'forbidden', 'token not allowed on this route');
@@ -136,21 +137,21 @@ for my $lang (qw(sh php python)) {
 # Pre-auth limit: 4 failures from one address, then 429 even for a valid
 # session, while other addresses are unaffected.
 my %ip = ('X-Forwarded-For' => '192.0.2.7, 127.0.0.1');
+my @r401;
 for my $i (1 .. 4) {
-    is($t->chat(token => "v2.2026.bad$i.1.x", headers => {%ip})->{status}, 401,
-       "guess $i: 401");
+    $res = $t->chat(token => "v2.2026.bad$i.1.x", headers => {%ip});
+    is($res->{status}, 401, "guess $i: 401");
+    push @r401, $t->usage_for($res);
 }
 $res = $t->chat(token => $tok, headers => {%ip});
 is($res->{status}, 429, 'the pre-auth limit trips');
 ok(($res->{headers}{'retry-after'} // 0) > 0, 'with Retry-After');
 is($t->chat(token => $tok, headers => from())->{status}, 200,
    'another address is not limited');
-my ($last) = grep { $_->{status} == 429 && ($_->{reason} // '') =~ /pre-auth/ }
-             @{$t->usage_lines};
-ok($last, 'the log says pre-auth limit');
+my $last = $t->usage_for($res);
+like($last->{reason}, qr/pre-auth/, 'the log says pre-auth limit');
 is($last->{remote_addr}, '192.0.2.7',
    'client address: right-most untrusted X-Forwarded-For hop');
-my @r401 = grep { $_->{status} == 401 } @{$t->usage_lines};
 ok((grep { ($_->{reason} // '') =~ /^signed: / } @r401),
    'the log says which verifier refused');
 

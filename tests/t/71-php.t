@@ -52,18 +52,20 @@ ok($sid, 'PHP set a session cookie');
 ok(-f "$d/php-sessions/sess_$sid", 'the session is a file');
 my $res = chat_as($sid);
 is($res->{status}, 200, 'the PHP session cookie works at /api/chat');
-is($t->usage_lines->[-1]{user}, 'alice', 'as the PHP user');
+is($t->usage_for($res)->{user}, 'alice', 'as the PHP user');
 login(undef, undef, $sid);
 $res = chat_as($sid);
 is($res->{status}, 401, 'after logout: 401');
-like($t->usage_lines->[-1]{reason}, qr/php-files: .*not logged in/,
+like($t->usage_for($res)->{reason}, qr/php-files: .*not logged in/,
      'the log says the session has no user');
 is(chat_as('nosuchsession0000')->{status}, 401, 'unknown session id: 401');
-is(chat_as('..%2F..%2Fetc%2Fpasswd')->{status}, 401, 'bad session id: 401');
-like($t->usage_lines->[-1]{reason}, qr/charset/, 'refused before any lookup');
+$res = chat_as('..%2F..%2Fetc%2Fpasswd');
+is($res->{status}, 401, 'bad session id: 401');
+like($t->usage_for($res)->{reason}, qr/charset/, 'refused before any lookup');
 symlink("$d/php-sessions/sess_$sid", "$d/php-sessions/sess_linked0") or die;
-is(chat_as('linked0')->{status}, 401, 'a symlinked session file is refused');
-like($t->usage_lines->[-1]{reason}, qr/refused/, 'the log says refused');
+$res = chat_as('linked0');
+is($res->{status}, 401, 'a symlinked session file is refused');
+like($t->usage_for($res)->{reason}, qr/refused/, 'the log says refused');
 
 # memcached, through the php-memcached extension.
 sub mc_has {
@@ -82,7 +84,8 @@ for my $i (1 .. 30) {
     $n = $i;
     my $s = login("mcuser$i", 'mc');
     ok(!-f "$d/php-sessions/sess_$s", "session $i is not a file");
-    $ok{$i} = chat_as($s)->{status};
+    $res = chat_as($s);
+    $ok{$i} = $res->{status};
     $on{$t->{mc_port}}++ if mc_has($t->{mc_port}, "memc.sess.key.$s");
     $on{$mc2}++ if mc_has($mc2, "memc.sess.key.$s");
 }
@@ -91,10 +94,12 @@ is(($on{$t->{mc_port}} // 0) + ($on{$mc2} // 0), $n,
    'php-memcached stored each session under memc.sess.key.<id>');
 ok($on{$t->{mc_port}} && $on{$mc2},
    'sessions landed on both servers, and were all found');
-is($t->usage_lines->[-1]{user}, "mcuser$n", 'as the PHP user');
+is($t->usage_for($res)->{user}, "mcuser$n", 'as the PHP user');
 my $s = login('mcgone', 'mc');
 login(undef, 'mc', $s);
-is(chat_as($s)->{status}, 401, 'memcached session after logout: 401');
+$res = chat_as($s);
+is($res->{status}, 401, 'memcached session after logout: 401');
+$t->usage_for($res);
 
 ok(!(grep { $_->{status} == 200 && !$_->{user} } @{$t->usage_lines}),
    'every success names its user');
