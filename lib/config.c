@@ -34,6 +34,8 @@ static int cg_conf_set_oneof(const cg_conf_cmd_t *, cg_conf_t *,
                              const char *, char *, size_t);
 static int cg_conf_set_bool(const cg_conf_cmd_t *, cg_conf_t *, const char *,
                             char *, size_t);
+static int cg_conf_set_origins(const cg_conf_cmd_t *, cg_conf_t *,
+                               const char *, char *, size_t);
 
 const cg_conf_cmd_t cg_conf_cmds[] = {
     { "server", "listen", cg_conf_set_str, CG_OFF(listen),
@@ -158,7 +160,8 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
     { "session", "php_memcached_prefix", cg_conf_set_str,
       CG_OFF(php_mc_prefix), "memc.sess.key.", 0, 0,
       "memcached.sess_prefix of php-memcached" },
-    { "http", "allowed_origins", cg_conf_set_str, CG_OFF(allowed_origins),
+    { "http", "allowed_origins", cg_conf_set_origins,
+      CG_OFF(allowed_origins),
       "", 0, 0,
       "origins allowed to call, exactly as browsers send them "
       "(https://a.example, http://127.0.0.1:8080)" },
@@ -355,6 +358,31 @@ cg_conf_set_optref(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
         return cg_conf_set_str(cmd, conf, value, err, errlen);
     }
     return cg_conf_set_ref(cmd, conf, value, err, errlen);
+}
+
+
+/* Origins are compared byte for byte with what browsers send, so an entry
+ * that no browser can send (a path, a trailing slash) is a mistake. */
+static int
+cg_conf_set_origins(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
+                    const char *value, char *err, size_t errlen)
+{
+    const char *p = value, *item, *host;
+    size_t      len;
+
+    while (cg_csv_next(&p, &item, &len)) {
+        host = (len > 7 && strncmp(item, "http://", 7) == 0) ? item + 7
+               : (len > 8 && strncmp(item, "https://", 8) == 0) ? item + 8
+               : NULL;
+        if (host == NULL || strcspn(host, "/?# \t") < len - (size_t) (host
+                                                                - item)) {
+            snprintf(err, errlen, "[%s] %s: each origin is scheme://host"
+                     "[:port], with no path or trailing slash", cmd->section,
+                     cmd->name);
+            return -1;
+        }
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
 }
 
 
@@ -667,6 +695,9 @@ cg_conf_load_keyring(cg_conf_t *conf, char *err, size_t errlen)
     char              ref[512];
     cg_session_key_t *k;
 
+    if (conf->session_keys != NULL) {
+        return 0;                       /* loaded already */
+    }
     for (item = p; *item; item++) {
         n += *item == ',';
     }
@@ -760,7 +791,8 @@ cg_conf_free(cg_conf_t *conf)
         if (cmd->set == cg_conf_set_str || cmd->set == cg_conf_set_ref
             || cmd->set == cg_conf_set_provider
             || cmd->set == cg_conf_set_path || cmd->set == cg_conf_set_optref
-            || cmd->set == cg_conf_set_oneof) {
+            || cmd->set == cg_conf_set_oneof
+            || cmd->set == cg_conf_set_origins) {
             free(*(char **) ((char *) conf + cmd->offset));
         }
     }

@@ -284,6 +284,51 @@ test_tokens(void **state)
 }
 
 
+static int
+set(const char *section, const char *name, const char *value)
+{
+    const cg_conf_cmd_t *cmd;
+    char                 err[256];
+
+    for (cmd = cg_conf_cmds; cmd->name; cmd++) {
+        if (strcmp(cmd->section, section) == 0
+            && strcmp(cmd->name, name) == 0) {
+            return cmd->set(cmd, &conf, value, err, sizeof(err));
+        }
+    }
+    fail_msg("no row [%s] %s", section, name);
+    return -1;
+}
+
+
+static void
+test_config_rows(void **state)
+{
+    (void) state;
+    assert_int_equal(set("http", "allowed_origins",
+                         "https://a.test, http://127.0.0.1:8080"), 0);
+    assert_int_equal(set("http", "allowed_origins", "https://a.test/"), -1);
+    assert_int_equal(set("http", "allowed_origins", "https://a.test/x"), -1);
+    assert_int_equal(set("http", "allowed_origins", "a.test"), -1);
+    assert_int_equal(set("http", "allowed_origins", "https://"), -1);
+    assert_int_equal(set("http", "allowed_origins", ""), 0);
+    assert_int_equal(set("session", "mode", "php-files, jwt,signed"), 0);
+    assert_true(cg_conf_has_mode(&conf, "jwt"));
+    assert_false(cg_conf_has_mode(&conf, "php-memcached"));
+    assert_int_equal(set("session", "mode", "signed, cookie"), -1);
+    assert_int_equal(set("session", "mode", " , "), -1);
+    assert_int_equal(set("session", "php_serializer", "php_serialize"), 0);
+    assert_int_equal(set("session", "php_serializer", "php, php"), -1);
+    assert_int_equal(set("session", "php_serializer", "php_binary"), -1);
+    assert_int_equal(set("session", "jwt_secret", "hunter2"), -1);
+    assert_int_equal(set("session", "jwt_secret", "env:JWT"), 0);
+    assert_int_equal(set("http", "allow_missing_origin", "maybe"), -1);
+    assert_int_equal(set("session", "mode", "signed"), 0);
+    assert_int_equal(set("http", "allowed_origins",
+                         "https://app.test, http://127.0.0.1:8080"), 0);
+}
+
+
 static void
 test_csv(void **state)
 {
@@ -306,6 +351,7 @@ main(void)
         cmocka_unit_test(test_preflight),
         cmocka_unit_test(test_client_addr),
         cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_config_rows),
         cmocka_unit_test(test_csv),
     };
 
