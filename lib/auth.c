@@ -238,14 +238,32 @@ cg_auth_token(cg_auth_t *a, cg_req_t *r, const char *bearer, char *why,
 }
 
 
+/* Runs the verifier named item[0..len); returns as a verifier does. */
+static int
+cg_auth_run(cg_auth_t *a, cg_req_t *r, const char *item, size_t len,
+            const char *bearer, time_t now, char *why, size_t whylen)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(cg_auth_modes) / sizeof(cg_auth_modes[0]); i++) {
+        if (strlen(cg_auth_modes[i].name) == len
+            && memcmp(cg_auth_modes[i].name, item, len) == 0) {
+            r->sess.via = cg_auth_modes[i].name;
+            return cg_auth_modes[i].verify(a, r, bearer, now, why, whylen);
+        }
+    }
+    return 1;
+}
+
+
 static int
 cg_auth_verify(cg_auth_t *a, cg_req_t *r, time_t now, char *why,
                size_t whylen)
 {
     const char *bearer = NULL, *mode = a->conf->session_mode, *item;
-    size_t      len, i;
+    size_t      len;
     char        msg[128];
-    int         rc;
+    int         rc, failed = 0;
 
     if (r->authorization && strncasecmp(r->authorization, "Bearer ", 7) == 0) {
         for (bearer = r->authorization + 7; *bearer == ' '; bearer++) {
@@ -256,24 +274,16 @@ cg_auth_verify(cg_auth_t *a, cg_req_t *r, time_t now, char *why,
     }
     snprintf(why, whylen, "no session credential");
     while (cg_csv_next(&mode, &item, &len)) {
-        for (i = 0; i < sizeof(cg_auth_modes) / sizeof(cg_auth_modes[0]);
-             i++) {
-            if (strlen(cg_auth_modes[i].name) != len
-                || memcmp(cg_auth_modes[i].name, item, len) != 0) {
-                continue;
-            }
-            rc = cg_auth_modes[i].verify(a, r, bearer, now, msg,
-                                         sizeof(msg));
-            if (rc == 0) {
-                r->sess.via = cg_auth_modes[i].name;
-                return 0;
-            }
-            if (rc < 0 && strcmp(why, "no session credential") == 0) {
-                snprintf(why, whylen, "%s", msg);      /* the first one */
-            }
+        rc = cg_auth_run(a, r, item, len, bearer, now, msg, sizeof(msg));
+        if (rc == 0) {
+            return 0;
+        }
+        if (rc < 0 && !failed++) {
+            snprintf(why, whylen, "%s", msg);   /* the first refusal */
         }
     }
     r->user[0] = '\0';
+    r->sess.via = NULL;
     return -1;
 }
 
