@@ -11,6 +11,7 @@
 #include "log.h"
 #include "master.h"
 
+#include "auth.h"
 #include "config.h"
 #include "session.h"
 
@@ -38,6 +39,22 @@ cg_usage(FILE *f)
 }
 
 
+static int
+cg_main_check_auth(const cg_conf_t *conf)
+{
+    cg_auth_t *a;
+    char       err[512];
+
+    a = cg_auth_new(conf, err, sizeof(err));
+    if (a == NULL) {
+        fprintf(stderr, "chatgate: %s\n", err);
+        return -1;
+    }
+    cg_auth_free(a);
+    return 0;
+}
+
+
 static cg_conf_t *
 cg_main_load(const char *path, int all_secrets)
 {
@@ -54,6 +71,13 @@ cg_main_load(const char *path, int all_secrets)
             cg_conf_free(conf);
             free(conf);
         }
+        return NULL;
+    }
+    /* The verifiers' own settings (php_file_owner, memcached prefix) are
+     * checked here too, so `check` and `serve` fail before any worker. */
+    if (all_secrets && cg_main_check_auth(conf) != 0) {
+        cg_conf_free(conf);
+        free(conf);
         return NULL;
     }
     return conf;

@@ -101,6 +101,14 @@ $res = chat_as($s);
 is($res->{status}, 401, 'memcached session after logout: 401');
 $t->usage_for($res);
 
+# `check` catches a session file owner that does not exist.
+my $other = CG->new;
+$other->write_config('session.mode' => 'php-files',
+                     'session.php_file_owner' => 'no-such-user-cg');
+my ($rc, $out) = $other->run_chatgate('check', '-c', $other->{conf});
+isnt($rc, 0, 'check refuses an unknown php_file_owner');
+like($out, qr/php_file_owner/, 'and names the key');
+
 ok(!(grep { $_->{status} == 200 && !$_->{user} } @{$t->usage_lines}),
    'every success names its user');
 done_testing;
