@@ -13,6 +13,7 @@
 #include "log.h"
 #include "master.h"
 
+#include "auth.h"
 #include "config.h"
 #include "session.h"
 
@@ -40,6 +41,22 @@ cg_usage(FILE *f)
 }
 
 
+static int
+cg_main_check_auth(const cg_conf_t *conf)
+{
+    cg_auth_t *a;
+    char       err[512];
+
+    a = cg_auth_new(conf, err, sizeof(err));
+    if (a == NULL) {
+        fprintf(stderr, "chatgate: %s\n", err);
+        return -1;
+    }
+    cg_auth_free(a);
+    return 0;
+}
+
+
 static cg_conf_t *
 cg_main_load(const char *path, int all_secrets)
 {
@@ -58,6 +75,13 @@ cg_main_load(const char *path, int all_secrets)
         }
         return NULL;
     }
+    /* The verifiers' own settings (php_file_owner, memcached prefix) are
+     * checked here too, so `check` and `serve` fail before any worker. */
+    if (all_secrets && cg_main_check_auth(conf) != 0) {
+        cg_conf_free(conf);
+        free(conf);
+        return NULL;
+    }
     return conf;
 }
 
@@ -70,8 +94,14 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
     if (ttl <= 0) {
         ttl = conf->session_ttl;
     }
-    if (cg_token_sign(conf->session_secret.data, conf->session_secret.len,
-                      user, time(NULL) + ttl, tok, sizeof(tok)) < 0) {
+    if (conf->n_session_keys == 0) {
+        fprintf(stderr, "chatgate: mint: no [session] secret or secrets "
+                "configured\n");
+        return 1;
+    }
+    /* The newest key signs: v2.<kid>... with secrets, else v1. */
+    if (cg_token_sign_key(&conf->session_keys[0], user, time(NULL) + ttl,
+                          tok, sizeof(tok)) < 0) {
         fprintf(stderr, "chatgate: mint: a user id is 1-%d characters of "
                 "A-Z a-z 0-9 . _ @ + : -\n", CG_USER_MAX);
         return 1;

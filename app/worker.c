@@ -140,6 +140,10 @@ cg_worker_params(cg_req_t *r, FCGX_Request *fr)
     r->cookie = FCGX_GetParam("HTTP_COOKIE", env);
     r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", env);
     r->remote_addr = FCGX_GetParam("REMOTE_ADDR", env);
+    r->origin = FCGX_GetParam("HTTP_ORIGIN", env);
+    r->referer = FCGX_GetParam("HTTP_REFERER", env);
+    r->sec_fetch_site = FCGX_GetParam("HTTP_SEC_FETCH_SITE", env);
+    r->forwarded_for = FCGX_GetParam("HTTP_X_FORWARDED_FOR", env);
     r->accept = FCGX_GetParam("HTTP_ACCEPT", env);
 }
 

@@ -3,6 +3,7 @@
 #include "guard.h"
 #include "relay.h"
 #include "session.h"
+#include "tokens.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,11 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
         return -1;
     }
     cg_sse_init(&c->sse, NULL, NULL);
+    c->auth = cg_auth_new(conf, err, errlen);
+    if (c->auth == NULL) {
+        cg_chat_free(c);
+        return -1;
+    }
     c->up = cg_upstream_new(conf);
     if (c->up == NULL) {
         snprintf(err, errlen, "cannot set up the provider connection");
@@ -34,6 +40,7 @@ void
 cg_chat_free(cg_chat_t *c)
 {
     cg_store_free(c->store);
+    cg_auth_free(c->auth);
     cg_upstream_free(c->up);
     cg_buf_free(&c->call);
     cg_buf_free(&c->resp);
@@ -49,24 +56,7 @@ cg_chat_free(cg_chat_t *c)
 static int
 cg_chat_who(cg_chat_t *c, cg_req_t *r)
 {
-    const char    *tok = NULL;
-    size_t         toklen = 0;
-    cg_token_rc_t  rc;
-
-    if (cg_session_find_token(r->authorization, r->cookie,
-                              c->conf->cookie_name, &tok, &toklen) != 0) {
-        return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s",
-                           cg_token_reason(CG_TOKEN_MISSING));
-    }
-    rc = cg_token_verify(c->conf->session_secret.data,
-                         c->conf->session_secret.len, tok, toklen,
-                         time(NULL), r->user);
-    if (rc != CG_TOKEN_OK) {
-        r->user[0] = '\0';
-        return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s",
-                           cg_token_reason(rc));
-    }
-    return 0;
+    return cg_auth_who(c->auth, c->store, r, time(NULL));
 }
 
 
@@ -75,7 +65,9 @@ cg_chat_how_much(cg_chat_t *c, cg_req_t *r)
 {
     cg_limit_rc_t rc;
 
-    rc = cg_limit_rpm(c->store, r->user, c->conf->requests_per_minute,
+    rc = cg_limit_rpm(c->store, r->user,
+                      r->sess.token && r->sess.token->rpm >= 0
+                      ? r->sess.token->rpm : c->conf->requests_per_minute,
                       time(NULL), &r->rate);
     r->rate_set = 1;
     if (rc == CG_LIMIT_OVER) {
@@ -97,10 +89,14 @@ cg_chat_how_much(cg_chat_t *c, cg_req_t *r)
 }
 
 
+/* A browser session may use the public routes; a service token exactly
+ * the routes its scope lists (public or not). */
 int
 cg_route_allowed(const cg_req_t *r, const cg_route_t *rt)
 {
-    (void) r;
+    if (r->sess.token) {
+        return cg_session_route_allowed(&r->sess, rt->name);
+    }
     return rt->is_public;
 }
 
@@ -115,8 +111,14 @@ cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 
     *rt = cg_conf_route(c->conf, name, strlen(name));
     if (r->route_req[0] == '\0') {
-        return *rt ? 0 : cg_req_fail(r, CG_E_INTERNAL, NULL,
-                                     "no default route");
+        if (*rt == NULL) {
+            return cg_req_fail(r, CG_E_INTERNAL, NULL, "no default route");
+        }
+        if (r->sess.token && !cg_route_allowed(r, *rt)) {
+            return cg_req_fail(r, CG_E_FORBIDDEN, NULL, "service token not "
+                               "allowed on route %s", (*rt)->name);
+        }
+        return 0;
     }
     if (*rt == NULL || !cg_route_allowed(r, *rt)) {
         return cg_req_fail(r, CG_E_FORBIDDEN, "This route is not available.",

@@ -13,6 +13,7 @@
 #ifndef CG_CHAT_H
 #define CG_CHAT_H
 
+#include "auth.h"
 #include "buf.h"
 #include "config.h"
 #include "req.h"
@@ -24,6 +25,7 @@
 typedef struct {
     const cg_conf_t *conf;
     cg_store_t      *store;
+    cg_auth_t       *auth;      /* the who stage's verifiers */
     cg_upstream_t   *up;
     cg_buf_t         call;      /* provider request body */
     cg_buf_t         resp;      /* provider response body */

@@ -1,5 +1,7 @@
 #include "config.h"
 #include "buf.h"
+#include "csv.h"
+#include "tokens.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -40,6 +42,10 @@ static int cg_conf_set_temp(const cg_conf_cmd_t *, void *, const char *,
                             char *, size_t);
 
 #define CG_ROFF(field)  offsetof(cg_route_t, field)
+static int cg_conf_set_choice(const cg_conf_cmd_t *, void *, const char *,
+                              char *, size_t);
+static int cg_conf_set_origins(const cg_conf_cmd_t *, void *, const char *,
+                               char *, size_t);
 
 const cg_conf_cmd_t cg_conf_cmds[] = {
     { "server", "listen", cg_conf_set_str, CG_OFF(listen),
@@ -129,10 +135,10 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
     { "log", "error_log", cg_conf_set_str, CG_OFF(error_log),
       "", 0, 0, "file for operator messages (empty: standard error)" },
 
-    { "session", "secret", cg_conf_set_ref, CG_OFF(session_secret_ref),
-      NULL, 0, 0,
+    { "session", "secret", cg_conf_set_optref, CG_OFF(session_secret_ref),
+      "", 0, 0,
       "HMAC secret for session tokens, as env:NAME or file:/path "
-      "(at least 32 bytes)" },
+      "(at least 32 bytes); required for mode signed unless secrets is set" },
     { "session", "cookie", cg_conf_set_str, CG_OFF(cookie_name),
       "chatgate_session", 0, 0, "name of the session cookie" },
     { "session", "ttl", cg_conf_set_int, CG_OFF(session_ttl),
@@ -248,6 +254,66 @@ const cg_conf_cmd_t cg_route_cmds[] = {
       CG_ROFF(retry_max_wait_ms), "5000", 0, 60000,
       "longest wait before one retry; a longer retry-after skips to the "
       "fallbacks" },
+
+    /* Session verifiers and admission: docs/sessions.md. For a oneof row,
+     * min/max index the choice lists below. */
+    { "session", "mode", cg_conf_set_choice, CG_OFF(session_mode),
+      "signed", 0, 1,
+      "verifiers tried in order: signed, jwt, php-files, php-memcached" },
+    { "session", "secrets", cg_conf_set_str, CG_OFF(session_secrets_ref),
+      "", 0, 0,
+      "rotating signing keys KID:env:NAME or KID:file:/path, comma-"
+      "separated; the first signs (v2 tokens), all verify" },
+    { "session", "jwt_secret", cg_conf_set_optref, CG_OFF(jwt_secret_ref),
+      "", 0, 0, "HS256 key for mode jwt (env:/file:, at least 32 bytes)" },
+    { "session", "jwt_issuer", cg_conf_set_str, CG_OFF(jwt_issuer),
+      "", 0, 0, "required iss claim (empty: not checked)" },
+    { "session", "jwt_audience", cg_conf_set_str, CG_OFF(jwt_audience),
+      "", 0, 0, "required aud value (empty: tokens with aud are refused)" },
+    { "session", "jwt_user_claim", cg_conf_set_str, CG_OFF(jwt_user_claim),
+      "sub", 0, 0, "claim that holds the user id" },
+    { "session", "jwt_leeway", cg_conf_set_int, CG_OFF(jwt_leeway),
+      "60", 0, 300, "clock skew allowed on exp/nbf/iat, seconds" },
+    { "session", "jwt_cookie", cg_conf_set_str, CG_OFF(jwt_cookie),
+      "", 0, 0, "cookie holding the JWT (empty: Authorization: Bearer only)" },
+    { "session", "php_save_path", cg_conf_set_str, CG_OFF(php_save_path),
+      "/var/lib/php/sessions", 0, 0,
+      "PHP session.save_path for php-files (\"N;/dir\" form allowed)" },
+    { "session", "php_cookie", cg_conf_set_str, CG_OFF(php_cookie),
+      "PHPSESSID", 0, 0, "PHP session cookie name (session.name)" },
+    { "session", "php_user_key", cg_conf_set_str, CG_OFF(php_user_key),
+      "user_id", 0, 0, "$_SESSION variable that holds the user id" },
+    { "session", "php_serializer", cg_conf_set_choice, CG_OFF(php_serializer),
+      "php", 1, 0, "session.serialize_handler: php or php_serialize" },
+    { "session", "php_file_owner", cg_conf_set_str, CG_OFF(php_file_owner),
+      "", 0, 0,
+      "user name or uid that must own session files (empty: chatgate's)" },
+    { "session", "php_max_lifetime", cg_conf_set_int,
+      CG_OFF(php_max_lifetime), "1440", 0, 31536000,
+      "session files not modified for this many seconds are refused "
+      "(session.gc_maxlifetime; 0: no check)" },
+    { "session", "php_memcached_servers", cg_conf_set_str,
+      CG_OFF(php_mc_servers), "127.0.0.1:11211", 0, 0,
+      "memcached servers of PHP's session.save_path (HOST:PORT,...)" },
+    { "session", "php_memcached_prefix", cg_conf_set_str,
+      CG_OFF(php_mc_prefix), "memc.sess.key.", 0, 0,
+      "memcached.sess_prefix of php-memcached" },
+    { "http", "allowed_origins", cg_conf_set_origins,
+      CG_OFF(allowed_origins),
+      "", 0, 0,
+      "origins allowed to call, exactly as browsers send them "
+      "(https://a.example, http://127.0.0.1:8080)" },
+    { "http", "allow_missing_origin", cg_conf_set_bool,
+      CG_OFF(allow_missing_origin), "no", 0, 0,
+      "accept a cookie-authenticated request with neither Origin nor "
+      "Referer (yes/no)" },
+    { "http", "trusted_proxies", cg_conf_set_str, CG_OFF(trusted_proxies),
+      "", 0, 0,
+      "addresses whose X-Forwarded-For is believed (exact, comma-separated)" },
+    { "limits", "auth_failures_per_minute", cg_conf_set_int,
+      CG_OFF(auth_failures_per_minute), "30", 0, 1000000,
+      "failed authentications per client address per minute before 429 "
+      "(0: no limit)" },
 
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
@@ -372,6 +438,69 @@ cg_conf_set_provider(const cg_conf_cmd_t *cmd, void *conf,
         return -1;
     }
     return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+static const char *const cg_conf_choices[] = {
+    "signed,jwt,php-files,php-memcached", "php,php_serialize"
+};
+
+
+/* Every comma-separated item of value must be one of the row's choices,
+ * cg_conf_choices[min]; max 1 allows a list, max 0 exactly one. */
+static int
+cg_conf_set_choice(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                   char *err, size_t errlen)
+{
+    const char *choices = cg_conf_choices[cmd->min], *p = value, *item;
+    size_t      len;
+    int         n = 0;
+
+    while (cg_csv_next(&p, &item, &len)) {
+        if (!cg_csv_has(choices, item, len) || (++n > 1 && cmd->max == 0)) {
+            snprintf(err, errlen, "[%s] %s must be %s%s", cmd->section,
+                     cmd->name, cmd->max == 0 ? "one of " : "a list of ",
+                     choices);
+            return -1;
+        }
+    }
+    if (n == 0) {
+        snprintf(err, errlen, "[%s] %s is empty", cmd->section, cmd->name);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+/* Origins are compared byte for byte with what browsers send, so an entry
+ * that no browser can send (a path, a trailing slash) is a mistake. */
+static int
+cg_conf_set_origins(const cg_conf_cmd_t *cmd, void *conf,
+                    const char *value, char *err, size_t errlen)
+{
+    const char *p = value, *item, *host;
+    size_t      len;
+
+    while (cg_csv_next(&p, &item, &len)) {
+        host = (len > 7 && strncmp(item, "http://", 7) == 0) ? item + 7
+               : (len > 8 && strncmp(item, "https://", 8) == 0) ? item + 8
+               : NULL;
+        if (host == NULL || strcspn(host, "/?# \t") < len - (size_t) (host
+                                                                - item)) {
+            snprintf(err, errlen, "[%s] %s: each origin is scheme://host"
+                     "[:port], with no path or trailing slash", cmd->section,
+                     cmd->name);
+            return -1;
+        }
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+int
+cg_conf_has_mode(const cg_conf_t *conf, const char *m)
+{
+    return cg_csv_has(conf->session_mode, m, strlen(m));
 }
 
 
@@ -512,7 +641,9 @@ cg_conf_is_str(const cg_conf_cmd_t *cmd)
            || cmd->set == cg_conf_set_path || cmd->set == cg_conf_set_optref
            || cmd->set == cg_conf_set_auth
            || cmd->set == cg_conf_set_tokparam
-           || cmd->set == cg_conf_set_temp;
+           || cmd->set == cg_conf_set_temp
+           || cmd->set == cg_conf_set_choice
+           || cmd->set == cg_conf_set_origins;
 }
 
 
@@ -641,6 +772,10 @@ cg_conf_handler(void *user, const char *section, const char *name,
         rt = cg_conf_section_route(ps, section);
         return rt && cg_conf_route_key(ps, rt, section, name, value);
     }
+    if (strncmp(section, "token ", 6) == 0) {
+        return cg_tokens_conf(&ps->conf->tokens, section, name, value,
+                              ps->err, ps->errlen) == 0;
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (strcmp(cmd->section, section) != 0) {
             continue;
@@ -686,7 +821,7 @@ cg_conf_scan_key(const char *line, size_t n, const char *path, int lineno,
 
 
 /* Sections that may appear once per name: "[route fast]". */
-static const char *const cg_conf_multi[] = { "route ", NULL };
+static const char *const cg_conf_multi[] = { "route ", "token ", NULL };
 
 
 /* inih reports only name = value lines, so an unknown section with no
@@ -708,6 +843,9 @@ cg_conf_scan_section(const char *line, size_t n, const char *path,
         return 0;
     }
     len = (size_t) (end - line - 1);
+    if (len > 6 && memcmp(line + 1, "token ", 6) == 0) {
+        return 0;       /* [token NAME]: tokens.c checks the name */
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (strlen(cmd->section) == len
             && memcmp(cmd->section, line + 1, len) == 0) {
@@ -1007,6 +1145,12 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
                  "characters: put long values in a file:/path)");
         return -1;
     }
+    if (cg_conf_has_mode(conf, "signed") && conf->session_secret_ref[0] == '\0'
+        && conf->session_secrets_ref[0] == '\0') {
+        snprintf(err, errlen, "%s: [session] secret is required for mode "
+                 "signed (or secrets)", path);
+        return -1;
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (cmd->dflt == NULL && !ps.seen[cmd - cg_conf_cmds]
             && !(strcmp(cmd->section, "provider") == 0
@@ -1016,7 +1160,8 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
             return -1;
         }
     }
-    if (cg_conf_routes_finish(conf, &ps, msg, sizeof(msg)) != 0) {
+    if (cg_conf_routes_finish(conf, &ps, msg, sizeof(msg)) != 0
+        || cg_tokens_check(conf->tokens, msg, sizeof(msg)) != 0) {
         snprintf(err, errlen, "%s: %s", path, msg);
         return -1;
     }
@@ -1077,20 +1222,100 @@ cg_conf_load_route(cg_route_t *rt, char *err, size_t errlen)
 }
 
 
-int
-cg_conf_load_session_secret(cg_conf_t *conf, char *err, size_t errlen)
+static int
+cg_conf_load_key(cg_secret_t *s, const char *what, const char *ref, char *err,
+                 size_t errlen)
 {
     char msg[400];
 
-    if (cg_secret_load(&conf->session_secret, conf->session_secret_ref, msg,
-                       sizeof(msg)) != 0) {
-        snprintf(err, errlen, "[session] secret: %s", msg);
+    if (cg_secret_load(s, ref, msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "[session] %s: %s", what, msg);
         return -1;
     }
-    if (conf->session_secret.len < 32) {
-        snprintf(err, errlen, "[session] secret: must be at least 32 bytes "
-                 "(try: openssl rand -hex 32)");
+    if (s->len < 32) {
+        snprintf(err, errlen, "[session] %s: must be at least 32 bytes "
+                 "(try: openssl rand -hex 32)", what);
         return -1;
+    }
+    return 0;
+}
+
+
+/* The keyring: each "KID:REF" of secrets, then the legacy secret (no kid,
+ * signs v1 tokens only when it is the only key). */
+static int
+cg_conf_load_keyring(cg_conf_t *conf, char *err, size_t errlen)
+{
+    const char       *p = conf->session_secrets_ref, *item, *colon;
+    size_t            len, n = 2;
+    char              ref[512];
+    cg_session_key_t *k;
+
+    if (conf->session_keys != NULL) {
+        return 0;                       /* loaded already */
+    }
+    for (item = p; *item; item++) {
+        n += *item == ',';
+    }
+    conf->session_keys = calloc(n, sizeof(*conf->session_keys));
+    if (conf->session_keys == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    while (cg_csv_next(&p, &item, &len)) {
+        colon = memchr(item, ':', len);
+        k = &conf->session_keys[conf->n_session_keys];
+        if (colon == NULL || !cg_session_kid_valid(item, (size_t) (colon - item))
+            || len - (size_t) (colon - item) >= sizeof(ref)) {
+            snprintf(err, errlen, "[session] secrets: each item is KID:REF, "
+                     "KID 1-%d of [A-Za-z0-9_-]", CG_KID_MAX);
+            return -1;
+        }
+        memcpy(k->kid, item, (size_t) (colon - item));
+        memcpy(ref, colon + 1, len - (size_t) (colon - item) - 1);
+        ref[len - (size_t) (colon - item) - 1] = '\0';
+        if (!cg_secret_is_ref(ref)) {
+            snprintf(err, errlen, "[session] secrets: key %s must be "
+                     "env:NAME or file:/path", k->kid);
+            return -1;
+        }
+        if (cg_conf_load_key(&k->key, "secrets", ref, err, errlen) != 0) {
+            return -1;
+        }
+        conf->n_session_keys++;
+    }
+    if (conf->session_secret_ref[0]) {
+        if (cg_conf_load_key(&conf->session_secret, "secret",
+                             conf->session_secret_ref, err, errlen) != 0) {
+            return -1;
+        }
+        k = &conf->session_keys[conf->n_session_keys++];
+        /* The ring shares the bytes; only session_secret frees them. */
+        k->key = conf->session_secret;
+    }
+    return 0;
+}
+
+
+int
+cg_conf_load_session_secret(cg_conf_t *conf, char *err, size_t errlen)
+{
+    if (cg_conf_load_keyring(conf, err, errlen) != 0) {
+        return -1;
+    }
+    if (conf->n_session_keys == 0 && cg_conf_has_mode(conf, "signed")) {
+        snprintf(err, errlen, "[session] secret (or secrets) is required "
+                 "for mode signed");
+        return -1;
+    }
+    if (cg_conf_has_mode(conf, "jwt")) {
+        if (conf->jwt_secret_ref[0] == '\0') {
+            snprintf(err, errlen, "[session] jwt_secret is required for "
+                     "mode jwt");
+            return -1;
+        }
+        return cg_conf_load_key(&conf->jwt_secret, "jwt_secret",
+                                conf->jwt_secret_ref, err, errlen);
     }
     return 0;
 }
@@ -1148,6 +1373,15 @@ cg_conf_free(cg_conf_t *conf)
     cg_secret_free(&conf->user_id_key);
     cg_secret_free(&conf->session_secret);
     cg_secret_free(&conf->api_key);
+    cg_secret_free(&conf->jwt_secret);
+    while (conf->n_session_keys > 0) {
+        conf->n_session_keys--;
+        if (conf->session_keys[conf->n_session_keys].kid[0]) {
+            cg_secret_free(&conf->session_keys[conf->n_session_keys].key);
+        }
+    }
+    free(conf->session_keys);
+    cg_tokens_free(conf->tokens);
     free(conf->system_prompt_text);
     memset(conf, 0, sizeof(*conf));
 }

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include "secret.h"
+#include "session.h"
 
 typedef enum {
     CG_PM_STATIC = 0,
@@ -135,9 +136,35 @@ typedef struct {
     cg_route_t *routes;
     int         nroutes;
 
+    /* [session] verifiers and [http] admission (docs/sessions.md) */
+    char   *session_mode;
+    char   *session_secrets_ref;
+    char   *jwt_secret_ref;
+    char   *jwt_issuer;
+    char   *jwt_audience;
+    char   *jwt_user_claim;
+    int     jwt_leeway;
+    char   *jwt_cookie;
+    char   *php_save_path;
+    char   *php_cookie;
+    char   *php_user_key;
+    char   *php_serializer;
+    char   *php_file_owner;
+    int     php_max_lifetime;
+    char   *php_mc_servers;
+    char   *php_mc_prefix;
+    char   *allowed_origins;
+    int     allow_missing_origin;
+    char   *trusted_proxies;
+    int     auth_failures_per_minute;
+    struct cg_token_s *tokens;      /* [token NAME] sections */
+
     /* Loaded by cg_conf_load_secrets(). */
     cg_secret_t session_secret;
     cg_secret_t api_key;
+    cg_session_key_t *session_keys; /* first signs; all verify */
+    size_t      n_session_keys;
+    cg_secret_t jwt_secret;
     char       *system_prompt_text;   /* resolved system_prompt */
     cg_secret_t user_id_key;          /* [session] user_id_key or secret */
 } cg_conf_t;
@@ -171,5 +198,7 @@ void cg_conf_free(cg_conf_t *conf);
 /* The route called name, or NULL. */
 const cg_route_t *cg_conf_route(const cg_conf_t *conf, const char *name,
                                 size_t len);
+/* 1 if [session] mode lists m. */
+int  cg_conf_has_mode(const cg_conf_t *conf, const char *m);
 
 #endif

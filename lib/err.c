@@ -33,6 +33,8 @@ static const struct {
                                 "The AI provider did not answer in time." },
     [CG_E_CLIENT_CLOSED]    = { 499, "client_closed",
                                 "The client closed the connection." },
+    [CG_E_CROSS_SITE]       = { 403, "cross_site_request",
+                                "Cross-site requests are not allowed." },
 };
 
 

@@ -25,6 +25,7 @@ typedef enum {
     CG_E_UNAVAILABLE,       /* 503 service_unavailable */
     CG_E_UPSTREAM_TIMEOUT,  /* 504 upstream_timeout */
     CG_E_CLIENT_CLOSED,     /* 499 client_closed: logged, never sent */
+    CG_E_CROSS_SITE,        /* 403 cross_site_request */
     CG_E__COUNT
 } cg_err_t;
 

@@ -31,7 +31,11 @@ typedef struct {
     const char  *content_length;
     const char  *cookie;
     const char  *authorization;
-    const char  *remote_addr;
+    const char  *remote_addr;   /* the client's, once the who stage ran */
+    const char  *origin;
+    const char  *referer;
+    const char  *sec_fetch_site;
+    const char  *forwarded_for;
     const char  *accept;
     const char  *body;
     size_t       body_len;
@@ -39,6 +43,10 @@ typedef struct {
     /* Filled by the stages. */
     char         request_id[40];
     char         user[CG_USER_MAX + 1];
+    cg_session_t sess;          /* how user was recognised */
+    char         client_addr[64];
+    const char  *cors_origin;   /* allowed Origin to echo, or NULL */
+    int          preflight;     /* an allowed OPTIONS: answer 204 */
     cg_err_t     err;
     const char  *err_msg;       /* client message; NULL: the table's */
     char         reason[160];   /* operator's reason, for the log */

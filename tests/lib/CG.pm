@@ -22,6 +22,9 @@ use Time::HiRes qw(sleep time);
 our $ROOT  = abs_path(dirname(__FILE__) . '/../..');
 our @LIVE;      # every harness of this test process, for the final checks
 our $BUILD = $ENV{CG_BUILD} || 'build';
+# The origin the test pages are "served" from: allowed in the config and
+# sent by chat() whenever it sends a cookie, as a browser would.
+our $ORIGIN = 'https://app.test';
 $BUILD = "$ROOT/$BUILD" unless $BUILD =~ m{^/};
 
 sub new {
@@ -188,6 +191,7 @@ sub write_config {
         'provider.max_tokens'     => 256,
         'provider.system_prompt'  => 'You are a test assistant.',
         'provider.timeout_ms'     => 3000,
+        'http.allowed_origins'    => $CG::ORIGIN,
         %o,
     );
     my %sec;
@@ -272,6 +276,12 @@ sub start_nginx {
         '    server {',
         "        listen 127.0.0.1:$port;",
         "        include $d/nginx-chatgate.conf;",
+        ($self->{php_sock} ? (
+        '        location ~ \\.php$ {',
+        "            fastcgi_pass unix:$self->{php_sock};",
+        '            include fastcgi_params;',
+        "            fastcgi_param SCRIPT_FILENAME $ROOT/tests/php\$fastcgi_script_name;",
+        '        }') : ()),
         '    }',
         '}', '';
     $self->write_file('nginx.conf', $conf, 0644);
@@ -386,6 +396,31 @@ sub start_launched {
     return $self->pid_of('chatgate');
 }
 
+# php-fpm with its own pool in the temp dir, serving tests/php/ on a Unix
+# socket; %ini becomes the pool's php_value lines, %env its env[] lines.
+# Call before start_nginx, which then routes *.php to it.
+sub start_php_fpm {
+    my ($self, %o) = @_;
+    my $d = $self->{dir};
+    my %ini = %{ $o{ini} // {} };
+    my %env = %{ $o{env} // {} };
+    $self->{php_sock} = "$d/php-fpm.sock";
+    my $conf = join "\n", '[global]', "pid = $d/php-fpm.pid",
+        "error_log = $d/php-fpm.log", 'daemonize = no', '[test]',
+        "listen = $self->{php_sock}", 'listen.mode = 0666',
+        ($> == 0 ? ('user = root', 'group = root') : ()),
+        'pm = static', 'pm.max_children = 2', 'clear_env = yes',
+        (map { "php_value[$_] = $ini{$_}" } sort keys %ini),
+        (map { "env[$_] = $env{$_}" } sort keys %env), '';
+    $self->write_file('php-fpm.conf', $conf, 0644);
+    my ($fpm) = glob '/usr/sbin/php-fpm*' or die "php-fpm not installed";
+    $self->spawn('php-fpm', undef, $fpm, '-y', "$d/php-fpm.conf", '-F',
+                 ($> == 0 ? ('-R') : ()));
+    my $sock = $self->{php_sock};
+    wait_for('php-fpm', sub { -S $sock });
+    return $self;
+}
+
 # memcached, mock, chatgate and nginx: the usual stack.
 sub start_stack {
     my ($self, %o) = @_;
@@ -422,6 +457,7 @@ sub chat {
         $self->{default_token} //= $self->mint('alice');
         $h{Cookie} = "chatgate_session=$self->{default_token}";
     }
+    $h{Origin} //= $ORIGIN if $h{Cookie} && !exists $o{headers}{Origin};
     my $res = $self->{http}->request($o{method} // 'POST',
                                      $self->url($o{path}),
                                      { headers => \%h, content => $body });
@@ -433,6 +469,18 @@ sub usage_lines {
     my ($self) = @_;
     return [ map { decode_json($_) } grep { /\S/ }
              split /\n/, slurp("$self->{dir}/usage.log") ];
+}
+
+# The usage line of response $res (by its X-Request-Id), waiting for it:
+# a worker writes the line after the response has gone out.
+sub usage_for {
+    my ($self, $res) = @_;
+    my $id = $res->{headers}{'x-request-id'} // die "no X-Request-Id";
+    my $line;
+    wait_for("usage line $id", sub {
+        ($line) = grep { $_->{request_id} eq $id } @{$self->usage_lines};
+        $line });
+    return $line;
 }
 
 # Every file the test produced, concatenated: for leak checks.
@@ -490,7 +538,7 @@ sub stop {
 
 sub stop_all {
     my ($self) = @_;
-    for my $name (qw(nginx apache lighttpd chatgate mock memcached),
+    for my $name (qw(nginx apache lighttpd php-fpm chatgate mock memcached),
                    keys %{$self->{names}}) {
         $self->stop($name) if $self->{names}{$name};
     }

@@ -188,8 +188,9 @@ test_defaults(void **state)
     assert_string_equal(conf.mc_servers, "127.0.0.1:11211");
     assert_int_equal(conf.max_tokens, 1024);
     assert_string_equal(conf.system_prompt, "");
-    /* The required ones have no default. */
-    assert_null(conf.session_secret_ref);
+    /* The required ones have no default; the session secret is only
+     * required for mode signed (checked after parsing). */
+    assert_string_equal(conf.session_secret_ref, "");
     assert_null(conf.api_key_ref);
     cg_conf_free(&conf);
 }

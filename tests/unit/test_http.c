@@ -552,6 +552,7 @@ test_response_every_error(void **state)
           "service_unavailable" },
         { CG_E_UPSTREAM_TIMEOUT, 504, "504 Gateway Timeout",
           "upstream_timeout" },
+        { CG_E_CROSS_SITE, 403, "403 Forbidden", "cross_site_request" },
     };
     char     line[64];
     cg_req_t r;
