@@ -106,8 +106,10 @@ sub failures {
     rename "$d/usage.log", "$d/usage.log.1" or die;
     rename "$d/error.log", "$d/error.log.1" or die;
     kill 'USR1', $t->pid_of('chatgate');
-    CG::wait_for('error log reopened', sub { -e "$d/error.log" });
-    # Every thread of every worker reopens before its next line.
+    # Each worker says so once it has the signal; every thread then
+    # reopens the usage log before its next line.
+    CG::wait_for('workers reopened', sub {
+        (() = CG::slurp("$d/error.log") =~ /logs reopened/g) == 2 });
     my $ok = 0;
     $ok += $t->chat->{status} == 200 for 1 .. 6;
     is($ok, 6, 'requests after SIGUSR1 succeed');
