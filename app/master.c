@@ -1,4 +1,5 @@
 #include "master.h"
+#include "acl.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "worker.h"
@@ -503,6 +504,26 @@ cg_master_signal_all(cg_master_t *m, int sig, int generation)
 }
 
 
+/* The address lists are parsed where they are used (workers); check them
+ * here so a typo fails the start or the reload, not every worker. */
+static int
+cg_master_check_acls(const cg_conf_t *conf, char *err, size_t errlen)
+{
+    cg_acl_t acl;
+    char     e[200];
+
+    if (cg_acl_parse(&acl, conf->allowed_clients, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "[server] allowed_clients: %s", e);
+        return -1;
+    }
+    if (cg_acl_parse(&acl, conf->status_allow, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "[status] allow: %s", e);
+        return -1;
+    }
+    return 0;
+}
+
+
 static int
 cg_master_reload_fits(cg_master_t *m, cg_conf_t *nc)
 {
@@ -528,7 +549,8 @@ cg_master_reload(cg_master_t *m)
     nc = calloc(1, sizeof(*nc));
     if (nc == NULL || cg_conf_init(nc, err, sizeof(err)) != 0
         || cg_conf_load(nc, m->conf_path, err, sizeof(err)) != 0
-        || cg_conf_load_secrets(nc, err, sizeof(err)) != 0) {
+        || cg_conf_load_secrets(nc, err, sizeof(err)) != 0
+        || cg_master_check_acls(nc, err, sizeof(err)) != 0) {
         cg_log(CG_LOG_ERROR, "reload refused, still serving with the old "
                "configuration: %s", err);
         if (nc) {
@@ -833,7 +855,12 @@ int
 cg_master_run(cg_conf_t *conf, const char *conf_path)
 {
     static cg_master_t m;
+    char               err[256];
 
+    if (cg_master_check_acls(conf, err, sizeof(err)) != 0) {
+        cg_log(CG_LOG_ERROR, "%s", err);
+        return 1;
+    }
     memset(&m, 0, sizeof(m));
     m.conf = conf;
     m.conf_path = conf_path;

@@ -113,6 +113,8 @@ sub failures {
     my $ok = 0;
     $ok += $t->chat->{status} == 200 for 1 .. 6;
     is($ok, 6, 'requests after SIGUSR1 succeed');
+    # A usage line is written just after its answer: wait for the last.
+    eval { CG::wait_for('usage', sub { @{ $t->usage_lines } >= 6 }, 5) };
     is(scalar(@{ $t->usage_lines }), 6, 'SIGUSR1: new usage lines go to the '
        . 'new file');
     is(scalar(grep { /\S/ } split /\n/, CG::slurp("$d/usage.log.1")), 1,
