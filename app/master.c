@@ -57,6 +57,21 @@ static int cg_master_pipe[2] = { -1, -1 };
 
 static void cg_master_start_pool(cg_master_t *m);
 
+/* PHP_FCGI_CHILDREN on an inherited socket: a static pool of that many
+ * single-thread workers on fd 0, as php-cgi does (0: not asked). */
+static int cg_master_php_children;
+
+
+static void
+cg_master_php_pool(cg_conf_t *conf)
+{
+    if (cg_master_php_children > 0) {
+        conf->pm = CG_PM_STATIC;
+        conf->max_children = cg_master_php_children;
+        conf->threads = 1;
+    }
+}
+
 
 static void
 cg_master_on_signal(int sig)
@@ -559,6 +574,7 @@ cg_master_reload(cg_master_t *m)
         }
         return;
     }
+    cg_master_php_pool(nc);
     if (!cg_master_reload_fits(m, nc)) {
         cg_conf_free(nc);
         free(nc);
@@ -805,10 +821,18 @@ cg_master_inherited(void)
 
 
 int
-cg_master_run_single(cg_conf_t *conf)
+cg_master_run_single(cg_conf_t *conf, const char *conf_path)
 {
-    cg_sb_t sb;
-    int     rc;
+    const char *children = getenv("PHP_FCGI_CHILDREN");
+    cg_sb_t     sb;
+    int         rc;
+
+    if (children && atoi(children) > 0) {
+        cg_master_php_children = atoi(children) > 1024 ? 1024
+                                                       : atoi(children);
+        cg_master_php_pool(conf);
+        return cg_master_run(conf, conf_path);
+    }
 
     /* mod_fcgid, spawn-fcgi, lighttpd bin-path: the spawner manages the
      * processes and sends one request at a time, so one process, one
@@ -833,6 +857,10 @@ cg_master_open(cg_master_t *m)
 {
     char err[512];
 
+    if (cg_master_php_children > 0) {
+        m->listen_fd = 0;
+        return 0;
+    }
     m->listen_fd = cg_master_systemd_fd();
     if (m->listen_fd >= 0) {
         m->systemd = 1;
@@ -878,7 +906,9 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     }
     cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
            "x %d threads (provider key %s)",
-           m.systemd ? "the systemd socket (fd 3)" : conf->listen,
+           m.systemd ? "the systemd socket (fd 3)"
+           : cg_master_php_children ? "the inherited socket (fd 0)"
+           : conf->listen,
            conf->pm == CG_PM_STATIC ? "static"
            : conf->pm == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
            cg_master_max_children(conf), conf->threads, conf->api_key.fp);
