@@ -827,7 +827,9 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
     cg_sb_t     sb;
     int         rc;
 
-    if (children && atoi(children) > 0) {
+    /* lighttpd sets PHP_FCGI_CHILDREN=1 by default: one worker is what a
+     * single process already is, without a master. */
+    if (children && atoi(children) > 1) {
         cg_master_php_children = atoi(children) > 1024 ? 1024
                                                        : atoi(children);
         cg_master_php_pool(conf);
