@@ -102,6 +102,7 @@ sub failures {
     $t->start_stack('limits.requests_per_minute' => 0, 'server.workers' => 2,
                     'server.threads' => 2);
     is($t->chat->{status}, 200, 'a request before the rotation');
+    CG::wait_for('its usage line', sub { @{ $t->usage_lines } == 1 });
     my $d = $t->dir;
     rename "$d/usage.log", "$d/usage.log.1" or die;
     rename "$d/error.log", "$d/error.log.1" or die;
