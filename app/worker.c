@@ -555,6 +555,7 @@ cg_worker_signals(cg_wproc_t *p, const sigset_t *set)
         if (sig == SIGUSR1) {
             cg_log_reopen();
             atomic_fetch_add(&p->reopen, 1);
+            cg_log(CG_LOG_NOTICE, "logs reopened");
         } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
             cg_worker_stop(p);
         }
