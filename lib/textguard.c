@@ -45,8 +45,9 @@ static const struct {
       "\\b(developer|dev|debug|god|jailbreak|dan|unrestricted) mode\\b" },
     { "reveal_instructions",
       "\\b(reveal|show|print|repeat|output|display|leak|tell me|what are) "
-      "(me )?(all )?(your|the) (full |exact |complete )?(instructions|rules|"
-      "prompt|guidelines|configuration)" },
+      "(me )?(all )?(your (full |exact |complete |system |hidden |initial "
+      "|original )*|the (system|hidden|initial|original|secret) )"
+      "(instructions|rules|prompt|guidelines|configuration)" },
     { "new_instructions", "\\b(new|updated|real) instructions ?:" },
     { "role_markup",
       "(<\\|?(im_start|im_end|system|endoftext)\\|?>|\\[/?(inst|system)\\]|"
