@@ -20,6 +20,10 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
     if (c->store == NULL) {
         return -1;
     }
+    if (cg_guardset_init(&c->guards, conf, err, errlen) != 0) {
+        cg_chat_free(c);
+        return -1;
+    }
     c->up = cg_upstream_new(conf);
     if (c->up == NULL) {
         snprintf(err, errlen, "cannot set up the provider connection");
@@ -35,6 +39,7 @@ cg_chat_free(cg_chat_t *c)
 {
     cg_store_free(c->store);
     cg_upstream_free(c->up);
+    cg_guardset_free(&c->guards);
     cg_buf_free(&c->call);
     cg_buf_free(&c->resp);
     memset(c, 0, sizeof(*c));
@@ -140,7 +145,9 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r)
     if (cg_chat_who(c, r) != 0
         || cg_chat_how_much(c, r) != 0
         || cg_guard_parse_chat(r, c->conf->max_chars) != 0
-        || cg_chat_call(c, r) != 0) {
+        || cg_guardset_in(&c->guards, r) != 0
+        || cg_chat_call(c, r) != 0
+        || cg_guardset_out(&c->guards, r) != 0) {
         return;
     }
     if (r->text.oom) {

@@ -1,8 +1,8 @@
 /*
  * chat: the request path after admission, as one straight line of stages.
  *
- *   who (session) -> how much (rate limit) -> clean in (guard)
- *     -> provider (build, call, parse)
+ *   who (session) -> how much (rate limit) -> clean in (guard, guardset)
+ *     -> provider (build, call, parse) -> clean out (guardset)
  *
  * Each stage reads the request context and either passes or fails it with
  * cg_req_fail(); cg_chat_handle() stops at the first failure. A cg_chat_t
@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "guardset.h"
 #include "req.h"
 #include "store.h"
 #include "upstream.h"
@@ -24,6 +25,7 @@ typedef struct {
     cg_upstream_t   *up;
     cg_buf_t         call;      /* provider request body */
     cg_buf_t         resp;      /* provider response body */
+    cg_guardset_t    guards;    /* input, PII and output guards */
 } cg_chat_t;
 
 int  cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err,

@@ -31,6 +31,12 @@ static const struct {
                                 "The service is temporarily unavailable." },
     [CG_E_UPSTREAM_TIMEOUT] = { 504, "upstream_timeout",
                                 "The AI provider did not answer in time." },
+    [CG_E_PROMPT_REJECTED]  = { 400, "prompt_rejected",
+                                "The message was rejected by the input "
+                                "guard." },
+    [CG_E_PII_REJECTED]     = { 400, "pii_rejected",
+                                "The message contains personal data that "
+                                "may not be sent." },
 };
 
 
