@@ -327,23 +327,37 @@ cg_textguard_invisible(const unsigned char *p, size_t n, int eof)
 }
 
 
-void
-cg_guard_flag_add(char *flags, size_t size, const char *tag)
+static void
+cg_guard_flag_add1(char *flags, size_t size, const char *tag, size_t t)
 {
-    size_t n = strlen(flags), t = strlen(tag);
-    char  *hit = strstr(flags, tag);
+    size_t      n = strlen(flags);
+    const char *p = flags, *q;
 
-    while (hit != NULL) {
-        if ((hit == flags || hit[-1] == ',')
-            && (hit[t] == '\0' || hit[t] == ',')) {
+    for (; *p; p = *q ? q + 1 : q) {
+        q = strchr(p, ',');
+        q = q ? q : p + strlen(p);
+        if ((size_t) (q - p) == t && memcmp(p, tag, t) == 0) {
             return;
         }
-        hit = strstr(hit + 1, tag);
     }
-    if (n + (n > 0) + t + 1 > size) {
+    if (t == 0 || n + (n > 0) + t + 1 > size) {
         return;
     }
-    snprintf(flags + n, size - n, "%s%s", n > 0 ? "," : "", tag);
+    snprintf(flags + n, size - n, "%s%.*s", n > 0 ? "," : "", (int) t, tag);
+}
+
+
+void
+cg_guard_flag_add(char *flags, size_t size, const char *tags)
+{
+    const char *q;
+
+    while (*tags) {
+        q = strchr(tags, ',');
+        q = q ? q : tags + strlen(tags);
+        cg_guard_flag_add1(flags, size, tags, (size_t) (q - tags));
+        tags = *q ? q + 1 : q;
+    }
 }
 
 

@@ -87,8 +87,8 @@ cg_tg_rc_t cg_textguard_check(const cg_textguard_t *tg, const char *in,
  */
 long cg_textguard_invisible(const unsigned char *p, size_t n, int eof);
 
-/* Appends ",tag" (or "tag" when empty) to a flags list, if it fits and is
- * not already there. */
-void cg_guard_flag_add(char *flags, size_t size, const char *tag);
+/* Adds each tag of the comma-separated tags to the comma-separated flags
+ * list, skipping those already there and those that do not fit. */
+void cg_guard_flag_add(char *flags, size_t size, const char *tags);
 
 #endif

@@ -262,6 +262,9 @@ test_flags(void **state)
     assert_string_equal(f, "a:b,a");
     cg_guard_flag_add(f, sizeof(f), "much-too-long-to-fit-here");
     assert_string_equal(f, "a:b,a");
+    cg_guard_flag_add(f, sizeof(f), "");
+    cg_guard_flag_add(f, sizeof(f), "a,c,,a:b");
+    assert_string_equal(f, "a:b,a,c");
     assert_int_equal(cg_guard_action_parse("block"), CG_GUARD_BLOCK);
     assert_int_equal(cg_guard_action_parse("nope"), -1);
 }
