@@ -575,15 +575,12 @@ cg_og_orphan(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
 }
 
 
-/* Tags that can fetch, run or navigate; the first group is always
- * removed, the second kept only when every URL in it is allowed. */
+/* Tags that fetch, run or redirect whatever their attributes: always
+ * removed. Any other tag is removed when one of its URLs is not kept or it
+ * has an event handler, style or srcset attribute. */
 static const char *cg_og_tags_never[] = {
     "script", "style", "meta", "base", "link", "object", "embed", "form",
-    "svg", "math", "input", "button", "applet", "frameset", NULL
-};
-static const char *cg_og_tags_url[] = {
-    "img", "image", "a", "iframe", "frame", "video", "audio", "source",
-    "track", "picture", "area", "body", "table", "td", NULL
+    "svg", "math", "input", "button", "applet", "frameset", "portal", NULL
 };
 
 
@@ -683,7 +680,8 @@ cg_og_angle(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
         return (long) i + 1;
     }
     never = cg_og_in(cg_og_tags_never, p + 1, tn);
-    if (tn == 0 || (!never && !cg_og_in(cg_og_tags_url, p + 1, tn))
+    if (tn == 0 || !((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A'
+                                                       && p[1] <= 'Z'))
         || !(p[i] <= ' ' || p[i] == '>' || p[i] == '/')) {
         return 0;
     }

@@ -11,7 +11,8 @@
  *   2. neutralises the channels an answer can leak data through once a
  *      browser renders it: markdown images and links (inline, reference and
  *      the "](url)" / "]: url" halves of broken ones), autolinks, HTML
- *      img/a/iframe/... tags and, optionally, bare URLs whose host is not in
+ *      tags (img, a, iframe, any tag with a URL, style or event handler)
+ *      and, optionally, bare URLs whose host is not in
  *      the allow-list. The URL is removed and the text kept; data:,
  *      javascript: and every other non-http(s) scheme are never allowed,
  *      and past max_urls allowed URLs the rest are removed too;

@@ -68,6 +68,8 @@ is_deeply($lines->[4]{flags}, ['key_exposed'], 'key exposure noted');
 is_deeply($lines->[5]{flags}, ['invisible'], 'invisible characters noted');
 is_deeply($lines->[6]{flags}, ['injection:ignore_previous'], 'injection flagged');
 is_deeply($lines->[2]{flags}, ['pii:card'], 'card noted');
+like(CG::slurp($t->dir . '/error.log'), qr/key exposed: .*rotate the key now/,
+     'the operator is told to rotate the key');
 my $everything = $t->all_output;
 unlike($everything, qr/alice\.smith|4111 1111/, 'no personal data in any log');
 unlike($everything, qr/\Q$shape\E|\Q$t->{secret}\E/, 'no secret in any log');
