@@ -559,7 +559,9 @@ cg_og_orphan(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
     if (p[1] != ':') {
         return 0;
     }
-    for (i = 2; i < n && (p[i] == ' ' || p[i] == '\t'); i++) { }
+    /* The destination may follow on the next line. */
+    for (i = 2, j = 0; i < n && (p[i] == ' ' || p[i] == '\t'
+                                 || (p[i] == '\n' && j++ == 0)); i++) { }
     for (j = i; j < n && p[j] > ' '; j++) { }
     if (j == n && !eof) {
         return CG_OG_NEED;
