@@ -226,6 +226,7 @@ cg_pii_compile(cg_pii_det_t *d, const char *regex, char *err, size_t errlen)
                  (size_t) off);
         return -1;
     }
+    (void) pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE);   /* best effort */
     return 0;
 }
 

@@ -129,6 +129,9 @@ cg_textguard_add(cg_textguard_t *tg, const char *name,
                  (size_t) off);
         return -1;
     }
+    /* JIT when the platform allows it; pcre2_match() falls back to the
+     * interpreter by itself otherwise. */
+    (void) pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     p = realloc(tg->pat, (tg->npat + 1) * sizeof(*p));
     if (p == NULL) {
         pcre2_code_free(re);
