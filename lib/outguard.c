@@ -55,6 +55,9 @@ typedef long (*cg_og_step_pt)(cg_outguard_t *g, cg_og_ctx_t *cx,
 static long cg_og_step_b(cg_outguard_t *g, cg_og_ctx_t *cx,
                          const unsigned char *p, size_t n, int eof,
                          cg_buf_t *out);
+static long cg_og_secret(cg_outguard_t *g, const cg_og_ctx_t *cx,
+                         const unsigned char *p, size_t n, int eof,
+                         cg_buf_t *out);
 
 
 /* ---- configuration ---- */
@@ -417,6 +420,27 @@ cg_og_text(cg_outguard_t *g, const cg_og_ctx_t *outer, const unsigned char *p,
 }
 
 
+/* Emits a construct that is kept as it is (an allowed link, tag or URL),
+ * still without secrets: a key in an allowed URL is a key sent away. */
+static void
+cg_og_raw(cg_outguard_t *g, cg_buf_t *out, const unsigned char *p, size_t n)
+{
+    cg_og_ctx_t cx = { ' ', 0 };
+    size_t      i = 0;
+    long        r;
+
+    while (i < n) {
+        r = cg_og_secret(g, &cx, p + i, n - i, 1, out);
+        if (r == 0) {
+            cg_buf_addc(out, (char) p[i]);
+            r = 1;
+        }
+        cx.prev = p[i + (size_t) r - 1];
+        i += (size_t) r;
+    }
+}
+
+
 /* p[0] == '[': the index of the matching ']' (backslash escapes honoured),
  * 0 when there is none in reach, CG_OG_NEED when it may still come. */
 static long
@@ -517,7 +541,7 @@ cg_og_link(cg_outguard_t *g, cg_og_ctx_t *cx, const unsigned char *p,
         cg_buf_adds(out, img ? "![" : "[");
         cg_og_text(g, cx, p + 1, (size_t) k - 1, out);
         cg_buf_adds(out, "]");
-        cg_buf_add(out, p + k + 1, (size_t) e + 1);
+        cg_og_raw(g, out, p + k + 1, (size_t) e + 1);
     } else {
         cg_og_text(g, cx, p + 1, (size_t) k - 1, out);
     }
@@ -552,7 +576,7 @@ cg_og_orphan(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
         cg_buf_addc(out, ']');
         cg_og_dest(p + 2, (size_t) e - 1, &i, &j);
         if (cg_og_url_keep(g, p + 2 + i, j)) {
-            cg_buf_add(out, p + 1, (size_t) e + 1);
+            cg_og_raw(g, out, p + 1, (size_t) e + 1);
         }
         return e + 2;
     }
@@ -570,7 +594,7 @@ cg_og_orphan(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
     if (j > i) {
         size_t s = p[i] == '<' ? 1 : 0, t = (p[j - 1] == '>' && s) ? 1 : 0;
         if (cg_og_url_keep(g, p + i + s, j - i - s - t)) {
-            cg_buf_add(out, p + i, j - i);
+            cg_og_raw(g, out, p + i, j - i);
         }
     }
     return (long) j;
@@ -675,7 +699,7 @@ cg_og_angle(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
             return 0;
         }
         if (cg_og_url_keep(g, p + 1, i - 1)) {
-            cg_buf_add(out, p, i + 1);
+            cg_og_raw(g, out, p, i + 1);
         } else {
             cg_buf_adds(out, CG_OG_REMOVED);
         }
@@ -700,7 +724,7 @@ cg_og_angle(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
         return 1;           /* unterminated: drop the '<', so no tag */
     }
     if (!never && cg_og_attrs_ok(g, p + 1 + tn, i - 1 - tn)) {
-        cg_buf_add(out, p, i + 1);
+        cg_og_raw(g, out, p, i + 1);
     } else {
         g->events |= CG_OG_EV_URL;
     }
@@ -731,7 +755,7 @@ cg_og_bare(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
         i--;        /* sentence punctuation is not part of the URL */
     }
     if (cg_og_url_keep(g, p, i)) {
-        cg_buf_add(out, p, i);
+        cg_og_raw(g, out, p, i);
     } else {
         cg_buf_adds(out, CG_OG_REMOVED);
     }
