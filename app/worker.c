@@ -219,6 +219,11 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
         w->reopen_seen = gen;
         cg_usagelog_reopen(&w->usage);
     }
+    if (strstr(r->flags, "key_exposed") != NULL) {
+        /* The output guard redacted it, but the key reached the model. */
+        cg_log(CG_LOG_ERROR, "%s: key exposed: an answer held a key; it was "
+               "redacted, but rotate the key now", r->request_id);
+    }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
     if (cg_usagelog_write(&w->usage, &w->line) != 0) {
         cg_log(CG_LOG_ERROR, "cannot write usage line for %s: %s",

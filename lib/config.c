@@ -2,6 +2,7 @@
 #include "buf.h"
 #include "csv.h"
 #include "tokens.h"
+#include "guardset.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -254,6 +255,49 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "failed authentications per client address per minute before 429 "
       "(0: no limit)" },
 
+
+    { "guard", "invisible", cg_conf_set_invisible,
+      CG_OFF(guard_refuse_invisible), "strip", 0, 0,
+      "invisible and control characters in input: strip or refuse (400)" },
+    { "guard", "injection", cg_conf_set_guard_action, CG_OFF(guard_injection),
+      "flag", 0, 0,
+      "built-in injection patterns: flag (usage log), block (400) or off" },
+    { "guard", "injection_patterns", cg_conf_set_str, CG_OFF(guard_patterns),
+      "", 0, 0,
+      "more patterns, file:/path with action<TAB>[name<TAB>]regex lines" },
+    { "guard", "max_bytes", cg_conf_set_long, CG_OFF(guard_max_bytes),
+      "0", 0, 16777216, "longest message in bytes (0: only max_body)" },
+    { "guard", "max_tokens", cg_conf_set_int, CG_OFF(guard_max_tokens),
+      "0", 0, 10000000,
+      "longest message in estimated tokens, bytes / 4 (0: no limit)" },
+    { "guard", "allowed_hosts", cg_conf_set_str, CG_OFF(guard_allowed_hosts),
+      "", 0, 0,
+      "hosts answers may link to: \"a.com .b.org\" (.b.org: and subdomains)" },
+    { "guard", "max_urls", cg_conf_set_int, CG_OFF(guard_max_urls),
+      "10", 0, 100000, "allowed URLs kept per answer; later ones removed" },
+    { "guard", "bare_urls", cg_conf_set_bare_urls, CG_OFF(guard_bare_urls),
+      "keep", 0, 0,
+      "plain http(s):// URLs in answers: keep, or check like links (check)" },
+    { "pii", "email", cg_conf_set_pii_action, CG_OFF(pii_email),
+      "pseudonymize", 0, 0, "pseudonymize, mask, block or allow" },
+    { "pii", "phone", cg_conf_set_pii_action, CG_OFF(pii_phone),
+      "pseudonymize", 0, 0, "pseudonymize, mask, block or allow" },
+    { "pii", "card", cg_conf_set_pii_action, CG_OFF(pii_card),
+      "mask", 0, 0, "payment cards (Luhn-checked)" },
+    { "pii", "iban", cg_conf_set_pii_action, CG_OFF(pii_iban),
+      "mask", 0, 0, "IBANs (mod-97-checked)" },
+    { "pii", "ssn", cg_conf_set_pii_action, CG_OFF(pii_ssn),
+      "mask", 0, 0, "US social security numbers" },
+    { "pii", "ip", cg_conf_set_pii_action, CG_OFF(pii_ip),
+      "allow", 0, 0, "IPv4 and IPv6 addresses" },
+    { "pii", "key", cg_conf_set_str, CG_OFF(pii_key_ref),
+      "", 0, 0,
+      "pseudonym key, env:NAME or file:/path (empty: derived from the "
+      "session secret)" },
+    { "pii", "patterns", cg_conf_set_str, CG_OFF(pii_patterns),
+      "", 0, 0,
+      "more detectors, file:/path with action<TAB>name<TAB>regex lines" },
+
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 
@@ -317,6 +361,7 @@ const cg_conf_cmd_t cg_route_cmds[] = {
     /* Session verifiers and admission: docs/sessions.md. For a oneof row,
      * min/max index the choice lists below. */
 
+    /* Guards (docs/guards.md). */
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 
@@ -1351,8 +1396,11 @@ cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen)
         snprintf(err, errlen, "[provider] api_key: %s", msg);
         return -1;
     }
-    return cg_conf_load_prompt("[provider]", conf->system_prompt,
-                               &conf->system_prompt_text, err, errlen);
+    if (cg_conf_load_prompt("[provider]", conf->system_prompt,
+                            &conf->system_prompt_text, err, errlen) != 0) {
+        return -1;
+    }
+    return cg_guardset_check(conf, err, errlen);
 }
 
 

@@ -106,6 +106,26 @@ cg_usage_call(const cg_req_t *r, cg_buf_t *b)
 }
 
 
+/* ,"flags":["a","b"] from "a,b"; [] when no guard noticed anything. */
+static void
+cg_usage_flags(cg_buf_t *b, const char *flags)
+{
+    const char *p = flags, *q;
+
+    cg_buf_adds(b, ",\"flags\":[");
+    while (*p != '\0') {
+        q = strchr(p, ',');
+        cg_buf_add_json_str(b, p, q ? (size_t) (q - p) : strlen(p));
+        if (q == NULL || q[1] == '\0') {
+            break;
+        }
+        cg_buf_addc(b, ',');
+        p = q + 1;
+    }
+    cg_buf_addc(b, ']');
+}
+
+
 void
 cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
                 double wall, cg_buf_t *b)
@@ -140,6 +160,7 @@ cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
     cg_buf_adds(b, ",\"remote_addr\":");
     cg_buf_add_json_cstr(b, r->remote_addr);
     cg_usage_call(r, b);
+    cg_usage_flags(b, r->flags);
     cg_buf_adds(b, "}\n");
 }
 
