@@ -34,6 +34,14 @@
         return body;
     }
 
+    /* The cookie is HttpOnly, so the page learns it is logged in only from
+     * the answers: offer the matching button. */
+    function loggedIn(yes) {
+        login.textContent = yes ? 'Log out' : 'Log in as demo';
+        login.href = yes ? '/demo-logout' : '/demo-login';
+        login.classList.toggle('attention', !yes);
+    }
+
     function showError(text) {
         entry('error', 'Error', text);
     }
@@ -78,7 +86,7 @@
     /* Words a user understands, by HTTP status or by error type. */
     function errorText(status, type, message, headers) {
         if (status === 401 || type === 'authentication_error') {
-            login.classList.add('attention');
+            loggedIn(false);
             return 'Please log in to chat (use the "Log in" button above).';
         }
         if (status === 429 || type === 'rate_limited') {
@@ -199,6 +207,9 @@
             body: JSON.stringify({ message: message, stream: true })
         });
         showLimits(res.headers);
+        if (res.ok) {
+            loggedIn(true);
+        }
         const type = res.headers.get('Content-Type') || '';
         if (res.ok && type.startsWith('text/event-stream')) {
             await streamAnswer(res);
