@@ -77,6 +77,56 @@ function pctEncode(s) {
         (ch) => '%' + ch.charCodeAt(0).toString(16));
 }
 
+function sse(events) {
+    return events.map(([name, data]) => name === ':'
+        ? ': ping\r\n\r\n'
+        : 'event: ' + name + '\r\ndata: ' + JSON.stringify(data) + '\r\n\r\n').join('');
+}
+
+// The page against the documented contract (docs/http-api.md), whatever this
+// build of chatgate implements: canned answers for /api/chat, in a context of
+// their own.
+async function contract(browser) {
+    const done = ['done', { request_id: 'req_1', route: 'default',
+                            usage: { input_tokens: 1, output_tokens: 2 },
+                            stop_reason: 'end_turn' }];
+    const cases = [
+        ['SSE deltas are joined, pings skipped', 200, 'text/event-stream',
+         sse([['delta', { text: 'Hel' }], [':'], ['delta', { text: 'lo ![i](' + outside + '/s)' }], done]),
+         'assistant', (t) => t === 'Hello ![i](' + outside + '/s)'],
+        ['an SSE error event after some text is shown in words', 200, 'text/event-stream',
+         sse([['delta', { text: 'Part' }], ['error', { error: { type: 'upstream_error', message: 'x' },
+                                                       request_id: 'req_2' }]]),
+         'error', (t) => /AI service is unavailable/.test(t)],
+        ['a stream that ends without done says it was cut off', 200, 'text/event-stream',
+         sse([['delta', { text: 'Par' }]]),
+         'error', (t) => /cut off/.test(t)],
+        ['a 400 shows chatgate\'s message', 400, 'application/json',
+         JSON.stringify({ error: { type: 'invalid_request', message: 'Message is empty.' } }),
+         'error', (t) => /could not be sent: Message is empty\./.test(t)],
+        ['a 502 says the AI service is unavailable', 502, 'application/json',
+         JSON.stringify({ error: { type: 'upstream_error', message: 'x' } }),
+         'error', (t) => /AI service is unavailable/.test(t)],
+    ];
+    const ctx = await browser.newContext();
+    const seen = [];
+    const pending = record(ctx, seen);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(15000);
+    await page.goto(base + '/');
+    for (const [name, status, type, body, cls, check] of cases) {
+        await page.unroute('**/api/chat');
+        await page.route('**/api/chat', (route) => route.fulfill({
+            status: status, headers: { 'Content-Type': type }, body: body }));
+        const r = await say(page, 'case');
+        ok(r.cls === cls && check(r.text), 'contract: ' + name, JSON.stringify(r));
+    }
+    await ctx.close();
+    await Promise.all(pending);
+    ok(!seen.some((x) => new URL(x.url).origin !== origin),
+       'contract: nothing in those answers made the browser leave the origin');
+}
+
 async function main() {
     const browser = await chromium.launch({
         executablePath: '/usr/bin/chromium',
@@ -114,6 +164,8 @@ async function main() {
         await Promise.all(probePending);
         ok(probeSeen.some((x) => /csp-probe/.test(x.url)),
            'the recorder sees even a request the CSP blocked');
+
+        await contract(browser);
 
         // 1. Not logged in: the page loads with its headers, and a message
         //    gets the 401 words.
