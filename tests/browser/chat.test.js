@@ -244,7 +244,10 @@ async function main() {
             + outside + '/x> [click me](' + outside + '/l?d=SECRET) '
             + '<a href="' + outside + '/a">a</a>';
         const r = await say(page, 'Show me a picture [[mock:text=' + pctEncode(evil) + ']]');
-        ok(r.cls === 'assistant' && r.text === evil,
+        // chatgate's output guard (where built in) may already have removed
+        // the URLs; whatever is left must be plain text.
+        ok(r.cls === 'assistant' && /click me/.test(r.text)
+           && (!/127\.0\.0\.2/.test(r.text) || r.text === evil),
            'a hostile answer is shown as literal text', JSON.stringify(r));
         const active = await page.evaluate(() => Array.from(
             document.querySelectorAll('#log img, #log a, #log iframe, #log object, '
