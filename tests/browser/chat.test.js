@@ -278,13 +278,23 @@ async function main() {
             [Object.entries(localStorage), Object.entries(sessionStorage)])));
         storage.push(await page.content());
         storage.push(JSON.stringify(await ctx.cookies()));
+
+        // 6. Log out: the cookie is gone and the page asks to log in again.
+        ok(await page.textContent('#login') === 'Log out',
+           'after an answer the button offers to log out');
+        await page.click('#login');
+        await page.waitForURL(base + '/');
+        const out = await say(page, 'after logout');
+        ok(out.cls === 'error' && /please log in/i.test(out.text)
+           && (await ctx.cookies(base + '/api/chat')).length === 0,
+           'after logging out the page says "please log in"', JSON.stringify(out));
         await ctx.close();
     } finally {
         await browser.close();
     }
     await Promise.all(pending);
 
-    // 6. What the browser saw.
+    // 7. What the browser saw.
     const foreign = seen.filter((s) => new URL(s.url).origin !== origin);
     ok(seen.length > 0 && foreign.length === 0,
        'no request went to any origin but the page\'s',
