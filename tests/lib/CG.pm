@@ -251,7 +251,7 @@ sub worker_pids {
 # (demo/nginx-www.conf, as scripts/demo does), logging in as user "demo".
 sub start_nginx {
     my ($self, %o) = @_;
-    my $port = free_port();
+    my $port = $o{port} // free_port();
     my $d = $self->{dir};
     my @www;
     if ($o{www}) {

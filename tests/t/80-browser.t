@@ -32,8 +32,11 @@ my $rpm = 5;
 my $t = CG->new;
 $t->start_memcached;
 $t->start_mock;
-$t->start_chatgate('limits.requests_per_minute' => $rpm);
-$t->start_nginx(www => 1);
+# The page's origin is the front nginx: chatgate must allow exactly it.
+my $port = CG::free_port();
+$t->start_chatgate('limits.requests_per_minute' => $rpm,
+                   'http.allowed_origins' => "http://127.0.0.1:$port");
+$t->start_nginx(www => 1, port => $port);
 
 my $shot = $t->dir . '/demo.png';
 $ENV{CG_KEY} = $t->key;
