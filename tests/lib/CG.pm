@@ -326,6 +326,17 @@ sub wait_port {
 
 # As root, web servers hand requests to an unprivileged user; tests that
 # need it make the test dir theirs.
+# A copy of chatgate in the test dir, for servers that run it as another
+# user: the checkout may sit under a directory that user cannot enter
+# (a clone in /root, say).
+sub chatgate_copy {
+    my ($self) = @_;
+    my $copy = "$self->{dir}/chatgate-bin";
+    system('cp', "$BUILD/chatgate", $copy) == 0 or die "cp chatgate: $?";
+    chmod 0755, $copy;
+    return $copy;
+}
+
 sub web_user { $> == 0 ? ('nobody', 'nogroup') : () }
 
 sub give_dir_to_web_user {

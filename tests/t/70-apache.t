@@ -47,7 +47,7 @@ sub fcgid_stack {
     $t->start_mock;
     $t->write_config('limits.requests_per_minute' => 0);
     my $wrapper = $t->conf_file('apache/shared-hosting/chatgate.fcgi',
-        '/usr/local/bin/chatgate' => "$CG::BUILD/chatgate",
+        '/usr/local/bin/chatgate' => $t->chatgate_copy,
         '/etc/chatgate/chatgate.ini' => $t->{conf});
     return $wrapper;
 }

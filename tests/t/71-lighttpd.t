@@ -38,7 +38,7 @@ sub chat_ok {
     my $sock = $t->dir . '/lighttpd-chatgate.sock';
     $t->start_lighttpd(conf => $t->conf_file('lighttpd/chatgate-bin-path.conf',
         '/run/lighttpd/chatgate.sock' => $sock,
-        '/usr/local/bin/chatgate' => "$CG::BUILD/chatgate",
+        '/usr/local/bin/chatgate' => $t->chatgate_copy,
         '/etc/chatgate/chatgate.ini' => $t->{conf}));
     chat_ok($t, 'lighttpd bin-path');
     chat_ok($t, 'lighttpd bin-path, again');
