@@ -1,4 +1,5 @@
 #include "master.h"
+#include "keylog.h"
 #include "log.h"
 #include "worker.h"
 
@@ -325,6 +326,7 @@ cg_master_reload(cg_master_t *m)
         || cg_conf_load_secrets(nc, err, sizeof(err)) != 0) {
         cg_log(CG_LOG_ERROR, "reload refused, still serving with the old "
                "configuration: %s", err);
+        cg_keylog_refused(m->conf, err);
         if (nc) {
             cg_conf_free(nc);
             free(nc);
@@ -335,6 +337,7 @@ cg_master_reload(cg_master_t *m)
         cg_log(CG_LOG_WARN, "reload: a new listen address needs a restart; "
                "keeping %s", m->conf->listen);
     }
+    cg_keylog_events(m->conf, nc, "reload");
     /* New workers, forked with the new config, take new requests while
      * the old ones finish theirs and leave. */
     cg_conf_free(m->conf);
@@ -469,7 +472,9 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     }
     cg_master_pid_file(conf, 1);
     cg_log(CG_LOG_NOTICE, "listening on %s with %d workers (provider key "
-           "%s)", conf->listen, conf->workers, conf->api_key.fp);
+           "%s %s)", conf->listen, conf->workers, cg_conf_api_key_name(conf),
+           conf->api_key.fp);
+    cg_keylog_events(NULL, conf, "start");
     cg_master_loop(&m);
     close(m.listen_fd);
     if (m.conf->listen[0] == '/') {
@@ -479,5 +484,6 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     cg_log(CG_LOG_NOTICE, "stopped");
     cg_conf_free(m.conf);
     free(m.conf);
+    cg_secret_env_clear();
     return 0;
 }

@@ -26,6 +26,12 @@ static int cg_conf_set_provider(const cg_conf_cmd_t *, cg_conf_t *,
                                 const char *, char *, size_t);
 static int cg_conf_set_path(const cg_conf_cmd_t *, cg_conf_t *, const char *,
                             char *, size_t);
+static int cg_conf_set_keyref(const cg_conf_cmd_t *, cg_conf_t *,
+                              const char *, char *, size_t);
+static int cg_conf_set_env(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+                           char *, size_t);
+static int cg_conf_set_date(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+                            char *, size_t);
 
 const cg_conf_cmd_t cg_conf_cmds[] = {
     { "server", "listen", cg_conf_set_str, CG_OFF(listen),
@@ -49,6 +55,10 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "30", 0, 3600,
       "seconds in-flight requests get to finish on SIGTERM before workers "
       "are killed" },
+    { "server", "environment", cg_conf_set_env, CG_OFF(environment),
+      "production", 0, 0,
+      "production, staging or development: only keys of this environment "
+      "are read, and a route using another environment's key is refused" },
 
     { "log", "usage_log", cg_conf_set_str, CG_OFF(usage_log),
       "/var/log/chatgate/usage.log", 0, 0,
@@ -58,7 +68,8 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
 
     { "session", "secret", cg_conf_set_ref, CG_OFF(session_secret_ref),
       NULL, 0, 0,
-      "HMAC secret for session tokens, as env:NAME or file:/path "
+      "HMAC secret for session tokens, as env:NAME, file:/path or "
+      "credential:NAME "
       "(at least 32 bytes)" },
     { "session", "cookie", cg_conf_set_str, CG_OFF(cookie_name),
       "chatgate_session", 0, 0, "name of the session cookie" },
@@ -83,8 +94,9 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
     { "provider", "base_url", cg_conf_set_str, CG_OFF(base_url),
       "https://api.anthropic.com", 0, 0,
       "provider base URL (the tests and the demo point it at the mock)" },
-    { "provider", "api_key", cg_conf_set_ref, CG_OFF(api_key_ref),
-      NULL, 0, 0, "provider API key, as env:NAME or file:/path" },
+    { "provider", "api_key", cg_conf_set_keyref, CG_OFF(api_key_ref),
+      NULL, 0, 0, "provider API key: key:NAME (a [key NAME] section), or "
+      "env:NAME, file:/path or credential:NAME" },
     { "provider", "model", cg_conf_set_str, CG_OFF(model),
       "claude-sonnet-4-5", 0, 0, "model name sent to the provider" },
     { "provider", "max_tokens", cg_conf_set_int, CG_OFF(max_tokens),
@@ -103,6 +115,12 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "total time allowed for one provider call; past it the client gets 504" },
     { "provider", "ca_file", cg_conf_set_str, CG_OFF(ca_file),
       "", 0, 0, "CA bundle for TLS to the provider (empty: system default)" },
+    { "provider", "retention", cg_conf_set_str, CG_OFF(retention),
+      "", 0, 0, "the provider's data-retention terms as reviewed, e.g. "
+      "\"30 days, no training\" (empty: an audit finding)" },
+    { "provider", "reviewed", cg_conf_set_date, CG_OFF(reviewed),
+      "", 0, 0, "date of the last retention review, YYYY-MM-DD (audit flags "
+      "one older than a year)" },
 
     { "input", "max_chars", cg_conf_set_int, CG_OFF(max_chars),
       "10000", 1, 1000000, "longest message in characters" },
@@ -193,8 +211,8 @@ cg_conf_set_ref(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
     if (!cg_secret_is_ref(value)) {
         /* Never echo the value: it may be the secret itself. */
         snprintf(err, errlen, "[%s] %s must reference the secret as "
-                 "env:NAME or file:/path, not hold it", cmd->section,
-                 cmd->name);
+                 "env:NAME, file:/path or credential:NAME, not hold it",
+                 cmd->section, cmd->name);
         return -1;
     }
     return cg_conf_set_str(cmd, conf, value, err, errlen);
@@ -246,6 +264,49 @@ cg_conf_set_path(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
 }
 
 
+static int
+cg_conf_set_keyref(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
+                   const char *value, char *err, size_t errlen)
+{
+    if (strncmp(value, "key:", 4) == 0
+        && cg_keys_valid_name(value + 4, strlen(value + 4))) {
+        return cg_conf_set_str(cmd, conf, value, err, errlen);
+    }
+    return cg_conf_set_ref(cmd, conf, value, err, errlen);
+}
+
+
+static int
+cg_conf_set_env(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+                char *err, size_t errlen)
+{
+    int env = cg_env_parse(value);
+
+    if (env < 0) {
+        snprintf(err, errlen, "[%s] %s must be production, staging or "
+                 "development", cmd->section, cmd->name);
+        return -1;
+    }
+    *(int *) ((char *) conf + cmd->offset) = env;
+    return 0;
+}
+
+
+static int
+cg_conf_set_date(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+                 char *err, size_t errlen)
+{
+    time_t t;
+
+    if (value[0] && cg_date_parse(value, &t) != 0) {
+        snprintf(err, errlen, "[%s] %s must be a date, YYYY-MM-DD",
+                 cmd->section, cmd->name);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
 int
 cg_conf_init(cg_conf_t *conf, char *err, size_t errlen)
 {
@@ -277,6 +338,10 @@ cg_conf_handler(void *user, const char *section, const char *name,
     const cg_conf_cmd_t *cmd;
     int                  known_section = 0;
 
+    if (strncmp(section, "key ", 4) == 0) {
+        return cg_keys_set(&ps->conf->keys, section + 4, name, value,
+                           ps->err, ps->errlen) == 0;
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (strcmp(cmd->section, section) != 0) {
             continue;
@@ -335,6 +400,10 @@ cg_conf_scan_section(const char *line, size_t n, const char *path,
         return 0;
     }
     len = (size_t) (end - line - 1);
+    if (len > 4 && memcmp(line + 1, "key ", 4) == 0
+        && cg_keys_valid_name(line + 5, len - 4)) {
+        return 0;
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (strlen(cmd->section) == len
             && memcmp(cmd->section, line + 1, len) == 0) {
@@ -446,6 +515,10 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
             return -1;
         }
     }
+    if (cg_keys_validate(&conf->keys, msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "%s: %s", path, msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -516,8 +589,24 @@ cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen)
     if (cg_conf_load_session_secret(conf, err, errlen) != 0) {
         return -1;
     }
-    if (cg_secret_load(&conf->api_key, conf->api_key_ref, msg,
-                       sizeof(msg)) != 0) {
+    if (cg_keys_load(&conf->keys, conf->environment, err, errlen) != 0) {
+        return -1;
+    }
+    if (strncmp(conf->api_key_ref, "key:", 4) == 0) {
+        /* The one route today is "default"; the routes work checks each
+         * of its routes the same way. */
+        if (cg_keys_check_route(&conf->keys, conf->api_key_ref + 4,
+                                conf->environment, "default", msg,
+                                sizeof(msg)) != 0
+            || cg_secret_copy(&conf->api_key,
+                              &cg_keys_find(&conf->keys,
+                                            conf->api_key_ref + 4)->secret)
+               != 0) {
+            snprintf(err, errlen, "[provider] api_key: %s", msg);
+            return -1;
+        }
+    } else if (cg_secret_load(&conf->api_key, conf->api_key_ref, msg,
+                              sizeof(msg)) != 0) {
         snprintf(err, errlen, "[provider] api_key: %s", msg);
         return -1;
     }
@@ -533,12 +622,50 @@ cg_conf_free(cg_conf_t *conf)
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (cmd->set == cg_conf_set_str || cmd->set == cg_conf_set_ref
             || cmd->set == cg_conf_set_provider
-            || cmd->set == cg_conf_set_path) {
+            || cmd->set == cg_conf_set_path || cmd->set == cg_conf_set_keyref
+            || cmd->set == cg_conf_set_date) {
             free(*(char **) ((char *) conf + cmd->offset));
         }
     }
     cg_secret_free(&conf->session_secret);
     cg_secret_free(&conf->api_key);
+    cg_keys_free(&conf->keys);
     free(conf->system_prompt_text);
     memset(conf, 0, sizeof(*conf));
+}
+
+
+const char *
+cg_conf_api_key_name(const cg_conf_t *conf)
+{
+    if (conf->api_key_ref && strncmp(conf->api_key_ref, "key:", 4) == 0) {
+        return conf->api_key_ref + 4;
+    }
+    return "provider";
+}
+
+
+void
+cg_conf_provider_key(const cg_conf_t *conf, cg_key_t *out)
+{
+    const cg_key_t *k = NULL;
+    size_t          i;
+
+    for (i = 0; i < conf->keys.n; i++) {
+        if (strcmp(conf->keys.v[i].name, cg_conf_api_key_name(conf)) == 0) {
+            k = &conf->keys.v[i];
+        }
+    }
+    if (k) {
+        *out = *k;
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    out->name = (char *) "provider";
+    out->source = conf->api_key_ref;
+    out->env = conf->environment;
+    out->routes = (char *) "default";
+    out->services = (char *) "*";
+    out->max_age_days = 90;
+    out->secret = conf->api_key;
 }

@@ -16,6 +16,7 @@
 #define CG_CONFIG_H
 
 #include <stddef.h>
+#include "keys.h"
 #include "secret.h"
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
     char   *chat_path;
     char   *pid_file;
     int     shutdown_timeout;
+    int     environment;        /* cg_env_t */
 
     /* [log] */
     char   *usage_log;
@@ -57,6 +59,8 @@ typedef struct {
     int     connect_timeout_ms;
     int     timeout_ms;
     char   *ca_file;
+    char   *retention;          /* the provider's data-retention policy */
+    char   *reviewed;           /* YYYY-MM-DD of the last review */
 
     /* [input] */
     int     max_chars;
@@ -64,6 +68,7 @@ typedef struct {
     /* Loaded by cg_conf_load_secrets(). */
     cg_secret_t session_secret;
     cg_secret_t api_key;
+    cg_keys_t   keys;               /* [key NAME] sections */
     char       *system_prompt_text;   /* resolved system_prompt */
 } cg_conf_t;
 
@@ -92,5 +97,13 @@ int  cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen);
 /* Loads only the session secret (for `mint`, which needs no provider key). */
 int  cg_conf_load_session_secret(cg_conf_t *conf, char *err, size_t errlen);
 void cg_conf_free(cg_conf_t *conf);
+/* The name logs and audit use for the provider key: NAME of key:NAME, or
+ * "provider" for a direct env:/file:/credential: reference. */
+const char *cg_conf_api_key_name(const cg_conf_t *conf);
+/* Fills out with a view of the provider key as a named key (the [key]
+ * section, or one made up for a direct reference: name "provider", the
+ * server's environment, route "default"). The view borrows conf's memory:
+ * never free it, never use it after conf is freed. */
+void        cg_conf_provider_key(const cg_conf_t *conf, cg_key_t *out);
 
 #endif

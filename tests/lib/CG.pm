@@ -316,7 +316,19 @@ sub chat {
     return $res;
 }
 
+# Request lines of the usage log (audit events are left out: see
+# audit_lines).
 sub usage_lines {
+    my ($self) = @_;
+    return [ grep { ($_->{event} // '') ne 'audit' } @{ $self->log_lines } ];
+}
+
+sub audit_lines {
+    my ($self) = @_;
+    return [ grep { ($_->{event} // '') eq 'audit' } @{ $self->log_lines } ];
+}
+
+sub log_lines {
     my ($self) = @_;
     return [ map { decode_json($_) } grep { /\S/ }
              split /\n/, slurp("$self->{dir}/usage.log") ];
