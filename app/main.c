@@ -7,7 +7,13 @@
  *   chatgate mint  -c FILE USER [--ttl SECONDS]
  *                                    print a signed session token for USER
  *   chatgate keys                   list every config key with its default
+ *   chatgate reload -c FILE         SIGHUP the running master (re-reads keys)
+ *   chatgate probe  -c FILE [--key NAME]
+ *                                    one minimal provider call through a key
+ *   chatgate audit  -c FILE [--json] who and what can reach the keys
  */
+#include "audit.h"
+#include "ctl.h"
 #include "log.h"
 #include "master.h"
 
@@ -32,6 +38,9 @@ cg_usage(FILE *f)
         "usage: chatgate serve [-c FILE]\n"
         "       chatgate check [-c FILE]\n"
         "       chatgate mint  [-c FILE] USER [--ttl SECONDS]\n"
+        "       chatgate reload [-c FILE]\n"
+        "       chatgate probe [-c FILE] [--key NAME]\n"
+        "       chatgate audit [-c FILE] [--json]\n"
         "       chatgate keys\n"
         "       chatgate version\n"
         "The default config file is " CG_DEFAULT_CONF ".\n");
@@ -85,13 +94,38 @@ static int
 cg_main_keys(void)
 {
     const cg_conf_cmd_t *cmd;
+    const cg_key_cmd_t  *kc;
 
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         printf("[%s] %s\t%s\t%s\n", cmd->section, cmd->name,
                cmd->dflt ? (cmd->dflt[0] ? cmd->dflt : "(empty)")
                          : "(required)", cmd->doc);
     }
+    for (kc = cg_keys_cmds; kc->name; kc++) {
+        printf("[key NAME] %s\t%s\t%s\n", kc->name,
+               kc->dflt ? (kc->dflt[0] ? kc->dflt : "(empty)")
+                        : "(required)", kc->doc);
+    }
     return 0;
+}
+
+
+/* reload needs only [server] pid_file: no secrets are read. */
+static int
+cg_main_reload(const char *path)
+{
+    cg_conf_t conf;
+    char      err[1024];
+    int       rc = 1;
+
+    if (cg_conf_init(&conf, err, sizeof(err)) != 0
+        || cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "chatgate: %s\n", err);
+    } else {
+        rc = cg_ctl_reload(&conf);
+    }
+    cg_conf_free(&conf);
+    return rc;
 }
 
 
@@ -109,10 +143,10 @@ cg_main_harden(void)
 int
 main(int argc, char **argv)
 {
-    const char *path = CG_DEFAULT_CONF, *cmd, *user = NULL;
+    const char *path = CG_DEFAULT_CONF, *cmd, *user = NULL, *key = NULL;
     long        ttl = 0;
     cg_conf_t  *conf;
-    int         i, rc;
+    int         i, rc, json = 0;
 
     if (argc < 2) {
         cg_usage(stderr);
@@ -124,6 +158,10 @@ main(int argc, char **argv)
             path = argv[++i];
         } else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
             ttl = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+            key = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
         } else if (user == NULL && argv[i][0] != '-') {
             user = argv[i];
         } else {
@@ -143,9 +181,15 @@ main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0
-        && strcmp(cmd, "mint") != 0) {
+        && strcmp(cmd, "mint") != 0 && strcmp(cmd, "reload") != 0
+        && strcmp(cmd, "probe") != 0 && strcmp(cmd, "audit") != 0) {
         cg_usage(stderr);
         return 2;
+    }
+    if (strcmp(cmd, "audit") == 0 || strcmp(cmd, "reload") == 0) {
+        cg_main_harden();
+        return strcmp(cmd, "audit") == 0 ? cg_audit_run(path, json)
+                                         : cg_main_reload(path);
     }
     if ((strcmp(cmd, "mint") == 0) != (user != NULL)) {
         cg_usage(stderr);
@@ -157,9 +201,12 @@ main(int argc, char **argv)
         return 1;
     }
     if (strcmp(cmd, "check") == 0) {
-        printf("chatgate: configuration %s is ok (provider key %s)\n", path,
-               conf->api_key.fp);
+        printf("chatgate: configuration %s is ok (provider key %s %s)\n",
+               path, cg_conf_api_key_name(conf), conf->api_key.fp);
+        cg_ctl_check_keys(conf);
         rc = 0;
+    } else if (strcmp(cmd, "probe") == 0) {
+        rc = cg_ctl_probe(conf, key);
     } else if (strcmp(cmd, "mint") == 0) {
         rc = cg_main_mint(conf, user, ttl);
     } else {
@@ -174,5 +221,6 @@ main(int argc, char **argv)
     }
     cg_conf_free(conf);
     free(conf);
+    cg_secret_env_clear();
     return rc;
 }
