@@ -508,6 +508,8 @@ cg_audit_run(const char *path, int json)
     json_object_object_add(a.root, "config", json_object_new_string(path));
     json_object_object_add(a.root, "environment", json_object_new_string(
                            cg_env_name(conf.environment)));
+    json_object_object_add(a.root, "usage_log",
+                           json_object_new_string(conf.usage_log));
     cg_audit_keys(&a, &conf);
     cg_audit_socket(&a, &conf);
     cg_audit_config(&a, path);

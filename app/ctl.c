@@ -78,6 +78,10 @@ cg_ctl_probe(cg_conf_t *conf, const char *key)
     int               rc;
     cg_audit_event_t  ev = { "key_probe", name, NULL, NULL, detail };
 
+    if (key && strcmp(key, cg_conf_api_key_name(conf)) == 0
+        && strncmp(conf->api_key_ref, "key:", 4) != 0) {
+        key = NULL;     /* "provider": the direct [provider] api_key */
+    }
     if (key && (k = cg_keys_find(&conf->keys, key)) == NULL) {
         fprintf(stderr, "chatgate: probe: no [key %s]\n", key);
         return 1;
