@@ -220,8 +220,11 @@ cg_keys_set(cg_keys_t *keys, const char *key, const char *name,
             snprintf(err, errlen, "[key %s] %s is set twice", key, name);
             return -1;
         }
+        if (cg_keys_set_value(k, row, value, err, errlen) != 0) {
+            return -1;
+        }
         k->seen |= 1u << row;
-        return cg_keys_set_value(k, row, value, err, errlen);
+        return 0;
     }
     snprintf(err, errlen, "unknown key [key %s] %s", key, name);
     return -1;
