@@ -141,7 +141,9 @@ $t2->spawn('chatgate', undef, @as, "$CG::BUILD/chatgate", 'serve', '-c',
            $t2->{conf});
 CG::wait_for('workers', sub { scalar($t2->worker_pids) >= 1 });
 my $control = $t2->spawn('control', undef, @as, 'sleep', '30');
-CG::wait_for('control', sub { -e "/proc/$control/environ" });
+# Wait until the control is sleep itself, not the harness between fork
+# and exec.
+CG::wait_for('control', sub { CG::slurp("/proc/$control/comm") eq "sleep\n" });
 ok(can_read_environ($control), 'control: a dumpable process is readable by its user');
 for my $pid ($t2->pid_of('chatgate'), $t2->worker_pids) {
     ok(!can_read_environ($pid), "process $pid: not readable (ptrace) by its own user");
