@@ -194,6 +194,7 @@ static void
 cg_master_spawn(cg_master_t *m, cg_slot_t *slot)
 {
     pid_t pid = fork();
+    int   rc;
 
     if (pid < 0) {
         cg_log(CG_LOG_ERROR, "fork failed: %s", strerror(errno));
@@ -212,7 +213,9 @@ cg_master_spawn(cg_master_t *m, cg_slot_t *slot)
         cg_master_child_signals();
         /* The listening socket is the only fd a worker inherits on
          * purpose; keep it across nothing else (no exec happens). */
-        _exit(cg_worker_run(m->conf, m->listen_fd));
+        rc = cg_worker_run(m->conf, m->listen_fd);
+        cg_conf_free(m->conf);      /* wipes this process's copy of keys */
+        _exit(rc);
     }
     slot->pid = pid;
     slot->generation = m->generation;

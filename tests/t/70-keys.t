@@ -165,5 +165,10 @@ my ($loaded) = grep { $_->{action} eq 'key_loaded' } @$ev;
 ok($loaded, 'key_loaded is an audit event');
 like($loaded->{key_id} // '', qr/^[0-9a-f]{12}$/, 'with the fingerprint');
 is($loaded->{key}, 'provider', 'and the key name');
+my ($rej) = grep { $_->{action} eq 'key_rejected' } @$ev;
+ok($rej, 'a 401 from the provider is a key_rejected audit event (rotate now)');
+is($rej->{key_id}, $loaded->{key_id}, 'naming the key by fingerprint');
+like(CG::slurp("$d/error.log"), qr/provider rejected key provider \([0-9a-f]{12}\): rotate it/,
+     'and a warning in the error log');
 
 done_testing;
