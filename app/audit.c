@@ -8,6 +8,7 @@
  * is high, 0 otherwise (1 when the config cannot be read).
  */
 #include "audit.h"
+#include "acl.h"
 
 #include "access.h"
 #include "config.h"
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -159,8 +161,9 @@ cg_audit_key_age(cg_audit_t *a, const cg_key_t *k, json_object *jk)
 }
 
 
+/* routes: the routes using k (NULL: none), for the report. */
 static void
-cg_audit_key(cg_audit_t *a, cg_conf_t *conf, cg_key_t *k, int provider,
+cg_audit_key(cg_audit_t *a, cg_conf_t *conf, cg_key_t *k, json_object *used,
              json_object *keys)
 {
     json_object *jk = json_object_new_object();
@@ -182,14 +185,37 @@ cg_audit_key(cg_audit_t *a, cg_conf_t *conf, cg_key_t *k, int provider,
     json_object_object_add(jk, "services",
                            json_object_new_string(k->services));
     json_object_object_add(jk, "provider_key",
-                           json_object_new_boolean(provider));
-    if (provider && k->env != conf->environment) {
-        cg_audit_find(a, CG_HIGH, k->name, "[provider] api_key uses this %s "
-                      "key but [server] environment is %s",
+                           json_object_new_boolean(used != NULL));
+    json_object_object_add(jk, "used_by", used);
+    if (used && k->env != conf->environment) {
+        cg_audit_find(a, CG_HIGH, k->name, "route %s uses this %s key but "
+                      "[server] environment is %s",
+                      json_object_get_string(json_object_array_get_idx(used,
+                                                                       0)),
                       cg_env_name(k->env), cg_env_name(conf->environment));
     }
     cg_audit_key_file(a, k, jk);
     json_object_array_add(keys, jk);
+}
+
+
+/* The routes using the key called name, as a JSON array, or NULL. */
+static json_object *
+cg_audit_users(const cg_conf_t *conf, const char *name)
+{
+    json_object *arr = NULL;
+    int          i;
+
+    for (i = 0; i < conf->nroutes; i++) {
+        if (strcmp(cg_conf_route_key_name(&conf->routes[i]), name) == 0) {
+            if (arr == NULL) {
+                arr = json_object_new_array();
+            }
+            json_object_array_add(arr, json_object_new_string(
+                                  conf->routes[i].name));
+        }
+    }
+    return arr;
 }
 
 
@@ -222,33 +248,40 @@ cg_audit_shared(cg_audit_t *a, cg_key_t *all, size_t n)
 }
 
 
+/* Every route's key: a direct reference is audited as a key of its own
+ * ("provider" for the route "default", else the route's name), copied so
+ * that its secret is loaded and freed here; then every [key NAME]. */
 static void
 cg_audit_keys(cg_audit_t *a, cg_conf_t *conf)
 {
     json_object *keys = json_object_new_array();
-    cg_key_t     all[CG_KEYS_MAX + 1];
-    size_t       n = 0, i;
-    const char  *pname = cg_conf_api_key_name(conf);
+    cg_key_t     all[CG_KEYS_MAX + 64];
+    size_t       n = 0, direct, i;
+    const char  *name;
+    int          r;
 
-    if (strncmp(conf->api_key_ref, "key:", 4) != 0) {
-        /* A direct reference: audit it as a key named "provider"; it is
-         * copied so that its secret is loaded and freed here. */
-        cg_conf_provider_key(conf, &all[n]);
-        memset(&all[n].secret, 0, sizeof(all[n].secret));
-        cg_audit_key(a, conf, &all[n], 1, keys);
-        n++;
-    } else if (cg_keys_find(&conf->keys, pname) == NULL) {
-        cg_audit_find(a, CG_HIGH, pname, "[provider] api_key refers to "
-                      "key:%s, which has no [key %s] section", pname, pname);
+    for (r = 0; r < conf->nroutes && n < 64; r++) {
+        name = cg_conf_route_key_name(&conf->routes[r]);
+        if (strncmp(conf->routes[r].api_key_ref, "key:", 4) != 0) {
+            cg_conf_route_keyview(conf, &conf->routes[r], &all[n]);
+            memset(&all[n].secret, 0, sizeof(all[n].secret));
+            cg_audit_key(a, conf, &all[n], cg_audit_users(conf, name), keys);
+            n++;
+        } else if (cg_keys_find(&conf->keys, name) == NULL) {
+            cg_audit_find(a, CG_HIGH, name, "route %s api_key refers to "
+                          "key:%s, which has no [key %s] section",
+                          conf->routes[r].name, name, name);
+        }
     }
+    direct = n;
     for (i = 0; i < conf->keys.n; i++) {
         cg_audit_key(a, conf, &conf->keys.v[i],
-                     strcmp(conf->keys.v[i].name, pname) == 0, keys);
+                     cg_audit_users(conf, conf->keys.v[i].name), keys);
         all[n++] = conf->keys.v[i];
     }
     cg_audit_shared(a, all, n);
-    if (strncmp(conf->api_key_ref, "key:", 4) != 0) {
-        cg_secret_free(&all[0].secret);
+    for (i = 0; i < direct; i++) {
+        cg_secret_free(&all[i].secret);
     }
     json_object_object_add(a->root, "keys", keys);
 }
@@ -359,15 +392,55 @@ cg_audit_provider(cg_audit_t *a, const cg_conf_t *conf)
 }
 
 
+static int
+cg_audit_loopback(const cg_acl_t *acl, int i)
+{
+    static const unsigned char one[16] = { [15] = 1 };
+
+    return acl->family[i] == AF_INET ? acl->addr[i][0] == 127
+                                     : memcmp(acl->addr[i], one, 16) == 0;
+}
+
+
+/* The status page shows the pool, the routes and request counts: fine for
+ * the host itself, a finding when [status] allow lets others read it. */
 static void
-cg_audit_status_page(cg_audit_t *a)
+cg_audit_status_page(cg_audit_t *a, const cg_conf_t *conf)
 {
     json_object *o = json_object_new_object();
+    cg_acl_t     acl;
+    char         err[128];
+    int          i, wide = 0;
 
-    /* This build has no status page; a [status] section would not load. */
-    json_object_object_add(o, "configured", json_object_new_boolean(0));
+    json_object_object_add(o, "configured",
+                           json_object_new_boolean(conf->status_path[0]));
     json_object_object_add(a->root, "status_page", o);
-    cg_audit_find(a, CG_INFO, "status", "no status page configured");
+    if (conf->status_path[0] == '\0') {
+        cg_audit_find(a, CG_INFO, "status", "no status page configured");
+        return;
+    }
+    json_object_object_add(o, "path",
+                           json_object_new_string(conf->status_path));
+    json_object_object_add(o, "allow",
+                           json_object_new_string(conf->status_allow));
+    if (cg_acl_parse(&acl, conf->status_allow, err, sizeof(err)) != 0) {
+        cg_audit_find(a, CG_MEDIUM, "status", "[status] allow: %s (the "
+                      "server refuses to start)", err);
+        return;
+    }
+    for (i = 0; i < acl.n; i++) {
+        wide += !cg_audit_loopback(&acl, i);
+    }
+    if (wide) {
+        cg_audit_find(a, CG_MEDIUM, "status", "status page %s exposed: "
+                      "[status] allow admits %d non-loopback address(es) "
+                      "(%s); it shows the pool and the routes, keep it to "
+                      "127.0.0.1, ::1", conf->status_path, wide,
+                      conf->status_allow);
+    } else {
+        cg_audit_find(a, CG_INFO, "status", "status page %s readable from "
+                      "loopback only", conf->status_path);
+    }
 }
 
 
@@ -420,6 +493,20 @@ cg_audit_print_file(const char *title, json_object *f)
 
 
 static void
+cg_audit_print_routes(json_object *arr)
+{
+    size_t i, n = arr ? json_object_array_length(arr) : 0;
+
+    printf("  used by:     %s", n ? "route " : "no route");
+    for (i = 0; i < n; i++) {
+        printf("%s%s", i ? ", " : "",
+               json_object_get_string(json_object_array_get_idx(arr, i)));
+    }
+    printf("\n");
+}
+
+
+static void
 cg_audit_print_key(json_object *k)
 {
     json_object *f = NULL;
@@ -433,6 +520,7 @@ cg_audit_print_key(json_object *k)
            cg_audit_str(k, "max_age_days"));
     printf("  routes:      %s\n", cg_audit_str(k, "routes"));
     printf("  services:    %s\n", cg_audit_str(k, "services"));
+    cg_audit_print_routes(json_object_object_get(k, "used_by"));
     if (json_object_object_get_ex(k, "file", &f)) {
         printf("  file:        %s (owner %s, group %s, mode %s)\n",
                cg_audit_str(f, "path"), cg_audit_str(f, "owner"),
@@ -513,7 +601,7 @@ cg_audit_run(const char *path, int json)
     cg_audit_keys(&a, &conf);
     cg_audit_socket(&a, &conf);
     cg_audit_config(&a, path);
-    cg_audit_status_page(&a);
+    cg_audit_status_page(&a, &conf);
     cg_audit_provider(&a, &conf);
     json_object_object_add(a.root, "findings", a.findings);
     sum = json_object_new_object();

@@ -12,13 +12,16 @@ static const char *
 cg_keylog_old_fp(const cg_conf_t *old, const cg_key_t *k)
 {
     size_t i;
+    int    r;
 
     if (old == NULL) {
         return NULL;
     }
-    if (strcmp(cg_conf_api_key_name(old), k->name) == 0
-        && old->api_key.data) {
-        return old->api_key.fp;
+    for (r = 0; r < old->nroutes; r++) {
+        if (strcmp(cg_conf_route_key_name(&old->routes[r]), k->name) == 0
+            && old->routes[r].api_key.data) {
+            return old->routes[r].api_key.fp;
+        }
     }
     for (i = 0; i < old->keys.n; i++) {
         if (strcmp(old->keys.v[i].name, k->name) == 0
@@ -73,11 +76,14 @@ cg_keylog_events(const cg_conf_t *old, const cg_conf_t *nc,
                             cg_env_name(nc->environment) };
     cg_key_t         pk;
     size_t           i;
+    int              r;
 
     cg_usagelog_audit(nc->usage_log, &ev);
-    cg_conf_provider_key(nc, &pk);
-    if (strncmp(nc->api_key_ref, "key:", 4) != 0) {
-        cg_keylog_key(old, nc, &pk);
+    for (r = 0; r < nc->nroutes; r++) {
+        if (strncmp(nc->routes[r].api_key_ref, "key:", 4) != 0) {
+            cg_conf_route_keyview(nc, &nc->routes[r], &pk);
+            cg_keylog_key(old, nc, &pk);
+        }
     }
     for (i = 0; i < nc->keys.n; i++) {
         if (nc->keys.v[i].secret.data) {

@@ -2,7 +2,9 @@
  * chatgate: a FastCGI application server that lets a website offer AI chat
  * without exposing its provider key. Commands:
  *
- *   chatgate serve -c FILE          run the master and its workers
+ *   chatgate serve -c FILE          run the master and its workers (or,
+ *                                    on an inherited fd 0 socket, one
+ *                                    worker for the spawner)
  *   chatgate check -c FILE          validate the config (like nginx -t)
  *   chatgate mint  -c FILE USER [--ttl SECONDS]
  *                                    print a signed session token for USER
@@ -17,13 +19,16 @@
 #include "log.h"
 #include "master.h"
 
+#include "auth.h"
 #include "config.h"
 #include "session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -47,6 +52,41 @@ cg_usage(FILE *f)
 }
 
 
+static int
+cg_main_check_auth(const cg_conf_t *conf)
+{
+    cg_auth_t *a;
+    char       err[512];
+
+    a = cg_auth_new(conf, err, sizeof(err));
+    if (a == NULL) {
+        fprintf(stderr, "chatgate: %s\n", err);
+        return -1;
+    }
+    cg_auth_free(a);
+    return 0;
+}
+
+
+/* Key files may belong to root, to the account chatgate runs as, to the
+ * [server] user it drops to, or to the config file's owner (who can point
+ * api_key at a file of its own anyway, so trusting it adds nothing). */
+static int
+cg_main_trust(const cg_conf_t *conf, const char *path)
+{
+    struct stat    st;
+    struct passwd *pw;
+
+    if (stat(path, &st) == 0) {
+        cg_secret_trust_uid(st.st_uid);
+    }
+    if (conf->user[0] && (pw = getpwnam(conf->user)) != NULL) {
+        cg_secret_trust_uid(pw->pw_uid);
+    }
+    return 0;
+}
+
+
 static cg_conf_t *
 cg_main_load(const char *path, int all_secrets)
 {
@@ -55,6 +95,7 @@ cg_main_load(const char *path, int all_secrets)
 
     if (conf == NULL || cg_conf_init(conf, err, sizeof(err)) != 0
         || cg_conf_load(conf, path, err, sizeof(err)) != 0
+        || cg_main_trust(conf, path) != 0
         || (all_secrets ? cg_conf_load_secrets(conf, err, sizeof(err))
                         : cg_conf_load_session_secret(conf, err,
                                                       sizeof(err))) != 0) {
@@ -63,6 +104,13 @@ cg_main_load(const char *path, int all_secrets)
             cg_conf_free(conf);
             free(conf);
         }
+        return NULL;
+    }
+    /* The verifiers' own settings (php_file_owner, memcached prefix) are
+     * checked here too, so `check` and `serve` fail before any worker. */
+    if (all_secrets && cg_main_check_auth(conf) != 0) {
+        cg_conf_free(conf);
+        free(conf);
         return NULL;
     }
     return conf;
@@ -77,14 +125,29 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
     if (ttl <= 0) {
         ttl = conf->session_ttl;
     }
-    if (cg_token_sign(conf->session_secret.data, conf->session_secret.len,
-                      user, time(NULL) + ttl, tok, sizeof(tok)) < 0) {
+    if (conf->n_session_keys == 0) {
+        fprintf(stderr, "chatgate: mint: no [session] secret or secrets "
+                "configured\n");
+        return 1;
+    }
+    /* The newest key signs: v2.<kid>... with secrets, else v1. */
+    if (cg_token_sign_key(&conf->session_keys[0], user, time(NULL) + ttl,
+                          tok, sizeof(tok)) < 0) {
         fprintf(stderr, "chatgate: mint: a user id is 1-%d characters of "
                 "A-Z a-z 0-9 . _ @ + : -\n", CG_USER_MAX);
         return 1;
     }
     printf("%s\n", tok);
     return 0;
+}
+
+
+static void
+cg_main_key(const char *section, const char *name, const char *dflt,
+            const char *doc)
+{
+    printf("[%s] %s\t%s\t%s\n", section, name,
+           dflt ? (dflt[0] ? dflt : "(empty)") : "(required)", doc);
 }
 
 
@@ -97,14 +160,13 @@ cg_main_keys(void)
     const cg_key_cmd_t  *kc;
 
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        printf("[%s] %s\t%s\t%s\n", cmd->section, cmd->name,
-               cmd->dflt ? (cmd->dflt[0] ? cmd->dflt : "(empty)")
-                         : "(required)", cmd->doc);
+        cg_main_key(cmd->section, cmd->name, cmd->dflt, cmd->doc);
+    }
+    for (cmd = cg_route_cmds; cmd->name; cmd++) {
+        cg_main_key("route NAME", cmd->name, cmd->dflt, cmd->doc);
     }
     for (kc = cg_keys_cmds; kc->name; kc++) {
-        printf("[key NAME] %s\t%s\t%s\n", kc->name,
-               kc->dflt ? (kc->dflt[0] ? kc->dflt : "(empty)")
-                        : "(required)", kc->doc);
+        cg_main_key("key NAME", kc->name, kc->dflt, kc->doc);
     }
     return 0;
 }
@@ -202,7 +264,15 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0) {
         printf("chatgate: configuration %s is ok (provider key %s %s)\n",
-               path, cg_conf_api_key_name(conf), conf->api_key.fp);
+               path, cg_conf_api_key_name(conf), conf->routes[0].api_key.fp);
+        for (i = 0; i < conf->nroutes; i++) {
+            printf("route %s: %s %s, key %s %s%s\n", conf->routes[i].name,
+                   conf->routes[i].provider, conf->routes[i].model,
+                   cg_conf_route_key_name(&conf->routes[i]),
+                   conf->routes[i].api_key.fp,
+                   strcmp(conf->routes[i].name, conf->default_route) == 0
+                   ? " (default)" : "");
+        }
         cg_ctl_check_keys(conf);
         rc = 0;
     } else if (strcmp(cmd, "probe") == 0) {
@@ -217,7 +287,8 @@ main(int argc, char **argv)
             free(conf);
             return 1;
         }
-        return cg_master_run(conf, path);
+        return cg_master_inherited() ? cg_master_run_single(conf, path)
+                                     : cg_master_run(conf, path);
     }
     cg_conf_free(conf);
     free(conf);

@@ -1,9 +1,10 @@
 #include "chat.h"
 #include "clock.h"
 #include "guard.h"
-#include "ratelimit.h"
-#include "provider.h"
+#include "keys.h"
+#include "relay.h"
 #include "session.h"
+#include "tokens.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,13 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
     if (c->store == NULL) {
         return -1;
     }
+    cg_sse_init(&c->sse, NULL, NULL);
+    c->auth = cg_auth_new(conf, err, errlen);
+    if (c->auth == NULL
+        || cg_guardset_init(&c->guards, conf, err, errlen) != 0) {
+        cg_chat_free(c);
+        return -1;
+    }
     c->up = cg_upstream_new(conf);
     if (c->up == NULL) {
         snprintf(err, errlen, "cannot set up the provider connection");
@@ -34,9 +42,17 @@ void
 cg_chat_free(cg_chat_t *c)
 {
     cg_store_free(c->store);
+    cg_auth_free(c->auth);
     cg_upstream_free(c->up);
+    cg_guardset_free(&c->guards);
+    cg_buf_free(&c->gdelta);
     cg_buf_free(&c->call);
     cg_buf_free(&c->resp);
+    cg_buf_free(&c->headers);
+    cg_buf_free(&c->url);
+    cg_buf_free(&c->delta);
+    cg_sse_free(&c->sse);
+    cg_stream_free(&c->stream);
     memset(c, 0, sizeof(*c));
 }
 
@@ -44,24 +60,7 @@ cg_chat_free(cg_chat_t *c)
 static int
 cg_chat_who(cg_chat_t *c, cg_req_t *r)
 {
-    const char    *tok = NULL;
-    size_t         toklen = 0;
-    cg_token_rc_t  rc;
-
-    if (cg_session_find_token(r->authorization, r->cookie,
-                              c->conf->cookie_name, &tok, &toklen) != 0) {
-        return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s",
-                           cg_token_reason(CG_TOKEN_MISSING));
-    }
-    rc = cg_token_verify(c->conf->session_secret.data,
-                         c->conf->session_secret.len, tok, toklen,
-                         time(NULL), r->user);
-    if (rc != CG_TOKEN_OK) {
-        r->user[0] = '\0';
-        return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s",
-                           cg_token_reason(rc));
-    }
-    return 0;
+    return cg_auth_who(c->auth, c->store, r, time(NULL));
 }
 
 
@@ -70,7 +69,9 @@ cg_chat_how_much(cg_chat_t *c, cg_req_t *r)
 {
     cg_limit_rc_t rc;
 
-    rc = cg_limit_rpm(c->store, r->user, c->conf->requests_per_minute,
+    rc = cg_limit_rpm(c->store, r->user,
+                      r->sess.token && r->sess.token->rpm >= 0
+                      ? r->sess.token->rpm : c->conf->requests_per_minute,
                       time(NULL), &r->rate);
     r->rate_set = 1;
     if (rc == CG_LIMIT_OVER) {
@@ -92,55 +93,65 @@ cg_chat_how_much(cg_chat_t *c, cg_req_t *r)
 }
 
 
-static int
-cg_chat_call(cg_chat_t *c, cg_req_t *r)
+/* A browser session may use the public routes; a service token exactly
+ * the routes its scope lists (public or not). */
+int
+cg_route_allowed(const cg_req_t *r, const cg_route_t *rt)
 {
-    cg_up_rc_t  rc;
-    long        status = 0;
-    double      t0;
-    char        why[128] = "";
+    if (r->sess.token) {
+        /* Both the token's routes and the route key's services decide. */
+        return cg_session_route_allowed(&r->sess, rt->name)
+               && (rt->key_services == NULL
+                   || cg_keys_list_has(rt->key_services,
+                                       r->sess.token->name));
+    }
+    return rt->is_public;
+}
 
-    cg_buf_reset(&c->call);
-    cg_anthropic_build(c->conf, r->message, r->message_len, &c->call);
-    if (c->call.oom) {
-        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
+
+/* The route the client named (if allowed), else the default. An unknown
+ * and a forbidden route get the same answer, so names do not leak. */
+static int
+cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
+{
+    const char *name = r->route_req[0] ? r->route_req
+                                       : c->conf->default_route;
+
+    *rt = cg_conf_route(c->conf, name, strlen(name));
+    if (r->route_req[0] == '\0') {
+        if (*rt == NULL) {
+            return cg_req_fail(r, CG_E_INTERNAL, NULL, "no default route");
+        }
+        if (r->sess.token && !cg_route_allowed(r, *rt)) {
+            return cg_req_fail(r, CG_E_FORBIDDEN, NULL, "service token not "
+                               "allowed on route %s", (*rt)->name);
+        }
+        return 0;
     }
-    t0 = cg_clock_mono();
-    rc = cg_upstream_post(c->up, c->call.data, c->call.len, &c->resp,
-                          &status, why, sizeof(why));
-    r->upstream_ms = (cg_clock_mono() - t0) * 1000.0;
-    r->upstream_status = (int) status;
-    if (rc == CG_UP_TIMEOUT) {
-        return cg_req_fail(r, CG_E_UPSTREAM_TIMEOUT, NULL,
-                           "provider timeout: %s", why);
-    }
-    if (rc != CG_UP_OK) {
-        return cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider call failed: %s",
-                           why);
-    }
-    if (status < 200 || status > 299) {
-        /* Only the status is kept: the provider's message may hold
-         * internal details and is never passed on or logged. */
-        return cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider status %ld",
-                           status);
-    }
-    if (cg_anthropic_parse(c->resp.data, c->resp.len, &r->text,
-                           &r->input_tokens, &r->output_tokens) != 0) {
-        cg_buf_reset(&r->text);
-        return cg_req_fail(r, CG_E_UPSTREAM, NULL,
-                           "provider answer not understood");
+    if (*rt == NULL || !cg_route_allowed(r, *rt)) {
+        return cg_req_fail(r, CG_E_FORBIDDEN, "This route is not available.",
+                           "route %s %s", *rt ? "not allowed:" : "unknown:",
+                           *rt ? (*rt)->name : "(client text not logged)");
     }
     return 0;
 }
 
 
 void
-cg_chat_handle(cg_chat_t *c, cg_req_t *r)
+cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
+    cg_guard_limits_t  lim = { c->conf->max_chars, c->conf->max_messages,
+                               c->conf->max_total_chars };
+    const cg_route_t  *rt = NULL;
+
+    cg_stream_init(&c->stream, out);
     if (cg_chat_who(c, r) != 0
         || cg_chat_how_much(c, r) != 0
-        || cg_guard_parse_chat(r, c->conf->max_chars) != 0
-        || cg_chat_call(c, r) != 0) {
+        || cg_guard_parse(r, &lim) != 0
+        || cg_guardset_in(&c->guards, r) != 0
+        || cg_chat_route(c, r, &rt) != 0
+        || cg_relay_run(c, r, rt) != 0
+        || (!r->stream && cg_guardset_out(&c->guards, r) != 0)) {
         return;
     }
     if (r->text.oom) {

@@ -31,6 +31,16 @@ static const struct {
                                 "The service is temporarily unavailable." },
     [CG_E_UPSTREAM_TIMEOUT] = { 504, "upstream_timeout",
                                 "The AI provider did not answer in time." },
+    [CG_E_CLIENT_CLOSED]    = { 499, "client_closed",
+                                "The client closed the connection." },
+    [CG_E_CROSS_SITE]       = { 403, "cross_site_request",
+                                "Cross-site requests are not allowed." },
+    [CG_E_PROMPT_REJECTED]  = { 400, "prompt_rejected",
+                                "The message was rejected by the input "
+                                "guard." },
+    [CG_E_PII_REJECTED]     = { 400, "pii_rejected",
+                                "The message contains personal data that "
+                                "may not be sent." },
 };
 
 

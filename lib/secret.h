@@ -38,6 +38,9 @@ int  cg_secret_path(const char *ref, char *out, size_t outlen);
 /* The account besides root that may own key files (the service user after
  * a privilege drop); (uid_t) -1, the default, means the effective uid. */
 void cg_secret_set_service_uid(uid_t uid);
+/* One more account that may own key files (app/ adds the [server] user and
+ * the config file's owner, who can point api_key at any file anyway). */
+void cg_secret_trust_uid(uid_t uid);
 /* Wipes the values kept from env: references (call at exit). */
 void cg_secret_env_clear(void);
 /* Copies src into dst (locked, wiped on free). */

@@ -1,13 +1,14 @@
 #include "session.h"
 #include "b64.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 
 #define CG_MAC_LEN  32
 
@@ -33,14 +34,55 @@ cg_session_user_valid(const char *user, size_t n)
 }
 
 
+/* HMAC() fetches SHA-256 and HMAC from OpenSSL's provider tables on every
+ * call; a context made once per thread and re-keyed per token does that
+ * work once. The context belongs to the thread and is freed when the
+ * thread ends (a pthread key destructor). */
+static pthread_key_t  cg_token_key;
+static pthread_once_t cg_token_once = PTHREAD_ONCE_INIT;
+
+
+static void
+cg_token_ctx_free(void *ctx)
+{
+    EVP_MAC_CTX_free(ctx);
+}
+
+
+static void
+cg_token_key_init(void)
+{
+    (void) pthread_key_create(&cg_token_key, cg_token_ctx_free);
+}
+
+
 static int
 cg_token_mac(const unsigned char *secret, size_t secret_len, const char *msg,
              size_t n, unsigned char mac[CG_MAC_LEN])
 {
-    unsigned int len = 0;
+    EVP_MAC_CTX  *ctx;
+    OSSL_PARAM    params[2], *p = NULL;
+    EVP_MAC      *hmac;
+    size_t        len = 0;
 
-    if (HMAC(EVP_sha256(), secret, (int) secret_len,
-             (const unsigned char *) msg, n, mac, &len) == NULL
+    (void) pthread_once(&cg_token_once, cg_token_key_init);
+    ctx = pthread_getspecific(cg_token_key);
+    if (ctx == NULL) {
+        hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+        EVP_MAC_free(hmac);         /* the context keeps its reference */
+        if (ctx == NULL || pthread_setspecific(cg_token_key, ctx) != 0) {
+            EVP_MAC_CTX_free(ctx);
+            return -1;
+        }
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     "SHA256", 0);
+        params[1] = OSSL_PARAM_construct_end();
+        p = params;
+    }
+    if (EVP_MAC_init(ctx, secret, secret_len, p) != 1
+        || EVP_MAC_update(ctx, (const unsigned char *) msg, n) != 1
+        || EVP_MAC_final(ctx, mac, &len, CG_MAC_LEN) != 1
         || len != CG_MAC_LEN) {
         return -1;
     }
@@ -48,23 +90,29 @@ cg_token_mac(const unsigned char *secret, size_t secret_len, const char *msg,
 }
 
 
-int
-cg_token_sign(const unsigned char *secret, size_t secret_len,
-              const char *user, time_t exp, char *out, size_t cap)
+static int
+cg_token_sign_hdr(const unsigned char *secret, size_t secret_len,
+                  const char *kid, const char *user, time_t exp, char *out,
+                  size_t cap)
 {
     unsigned char mac[CG_MAC_LEN];
-    size_t        ulen = strlen(user), n;
+    size_t        ulen = strlen(user), klen = strlen(kid), n;
     int           w;
 
     /* verify accepts at most 18 digits of expiry; never sign more */
     if (!cg_session_user_valid(user, ulen) || exp <= 0
         || (long long) exp >= 1000000000000000000LL
-        || cap < 3 + cg_b64url_len(ulen) + 1 + 20 + 1
+        || cap < 4 + klen + cg_b64url_len(ulen) + 1 + 20 + 1
                  + cg_b64url_len(CG_MAC_LEN) + 1) {
         return -1;
     }
-    memcpy(out, "v1.", 3);
-    n = 3 + cg_b64url_encode((const unsigned char *) user, ulen, out + 3);
+    if (klen) {
+        n = (size_t) snprintf(out, cap, "v2.%s.", kid);
+    } else {
+        memcpy(out, "v1.", 3);
+        n = 3;
+    }
+    n += cg_b64url_encode((const unsigned char *) user, ulen, out + n);
     w = snprintf(out + n, cap - n, ".%lld", (long long) exp);
     n += (size_t) w;
     if (cg_token_mac(secret, secret_len, out, n, mac) != 0) {
@@ -76,25 +124,57 @@ cg_token_sign(const unsigned char *secret, size_t secret_len,
 }
 
 
-cg_token_rc_t
-cg_token_verify(const unsigned char *secret, size_t secret_len,
-                const char *tok, size_t toklen, time_t now,
-                char user[CG_USER_MAX + 1])
+int
+cg_token_sign(const unsigned char *secret, size_t secret_len,
+              const char *user, time_t exp, char *out, size_t cap)
+{
+    return cg_token_sign_hdr(secret, secret_len, "", user, exp, out, cap);
+}
+
+
+int
+cg_token_sign_key(const cg_session_key_t *key, const char *user, time_t exp,
+                  char *out, size_t cap)
+{
+    return cg_token_sign_hdr(key->key.data, key->key.len, key->kid, user,
+                             exp, out, cap);
+}
+
+
+int
+cg_session_kid_valid(const char *kid, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > CG_KID_MAX) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!((kid[i] >= 'A' && kid[i] <= 'Z') || (kid[i] >= 'a'
+              && kid[i] <= 'z') || (kid[i] >= '0' && kid[i] <= '9')
+              || kid[i] == '_' || kid[i] == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/* Checks a token whose user part starts at tok + hdr ("v1." or
+ * "v2.<kid>."), with one secret. */
+static cg_token_rc_t
+cg_token_check(const unsigned char *secret, size_t secret_len,
+               const char *tok, size_t toklen, size_t hdr, time_t now,
+               char user[CG_USER_MAX + 1])
 {
     unsigned char  mac[CG_MAC_LEN], got[CG_MAC_LEN + 3];
     const char    *dot_exp, *dot_mac, *p;
     long long      exp = 0;
     long           ulen;
 
-    if (toklen == 0) {
-        return CG_TOKEN_MISSING;
-    }
-    if (toklen > CG_TOKEN_MAX || toklen < 3 || memcmp(tok, "v1.", 3) != 0) {
-        return CG_TOKEN_MALFORMED;
-    }
     dot_mac = memrchr(tok, '.', toklen);
     dot_exp = dot_mac ? memrchr(tok, '.', (size_t) (dot_mac - tok)) : NULL;
-    if (dot_exp == NULL || dot_exp < tok + 3 || dot_mac - dot_exp < 2
+    if (dot_exp == NULL || dot_exp < tok + hdr || dot_mac - dot_exp < 2
         || dot_mac - dot_exp > 19) {    /* 18 digits: no overflow */
         return CG_TOKEN_MALFORMED;
     }
@@ -114,7 +194,7 @@ cg_token_verify(const unsigned char *secret, size_t secret_len,
     if (CRYPTO_memcmp(mac, got, CG_MAC_LEN) != 0) {
         return CG_TOKEN_BAD_MAC;
     }
-    ulen = cg_b64url_decode(tok + 3, (size_t) (dot_exp - tok - 3),
+    ulen = cg_b64url_decode(tok + hdr, (size_t) (dot_exp - tok - hdr),
                             (unsigned char *) user, CG_USER_MAX);
     if (ulen <= 0 || !cg_session_user_valid(user, (size_t) ulen)) {
         return CG_TOKEN_MALFORMED;
@@ -127,6 +207,67 @@ cg_token_verify(const unsigned char *secret, size_t secret_len,
 }
 
 
+cg_token_rc_t
+cg_token_verify(const unsigned char *secret, size_t secret_len,
+                const char *tok, size_t toklen, time_t now,
+                char user[CG_USER_MAX + 1])
+{
+    if (toklen == 0) {
+        return CG_TOKEN_MISSING;
+    }
+    if (toklen > CG_TOKEN_MAX || toklen < 3 || memcmp(tok, "v1.", 3) != 0) {
+        return CG_TOKEN_MALFORMED;
+    }
+    return cg_token_check(secret, secret_len, tok, toklen, 3, now, user);
+}
+
+
+cg_token_rc_t
+cg_token_verify_ring(const cg_session_key_t *keys, size_t n,
+                     const char *tok, size_t toklen, time_t now,
+                     char user[CG_USER_MAX + 1])
+{
+    const char    *kid_end;
+    size_t         i, klen;
+    cg_token_rc_t  rc = CG_TOKEN_BAD_MAC;
+
+    if (toklen == 0) {
+        return CG_TOKEN_MISSING;
+    }
+    if (toklen > CG_TOKEN_MAX || toklen < 4) {
+        return CG_TOKEN_MALFORMED;
+    }
+    if (memcmp(tok, "v1.", 3) == 0) {
+        /* No kid: any key may have signed it; a MAC match ends the search
+         * (the token may still be expired). */
+        for (i = 0; i < n; i++) {
+            rc = cg_token_check(keys[i].key.data, keys[i].key.len, tok,
+                                toklen, 3, now, user);
+            if (rc != CG_TOKEN_BAD_MAC) {
+                return rc;
+            }
+        }
+        return rc;
+    }
+    if (memcmp(tok, "v2.", 3) != 0
+        || (kid_end = memchr(tok + 3, '.', toklen - 3)) == NULL) {
+        return CG_TOKEN_MALFORMED;
+    }
+    klen = (size_t) (kid_end - tok - 3);
+    if (!cg_session_kid_valid(tok + 3, klen)) {
+        return CG_TOKEN_MALFORMED;
+    }
+    for (i = 0; i < n; i++) {
+        if (strlen(keys[i].kid) == klen
+            && memcmp(keys[i].kid, tok + 3, klen) == 0) {
+            return cg_token_check(keys[i].key.data, keys[i].key.len, tok,
+                                  toklen, klen + 4, now, user);
+        }
+    }
+    return CG_TOKEN_UNKNOWN_KID;
+}
+
+
 const char *
 cg_token_reason(cg_token_rc_t rc)
 {
@@ -136,6 +277,7 @@ cg_token_reason(cg_token_rc_t rc)
     case CG_TOKEN_MALFORMED: return "malformed session token";
     case CG_TOKEN_BAD_MAC:   return "session token signature mismatch";
     case CG_TOKEN_EXPIRED:   return "session token expired";
+    case CG_TOKEN_UNKNOWN_KID: return "session token key id not configured";
     }
     return "?";
 }

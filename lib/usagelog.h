@@ -3,7 +3,9 @@
  *
  * Schema v1 (documented in the README): v, ts, event, request_id, user,
  * route, model, status, error, reason, input_tokens, output_tokens,
- * latency_ms, upstream_ms, key_id, remote_addr. Each line is written with a
+ * latency_ms, upstream_ms, key_id, remote_addr; and (added, same version)
+ * provider, stream, retries, fallback_from, usage_estimated, and flags (an
+ * array of guard findings, [] when none). Each line is written with a
  * single write(2) to a file opened O_APPEND, so lines from many workers never
  * interleave. Every string goes through the one JSON escaper, so no input can
  * break a line. The key appears only as its fingerprint (key_id).
