@@ -228,6 +228,27 @@ cg_http_cors(const cg_req_t *r, cg_buf_t *out)
 
 
 void
+cg_http_headers(const cg_req_t *r, cg_buf_t *out)
+{
+    cg_buf_adds(out, "\r\nCache-Control: no-store"
+                "\r\nX-Content-Type-Options: nosniff"
+                "\r\nX-Request-Id: ");
+    cg_buf_adds(out, r->request_id);
+    cg_http_cors(r, out);
+    if (r->retry_after > 0) {
+        cg_buf_adds(out, "\r\nRetry-After: ");
+        cg_buf_add_long(out, r->retry_after);
+    }
+    if (r->rate_set && r->rate.limit > 0) {
+        cg_buf_addf(out, "\r\nRateLimit-Policy: %ld;w=60\r\n"
+                    "RateLimit: limit=%ld, remaining=%ld, reset=%d",
+                    r->rate.limit, r->rate.limit, r->rate.remaining,
+                    r->rate.reset);
+    }
+}
+
+
+void
 cg_http_response(const cg_req_t *r, cg_buf_t *out)
 {
     cg_buf_t body;
@@ -241,24 +262,10 @@ cg_http_response(const cg_req_t *r, cg_buf_t *out)
     }
     cg_buf_adds(out, "Status: ");
     cg_buf_adds(out, cg_http_status_line(status));
-    cg_buf_adds(out, "\r\nContent-Type: application/json\r\n"
-                "Cache-Control: no-store\r\n"
-                "X-Content-Type-Options: nosniff\r\n"
-                "X-Request-Id: ");
-    cg_buf_adds(out, r->request_id);
-    cg_http_cors(r, out);
+    cg_buf_adds(out, "\r\nContent-Type: application/json");
+    cg_http_headers(r, out);
     if (r->err == CG_E_METHOD) {
         cg_buf_adds(out, "\r\nAllow: POST");
-    }
-    if (r->retry_after > 0) {
-        cg_buf_adds(out, "\r\nRetry-After: ");
-        cg_buf_add_long(out, r->retry_after);
-    }
-    if (r->rate_set && r->rate.limit > 0) {
-        cg_buf_addf(out, "\r\nRateLimit-Policy: %ld;w=60\r\n"
-                    "RateLimit: limit=%ld, remaining=%ld, reset=%d",
-                    r->rate.limit, r->rate.limit, r->rate.remaining,
-                    r->rate.reset);
     }
     cg_buf_adds(out, "\r\nContent-Length: ");
     cg_buf_add_long(out, (long long) body.len);
