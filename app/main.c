@@ -9,7 +9,13 @@
  *   chatgate mint  -c FILE USER [--ttl SECONDS]
  *                                    print a signed session token for USER
  *   chatgate keys                   list every config key with its default
+ *   chatgate reload -c FILE         SIGHUP the running master (re-reads keys)
+ *   chatgate probe  -c FILE [--key NAME]
+ *                                    one minimal provider call through a key
+ *   chatgate audit  -c FILE [--json] who and what can reach the keys
  */
+#include "audit.h"
+#include "ctl.h"
 #include "log.h"
 #include "master.h"
 
@@ -20,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -35,6 +43,9 @@ cg_usage(FILE *f)
         "usage: chatgate serve [-c FILE]\n"
         "       chatgate check [-c FILE]\n"
         "       chatgate mint  [-c FILE] USER [--ttl SECONDS]\n"
+        "       chatgate reload [-c FILE]\n"
+        "       chatgate probe [-c FILE] [--key NAME]\n"
+        "       chatgate audit [-c FILE] [--json]\n"
         "       chatgate keys\n"
         "       chatgate version\n"
         "The default config file is " CG_DEFAULT_CONF ".\n");
@@ -57,6 +68,25 @@ cg_main_check_auth(const cg_conf_t *conf)
 }
 
 
+/* Key files may belong to root, to the account chatgate runs as, to the
+ * [server] user it drops to, or to the config file's owner (who can point
+ * api_key at a file of its own anyway, so trusting it adds nothing). */
+static int
+cg_main_trust(const cg_conf_t *conf, const char *path)
+{
+    struct stat    st;
+    struct passwd *pw;
+
+    if (stat(path, &st) == 0) {
+        cg_secret_trust_uid(st.st_uid);
+    }
+    if (conf->user[0] && (pw = getpwnam(conf->user)) != NULL) {
+        cg_secret_trust_uid(pw->pw_uid);
+    }
+    return 0;
+}
+
+
 static cg_conf_t *
 cg_main_load(const char *path, int all_secrets)
 {
@@ -65,6 +95,7 @@ cg_main_load(const char *path, int all_secrets)
 
     if (conf == NULL || cg_conf_init(conf, err, sizeof(err)) != 0
         || cg_conf_load(conf, path, err, sizeof(err)) != 0
+        || cg_main_trust(conf, path) != 0
         || (all_secrets ? cg_conf_load_secrets(conf, err, sizeof(err))
                         : cg_conf_load_session_secret(conf, err,
                                                       sizeof(err))) != 0) {
@@ -112,11 +143,11 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
 
 
 static void
-cg_main_key(const char *section, const cg_conf_cmd_t *cmd)
+cg_main_key(const char *section, const char *name, const char *dflt,
+            const char *doc)
 {
-    printf("[%s] %s\t%s\t%s\n", section, cmd->name,
-           cmd->dflt ? (cmd->dflt[0] ? cmd->dflt : "(empty)") : "(required)",
-           cmd->doc);
+    printf("[%s] %s\t%s\t%s\n", section, name,
+           dflt ? (dflt[0] ? dflt : "(empty)") : "(required)", doc);
 }
 
 
@@ -126,14 +157,37 @@ static int
 cg_main_keys(void)
 {
     const cg_conf_cmd_t *cmd;
+    const cg_key_cmd_t  *kc;
 
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        cg_main_key(cmd->section, cmd);
+        cg_main_key(cmd->section, cmd->name, cmd->dflt, cmd->doc);
     }
     for (cmd = cg_route_cmds; cmd->name; cmd++) {
-        cg_main_key("route NAME", cmd);
+        cg_main_key("route NAME", cmd->name, cmd->dflt, cmd->doc);
+    }
+    for (kc = cg_keys_cmds; kc->name; kc++) {
+        cg_main_key("key NAME", kc->name, kc->dflt, kc->doc);
     }
     return 0;
+}
+
+
+/* reload needs only [server] pid_file: no secrets are read. */
+static int
+cg_main_reload(const char *path)
+{
+    cg_conf_t conf;
+    char      err[1024];
+    int       rc = 1;
+
+    if (cg_conf_init(&conf, err, sizeof(err)) != 0
+        || cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "chatgate: %s\n", err);
+    } else {
+        rc = cg_ctl_reload(&conf);
+    }
+    cg_conf_free(&conf);
+    return rc;
 }
 
 
@@ -151,10 +205,10 @@ cg_main_harden(void)
 int
 main(int argc, char **argv)
 {
-    const char *path = CG_DEFAULT_CONF, *cmd, *user = NULL;
+    const char *path = CG_DEFAULT_CONF, *cmd, *user = NULL, *key = NULL;
     long        ttl = 0;
     cg_conf_t  *conf;
-    int         i, rc;
+    int         i, rc, json = 0;
 
     if (argc < 2) {
         cg_usage(stderr);
@@ -166,6 +220,10 @@ main(int argc, char **argv)
             path = argv[++i];
         } else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
             ttl = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+            key = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
         } else if (user == NULL && argv[i][0] != '-') {
             user = argv[i];
         } else {
@@ -185,9 +243,15 @@ main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0
-        && strcmp(cmd, "mint") != 0) {
+        && strcmp(cmd, "mint") != 0 && strcmp(cmd, "reload") != 0
+        && strcmp(cmd, "probe") != 0 && strcmp(cmd, "audit") != 0) {
         cg_usage(stderr);
         return 2;
+    }
+    if (strcmp(cmd, "audit") == 0 || strcmp(cmd, "reload") == 0) {
+        cg_main_harden();
+        return strcmp(cmd, "audit") == 0 ? cg_audit_run(path, json)
+                                         : cg_main_reload(path);
     }
     if ((strcmp(cmd, "mint") == 0) != (user != NULL)) {
         cg_usage(stderr);
@@ -199,16 +263,20 @@ main(int argc, char **argv)
         return 1;
     }
     if (strcmp(cmd, "check") == 0) {
-        printf("chatgate: configuration %s is ok (provider key %s)\n", path,
-               conf->routes[0].api_key.fp);
+        printf("chatgate: configuration %s is ok (provider key %s %s)\n",
+               path, cg_conf_api_key_name(conf), conf->routes[0].api_key.fp);
         for (i = 0; i < conf->nroutes; i++) {
-            printf("route %s: %s %s, key %s%s\n", conf->routes[i].name,
+            printf("route %s: %s %s, key %s %s%s\n", conf->routes[i].name,
                    conf->routes[i].provider, conf->routes[i].model,
+                   cg_conf_route_key_name(&conf->routes[i]),
                    conf->routes[i].api_key.fp,
                    strcmp(conf->routes[i].name, conf->default_route) == 0
                    ? " (default)" : "");
         }
+        cg_ctl_check_keys(conf);
         rc = 0;
+    } else if (strcmp(cmd, "probe") == 0) {
+        rc = cg_ctl_probe(conf, key);
     } else if (strcmp(cmd, "mint") == 0) {
         rc = cg_main_mint(conf, user, ttl);
     } else {
@@ -224,5 +292,6 @@ main(int argc, char **argv)
     }
     cg_conf_free(conf);
     free(conf);
+    cg_secret_env_clear();
     return rc;
 }

@@ -1,5 +1,6 @@
 #include "master.h"
 #include "acl.h"
+#include "keylog.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "worker.h"
@@ -247,6 +248,7 @@ cg_master_spawn(cg_master_t *m)
 {
     cg_slot_t *slot;
     pid_t      pid;
+    int        rc;
     int        i;
 
     for (i = 0; i < m->nslots && m->slots[i].pid != 0; i++) {
@@ -275,7 +277,9 @@ cg_master_spawn(cg_master_t *m)
         cg_master_child_signals();
         /* The listening socket is the only fd a worker inherits on
          * purpose; keep it across nothing else (no exec happens). */
-        _exit(cg_worker_run(m->conf, m->listen_fd, &m->sb, i, m->threads));
+        rc = cg_worker_run(m->conf, m->listen_fd, &m->sb, i, m->threads);
+        cg_conf_free(m->conf);      /* wipes this process's copy of keys */
+        _exit(rc);
     }
     memset(slot, 0, sizeof(*slot));
     slot->pid = pid;
@@ -575,6 +579,7 @@ cg_master_reload(cg_master_t *m)
         || cg_master_check_acls(nc, err, sizeof(err)) != 0) {
         cg_log(CG_LOG_ERROR, "reload refused, still serving with the old "
                "configuration: %s", err);
+        cg_keylog_refused(m->conf, err);
         if (nc) {
             cg_conf_free(nc);
             free(nc);
@@ -591,6 +596,7 @@ cg_master_reload(cg_master_t *m)
         cg_log(CG_LOG_WARN, "reload: a new listen address needs a restart; "
                "keeping %s", m->conf->listen);
     }
+    cg_keylog_events(m->conf, nc, "reload");
     /* New workers, forked with the new config, take new requests while
      * the old ones finish theirs and leave. */
     cg_conf_free(m->conf);
@@ -923,6 +929,7 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
            : conf->pm == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
            cg_master_max_children(conf), conf->threads,
            conf->routes[0].api_key.fp, conf->nroutes);
+    cg_keylog_events(NULL, conf, "start");
     cg_master_start_pool(&m);
     cg_master_loop(&m);
     close(m.listen_fd);
@@ -934,5 +941,6 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     cg_sb_destroy(&m.sb);
     cg_conf_free(m.conf);
     free(m.conf);
+    cg_secret_env_clear();
     return 0;
 }

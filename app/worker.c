@@ -209,6 +209,24 @@ cg_worker_key_rejected(const cg_route_t *rt, const cg_req_t *r)
 }
 
 
+/* The provider refused the key: revoked, mistyped or leaked and disabled.
+ * An audit event so that the alerting reading the log says "rotate now". */
+static void
+cg_worker_key_audit(cg_worker_t *w, const cg_req_t *r)
+{
+    const cg_route_t *rt = cg_conf_route(w->conf, r->route,
+                                         strlen(r->route));
+    cg_audit_event_t  ev = { "key_rejected",
+                             rt ? cg_conf_route_key_name(rt) : r->route,
+                             r->key_id, NULL, r->request_id };
+
+    cg_usage_audit_format(&ev, cg_clock_wall(), &w->line);
+    (void) cg_usagelog_write(&w->usage, &w->line);
+    cg_log(CG_LOG_WARN, "%s: the provider rejected key %s (%s): rotate it",
+           r->request_id, ev.key, ev.key_id);
+}
+
+
 static void
 cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
 {
@@ -228,6 +246,9 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
     if (cg_usagelog_write(&w->usage, &w->line) != 0) {
         cg_log(CG_LOG_ERROR, "cannot write usage line for %s: %s",
                r->request_id, strerror(errno));
+    }
+    if (r->upstream_status == 401 && r->route && r->key_id) {
+        cg_worker_key_audit(w, r);
     }
 }
 

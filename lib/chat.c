@@ -1,6 +1,7 @@
 #include "chat.h"
 #include "clock.h"
 #include "guard.h"
+#include "keys.h"
 #include "relay.h"
 #include "session.h"
 #include "tokens.h"
@@ -98,7 +99,11 @@ int
 cg_route_allowed(const cg_req_t *r, const cg_route_t *rt)
 {
     if (r->sess.token) {
-        return cg_session_route_allowed(&r->sess, rt->name);
+        /* Both the token's routes and the route key's services decide. */
+        return cg_session_route_allowed(&r->sess, rt->name)
+               && (rt->key_services == NULL
+                   || cg_keys_list_has(rt->key_services,
+                                       r->sess.token->name));
     }
     return rt->is_public;
 }

@@ -31,6 +31,12 @@ static int cg_conf_set_pm(const cg_conf_cmd_t *, void *, const char *,
                           char *, size_t);
 static int cg_conf_set_path(const cg_conf_cmd_t *, void *, const char *,
                             char *, size_t);
+static int cg_conf_set_keyref(const cg_conf_cmd_t *, void *,
+                              const char *, char *, size_t);
+static int cg_conf_set_env(const cg_conf_cmd_t *, void *, const char *,
+                           char *, size_t);
+static int cg_conf_set_date(const cg_conf_cmd_t *, void *, const char *,
+                            char *, size_t);
 static int cg_conf_set_optref(const cg_conf_cmd_t *, void *, const char *,
                               char *, size_t);
 static int cg_conf_set_bool(const cg_conf_cmd_t *, void *, const char *,
@@ -70,6 +76,10 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "30", 0, 3600,
       "seconds in-flight requests get to finish on SIGTERM before workers "
       "are killed" },
+    { "server", "environment", cg_conf_set_env, CG_OFF(environment),
+      "production", 0, 0,
+      "production, staging or development: only keys of this environment "
+      "are read, and a route using another environment's key is refused" },
     { "server", "default_route", cg_conf_set_str, CG_OFF(default_route),
       "default", 0, 0,
       "route used when the client names none ([provider] is \"default\")" },
@@ -138,8 +148,9 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
 
     { "session", "secret", cg_conf_set_optref, CG_OFF(session_secret_ref),
       "", 0, 0,
-      "HMAC secret for session tokens, as env:NAME or file:/path "
-      "(at least 32 bytes); required for mode signed unless secrets is set" },
+      "HMAC secret for session tokens, as env:NAME, file:/path or "
+      "credential:NAME (at least 32 bytes); required for mode signed "
+      "unless secrets is set" },
     { "session", "cookie", cg_conf_set_str, CG_OFF(cookie_name),
       "chatgate_session", 0, 0, "name of the session cookie" },
     { "session", "ttl", cg_conf_set_int, CG_OFF(session_ttl),
@@ -167,8 +178,9 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
     { "provider", "base_url", cg_conf_set_str, CG_OFF(base_url),
       "https://api.anthropic.com", 0, 0,
       "provider base URL (the tests and the demo point it at the mock)" },
-    { "provider", "api_key", cg_conf_set_ref, CG_OFF(api_key_ref),
-      NULL, 0, 0, "provider API key, as env:NAME or file:/path" },
+    { "provider", "api_key", cg_conf_set_keyref, CG_OFF(api_key_ref),
+      NULL, 0, 0, "provider API key: key:NAME (a [key NAME] section), or "
+      "env:NAME, file:/path or credential:NAME" },
     { "provider", "model", cg_conf_set_str, CG_OFF(model),
       "claude-sonnet-4-5", 0, 0, "model name sent to the provider" },
     { "provider", "max_tokens", cg_conf_set_int, CG_OFF(max_tokens),
@@ -187,6 +199,12 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "total time allowed for one provider call; past it the client gets 504" },
     { "provider", "ca_file", cg_conf_set_str, CG_OFF(ca_file),
       "", 0, 0, "CA bundle for TLS to the provider (empty: system default)" },
+    { "provider", "retention", cg_conf_set_str, CG_OFF(retention),
+      "", 0, 0, "the provider's data-retention terms as reviewed, e.g. "
+      "\"30 days, no training\" (empty: an audit finding)" },
+    { "provider", "reviewed", cg_conf_set_date, CG_OFF(reviewed),
+      "", 0, 0, "date of the last retention review, YYYY-MM-DD (audit flags "
+      "one older than a year)" },
 
     { "input", "max_chars", cg_conf_set_int, CG_OFF(max_chars),
       "10000", 1, 1000000, "longest message in characters" },
@@ -312,8 +330,9 @@ const cg_conf_cmd_t cg_route_cmds[] = {
       "https://api.openai.com/v1 for openai)" },
     { "route", "url", cg_conf_set_str, CG_ROFF(url), "", 0, 0,
       "full request URL, overriding base_url (Azure deployment URLs)" },
-    { "route", "api_key", cg_conf_set_ref, CG_ROFF(api_key_ref), NULL, 0, 0,
-      "provider API key, as env:NAME or file:/path" },
+    { "route", "api_key", cg_conf_set_keyref, CG_ROFF(api_key_ref), NULL,
+      0, 0, "provider API key: key:NAME (a [key NAME] section), or "
+      "env:NAME, file:/path or credential:NAME" },
     { "route", "auth", cg_conf_set_auth, CG_ROFF(auth), "", 0, 0,
       "key header: bearer, api-key (Azure) or x-api-key (empty: the "
       "provider's own)" },
@@ -448,8 +467,8 @@ cg_conf_set_ref(const cg_conf_cmd_t *cmd, void *conf, const char *value,
     if (!cg_secret_is_ref(value)) {
         /* Never echo the value: it may be the secret itself. */
         snprintf(err, errlen, "[%s] %s must reference the secret as "
-                 "env:NAME or file:/path, not hold it", cmd->section,
-                 cmd->name);
+                 "env:NAME, file:/path or credential:NAME, not hold it",
+                 cmd->section, cmd->name);
         return -1;
     }
     return cg_conf_set_str(cmd, conf, value, err, errlen);
@@ -584,6 +603,49 @@ cg_conf_set_path(const cg_conf_cmd_t *cmd, void *conf, const char *value,
 
 
 static int
+cg_conf_set_keyref(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                   char *err, size_t errlen)
+{
+    if (strncmp(value, "key:", 4) == 0
+        && cg_keys_valid_name(value + 4, strlen(value + 4))) {
+        return cg_conf_set_str(cmd, conf, value, err, errlen);
+    }
+    return cg_conf_set_ref(cmd, conf, value, err, errlen);
+}
+
+
+static int
+cg_conf_set_env(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                char *err, size_t errlen)
+{
+    int env = cg_env_parse(value);
+
+    if (env < 0) {
+        snprintf(err, errlen, "[%s] %s must be production, staging or "
+                 "development", cmd->section, cmd->name);
+        return -1;
+    }
+    *(int *) ((char *) conf + cmd->offset) = env;
+    return 0;
+}
+
+
+static int
+cg_conf_set_date(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                 char *err, size_t errlen)
+{
+    time_t t;
+
+    if (value[0] && cg_date_parse(value, &t) != 0) {
+        snprintf(err, errlen, "[%s] %s must be a date, YYYY-MM-DD",
+                 cmd->section, cmd->name);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+static int
 cg_conf_set_optref(const cg_conf_cmd_t *cmd, void *conf, const char *value,
                    char *err, size_t errlen)
 {
@@ -686,6 +748,7 @@ cg_conf_is_str(const cg_conf_cmd_t *cmd)
     return cmd->set == cg_conf_set_str || cmd->set == cg_conf_set_ref
            || cmd->set == cg_conf_set_provider
            || cmd->set == cg_conf_set_path || cmd->set == cg_conf_set_optref
+           || cmd->set == cg_conf_set_keyref || cmd->set == cg_conf_set_date
            || cmd->set == cg_conf_set_auth
            || cmd->set == cg_conf_set_tokparam
            || cmd->set == cg_conf_set_temp
@@ -815,6 +878,10 @@ cg_conf_handler(void *user, const char *section, const char *name,
     cg_route_t          *rt;
     int                  known_section = 0;
 
+    if (strncmp(section, "key ", 4) == 0) {
+        return cg_keys_set(&ps->conf->keys, section + 4, name, value,
+                           ps->err, ps->errlen) == 0;
+    }
     if (strncmp(section, "route ", 6) == 0) {
         rt = cg_conf_section_route(ps, section);
         return rt && cg_conf_route_key(ps, rt, section, name, value);
@@ -868,7 +935,8 @@ cg_conf_scan_key(const char *line, size_t n, const char *path, int lineno,
 
 
 /* Sections that may appear once per name: "[route fast]". */
-static const char *const cg_conf_multi[] = { "route ", "token ", NULL };
+static const char *const cg_conf_multi[] = { "route ", "token ", "key ",
+                                             NULL };
 
 
 /* inih reports only name = value lines, so an unknown section with no
@@ -1207,7 +1275,8 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
             return -1;
         }
     }
-    if (cg_conf_routes_finish(conf, &ps, msg, sizeof(msg)) != 0
+    if (cg_keys_validate(&conf->keys, msg, sizeof(msg)) != 0
+        || cg_conf_routes_finish(conf, &ps, msg, sizeof(msg)) != 0
         || cg_tokens_check(conf->tokens, msg, sizeof(msg)) != 0) {
         snprintf(err, errlen, "%s: %s", path, msg);
         return -1;
@@ -1251,18 +1320,46 @@ cg_conf_load_prompt(const char *what, const char *ref, char **out,
 }
 
 
+/* Loads ref into s: a key:NAME reference borrows a copy of the [key NAME]
+ * secret after checking that the key is of this server's environment and
+ * lists the route; anything else is read as env:/file:/credential:. */
 static int
-cg_conf_load_route(cg_route_t *rt, char *err, size_t errlen)
+cg_conf_load_keyref(cg_conf_t *conf, cg_secret_t *s, const char *ref,
+                    const char *route, char *msg, size_t msglen)
+{
+    if (strncmp(ref, "key:", 4) != 0) {
+        return cg_secret_load(s, ref, msg, msglen);
+    }
+    if (cg_keys_check_route(&conf->keys, ref + 4, conf->environment, route,
+                            msg, msglen) != 0) {
+        return -1;
+    }
+    if (cg_secret_copy(s, &cg_keys_find(&conf->keys, ref + 4)->secret)
+        != 0) {
+        snprintf(msg, msglen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+cg_conf_load_route(cg_conf_t *conf, cg_route_t *rt, char *err,
+                   size_t errlen)
 {
     char what[CG_ROUTE_NAME_MAX + 16], msg[400];
 
     /* The route "default" is usually [provider]: name what the file says. */
     snprintf(what, sizeof(what), strcmp(rt->name, "default") == 0
              ? "[provider]" : "[route %s]", rt->name);
-    if (cg_secret_load(&rt->api_key, rt->api_key_ref, msg,
-                       sizeof(msg)) != 0) {
+    if (cg_conf_load_keyref(conf, &rt->api_key, rt->api_key_ref, rt->name,
+                            msg, sizeof(msg)) != 0) {
         snprintf(err, errlen, "%s api_key: %s", what, msg);
         return -1;
+    }
+    if (strncmp(rt->api_key_ref, "key:", 4) == 0) {
+        rt->key_services = cg_keys_find(&conf->keys,
+                                        rt->api_key_ref + 4)->services;
     }
     return cg_conf_load_prompt(what, rt->system_prompt,
                                &rt->system_prompt_text, err, errlen);
@@ -1377,6 +1474,9 @@ cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen)
     if (cg_conf_load_session_secret(conf, err, errlen) != 0) {
         return -1;
     }
+    if (cg_keys_load(&conf->keys, conf->environment, err, errlen) != 0) {
+        return -1;
+    }
     if (conf->user_id_key_ref[0]
         && cg_secret_load(&conf->user_id_key, conf->user_id_key_ref, msg,
                           sizeof(msg)) != 0) {
@@ -1384,15 +1484,15 @@ cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen)
         return -1;
     }
     for (i = 0; i < conf->nroutes; i++) {
-        if (cg_conf_load_route(&conf->routes[i], err, errlen) != 0) {
+        if (cg_conf_load_route(conf, &conf->routes[i], err, errlen) != 0) {
             return -1;
         }
     }
     if (conf->api_key_ref == NULL) {
         return 0;       /* no [provider]: routes only */
     }
-    if (cg_secret_load(&conf->api_key, conf->api_key_ref, msg,
-                       sizeof(msg)) != 0) {
+    if (cg_conf_load_keyref(conf, &conf->api_key, conf->api_key_ref,
+                            "default", msg, sizeof(msg)) != 0) {
         snprintf(err, errlen, "[provider] api_key: %s", msg);
         return -1;
     }
@@ -1423,6 +1523,7 @@ cg_conf_free(cg_conf_t *conf)
     cg_secret_free(&conf->user_id_key);
     cg_secret_free(&conf->session_secret);
     cg_secret_free(&conf->api_key);
+    cg_keys_free(&conf->keys);
     cg_secret_free(&conf->jwt_secret);
     while (conf->n_session_keys > 0) {
         conf->n_session_keys--;
@@ -1434,4 +1535,55 @@ cg_conf_free(cg_conf_t *conf)
     cg_tokens_free(conf->tokens);
     free(conf->system_prompt_text);
     memset(conf, 0, sizeof(*conf));
+}
+
+
+const char *
+cg_conf_route_key_name(const cg_route_t *rt)
+{
+    if (rt->api_key_ref && strncmp(rt->api_key_ref, "key:", 4) == 0) {
+        return rt->api_key_ref + 4;
+    }
+    return strcmp(rt->name, "default") == 0 ? "provider" : rt->name;
+}
+
+
+void
+cg_conf_route_keyview(const cg_conf_t *conf, const cg_route_t *rt,
+                      cg_key_t *out)
+{
+    const char *name = cg_conf_route_key_name(rt);
+    size_t      i;
+
+    if (strncmp(rt->api_key_ref, "key:", 4) == 0) {
+        for (i = 0; i < conf->keys.n; i++) {
+            if (strcmp(conf->keys.v[i].name, name) == 0) {
+                *out = conf->keys.v[i];
+                return;
+            }
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    out->name = (char *) name;
+    out->source = rt->api_key_ref;
+    out->env = conf->environment;
+    out->routes = rt->name;
+    out->services = (char *) "*";
+    out->max_age_days = 90;
+    out->secret = rt->api_key;
+}
+
+
+const char *
+cg_conf_api_key_name(const cg_conf_t *conf)
+{
+    return conf->nroutes ? cg_conf_route_key_name(&conf->routes[0])
+                         : "provider";
+}
+
+
+void
+cg_conf_provider_key(const cg_conf_t *conf, cg_key_t *out)
+{
+    cg_conf_route_keyview(conf, &conf->routes[0], out);
 }

@@ -16,6 +16,7 @@
 #define CG_CONFIG_H
 
 #include <stddef.h>
+#include "keys.h"
 #include "secret.h"
 #include "session.h"
 
@@ -58,6 +59,7 @@ typedef struct {
     unsigned char seen[CG_ROUTE_KEYS_MAX];  /* keys set in the file */
     cg_secret_t   api_key;
     char         *system_prompt_text;
+    const char   *key_services; /* services of its [key NAME]; NULL: any */
 } cg_route_t;
 
 typedef struct {
@@ -70,6 +72,7 @@ typedef struct {
     char   *chat_path;
     char   *pid_file;
     int     shutdown_timeout;
+    int     environment;        /* cg_env_t */
     int     threads;
     char   *user;
     char   *group;
@@ -125,6 +128,8 @@ typedef struct {
     int     connect_timeout_ms;
     int     timeout_ms;
     char   *ca_file;
+    char   *retention;          /* the provider's data-retention policy */
+    char   *reviewed;           /* YYYY-MM-DD of the last review */
 
     /* [input] */
     int     max_chars;
@@ -175,6 +180,7 @@ typedef struct {
     /* Loaded by cg_conf_load_secrets(). */
     cg_secret_t session_secret;
     cg_secret_t api_key;
+    cg_keys_t   keys;               /* [key NAME] sections */
     cg_session_key_t *session_keys; /* first signs; all verify */
     size_t      n_session_keys;
     cg_secret_t jwt_secret;
@@ -208,6 +214,20 @@ int  cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen);
 /* Loads only the session secret (for `mint`, which needs no provider key). */
 int  cg_conf_load_session_secret(cg_conf_t *conf, char *err, size_t errlen);
 void cg_conf_free(cg_conf_t *conf);
+/* The name logs and audit use for a route's key: NAME of key:NAME, or for
+ * a direct env:/file:/credential: reference "provider" (the route
+ * "default") or the route's own name. */
+const char *cg_conf_route_key_name(const cg_route_t *rt);
+/* Fills out with a view of rt's key as a named key (the [key] section, or
+ * one made up for a direct reference: the name above, the server's
+ * environment, only this route). The view borrows conf's memory: never
+ * free it, never use it after conf is freed. */
+void        cg_conf_route_keyview(const cg_conf_t *conf,
+                                  const cg_route_t *rt,
+                                  cg_key_t *out);
+/* The same for the first route (the provider key of one-route setups). */
+const char *cg_conf_api_key_name(const cg_conf_t *conf);
+void        cg_conf_provider_key(const cg_conf_t *conf, cg_key_t *out);
 /* The route called name, or NULL. */
 const cg_route_t *cg_conf_route(const cg_conf_t *conf, const char *name,
                                 size_t len);

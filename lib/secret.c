@@ -11,13 +11,81 @@
 
 #include <openssl/evp.h>
 
+#define CG_SECRET_ENV_MAX  32
+
+/* Values taken from env: references. The variable is unset after the
+ * first read, so a reload (which re-reads every reference) finds its value
+ * here; the environment of a running process cannot change anyway. */
+typedef struct {
+    char        *name;
+    cg_secret_t  value;
+} cg_secret_env_t;
+
+static cg_secret_env_t  cg_secret_envs[CG_SECRET_ENV_MAX];
+static uid_t            cg_secret_service_uid = (uid_t) -1;
+static uid_t            cg_secret_trusted[4];
+static size_t           cg_secret_ntrusted;
+
 
 int
 cg_secret_is_ref(const char *ref)
 {
     return ref != NULL
            && ((strncmp(ref, "env:", 4) == 0 && ref[4] != '\0')
-               || (strncmp(ref, "file:/", 6) == 0));
+               || (strncmp(ref, "file:/", 6) == 0)
+               || (strncmp(ref, "credential:", 11) == 0 && ref[11] != '\0'
+                   && strchr(ref + 11, '/') == NULL
+                   && strcmp(ref + 11, "..") != 0));
+}
+
+
+int
+cg_secret_path(const char *ref, char *out, size_t outlen)
+{
+    const char *dir;
+    int         n;
+
+    if (strncmp(ref, "file:/", 6) == 0) {
+        n = snprintf(out, outlen, "%s", ref + 5);
+    } else if (strncmp(ref, "credential:", 11) == 0
+               && (dir = getenv("CREDENTIALS_DIRECTORY")) != NULL
+               && dir[0] == '/') {
+        n = snprintf(out, outlen, "%s/%s", dir, ref + 11);
+    } else {
+        return -1;
+    }
+    return n > 0 && (size_t) n < outlen ? 0 : -1;
+}
+
+
+void
+cg_secret_set_service_uid(uid_t uid)
+{
+    cg_secret_service_uid = uid;
+}
+
+
+void
+cg_secret_trust_uid(uid_t uid)
+{
+    if (cg_secret_ntrusted < sizeof(cg_secret_trusted)
+                             / sizeof(cg_secret_trusted[0])) {
+        cg_secret_trusted[cg_secret_ntrusted++] = uid;
+    }
+}
+
+
+static int
+cg_secret_trusted_owner(uid_t owner, uid_t svc)
+{
+    size_t i;
+
+    for (i = 0; i < cg_secret_ntrusted; i++) {
+        if (cg_secret_trusted[i] == owner) {
+            return 1;
+        }
+    }
+    return owner == 0 || owner == svc;
 }
 
 
@@ -46,6 +114,39 @@ cg_secret_take(cg_secret_t *s, const char *p, size_t n)
 }
 
 
+/* Who may hold the key besides chatgate: root, and the group when it is
+ * group-readable (`chatgate audit` names every such account). */
+static int
+cg_secret_check_custody(const struct stat *st, const char *path, char *err,
+                        size_t errlen)
+{
+    uid_t svc = cg_secret_service_uid;
+
+    if (svc == (uid_t) -1) {
+        svc = geteuid();
+    }
+    if (st->st_mode & (S_IROTH | S_IWOTH)) {
+        snprintf(err, errlen, "secret file:%s is readable or writable by "
+                 "others (mode %04o); chmod 0600 or 0640 it", path,
+                 (unsigned) (st->st_mode & 07777));
+        return -1;
+    }
+    if (st->st_mode & S_IWGRP) {
+        snprintf(err, errlen, "secret file:%s is writable by its group "
+                 "(mode %04o); chmod 0600 or 0640 it", path,
+                 (unsigned) (st->st_mode & 07777));
+        return -1;
+    }
+    if (!cg_secret_trusted_owner(st->st_uid, svc)) {
+        snprintf(err, errlen, "secret file:%s is owned by uid %u, not by "
+                 "root or the service user (uid %u); chown it", path,
+                 (unsigned) st->st_uid, (unsigned) svc);
+        return -1;
+    }
+    return 0;
+}
+
+
 static int
 cg_secret_load_file(cg_secret_t *s, const char *path, char *err,
                     size_t errlen)
@@ -67,10 +168,7 @@ cg_secret_load_file(cg_secret_t *s, const char *path, char *err,
         close(fd);
         return -1;
     }
-    if (st.st_mode & (S_IROTH | S_IWOTH)) {
-        snprintf(err, errlen, "secret file:%s is readable or writable by "
-                 "others (mode %04o); chmod 0600 or 0640 it", path,
-                 (unsigned) (st.st_mode & 07777));
+    if (cg_secret_check_custody(&st, path, err, errlen) != 0) {
         close(fd);
         return -1;
     }
@@ -94,32 +192,110 @@ cg_secret_load_file(cg_secret_t *s, const char *path, char *err,
 }
 
 
+static cg_secret_env_t *
+cg_secret_env_slot(const char *name, int create)
+{
+    int i;
+
+    for (i = 0; i < CG_SECRET_ENV_MAX; i++) {
+        if (cg_secret_envs[i].name
+            && strcmp(cg_secret_envs[i].name, name) == 0) {
+            return &cg_secret_envs[i];
+        }
+    }
+    for (i = 0; create && i < CG_SECRET_ENV_MAX; i++) {
+        if (cg_secret_envs[i].name == NULL) {
+            cg_secret_envs[i].name = strdup(name);
+            return cg_secret_envs[i].name ? &cg_secret_envs[i] : NULL;
+        }
+    }
+    return NULL;
+}
+
+
+/* Reads the variable once, keeps the value, and removes it from the
+ * environment so that no child, no later getenv() and no /proc/PID/environ
+ * of a forked worker carries it. */
+static int
+cg_secret_load_env(cg_secret_t *s, const char *name, char *err,
+                   size_t errlen)
+{
+    cg_secret_env_t *slot;
+    char            *v = getenv(name);
+
+    if (v != NULL && *v != '\0') {
+        slot = cg_secret_env_slot(name, 1);
+        if (slot == NULL || strlen(v) > CG_SECRET_MAX) {
+            snprintf(err, errlen, "environment variable %s holds no usable "
+                     "secret", name);
+            return -1;
+        }
+        cg_secret_free(&slot->value);
+        if (cg_secret_take(&slot->value, v, strlen(v)) != 0) {
+            snprintf(err, errlen, "environment variable %s holds no usable "
+                     "secret", name);
+            return -1;
+        }
+        /* The value lives in the environment block; wiping it there also
+         * blanks it in /proc/PID/environ when it was in the initial
+         * environment. */
+        explicit_bzero(v, strlen(v));
+        unsetenv(name);
+    }
+    slot = cg_secret_env_slot(name, 0);
+    if (slot == NULL || slot->value.data == NULL) {
+        snprintf(err, errlen, "environment variable %s (from env:%s) is not "
+                 "set", name, name);
+        return -1;
+    }
+    return cg_secret_copy(s, &slot->value);
+}
+
+
 int
 cg_secret_load(cg_secret_t *s, const char *ref, char *err, size_t errlen)
 {
-    const char *v;
+    char path[4096];
 
     memset(s, 0, sizeof(*s));
     if (!cg_secret_is_ref(ref)) {
-        snprintf(err, errlen, "a secret must be referenced as env:NAME or "
-                 "file:/path");
+        snprintf(err, errlen, "a secret must be referenced as env:NAME, "
+                 "file:/path or credential:NAME");
         return -1;
     }
-    if (ref[0] == 'f') {
-        return cg_secret_load_file(s, ref + 5, err, errlen);
+    if (ref[0] == 'e') {
+        return cg_secret_load_env(s, ref + 4, err, errlen);
     }
-    v = getenv(ref + 4);
-    if (v == NULL || *v == '\0') {
-        snprintf(err, errlen, "environment variable %s (from %s) is not set",
-                 ref + 4, ref);
+    if (cg_secret_path(ref, path, sizeof(path)) != 0) {
+        snprintf(err, errlen, "%s needs $CREDENTIALS_DIRECTORY (systemd "
+                 "LoadCredential=) to be set", ref);
         return -1;
     }
-    if (strlen(v) > CG_SECRET_MAX || cg_secret_take(s, v, strlen(v)) != 0) {
-        snprintf(err, errlen, "environment variable %s holds no usable "
-                 "secret", ref + 4);
-        return -1;
+    return cg_secret_load_file(s, path, err, errlen);
+}
+
+
+int
+cg_secret_copy(cg_secret_t *dst, const cg_secret_t *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    if (src->data == NULL) {
+        return 0;
     }
-    return 0;
+    return cg_secret_take(dst, (const char *) src->data, src->len);
+}
+
+
+void
+cg_secret_env_clear(void)
+{
+    int i;
+
+    for (i = 0; i < CG_SECRET_ENV_MAX; i++) {
+        cg_secret_free(&cg_secret_envs[i].value);
+        free(cg_secret_envs[i].name);
+        cg_secret_envs[i].name = NULL;
+    }
 }
 
 

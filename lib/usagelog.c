@@ -178,3 +178,45 @@ cg_usagelog_write(cg_usagelog_t *log, const cg_buf_t *line)
     } while (n < 0 && errno == EINTR);
     return n == (ssize_t) line->len ? 0 : -1;
 }
+
+
+void
+cg_usage_audit_format(const cg_audit_event_t *ev, double wall, cg_buf_t *b)
+{
+    cg_buf_reset(b);
+    cg_buf_adds(b, "{\"v\":1,\"ts\":");
+    cg_usage_ts(b, wall);
+    cg_buf_adds(b, ",\"event\":\"audit\",\"action\":");
+    cg_buf_add_json_cstr(b, ev->action);
+    cg_buf_adds(b, ",\"key\":");
+    cg_buf_add_json_cstr(b, ev->key);
+    cg_buf_adds(b, ",\"key_id\":");
+    cg_buf_add_json_cstr(b, ev->key_id);
+    cg_buf_adds(b, ",\"old_key_id\":");
+    cg_buf_add_json_cstr(b, ev->old_key_id);
+    cg_buf_adds(b, ",\"detail\":");
+    cg_buf_add_json_cstr(b, ev->detail);
+    cg_buf_adds(b, "}\n");
+}
+
+
+int
+cg_usagelog_audit(const char *path, const cg_audit_event_t *ev)
+{
+    cg_usagelog_t   log;
+    cg_buf_t        b;
+    struct timespec ts;
+    char            err[256];
+    int             rc;
+
+    if (cg_usagelog_open(&log, path, err, sizeof(err)) != 0) {
+        return -1;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cg_buf_init(&b);
+    cg_usage_audit_format(ev, (double) ts.tv_sec + ts.tv_nsec / 1e9, &b);
+    rc = cg_usagelog_write(&log, &b);
+    cg_buf_free(&b);
+    cg_usagelog_close(&log);
+    return rc;
+}

@@ -37,4 +37,22 @@ void cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u,
                      double now, double wall, cg_buf_t *b);
 int  cg_usagelog_write(cg_usagelog_t *log, const cg_buf_t *line);
 
+/* An admin event (start, reload, key_loaded, key_rotated, key_age, probe):
+ * {"v":1,"ts","event":"audit","action","key","key_id","old_key_id",
+ * "detail"}. Keys appear by name and fingerprint only; NULL fields are
+ * null. */
+typedef struct {
+    const char *action;
+    const char *key;
+    const char *key_id;
+    const char *old_key_id;
+    const char *detail;
+} cg_audit_event_t;
+
+void cg_usage_audit_format(const cg_audit_event_t *ev, double wall,
+                           cg_buf_t *b);
+/* Appends one audit line to the usage log at path (opened and closed here:
+ * admin events are rare and come from the master and the CLI). */
+int  cg_usagelog_audit(const char *path, const cg_audit_event_t *ev);
+
 #endif

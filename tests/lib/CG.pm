@@ -153,8 +153,11 @@ sub start_mock {
     $self->{mock_port} = $sock->sockport;
     $self->{mock_log} = "$self->{dir}/mock.log";
     my $keyfile = $self->write_file('mock.key', $self->{key});
+    # mock_any_key: accept any key (a rotation test checks the key in the
+    # mock's log instead).
+    my @key = $self->{mock_any_key} ? () : ('--key-file', $keyfile);
     $self->spawn('mock', $sock, "$BUILD/mock-provider",
-                 '--key-file', $keyfile, '--log', $self->{mock_log}, @args);
+                 @key, '--log', $self->{mock_log}, @args);
     close $sock;
     return $self->{mock_port};
 }
@@ -488,7 +491,19 @@ sub chat {
     return $res;
 }
 
+# Request lines of the usage log (audit events are left out: see
+# audit_lines).
 sub usage_lines {
+    my ($self) = @_;
+    return [ grep { ($_->{event} // '') ne 'audit' } @{ $self->log_lines } ];
+}
+
+sub audit_lines {
+    my ($self) = @_;
+    return [ grep { ($_->{event} // '') eq 'audit' } @{ $self->log_lines } ];
+}
+
+sub log_lines {
     my ($self) = @_;
     return [ map { decode_json($_) } grep { /\S/ }
              split /\n/, slurp("$self->{dir}/usage.log") ];

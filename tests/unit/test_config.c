@@ -500,8 +500,18 @@ test_secrets_env(void **state)
     assert_int_equal(conf.api_key.len, strlen(api_key));
     assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
     cg_conf_free(&conf);
+    /* Read once, then gone from the environment; a reload still finds the
+     * value that was read. */
+    assert_null(getenv("CG_TEST_API_KEY"));
+    assert_null(getenv("CG_TEST_SESSION_SECRET"));
+    assert_int_equal(load_refs(&conf, "env:CG_TEST_SESSION_SECRET",
+                               "env:CG_TEST_API_KEY", err, sizeof(err)), 0);
+    assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
+    cg_conf_free(&conf);
 
-    /* Unset. */
+    /* Unset (and never read). */
+    cg_secret_env_clear();
+    setenv("CG_TEST_SESSION_SECRET", session_secret, 1);
     unsetenv("CG_TEST_API_KEY");
     assert_int_equal(load_refs(&conf, "env:CG_TEST_SESSION_SECRET",
                                "env:CG_TEST_API_KEY", err, sizeof(err)), -1);
@@ -517,12 +527,14 @@ test_secrets_env(void **state)
     cg_conf_free(&conf);
 
     /* Session secret unset. */
+    cg_secret_env_clear();
     unsetenv("CG_TEST_SESSION_SECRET");
     setenv("CG_TEST_API_KEY", api_key, 1);
     assert_int_equal(load_refs(&conf, "env:CG_TEST_SESSION_SECRET",
                                "env:CG_TEST_API_KEY", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "[session] secret"));
     cg_conf_free(&conf);
+    cg_secret_env_clear();
 }
 
 

@@ -1,0 +1,188 @@
+#include "ctl.h"
+
+#include "provider.h"
+#include "upstream.h"
+#include "usagelog.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+
+int
+cg_ctl_reload(const cg_conf_t *conf)
+{
+    FILE *f;
+    long  pid = 0;
+
+    if (conf->pid_file == NULL || conf->pid_file[0] == '\0') {
+        fprintf(stderr, "chatgate: reload needs [server] pid_file\n");
+        return 1;
+    }
+    f = fopen(conf->pid_file, "re");
+    if (f == NULL || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
+        fprintf(stderr, "chatgate: cannot read a pid from %s\n",
+                conf->pid_file);
+        if (f) {
+            fclose(f);
+        }
+        return 1;
+    }
+    fclose(f);
+    if (kill((pid_t) pid, SIGHUP) != 0) {
+        fprintf(stderr, "chatgate: cannot signal %ld: %s\n", pid,
+                strerror(errno));
+        return 1;
+    }
+    printf("chatgate: sent SIGHUP to %ld; the error log says whether the "
+           "reload was accepted\n", pid);
+    return 0;
+}
+
+
+/* One minimal request (one "ping" turn, max_tokens 1) through rt. */
+static int
+cg_ctl_probe_call(const cg_conf_t *conf, const cg_route_t *rt, long *status,
+                  char *why, size_t whylen)
+{
+    const cg_provider_t *p = cg_provider_find(rt->provider);
+    cg_upstream_t       *up;
+    cg_buf_t             body, url, hdr, resp;
+    cg_up_call_t         call;
+    cg_up_result_t       res;
+    cg_req_t             r;
+    char                 ping[] = "ping";
+    cg_msg_t             msg = { 0, ping, 4 };
+    cg_up_rc_t           rc;
+
+    if (p == NULL || cg_upstream_global_init() != 0
+        || (up = cg_upstream_new(conf)) == NULL) {
+        snprintf(why, whylen, "cannot set up the HTTP client");
+        return -1;
+    }
+    memset(&r, 0, sizeof(r));
+    r.msgs = &msg;
+    r.nmsgs = 1;
+    cg_buf_init(&body);
+    cg_buf_init(&url);
+    cg_buf_init(&hdr);
+    cg_buf_init(&resp);
+    p->build(rt, &r, "", 0, &body);
+    cg_provider_url(p, rt, &url);
+    cg_provider_headers(p, rt, &hdr);
+    memset(&call, 0, sizeof(call));
+    memset(&res, 0, sizeof(res));
+    call.url = url.data;
+    call.headers = hdr.data;
+    call.body = body.data;
+    call.len = body.len;
+    call.connect_ms = rt->connect_timeout_ms;
+    call.total_ms = rt->timeout_ms;
+    rc = body.oom || url.oom || hdr.oom ? CG_UP_FAILED
+         : cg_upstream_call(up, &call, &resp, &res);
+    *status = res.status;
+    snprintf(why, whylen, "%s", res.why);
+    if (hdr.data) {
+        explicit_bzero(hdr.data, hdr.len);
+    }
+    cg_buf_free(&hdr);
+    cg_buf_free(&url);
+    cg_buf_free(&body);
+    cg_buf_free(&resp);     /* the provider's text is never shown */
+    cg_upstream_free(up);
+    return rc == CG_UP_OK && *status >= 200 && *status <= 299 ? 0 : -1;
+}
+
+
+/* The route a probe of key name goes through: the first route using it,
+ * else (a [key NAME] no route uses yet, e.g. a new one) the first route
+ * the key lists, else the first route, with the key's secret borrowed. */
+static int
+cg_ctl_probe_route(cg_conf_t *conf, const char *name, cg_route_t *out)
+{
+    const cg_key_t *k;
+    int             i;
+
+    for (i = 0; i < conf->nroutes; i++) {
+        if (strcmp(cg_conf_route_key_name(&conf->routes[i]), name) == 0) {
+            *out = conf->routes[i];
+            return 0;
+        }
+    }
+    if ((k = cg_keys_find(&conf->keys, name)) == NULL) {
+        fprintf(stderr, "chatgate: probe: no [key %s] and no route using "
+                "it\n", name);
+        return -1;
+    }
+    if (k->secret.data == NULL) {
+        fprintf(stderr, "chatgate: probe: key %s is a %s key; this server "
+                "is %s and never reads it\n", name, cg_env_name(k->env),
+                cg_env_name(conf->environment));
+        return -1;
+    }
+    for (i = 0; i < conf->nroutes - 1; i++) {
+        if (cg_keys_list_has(k->routes, conf->routes[i].name)) {
+            break;
+        }
+    }
+    *out = conf->routes[i];
+    out->api_key = k->secret;       /* borrowed for the one call */
+    return 0;
+}
+
+
+int
+cg_ctl_probe(cg_conf_t *conf, const char *key)
+{
+    cg_route_t        rt;
+    const char       *name = key ? key : cg_conf_api_key_name(conf);
+    long              status = 0;
+    char              why[160] = "", detail[200];
+    int               rc;
+    cg_audit_event_t  ev = { "key_probe", name, NULL, NULL, detail };
+
+    if (cg_ctl_probe_route(conf, name, &rt) != 0) {
+        return 1;
+    }
+    rt.max_tokens = 1;
+    rc = cg_ctl_probe_call(conf, &rt, &status, why, sizeof(why));
+    ev.key_id = rt.api_key.fp;
+    snprintf(detail, sizeof(detail), "%s: status %ld%s%s",
+             rc == 0 ? "ok" : "failed", status, why[0] ? ", " : "", why);
+    printf("chatgate: probe of key %s (%s): %s (route %s)\n", name,
+           rt.api_key.fp, detail, rt.name);
+    cg_usagelog_audit(conf->usage_log, &ev);
+    return rc == 0 ? 0 : 1;
+}
+
+
+void
+cg_ctl_check_keys(const cg_conf_t *conf)
+{
+    char     msg[300];
+    size_t   i;
+    int      r;
+    cg_key_t pk;
+
+    for (r = 0; r < conf->nroutes; r++) {
+        cg_conf_route_keyview(conf, &conf->routes[r], &pk);
+        if (strncmp(conf->routes[r].api_key_ref, "key:", 4) != 0
+            && cg_key_age_check(&pk, time(NULL), msg, sizeof(msg))) {
+            printf("chatgate: warning: %s\n", msg);
+        }
+    }
+    for (i = 0; i < conf->keys.n; i++) {
+        const cg_key_t *k = &conf->keys.v[i];
+
+        printf("chatgate: key %s (%s): %s\n", k->name, cg_env_name(k->env),
+               k->secret.data ? k->secret.fp : "not read (other "
+               "environment)");
+        if (k->secret.data && cg_key_age_check(k, time(NULL), msg,
+                                               sizeof(msg))) {
+            printf("chatgate: warning: %s\n", msg);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+/*
+ * access: which local accounts can read or write a file, from its owner,
+ * group and mode and the account databases (/etc/passwd, /etc/group).
+ *
+ * Used by `chatgate audit` to answer "who can read our production key".
+ * Unix checks one class only: the owner gets the owner bits, members of the
+ * file's group (listed in /etc/group, or with it as their primary group in
+ * /etc/passwd) get the group bits, everyone else the other bits; root can
+ * always read and write. ACLs and capabilities are not looked at (the audit
+ * says so). This module reads the given files only and never changes
+ * anything.
+ */
+#ifndef CG_ACCESS_H
+#define CG_ACCESS_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+#define CG_ACCESS_READ   4
+#define CG_ACCESS_WRITE  2
+
+typedef struct {
+    char   **names;         /* sorted, unique; "root" always first */
+    size_t   n;
+    int      everyone;      /* the "other" bit grants it */
+} cg_accounts_t;
+
+/* Fills out with the accounts that have want (CG_ACCESS_READ or _WRITE)
+ * on a file with st's owner, group and mode. passwd and group are the
+ * account files (NULL: /etc/passwd, /etc/group). Returns 0 or -1. */
+int  cg_access_who(const struct stat *st, int want, const char *passwd,
+                   const char *group, cg_accounts_t *out);
+/* Name of uid or gid from the account files ("#1234" when unknown). */
+void cg_access_user_name(unsigned uid, const char *passwd, char *out,
+                         size_t outlen);
+void cg_access_group_name(unsigned gid, const char *group, char *out,
+                          size_t outlen);
+void cg_accounts_free(cg_accounts_t *a);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * keys: named provider keys, `[key NAME]` sections.
+ *
+ * A named key says where its bytes come from (source = env:|file:|
+ * credential:), which environment it belongs to (production, staging,
+ * development), which routes and which service tokens may use it, and how
+ * old it may get. The server's own environment is `[server] environment`;
+ * a server only ever reads the keys of its own environment, and refuses to
+ * start when a route refers to a key of another one. cg_keys_allowed() is
+ * the one question the routes and token code ask.
+ *
+ * The section parser is table-driven like config.c (cg_keys_cmds) and
+ * hooked into config.c's INI handler for sections named "key NAME". This
+ * module never logs and never prints a key: only names and fingerprints.
+ */
+#ifndef CG_KEYS_H
+#define CG_KEYS_H
+
+#include <stddef.h>
+#include <time.h>
+#include "secret.h"
+
+#define CG_KEYS_MAX      64
+#define CG_KEY_NAME_MAX  64
+
+typedef enum {
+    CG_ENV_PRODUCTION = 0,
+    CG_ENV_STAGING,
+    CG_ENV_DEVELOPMENT
+} cg_env_t;
+
+typedef struct {
+    char        *name;
+    char        *source;        /* env:NAME, file:/path, credential:NAME */
+    int          env;           /* cg_env_t, -1 until set */
+    char        *routes;        /* "a,b" or "*" */
+    char        *services;      /* "tok1,tok2" or "*" */
+    char        *created;       /* YYYY-MM-DD or NULL */
+    time_t       created_t;     /* 0: not set */
+    int          max_age_days;
+    unsigned     seen;          /* bit per cg_keys_cmds row */
+    cg_secret_t  secret;        /* loaded by cg_keys_load() */
+} cg_key_t;
+
+typedef struct {
+    cg_key_t    v[CG_KEYS_MAX];
+    size_t      n;
+} cg_keys_t;
+
+typedef struct {
+    const char  *name;
+    const char  *dflt;          /* NULL: required */
+    const char  *doc;
+} cg_key_cmd_t;
+
+extern const cg_key_cmd_t cg_keys_cmds[];
+
+/* Parses YYYY-MM-DD (UTC midnight); 0 or -1. */
+int         cg_date_parse(const char *value, time_t *out);
+/* "production" ... -> cg_env_t, or -1. */
+int         cg_env_parse(const char *s);
+const char *cg_env_name(int env);
+/* 1 if name is usable as a key name (A-Z a-z 0-9 . _ -, 1-64). */
+int         cg_keys_valid_name(const char *name, size_t len);
+/* Sets one "name = value" of section [key NAME]; 0 or -1 with a message. */
+int         cg_keys_set(cg_keys_t *keys, const char *key, const char *name,
+                        const char *value, char *err, size_t errlen);
+/* After parsing: every key has its required settings. */
+int         cg_keys_validate(cg_keys_t *keys, char *err, size_t errlen);
+cg_key_t   *cg_keys_find(cg_keys_t *keys, const char *name);
+/* Loads the secrets of the keys of environment env (others stay unread). */
+int         cg_keys_load(cg_keys_t *keys, int env, char *err, size_t errlen);
+/* Refuses a route's use of key NAME when the key is unknown, of another
+ * environment than env, or does not list the route. */
+int         cg_keys_check_route(cg_keys_t *keys, const char *name, int env,
+                                const char *route, char *err, size_t errlen);
+/* 1 if key may serve route for service (NULL service: a browser session,
+ * checked against routes only). */
+int         cg_keys_allowed(const cg_key_t *key, const char *route,
+                            const char *service);
+/* 1 if item is in the comma-separated list (or the list is "*"). */
+int         cg_keys_list_has(const char *list, const char *item);
+/* Age in days at now: from `created`, else the ctime of the key's file;
+ * -1 when unknown (an env: key without `created`). */
+long        cg_key_age_days(const cg_key_t *key, time_t now);
+/* 1 (and a message naming the key and its fingerprint) when the key is
+ * older than its max_age_days; 0 otherwise. */
+int         cg_key_age_check(const cg_key_t *key, time_t now, char *msg,
+                             size_t msglen);
+void        cg_keys_free(cg_keys_t *keys);
+
+#endif
