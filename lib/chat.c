@@ -15,11 +15,11 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     c->conf = conf;
-    c->store = cg_store_new(conf->mc_servers, conf->mc_timeout_ms, err,
-                            errlen);
-    if (c->store == NULL) {
+    if (cg_meter_init(&c->meter, conf, err, errlen) != 0) {
+        cg_meter_free(&c->meter);
         return -1;
     }
+    c->store = c->meter.store;
     c->up = cg_upstream_new(conf);
     if (c->up == NULL) {
         snprintf(err, errlen, "cannot set up the provider connection");
@@ -33,7 +33,7 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
 void
 cg_chat_free(cg_chat_t *c)
 {
-    cg_store_free(c->store);
+    cg_meter_free(&c->meter);
     cg_upstream_free(c->up);
     cg_buf_free(&c->call);
     cg_buf_free(&c->resp);
@@ -68,27 +68,7 @@ cg_chat_who(cg_chat_t *c, cg_req_t *r)
 static int
 cg_chat_how_much(cg_chat_t *c, cg_req_t *r)
 {
-    cg_limit_rc_t rc;
-
-    rc = cg_limit_rpm(c->store, r->user, c->conf->requests_per_minute,
-                      time(NULL), &r->rate);
-    r->rate_set = 1;
-    if (rc == CG_LIMIT_OVER) {
-        r->retry_after = r->rate.reset;
-        return cg_req_fail(r, CG_E_RATE_LIMITED, NULL,
-                           "requests_per_minute %ld reached",
-                           r->rate.limit);
-    }
-    if (rc == CG_LIMIT_STORE_DOWN) {
-        r->rate_set = 0;
-        if (c->conf->store_fail_open) {
-            return 0;
-        }
-        r->retry_after = 5;
-        return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "memcached: %s",
-                           cg_store_error(c->store));
-    }
-    return 0;
+    return cg_meter_admit(&c->meter, NULL, r);
 }
 
 
@@ -105,6 +85,10 @@ cg_chat_call(cg_chat_t *c, cg_req_t *r)
     if (c->call.oom) {
         return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
     }
+    if (cg_meter_reserve(&c->meter, r, c->conf->model, c->call.len,
+                         c->conf->max_tokens) != 0) {
+        return -1;
+    }
     t0 = cg_clock_mono();
     rc = cg_upstream_post(c->up, c->call.data, c->call.len, &c->resp,
                           &status, why, sizeof(why));
@@ -117,6 +101,10 @@ cg_chat_call(cg_chat_t *c, cg_req_t *r)
     if (rc != CG_UP_OK) {
         return cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider call failed: %s",
                            why);
+    }
+    if (status == 401 || status == 403) {
+        cg_alert_key_rejected(&c->meter.alert, c->conf->api_key.fp,
+                              (int) status, time(NULL));
     }
     if (status < 200 || status > 299) {
         /* Only the status is kept: the provider's message may hold
@@ -141,8 +129,10 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r)
         || cg_chat_how_much(c, r) != 0
         || cg_guard_parse_chat(r, c->conf->max_chars) != 0
         || cg_chat_call(c, r) != 0) {
+        cg_meter_finish(&c->meter, NULL, r, c->conf->model);
         return;
     }
+    cg_meter_finish(&c->meter, NULL, r, c->conf->model);
     if (r->text.oom) {
         cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
     }

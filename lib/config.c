@@ -24,6 +24,12 @@ static int cg_conf_set_failmode(const cg_conf_cmd_t *, cg_conf_t *,
                                 const char *, char *, size_t);
 static int cg_conf_set_provider(const cg_conf_cmd_t *, cg_conf_t *,
                                 const char *, char *, size_t);
+static int cg_conf_set_money(const cg_conf_cmd_t *, cg_conf_t *,
+                             const char *, char *, size_t);
+static int cg_conf_set_bool(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+                            char *, size_t);
+static int cg_conf_set_store(const cg_conf_cmd_t *, cg_conf_t *, const char *,
+                             char *, size_t);
 static int cg_conf_set_path(const cg_conf_cmd_t *, cg_conf_t *, const char *,
                             char *, size_t);
 
@@ -55,6 +61,10 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "file that receives one JSON line per request" },
     { "log", "error_log", cg_conf_set_str, CG_OFF(error_log),
       "", 0, 0, "file for operator messages (empty: standard error)" },
+    { "log", "syslog", cg_conf_set_bool, CG_OFF(syslog), "no", 0, 0,
+      "also send usage and alert lines to syslog (yes/no)" },
+    { "log", "syslog_facility", cg_conf_set_str, CG_OFF(syslog_facility),
+      "local0", 0, 0, "syslog facility: user, daemon or local0..local7" },
 
     { "session", "secret", cg_conf_set_ref, CG_OFF(session_secret_ref),
       NULL, 0, 0,
@@ -69,8 +79,64 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       CG_OFF(requests_per_minute), "20", 0, 1000000,
       "chat requests per user per minute (0: no limit)" },
     { "limits", "on_store_error", cg_conf_set_failmode,
-      CG_OFF(store_fail_open), "deny", 0, 0,
-      "when memcached cannot be reached: deny (503) or allow the request" },
+      CG_OFF(store_fail_open), "deny", 0, 2,
+      "when the store cannot be reached: deny (503), allow the request, or "
+      "local (count in this worker only, and log that)" },
+    { "limits", "tokens_per_minute", cg_conf_set_long,
+      CG_OFF(tokens_per_minute), "0", 0, 1000000000,
+      "tokens per user per window (0: no limit)" },
+    { "limits", "addr_requests_per_minute", cg_conf_set_long,
+      CG_OFF(addr_requests_per_minute), "0", 0, 1000000000,
+      "requests per client address per window (0: no limit)" },
+    { "limits", "addr_tokens_per_minute", cg_conf_set_long,
+      CG_OFF(addr_tokens_per_minute), "0", 0, 1000000000,
+      "tokens per client address per window (0: no limit)" },
+    { "limits", "global_requests_per_minute", cg_conf_set_long,
+      CG_OFF(global_requests_per_minute), "0", 0, 1000000000,
+      "requests for the whole site per window (0: no limit)" },
+    { "limits", "global_tokens_per_minute", cg_conf_set_long,
+      CG_OFF(global_tokens_per_minute), "0", 0, 1000000000,
+      "tokens for the whole site per window (0: no limit)" },
+    { "limits", "concurrent_requests", cg_conf_set_long,
+      CG_OFF(concurrent_requests), "0", 0, 1000000,
+      "requests one user may have in flight at once (0: no limit)" },
+    { "limits", "window_seconds", cg_conf_set_int, CG_OFF(window_seconds),
+      "60", 1, 3600, "length of a rate window (\"per minute\" = 60)" },
+
+    { "store", "type", cg_conf_set_store, CG_OFF(store_type),
+      "memcached", 0, 0,
+      "where counters live: memcached, or local (a file shared by the "
+      "processes of this host)" },
+    { "store", "path", cg_conf_set_str, CG_OFF(store_path),
+      "/var/lib/chatgate/counters", 0, 0, "file of the local store" },
+    { "store", "slots", cg_conf_set_int, CG_OFF(store_slots),
+      "65536", 64, 16777216, "counters the local store can hold" },
+
+    { "budget", "user_daily", cg_conf_set_money, CG_OFF(budget_user_daily),
+      "0", 0, 0, "dollars one user may spend per UTC day (0: no cap)" },
+    { "budget", "user_monthly", cg_conf_set_money,
+      CG_OFF(budget_user_monthly), "0", 0, 0,
+      "dollars one user may spend per UTC month (0: no cap)" },
+    { "budget", "global_daily", cg_conf_set_money,
+      CG_OFF(budget_global_daily), "0", 0, 0,
+      "dollars the whole site may spend per UTC day (0: no cap)" },
+    { "budget", "global_monthly", cg_conf_set_money,
+      CG_OFF(budget_global_monthly), "0", 0, 0,
+      "dollars the whole site may spend per UTC month (0: no cap)" },
+    { "budget", "on_store_error", cg_conf_set_failmode,
+      CG_OFF(budget_fail_open), "deny", 0, 1,
+      "when spend cannot be counted: deny (503) or allow (uncapped)" },
+
+    { "alerts", "budget_thresholds", cg_conf_set_str,
+      CG_OFF(alert_thresholds), "50,80,100", 0, 0,
+      "percentages of any budget that raise an alert (empty: none)" },
+    { "alerts", "spike_requests_per_minute", cg_conf_set_long,
+      CG_OFF(alert_spike_rpm), "0", 0, 1000000000,
+      "alert when one user sends more requests in a window (0: off)" },
+    { "alerts", "webhook", cg_conf_set_str, CG_OFF(alert_webhook), "", 0, 0,
+      "http(s) URL that gets each alert as Slack-style {\"text\":...}" },
+    { "alerts", "command", cg_conf_set_str, CG_OFF(alert_command), "", 0, 0,
+      "program run with each alert's JSON on standard input" },
 
     { "memcached", "servers", cg_conf_set_str, CG_OFF(mc_servers),
       "127.0.0.1:11211", 0, 0,
@@ -211,12 +277,57 @@ cg_conf_set_failmode(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
         *field = 0;
     } else if (strcmp(value, "allow") == 0) {
         *field = 1;
+    } else if (cmd->max >= 2 && strcmp(value, "local") == 0) {
+        *field = 2;
     } else {
-        snprintf(err, errlen, "[%s] %s must be deny or allow", cmd->section,
-                 cmd->name);
+        snprintf(err, errlen, "[%s] %s must be deny%s or allow",
+                 cmd->section, cmd->name, cmd->max >= 2 ? ", local" : "");
         return -1;
     }
     return 0;
+}
+
+
+static int
+cg_conf_set_money(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
+                  const char *value, char *err, size_t errlen)
+{
+    if (cg_money_parse(value, (uint64_t *) ((char *) conf + cmd->offset))
+        != 0) {
+        snprintf(err, errlen, "[%s] %s must be dollars such as 5 or 0.25",
+                 cmd->section, cmd->name);
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+cg_conf_set_bool(const cg_conf_cmd_t *cmd, cg_conf_t *conf, const char *value,
+                 char *err, size_t errlen)
+{
+    int *field = (int *) ((char *) conf + cmd->offset);
+
+    if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+        *field = value[0] == 'y';
+        return 0;
+    }
+    snprintf(err, errlen, "[%s] %s must be yes or no", cmd->section,
+             cmd->name);
+    return -1;
+}
+
+
+static int
+cg_conf_set_store(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
+                  const char *value, char *err, size_t errlen)
+{
+    if (strcmp(value, "memcached") != 0 && strcmp(value, "local") != 0) {
+        snprintf(err, errlen, "[%s] %s must be memcached or local",
+                 cmd->section, cmd->name);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
 }
 
 
@@ -261,6 +372,50 @@ cg_conf_init(cg_conf_t *conf, char *err, size_t errlen)
 }
 
 
+/* One [price MODEL] key: the row for MODEL is made on first sight. */
+static int
+cg_conf_price(cg_conf_t *conf, const char *model, const char *name,
+              const char *value, char *err, size_t errlen)
+{
+    static const char *const keys[] = {
+        "input", "output", "cache_write", "cache_read"
+    };
+    cg_price_t *p = (cg_price_t *) cg_price_find(conf->prices, conf->nprices,
+                                                 model);
+    uint64_t   *field;
+    size_t      i;
+
+    for (i = 0; i < 4 && strcmp(keys[i], name) != 0; i++) {
+    }
+    if (i == 4) {
+        snprintf(err, errlen, "unknown key [price %s] %s", model, name);
+        return -1;
+    }
+    if (p == NULL) {
+        p = realloc(conf->prices, (conf->nprices + 1) * sizeof(*p));
+        if (p == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        conf->prices = p;
+        p = &conf->prices[conf->nprices];
+        memset(p, 0, sizeof(*p));
+        if ((p->model = strdup(model)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        conf->nprices++;
+    }
+    field = &p->input + i;
+    if (cg_money_parse(value, field) != 0) {
+        snprintf(err, errlen, "[price %s] %s must be dollars per million "
+                 "tokens, such as 3 or 0.30", model, name);
+        return -1;
+    }
+    return 0;
+}
+
+
 typedef struct {
     cg_conf_t  *conf;
     char       *err;
@@ -277,6 +432,10 @@ cg_conf_handler(void *user, const char *section, const char *name,
     const cg_conf_cmd_t *cmd;
     int                  known_section = 0;
 
+    if (strncmp(section, "price ", 6) == 0) {
+        return cg_conf_price(ps->conf, section + 6, name, value, ps->err,
+                             ps->errlen) == 0;
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (strcmp(cmd->section, section) != 0) {
             continue;
@@ -335,6 +494,9 @@ cg_conf_scan_section(const char *line, size_t n, const char *path,
         return 0;
     }
     len = (size_t) (end - line - 1);
+    if (len > 6 && memcmp(line + 1, "price ", 6) == 0) {
+        return 0;
+    }
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (strlen(cmd->section) == len
             && memcmp(cmd->section, line + 1, len) == 0) {
@@ -446,6 +608,14 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
             return -1;
         }
     }
+    /* A cap without a price could never be enforced: refuse to start. */
+    if ((conf->budget_user_daily || conf->budget_user_monthly
+         || conf->budget_global_daily || conf->budget_global_monthly)
+        && cg_price_find(conf->prices, conf->nprices, conf->model) == NULL) {
+        snprintf(err, errlen, "%s: [budget] is set but there is no [price "
+                 "%s] section for the model", path, conf->model);
+        return -1;
+    }
     return 0;
 }
 
@@ -533,10 +703,15 @@ cg_conf_free(cg_conf_t *conf)
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
         if (cmd->set == cg_conf_set_str || cmd->set == cg_conf_set_ref
             || cmd->set == cg_conf_set_provider
-            || cmd->set == cg_conf_set_path) {
+            || cmd->set == cg_conf_set_path
+            || cmd->set == cg_conf_set_store) {
             free(*(char **) ((char *) conf + cmd->offset));
         }
     }
+    while (conf->nprices > 0) {
+        free(conf->prices[--conf->nprices].model);
+    }
+    free(conf->prices);
     cg_secret_free(&conf->session_secret);
     cg_secret_free(&conf->api_key);
     free(conf->system_prompt_text);

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include "secret.h"
+#include "budget.h"
 
 typedef struct {
     /* [server] */
@@ -41,6 +42,31 @@ typedef struct {
     /* [limits] */
     int     requests_per_minute;
     int     store_fail_open;
+
+    /* [limits], more scopes; [store]; [budget]; [alerts] (limits.md) */
+    long    tokens_per_minute;
+    long    addr_requests_per_minute;
+    long    addr_tokens_per_minute;
+    long    global_requests_per_minute;
+    long    global_tokens_per_minute;
+    long    concurrent_requests;
+    int     window_seconds;
+    char   *store_type;
+    char   *store_path;
+    int     store_slots;
+    uint64_t budget_user_daily;
+    uint64_t budget_user_monthly;
+    uint64_t budget_global_daily;
+    uint64_t budget_global_monthly;
+    int     budget_fail_open;
+    char   *alert_thresholds;
+    long    alert_spike_rpm;
+    char   *alert_webhook;
+    char   *alert_command;
+    int     syslog;
+    char   *syslog_facility;
+    cg_price_t *prices;         /* [price MODEL] sections */
+    size_t      nprices;
 
     /* [memcached] */
     char   *mc_servers;

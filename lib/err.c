@@ -31,6 +31,11 @@ static const struct {
                                 "The service is temporarily unavailable." },
     [CG_E_UPSTREAM_TIMEOUT] = { 504, "upstream_timeout",
                                 "The AI provider did not answer in time." },
+    /* 429, not 402: the client can retry once the period rolls over, and
+     * the distinct type tells it not to retry sooner. */
+    [CG_E_BUDGET]           = { 429, "budget_exceeded",
+                                "The spending limit has been reached; "
+                                "retry later." },
 };
 
 

@@ -48,7 +48,8 @@ struct cg_store_s {
 cg_store_t *cg_store_new(const char *servers, int timeout_ms, char *err,
                          size_t errlen);
 /* The host-local store in the file at path with room for slots counters;
- * a missing or corrupt file is rebuilt (see cg_store_notice). */
+ * a missing or corrupt file is rebuilt (see cg_store_notice). A NULL
+ * path gives counters private to this process. */
 cg_store_t *cg_store_new_local(const char *path, unsigned slots, char *err,
                                size_t errlen);
 void        cg_store_free(cg_store_t *st);

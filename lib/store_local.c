@@ -98,7 +98,9 @@ cg_local_rebuild(cg_store_local_t *st, unsigned slots)
     st->hdr->slots = slots;
     st->hdr->size = st->size;
     st->hdr->checksum = cg_local_hdr_sum(st->hdr);
-    msync(st->hdr, sizeof(*st->hdr), MS_SYNC);
+    if (st->fd >= 0) {
+        (void) msync(st->hdr, sizeof(*st->hdr), MS_SYNC);
+    }
 }
 
 
@@ -132,6 +134,27 @@ cg_local_map(cg_store_local_t *st, const char *path, unsigned slots)
 }
 
 
+/* Without a path: private memory of this process, the per-worker
+ * fallback counters of on_store_error = local. */
+static cg_store_t *
+cg_store_local_anon(cg_store_local_t *st, unsigned slots, char *err,
+                    size_t errlen)
+{
+    st->fd = -1;
+    st->hdr = mmap(NULL, st->size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (st->hdr == MAP_FAILED) {
+        st->hdr = NULL;
+        snprintf(err, errlen, "local counters: %s", strerror(errno));
+        cg_store_free(&st->base);
+        return NULL;
+    }
+    st->slot = (cg_local_slot_t *) (st->hdr + 1);
+    cg_local_rebuild(st, slots);
+    return &st->base;
+}
+
+
 cg_store_t *
 cg_store_new_local(const char *path, unsigned slots, char *err,
                    size_t errlen)
@@ -146,6 +169,9 @@ cg_store_new_local(const char *path, unsigned slots, char *err,
     }
     st->base.ops = &cg_store_local_ops;
     st->size = sizeof(cg_local_hdr_t) + (size_t) slots * sizeof(cg_local_slot_t);
+    if (path == NULL) {
+        return cg_store_local_anon(st, slots, err, errlen);
+    }
     st->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (st->fd < 0 || flock(st->fd, LOCK_EX) != 0) {
         snprintf(err, errlen, "local store %s: %s", path, strerror(errno));
@@ -181,7 +207,7 @@ cg_store_local_free(cg_store_t *base)
 static int
 cg_local_lock(cg_store_local_t *st)
 {
-    while (flock(st->fd, LOCK_EX) != 0) {
+    while (st->fd >= 0 && flock(st->fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
             snprintf(st->err, sizeof(st->err), "flock: %s", strerror(errno));
             return -1;
@@ -195,6 +221,15 @@ cg_local_lock(cg_store_local_t *st)
                                        / sizeof(cg_local_slot_t)));
     }
     return 0;
+}
+
+
+static void
+cg_local_unlock(cg_store_local_t *st)
+{
+    if (st->fd >= 0) {
+        (void) flock(st->fd, LOCK_UN);
+    }
 }
 
 
@@ -253,7 +288,7 @@ cg_store_local_incr(cg_store_t *base, const char *key, size_t keylen,
     if (s) {
         *value = __atomic_add_fetch(&s->value, delta, __ATOMIC_RELAXED);
     }
-    flock(st->fd, LOCK_UN);
+    cg_local_unlock(st);
     return s ? 0 : -1;
 }
 
@@ -274,7 +309,7 @@ cg_store_local_decr(cg_store_t *base, const char *key, size_t keylen,
         *value = s->value > delta ? s->value - delta : 0;
         __atomic_store_n(&s->value, *value, __ATOMIC_RELAXED);
     }
-    flock(st->fd, LOCK_UN);
+    cg_local_unlock(st);
     return 0;
 }
 
@@ -299,7 +334,7 @@ cg_store_local_add(cg_store_t *base, const char *key, size_t keylen,
             rc = 0;
         }
     }
-    flock(st->fd, LOCK_UN);
+    cg_local_unlock(st);
     return rc;
 }
 
@@ -319,7 +354,7 @@ cg_store_local_get_multi(cg_store_t *base, const char *const *keys,
         s = cg_local_find(st, keys[i], lens[i], 0);
         values[i] = s ? __atomic_load_n(&s->value, __ATOMIC_RELAXED) : 0;
     }
-    flock(st->fd, LOCK_UN);
+    cg_local_unlock(st);
     return 0;
 }
 
