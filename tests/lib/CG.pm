@@ -129,10 +129,10 @@ sub wait_for {
 }
 
 sub start_memcached {
-    my ($self) = @_;
+    my ($self, $name) = @_;
     my $port = free_port();
     my @user = $> == 0 ? ('-u', 'nobody') : ();
-    $self->spawn('memcached', undef, 'memcached', '-l', '127.0.0.1',
+    $self->spawn($name // 'memcached', undef, 'memcached', '-l', '127.0.0.1',
                  '-p', $port, '-U', '0', '-t', '1', '-m', '32', @user);
     wait_for('memcached', sub {
         IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
