@@ -10,6 +10,7 @@
  */
 #include "log.h"
 #include "master.h"
+#include "report_cmd.h"
 
 #include "config.h"
 #include "session.h"
@@ -32,6 +33,9 @@ cg_usage(FILE *f)
         "usage: chatgate serve [-c FILE]\n"
         "       chatgate check [-c FILE]\n"
         "       chatgate mint  [-c FILE] USER [--ttl SECONDS]\n"
+        "       chatgate report [-c FILE] [--log PATH...] [--since DATE] "
+        "[--until DATE]\n"
+        "                       [--by user|day|route|key] [--json|--csv]\n"
         "       chatgate keys\n"
         "       chatgate version\n"
         "The default config file is " CG_DEFAULT_CONF ".\n");
@@ -117,6 +121,9 @@ main(int argc, char **argv)
     if (argc < 2) {
         cg_usage(stderr);
         return 2;
+    }
+    if (strcmp(argv[1], "report") == 0) {
+        return cg_report_main(argc - 1, argv + 1);
     }
     cmd = argv[1];
     for (i = 2; i < argc; i++) {
