@@ -56,11 +56,12 @@ cg_limit_want(cg_limit_keys_t *k, const char *key, size_t len)
 
 
 /* The sliding estimate: all of this window plus the part of the previous
- * one that the sliding window still covers. */
+ * one that the sliding window still covers, rounded up (strict). */
 static long
 cg_limit_estimate(uint64_t cur, uint64_t prev, int w, int elapsed)
 {
-    return (long) (cur + prev * (uint64_t) (w - elapsed) / (uint64_t) w);
+    return (long) (cur + (prev * (uint64_t) (w - elapsed) + (uint64_t) w - 1)
+                         / (uint64_t) w);
 }
 
 
