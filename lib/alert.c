@@ -200,6 +200,7 @@ cg_alert_spike(cg_alert_t *a, const char *user, long used, int window,
     if (a->spike <= 0 || used <= a->spike) {
         return;
     }
+    window = window > 0 ? window : 60;
     snprintf(period, sizeof(period), "%lld", (long long) now / window);
     snprintf(msg, sizeof(msg), "user %s sent %ld requests in a %d s window "
              "(spike threshold %ld)", user, used, window, a->spike);

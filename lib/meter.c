@@ -143,6 +143,25 @@ cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r)
 }
 
 
+/* Seconds until the budget period that refused rolls over (UTC). */
+static int
+cg_meter_period_left(int period, time_t now)
+{
+    struct tm tm;
+    time_t    next;
+
+    if (period == CG_BUDGET_DAILY) {
+        return (int) (86400 - now % 86400);
+    }
+    gmtime_r(&now, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_mon++;
+    next = timegm(&tm);
+    return next > now ? (int) (next - now) : 1;
+}
+
+
 int
 cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const char *model,
                  size_t bytes_sent, long max_tokens)
@@ -164,7 +183,8 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const char *model,
                            &r->budget_hold);
     if (rc == CG_BUDGET_OVER) {
         cg_alert_budget(&m->alert, &m->budgets, &r->budget_hold, 1, now);
-        r->retry_after = (int) (86400 - now % 86400);
+        r->retry_after = cg_meter_period_left(r->budget_hold.over_period,
+                                              now);
         return cg_req_fail(r, CG_E_BUDGET, NULL, "%s %s budget reached",
                            r->budget_hold.over_scope ? "global" : "user",
                            r->budget_hold.over_period ? "monthly"

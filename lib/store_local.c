@@ -207,11 +207,23 @@ cg_store_local_free(cg_store_t *base)
 static int
 cg_local_lock(cg_store_local_t *st)
 {
+    struct stat sb;
+
     while (st->fd >= 0 && flock(st->fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
             snprintf(st->err, sizeof(st->err), "flock: %s", strerror(errno));
             return -1;
         }
+    }
+    /* A file cut short under us would turn the next access into SIGBUS:
+     * give it its size back (zeros, so the check below rebuilds). */
+    if (st->fd >= 0 && (fstat(st->fd, &sb) != 0
+                        || ((size_t) sb.st_size < st->size
+                            && ftruncate(st->fd, (off_t) st->size) != 0))) {
+        snprintf(st->err, sizeof(st->err), "local store: %s",
+                 strerror(errno));
+        (void) flock(st->fd, LOCK_UN);
+        return -1;
     }
     /* Someone truncated or overwrote the file under us: start again
      * rather than count on garbage. */
