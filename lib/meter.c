@@ -39,7 +39,8 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
         return -1;
     }
     cg_meter_limits(conf, &m->limits);
-    m->budgets.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] = conf->budget_user_daily;
+    m->budgets.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] =
+        conf->budget_user_daily;
     m->budgets.cap[CG_BSCOPE_CALLER][CG_BUDGET_MONTHLY] =
         conf->budget_user_monthly;
     m->budgets.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_DAILY] =
@@ -115,13 +116,13 @@ cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r)
     time_t         now = time(NULL);
 
     lim = lim ? lim : &m->limits;
-    rc = cg_limit_begin(m->store, lim, r->user, r->remote_addr, now,
+    rc = cg_limit_begin(m->store, &m->cache, lim, r->user, r->remote_addr, now,
                         &r->limit_hold, &r->rate);
     if (rc == CG_LIMIT_STORE_DOWN) {
         cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
         r->rate.n = 0;
         if ((fb = cg_meter_fallback(m)) != NULL) {
-            rc = cg_limit_begin(fb, lim, r->user, r->remote_addr, now,
+            rc = cg_limit_begin(fb, NULL, lim, r->user, r->remote_addr, now,
                                 &r->limit_hold, &r->rate);
             r->limit_hold.fallback = 1;
         } else if (m->conf->store_fail_open) {

@@ -32,6 +32,7 @@ typedef struct {
     cg_store_t        *store;
     cg_store_t        *local;       /* fallback counters, made when needed */
     cg_limits_t        limits;
+    cg_limit_cache_t   cache;       /* finished buckets, shared store */
     cg_budgets_t       budgets;
     const cg_price_t  *price;       /* of the configured model, or NULL */
     cg_alert_t         alert;

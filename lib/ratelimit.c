@@ -24,6 +24,9 @@ typedef struct {
     size_t      get_len[4 * CG_SCOPE__COUNT];
     uint64_t    val[4 * CG_SCOPE__COUNT];
     size_t      n;
+    uint64_t    rprev_val[CG_SCOPE__COUNT];
+    uint64_t    rprev_hash[CG_SCOPE__COUNT];
+    size_t      rprev_at[CG_SCOPE__COUNT];  /* get slot + 1; 0: cached */
 } cg_limit_keys_t;
 
 
@@ -42,6 +45,47 @@ cg_limit_key(char *buf, char kind, cg_scope_t s, const char *id,
                      cg_scope_key[s], id, bucket);
 
     return n < 0 || n >= CG_KEY_LEN ? 0 : (size_t) n;
+}
+
+
+static uint64_t
+cg_limit_hash(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    while (n--) {
+        h = (h ^ (unsigned char) *s++) * 1099511628211ULL;
+    }
+    return h;
+}
+
+
+/* The previous request bucket from the worker's cache; 0 on a miss. */
+static int
+cg_limit_cached(const cg_limit_cache_t *c, uint64_t h, long long bucket,
+                uint64_t *value)
+{
+    size_t i = h % CG_LIMIT_CACHE;
+
+    if (c && c->hash[i] == h && c->bucket[i] == bucket) {
+        *value = c->value[i];
+        return 1;
+    }
+    return 0;
+}
+
+
+static void
+cg_limit_remember(cg_limit_cache_t *c, uint64_t h, long long bucket,
+                  uint64_t value)
+{
+    size_t i = h % CG_LIMIT_CACHE;
+
+    if (c) {
+        c->hash[i] = h;
+        c->bucket[i] = bucket;
+        c->value[i] = value;
+    }
 }
 
 
@@ -117,12 +161,28 @@ cg_limit_undo(cg_store_t *st, cg_limit_keys_t *k, int upto)
 }
 
 
+/* Finds the previous request buckets in the cache or queues them. */
+static void
+cg_limit_prev(cg_limit_cache_t *cache, cg_limit_hold_t *h, int s,
+              cg_limit_keys_t *k)
+{
+    size_t len = cg_limit_key(k->rprev[s], 'r', s, h->id[s], h->bucket - 1);
+
+    k->rprev_hash[s] = cg_limit_hash(k->rprev[s], len);
+    if (!cg_limit_cached(cache, k->rprev_hash[s], h->bucket - 1,
+                         &k->rprev_val[s])) {
+        k->rprev_at[s] = cg_limit_want(k, k->rprev[s], len) + 1;
+    }
+}
+
+
 static cg_limit_rc_t
-cg_limit_rates(cg_store_t *st, const cg_limits_t *lim, cg_limit_hold_t *h,
-               time_t now, cg_limit_keys_t *k, cg_limit_report_t *rep)
+cg_limit_rates(cg_store_t *st, cg_limit_cache_t *cache,
+               const cg_limits_t *lim, cg_limit_hold_t *h, time_t now,
+               cg_limit_keys_t *k, cg_limit_report_t *rep)
 {
     int       w = cg_limit_window(lim), el = (int) (now % w), s, over = 0;
-    size_t    rp[CG_SCOPE__COUNT], tc[CG_SCOPE__COUNT], tp[CG_SCOPE__COUNT];
+    size_t    tc[CG_SCOPE__COUNT], tp[CG_SCOPE__COUNT];
     size_t    len;
     uint64_t  cur;
     long      est;
@@ -131,8 +191,7 @@ cg_limit_rates(cg_store_t *st, const cg_limits_t *lim, cg_limit_hold_t *h,
         if (h->id[s] && lim->rpm[s] > 0) {
             k->rcur_len[s] = cg_limit_key(k->rcur[s], 'r', s, h->id[s],
                                           h->bucket);
-            len = cg_limit_key(k->rprev[s], 'r', s, h->id[s], h->bucket - 1);
-            rp[s] = cg_limit_want(k, k->rprev[s], len);
+            cg_limit_prev(cache, h, s, k);
         }
         if (h->id[s] && lim->tpm[s] > 0) {
             len = cg_limit_key(k->tcur[s], 't', s, h->id[s], h->bucket);
@@ -143,6 +202,13 @@ cg_limit_rates(cg_store_t *st, const cg_limits_t *lim, cg_limit_hold_t *h,
     }
     if (k->n && cg_store_get_multi(st, k->get, k->get_len, k->n, k->val)) {
         return CG_LIMIT_STORE_DOWN;
+    }
+    for (s = 0; s < CG_SCOPE__COUNT; s++) {
+        if (k->rprev_at[s]) {
+            k->rprev_val[s] = k->val[k->rprev_at[s] - 1];
+            cg_limit_remember(cache, k->rprev_hash[s], h->bucket - 1,
+                              k->rprev_val[s]);
+        }
     }
     for (s = 0; s < CG_SCOPE__COUNT; s++) {
         if (k->rcur_len[s] == 0) {
@@ -156,7 +222,7 @@ cg_limit_rates(cg_store_t *st, const cg_limits_t *lim, cg_limit_hold_t *h,
             cg_limit_undo(st, k, s);
             return CG_LIMIT_STORE_DOWN;
         }
-        est = cg_limit_estimate(cur, k->val[rp[s]], w, el);
+        est = cg_limit_estimate(cur, k->rprev_val[s], w, el);
         over |= est > lim->rpm[s];
         cg_limit_note(rep, cg_rpm_name[s], lim->rpm[s], est, w, w - el,
                       est > lim->rpm[s]);
@@ -203,9 +269,9 @@ cg_limit_inflight(cg_store_t *st, const cg_limits_t *lim, const char *caller,
 
 
 cg_limit_rc_t
-cg_limit_begin(cg_store_t *st, const cg_limits_t *lim, const char *caller,
-               const char *addr, time_t now, cg_limit_hold_t *h,
-               cg_limit_report_t *rep)
+cg_limit_begin(cg_store_t *st, cg_limit_cache_t *cache,
+               const cg_limits_t *lim, const char *caller, const char *addr,
+               time_t now, cg_limit_hold_t *h, cg_limit_report_t *rep)
 {
     cg_limit_keys_t  k;
     cg_limit_rc_t    rc;
@@ -216,7 +282,7 @@ cg_limit_begin(cg_store_t *st, const cg_limits_t *lim, const char *caller,
     rep->over = -1;
     h->bucket = (long long) now / cg_limit_window(lim);
     cg_limit_ids(lim, caller, addr, h);
-    rc = cg_limit_rates(st, lim, h, now, &k, rep);
+    rc = cg_limit_rates(st, cache, lim, h, now, &k, rep);
     if (rc == CG_LIMIT_PASS && lim->concurrent > 0 && caller && caller[0]) {
         rc = cg_limit_inflight(st, lim, caller, h, rep);
         if (rc != CG_LIMIT_PASS) {

@@ -14,10 +14,11 @@
  * optional (0). Requests are counted before the call, tokens after it (a
  * request is refused once the tokens already used reach the quota).
  *
- * Common case round trips: one get_multi for the previous buckets and the
- * token buckets, one incr per configured request scope, one incr and one
- * decr for the in-flight count. This module never logs and never decides
- * what a store failure means; the caller does.
+ * Round trips: one incr per configured request scope; one get_multi for
+ * token buckets and for previous request buckets this worker has not
+ * seen yet (cg_limit_cache_t); one incr and one decr for the in-flight
+ * count; one incr per token scope after the call. This module never
+ * logs and never decides what a store failure means; the caller does.
  */
 #ifndef CG_RATELIMIT_H
 #define CG_RATELIMIT_H
@@ -72,13 +73,25 @@ typedef struct {
     int         fallback;             /* caller's mark: counted elsewhere */
 } cg_limit_hold_t;
 
+/* A worker's memory of finished request buckets: once a window is over
+ * its request count no longer changes, so the "previous" bucket is read
+ * from the store once per key and window, not once per request. That
+ * makes the common case (a per-user limit) one round trip: the incr. */
+#define CG_LIMIT_CACHE  256
+
+typedef struct {
+    uint64_t    hash[CG_LIMIT_CACHE];
+    long long   bucket[CG_LIMIT_CACHE];
+    uint64_t    value[CG_LIMIT_CACHE];
+} cg_limit_cache_t;
+
 /* Counts one request against lim for the given ids (caller, address;
  * the global scope is counted when its limits are set). On
  * CG_LIMIT_OVER nothing is left counted. */
-cg_limit_rc_t cg_limit_begin(cg_store_t *st, const cg_limits_t *lim,
-                             const char *caller, const char *addr,
-                             time_t now, cg_limit_hold_t *h,
-                             cg_limit_report_t *rep);
+cg_limit_rc_t cg_limit_begin(cg_store_t *st, cg_limit_cache_t *cache,
+                             const cg_limits_t *lim, const char *caller,
+                             const char *addr, time_t now,
+                             cg_limit_hold_t *h, cg_limit_report_t *rep);
 /* Adds the tokens the request used and frees its in-flight slot. */
 int           cg_limit_end(cg_store_t *st, const cg_limits_t *lim,
                            cg_limit_hold_t *h, long tokens, time_t now);

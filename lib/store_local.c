@@ -168,7 +168,8 @@ cg_store_new_local(const char *path, unsigned slots, char *err,
         return NULL;
     }
     st->base.ops = &cg_store_local_ops;
-    st->size = sizeof(cg_local_hdr_t) + (size_t) slots * sizeof(cg_local_slot_t);
+    st->size = sizeof(cg_local_hdr_t)
+               + (size_t) slots * sizeof(cg_local_slot_t);
     if (path == NULL) {
         return cg_store_local_anon(st, slots, err, errlen);
     }

@@ -26,7 +26,7 @@ sub mc_stats {
 # --- sliding window rolls over (2 s windows) and round trips ------------
 my $t = CG->new;
 $t->start_stack('limits.requests_per_minute' => 2,
-                'limits.window_seconds' => 2);
+                'limits.window_seconds' => 2, 'server.workers' => 1);
 my $tok = $t->mint('win');
 # Start at the beginning of a window so the three requests share one.
 sleep(2 - (time - int(time / 2) * 2) + 0.05);
@@ -44,6 +44,7 @@ my $gets = $s1->{cmd_get} - $s0->{cmd_get};
 diag("memcached per request (rpm only): $incr incr, $gets keys read in one "
      . "get_multi");
 is($incr, 1, 'one increment per request for a per-user rpm limit');
+is($gets, 0, 'and no read: the finished window is cached by the worker');
 like($first->{headers}{'ratelimit-policy'}, qr/"rpm";q=2;w=2/,
      'RateLimit-Policy names the policy');
 my $r = $t->chat(token => $tok);

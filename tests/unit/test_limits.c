@@ -130,6 +130,7 @@ test_store_corrupt_rebuilt(void **state)
 static void
 test_window_slides(void **state)
 {
+    static cg_limit_cache_t cache;
     cg_store_t        *st;
     cg_limits_t        lim;
     cg_limit_hold_t    h;
@@ -143,23 +144,38 @@ test_window_slides(void **state)
     lim.rpm[CG_SCOPE_CALLER] = 4;
     lim.window = 60;
     for (i = 0; i < 4; i++) {
-        assert_int_equal(cg_limit_begin(st, &lim, "u", "1.2.3.4", t0, &h,
+        assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", "1.2.3.4", t0, &h,
                                         &rep), CG_LIMIT_PASS);
         cg_limit_end(st, &lim, &h, 0, t0);
     }
-    assert_int_equal(cg_limit_begin(st, &lim, "u", NULL, t0 + 10, &h, &rep),
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0 + 10, &h, &rep),
                      CG_LIMIT_OVER);
     assert_int_equal(rep.over, 0);
     assert_string_equal(rep.p[0].name, "rpm");
     assert_int_equal(rep.p[0].reset, 50);
     /* Early next window: 4 x 50/60 of the previous one still counts
      * (rounded up: 4) + 1. */
-    assert_int_equal(cg_limit_begin(st, &lim, "u", NULL, t0 + 70, &h, &rep),
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0 + 70, &h, &rep),
                      CG_LIMIT_OVER);
     /* Late next window: 4 x 10/60 (rounded up: 1) + 1. */
-    assert_int_equal(cg_limit_begin(st, &lim, "u", NULL, t0 + 110, &h, &rep),
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0 + 110, &h, &rep),
                      CG_LIMIT_PASS);
     assert_int_equal(rep.p[0].remaining, 2);
+    /* The same through a worker's cache of finished buckets: a miss
+     * reads the store, a hit gives the same figures. */
+    assert_int_equal(cg_limit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
+                                    &h, &rep), CG_LIMIT_PASS);
+    assert_int_equal(rep.p[0].remaining, 1);
+    assert_int_equal(cg_limit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
+                                    &h, &rep), CG_LIMIT_PASS);
+    assert_int_equal(rep.p[0].remaining, 0);
+    assert_int_equal(cg_limit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
+                                    &h, &rep), CG_LIMIT_OVER);
+    assert_int_equal(rep.p[0].used, 5);
     cg_store_free(st);
 }
 
@@ -179,15 +195,19 @@ test_tokens_and_inflight(void **state)
     lim.tpm[CG_SCOPE_GLOBAL] = 100;
     lim.concurrent = 2;
     lim.inflight_ttl = 60;
-    assert_int_equal(cg_limit_begin(st, &lim, "u", NULL, t0, &h1, &rep), 0);
-    assert_int_equal(cg_limit_begin(st, &lim, "u", NULL, t0, &h2, &rep), 0);
-    assert_int_equal(cg_limit_begin(st, &lim, "u", NULL, t0, &h3, &rep),
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0, &h1, &rep), 0);
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0, &h2, &rep), 0);
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0, &h3, &rep),
                      CG_LIMIT_OVER);
     assert_string_equal(rep.p[rep.over].name, "concurrency");
     cg_limit_end(st, &lim, &h1, 60, t0);
     cg_limit_end(st, &lim, &h2, 60, t0);
     /* 120 tokens used of 100: the next one waits. */
-    assert_int_equal(cg_limit_begin(st, &lim, "v", NULL, t0 + 1, &h3, &rep),
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "v", NULL, t0 + 1, &h3, &rep),
                      CG_LIMIT_OVER);
     assert_string_equal(rep.p[rep.over].name, "global-tpm");
     cg_store_free(st);
