@@ -6,8 +6,9 @@
  * cost_micro_usd (when the model has a price), latency_ms, upstream_ms,
  * key_id, remote_addr. Alert events share the file (lib/alert.c). Each
  * line is written with a single write(2) to a file opened O_APPEND, so
- * lines from many workers never interleave. Every string goes through the one JSON escaper, so no input can
- * break a line. The key appears only as its fingerprint (key_id).
+ * lines from many workers never interleave. Every string goes through the
+ * one JSON escaper, so no input can break a line. The key appears only as
+ * its fingerprint (key_id).
  */
 #ifndef CG_USAGELOG_H
 #define CG_USAGELOG_H
