@@ -70,11 +70,20 @@ sub budget_suite {
         if $c->{0} >= 5;
     is($t->chat(token => $t->mint('bob'), message => $msg)->{status}, 200,
        "$label: another user has a budget of their own");
+    return \@alerts;
 }
 
 my $t = CG->new;
-$t->start_stack(%price);
-budget_suite($t, 'memcached');
+my $hook = $t->start_hook;
+$t->start_stack(%price, 'alerts.webhook' => $hook);
+my $alerts = budget_suite($t, 'memcached');
+# Four workers raced to raise each threshold; the receiver hears each once.
+CG::wait_for('webhook', sub { @{$t->hook_bodies} >= @$alerts }, 10);
+sleep 0.5;
+my @hooks = map { JSON::PP::decode_json($_)->{text} } @{$t->hook_bodies};
+is(scalar @hooks, scalar @$alerts, 'webhook: one POST per alert');
+is(scalar(grep { /user daily budget of alice at \d+% \(threshold 100%/ }
+          @hooks), 1, 'webhook: the 100% alert arrived exactly once');
 
 # The same with the host-local store instead of memcached.
 my $u = CG->new;

@@ -105,30 +105,10 @@ is(scalar @spike, 0, 'no spike alert without a per-user window');
 
 # --- memcached stops: local fallback, alert, webhook once ------------------
 my $w = CG->new;
-my $hook = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                 Listen => 16, ReuseAddr => 1) or die;
-my $hook_port = $hook->sockport;
-my $hook_log = $w->dir . '/hook.log';
-my $script = $w->write_file('hook.pl', <<'PL', 0755);
-use strict; use IO::Handle;
-open(my $srv, '<&=', 0) or die;
-my $log = shift;
-while (1) {
-    my $c;
-    accept($c, $srv) or next;
-    my ($len, $body) = (0, '');
-    while (my $l = <$c>) { last if $l =~ /^\r?\n$/; $len = $1 if $l =~ /^content-length:\s*(\d+)/i }
-    read($c, $body, $len);
-    open(my $fh, '>>', $log) or die; print $fh "$body\n"; close $fh;
-    print $c "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-    close $c;
-}
-PL
-$w->spawn('hook', $hook, 'perl', $script, $hook_log);
-close $hook;
+my $hook_url = $w->start_hook;
 $w->start_stack('limits.on_store_error' => 'local',
                 'limits.requests_per_minute' => 3,
-                'alerts.webhook' => "http://127.0.0.1:$hook_port/hook",
+                'alerts.webhook' => $hook_url,
                 'alerts.command' => $w->write_file('cmd.sh',
                     "#!/bin/sh\ncat >> " . $w->dir . "/cmd.log\n", 0755));
 my $wtok = $w->mint('walt');
@@ -143,9 +123,9 @@ like(CG::slurp($w->dir . '/error.log'), qr/counted per worker/,
 my @down = grep { $_->{event} eq 'alert' && $_->{alert} eq 'store_down' }
            @{$w->usage_lines};
 ok(@down >= 1 && @down <= 2, 'store_down alert once per worker');
-CG::wait_for('webhook', sub { -s $hook_log }, 10);
+CG::wait_for('webhook', sub { @{$w->hook_bodies} >= @down }, 10);
 sleep 0.5;
-my @hooks = grep { /\S/ } split /\n/, CG::slurp($hook_log);
+my @hooks = @{$w->hook_bodies};
 is(scalar @hooks, scalar @down, 'webhook got each alert exactly once');
 like(eval { JSON::PP::decode_json($hooks[0])->{text} } // '',
      qr/^chatgate alert: the counter store/, 'Slack-style {"text": ...}');
