@@ -26,7 +26,8 @@ sub mc_stats {
 # --- sliding window rolls over (2 s windows) and round trips ------------
 my $t = CG->new;
 $t->start_stack('limits.requests_per_minute' => 2,
-                'limits.window_seconds' => 2, 'server.workers' => 1);
+                'limits.window_seconds' => 2, 'server.workers' => 1,
+                'alerts.spike_requests_per_minute' => 1);
 my $tok = $t->mint('win');
 # Start at the beginning of a window so the three requests share one.
 sleep(2 - (time - int(time / 2) * 2) + 0.05);
@@ -55,6 +56,10 @@ sleep 4.2;
 $r = $t->chat(token => $tok);
 is($r->{status}, 200, 'after two windows it passes')
     or diag(explain($t->usage_lines->[-1]));
+my @spikes = grep { $_->{event} eq 'alert' && $_->{alert} eq 'spike' }
+             @{$t->usage_lines};
+is(scalar @spikes, 1, 'a spike alert, once for its window');
+is($spikes[0]{subject}, 'win', 'naming the user');
 
 # --- requests in flight ---------------------------------------------------
 my $c = CG->new;
@@ -80,6 +85,12 @@ is($c->chat(token => $ctok)->{status}, 200, 'slots are given back');
 my ($conc) = grep { ($_->{reason} // '') =~ /concurrency/ }
              @{$c->usage_lines};
 ok($conc, 'the log says which limit');
+$c->chat(token => $ctok, message => "[[mock:status=401]] x$_") for 1 .. 3;
+my @rej = grep { $_->{event} eq 'alert' && $_->{alert} eq 'key_rejected' }
+          @{$c->usage_lines};
+is(scalar @rej, 1, 'provider 401: one key_rejected alert for three');
+like($rej[0]{message}, qr/refused key [0-9a-f]{12} with status 401/,
+     'naming the key by its fingerprint only');
 
 # --- two pools, three memcached servers, one limit -------------------------
 my $a = CG->new;
