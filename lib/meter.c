@@ -219,6 +219,12 @@ cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
         cost = cg_price_cost(p, r->input_tokens, r->output_tokens, 0, 0);
         r->cost_micro_usd = (long long) cost;
     }
+    if (r->budget_hold.active && r->err == CG_E_UPSTREAM_TIMEOUT) {
+        /* The provider may have done (and billed) the work we stopped
+         * waiting for: count the worst case rather than nothing. */
+        cost = r->budget_hold.reserved;
+        r->cost_micro_usd = (long long) cost;
+    }
     if (r->budget_hold.active) {
         if (cg_budget_settle(m->store, &m->budgets, &r->budget_hold, cost,
                              now) != 0) {
