@@ -93,6 +93,13 @@ $u->start_chatgate(%price, 'store.type' => 'local',
 $u->start_nginx;
 budget_suite($u, 'local store');
 
+# A provider timeout may still be billed: it is counted at the worst case.
+my $slow = $u->chat(token => $u->mint('dora'),
+                    message => '[[mock:delay_ms=4000]] slow');
+is($slow->{status}, 504, 'provider timeout: 504');
+my ($dl) = grep { ($_->{user} // '') eq 'dora' } @{$u->usage_lines};
+is($dl->{cost_micro_usd}, 8_000_000, 'and it is counted at the reservation');
+
 # Money fails closed: with memcached gone a budgeted request is refused.
 $t->stop('memcached');
 my $r = $t->chat(token => $t->mint('carol'), message => $msg);
