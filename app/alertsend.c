@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -14,38 +15,21 @@
 
 #define CG_WEBHOOK_TIMEOUT_MS  3000
 
-static const struct {
-    const char *name;
-    int         facility;
-} cg_syslog_facilities[] = {
-    { "user", LOG_USER }, { "daemon", LOG_DAEMON },
-    { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
-    { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-    { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
-    { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
-};
-
-
 int
 cg_syslog_open(const cg_conf_t *conf, char *err, size_t errlen)
 {
-    size_t i;
+    int facility = cg_conf_syslog_facility(conf->syslog_facility);
 
     if (!conf->syslog) {
         return 0;
     }
-    for (i = 0; i < sizeof(cg_syslog_facilities)
-                    / sizeof(cg_syslog_facilities[0]); i++) {
-        if (strcmp(cg_syslog_facilities[i].name, conf->syslog_facility)
-            == 0) {
-            openlog("chatgate", LOG_PID | LOG_NDELAY,
-                    cg_syslog_facilities[i].facility);
-            return 0;
-        }
+    if (facility < 0) {
+        snprintf(err, errlen, "[log] syslog_facility: unknown facility %s",
+                 conf->syslog_facility);
+        return -1;
     }
-    snprintf(err, errlen, "[log] syslog_facility: unknown facility %s",
-             conf->syslog_facility);
-    return -1;
+    openlog("chatgate", LOG_PID | LOG_NDELAY, facility);
+    return 0;
 }
 
 

@@ -8,27 +8,40 @@
 
 
 int
+cg_alert_parse_thresholds(const char *text, int *out, int max)
+{
+    const char *p = text;
+    char       *end;
+    long        v;
+    int         n = 0;
+
+    while (p && *p) {
+        v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 1000 || n == max
+            || (*end != ',' && *end != '\0')) {
+            return -1;
+        }
+        out[n++] = (int) v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+
+int
 cg_alert_init(cg_alert_t *a, cg_store_t *st, const char *thresholds,
               long spike, char *err, size_t errlen)
 {
-    const char *p = thresholds;
-    char       *end;
-    long        v;
-
     memset(a, 0, sizeof(*a));
     a->store = st;
     a->spike = spike;
-    while (p && *p) {
-        v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 1000
-            || a->nthresholds == CG_ALERT_THRESHOLDS
-            || (*end != ',' && *end != '\0')) {
-            snprintf(err, errlen, "[alerts] budget_thresholds must be up to "
-                     "%d percentages such as 50,80,100", CG_ALERT_THRESHOLDS);
-            return -1;
-        }
-        a->threshold[a->nthresholds++] = (int) v;
-        p = *end ? end + 1 : end;
+    a->nthresholds = cg_alert_parse_thresholds(thresholds, a->threshold,
+                                               CG_ALERT_THRESHOLDS);
+    if (a->nthresholds < 0) {
+        a->nthresholds = 0;
+        snprintf(err, errlen, "[alerts] budget_thresholds must be up to "
+                 "%d percentages such as 50,80,100", CG_ALERT_THRESHOLDS);
+        return -1;
     }
     return 0;
 }

@@ -43,6 +43,9 @@ typedef struct {
     cg_buf_t           line;
 } cg_alert_t;
 
+/* Parses "50,80,100" (empty: none) into out[max]; returns the count, or
+ * -1 on bad text. Also the config's check of the key. */
+int  cg_alert_parse_thresholds(const char *text, int *out, int max);
 /* thresholds: "50,80,100" (empty: none). Returns -1 on bad text. */
 int  cg_alert_init(cg_alert_t *a, cg_store_t *st, const char *thresholds,
                    long spike, char *err, size_t errlen);

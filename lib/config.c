@@ -1,4 +1,5 @@
 #include "config.h"
+#include "alert.h"
 #include "buf.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #define CG_OFF(field)  offsetof(cg_conf_t, field)
 
@@ -30,6 +32,8 @@ static int cg_conf_set_bool(const cg_conf_cmd_t *, cg_conf_t *, const char *,
                             char *, size_t);
 static int cg_conf_set_store(const cg_conf_cmd_t *, cg_conf_t *, const char *,
                              char *, size_t);
+static int cg_conf_set_checked(const cg_conf_cmd_t *, cg_conf_t *,
+                               const char *, char *, size_t);
 static int cg_conf_set_path(const cg_conf_cmd_t *, cg_conf_t *, const char *,
                             char *, size_t);
 
@@ -63,7 +67,8 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "", 0, 0, "file for operator messages (empty: standard error)" },
     { "log", "syslog", cg_conf_set_bool, CG_OFF(syslog), "no", 0, 0,
       "also send usage and alert lines to syslog (yes/no)" },
-    { "log", "syslog_facility", cg_conf_set_str, CG_OFF(syslog_facility),
+    { "log", "syslog_facility", cg_conf_set_checked,
+      CG_OFF(syslog_facility),
       "local0", 0, 0, "syslog facility: user, daemon or local0..local7" },
 
     { "session", "secret", cg_conf_set_ref, CG_OFF(session_secret_ref),
@@ -127,7 +132,7 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       CG_OFF(budget_fail_open), "deny", 0, 1,
       "when spend cannot be counted: deny (503) or allow (uncapped)" },
 
-    { "alerts", "budget_thresholds", cg_conf_set_str,
+    { "alerts", "budget_thresholds", cg_conf_set_checked,
       CG_OFF(alert_thresholds), "50,80,100", 0, 0,
       "percentages of any budget that raise an alert (empty: none)" },
     { "alerts", "spike_requests_per_minute", cg_conf_set_long,
@@ -325,6 +330,58 @@ cg_conf_set_store(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
     if (strcmp(value, "memcached") != 0 && strcmp(value, "local") != 0) {
         snprintf(err, errlen, "[%s] %s must be memcached or local",
                  cmd->section, cmd->name);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+static const struct {
+    const char *name;
+    int         facility;
+} cg_conf_facilities[] = {
+    { "user", LOG_USER }, { "daemon", LOG_DAEMON },
+    { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+    { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+    { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+    { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+
+int
+cg_conf_syslog_facility(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(cg_conf_facilities)
+                    / sizeof(cg_conf_facilities[0]); i++) {
+        if (strcmp(cg_conf_facilities[i].name, name) == 0) {
+            return cg_conf_facilities[i].facility;
+        }
+    }
+    return -1;
+}
+
+
+/* Strings whose shape is checked here, so `chatgate check` finds the
+ * mistake rather than a worker at start. */
+static int
+cg_conf_set_checked(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
+                    const char *value, char *err, size_t errlen)
+{
+    int t[CG_ALERT_THRESHOLDS];
+
+    if (cmd->offset == CG_OFF(alert_thresholds)
+        && cg_alert_parse_thresholds(value, t, CG_ALERT_THRESHOLDS) < 0) {
+        snprintf(err, errlen, "[%s] %s must be up to %d percentages such "
+                 "as 50,80,100", cmd->section, cmd->name,
+                 CG_ALERT_THRESHOLDS);
+        return -1;
+    }
+    if (cmd->offset == CG_OFF(syslog_facility)
+        && cg_conf_syslog_facility(value) < 0) {
+        snprintf(err, errlen, "[%s] %s must be user, daemon or "
+                 "local0..local7", cmd->section, cmd->name);
         return -1;
     }
     return cg_conf_set_str(cmd, conf, value, err, errlen);
@@ -704,7 +761,8 @@ cg_conf_free(cg_conf_t *conf)
         if (cmd->set == cg_conf_set_str || cmd->set == cg_conf_set_ref
             || cmd->set == cg_conf_set_provider
             || cmd->set == cg_conf_set_path
-            || cmd->set == cg_conf_set_store) {
+            || cmd->set == cg_conf_set_store
+            || cmd->set == cg_conf_set_checked) {
             free(*(char **) ((char *) conf + cmd->offset));
         }
     }

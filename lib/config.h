@@ -118,5 +118,7 @@ int  cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen);
 /* Loads only the session secret (for `mint`, which needs no provider key). */
 int  cg_conf_load_session_secret(cg_conf_t *conf, char *err, size_t errlen);
 void cg_conf_free(cg_conf_t *conf);
+/* The syslog(3) facility for a [log] syslog_facility name, or -1. */
+int  cg_conf_syslog_facility(const char *name);
 
 #endif

@@ -364,6 +364,22 @@ test_conf_price(void **state)
     assert_int_equal(cg_conf_load(&conf, path, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "[price m1] surcharge"));
     cg_conf_free(&conf);
+    f = fopen(path, "w");
+    fputs("[session]\nsecret = env:X\n[provider]\napi_key = env:Y\n"
+          "[alerts]\nbudget_thresholds = 50,eighty\n", f);
+    fclose(f);
+    assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
+    assert_int_equal(cg_conf_load(&conf, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "budget_thresholds"));
+    cg_conf_free(&conf);
+    f = fopen(path, "w");
+    fputs("[session]\nsecret = env:X\n[provider]\napi_key = env:Y\n"
+          "[log]\nsyslog_facility = kern\n", f);
+    fclose(f);
+    assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
+    assert_int_equal(cg_conf_load(&conf, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "syslog_facility"));
+    cg_conf_free(&conf);
 }
 
 
