@@ -26,9 +26,13 @@ cg_log_open(const char *path)
         return -1;
     }
     if (cg_log_fd > 2) {
-        close(cg_log_fd);
+        /* dup2 swaps the file under the same descriptor in one step, so
+         * another thread's cg_log() never writes to a closed fd. */
+        (void) dup2(fd, cg_log_fd);
+        close(fd);
+    } else {
+        cg_log_fd = fd;
     }
-    cg_log_fd = fd;
     if (path != cg_log_path) {
         free(cg_log_path);
         cg_log_path = strdup(path);

@@ -2,7 +2,9 @@
  * chatgate: a FastCGI application server that lets a website offer AI chat
  * without exposing its provider key. Commands:
  *
- *   chatgate serve -c FILE          run the master and its workers
+ *   chatgate serve -c FILE          run the master and its workers (or,
+ *                                    on an inherited fd 0 socket, one
+ *                                    worker for the spawner)
  *   chatgate check -c FILE          validate the config (like nginx -t)
  *   chatgate mint  -c FILE USER [--ttl SECONDS]
  *                                    print a signed session token for USER
@@ -12,6 +14,7 @@
 #include "master.h"
 #include "report_cmd.h"
 
+#include "auth.h"
 #include "config.h"
 #include "session.h"
 
@@ -42,6 +45,22 @@ cg_usage(FILE *f)
 }
 
 
+static int
+cg_main_check_auth(const cg_conf_t *conf)
+{
+    cg_auth_t *a;
+    char       err[512];
+
+    a = cg_auth_new(conf, err, sizeof(err));
+    if (a == NULL) {
+        fprintf(stderr, "chatgate: %s\n", err);
+        return -1;
+    }
+    cg_auth_free(a);
+    return 0;
+}
+
+
 static cg_conf_t *
 cg_main_load(const char *path, int all_secrets)
 {
@@ -60,6 +79,13 @@ cg_main_load(const char *path, int all_secrets)
         }
         return NULL;
     }
+    /* The verifiers' own settings (php_file_owner, memcached prefix) are
+     * checked here too, so `check` and `serve` fail before any worker. */
+    if (all_secrets && cg_main_check_auth(conf) != 0) {
+        cg_conf_free(conf);
+        free(conf);
+        return NULL;
+    }
     return conf;
 }
 
@@ -72,14 +98,29 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
     if (ttl <= 0) {
         ttl = conf->session_ttl;
     }
-    if (cg_token_sign(conf->session_secret.data, conf->session_secret.len,
-                      user, time(NULL) + ttl, tok, sizeof(tok)) < 0) {
+    if (conf->n_session_keys == 0) {
+        fprintf(stderr, "chatgate: mint: no [session] secret or secrets "
+                "configured\n");
+        return 1;
+    }
+    /* The newest key signs: v2.<kid>... with secrets, else v1. */
+    if (cg_token_sign_key(&conf->session_keys[0], user, time(NULL) + ttl,
+                          tok, sizeof(tok)) < 0) {
         fprintf(stderr, "chatgate: mint: a user id is 1-%d characters of "
                 "A-Z a-z 0-9 . _ @ + : -\n", CG_USER_MAX);
         return 1;
     }
     printf("%s\n", tok);
     return 0;
+}
+
+
+static void
+cg_main_key(const char *section, const cg_conf_cmd_t *cmd)
+{
+    printf("[%s] %s\t%s\t%s\n", section, cmd->name,
+           cmd->dflt ? (cmd->dflt[0] ? cmd->dflt : "(empty)") : "(required)",
+           cmd->doc);
 }
 
 
@@ -91,9 +132,10 @@ cg_main_keys(void)
     const cg_conf_cmd_t *cmd;
 
     for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        printf("[%s] %s\t%s\t%s\n", cmd->section, cmd->name,
-               cmd->dflt ? (cmd->dflt[0] ? cmd->dflt : "(empty)")
-                         : "(required)", cmd->doc);
+        cg_main_key(cmd->section, cmd);
+    }
+    for (cmd = cg_route_cmds; cmd->name; cmd++) {
+        cg_main_key("route NAME", cmd);
     }
     return 0;
 }
@@ -165,7 +207,14 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0) {
         printf("chatgate: configuration %s is ok (provider key %s)\n", path,
-               conf->api_key.fp);
+               conf->routes[0].api_key.fp);
+        for (i = 0; i < conf->nroutes; i++) {
+            printf("route %s: %s %s, key %s%s\n", conf->routes[i].name,
+                   conf->routes[i].provider, conf->routes[i].model,
+                   conf->routes[i].api_key.fp,
+                   strcmp(conf->routes[i].name, conf->default_route) == 0
+                   ? " (default)" : "");
+        }
         rc = 0;
     } else if (strcmp(cmd, "mint") == 0) {
         rc = cg_main_mint(conf, user, ttl);
@@ -177,7 +226,8 @@ main(int argc, char **argv)
             free(conf);
             return 1;
         }
-        return cg_master_run(conf, path);
+        return cg_master_inherited() ? cg_master_run_single(conf)
+                                     : cg_master_run(conf, path);
     }
     cg_conf_free(conf);
     free(conf);

@@ -1,5 +1,6 @@
 #include "master.h"
 #include "log.h"
+#include "scoreboard.h"
 #include "worker.h"
 
 #include "clock.h"
@@ -7,24 +8,28 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CG_MAX_WORKERS  1024
+#define CG_MAX_SLOTS  2050   /* two generations of 1024, during a reload */
 
 typedef struct {
     pid_t   pid;
     int     generation;
+    int     retiring;       /* told to leave (spare, idle, reload) */
+    int     killed;         /* by request_terminate_timeout */
     double  started;
 } cg_slot_t;
 
@@ -33,16 +38,24 @@ typedef struct {
     const char *conf_path;
     int         listen_fd;
     pid_t       master_pid;
+    int         own_socket;     /* ours to unlink at exit */
+    int         systemd;        /* socket activation: fd 3 */
     int         generation;
     int         stopping;
     double      stop_deadline;
-    cg_slot_t   slots[CG_MAX_WORKERS];
+    cg_sb_t     sb;
+    int         nslots;         /* process slots in the scoreboard */
+    int         threads;        /* threads per process, fixed at start */
+    cg_slot_t   slots[CG_MAX_SLOTS];
     double      respawn_after;  /* throttle after a crash burst */
     int         crashes;
     double      crash_window;
+    double      ondemand_after; /* ondemand: no new fork before this */
 } cg_master_t;
 
 static int cg_master_pipe[2] = { -1, -1 };
+
+static void cg_master_start_pool(cg_master_t *m);
 
 
 static void
@@ -189,15 +202,50 @@ cg_master_child_signals(void)
 }
 
 
-static void
-cg_master_spawn(cg_master_t *m, cg_slot_t *slot)
+static int
+cg_master_max_children(const cg_conf_t *conf)
 {
-    pid_t pid = fork();
+    /* [server] workers is the documented static pool size; [pool]
+     * max_children overrides it. */
+    return conf->max_children > 0 ? conf->max_children : conf->workers;
+}
 
+
+static void
+cg_master_clear_slot(cg_master_t *m, int i)
+{
+    int j;
+
+    atomic_store(&m->sb.procs[i].pid, 0);
+    atomic_store(&m->sb.procs[i].busy, 0);
+    atomic_store(&m->sb.procs[i].requests, 0);
+    for (j = 0; j < m->threads; j++) {
+        atomic_store(&cg_sb_thread(&m->sb, i, j)->state, CG_SB_EMPTY);
+        atomic_store(&cg_sb_thread(&m->sb, i, j)->requests, 0);
+    }
+}
+
+
+static int
+cg_master_spawn(cg_master_t *m)
+{
+    cg_slot_t *slot;
+    pid_t      pid;
+    int        i;
+
+    for (i = 0; i < m->nslots && m->slots[i].pid != 0; i++) {
+        /* find a free process slot */
+    }
+    if (i == m->nslots) {
+        return -1;
+    }
+    slot = &m->slots[i];
+    cg_master_clear_slot(m, i);
+    atomic_store(&m->sb.procs[i].last_active_ms, cg_sb_now_ms());
+    pid = fork();
     if (pid < 0) {
         cg_log(CG_LOG_ERROR, "fork failed: %s", strerror(errno));
-        slot->pid = 0;
-        return;
+        return -1;
     }
     if (pid == 0) {
         /* A worker must not outlive its master (a master killed with
@@ -211,30 +259,162 @@ cg_master_spawn(cg_master_t *m, cg_slot_t *slot)
         cg_master_child_signals();
         /* The listening socket is the only fd a worker inherits on
          * purpose; keep it across nothing else (no exec happens). */
-        _exit(cg_worker_run(m->conf, m->listen_fd));
+        _exit(cg_worker_run(m->conf, m->listen_fd, &m->sb, i, m->threads));
     }
+    memset(slot, 0, sizeof(*slot));
     slot->pid = pid;
     slot->generation = m->generation;
     slot->started = cg_clock_mono();
+    atomic_store(&m->sb.procs[i].generation, m->generation);
+    atomic_store(&m->sb.procs[i].pid, (int) pid);
+    return 0;
+}
+
+
+typedef struct {
+    int live;       /* current generation, not retiring */
+    int idle;       /* of those, with no request in progress */
+    int busy_all;   /* of those, with every thread busy */
+} cg_master_count_t;
+
+
+static void
+cg_master_count(cg_master_t *m, cg_master_count_t *c)
+{
+    int i, busy;
+
+    memset(c, 0, sizeof(*c));
+    for (i = 0; i < m->nslots; i++) {
+        if (m->slots[i].pid == 0 || m->slots[i].retiring
+            || m->slots[i].generation != m->generation) {
+            continue;
+        }
+        busy = atomic_load(&m->sb.procs[i].busy);
+        c->live++;
+        c->idle += busy == 0;
+        c->busy_all += busy >= m->threads;
+    }
 }
 
 
 static void
-cg_master_spawn_missing(cg_master_t *m)
+cg_master_retire(cg_master_t *m, int i, const char *why)
 {
-    int i, live = 0;
+    m->slots[i].retiring = 1;
+    cg_log(CG_LOG_NOTICE, "worker %d leaves: %s", (int) m->slots[i].pid,
+           why);
+    kill(m->slots[i].pid, SIGQUIT);
+}
+
+
+/* Retires one idle process of the current generation: the one idle
+ * longest, if min_idle_ms is given only one idle at least that long. */
+static int
+cg_master_retire_idle(cg_master_t *m, long long min_idle_ms, const char *why)
+{
+    long long now = cg_sb_now_ms(), t, oldest = now + 1;
+    int       i, pick = -1;
+
+    for (i = 0; i < m->nslots; i++) {
+        if (m->slots[i].pid == 0 || m->slots[i].retiring
+            || m->slots[i].generation != m->generation
+            || atomic_load(&m->sb.procs[i].busy) != 0) {
+            continue;
+        }
+        t = atomic_load(&m->sb.procs[i].last_active_ms);
+        if (t < oldest && now - t >= min_idle_ms) {
+            oldest = t;
+            pick = i;
+        }
+    }
+    if (pick >= 0) {
+        cg_master_retire(m, pick, why);
+    }
+    return pick;
+}
+
+
+static void
+cg_master_spawn_n(cg_master_t *m, int n)
+{
+    while (n-- > 0 && cg_master_spawn(m) == 0) {
+        atomic_fetch_add(&m->sb.c->respawns, 1);
+    }
+}
+
+
+/* One step of the pool manager: static keeps max_children; dynamic keeps
+ * the idle processes between min_spare and max_spare; ondemand forks when
+ * a connection waits and no process is idle (listen_ready), and retires
+ * processes idle for idle_timeout. */
+static void
+cg_master_manage(cg_master_t *m, int listen_ready)
+{
+    const cg_conf_t   *conf = m->conf;
+    int                max = cg_master_max_children(conf);
+    cg_master_count_t  c;
 
     if (m->stopping || cg_clock_mono() < m->respawn_after) {
         return;
     }
-    for (i = 0; i < CG_MAX_WORKERS; i++) {
-        live += m->slots[i].pid != 0
-                && m->slots[i].generation == m->generation;
+    cg_master_count(m, &c);
+    switch (conf->pm) {
+    case CG_PM_STATIC:
+        cg_master_spawn_n(m, max - c.live);
+        break;
+    case CG_PM_DYNAMIC:
+        if (c.idle < conf->min_spare && c.live < max) {
+            cg_master_spawn_n(m, conf->min_spare - c.idle < max - c.live
+                                 ? conf->min_spare - c.idle : max - c.live);
+        } else if (c.idle > conf->max_spare) {
+            cg_master_retire_idle(m, 0, "more idle processes than "
+                                  "max_spare");
+        }
+        break;
+    case CG_PM_ONDEMAND:
+        if (listen_ready && c.live - c.busy_all == 0 && c.live < max
+            && cg_clock_mono() >= m->ondemand_after) {
+            cg_master_spawn_n(m, 1);
+            /* Give the new process time to take the connection before
+             * counting it as still waiting. */
+            m->ondemand_after = cg_clock_mono() + 0.05;
+        }
+        cg_master_retire_idle(m, conf->idle_timeout * 1000LL,
+                              "idle_timeout");
+        break;
     }
-    for (i = 0; i < CG_MAX_WORKERS && live < m->conf->workers; i++) {
-        if (m->slots[i].pid == 0) {
-            cg_master_spawn(m, &m->slots[i]);
-            live += m->slots[i].pid != 0;
+}
+
+
+static void
+cg_master_terminate_stuck(cg_master_t *m)
+{
+    long long       now = cg_sb_now_ms(), limit;
+    cg_sb_thread_t *t;
+    int             i, j;
+
+    if (m->conf->request_terminate_timeout <= 0) {
+        return;
+    }
+    /* The worker answers 504 and leaves on its own at the timeout; this
+     * is the backstop for a worker that cannot. */
+    limit = (m->conf->request_terminate_timeout + 2) * 1000LL;
+    for (i = 0; i < m->nslots; i++) {
+        if (m->slots[i].pid == 0 || m->slots[i].killed) {
+            continue;
+        }
+        for (j = 0; j < m->threads; j++) {
+            t = cg_sb_thread(&m->sb, i, j);
+            if (atomic_load(&t->state) == CG_SB_BUSY
+                && now - atomic_load(&t->started_ms) > limit) {
+                cg_log(CG_LOG_WARN, "worker %d: a request has run for over "
+                       "%d s (request_terminate_timeout); killing it",
+                       (int) m->slots[i].pid,
+                       m->conf->request_terminate_timeout);
+                kill(m->slots[i].pid, SIGKILL);
+                m->slots[i].killed = 1;
+                break;
+            }
         }
     }
 }
@@ -243,17 +423,47 @@ cg_master_spawn_missing(cg_master_t *m)
 static void
 cg_master_note_crash(cg_master_t *m, double now)
 {
+    int limit = m->conf->emergency_restart_threshold;
+
     /* Emergency throttle: a burst of crashes (a bad deploy, a dead
      * dependency) must not become a fork storm. */
-    if (now - m->crash_window > 10.0) {
+    if (limit <= 0) {
+        limit = cg_master_max_children(m->conf) * 2 + 2;
+    }
+    if (now - m->crash_window > m->conf->emergency_restart_interval) {
         m->crash_window = now;
         m->crashes = 0;
     }
-    if (++m->crashes > m->conf->workers * 2 + 2) {
+    if (++m->crashes > limit) {
         m->respawn_after = now + 1.0;
         cg_log(CG_LOG_WARN, "workers are crashing repeatedly; "
                "throttling respawn");
     }
+}
+
+
+static void
+cg_master_reap_one(cg_master_t *m, int i, int status, double now)
+{
+    cg_slot_t *s = &m->slots[i];
+
+    if (s->killed || (WIFEXITED(status)
+                      && WEXITSTATUS(status) == CG_WORKER_EXIT_TERMINATED)) {
+        /* request_terminate_timeout: expected, not a crash */
+        atomic_fetch_add(&m->sb.c->terminated, 1);
+    } else if (WIFSIGNALED(status) && !m->stopping
+               && s->generation == m->generation) {
+        cg_log(CG_LOG_WARN, "worker %d killed by signal %d; replacing it",
+               (int) s->pid, WTERMSIG(status));
+        cg_master_note_crash(m, now);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0
+               && !m->stopping) {
+        cg_log(CG_LOG_WARN, "worker %d exited with status %d",
+               (int) s->pid, WEXITSTATUS(status));
+        cg_master_note_crash(m, now);
+    }
+    s->pid = 0;
+    cg_master_clear_slot(m, i);
 }
 
 
@@ -265,22 +475,10 @@ cg_master_reap(cg_master_t *m)
     double now = cg_clock_mono();
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (i = 0; i < CG_MAX_WORKERS; i++) {
-            if (m->slots[i].pid != pid) {
-                continue;
+        for (i = 0; i < m->nslots; i++) {
+            if (m->slots[i].pid == pid) {
+                cg_master_reap_one(m, i, status, now);
             }
-            if (WIFSIGNALED(status) && !m->stopping
-                && m->slots[i].generation == m->generation) {
-                cg_log(CG_LOG_WARN, "worker %d killed by signal %d; "
-                       "replacing it", (int) pid, WTERMSIG(status));
-                cg_master_note_crash(m, now);
-            } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0
-                       && !m->stopping) {
-                cg_log(CG_LOG_WARN, "worker %d exited with status %d",
-                       (int) pid, WEXITSTATUS(status));
-                cg_master_note_crash(m, now);
-            }
-            m->slots[i].pid = 0;
         }
     }
 }
@@ -291,7 +489,7 @@ cg_master_alive(cg_master_t *m)
 {
     int i, n = 0;
 
-    for (i = 0; i < CG_MAX_WORKERS; i++) {
+    for (i = 0; i < m->nslots; i++) {
         n += m->slots[i].pid != 0;
     }
     return n;
@@ -303,12 +501,27 @@ cg_master_signal_all(cg_master_t *m, int sig, int generation)
 {
     int i;
 
-    for (i = 0; i < CG_MAX_WORKERS; i++) {
+    for (i = 0; i < m->nslots; i++) {
         if (m->slots[i].pid
             && (generation < 0 || m->slots[i].generation == generation)) {
             kill(m->slots[i].pid, sig);
         }
     }
+}
+
+
+static int
+cg_master_reload_fits(cg_master_t *m, cg_conf_t *nc)
+{
+    /* The scoreboard was sized at start: two generations of the pool. */
+    if (nc->threads != m->threads
+        || cg_master_max_children(nc) * 2 > m->nslots) {
+        cg_log(CG_LOG_ERROR, "reload refused, still serving with the old "
+               "configuration: a different [server] threads or a larger "
+               "pool needs a restart");
+        return 0;
+    }
+    return 1;
 }
 
 
@@ -331,6 +544,11 @@ cg_master_reload(cg_master_t *m)
         }
         return;
     }
+    if (!cg_master_reload_fits(m, nc)) {
+        cg_conf_free(nc);
+        free(nc);
+        return;
+    }
     if (strcmp(nc->listen, m->conf->listen) != 0) {
         cg_log(CG_LOG_WARN, "reload: a new listen address needs a restart; "
                "keeping %s", m->conf->listen);
@@ -341,7 +559,7 @@ cg_master_reload(cg_master_t *m)
     free(m->conf);
     m->conf = nc;
     m->generation++;
-    cg_master_spawn_missing(m);
+    cg_master_start_pool(m);
     cg_master_signal_all(m, SIGQUIT, old);
     cg_log(CG_LOG_NOTICE, "reloaded %s (generation %d)", m->conf_path,
            m->generation);
@@ -349,16 +567,17 @@ cg_master_reload(cg_master_t *m)
 
 
 static void
-cg_master_stop(cg_master_t *m)
+cg_master_stop(cg_master_t *m, int sig)
 {
     if (m->stopping) {
         return;
     }
     m->stopping = 1;
     m->stop_deadline = cg_clock_mono() + m->conf->shutdown_timeout;
-    cg_log(CG_LOG_NOTICE, "stopping: waiting up to %d s for requests in "
-           "flight", m->conf->shutdown_timeout);
-    cg_master_signal_all(m, SIGTERM, -1);
+    cg_log(CG_LOG_NOTICE, "stopping (%s): waiting up to %d s for requests "
+           "in flight", sig == SIGQUIT ? "graceful" : "terminate",
+           m->conf->shutdown_timeout);
+    cg_master_signal_all(m, SIGQUIT, -1);
 }
 
 
@@ -372,7 +591,7 @@ cg_master_handle(cg_master_t *m, unsigned char sig)
     case SIGTERM:
     case SIGINT:
     case SIGQUIT:
-        cg_master_stop(m);
+        cg_master_stop(m, sig);
         break;
     case SIGHUP:
         if (!m->stopping) {
@@ -413,12 +632,13 @@ cg_master_pid_file(const cg_conf_t *conf, int create)
 static void
 cg_master_loop(cg_master_t *m)
 {
-    struct pollfd  pfd = { .fd = cg_master_pipe[0], .events = POLLIN };
+    struct pollfd  pfd[2];
     unsigned char  sigs[64];
     ssize_t        n, i;
+    nfds_t         nfds;
+    int            rc;
 
     for (;;) {
-        cg_master_spawn_missing(m);
         if (m->stopping && cg_master_alive(m) == 0) {
             return;
         }
@@ -428,16 +648,189 @@ cg_master_loop(cg_master_t *m)
             cg_master_signal_all(m, SIGKILL, -1);
             m->stop_deadline = cg_clock_mono() + 3600;
         }
-        if (poll(&pfd, 1, 200) <= 0) {
-            cg_master_reap(m);      /* in case a SIGCHLD byte was lost */
-            continue;
-        }
-        while ((n = read(cg_master_pipe[0], sigs, sizeof(sigs))) > 0) {
-            for (i = 0; i < n; i++) {
-                cg_master_handle(m, sigs[i]);
+        pfd[0] = (struct pollfd) { .fd = cg_master_pipe[0], .events = POLLIN };
+        pfd[1] = (struct pollfd) { .fd = m->listen_fd, .events = POLLIN };
+        /* ondemand: the master watches the socket for waiting clients. */
+        nfds = m->conf->pm == CG_PM_ONDEMAND && !m->stopping ? 2 : 1;
+        rc = poll(pfd, nfds, 100);
+        if (rc > 0 && pfd[0].revents) {
+            while ((n = read(cg_master_pipe[0], sigs, sizeof(sigs))) > 0) {
+                for (i = 0; i < n; i++) {
+                    cg_master_handle(m, sigs[i]);
+                }
             }
         }
+        cg_master_reap(m);      /* in case a SIGCHLD byte was lost */
+        cg_master_terminate_stuck(m);
+        cg_master_manage(m, nfds == 2 && rc > 0
+                            && (pfd[1].revents & POLLIN));
+        if (nfds == 2 && rc > 0 && (pfd[1].revents & POLLIN)
+            && !(pfd[0].revents)) {
+            /* A waiting client that a busy pool cannot take yet: do not
+             * spin on the readable socket. */
+            poll(NULL, 0, 10);
+        }
     }
+}
+
+
+static void
+cg_master_start_pool(cg_master_t *m)
+{
+    const cg_conf_t *conf = m->conf;
+    int              max = cg_master_max_children(conf), n = max;
+
+    if (conf->pm == CG_PM_DYNAMIC) {
+        n = conf->start_children > 0
+            ? conf->start_children
+            : conf->min_spare + (conf->max_spare - conf->min_spare) / 2;
+    } else if (conf->pm == CG_PM_ONDEMAND) {
+        n = 0;
+    }
+    cg_master_spawn_n(m, n < max ? n : max);
+}
+
+
+static int
+cg_master_socket_owner(const cg_conf_t *conf)
+{
+    struct passwd *pw = NULL;
+    struct group  *gr = NULL;
+
+    if (conf->listen[0] != '/'
+        || (conf->socket_owner[0] == '\0' && conf->socket_group[0] == '\0')) {
+        return 0;
+    }
+    if ((conf->socket_owner[0] && (pw = getpwnam(conf->socket_owner)) == NULL)
+        || (conf->socket_group[0]
+            && (gr = getgrnam(conf->socket_group)) == NULL)) {
+        cg_log(CG_LOG_ERROR, "socket_owner/socket_group: no such user or "
+               "group");
+        return -1;
+    }
+    if (chown(conf->listen, pw ? pw->pw_uid : (uid_t) -1,
+              gr ? gr->gr_gid : (gid_t) -1) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot chown %s: %s", conf->listen,
+               strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+
+/* Called once the socket is open and the keys are read: what is left
+ * needs no privilege. */
+static int
+cg_master_drop(const cg_conf_t *conf)
+{
+    struct passwd *pw;
+    struct group  *gr;
+    gid_t          gid;
+
+    if (geteuid() != 0 || conf->user[0] == '\0') {
+        if (geteuid() == 0) {
+            cg_log(CG_LOG_WARN, "running as root: set [server] user");
+        }
+        return 0;
+    }
+    pw = getpwnam(conf->user);
+    gr = conf->group[0] ? getgrnam(conf->group) : NULL;
+    if (pw == NULL || (conf->group[0] && gr == NULL)) {
+        cg_log(CG_LOG_ERROR, "[server] user/group: no such user or group");
+        return -1;
+    }
+    gid = gr ? gr->gr_gid : pw->pw_gid;
+    if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0
+        || setuid(pw->pw_uid) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot drop privileges to %s: %s",
+               conf->user, strerror(errno));
+        return -1;
+    }
+    /* setuid() makes the process dumpable again; keys are in memory. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    return 0;
+}
+
+
+/* systemd socket activation: LISTEN_PID names us and LISTEN_FDS >= 1;
+ * the socket is fd 3 (SD_LISTEN_FDS_START). */
+static int
+cg_master_systemd_fd(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+
+    if (pid == NULL || fds == NULL || atol(pid) != (long) getpid()
+        || atoi(fds) < 1) {
+        return -1;
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    fcntl(3, F_SETFD, FD_CLOEXEC);
+    return 3;
+}
+
+
+int
+cg_master_inherited(void)
+{
+    struct sockaddr_storage sa;
+    socklen_t               len = sizeof(sa);
+    int                     on = 0;
+    socklen_t               olen = sizeof(on);
+
+    /* What libfcgi's OS_IsFcgi() tests, without its exit() on failure:
+     * fd 0 is a socket with no peer, and it listens. */
+    if (getpeername(0, (struct sockaddr *) &sa, &len) == 0
+        || errno != ENOTCONN) {
+        return 0;
+    }
+    return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) == 0 && on;
+}
+
+
+int
+cg_master_run_single(cg_conf_t *conf)
+{
+    cg_sb_t sb;
+    int     rc;
+
+    /* mod_fcgid, spawn-fcgi, lighttpd bin-path: the spawner manages the
+     * processes and sends one request at a time, so one process, one
+     * thread, no master. */
+    if (cg_master_drop(conf) != 0 || cg_upstream_global_init() != 0
+        || cg_sb_create(&sb, 1, 1) != 0) {
+        return 1;
+    }
+    atomic_store(&sb.procs[0].pid, (int) getpid());
+    cg_log(CG_LOG_NOTICE, "serving on the inherited socket (provider key "
+           "%s)", conf->api_key.fp);
+    rc = cg_worker_run(conf, 0, &sb, 0, 1);
+    cg_sb_destroy(&sb);
+    cg_conf_free(conf);
+    free(conf);
+    return rc;
+}
+
+
+static int
+cg_master_open(cg_master_t *m)
+{
+    char err[512];
+
+    m->listen_fd = cg_master_systemd_fd();
+    if (m->listen_fd >= 0) {
+        m->systemd = 1;
+        return 0;
+    }
+    m->listen_fd = cg_master_listen(m->conf->listen, m->conf->socket_mode,
+                                    m->conf->backlog, err, sizeof(err));
+    if (m->listen_fd < 0) {
+        cg_log(CG_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    m->own_socket = m->conf->listen[0] == '/';
+    return cg_master_socket_owner(m->conf);
 }
 
 
@@ -447,36 +840,39 @@ int
 cg_master_run(cg_conf_t *conf, const char *conf_path)
 {
     static cg_master_t m;
-    char               err[512];
 
     memset(&m, 0, sizeof(m));
     m.conf = conf;
     m.conf_path = conf_path;
     m.master_pid = getpid();
-    if (cg_master_signals() != 0) {
-        cg_log(CG_LOG_ERROR, "cannot set up signals: %s", strerror(errno));
-        return 1;
-    }
-    m.listen_fd = cg_master_listen(conf->listen, conf->socket_mode,
-                                   conf->backlog, err, sizeof(err));
-    if (m.listen_fd < 0) {
-        cg_log(CG_LOG_ERROR, "%s", err);
-        return 1;
-    }
-    if (cg_upstream_global_init() != 0) {
-        cg_log(CG_LOG_ERROR, "cannot initialise libcurl");
+    m.threads = conf->threads;
+    m.nslots = cg_master_max_children(conf) * 2 + 2;
+    if (cg_master_signals() != 0 || cg_master_open(&m) != 0
+        || cg_sb_create(&m.sb, m.nslots, m.threads) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: %s", strerror(errno));
         return 1;
     }
     cg_master_pid_file(conf, 1);
-    cg_log(CG_LOG_NOTICE, "listening on %s with %d workers (provider key "
-           "%s)", conf->listen, conf->workers, conf->api_key.fp);
+    if (cg_master_drop(conf) != 0 || cg_upstream_global_init() != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start");
+        return 1;
+    }
+    cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
+           "x %d threads (provider key %s, %d routes)",
+           m.systemd ? "the systemd socket (fd 3)" : conf->listen,
+           conf->pm == CG_PM_STATIC ? "static"
+           : conf->pm == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
+           cg_master_max_children(conf), conf->threads,
+           conf->routes[0].api_key.fp, conf->nroutes);
+    cg_master_start_pool(&m);
     cg_master_loop(&m);
     close(m.listen_fd);
-    if (m.conf->listen[0] == '/') {
+    if (m.own_socket) {
         unlink(m.conf->listen);
     }
     cg_master_pid_file(m.conf, 0);
     cg_log(CG_LOG_NOTICE, "stopped");
+    cg_sb_destroy(&m.sb);
     cg_conf_free(m.conf);
     free(m.conf);
     return 0;

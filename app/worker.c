@@ -1,6 +1,9 @@
 #include "worker.h"
+#include "acl.h"
 #include "alertsend.h"
 #include "log.h"
+#include "scoreboard.h"
+#include "status.h"
 
 #include "chat.h"
 #include "clock.h"
@@ -9,17 +12,35 @@
 #include "usagelog.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
+typedef struct cg_wproc_s cg_wproc_t;
+
+/* Who answers the current request: its thread, or (past
+ * request_terminate_timeout) the process's main thread with a 504. The
+ * first to move the phase away from WORKING owns the connection. */
+enum {
+    CG_W_WORKING = 0,
+    CG_W_ANSWERING,
+    CG_W_TERMINATED
+};
+
+/* One request thread's own state: its FastCGI request, its chat handles
+ * (curl, memcached) and buffers. Never shared between threads. */
 typedef struct {
     const cg_conf_t *conf;
     cg_chat_t        chat;
@@ -31,71 +52,31 @@ typedef struct {
     cg_buf_t         line;
     uint64_t         id_seed;
     uint64_t         id_count;
+    cg_wproc_t      *proc;
+    int              index;
+    unsigned         reopen_seen;
+    FCGX_Request     fr;
+    pthread_t        tid;
+    int              tid_ok;
+    atomic_int       phase;         /* CG_W_* */
 } cg_worker_t;
 
-static volatile sig_atomic_t cg_worker_stop;
-static volatile sig_atomic_t cg_worker_reopen;
-static int                   cg_worker_listen_fd = -1;
-static int                   cg_worker_dead_fd = -1;
-
-
-/* Replacing the listening socket with a socket that does not listen makes
- * a blocked or about-to-run accept() fail at once, so an idle worker stops
- * without a race between checking the flag and calling accept(). */
-static void
-cg_worker_on_stop(int sig)
-{
-    int saved = errno;
-
-    (void) sig;
-    cg_worker_stop = 1;
-    if (cg_worker_dead_fd >= 0) {
-        (void) dup2(cg_worker_dead_fd, cg_worker_listen_fd);
-    }
-    errno = saved;
-}
-
-
-static void
-cg_worker_on_reopen(int sig)
-{
-    (void) sig;
-    cg_worker_reopen = 1;
-}
-
-
-static void
-cg_worker_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: a stop must interrupt an idle accept(). */
-    sa.sa_handler = cg_worker_on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    sa.sa_flags = SA_RESTART;
-    sa.sa_handler = cg_worker_on_reopen;
-    sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
-
-static void
-cg_worker_block(int how)
-{
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigprocmask(how, &set, NULL);
-}
+/* The worker process: what its threads share. */
+struct cg_wproc_s {
+    const cg_conf_t *conf;
+    cg_sb_t         *sb;
+    int              slot;
+    int              listen_fd;
+    int              dead_fd;       /* a socket that never listens */
+    int              stop_fd;       /* eventfd: readable once stopping */
+    atomic_int       stop;
+    atomic_uint      reopen;        /* bumped by SIGUSR1 */
+    atomic_int       running;       /* threads still in their loop */
+    pthread_mutex_t  accept_lock;
+    cg_acl_t         clients;
+    cg_worker_t     *threads;
+    int              nthreads;
+};
 
 
 static void
@@ -160,16 +141,84 @@ cg_worker_params(cg_req_t *r, FCGX_Request *fr)
     r->cookie = FCGX_GetParam("HTTP_COOKIE", env);
     r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", env);
     r->remote_addr = FCGX_GetParam("REMOTE_ADDR", env);
+    r->origin = FCGX_GetParam("HTTP_ORIGIN", env);
+    r->referer = FCGX_GetParam("HTTP_REFERER", env);
+    r->sec_fetch_site = FCGX_GetParam("HTTP_SEC_FETCH_SITE", env);
+    r->forwarded_for = FCGX_GetParam("HTTP_X_FORWARDED_FOR", env);
+    r->accept = FCGX_GetParam("HTTP_ACCEPT", env);
+}
+
+
+static int
+cg_worker_claim(cg_worker_t *w)
+{
+    int expected = CG_W_WORKING;
+
+    return atomic_compare_exchange_strong(&w->phase, &expected,
+                                          CG_W_ANSWERING);
+}
+
+
+/* cg_out_t over the FastCGI stream: streamed answers are flushed to the
+ * web server as they come; a failed write or flush means the client (or
+ * the web server's connection for it) is gone. */
+static int
+cg_worker_out_write(void *ctx, const char *p, size_t n)
+{
+    cg_worker_t *w = ctx;
+
+    /* The first byte of a streamed answer claims the connection, so the
+     * request_terminate_timeout watchdog can no longer write its 504 over
+     * it; if the watchdog was first, this answer is dropped. */
+    if (atomic_load(&w->phase) != CG_W_ANSWERING && !cg_worker_claim(w)) {
+        return -1;
+    }
+    return FCGX_PutStr(p, (int) n, w->fr.out) == (int) n ? 0 : -1;
+}
+
+
+static int
+cg_worker_out_flush(void *ctx)
+{
+    cg_worker_t *w = ctx;
+
+    return FCGX_FFlush(w->fr.out) == 0 ? 0 : -1;
+}
+
+
+/* The web server closes its FastCGI connection when the client leaves
+ * (nginx: fastcgi_ignore_client_abort off), which shows as a hangup. */
+static int
+cg_worker_out_alive(void *ctx)
+{
+    cg_worker_t   *w = ctx;
+    struct pollfd  pfd = { w->fr.ipcFd, POLLRDHUP, 0 };
+
+    if (poll(&pfd, 1, 0) <= 0) {
+        return 1;
+    }
+    return !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+
+static void
+cg_worker_key_rejected(const cg_route_t *rt, const cg_req_t *r)
+{
+    /* The alerts hook point: the operator must replace this key. */
+    cg_log(CG_LOG_ERROR, "%s: provider rejected key %s (route %s)",
+           r->request_id, rt->api_key.fp, rt->name);
 }
 
 
 static void
 cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
 {
-    if (cg_worker_reopen) {
-        cg_worker_reopen = 0;
+    unsigned gen = atomic_load(&w->proc->reopen);
+
+    if (gen != w->reopen_seen) {
+        /* SIGUSR1 (logrotate): each thread reopens its own usage fd. */
+        w->reopen_seen = gen;
         cg_usagelog_reopen(&w->usage);
-        cg_log_reopen();
     }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
     if (cg_usagelog_write(&w->usage, &w->line) != 0) {
@@ -202,23 +251,41 @@ cg_worker_note(void *ctx, const char *msg)
 }
 
 
+
+
 static void
 cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 {
     cg_req_t *r = &w->req;
+    cg_out_t  out = { cg_worker_out_write, cg_worker_out_flush,
+                      cg_worker_out_alive, w };
 
     cg_req_init(r, cg_clock_mono());
     cg_worker_request_id(w, r->request_id, sizeof(r->request_id));
     cg_worker_params(r, fr);
     if (cg_http_admit(w->conf, r) == 0
         && cg_worker_read_body(w, fr, r) == 0) {
-        cg_chat_handle(&w->chat, r);
+        cg_chat_handle(&w->chat, r, &out);
+    }
+    if (r->streamed) {
+        if (r->err == CG_E_CLIENT_CLOSED) {
+            fr->keepConnection = 0;
+        }
+        cg_worker_log_usage(w, r);
+        cg_req_clear(r);
+        return;
     }
     if (r->err != CG_OK && r->body == NULL) {
         /* The body was not read: this connection cannot carry another
          * request, so do not keep it. */
         fr->keepConnection = 0;
     }
+    if (!cg_worker_claim(w)) {
+        return;     /* answered 504 by request_terminate_timeout */
+    }
+    /* The usage line goes out before the answer, so whoever has the answer
+     * can already find it in the log. */
+    cg_worker_log_usage(w, r);
     cg_buf_reset(&w->out);
     cg_http_response(r, &w->out);
     if (w->out.oom || FCGX_PutStr(w->out.data, (int) w->out.len, fr->out) < 0
@@ -226,7 +293,6 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
-    cg_worker_log_usage(w, r);
     cg_req_clear(r);
 }
 
@@ -234,14 +300,18 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 static int
 cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
 {
-    char err[512];
+    const cg_route_t *rt;
+    char              err[512];
 
-    memset(w, 0, sizeof(*w));
     w->conf = conf;
     w->usage.fd = -1;
-    w->uctx.route = "default";
-    w->uctx.model = conf->model;
-    w->uctx.key_id = conf->api_key.fp;
+    /* Requests that fail before a route is chosen are logged under the
+     * default route. */
+    rt = cg_conf_route(conf, conf->default_route,
+                       strlen(conf->default_route));
+    w->uctx.route = rt->name;
+    w->uctx.model = rt->model;
+    w->uctx.key_id = rt->api_key.fp;
     if (getrandom(&w->id_seed, sizeof(w->id_seed), 0) != sizeof(w->id_seed)) {
         w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) time(NULL);
     }
@@ -256,6 +326,7 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
     if (cg_store_notice(w->chat.store)) {
         cg_log(CG_LOG_WARN, "%s", cg_store_notice(w->chat.store));
     }
+    w->chat.key_rejected = cg_worker_key_rejected;
     return 0;
 }
 
@@ -272,37 +343,349 @@ cg_worker_free(cg_worker_t *w)
 }
 
 
-int
-cg_worker_run(const cg_conf_t *conf, int listen_fd)
+static int
+cg_worker_accept(cg_wproc_t *p)
 {
-    cg_worker_t   w;
-    FCGX_Request  fr;
-    int           rc = 0;
+    struct sockaddr_storage sa;
+    socklen_t               len;
+    struct pollfd           pfd[2];
+    int                     fd = -1;
 
-    cg_worker_listen_fd = listen_fd;
-    cg_worker_dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    /* Our handlers go in before FCGX_Init so libfcgi does not install its
-     * own (which break EINTR handling and hijack SIGTERM and SIGUSR1). */
-    cg_worker_signals();
-    if (FCGX_Init() != 0 || cg_worker_init(&w, conf) != 0) {
+    /* One thread per process waits on the socket at a time, so a new
+     * connection wakes one thread here, not all of them. A thread that
+     * sees the stop flag never accepts: the connection stays queued for
+     * another worker, so a stop cannot lose one. */
+    pthread_mutex_lock(&p->accept_lock);
+    while (!atomic_load(&p->stop)) {
+        pfd[0] = (struct pollfd) { .fd = p->listen_fd, .events = POLLIN };
+        pfd[1] = (struct pollfd) { .fd = p->stop_fd, .events = POLLIN };
+        if (poll(pfd, 2, -1) < 0 || pfd[1].revents
+            || !(pfd[0].revents & POLLIN)) {
+            continue;
+        }
+        len = sizeof(sa);
+        fd = accept4(p->listen_fd, (struct sockaddr *) &sa, &len,
+                     SOCK_CLOEXEC);
+        if (fd >= 0) {
+            if (p->clients.n == 0
+                || cg_acl_match_sa(&p->clients, (struct sockaddr *) &sa)) {
+                break;
+            }
+            cg_log(CG_LOG_WARN, "connection from an address not in "
+                   "allowed_clients refused");
+            close(fd);
+            fd = -1;
+        } else if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+            cg_log(CG_LOG_ERROR, "accept failed: %s", strerror(errno));
+            poll(NULL, 0, 100);
+        }
+    }
+    pthread_mutex_unlock(&p->accept_lock);
+    return fd;
+}
+
+
+static int
+cg_worker_is_status(const cg_conf_t *conf, FCGX_Request *fr)
+{
+    const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+    size_t      n;
+
+    if (conf->status_path[0] == '\0' || uri == NULL) {
+        return 0;
+    }
+    n = strlen(conf->status_path);
+    return strncmp(uri, conf->status_path, n) == 0
+           && (uri[n] == '\0' || uri[n] == '?');
+}
+
+
+static void
+cg_worker_stop(cg_wproc_t *p)
+{
+    uint64_t one = 1;
+
+    atomic_store(&p->stop, 1);
+    if (write(p->stop_fd, &one, sizeof(one)) < 0) {
+        /* the counter cannot overflow with one write per stop */
+    }
+}
+
+
+static void
+cg_worker_one(cg_worker_t *w)
+{
+    cg_wproc_t *p = w->proc;
+    cg_sb_t    *sb = p->sb;
+    int         status;
+
+    atomic_store(&w->phase, CG_W_WORKING);
+    cg_sb_begin(sb, p->slot, w->index);
+    status = cg_worker_is_status(w->conf, &w->fr);
+    if (status) {
+        cg_status_serve(w->conf, sb, &w->fr);
+    } else {
+        cg_worker_serve(w, &w->fr);
+    }
+    while (atomic_load(&w->phase) == CG_W_TERMINATED) {
+        /* The main thread answered for us and the process is leaving:
+         * touch the connection no more. */
+        pause();
+    }
+    /* Counted before FCGX_Finish_r sends the end of the response, so a
+     * client that has its answer also sees it on the status page. */
+    cg_sb_end(sb, p->slot, w->index, status ? NULL : &w->req);
+    FCGX_Finish_r(&w->fr);
+    if (p->conf->max_requests > 0
+        && atomic_load(&sb->procs[p->slot].requests)
+           >= (unsigned long long) p->conf->max_requests) {
+        /* Recycle: finish what is in flight, then leave; the master
+         * starts a fresh process. */
+        cg_worker_stop(p);
+    }
+}
+
+
+static void *
+cg_worker_thread(void *arg)
+{
+    cg_worker_t *w = arg;
+    cg_wproc_t  *p = w->proc;
+    int          fd;
+
+    while (!atomic_load(&p->stop)) {
+        if (w->fr.ipcFd < 0) {
+            fd = cg_worker_accept(p);
+            if (fd < 0) {
+                break;
+            }
+            /* libfcgi reads the request from a connection we accepted
+             * ourselves; its own accept (on the dead socket) only runs if
+             * that connection fails, and then fails at once. */
+            w->fr.ipcFd = fd;
+            w->fr.keepConnection = 1;
+        }
+        if (FCGX_Accept_r(&w->fr) < 0) {
+            continue;
+        }
+        cg_worker_one(w);
+    }
+    atomic_fetch_sub(&p->running, 1);
+    return NULL;
+}
+
+
+static void
+cg_worker_block_all(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGQUIT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+
+static void
+cg_worker_record(cg_buf_t *b, int type, int id, const char *data, size_t n)
+{
+    unsigned char h[8] = { 1, (unsigned char) type,
+                           (unsigned char) (id >> 8), (unsigned char) id,
+                           (unsigned char) (n >> 8), (unsigned char) n,
+                           0, 0 };
+
+    cg_buf_add(b, h, sizeof(h));
+    cg_buf_add(b, data, n);
+}
+
+
+/* Answers a request whose thread is stuck with chatgate's own 504, as
+ * FastCGI records written straight to its connection (the thread has
+ * written nothing: it never claimed the answer). */
+static void
+cg_worker_answer_504(cg_worker_t *w)
+{
+    static const char end[8] = { 0 };   /* appStatus 0, REQUEST_COMPLETE */
+    cg_req_t          r;
+    cg_buf_t          resp = { 0 }, out = { 0 };
+
+    memset(&r, 0, sizeof(r));
+    cg_req_init(&r, cg_clock_mono());
+    memcpy(r.request_id, w->req.request_id, sizeof(r.request_id));
+    r.request_id[sizeof(r.request_id) - 1] = '\0';
+    cg_req_fail(&r, CG_E_UPSTREAM_TIMEOUT, NULL, "request_terminate_timeout");
+    cg_http_response(&r, &resp);
+    if (!resp.oom && resp.len < 65536) {
+        cg_worker_record(&out, 6, w->fr.requestId, resp.data, resp.len);
+        cg_worker_record(&out, 6, w->fr.requestId, "", 0);
+        cg_worker_record(&out, 3, w->fr.requestId, end, sizeof(end));
+        if (!out.oom
+            && send(w->fr.ipcFd, out.data, out.len, MSG_NOSIGNAL) < 0) {
+            cg_log(CG_LOG_WARN, "%s: cannot send the 504: %s",
+                   r.request_id, strerror(errno));
+        }
+    }
+    cg_req_destroy(&r);
+    cg_buf_free(&resp);
+    cg_buf_free(&out);
+}
+
+
+/* request_terminate_timeout, enforced by the process itself so that the
+ * client gets a clean 504; a thread cannot be cancelled safely, so the
+ * process then leaves (the master replaces it, and kills it itself if
+ * this check cannot run). */
+static void
+cg_worker_watchdog(cg_wproc_t *p)
+{
+    long long       limit = p->conf->request_terminate_timeout * 1000LL;
+    long long       now = cg_sb_now_ms();
+    cg_sb_thread_t *t;
+    int             i, n = 0, expected;
+
+    if (limit <= 0) {
+        return;
+    }
+    for (i = 0; i < p->nthreads; i++) {
+        t = cg_sb_thread(p->sb, p->slot, i);
+        if (atomic_load(&t->state) != CG_SB_BUSY
+            || now - atomic_load(&t->started_ms) <= limit) {
+            continue;
+        }
+        expected = CG_W_WORKING;
+        if (atomic_compare_exchange_strong(&p->threads[i].phase, &expected,
+                                           CG_W_TERMINATED)) {
+            cg_worker_answer_504(&p->threads[i]);
+        }
+        n++;
+    }
+    if (n > 0) {
+        cg_log(CG_LOG_WARN, "%d request(s) ran past "
+               "request_terminate_timeout (%d s): answered 504, worker "
+               "leaves", n, p->conf->request_terminate_timeout);
+        _exit(CG_WORKER_EXIT_TERMINATED);
+    }
+}
+
+
+/* The process's main thread only waits for signals: request threads never
+ * see one, so no read or write of theirs is cut short by EINTR. */
+static void
+cg_worker_signals(cg_wproc_t *p, const sigset_t *set)
+{
+    struct timespec ts = { 0, 100 * 1000 * 1000 };
+    double          deadline = 0;
+    int             sig;
+
+    while (atomic_load(&p->running) > 0) {
+        sig = sigtimedwait(set, NULL, &ts);
+        if (sig == SIGUSR1) {
+            cg_log_reopen();
+            atomic_fetch_add(&p->reopen, 1);
+        } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+            cg_worker_stop(p);
+        }
+        cg_worker_watchdog(p);
+        if (atomic_load(&p->stop) && deadline == 0) {
+            deadline = cg_clock_mono() + p->conf->shutdown_timeout;
+        }
+        if (deadline > 0 && cg_clock_mono() > deadline) {
+            /* Under a spawner there is no master to enforce the grace
+             * time: do it here. */
+            cg_log(CG_LOG_WARN, "shutdown timeout: leaving with requests "
+                   "in flight");
+            _exit(1);
+        }
+    }
+}
+
+
+static int
+cg_worker_start(cg_wproc_t *p)
+{
+    cg_worker_t *w;
+    int          i;
+
+    for (i = 0; i < p->nthreads; i++) {
+        w = &p->threads[i];
+        w->proc = p;
+        w->index = i;
+        if (cg_worker_init(w, p->conf) != 0) {
+            return -1;
+        }
+        atomic_store(&cg_sb_thread(p->sb, p->slot, i)->state, CG_SB_IDLE);
+        FCGX_InitRequest(&w->fr, p->dead_fd, 0);
+    }
+    for (i = 0; i < p->nthreads; i++) {
+        w = &p->threads[i];
+        atomic_fetch_add(&p->running, 1);
+        if (pthread_create(&w->tid, NULL, cg_worker_thread, w) != 0) {
+            atomic_fetch_sub(&p->running, 1);
+            cg_log(CG_LOG_ERROR, "cannot start thread %d", i);
+            return i == 0 ? -1 : 0;
+        }
+        w->tid_ok = 1;
+    }
+    return 0;
+}
+
+
+static void
+cg_worker_finish(cg_wproc_t *p)
+{
+    int i;
+
+    for (i = 0; i < p->nthreads; i++) {
+        if (p->threads[i].tid_ok) {
+            pthread_join(p->threads[i].tid, NULL);
+        }
+        FCGX_Free(&p->threads[i].fr, 1);
+        cg_worker_free(&p->threads[i]);
+        atomic_store(&cg_sb_thread(p->sb, p->slot, i)->state, CG_SB_EMPTY);
+    }
+    free(p->threads);
+    close(p->dead_fd);
+    close(p->stop_fd);
+}
+
+
+int
+cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
+              int nthreads)
+{
+    static cg_wproc_t p;
+    sigset_t          set;
+    char              err[256];
+    int               rc = 0;
+
+    memset(&p, 0, sizeof(p));
+    p.conf = conf;
+    p.sb = sb;
+    p.slot = slot;
+    p.listen_fd = listen_fd;
+    p.nthreads = nthreads;
+    pthread_mutex_init(&p.accept_lock, NULL);
+    cg_worker_block_all(&set);
+    p.dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    p.stop_fd = eventfd(0, EFD_CLOEXEC);
+    p.threads = calloc((size_t) nthreads, sizeof(cg_worker_t));
+    if (cg_acl_parse(&p.clients, conf->allowed_clients, err, sizeof(err))
+        != 0) {
+        cg_log(CG_LOG_ERROR, "allowed_clients: %s", err);
         return 1;
     }
-    FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
-    while (!cg_worker_stop) {
-        if (FCGX_Accept_r(&fr) < 0) {
-            if (cg_worker_stop || errno == EINTR) {
-                continue;
-            }
-            cg_log(CG_LOG_ERROR, "accept failed: %s", strerror(errno));
-            rc = 1;
-            break;
-        }
-        cg_worker_block(SIG_BLOCK);
-        cg_worker_serve(&w, &fr);
-        FCGX_Finish_r(&fr);
-        cg_worker_block(SIG_UNBLOCK);
+    /* The listening socket is shared by every worker; accept() after a
+     * poll() must not block when another process won the race. */
+    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+    if (p.dead_fd < 0 || p.stop_fd < 0 || p.threads == NULL
+        || FCGX_Init() != 0 || cg_worker_start(&p) != 0) {
+        cg_worker_stop(&p);
+        rc = 1;
     }
-    FCGX_Free(&fr, 1);
-    cg_worker_free(&w);
+    cg_worker_signals(&p, &set);
+    cg_worker_finish(&p);
     return rc;
 }

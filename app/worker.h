@@ -1,18 +1,27 @@
 /*
- * worker: one pre-forked worker process. Accepts FastCGI requests on the
- * inherited listening socket, reads params and the (capped) body, runs
- * admission and the chat pipeline, writes the response and the usage line.
+ * worker: one worker process with a fixed number of request threads.
  *
- * Stop semantics: SIGTERM/SIGINT/SIGQUIT are blocked while a request is in
- * progress, so a request is never cut off by a stop; an idle worker leaves
- * at once. SIGUSR1 reopens the logs before the next line is written.
+ * Each thread has its own FastCGI request, chat handles (curl, memcached)
+ * and buffers; the threads of a process share only the listening socket
+ * (one waits on it at a time) and the scoreboard. The process's main
+ * thread takes every signal with sigtimedwait(), so request threads never
+ * see EINTR: SIGTERM/SIGINT/SIGQUIT stop accepting (an idle thread leaves
+ * at once, a busy one finishes its request), SIGUSR1 reopens the logs.
+ * A worker never forks and never touches another process's slots.
  */
 #ifndef CG_WORKER_H
 #define CG_WORKER_H
 
 #include "config.h"
+#include "scoreboard.h"
 
-/* Runs until told to stop; returns the process exit status. */
-int cg_worker_run(const cg_conf_t *conf, int listen_fd);
+/* Exit status of a worker that left after answering requests past
+ * request_terminate_timeout with 504: not a crash. */
+#define CG_WORKER_EXIT_TERMINATED  75
+
+/* Serves on listen_fd with nthreads threads, recording into scoreboard
+ * process slot `slot`, until told to stop; returns the exit status. */
+int cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb,
+                  int slot, int nthreads);
 
 #endif

@@ -1,9 +1,9 @@
 #include "chat.h"
 #include "clock.h"
 #include "guard.h"
-#include "ratelimit.h"
-#include "provider.h"
+#include "relay.h"
 #include "session.h"
+#include "tokens.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +20,12 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
         return -1;
     }
     c->store = c->meter.store;
+    cg_sse_init(&c->sse, NULL, NULL);
+    c->auth = cg_auth_new(conf, err, errlen);
+    if (c->auth == NULL) {
+        cg_chat_free(c);
+        return -1;
+    }
     c->up = cg_upstream_new(conf);
     if (c->up == NULL) {
         snprintf(err, errlen, "cannot set up the provider connection");
@@ -34,9 +40,15 @@ void
 cg_chat_free(cg_chat_t *c)
 {
     cg_meter_free(&c->meter);
+    cg_auth_free(c->auth);
     cg_upstream_free(c->up);
     cg_buf_free(&c->call);
     cg_buf_free(&c->resp);
+    cg_buf_free(&c->headers);
+    cg_buf_free(&c->url);
+    cg_buf_free(&c->delta);
+    cg_sse_free(&c->sse);
+    cg_stream_free(&c->stream);
     memset(c, 0, sizeof(*c));
 }
 
@@ -44,95 +56,120 @@ cg_chat_free(cg_chat_t *c)
 static int
 cg_chat_who(cg_chat_t *c, cg_req_t *r)
 {
-    const char    *tok = NULL;
-    size_t         toklen = 0;
-    cg_token_rc_t  rc;
+    return cg_auth_who(c->auth, c->store, r, time(NULL));
+}
 
-    if (cg_session_find_token(r->authorization, r->cookie,
-                              c->conf->cookie_name, &tok, &toklen) != 0) {
-        return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s",
-                           cg_token_reason(CG_TOKEN_MISSING));
+
+/* [limits], with a service token's own requests per minute. */
+static const cg_limits_t *
+cg_chat_limits(cg_chat_t *c, const cg_req_t *r, cg_limits_t *own)
+{
+    if (r->sess.token && r->sess.token->rpm >= 0) {
+        *own = c->meter.limits;
+        own->rpm[CG_SCOPE_CALLER] = r->sess.token->rpm;
+        return own;
     }
-    rc = cg_token_verify(c->conf->session_secret.data,
-                         c->conf->session_secret.len, tok, toklen,
-                         time(NULL), r->user);
-    if (rc != CG_TOKEN_OK) {
-        r->user[0] = '\0';
-        return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s",
-                           cg_token_reason(rc));
-    }
-    return 0;
+    return &c->meter.limits;
 }
 
 
 static int
-cg_chat_how_much(cg_chat_t *c, cg_req_t *r)
+cg_chat_how_much(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
 {
-    return cg_meter_admit(&c->meter, NULL, r);
+    return cg_meter_admit(&c->meter, lim, r);
 }
 
 
+/* The worst case of the call before it is made: the client's body and
+ * the system prompt as input, the route's max_tokens as output. */
 static int
-cg_chat_call(cg_chat_t *c, cg_req_t *r)
+cg_chat_reserve(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
 {
-    cg_up_rc_t  rc;
-    long        status = 0;
-    double      t0;
-    char        why[128] = "";
+    size_t sys = rt->system_prompt_text ? strlen(rt->system_prompt_text) : 0;
 
-    cg_buf_reset(&c->call);
-    cg_anthropic_build(c->conf, r->message, r->message_len, &c->call);
-    if (c->call.oom) {
-        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
+    return cg_meter_reserve(&c->meter, r, cg_conf_route_price(c->conf, rt),
+                            r->body_len + sys, rt->max_tokens);
+}
+
+
+/* After the call, however it ended: settle at the price of the route
+ * that answered, count tokens, free the in-flight slot, raise alerts
+ * (a rejected key is raised by the relay, per route tried). */
+static void
+cg_chat_settle(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
+{
+    const cg_route_t *rt = r->route ? cg_conf_route(c->conf, r->route,
+                                                    strlen(r->route))
+                                    : NULL;
+
+    cg_meter_finish(&c->meter, lim, r,
+                    rt ? cg_conf_route_price(c->conf, rt) : NULL);
+}
+
+
+/* A browser session may use the public routes; a service token exactly
+ * the routes its scope lists (public or not). */
+int
+cg_route_allowed(const cg_req_t *r, const cg_route_t *rt)
+{
+    if (r->sess.token) {
+        return cg_session_route_allowed(&r->sess, rt->name);
     }
-    if (cg_meter_reserve(&c->meter, r, c->conf->model, c->call.len,
-                         c->conf->max_tokens) != 0) {
-        return -1;
+    return rt->is_public;
+}
+
+
+/* The route the client named (if allowed), else the default. An unknown
+ * and a forbidden route get the same answer, so names do not leak. */
+static int
+cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
+{
+    const char *name = r->route_req[0] ? r->route_req
+                                       : c->conf->default_route;
+
+    *rt = cg_conf_route(c->conf, name, strlen(name));
+    if (r->route_req[0] == '\0') {
+        if (*rt == NULL) {
+            return cg_req_fail(r, CG_E_INTERNAL, NULL, "no default route");
+        }
+        if (r->sess.token && !cg_route_allowed(r, *rt)) {
+            return cg_req_fail(r, CG_E_FORBIDDEN, NULL, "service token not "
+                               "allowed on route %s", (*rt)->name);
+        }
+        return 0;
     }
-    t0 = cg_clock_mono();
-    rc = cg_upstream_post(c->up, c->call.data, c->call.len, &c->resp,
-                          &status, why, sizeof(why));
-    r->upstream_ms = (cg_clock_mono() - t0) * 1000.0;
-    r->upstream_status = (int) status;
-    if (rc == CG_UP_TIMEOUT) {
-        return cg_req_fail(r, CG_E_UPSTREAM_TIMEOUT, NULL,
-                           "provider timeout: %s", why);
-    }
-    if (rc != CG_UP_OK) {
-        return cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider call failed: %s",
-                           why);
-    }
-    if (status == 401 || status == 403) {
-        cg_alert_key_rejected(&c->meter.alert, c->conf->api_key.fp,
-                              (int) status, time(NULL));
-    }
-    if (status < 200 || status > 299) {
-        /* Only the status is kept: the provider's message may hold
-         * internal details and is never passed on or logged. */
-        return cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider status %ld",
-                           status);
-    }
-    if (cg_anthropic_parse(c->resp.data, c->resp.len, &r->text,
-                           &r->input_tokens, &r->output_tokens) != 0) {
-        cg_buf_reset(&r->text);
-        return cg_req_fail(r, CG_E_UPSTREAM, NULL,
-                           "provider answer not understood");
+    if (*rt == NULL || !cg_route_allowed(r, *rt)) {
+        return cg_req_fail(r, CG_E_FORBIDDEN, "This route is not available.",
+                           "route %s %s", *rt ? "not allowed:" : "unknown:",
+                           *rt ? (*rt)->name : "(client text not logged)");
     }
     return 0;
 }
 
 
 void
-cg_chat_handle(cg_chat_t *c, cg_req_t *r)
+cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
-    if (cg_chat_who(c, r) != 0
-        || cg_chat_how_much(c, r) != 0
-        || cg_guard_parse_chat(r, c->conf->max_chars) != 0
-        || cg_chat_call(c, r) != 0) {
-        cg_meter_finish(&c->meter, NULL, r, c->conf->model);
+    cg_guard_limits_t  lim = { c->conf->max_chars, c->conf->max_messages,
+                               c->conf->max_total_chars };
+    const cg_route_t  *rt = NULL;
+    const cg_limits_t *rl;
+    cg_limits_t        own;
+
+    cg_stream_init(&c->stream, out);
+    if (cg_chat_who(c, r) != 0) {
         return;
     }
-    cg_meter_finish(&c->meter, NULL, r, c->conf->model);
+    rl = cg_chat_limits(c, r, &own);
+    if (cg_chat_how_much(c, r, rl) != 0
+        || cg_guard_parse(r, &lim) != 0
+        || cg_chat_route(c, r, &rt) != 0
+        || cg_chat_reserve(c, r, rt) != 0
+        || cg_relay_run(c, r, rt) != 0) {
+        cg_chat_settle(c, r, rl);
+        return;
+    }
+    cg_chat_settle(c, r, rl);
     if (r->text.oom) {
         cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
     }

@@ -2,7 +2,8 @@
  * chat: the request path after admission, as one straight line of stages.
  *
  *   who (session) -> how much (rate limits) -> clean in (guard)
- *     -> provider (build, reserve budget, call, parse) -> settle (meter)
+ *     -> which route -> budget (reserve) -> provider (relay: build, call,
+ *        retry, fall back, answer as JSON or as a stream) -> settle (meter)
  *
  * Each stage reads the request context and either passes or fails it with
  * cg_req_fail(); cg_chat_handle() stops at the first failure. A cg_chat_t
@@ -12,25 +13,42 @@
 #ifndef CG_CHAT_H
 #define CG_CHAT_H
 
+#include "auth.h"
 #include "buf.h"
 #include "config.h"
 #include "meter.h"
 #include "req.h"
+#include "sse.h"
 #include "store.h"
+#include "stream.h"
 #include "upstream.h"
 
 typedef struct {
     const cg_conf_t *conf;
     cg_store_t      *store;     /* the meter's: counters and alerts */
     cg_meter_t       meter;     /* limits, budgets, alerts */
+    cg_auth_t       *auth;      /* the who stage's verifiers */
     cg_upstream_t   *up;
     cg_buf_t         call;      /* provider request body */
     cg_buf_t         resp;      /* provider response body */
+    cg_buf_t         headers;   /* provider request headers (wiped) */
+    cg_buf_t         url;
+    cg_buf_t         delta;
+    cg_sse_t         sse;
+    cg_stream_t      stream;
+    /* Called when a provider rejects a route's key (401), for the
+     * operator's log and alerts; may be NULL. */
+    void           (*key_rejected)(const cg_route_t *rt, const cg_req_t *r);
 } cg_chat_t;
 
 int  cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err,
                   size_t errlen);
 void cg_chat_free(cg_chat_t *c);
-void cg_chat_handle(cg_chat_t *c, cg_req_t *r);
+/* Handles r; a streamed answer goes out through out as it comes (then
+ * r->streamed is set and the caller writes nothing more). */
+void cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out);
+/* Whether r may name route rt. The hook for per-session or per-token
+ * route scopes; for now every public route is allowed. */
+int  cg_route_allowed(const cg_req_t *r, const cg_route_t *rt);
 
 #endif

@@ -18,6 +18,48 @@
 #include <stddef.h>
 #include "secret.h"
 #include "budget.h"
+#include "session.h"
+
+typedef enum {
+    CG_PM_STATIC = 0,
+    CG_PM_DYNAMIC,
+    CG_PM_ONDEMAND
+} cg_pm_t;
+
+#define CG_ROUTE_NAME_MAX  64
+#define CG_ROUTE_KEYS_MAX  64
+
+/* One provider route: [route NAME], or [provider] as the route "default".
+ * Everything the provider is sent besides the conversation comes from
+ * here; the client only picks a route by name. */
+typedef struct {
+    char   *name;
+    char   *provider;           /* anthropic | openai */
+    char   *base_url;
+    char   *url;                /* full URL (Azure deployments); "" none */
+    char   *api_key_ref;
+    char   *auth;               /* "" (provider's own), bearer, api-key,
+                                   x-api-key */
+    char   *model;
+    int     max_tokens;
+    char   *max_tokens_param;   /* auto, max_tokens, max_completion_tokens */
+    char   *temperature;        /* "" : not sent */
+    char   *system_prompt;
+    char   *anthropic_version;
+    char   *price;              /* for budgets; not interpreted here */
+    char   *fallback;           /* comma-separated route names */
+    int     is_public;
+    int     connect_timeout_ms;
+    int     first_byte_timeout_ms;
+    int     idle_timeout_ms;
+    int     timeout_ms;
+    int     retries;
+    int     retry_max_wait_ms;
+
+    unsigned char seen[CG_ROUTE_KEYS_MAX];  /* keys set in the file */
+    cg_secret_t   api_key;
+    char         *system_prompt_text;
+} cg_route_t;
 
 typedef struct {
     /* [server] */
@@ -29,6 +71,31 @@ typedef struct {
     char   *chat_path;
     char   *pid_file;
     int     shutdown_timeout;
+    int     threads;
+    char   *user;
+    char   *group;
+    char   *socket_owner;
+    char   *socket_group;
+    char   *allowed_clients;
+
+    /* [pool] (app/master.c) */
+    int     pm;                 /* CG_PM_* */
+    int     max_children;       /* 0: [server] workers */
+    int     start_children;     /* 0: between min_spare and max_spare */
+    int     min_spare;
+    int     max_spare;
+    int     idle_timeout;
+    int     max_requests;
+    int     request_terminate_timeout;
+    int     emergency_restart_threshold;
+    int     emergency_restart_interval;
+
+    /* [status] (app/status.c) */
+    char   *status_path;
+    char   *status_allow;
+
+    char   *default_route;
+    int     heartbeat_seconds;
 
     /* [log] */
     char   *usage_log;
@@ -38,6 +105,7 @@ typedef struct {
     char   *session_secret_ref;
     char   *cookie_name;
     int     session_ttl;
+    char   *user_id_key_ref;
 
     /* [limits] */
     int     requests_per_minute;
@@ -86,15 +154,49 @@ typedef struct {
 
     /* [input] */
     int     max_chars;
+    int     max_messages;
+    int     max_total_chars;
+
+    /* Routes: routes[0] is [provider] (named "default"); it is dropped
+     * when the file has [route] sections but no [provider] api_key. */
+    cg_route_t *routes;
+    int         nroutes;
+
+    /* [session] verifiers and [http] admission (docs/sessions.md) */
+    char   *session_mode;
+    char   *session_secrets_ref;
+    char   *jwt_secret_ref;
+    char   *jwt_issuer;
+    char   *jwt_audience;
+    char   *jwt_user_claim;
+    int     jwt_leeway;
+    char   *jwt_cookie;
+    char   *php_save_path;
+    char   *php_cookie;
+    char   *php_user_key;
+    char   *php_serializer;
+    char   *php_file_owner;
+    int     php_max_lifetime;
+    char   *php_mc_servers;
+    char   *php_mc_prefix;
+    char   *allowed_origins;
+    int     allow_missing_origin;
+    char   *trusted_proxies;
+    int     auth_failures_per_minute;
+    struct cg_token_s *tokens;      /* [token NAME] sections */
 
     /* Loaded by cg_conf_load_secrets(). */
     cg_secret_t session_secret;
     cg_secret_t api_key;
+    cg_session_key_t *session_keys; /* first signs; all verify */
+    size_t      n_session_keys;
+    cg_secret_t jwt_secret;
     char       *system_prompt_text;   /* resolved system_prompt */
+    cg_secret_t user_id_key;          /* [session] user_id_key or secret */
 } cg_conf_t;
 
 typedef struct cg_conf_cmd_s cg_conf_cmd_t;
-typedef int (*cg_conf_set_pt)(const cg_conf_cmd_t *cmd, cg_conf_t *conf,
+typedef int (*cg_conf_set_pt)(const cg_conf_cmd_t *cmd, void *conf,
                               const char *value, char *err, size_t errlen);
 
 struct cg_conf_cmd_s {
@@ -108,6 +210,7 @@ struct cg_conf_cmd_s {
 };
 
 extern const cg_conf_cmd_t cg_conf_cmds[];
+extern const cg_conf_cmd_t cg_route_cmds[];   /* offsets into cg_route_t */
 
 /* Fills conf with the defaults. */
 int  cg_conf_init(cg_conf_t *conf, char *err, size_t errlen);
@@ -120,5 +223,13 @@ int  cg_conf_load_session_secret(cg_conf_t *conf, char *err, size_t errlen);
 void cg_conf_free(cg_conf_t *conf);
 /* The syslog(3) facility for a [log] syslog_facility name, or -1. */
 int  cg_conf_syslog_facility(const char *name);
+/* The [price] row a route is billed at (its `price`, else its model). */
+const cg_price_t *cg_conf_route_price(const cg_conf_t *conf,
+                                      const cg_route_t *rt);
+/* The route called name, or NULL. */
+const cg_route_t *cg_conf_route(const cg_conf_t *conf, const char *name,
+                                size_t len);
+/* 1 if [session] mode lists m. */
+int  cg_conf_has_mode(const cg_conf_t *conf, const char *m);
 
 #endif

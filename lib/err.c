@@ -31,6 +31,10 @@ static const struct {
                                 "The service is temporarily unavailable." },
     [CG_E_UPSTREAM_TIMEOUT] = { 504, "upstream_timeout",
                                 "The AI provider did not answer in time." },
+    [CG_E_CLIENT_CLOSED]    = { 499, "client_closed",
+                                "The client closed the connection." },
+    [CG_E_CROSS_SITE]       = { 403, "cross_site_request",
+                                "Cross-site requests are not allowed." },
     /* 429, not 402: the client can retry once the period rolls over, and
      * the distinct type tells it not to retry sooner. */
     [CG_E_BUDGET]           = { 429, "budget_exceeded",

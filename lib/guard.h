@@ -4,6 +4,10 @@
  * The body must be a JSON object (strict json-c parsing: no comments, no
  * trailing data, UTF-8 validated, bounded nesting) whose "message" is a
  * non-empty string of valid UTF-8 without NUL, at most max_chars characters.
+ * Or, instead of "message", "messages": an array of {"role","content"}
+ * turns that alternate user/assistant, start and end with the user, within
+ * the message count and total size limits ("message" wins if both are
+ * sent). "stream" (boolean) and "route" (a name) are the only options.
  * Other fields are ignored: the client can never set the model, max_tokens,
  * system prompt or any other provider parameter. Fails the request with a
  * fixed 400 message; never echoes the input.
@@ -13,6 +17,16 @@
 
 #include "req.h"
 
+typedef struct {
+    long    max_chars;          /* per message */
+    long    max_messages;
+    long    max_total_chars;
+} cg_guard_limits_t;
+
+/* Fills r->msgs (and r->message: the last user message), r->stream and
+ * r->route_req. */
+int cg_guard_parse(cg_req_t *r, const cg_guard_limits_t *l);
+/* The same with the default conversation limits. */
 int cg_guard_parse_chat(cg_req_t *r, long max_chars);
 
 #endif

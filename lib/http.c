@@ -1,4 +1,6 @@
 #include "http.h"
+#include "csv.h"
+#include "tokens.h"
 
 #include <string.h>
 #include <strings.h>
@@ -33,22 +35,76 @@ cg_http_is_json(const char *ct)
 }
 
 
-int
-cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
+/* The origin part (scheme://host[:port]) of a Referer URL. */
+static size_t
+cg_http_referer_origin(const char *ref)
+{
+    const char *p = strstr(ref, "://");
+
+    if (p == NULL) {
+        return 0;
+    }
+    p += 3;
+    p += strcspn(p, "/?#");
+    return (size_t) (p - ref);
+}
+
+
+static int
+cg_http_bearer_service(const char *authorization)
+{
+    const char *p;
+
+    if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7)) {
+        return 0;
+    }
+    for (p = authorization + 7; *p == ' '; p++) {
+    }
+    return strncmp(p, CG_TOKEN_PREFIX, sizeof(CG_TOKEN_PREFIX) - 1) == 0;
+}
+
+
+/* Cross-site checks. Service tokens are sent server to server and never by
+ * a browser on its own, so they are exempt; a browser Bearer token is not
+ * ambient either, so only a cookie needs an Origin or Referer. */
+static int
+cg_http_same_site(const cg_conf_t *conf, cg_req_t *r)
+{
+    const char *allowed = conf->allowed_origins;
+    size_t      n;
+
+    if (cg_http_bearer_service(r->authorization)) {
+        return 0;
+    }
+    if (r->sec_fetch_site && strcmp(r->sec_fetch_site, "cross-site") == 0) {
+        return cg_req_fail(r, CG_E_CROSS_SITE, NULL,
+                           "Sec-Fetch-Site: cross-site");
+    }
+    if (r->origin) {
+        return r->cors_origin ? 0 : cg_req_fail(r, CG_E_CROSS_SITE, NULL,
+                                                "Origin not in "
+                                                "allowed_origins");
+    }
+    if (r->referer && r->referer[0]) {
+        n = cg_http_referer_origin(r->referer);
+        return n && cg_csv_has(allowed, r->referer, n)
+               ? 0 : cg_req_fail(r, CG_E_CROSS_SITE, NULL,
+                                 "Referer not in allowed_origins");
+    }
+    if (r->cookie && r->authorization == NULL && !conf->allow_missing_origin) {
+        return cg_req_fail(r, CG_E_CROSS_SITE, NULL, "cookie request with "
+                           "neither Origin nor Referer");
+    }
+    return 0;
+}
+
+
+static int
+cg_http_length(const cg_conf_t *conf, cg_req_t *r)
 {
     const char *p;
     long        n = 0;
 
-    if (!cg_http_path_is(r->uri, conf->chat_path)) {
-        return cg_req_fail(r, CG_E_NOT_FOUND, NULL, "unknown path");
-    }
-    if (r->method == NULL || strcmp(r->method, "POST") != 0) {
-        return cg_req_fail(r, CG_E_METHOD, NULL, "method not POST");
-    }
-    if (!cg_http_is_json(r->content_type)) {
-        return cg_req_fail(r, CG_E_MEDIA_TYPE, NULL,
-                           "content type not application/json");
-    }
     if (r->content_length && r->content_length[0]) {
         for (p = r->content_length; *p; p++) {
             if (*p < '0' || *p > '9' || p - r->content_length > 15) {
@@ -67,11 +123,46 @@ cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
 }
 
 
+/* Returns 0 to go on, -1 when r failed, 1 for an answered preflight. */
+int
+cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
+{
+    if (!cg_http_path_is(r->uri, conf->chat_path)) {
+        return cg_req_fail(r, CG_E_NOT_FOUND, NULL, "unknown path");
+    }
+    if (r->origin && cg_csv_has(conf->allowed_origins, r->origin,
+                                strlen(r->origin))) {
+        r->cors_origin = r->origin;
+    }
+    if (r->method && strcmp(r->method, "OPTIONS") == 0 && r->origin) {
+        if (r->cors_origin == NULL) {
+            return cg_req_fail(r, CG_E_CROSS_SITE, NULL, "preflight from an "
+                               "Origin not in allowed_origins");
+        }
+        r->preflight = 1;
+        return 1;
+    }
+    if (r->method == NULL || strcmp(r->method, "POST") != 0) {
+        return cg_req_fail(r, CG_E_METHOD, NULL, "method not POST");
+    }
+    if (cg_http_same_site(conf, r) != 0) {
+        r->cors_origin = NULL;      /* never let a refused page read it */
+        return -1;
+    }
+    if (!cg_http_is_json(r->content_type)) {
+        return cg_req_fail(r, CG_E_MEDIA_TYPE, NULL,
+                           "content type not application/json");
+    }
+    return cg_http_length(conf, r);
+}
+
+
 static const char *
 cg_http_status_line(int status)
 {
     switch (status) {
     case 200: return "200 OK";
+    case 204: return "204 No Content";
     case 400: return "400 Bad Request";
     case 401: return "401 Unauthorized";
     case 403: return "403 Forbidden";
@@ -115,11 +206,32 @@ cg_http_body(const cg_req_t *r, cg_buf_t *b)
 }
 
 
+static void
+cg_http_cors(const cg_req_t *r, cg_buf_t *out)
+{
+    cg_buf_adds(out, "\r\nVary: Origin");
+    if (r->cors_origin == NULL) {
+        return;
+    }
+    cg_buf_adds(out, "\r\nAccess-Control-Allow-Origin: ");
+    cg_buf_adds(out, r->cors_origin);
+    cg_buf_adds(out, "\r\nAccess-Control-Allow-Credentials: true");
+    if (r->preflight) {
+        cg_buf_adds(out, "\r\nAccess-Control-Allow-Methods: POST"
+                    "\r\nAccess-Control-Allow-Headers: Content-Type, "
+                    "Authorization\r\nAccess-Control-Max-Age: 600");
+    } else {
+        cg_buf_adds(out, "\r\nAccess-Control-Expose-Headers: X-Request-Id, "
+                    "Retry-After, RateLimit, RateLimit-Policy");
+    }
+}
+
+
 /* RateLimit-Policy / RateLimit in the structured-field form of the IETF
  * httpapi draft (-08 and later), one item per policy, e.g.
  *   RateLimit-Policy: "rpm";q=20;w=60, "tpm";q=10000;w=60
  *   RateLimit: "rpm";r=19;t=42, "tpm";r=9800;t=42 */
-static void
+void
 cg_http_ratelimit(const cg_limit_report_t *rep, cg_buf_t *out)
 {
     const cg_limit_info_t *p;
@@ -152,7 +264,11 @@ cg_http_response(const cg_req_t *r, cg_buf_t *out)
     int      status = cg_err_status(r->err);
 
     cg_buf_init(&body);
-    cg_http_body(r, &body);
+    if (r->preflight) {
+        status = 204;
+    } else {
+        cg_http_body(r, &body);
+    }
     cg_buf_adds(out, "Status: ");
     cg_buf_adds(out, cg_http_status_line(status));
     cg_buf_adds(out, "\r\nContent-Type: application/json\r\n"
@@ -160,6 +276,7 @@ cg_http_response(const cg_req_t *r, cg_buf_t *out)
                 "X-Content-Type-Options: nosniff\r\n"
                 "X-Request-Id: ");
     cg_buf_adds(out, r->request_id);
+    cg_http_cors(r, out);
     if (r->err == CG_E_METHOD) {
         cg_buf_adds(out, "\r\nAllow: POST");
     }

@@ -3,6 +3,13 @@
  *
  * cg_http_admit() runs before the body is read: path, method, content type
  * and declared length, so an oversized body is refused without reading it.
+ * It also refuses cross-site requests (403 cross_site_request): an Origin
+ * not listed in [http] allowed_origins (exact scheme://host:port), a
+ * Referer outside them, Sec-Fetch-Site: cross-site, and a cookie request
+ * with neither Origin nor Referer. Service tokens (Bearer cgt_...) are
+ * server to server and exempt. An OPTIONS from an allowed origin is a CORS
+ * preflight: admit returns 1 and the response is a 204; CORS headers are
+ * only ever sent for an allowed origin.
  * cg_http_response() is the one place a request's outcome becomes an HTTP
  * response (CGI-style "Status:" header block plus body): a JSON answer, or
  * the JSON error {"error":{"type","message"},"request_id"} whose message is
@@ -15,7 +22,11 @@
 #include "config.h"
 #include "req.h"
 
+/* 0: go on; -1: r failed; 1: answered (preflight), do not read the body. */
 int  cg_http_admit(const cg_conf_t *conf, cg_req_t *r);
 void cg_http_response(const cg_req_t *r, cg_buf_t *out);
+/* Appends the RateLimit-Policy and RateLimit header lines (each led by
+ * CRLF) for the policies in rep; nothing when there are none. */
+void cg_http_ratelimit(const cg_limit_report_t *rep, cg_buf_t *out);
 
 #endif

@@ -5,6 +5,24 @@
 #include <time.h>
 
 
+/* Seconds the longest provider call can take (with retries and
+ * fallbacks, over every route), plus a margin: what an in-flight slot
+ * and a budget hold must outlive. */
+static int
+cg_meter_longest_call(const cg_conf_t *conf)
+{
+    long ms = conf->timeout_ms, one;
+    int  i;
+
+    for (i = 0; i < conf->nroutes; i++) {
+        one = (long) conf->routes[i].timeout_ms
+              * (conf->routes[i].retries + 1);
+        ms = one > ms ? one : ms;
+    }
+    return (int) (ms / 1000) + 30;
+}
+
+
 void
 cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
 {
@@ -18,7 +36,7 @@ cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
     lim->concurrent = conf->concurrent_requests;
     lim->window = conf->window_seconds;
     /* A slot outlives the longest provider call, plus a margin. */
-    lim->inflight_ttl = conf->timeout_ms / 1000 + 30;
+    lim->inflight_ttl = cg_meter_longest_call(conf);
 }
 
 
@@ -47,8 +65,7 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
         conf->budget_global_daily;
     m->budgets.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] =
         conf->budget_global_monthly;
-    m->budgets.hold_seconds = conf->timeout_ms / 1000 + 30;
-    m->price = cg_price_find(conf->prices, conf->nprices, conf->model);
+    m->budgets.hold_seconds = cg_meter_longest_call(conf);
     return cg_alert_init(&m->alert, m->store, conf->alert_thresholds,
                          conf->alert_spike_rpm, err, errlen);
 }
@@ -164,11 +181,9 @@ cg_meter_period_left(int period, time_t now)
 
 
 int
-cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const char *model,
+cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
                  size_t bytes_sent, long max_tokens)
 {
-    const cg_price_t *p = cg_price_find(m->conf->prices, m->conf->nprices,
-                                        model);
     cg_budget_rc_t    rc;
     time_t            now = time(NULL);
 
@@ -176,8 +191,8 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const char *model,
         return 0;
     }
     if (p == NULL) {
-        return cg_req_fail(r, CG_E_INTERNAL, NULL, "no [price %s] for the "
-                           "budget", model);
+        return cg_req_fail(r, CG_E_INTERNAL, NULL, "no [price] row for "
+                           "the budget");
     }
     rc = cg_budget_reserve(m->store, &m->budgets, r->user,
                            cg_price_worst(p, bytes_sent, max_tokens), now,
@@ -207,10 +222,8 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const char *model,
 
 void
 cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
-                const char *model)
+                const cg_price_t *p)
 {
-    const cg_price_t *p = cg_price_find(m->conf->prices, m->conf->nprices,
-                                        model);
     time_t            now = time(NULL);
     uint64_t          cost = 0;
 

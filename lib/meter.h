@@ -34,7 +34,6 @@ typedef struct {
     cg_limits_t        limits;
     cg_limit_cache_t   cache;       /* finished buckets, shared store */
     cg_budgets_t       budgets;
-    const cg_price_t  *price;       /* of the configured model, or NULL */
     cg_alert_t         alert;
     cg_meter_note_pt   note;
     void              *note_ctx;
@@ -48,14 +47,15 @@ void cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim);
 /* Rate limits and the in-flight slot; fails r with 429/503. */
 int  cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r);
 /* Reserves the worst case of sending bytes_sent and getting max_tokens
- * back from model; fails r with 429 budget_exceeded or 503. */
-int  cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const char *model,
+ * back at price p (NULL: no price, refused when a budget is set); fails r
+ * with 429 budget_exceeded or 503. */
+int  cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
                       size_t bytes_sent, long max_tokens);
 /* After the call (success or not): settles the reservation to the actual
  * usage, counts tokens, frees the in-flight slot, raises alerts, and
  * sets r->cost_micro_usd. Safe to call for a request that never got as
  * far as admit or reserve. */
 void cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
-                     const char *model);
+                     const cg_price_t *p);
 
 #endif

@@ -1,23 +1,79 @@
 /*
- * provider: the wire format of the AI provider (Anthropic Messages for now).
+ * provider: the wire formats of the AI providers, behind one small table.
  *
- * Building: the model, max_tokens and system prompt come from the server's
- * config only; the user's text goes in as one user message. Parsing: the
- * answer text and the usage figures from a 2xx body; anything that does not
- * have the documented shape is "garbage" (502). The provider's own error
- * text is never copied anywhere: callers keep only the status code.
+ * A cg_provider_t says how to build a request body from a route and the
+ * validated conversation, which headers carry the key, how to read a whole
+ * answer and how to read one event of a streamed answer. Everything that is
+ * sent besides the conversation (model, max_tokens, system prompt, sampling)
+ * comes from the route, never from the client. The provider's own error
+ * text is never copied anywhere: callers keep only the status code and, for
+ * errors, the error type or code (a short identifier).
+ *
+ * Provider modules: provider_anthropic.c (Messages API) and
+ * provider_openai.c (Chat Completions and compatible servers).
  */
 #ifndef CG_PROVIDER_H
 #define CG_PROVIDER_H
 
 #include "buf.h"
 #include "config.h"
+#include "req.h"
 
-void cg_anthropic_build(const cg_conf_t *conf, const char *msg, size_t len,
-                        cg_buf_t *out);
-/* Returns 0 and fills text and the usage, or -1 when body is not a valid
- * Messages response. */
-int  cg_anthropic_parse(const char *body, size_t len, cg_buf_t *text,
-                        long *input_tokens, long *output_tokens);
+#define CG_UID_LEN  32      /* hex characters of the pseudonymous user id */
+
+/* What a stream has told us so far. */
+typedef struct {
+    long    input_tokens;
+    long    output_tokens;
+    int     have_input;
+    int     have_output;
+    int     done;
+    char    stop_reason[32];
+    char    err_type[48];       /* the provider's error type or code */
+} cg_pstream_t;
+
+typedef struct {
+    const char *name;
+    /* Appended to base_url when the route has no full url. */
+    const char *path;
+    /* The route's auth style when it sets none. */
+    const char *auth;
+    void (*build)(const cg_route_t *rt, const cg_req_t *r, const char *uid,
+                  int stream, cg_buf_t *out);
+    /* "Name: value\n" lines other than the key header. */
+    void (*headers)(const cg_route_t *rt, cg_buf_t *out);
+    /* A whole answer: 0 and the text, usage and stop reason, or -1. */
+    int  (*parse)(const char *body, size_t len, cg_buf_t *text,
+                  cg_pstream_t *ps);
+    /* One stream event: appends text to delta; returns 0 to go on, 1 at
+     * the end of the answer, -1 on an error event or garbage. */
+    int  (*event)(cg_pstream_t *ps, const char *event, const char *data,
+                  size_t len, cg_buf_t *delta);
+} cg_provider_t;
+
+extern const cg_provider_t cg_provider_anthropic;
+extern const cg_provider_t cg_provider_openai;
+
+/* The provider called name (anthropic, openai), or NULL. */
+const cg_provider_t *cg_provider_find(const char *name);
+/* "Name: value\n" lines for the route's key (in a buffer the caller must
+ * wipe) and the provider's other headers. */
+void cg_provider_headers(const cg_provider_t *p, const cg_route_t *rt,
+                         cg_buf_t *out);
+/* The conversation as comma-separated {"role","content"} objects. */
+void cg_provider_add_turns(const cg_req_t *r, cg_buf_t *out);
+/* The request URL of the route. */
+void cg_provider_url(const cg_provider_t *p, const cg_route_t *rt,
+                     cg_buf_t *out);
+/* Keyed hash of the user id, hex, CG_UID_LEN characters plus NUL. */
+void cg_provider_user_id(const cg_secret_t *key, const char *user,
+                         char out[CG_UID_LEN + 1]);
+/* 1 if an error body says the account is out of quota or over its spend
+ * limit (no retry can help), else 0. Reads only type and code. */
+int  cg_provider_is_quota(const char *body, size_t len);
+/* Parses a JSON object (strict); NULL if it is not one. */
+struct json_object *cg_provider_json(const char *s, size_t len);
+/* Copies a short identifier (error type, stop reason) if it is one. */
+void cg_provider_ident(struct json_object *v, char *out, size_t cap);
 
 #endif

@@ -5,21 +5,37 @@
 #include <json-c/json.h>
 
 
-void
-cg_anthropic_build(const cg_conf_t *conf, const char *msg, size_t len,
-                   cg_buf_t *out)
+static void
+cg_anthropic_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
+                   int stream, cg_buf_t *out)
 {
     cg_buf_adds(out, "{\"model\":");
-    cg_buf_add_json_cstr(out, conf->model);
+    cg_buf_add_json_cstr(out, rt->model);
     cg_buf_adds(out, ",\"max_tokens\":");
-    cg_buf_add_long(out, conf->max_tokens);
-    if (conf->system_prompt_text && conf->system_prompt_text[0]) {
+    cg_buf_add_long(out, rt->max_tokens);
+    if (rt->system_prompt_text && rt->system_prompt_text[0]) {
         cg_buf_adds(out, ",\"system\":");
-        cg_buf_add_json_cstr(out, conf->system_prompt_text);
+        cg_buf_add_json_cstr(out, rt->system_prompt_text);
     }
-    cg_buf_adds(out, ",\"messages\":[{\"role\":\"user\",\"content\":");
-    cg_buf_add_json_str(out, msg, len);
-    cg_buf_adds(out, "}]}");
+    if (rt->temperature[0]) {
+        cg_buf_addf(out, ",\"temperature\":%s", rt->temperature);
+    }
+    if (uid[0]) {
+        cg_buf_addf(out, ",\"metadata\":{\"user_id\":\"%s\"}", uid);
+    }
+    if (stream) {
+        cg_buf_adds(out, ",\"stream\":true");
+    }
+    cg_buf_adds(out, ",\"messages\":[");
+    cg_provider_add_turns(r, out);
+    cg_buf_adds(out, "]}");
+}
+
+
+static void
+cg_anthropic_headers(const cg_route_t *rt, cg_buf_t *out)
+{
+    cg_buf_addf(out, "anthropic-version: %s\n", rt->anthropic_version);
 }
 
 
@@ -33,6 +49,29 @@ cg_anthropic_int(json_object *obj, const char *name)
         return 0;
     }
     return (long) json_object_get_int64(v);
+}
+
+
+/* input_tokens excludes cached tokens; the prompt's full size is the sum
+ * of the three. */
+static void
+cg_anthropic_usage(json_object *usage, cg_pstream_t *ps, int with_output)
+{
+    json_object *v;
+
+    if (!json_object_is_type(usage, json_type_object)) {
+        return;
+    }
+    if (json_object_object_get_ex(usage, "input_tokens", &v)) {
+        ps->input_tokens = cg_anthropic_int(usage, "input_tokens")
+            + cg_anthropic_int(usage, "cache_creation_input_tokens")
+            + cg_anthropic_int(usage, "cache_read_input_tokens");
+        ps->have_input = 1;
+    }
+    if (json_object_object_get_ex(usage, "output_tokens", &v)) {
+        ps->output_tokens = cg_anthropic_int(usage, "output_tokens");
+        ps->have_output |= with_output;
+    }
 }
 
 
@@ -63,36 +102,82 @@ cg_anthropic_text(json_object *content, cg_buf_t *text)
 }
 
 
-int
+static int
 cg_anthropic_parse(const char *body, size_t len, cg_buf_t *text,
-                   long *input_tokens, long *output_tokens)
+                   cg_pstream_t *ps)
 {
-    json_tokener *tok;
-    json_object  *root, *content, *usage;
-    int           rc = -1;
+    json_object *root, *content, *usage, *v;
+    int          rc = -1;
 
-    tok = json_tokener_new_ex(32);
-    if (tok == NULL) {
-        return -1;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    root = json_tokener_parse_ex(tok, body, (int) len);
-    if (root && json_tokener_get_parse_end(tok) == len
-        && json_object_is_type(root, json_type_object)
+    root = cg_provider_json(body, len);
+    if (root
         && json_object_object_get_ex(root, "content", &content)
         && json_object_object_get_ex(root, "usage", &usage)
         && json_object_is_type(usage, json_type_object)
         && cg_anthropic_text(content, text) == 0) {
-        /* input_tokens excludes cached tokens; the prompt's full size is
-         * the sum of the three. */
-        *input_tokens = cg_anthropic_int(usage, "input_tokens")
-                        + cg_anthropic_int(usage,
-                                           "cache_creation_input_tokens")
-                        + cg_anthropic_int(usage, "cache_read_input_tokens");
-        *output_tokens = cg_anthropic_int(usage, "output_tokens");
+        cg_anthropic_usage(usage, ps, 1);
+        if (json_object_object_get_ex(root, "stop_reason", &v)) {
+            cg_provider_ident(v, ps->stop_reason, sizeof(ps->stop_reason));
+        }
         rc = 0;
     }
     json_object_put(root);
-    json_tokener_free(tok);
     return rc;
 }
+
+
+static int
+cg_anthropic_event(cg_pstream_t *ps, const char *event, const char *data,
+                   size_t len, cg_buf_t *delta)
+{
+    json_object *root, *o, *v;
+    int          rc = 0;
+
+    if (strcmp(event, "ping") == 0) {
+        return 0;
+    }
+    root = cg_provider_json(data, len);
+    if (root == NULL) {
+        return -1;
+    }
+    if (strcmp(event, "content_block_delta") == 0) {
+        if (json_object_object_get_ex(root, "delta", &o)
+            && json_object_object_get_ex(o, "text", &v)
+            && json_object_is_type(v, json_type_string)) {
+            cg_buf_add(delta, json_object_get_string(v),
+                       (size_t) json_object_get_string_len(v));
+        }
+    } else if (strcmp(event, "message_start") == 0) {
+        if (json_object_object_get_ex(root, "message", &o)
+            && json_object_object_get_ex(o, "usage", &v)) {
+            cg_anthropic_usage(v, ps, 0);
+        }
+    } else if (strcmp(event, "message_delta") == 0) {
+        /* Cumulative counts: they replace, never add to, message_start's. */
+        if (json_object_object_get_ex(root, "usage", &v)) {
+            cg_anthropic_usage(v, ps, 1);
+        }
+        if (json_object_object_get_ex(root, "delta", &o)
+            && json_object_object_get_ex(o, "stop_reason", &v)) {
+            cg_provider_ident(v, ps->stop_reason, sizeof(ps->stop_reason));
+        }
+    } else if (strcmp(event, "message_stop") == 0) {
+        ps->done = 1;
+        rc = 1;
+    } else if (strcmp(event, "error") == 0) {
+        if (json_object_object_get_ex(root, "error", &o)
+            && json_object_object_get_ex(o, "type", &v)) {
+            cg_provider_ident(v, ps->err_type, sizeof(ps->err_type));
+        }
+        rc = -1;
+    }
+    json_object_put(root);
+    return rc;
+}
+
+
+const cg_provider_t cg_provider_anthropic = {
+    "anthropic", "/v1/messages", "x-api-key",
+    cg_anthropic_build, cg_anthropic_headers, cg_anthropic_parse,
+    cg_anthropic_event,
+};

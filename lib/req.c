@@ -22,9 +22,17 @@ cg_req_init(cg_req_t *r, double now)
 void
 cg_req_clear(cg_req_t *r)
 {
+    size_t i;
+
     free(r->message);
     r->message = NULL;
     r->message_len = 0;
+    for (i = 0; i < r->nmsgs; i++) {
+        free(r->msgs[i].text);
+    }
+    free(r->msgs);
+    r->msgs = NULL;
+    r->nmsgs = 0;
 }
 
 

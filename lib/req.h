@@ -17,6 +17,13 @@
 #include "ratelimit.h"
 #include "session.h"
 
+/* One turn of the conversation; text owned by the request. */
+typedef struct {
+    int          assistant;     /* 0: user, 1: assistant */
+    char        *text;
+    size_t       len;
+} cg_msg_t;
+
 typedef struct {
     /* From the web server; pointers into FastCGI params, not owned. */
     const char  *method;
@@ -25,13 +32,22 @@ typedef struct {
     const char  *content_length;
     const char  *cookie;
     const char  *authorization;
-    const char  *remote_addr;
+    const char  *remote_addr;   /* the client's, once the who stage ran */
+    const char  *origin;
+    const char  *referer;
+    const char  *sec_fetch_site;
+    const char  *forwarded_for;
+    const char  *accept;
     const char  *body;
     size_t       body_len;
 
     /* Filled by the stages. */
     char         request_id[40];
     char         user[CG_USER_MAX + 1];
+    cg_session_t sess;          /* how user was recognised */
+    char         client_addr[64];
+    const char  *cors_origin;   /* allowed Origin to echo, or NULL */
+    int          preflight;     /* an allowed OPTIONS: answer 204 */
     cg_err_t     err;
     const char  *err_msg;       /* client message; NULL: the table's */
     char         reason[160];   /* operator's reason, for the log */
@@ -40,8 +56,24 @@ typedef struct {
     cg_limit_hold_t  limit_hold;
     cg_budget_hold_t budget_hold;
     long long    cost_micro_usd; /* -1: no price known */
-    char        *message;       /* the validated user message (owned) */
+    char        *message;       /* the last user message (owned) */
     size_t       message_len;
+    cg_msg_t    *msgs;          /* the whole conversation (owned) */
+    size_t       nmsgs;
+    size_t       msgs_bytes;    /* bytes of all message texts */
+    int          stream;        /* the client asked for SSE */
+    char         route_req[72]; /* route the client named; "" none */
+
+    /* The provider call, for the usage line. */
+    const char  *route;         /* route that answered (or was tried) */
+    const char  *provider;
+    const char  *model;
+    const char  *key_id;
+    const char  *fallback_from; /* first route, when a fallback answered */
+    int          retries;
+    int          usage_estimated;
+    int          streamed;      /* SSE headers went out to the client */
+    char         stop_reason[32];
     cg_buf_t     text;          /* the answer */
     long         input_tokens;
     long         output_tokens;

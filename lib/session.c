@@ -48,23 +48,29 @@ cg_token_mac(const unsigned char *secret, size_t secret_len, const char *msg,
 }
 
 
-int
-cg_token_sign(const unsigned char *secret, size_t secret_len,
-              const char *user, time_t exp, char *out, size_t cap)
+static int
+cg_token_sign_hdr(const unsigned char *secret, size_t secret_len,
+                  const char *kid, const char *user, time_t exp, char *out,
+                  size_t cap)
 {
     unsigned char mac[CG_MAC_LEN];
-    size_t        ulen = strlen(user), n;
+    size_t        ulen = strlen(user), klen = strlen(kid), n;
     int           w;
 
     /* verify accepts at most 18 digits of expiry; never sign more */
     if (!cg_session_user_valid(user, ulen) || exp <= 0
         || (long long) exp >= 1000000000000000000LL
-        || cap < 3 + cg_b64url_len(ulen) + 1 + 20 + 1
+        || cap < 4 + klen + cg_b64url_len(ulen) + 1 + 20 + 1
                  + cg_b64url_len(CG_MAC_LEN) + 1) {
         return -1;
     }
-    memcpy(out, "v1.", 3);
-    n = 3 + cg_b64url_encode((const unsigned char *) user, ulen, out + 3);
+    if (klen) {
+        n = (size_t) snprintf(out, cap, "v2.%s.", kid);
+    } else {
+        memcpy(out, "v1.", 3);
+        n = 3;
+    }
+    n += cg_b64url_encode((const unsigned char *) user, ulen, out + n);
     w = snprintf(out + n, cap - n, ".%lld", (long long) exp);
     n += (size_t) w;
     if (cg_token_mac(secret, secret_len, out, n, mac) != 0) {
@@ -76,25 +82,57 @@ cg_token_sign(const unsigned char *secret, size_t secret_len,
 }
 
 
-cg_token_rc_t
-cg_token_verify(const unsigned char *secret, size_t secret_len,
-                const char *tok, size_t toklen, time_t now,
-                char user[CG_USER_MAX + 1])
+int
+cg_token_sign(const unsigned char *secret, size_t secret_len,
+              const char *user, time_t exp, char *out, size_t cap)
+{
+    return cg_token_sign_hdr(secret, secret_len, "", user, exp, out, cap);
+}
+
+
+int
+cg_token_sign_key(const cg_session_key_t *key, const char *user, time_t exp,
+                  char *out, size_t cap)
+{
+    return cg_token_sign_hdr(key->key.data, key->key.len, key->kid, user,
+                             exp, out, cap);
+}
+
+
+int
+cg_session_kid_valid(const char *kid, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > CG_KID_MAX) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!((kid[i] >= 'A' && kid[i] <= 'Z') || (kid[i] >= 'a'
+              && kid[i] <= 'z') || (kid[i] >= '0' && kid[i] <= '9')
+              || kid[i] == '_' || kid[i] == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/* Checks a token whose user part starts at tok + hdr ("v1." or
+ * "v2.<kid>."), with one secret. */
+static cg_token_rc_t
+cg_token_check(const unsigned char *secret, size_t secret_len,
+               const char *tok, size_t toklen, size_t hdr, time_t now,
+               char user[CG_USER_MAX + 1])
 {
     unsigned char  mac[CG_MAC_LEN], got[CG_MAC_LEN + 3];
     const char    *dot_exp, *dot_mac, *p;
     long long      exp = 0;
     long           ulen;
 
-    if (toklen == 0) {
-        return CG_TOKEN_MISSING;
-    }
-    if (toklen > CG_TOKEN_MAX || toklen < 3 || memcmp(tok, "v1.", 3) != 0) {
-        return CG_TOKEN_MALFORMED;
-    }
     dot_mac = memrchr(tok, '.', toklen);
     dot_exp = dot_mac ? memrchr(tok, '.', (size_t) (dot_mac - tok)) : NULL;
-    if (dot_exp == NULL || dot_exp < tok + 3 || dot_mac - dot_exp < 2
+    if (dot_exp == NULL || dot_exp < tok + hdr || dot_mac - dot_exp < 2
         || dot_mac - dot_exp > 19) {    /* 18 digits: no overflow */
         return CG_TOKEN_MALFORMED;
     }
@@ -114,7 +152,7 @@ cg_token_verify(const unsigned char *secret, size_t secret_len,
     if (CRYPTO_memcmp(mac, got, CG_MAC_LEN) != 0) {
         return CG_TOKEN_BAD_MAC;
     }
-    ulen = cg_b64url_decode(tok + 3, (size_t) (dot_exp - tok - 3),
+    ulen = cg_b64url_decode(tok + hdr, (size_t) (dot_exp - tok - hdr),
                             (unsigned char *) user, CG_USER_MAX);
     if (ulen <= 0 || !cg_session_user_valid(user, (size_t) ulen)) {
         return CG_TOKEN_MALFORMED;
@@ -127,6 +165,67 @@ cg_token_verify(const unsigned char *secret, size_t secret_len,
 }
 
 
+cg_token_rc_t
+cg_token_verify(const unsigned char *secret, size_t secret_len,
+                const char *tok, size_t toklen, time_t now,
+                char user[CG_USER_MAX + 1])
+{
+    if (toklen == 0) {
+        return CG_TOKEN_MISSING;
+    }
+    if (toklen > CG_TOKEN_MAX || toklen < 3 || memcmp(tok, "v1.", 3) != 0) {
+        return CG_TOKEN_MALFORMED;
+    }
+    return cg_token_check(secret, secret_len, tok, toklen, 3, now, user);
+}
+
+
+cg_token_rc_t
+cg_token_verify_ring(const cg_session_key_t *keys, size_t n,
+                     const char *tok, size_t toklen, time_t now,
+                     char user[CG_USER_MAX + 1])
+{
+    const char    *kid_end;
+    size_t         i, klen;
+    cg_token_rc_t  rc = CG_TOKEN_BAD_MAC;
+
+    if (toklen == 0) {
+        return CG_TOKEN_MISSING;
+    }
+    if (toklen > CG_TOKEN_MAX || toklen < 4) {
+        return CG_TOKEN_MALFORMED;
+    }
+    if (memcmp(tok, "v1.", 3) == 0) {
+        /* No kid: any key may have signed it; a MAC match ends the search
+         * (the token may still be expired). */
+        for (i = 0; i < n; i++) {
+            rc = cg_token_check(keys[i].key.data, keys[i].key.len, tok,
+                                toklen, 3, now, user);
+            if (rc != CG_TOKEN_BAD_MAC) {
+                return rc;
+            }
+        }
+        return rc;
+    }
+    if (memcmp(tok, "v2.", 3) != 0
+        || (kid_end = memchr(tok + 3, '.', toklen - 3)) == NULL) {
+        return CG_TOKEN_MALFORMED;
+    }
+    klen = (size_t) (kid_end - tok - 3);
+    if (!cg_session_kid_valid(tok + 3, klen)) {
+        return CG_TOKEN_MALFORMED;
+    }
+    for (i = 0; i < n; i++) {
+        if (strlen(keys[i].kid) == klen
+            && memcmp(keys[i].kid, tok + 3, klen) == 0) {
+            return cg_token_check(keys[i].key.data, keys[i].key.len, tok,
+                                  toklen, klen + 4, now, user);
+        }
+    }
+    return CG_TOKEN_UNKNOWN_KID;
+}
+
+
 const char *
 cg_token_reason(cg_token_rc_t rc)
 {
@@ -136,6 +235,7 @@ cg_token_reason(cg_token_rc_t rc)
     case CG_TOKEN_MALFORMED: return "malformed session token";
     case CG_TOKEN_BAD_MAC:   return "session token signature mismatch";
     case CG_TOKEN_EXPIRED:   return "session token expired";
+    case CG_TOKEN_UNKNOWN_KID: return "session token key id not configured";
     }
     return "?";
 }

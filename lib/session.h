@@ -10,22 +10,48 @@
  * is 1-128 bytes of [A-Za-z0-9._@+:-], so it is safe in memcached keys and
  * log lines. This module never logs and never says more than why a token
  * failed (for the operator's log, not for the client).
+ *
+ * Key rotation: a token may name the key that signed it,
+ *
+ *     v2.<kid>.<base64url(user)>.<expiry>.<base64url(HMAC-SHA256)>
+ *
+ * where kid is 1-16 of [A-Za-z0-9_-]. A keyring holds every key that may
+ * verify; the first one signs. v1 tokens (no kid) are tried against every
+ * key, so tokens issued before rotation keep working until their key goes.
  */
 #ifndef CG_SESSION_H
 #define CG_SESSION_H
 
 #include <stddef.h>
 #include <time.h>
+#include "secret.h"
 
 #define CG_USER_MAX     128
 #define CG_TOKEN_MAX    512
+#define CG_KID_MAX      16
+
+/* One verification key; an empty kid means "legacy [session] secret". */
+typedef struct {
+    char         kid[CG_KID_MAX + 1];
+    cg_secret_t  key;
+} cg_session_key_t;
+
+struct cg_token_s;
+
+/* Who a request was admitted as, beyond the user id: set by the who stage.
+ * token is the service token used, or NULL for a browser session. */
+typedef struct {
+    const char              *via;      /* "signed", "jwt", "php-files", ... */
+    const struct cg_token_s *token;
+} cg_session_t;
 
 typedef enum {
     CG_TOKEN_OK = 0,
     CG_TOKEN_MISSING,
     CG_TOKEN_MALFORMED,
     CG_TOKEN_BAD_MAC,
-    CG_TOKEN_EXPIRED
+    CG_TOKEN_EXPIRED,
+    CG_TOKEN_UNKNOWN_KID
 } cg_token_rc_t;
 
 int  cg_session_user_valid(const char *user, size_t n);
@@ -38,6 +64,14 @@ cg_token_rc_t cg_token_verify(const unsigned char *secret, size_t secret_len,
                               const char *tok, size_t toklen, time_t now,
                               char user[CG_USER_MAX + 1]);
 const char *cg_token_reason(cg_token_rc_t rc);
+/* Signs with key (v1 when its kid is empty, else v2 naming the kid). */
+int  cg_token_sign_key(const cg_session_key_t *key, const char *user,
+                       time_t exp, char *out, size_t cap);
+/* Verifies a v1 or v2 token against the keyring keys[0..n). */
+cg_token_rc_t cg_token_verify_ring(const cg_session_key_t *keys, size_t n,
+                                   const char *tok, size_t toklen,
+                                   time_t now, char user[CG_USER_MAX + 1]);
+int  cg_session_kid_valid(const char *kid, size_t n);
 /* Finds the token: "Bearer X" in authorization wins, else cookie NAME in
  * the Cookie header. Returns 0 and points *tok into the header, or -1. */
 int  cg_session_find_token(const char *authorization, const char *cookies,

@@ -1,16 +1,38 @@
 #include "upstream.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
 struct cg_upstream_s {
-    CURL               *h;
-    struct curl_slist  *headers;
-    char               *url;
+    CURL    *h;
 };
+
+typedef enum {
+    CG_XFER_RUN = 0,
+    CG_XFER_FIRST_BYTE,
+    CG_XFER_IDLE,
+    CG_XFER_ABORT,
+    CG_XFER_TOO_BIG,
+} cg_xfer_stop_t;
+
+/* One call in flight. */
+typedef struct {
+    const cg_up_call_t *call;
+    CURL               *h;
+    cg_buf_t           *resp;
+    cg_up_result_t     *res;
+    double              t0;
+    double              last;
+    int                 got;        /* any byte of the response yet */
+    int                 pass;       /* 2xx body goes to on_body */
+    int                 checked;
+    cg_xfer_stop_t      stop;
+} cg_xfer_t;
 
 
 int
@@ -23,45 +45,82 @@ cg_upstream_global_init(void)
 static size_t
 cg_upstream_write(char *p, size_t size, size_t n, void *user)
 {
-    cg_buf_t *b = user;
+    cg_xfer_t *x = user;
 
     n *= size;
-    if (b->len + n > CG_UPSTREAM_MAX_BODY) {
+    x->got = 1;
+    x->last = cg_clock_mono();
+    if (!x->checked) {
+        x->checked = 1;
+        curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->res->status);
+        x->pass = x->call->on_body && x->res->status >= 200
+                  && x->res->status <= 299;
+    }
+    if (x->pass) {
+        if (x->call->on_body(x->call->ctx, p, n) != 0) {
+            x->stop = CG_XFER_ABORT;
+            return 0;
+        }
+        return n;
+    }
+    if (x->resp->len + n > CG_UPSTREAM_MAX_BODY) {
+        x->stop = CG_XFER_TOO_BIG;
         return 0;       /* makes curl fail with CURLE_WRITE_ERROR */
     }
-    cg_buf_add(b, p, n);
-    return b->oom ? 0 : n;
+    cg_buf_add(x->resp, p, n);
+    return x->resp->oom ? 0 : n;
 }
 
 
-static struct curl_slist *
-cg_upstream_headers(const cg_conf_t *conf)
+/* Only retry-after (seconds) and retry-after-ms are read. */
+static size_t
+cg_upstream_header(char *p, size_t size, size_t n, void *user)
 {
-    struct curl_slist *l = NULL, *t;
-    cg_buf_t           h;
+    cg_xfer_t *x = user;
+    char       v[32];
+    size_t     len = size * n, vl;
+    long       ms = -1;
 
-    cg_buf_init(&h);
-    cg_buf_adds(&h, "x-api-key: ");
-    cg_buf_add(&h, conf->api_key.data, conf->api_key.len);
-    if (h.oom) {
-        return NULL;
+    x->got = 1;
+    x->last = cg_clock_mono();
+    if (len > 12 && len < 12 + sizeof(v)
+        && strncasecmp(p, "retry-after:", 12) == 0) {
+        vl = len - 12;
+        memcpy(v, p + 12, vl);
+        v[vl] = '\0';
+        ms = strtol(v, NULL, 10) * 1000;
+        if (x->res->retry_after_ms < 0) {
+            x->res->retry_after_ms = ms;
+        }
+    } else if (len > 15 && len < 15 + sizeof(v)
+               && strncasecmp(p, "retry-after-ms:", 15) == 0) {
+        vl = len - 15;
+        memcpy(v, p + 15, vl);
+        v[vl] = '\0';
+        x->res->retry_after_ms = strtol(v, NULL, 10);  /* more precise */
     }
-    l = curl_slist_append(l, h.data);
-    explicit_bzero(h.data, h.len);
-    cg_buf_free(&h);
-    if (l == NULL) {
-        return NULL;
+    return len;
+}
+
+
+static int
+cg_upstream_tick(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+                 curl_off_t un)
+{
+    cg_xfer_t *x = user;
+    double     now = cg_clock_mono();
+
+    (void) dt; (void) dn; (void) ut; (void) un;
+    if (x->call->on_tick && x->call->on_tick(x->call->ctx) != 0) {
+        x->stop = CG_XFER_ABORT;
+    } else if (!x->got && x->call->first_byte_ms > 0
+               && (now - x->t0) * 1000.0 > (double) x->call->first_byte_ms) {
+        x->stop = CG_XFER_FIRST_BYTE;
+    } else if (x->got && x->call->idle_ms > 0
+               && (now - x->last) * 1000.0 > (double) x->call->idle_ms) {
+        x->stop = CG_XFER_IDLE;
     }
-    cg_buf_addf(&h, "anthropic-version: %s", conf->anthropic_version);
-    t = curl_slist_append(l, h.data ? h.data : "");
-    cg_buf_free(&h);
-    if (t == NULL) {
-        return l;
-    }
-    /* No "Expect: 100-continue" round trip for larger prompts. */
-    t = curl_slist_append(t, "Expect:");
-    t = t ? curl_slist_append(t, "content-type: application/json") : NULL;
-    return t ? t : l;
+    return x->stop != CG_XFER_RUN;
 }
 
 
@@ -69,37 +128,26 @@ cg_upstream_t *
 cg_upstream_new(const cg_conf_t *conf)
 {
     cg_upstream_t *up;
-    cg_buf_t       url;
 
     up = calloc(1, sizeof(*up));
     if (up == NULL) {
         return NULL;
     }
-    cg_buf_init(&url);
-    cg_buf_adds(&url, conf->base_url);
-    while (url.len && url.data[url.len - 1] == '/') {
-        url.data[--url.len] = '\0';
-    }
-    cg_buf_adds(&url, "/v1/messages");
-    up->url = url.data;
     up->h = curl_easy_init();
-    up->headers = cg_upstream_headers(conf);
-    if (up->h == NULL || up->headers == NULL || url.oom) {
-        cg_upstream_free(up);
+    if (up->h == NULL) {
+        free(up);
         return NULL;
     }
-    curl_easy_setopt(up->h, CURLOPT_URL, up->url);
-    curl_easy_setopt(up->h, CURLOPT_HTTPHEADER, up->headers);
     curl_easy_setopt(up->h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(up->h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(up->h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(up->h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(up->h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(up->h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(up->h, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long) conf->connect_timeout_ms);
-    curl_easy_setopt(up->h, CURLOPT_TIMEOUT_MS, (long) conf->timeout_ms);
     curl_easy_setopt(up->h, CURLOPT_WRITEFUNCTION, cg_upstream_write);
+    curl_easy_setopt(up->h, CURLOPT_HEADERFUNCTION, cg_upstream_header);
+    curl_easy_setopt(up->h, CURLOPT_XFERINFOFUNCTION, cg_upstream_tick);
+    curl_easy_setopt(up->h, CURLOPT_NOPROGRESS, 0L);
     if (conf->ca_file && conf->ca_file[0]) {
         curl_easy_setopt(up->h, CURLOPT_CAINFO, conf->ca_file);
     }
@@ -110,39 +158,123 @@ cg_upstream_new(const cg_conf_t *conf)
 void
 cg_upstream_free(cg_upstream_t *up)
 {
-    struct curl_slist *l;
-
     if (up == NULL) {
         return;
     }
     if (up->h) {
         curl_easy_cleanup(up->h);
     }
-    for (l = up->headers; l; l = l->next) {
-        explicit_bzero(l->data, strlen(l->data));
-    }
-    curl_slist_free_all(up->headers);
-    free(up->url);
     free(up);
 }
 
 
-cg_up_rc_t
-cg_upstream_post(cg_upstream_t *up, const char *body, size_t len,
-                 cg_buf_t *resp, long *status, char *why, size_t whylen)
+static void
+cg_upstream_wipe(struct curl_slist *l)
 {
-    CURLcode rc;
+    struct curl_slist *i;
 
-    cg_buf_reset(resp);
-    *status = 0;
-    curl_easy_setopt(up->h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(up->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
-    curl_easy_setopt(up->h, CURLOPT_WRITEDATA, resp);
-    rc = curl_easy_perform(up->h);
-    curl_easy_getinfo(up->h, CURLINFO_RESPONSE_CODE, status);
+    for (i = l; i; i = i->next) {
+        explicit_bzero(i->data, strlen(i->data));
+    }
+    curl_slist_free_all(l);
+}
+
+
+/* The call's header lines, plus no "Expect: 100-continue" round trip for
+ * larger prompts. */
+static struct curl_slist *
+cg_upstream_headers(const char *lines)
+{
+    struct curl_slist *l = NULL, *t;
+    char               line[8192];
+    const char        *e;
+    size_t             n;
+
+    for (; *lines; lines = *e ? e + 1 : e) {
+        e = strchr(lines, '\n');
+        e = e ? e : lines + strlen(lines);
+        n = (size_t) (e - lines);
+        if (n == 0 || n >= sizeof(line)) {
+            continue;
+        }
+        memcpy(line, lines, n);
+        line[n] = '\0';
+        t = curl_slist_append(l, line);
+        explicit_bzero(line, n);
+        if (t == NULL) {
+            cg_upstream_wipe(l);
+            return NULL;
+        }
+        l = t;
+    }
+    t = curl_slist_append(l, "Expect:");
+    t = t ? curl_slist_append(t, "content-type: application/json") : NULL;
+    if (t == NULL) {
+        cg_upstream_wipe(l);
+    }
+    return t;
+}
+
+
+static cg_up_rc_t
+cg_upstream_rc(CURLcode rc, const cg_xfer_t *x)
+{
     if (rc == CURLE_OK) {
         return CG_UP_OK;
     }
-    snprintf(why, whylen, "%s", curl_easy_strerror(rc));
-    return rc == CURLE_OPERATION_TIMEDOUT ? CG_UP_TIMEOUT : CG_UP_FAILED;
+    switch (x->stop) {
+    case CG_XFER_FIRST_BYTE: return CG_UP_TIMEOUT;
+    case CG_XFER_IDLE:       return CG_UP_IDLE;
+    case CG_XFER_ABORT:      return CG_UP_ABORTED;
+    default:
+        return rc == CURLE_OPERATION_TIMEDOUT ? CG_UP_TIMEOUT : CG_UP_FAILED;
+    }
+}
+
+
+cg_up_rc_t
+cg_upstream_call(cg_upstream_t *up, const cg_up_call_t *call, cg_buf_t *resp,
+                 cg_up_result_t *res)
+{
+    static const char *const stop_why[] = { "", "no first byte in time",
+        "provider stream idle", "aborted", "answer too large" };
+    struct curl_slist *hl;
+    cg_xfer_t          x;
+    CURLcode           rc;
+
+    cg_buf_reset(resp);
+    memset(res, 0, sizeof(*res));
+    res->retry_after_ms = -1;
+    memset(&x, 0, sizeof(x));
+    x.call = call;
+    x.h = up->h;
+    x.resp = resp;
+    x.res = res;
+    x.t0 = x.last = cg_clock_mono();
+    hl = cg_upstream_headers(call->headers);
+    if (hl == NULL) {
+        snprintf(res->why, sizeof(res->why), "out of memory");
+        return CG_UP_FAILED;
+    }
+    curl_easy_setopt(up->h, CURLOPT_URL, call->url);
+    curl_easy_setopt(up->h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(up->h, CURLOPT_POSTFIELDS, call->body);
+    curl_easy_setopt(up->h, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t) call->len);
+    curl_easy_setopt(up->h, CURLOPT_CONNECTTIMEOUT_MS, call->connect_ms);
+    curl_easy_setopt(up->h, CURLOPT_TIMEOUT_MS, call->total_ms);
+    curl_easy_setopt(up->h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(up->h, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(up->h, CURLOPT_XFERINFODATA, &x);
+    rc = curl_easy_perform(up->h);
+    if (!x.checked) {
+        curl_easy_getinfo(up->h, CURLINFO_RESPONSE_CODE, &res->status);
+    }
+    curl_easy_setopt(up->h, CURLOPT_HTTPHEADER, NULL);
+    cg_upstream_wipe(hl);
+    if (rc != CURLE_OK) {
+        snprintf(res->why, sizeof(res->why), "%s",
+                 x.stop ? stop_why[x.stop] : curl_easy_strerror(rc));
+    }
+    return cg_upstream_rc(rc, &x);
 }

@@ -3,9 +3,12 @@
  *
  * One cg_upstream_t per worker thread, reused across requests so the
  * connection (and TLS session) to the provider stays open. TLS verification
- * is always on. The key is only ever placed in the request header list built
- * here, which is wiped when the handle is freed; nothing of the provider's
- * response headers is kept. This module never logs.
+ * is always on. The key is only ever placed in the header list built for
+ * one call, which is wiped when the call ends; of the provider's response
+ * headers only retry-after is read. Timeouts: connect, first byte (until
+ * the response headers), idle (silence between body bytes) and total. A
+ * 2xx body can be passed on as it arrives (streaming); a tick callback lets
+ * the caller abort the call (the client left). This module never logs.
  */
 #ifndef CG_UPSTREAM_H
 #define CG_UPSTREAM_H
@@ -17,9 +20,35 @@
 
 typedef enum {
     CG_UP_OK = 0,
-    CG_UP_TIMEOUT,
+    CG_UP_TIMEOUT,      /* connect, first byte or total time */
     CG_UP_FAILED,       /* connect error, reset, oversized answer ... */
+    CG_UP_IDLE,         /* the body went silent for idle_ms */
+    CG_UP_ABORTED,      /* a callback asked to stop */
 } cg_up_rc_t;
+
+typedef struct {
+    const char *url;
+    const char *headers;        /* "Name: value\n" lines */
+    const char *body;
+    size_t      len;
+    long        connect_ms;
+    long        first_byte_ms;  /* 0: only total_ms */
+    long        idle_ms;
+    long        total_ms;
+    /* When set, a 2xx body goes here as it arrives instead of into resp;
+     * nonzero stops the call (CG_UP_ABORTED). */
+    int       (*on_body)(void *ctx, const char *p, size_t n);
+    /* Called often while the call runs (at least about once a second);
+     * nonzero stops the call. */
+    int       (*on_tick)(void *ctx);
+    void       *ctx;
+} cg_up_call_t;
+
+typedef struct {
+    long        status;
+    long        retry_after_ms;     /* -1: none given */
+    char        why[128];           /* curl's reason on failure */
+} cg_up_result_t;
 
 typedef struct cg_upstream_s cg_upstream_t;
 
@@ -27,10 +56,9 @@ typedef struct cg_upstream_s cg_upstream_t;
 int            cg_upstream_global_init(void);
 cg_upstream_t *cg_upstream_new(const cg_conf_t *conf);
 void           cg_upstream_free(cg_upstream_t *up);
-/* POSTs body to the provider's Messages URL; fills resp and *status. On
- * failure writes a short reason (curl's, which never contains the key). */
-cg_up_rc_t     cg_upstream_post(cg_upstream_t *up, const char *body,
-                                size_t len, cg_buf_t *resp, long *status,
-                                char *why, size_t whylen);
+/* POSTs the call's body; resp gets a non-2xx body, or a 2xx one when
+ * there is no on_body. */
+cg_up_rc_t     cg_upstream_call(cg_upstream_t *up, const cg_up_call_t *call,
+                                cg_buf_t *resp, cg_up_result_t *res);
 
 #endif

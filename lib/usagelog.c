@@ -64,6 +64,23 @@ cg_usage_ts(cg_buf_t *b, double wall)
 }
 
 
+/* The provider call: which route and provider, streamed or not, retries,
+ * the route that failed over, and whether the usage is an estimate. */
+static void
+cg_usage_call(const cg_req_t *r, cg_buf_t *b)
+{
+    cg_buf_adds(b, ",\"provider\":");
+    cg_buf_add_json_cstr(b, r->provider);
+    cg_buf_adds(b, r->stream ? ",\"stream\":true" : ",\"stream\":false");
+    cg_buf_adds(b, ",\"retries\":");
+    cg_buf_add_long(b, r->retries);
+    cg_buf_adds(b, ",\"fallback_from\":");
+    cg_buf_add_json_cstr(b, r->fallback_from);
+    cg_buf_adds(b, r->usage_estimated ? ",\"usage_estimated\":true"
+                                      : ",\"usage_estimated\":false");
+}
+
+
 void
 cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
                 double wall, cg_buf_t *b)
@@ -76,9 +93,9 @@ cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
     cg_buf_adds(b, ",\"user\":");
     cg_buf_add_json_cstr(b, r->user[0] ? r->user : NULL);
     cg_buf_adds(b, ",\"route\":");
-    cg_buf_add_json_cstr(b, u->route);
+    cg_buf_add_json_cstr(b, r->route ? r->route : u->route);
     cg_buf_adds(b, ",\"model\":");
-    cg_buf_add_json_cstr(b, u->model);
+    cg_buf_add_json_cstr(b, r->route ? r->model : u->model);
     cg_buf_adds(b, ",\"status\":");
     cg_buf_add_long(b, cg_err_status(r->err));
     cg_buf_adds(b, ",\"error\":");
@@ -96,9 +113,10 @@ cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
     cg_buf_addf(b, ",\"latency_ms\":%.3f,\"upstream_ms\":%.3f",
                 (now - r->t_start) * 1000.0, r->upstream_ms);
     cg_buf_adds(b, ",\"key_id\":");
-    cg_buf_add_json_cstr(b, u->key_id);
+    cg_buf_add_json_cstr(b, r->route ? r->key_id : u->key_id);
     cg_buf_adds(b, ",\"remote_addr\":");
     cg_buf_add_json_cstr(b, r->remote_addr);
+    cg_usage_call(r, b);
     cg_buf_adds(b, "}\n");
 }
 

@@ -22,6 +22,9 @@ use Time::HiRes qw(sleep time);
 our $ROOT  = abs_path(dirname(__FILE__) . '/../..');
 our @LIVE;      # every harness of this test process, for the final checks
 our $BUILD = $ENV{CG_BUILD} || 'build';
+# The origin the test pages are "served" from: allowed in the config and
+# sent by chat() whenever it sends a cookie, as a browser would.
+our $ORIGIN = 'https://app.test';
 $BUILD = "$ROOT/$BUILD" unless $BUILD =~ m{^/};
 
 sub new {
@@ -54,6 +57,8 @@ sub new {
             Test::More::unlike($out,
                 qr/ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer/,
                 'no sanitizer report from any server');
+            $t->check_valgrind if $t->{valgrind} // $ENV{CG_VALGRIND};
+            $t->check_key_leaks;
         }
         goto &$orig;
     };
@@ -225,6 +230,7 @@ sub write_config {
         'provider.max_tokens'     => 256,
         'provider.system_prompt'  => 'You are a test assistant.',
         'provider.timeout_ms'     => 3000,
+        'http.allowed_origins'    => $CG::ORIGIN,
         %o,
     );
     my %sec;
@@ -250,12 +256,20 @@ sub run_chatgate {
 sub start_chatgate {
     my ($self, %o) = @_;
     $self->write_config(%o);
-    $self->spawn('chatgate', undef, "$BUILD/chatgate", 'serve', '-c',
+    my @vg = ($self->{valgrind} // $ENV{CG_VALGRIND})
+        ? ('valgrind', '--quiet', '--trace-children=yes', '--leak-check=full',
+           '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
+           "--log-file=$self->{dir}/valgrind-%p.out")
+        : ();
+    $self->spawn('chatgate', undef, @vg, "$BUILD/chatgate", 'serve', '-c',
                  $self->{conf});
     my $sock = $self->{sock};
     wait_for('chatgate socket', sub {
-        -S $sock && IO::Socket::UNIX->new(Peer => $sock) });
-    wait_for('chatgate workers', sub { scalar($self->worker_pids) >= 1 });
+        -S $sock && IO::Socket::UNIX->new(Peer => $sock) },
+        @vg ? 60 : 10);
+    # An ondemand pool starts with no worker: -no_workers skips the wait.
+    wait_for('chatgate workers', sub { scalar($self->worker_pids) >= 1 })
+        unless $o{-no_workers};
     return $self->pid_of('chatgate');
 }
 
@@ -277,7 +291,7 @@ sub start_nginx {
     my $port = free_port();
     my $d = $self->{dir};
     my $snippet = slurp("$ROOT/fcgi-conf/nginx/chatgate.conf");
-    $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}
+    $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
         or die "socket path not found in fcgi-conf/nginx/chatgate.conf";
     $self->write_file('nginx-chatgate.conf', $snippet, 0644);
     system('cp', '/etc/nginx/fastcgi_params', "$d/fastcgi_params");
@@ -301,6 +315,12 @@ sub start_nginx {
         '    server {',
         "        listen 127.0.0.1:$port;",
         "        include $d/nginx-chatgate.conf;",
+        ($self->{php_sock} ? (
+        '        location ~ \\.php$ {',
+        "            fastcgi_pass unix:$self->{php_sock};",
+        '            include fastcgi_params;',
+        "            fastcgi_param SCRIPT_FILENAME $ROOT/tests/php\$fastcgi_script_name;",
+        '        }') : ()),
         '    }',
         '}', '';
     $self->write_file('nginx.conf', $conf, 0644);
@@ -310,6 +330,134 @@ sub start_nginx {
         IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
     $self->{port} = $port;
     return $port;
+}
+
+# A file from fcgi-conf/ with the deployment paths replaced by the test's
+# (%subst: from => to; each "from" must occur, so the files stay in step).
+sub conf_file {
+    my ($self, $rel, %subst) = @_;
+    my $text = slurp("$ROOT/fcgi-conf/$rel");
+    die "fcgi-conf/$rel is missing" unless length $text;
+    for my $from (sort { length $b <=> length $a } keys %subst) {
+        my $to = $subst{$from};
+        $text =~ s/\Q$from\E/$to/g or die "$from not found in fcgi-conf/$rel";
+    }
+    return $text;
+}
+
+sub wait_port {
+    my ($what, $port) = @_;
+    wait_for($what, sub {
+        IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
+}
+
+# As root, web servers hand requests to an unprivileged user; tests that
+# need it make the test dir theirs.
+sub web_user { $> == 0 ? ('nobody', 'nogroup') : () }
+
+sub give_dir_to_web_user {
+    my ($self) = @_;
+    return unless $> == 0;
+    my (undef, undef, $uid) = getpwnam('nobody');
+    my $gid = getgrnam('nogroup');
+    system('chown', '-R', "$uid:$gid", $self->{dir}) == 0 or die "chown";
+}
+
+# Apache 2.4 in the foreground with its own config in the test dir;
+# $o{conf}: the site's part (usually a file from fcgi-conf/apache/);
+# $o{modules}: extra modules; $o{docroot}: DocumentRoot.
+sub start_apache {
+    my ($self, %o) = @_;
+    my $port = free_port();
+    my $d = $self->{dir};
+    my $docroot = $o{docroot} // "$d/htdocs";
+    mkdir $docroot;
+    mkdir "$d/apache-run";
+    my @mods = (qw(mpm_event authz_core authz_host alias headers mime
+                   rewrite), @{$o{modules} // []});
+    my ($user, $group) = web_user();
+    my $conf = join "\n",
+        (map { "LoadModule ${_}_module /usr/lib/apache2/modules/mod_$_.so" }
+         @mods),
+        "ServerRoot $d", 'ServerName 127.0.0.1', "Listen 127.0.0.1:$port",
+        "PidFile $d/apache.pid", "ErrorLog $d/apache-error.log",
+        'LogLevel warn', "DefaultRuntimeDir $d/apache-run",
+        "Mutex file:$d/apache-run default",
+        'StartServers 1', 'ServerLimit 1', 'ThreadsPerChild 32',
+        'ThreadLimit 32', 'MaxRequestWorkers 32',
+        ($user ? ("User $user", "Group $group") : ()),
+        'TypesConfig /etc/mime.types', "DocumentRoot $docroot",
+        '<Directory />', '    AllowOverride None', '    Require all denied',
+        '</Directory>', "<Directory $docroot>", '    AllowOverride All',
+        '    Require all granted', '</Directory>',
+        $o{conf} // '', '';
+    $self->write_file('apache.conf', $conf, 0644);
+    $self->spawn('apache', undef, 'apache2', '-d', $d, '-f',
+                 "$d/apache.conf", '-DFOREGROUND');
+    wait_port('apache', $port);
+    $self->{port} = $port;
+    return $port;
+}
+
+# lighttpd in the foreground; $o{conf}: the fastcgi part (a file from
+# fcgi-conf/lighttpd/).
+sub start_lighttpd {
+    my ($self, %o) = @_;
+    my $port = free_port();
+    my $d = $self->{dir};
+    mkdir "$d/htdocs";
+    $self->write_file('lighttpd-chatgate.conf', $o{conf}, 0644);
+    my $conf = join "\n",
+        qq{server.document-root = "$d/htdocs"},
+        qq{server.bind = "127.0.0.1"}, "server.port = $port",
+        qq{server.errorlog = "$d/lighttpd-error.log"},
+        qq{server.upload-dirs = ( "$d" )},
+        qq{include "$d/lighttpd-chatgate.conf"}, '';
+    $self->write_file('lighttpd.conf', $conf, 0644);
+    $self->spawn('lighttpd', undef, 'lighttpd', '-D', '-f',
+                 "$d/lighttpd.conf");
+    wait_port('lighttpd', $port);
+    $self->{port} = $port;
+    return $port;
+}
+
+# chatgate on a socket that a launcher opened and passed on: @launcher is
+# the command before chatgate's own (spawn-fcgi -n ..., systemd-socket-
+# activate ...). The process keeps the name "chatgate".
+sub start_launched {
+    my ($self, $launcher, %o) = @_;
+    $self->write_config(%o);
+    $self->spawn('chatgate', undef, @$launcher, "$BUILD/chatgate", 'serve',
+                 '-c', $self->{conf});
+    my $sock = $self->{sock};
+    wait_for('launched socket', sub {
+        -S $sock && IO::Socket::UNIX->new(Peer => $sock) });
+    return $self->pid_of('chatgate');
+}
+
+# php-fpm with its own pool in the temp dir, serving tests/php/ on a Unix
+# socket; %ini becomes the pool's php_value lines, %env its env[] lines.
+# Call before start_nginx, which then routes *.php to it.
+sub start_php_fpm {
+    my ($self, %o) = @_;
+    my $d = $self->{dir};
+    my %ini = %{ $o{ini} // {} };
+    my %env = %{ $o{env} // {} };
+    $self->{php_sock} = "$d/php-fpm.sock";
+    my $conf = join "\n", '[global]', "pid = $d/php-fpm.pid",
+        "error_log = $d/php-fpm.log", 'daemonize = no', '[test]',
+        "listen = $self->{php_sock}", 'listen.mode = 0666',
+        ($> == 0 ? ('user = root', 'group = root') : ()),
+        'pm = static', 'pm.max_children = 2', 'clear_env = yes',
+        (map { "php_value[$_] = $ini{$_}" } sort keys %ini),
+        (map { "env[$_] = $env{$_}" } sort keys %env), '';
+    $self->write_file('php-fpm.conf', $conf, 0644);
+    my ($fpm) = glob '/usr/sbin/php-fpm*' or die "php-fpm not installed";
+    $self->spawn('php-fpm', undef, $fpm, '-y', "$d/php-fpm.conf", '-F',
+                 ($> == 0 ? ('-R') : ()));
+    my $sock = $self->{php_sock};
+    wait_for('php-fpm', sub { -S $sock });
+    return $self;
 }
 
 # memcached, mock, chatgate and nginx: the usual stack.
@@ -348,6 +496,7 @@ sub chat {
         $self->{default_token} //= $self->mint('alice');
         $h{Cookie} = "chatgate_session=$self->{default_token}";
     }
+    $h{Origin} //= $ORIGIN if $h{Cookie} && !exists $o{headers}{Origin};
     my $res = $self->{http}->request($o{method} // 'POST',
                                      $self->url($o{path}),
                                      { headers => \%h, content => $body });
@@ -361,6 +510,18 @@ sub usage_lines {
              split /\n/, slurp("$self->{dir}/usage.log") ];
 }
 
+# The usage line of response $res (by its X-Request-Id), waiting for it:
+# a worker writes the line after the response has gone out.
+sub usage_for {
+    my ($self, $res) = @_;
+    my $id = $res->{headers}{'x-request-id'} // die "no X-Request-Id";
+    my $line;
+    wait_for("usage line $id", sub {
+        ($line) = grep { $_->{request_id} eq $id } @{$self->usage_lines};
+        $line });
+    return $line;
+}
+
 # Every file the test produced, concatenated: for leak checks.
 sub all_output {
     my ($self) = @_;
@@ -370,6 +531,34 @@ sub all_output {
         $all .= slurp($f);
     }
     return $all;
+}
+
+# The key-leak sweep: nothing chatgate or the front end wrote may hold the
+# provider key, its base64 form, or anything shaped like a provider key.
+# (The mock's own request log holds the key by design and is skipped.)
+sub check_key_leaks {
+    my ($self) = @_;
+    require MIME::Base64;
+    my $key = $self->{key};
+    my $b64 = MIME::Base64::encode_base64($key, '');
+    my $all = $self->all_output;
+    my @hits;
+    push @hits, 'the key' if index($all, $key) >= 0;
+    push @hits, 'its base64' if index($all, $b64) >= 0;
+    push @hits, "a key shape ($1...)"
+        if $all =~ /(sk-ant-(?:api|admin)\d\d-[\w-]{6})[\w-]{14,}/;
+    Test::More::is_deeply(\@hits, [], 'key-leak sweep: no key in any log or output');
+}
+
+sub check_valgrind {
+    my ($self) = @_;
+    my @bad;
+    for my $f (glob "$self->{dir}/valgrind-*.out") {
+        # --quiet: valgrind writes only what it found.
+        push @bad, $f if -s $f;
+    }
+    Test::More::is_deeply(\@bad, [], 'valgrind: no errors and no definite leaks')
+        or Test::More::diag(join "\n", map { slurp($_) } @bad);
 }
 
 sub stop {
@@ -388,7 +577,8 @@ sub stop {
 
 sub stop_all {
     my ($self) = @_;
-    for my $name (qw(nginx chatgate mock memcached), keys %{$self->{names}}) {
+    for my $name (qw(nginx apache lighttpd php-fpm chatgate mock memcached),
+                   keys %{$self->{names}}) {
         $self->stop($name) if $self->{names}{$name};
     }
 }

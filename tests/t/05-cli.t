@@ -79,10 +79,13 @@ is($rc, 2, 'unknown command: usage error');
 # Every config key is documented where a sysadmin looks for it.
 ($rc, $out) = $t->run_chatgate('keys');
 is($rc, 0, 'keys lists the config table');
-my @keys = map { /^(\[\w+\] \w+)\t/ ? $1 : () } split /\n/, $out;
+my @keys = map { /^(\[[\w ]+\] \w+)\t/ ? $1 : () } split /\n/, $out;
 ok(@keys > 20, 'keys lists them all');
 my $docs = join '', map { CG::slurp($_) } "$CG::ROOT/README.md", glob("$CG::ROOT/docs/*.md");
 my @missing = grep { index($docs, "`$_`") < 0 } @keys;
 is_deeply(\@missing, [], 'every config key is documented in README.md or docs/');
+my $fresh = `$CG::ROOT/scripts/config-reference $CG::BUILD/chatgate`;
+is($fresh, CG::slurp("$CG::ROOT/docs/config.md"),
+   'docs/config.md matches the config table (rerun scripts/config-reference > docs/config.md)');
 
 done_testing;

@@ -188,8 +188,9 @@ test_defaults(void **state)
     assert_string_equal(conf.mc_servers, "127.0.0.1:11211");
     assert_int_equal(conf.max_tokens, 1024);
     assert_string_equal(conf.system_prompt, "");
-    /* The required ones have no default. */
-    assert_null(conf.session_secret_ref);
+    /* The required ones have no default; the session secret is only
+     * required for mode signed (checked after parsing). */
+    assert_string_equal(conf.session_secret_ref, "");
     assert_null(conf.api_key_ref);
     cg_conf_free(&conf);
 }
@@ -325,7 +326,7 @@ test_out_of_range(void **state)
     expect_load_error("[input]\nmax_chars = 0\n", "[input] max_chars");
     expect_load_error("[limits]\non_store_error = maybe\n",
                       "[limits] on_store_error");
-    expect_load_error("[provider]\ntype = openai\n", "[provider] type");
+    expect_load_error("[provider]\ntype = gemini\n", "[provider] type");
     expect_load_error("[server]\nchat_path = api/chat\n",
                       "[server] chat_path");
 }

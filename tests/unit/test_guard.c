@@ -142,7 +142,6 @@ test_missing_or_wrong_type(void **state)
     expect_invalid("{}");
     expect_invalid("{\"msg\":\"hi\"}");
     expect_invalid("{\"Message\":\"hi\"}");
-    expect_invalid("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     expect_invalid("{\"message\":42}");
     expect_invalid("{\"message\":4.2}");
     expect_invalid("{\"message\":null}");

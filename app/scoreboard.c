@@ -1,0 +1,122 @@
+#include "scoreboard.h"
+
+#include "clock.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+const double cg_sb_lat_bounds_ms[CG_SB_LAT_BUCKETS] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000
+};
+
+
+int
+cg_sb_create(cg_sb_t *sb, int nprocs, int threads)
+{
+    size_t  size;
+    char   *p;
+
+    size = sizeof(cg_sb_counters_t) + (size_t) nprocs * sizeof(cg_sb_proc_t)
+           + (size_t) nprocs * (size_t) threads * sizeof(cg_sb_thread_t);
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED) {
+        return -1;
+    }
+    /* Fresh anonymous pages are zero: every slot starts EMPTY. */
+    sb->size = size;
+    sb->c = (cg_sb_counters_t *) p;
+    sb->procs = (cg_sb_proc_t *) (p + sizeof(cg_sb_counters_t));
+    sb->threads = (cg_sb_thread_t *) (sb->procs + nprocs);
+    sb->c->nprocs = nprocs;
+    sb->c->threads = threads;
+    atomic_store(&sb->c->started_wall, (long long) time(NULL));
+    return 0;
+}
+
+
+void
+cg_sb_destroy(cg_sb_t *sb)
+{
+    if (sb->c) {
+        munmap(sb->c, sb->size);
+    }
+    memset(sb, 0, sizeof(*sb));
+}
+
+
+cg_sb_thread_t *
+cg_sb_thread(cg_sb_t *sb, int proc, int thread)
+{
+    return &sb->threads[proc * sb->c->threads + thread];
+}
+
+
+long long
+cg_sb_now_ms(void)
+{
+    return (long long) (cg_clock_mono() * 1000.0);
+}
+
+
+void
+cg_sb_begin(cg_sb_t *sb, int proc, int thread)
+{
+    cg_sb_thread_t *t = cg_sb_thread(sb, proc, thread);
+    long long       now = cg_sb_now_ms();
+
+    t->user[0] = '\0';
+    atomic_store(&t->started_ms, now);
+    atomic_store(&t->state, CG_SB_BUSY);
+    atomic_fetch_add(&sb->procs[proc].busy, 1);
+    atomic_store(&sb->procs[proc].last_active_ms, now);
+}
+
+
+static void
+cg_sb_count(cg_sb_counters_t *c, const cg_req_t *r)
+{
+    int i;
+
+    atomic_fetch_add(&c->requests, 1);
+    if (r->err != CG_OK && r->err < CG_E__COUNT) {
+        atomic_fetch_add(&c->errors[r->err], 1);
+    }
+    if (r->upstream_ms > 0) {
+        for (i = 0; i < CG_SB_LAT_BUCKETS; i++) {
+            if (r->upstream_ms <= cg_sb_lat_bounds_ms[i]) {
+                break;
+            }
+        }
+        atomic_fetch_add(&c->latency[i], 1);
+        atomic_fetch_add(&c->latency_sum_us,
+                         (unsigned long long) (r->upstream_ms * 1000.0));
+        atomic_fetch_add(&c->latency_count, 1);
+    }
+    if (r->input_tokens > 0) {
+        atomic_fetch_add(&c->tokens_in, (unsigned long long) r->input_tokens);
+    }
+    if (r->output_tokens > 0) {
+        atomic_fetch_add(&c->tokens_out,
+                         (unsigned long long) r->output_tokens);
+    }
+}
+
+
+void
+cg_sb_end(cg_sb_t *sb, int proc, int thread, const cg_req_t *r)
+{
+    cg_sb_thread_t *t = cg_sb_thread(sb, proc, thread);
+
+    if (r) {
+        cg_sb_count(sb->c, r);
+        snprintf(t->user, sizeof(t->user), "%s", r->user);
+    }
+    atomic_fetch_add(&t->requests, 1);
+    atomic_store(&t->state, CG_SB_IDLE);
+    atomic_fetch_add(&sb->procs[proc].requests, 1);
+    atomic_fetch_sub(&sb->procs[proc].busy, 1);
+    atomic_store(&sb->procs[proc].last_active_ms, cg_sb_now_ms());
+}

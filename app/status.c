@@ -1,0 +1,218 @@
+#include "status.h"
+#include "acl.h"
+
+#include "buf.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    int procs;
+    int busy;
+    int idle;
+} cg_status_pool_t;
+
+
+static void
+cg_status_count(cg_sb_t *sb, cg_status_pool_t *p)
+{
+    int i, j, st;
+
+    memset(p, 0, sizeof(*p));
+    for (i = 0; i < sb->c->nprocs; i++) {
+        if (atomic_load(&sb->procs[i].pid) == 0) {
+            continue;
+        }
+        p->procs++;
+        for (j = 0; j < sb->c->threads; j++) {
+            st = atomic_load(&cg_sb_thread(sb, i, j)->state);
+            p->busy += st == CG_SB_BUSY;
+            p->idle += st == CG_SB_IDLE;
+        }
+    }
+}
+
+
+static void
+cg_status_json_slots(cg_sb_t *sb, cg_buf_t *b)
+{
+    long long       now = cg_sb_now_ms();
+    cg_sb_thread_t *t;
+    char            user[CG_SB_USER_MAX];
+    int             i, j, first = 1, busy;
+
+    cg_buf_adds(b, ",\"slots\":[");
+    for (i = 0; i < sb->c->nprocs; i++) {
+        if (atomic_load(&sb->procs[i].pid) == 0) {
+            continue;
+        }
+        for (j = 0; j < sb->c->threads; j++) {
+            t = cg_sb_thread(sb, i, j);
+            busy = atomic_load(&t->state) == CG_SB_BUSY;
+            memcpy(user, t->user, sizeof(user));
+            user[sizeof(user) - 1] = '\0';
+            cg_buf_addf(b, "%s{\"pid\":%d,\"thread\":%d,\"state\":\"%s\","
+                        "\"requests\":%llu,\"age_ms\":%lld,\"user\":",
+                        first ? "" : ",", atomic_load(&sb->procs[i].pid), j,
+                        busy ? "busy" : "idle",
+                        atomic_load(&t->requests),
+                        busy ? now - atomic_load(&t->started_ms) : 0LL);
+            cg_buf_add_json_cstr(b, user);
+            cg_buf_addc(b, '}');
+            first = 0;
+        }
+    }
+    cg_buf_addc(b, ']');
+}
+
+
+static void
+cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
+{
+    static const char *modes[] = { "static", "dynamic", "ondemand" };
+    cg_sb_counters_t  *c = sb->c;
+    cg_status_pool_t   p;
+    int                i;
+
+    cg_status_count(sb, &p);
+    cg_buf_addf(b, "{\"pool\":{\"mode\":\"%s\",\"processes\":%d,"
+                "\"threads\":%d,\"busy\":%d,\"idle\":%d},"
+                "\"uptime_s\":%lld,\"requests\":%llu,\"errors\":{",
+                modes[conf->pm], p.procs, c->threads, p.busy, p.idle,
+                (long long) time(NULL) - atomic_load(&c->started_wall),
+                atomic_load(&c->requests));
+    for (i = 1; i < CG_E__COUNT; i++) {
+        cg_buf_addf(b, "%s\"%s\":%llu", i > 1 ? "," : "",
+                    cg_err_type((cg_err_t) i), atomic_load(&c->errors[i]));
+    }
+    cg_buf_adds(b, "},\"upstream_latency_ms\":{\"buckets\":{");
+    for (i = 0; i <= CG_SB_LAT_BUCKETS; i++) {
+        if (i < CG_SB_LAT_BUCKETS) {
+            cg_buf_addf(b, "\"%g\":", cg_sb_lat_bounds_ms[i]);
+        } else {
+            cg_buf_adds(b, "\"+Inf\":");
+        }
+        cg_buf_addf(b, "%llu%s", atomic_load(&c->latency[i]),
+                    i < CG_SB_LAT_BUCKETS ? "," : "");
+    }
+    cg_buf_addf(b, "},\"sum\":%.3f,\"count\":%llu},"
+                "\"tokens\":{\"in\":%llu,\"out\":%llu},\"spend_usd\":%.6f,"
+                "\"respawns\":%llu,\"terminated\":%llu",
+                (double) atomic_load(&c->latency_sum_us) / 1000.0,
+                atomic_load(&c->latency_count), atomic_load(&c->tokens_in),
+                atomic_load(&c->tokens_out),
+                (double) atomic_load(&c->spend_microusd) / 1e6,
+                atomic_load(&c->respawns), atomic_load(&c->terminated));
+    cg_status_json_slots(sb, b);
+    cg_buf_adds(b, "}\n");
+}
+
+
+static void
+cg_status_prom(cg_sb_t *sb, cg_buf_t *b)
+{
+    cg_sb_counters_t  *c = sb->c;
+    cg_status_pool_t   p;
+    unsigned long long cum = 0;
+    int                i;
+
+    cg_status_count(sb, &p);
+    cg_buf_addf(b, "# TYPE chatgate_requests_total counter\n"
+                "chatgate_requests_total %llu\n"
+                "# TYPE chatgate_errors_total counter\n",
+                atomic_load(&c->requests));
+    for (i = 1; i < CG_E__COUNT; i++) {
+        cg_buf_addf(b, "chatgate_errors_total{type=\"%s\"} %llu\n",
+                    cg_err_type((cg_err_t) i), atomic_load(&c->errors[i]));
+    }
+    cg_buf_addf(b, "# TYPE chatgate_processes gauge\n"
+                "chatgate_processes %d\n"
+                "# TYPE chatgate_slots gauge\n"
+                "chatgate_slots{state=\"busy\"} %d\n"
+                "chatgate_slots{state=\"idle\"} %d\n"
+                "# TYPE chatgate_upstream_latency_seconds histogram\n",
+                p.procs, p.busy, p.idle);
+    for (i = 0; i <= CG_SB_LAT_BUCKETS; i++) {
+        cum += atomic_load(&c->latency[i]);
+        if (i < CG_SB_LAT_BUCKETS) {
+            cg_buf_addf(b, "chatgate_upstream_latency_seconds_bucket"
+                        "{le=\"%g\"} %llu\n",
+                        cg_sb_lat_bounds_ms[i] / 1000.0, cum);
+        } else {
+            cg_buf_addf(b, "chatgate_upstream_latency_seconds_bucket"
+                        "{le=\"+Inf\"} %llu\n", cum);
+        }
+    }
+    cg_buf_addf(b, "chatgate_upstream_latency_seconds_sum %.6f\n"
+                "chatgate_upstream_latency_seconds_count %llu\n"
+                "# TYPE chatgate_tokens_total counter\n"
+                "chatgate_tokens_total{direction=\"in\"} %llu\n"
+                "chatgate_tokens_total{direction=\"out\"} %llu\n"
+                "# TYPE chatgate_spend_usd_total counter\n"
+                "chatgate_spend_usd_total %.6f\n",
+                (double) atomic_load(&c->latency_sum_us) / 1e6,
+                atomic_load(&c->latency_count), atomic_load(&c->tokens_in),
+                atomic_load(&c->tokens_out),
+                (double) atomic_load(&c->spend_microusd) / 1e6);
+}
+
+
+static int
+cg_status_wants_text(FCGX_Request *fr)
+{
+    const char *q = FCGX_GetParam("QUERY_STRING", fr->envp);
+    const char *accept = FCGX_GetParam("HTTP_ACCEPT", fr->envp);
+
+    if (q && strstr(q, "format=prometheus")) {
+        return 1;
+    }
+    if (q && strstr(q, "format=json")) {
+        return 0;
+    }
+    return accept && strncmp(accept, "text/plain", 10) == 0;
+}
+
+
+static void
+cg_status_write(FCGX_Request *fr, const char *status, const char *type,
+                cg_buf_t *b)
+{
+    FCGX_FPrintF(fr->out, "Status: %s\r\nContent-Type: %s\r\n"
+                 "Cache-Control: no-store\r\n\r\n", status, type);
+    if (!b->oom) {
+        FCGX_PutStr(b->data, (int) b->len, fr->out);
+    }
+}
+
+
+void
+cg_status_serve(const cg_conf_t *conf, cg_sb_t *sb, FCGX_Request *fr)
+{
+    const char *addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
+    const char *method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+    cg_acl_t    allow;
+    cg_buf_t    b = { 0 };
+    char        err[128];
+
+    if (cg_acl_parse(&allow, conf->status_allow, err, sizeof(err)) != 0
+        || !cg_acl_match_str(&allow, addr)) {
+        cg_buf_adds(&b, "{\"error\":{\"type\":\"forbidden\",\"message\":"
+                    "\"Forbidden.\"}}\n");
+        cg_status_write(fr, "403 Forbidden", "application/json", &b);
+    } else if (method == NULL
+               || (strcmp(method, "GET") != 0
+                   && strcmp(method, "HEAD") != 0)) {
+        cg_buf_adds(&b, "{\"error\":{\"type\":\"method_not_allowed\","
+                    "\"message\":\"Use GET.\"}}\n");
+        cg_status_write(fr, "405 Method Not Allowed", "application/json",
+                        &b);
+    } else if (cg_status_wants_text(fr)) {
+        cg_status_prom(sb, &b);
+        cg_status_write(fr, "200 OK", "text/plain; version=0.0.4", &b);
+    } else {
+        cg_status_json(conf, sb, &b);
+        cg_status_write(fr, "200 OK", "application/json", &b);
+    }
+    cg_buf_free(&b);
+}

@@ -1,0 +1,390 @@
+#include "auth.h"
+#include "csv.h"
+#include "phpsess.h"
+#include "session_jwt.h"
+#include "session_php.h"
+#include "tokens.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CG_XFF_MAX  32
+
+struct cg_auth_s {
+    const cg_conf_t *conf;
+    cg_jwt_conf_t    jwt;
+    cg_phpmc_t      *phpmc;
+    uid_t            php_owner;
+    cg_phpser_t      php_ser;
+    cg_buf_t         data;
+};
+
+/* What a verifier saw: 0 accepted, 1 no credential of its kind, -1 refused
+ * (why says why). */
+typedef int (*cg_auth_verify_pt)(cg_auth_t *a, cg_req_t *r,
+                                 const char *bearer, time_t now, char *why,
+                                 size_t whylen);
+
+
+static int
+cg_auth_owner(const char *name, uid_t *uid)
+{
+    struct passwd *pw;
+    char          *end;
+    long           v;
+
+    if (name[0] == '\0') {
+        *uid = geteuid();
+        return 0;
+    }
+    v = strtol(name, &end, 10);
+    if (end != name && *end == '\0' && v >= 0) {
+        *uid = (uid_t) v;
+        return 0;
+    }
+    pw = getpwnam(name);
+    if (pw == NULL) {
+        return -1;
+    }
+    *uid = pw->pw_uid;
+    return 0;
+}
+
+
+cg_auth_t *
+cg_auth_new(const cg_conf_t *conf, char *err, size_t errlen)
+{
+    cg_auth_t *a = calloc(1, sizeof(*a));
+
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->conf = conf;
+    a->jwt.key = conf->jwt_secret.data;
+    a->jwt.key_len = conf->jwt_secret.len;
+    a->jwt.issuer = conf->jwt_issuer;
+    a->jwt.audience = conf->jwt_audience;
+    a->jwt.user_claim = conf->jwt_user_claim;
+    a->jwt.leeway = conf->jwt_leeway;
+    a->php_ser = strcmp(conf->php_serializer, "php") == 0
+                 ? CG_PHPSER_PHP : CG_PHPSER_SERIALIZE;
+    if (cg_auth_owner(conf->php_file_owner, &a->php_owner) != 0) {
+        snprintf(err, errlen, "[session] php_file_owner: no such user");
+        cg_auth_free(a);
+        return NULL;
+    }
+    if (cg_conf_has_mode(conf, "php-memcached")) {
+        a->phpmc = cg_phpmc_new(conf->php_mc_servers, conf->php_mc_prefix,
+                                conf->mc_timeout_ms, err, errlen);
+        if (a->phpmc == NULL) {
+            cg_auth_free(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+
+void
+cg_auth_free(cg_auth_t *a)
+{
+    if (a) {
+        cg_phpmc_free(a->phpmc);
+        cg_buf_free(&a->data);
+        free(a);
+    }
+}
+
+
+static int
+cg_auth_cookie(const cg_req_t *r, const char *name, const char **tok,
+               size_t *n)
+{
+    return name[0] && r->cookie
+           && cg_session_find_token(NULL, r->cookie, name, tok, n) == 0;
+}
+
+
+static int
+cg_auth_signed(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
+               char *why, size_t whylen)
+{
+    const char    *tok = bearer;
+    size_t         n = bearer ? strlen(bearer) : 0;
+    cg_token_rc_t  rc;
+
+    if (bearer ? strncmp(bearer, "v1.", 3) != 0
+                 && strncmp(bearer, "v2.", 3) != 0
+               : !cg_auth_cookie(r, a->conf->cookie_name, &tok, &n)) {
+        return 1;
+    }
+    rc = cg_token_verify_ring(a->conf->session_keys, a->conf->n_session_keys,
+                              tok, n, now, r->user);
+    if (rc == CG_TOKEN_OK) {
+        return 0;
+    }
+    snprintf(why, whylen, "signed: %s", cg_token_reason(rc));
+    return -1;
+}
+
+
+static int
+cg_auth_jwt(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
+            char *why, size_t whylen)
+{
+    const char  *tok = bearer;
+    size_t       n = bearer ? strlen(bearer) : 0;
+    cg_jwt_rc_t  rc;
+
+    if (bearer ? strncmp(bearer, "v1.", 3) == 0
+                 || strncmp(bearer, "v2.", 3) == 0
+               : !cg_auth_cookie(r, a->conf->jwt_cookie, &tok, &n)) {
+        return 1;
+    }
+    rc = cg_jwt_verify(&a->jwt, tok, n, now, r->user);
+    if (rc == CG_JWT_OK) {
+        return 0;
+    }
+    snprintf(why, whylen, "jwt: %s", cg_jwt_reason(rc));
+    return -1;
+}
+
+
+/* Both PHP stores: fetch the data, then take the user variable from it. */
+static int
+cg_auth_php(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
+            char *why, size_t whylen, int files)
+{
+    const char      *sid;
+    size_t           n;
+    cg_php_rc_t      rc;
+    cg_phpsess_rc_t  prc;
+
+    if (bearer || !cg_auth_cookie(r, a->conf->php_cookie, &sid, &n)) {
+        return 1;
+    }
+    rc = files ? cg_php_file_read(a->conf->php_save_path, a->php_owner,
+                                  a->conf->php_max_lifetime, sid, n, now,
+                                  &a->data)
+               : cg_phpmc_read(a->phpmc, sid, n, &a->data);
+    if (rc != CG_PHP_OK) {
+        snprintf(why, whylen, "%s: %s", files ? "php-files"
+                 : "php-memcached", cg_php_reason(rc));
+        return -1;
+    }
+    prc = cg_phpsess_get(a->data.data ? a->data.data : "", a->data.len,
+                         a->php_ser, a->conf->php_user_key, r->user,
+                         CG_USER_MAX + 1);
+    if (prc == CG_PHPSESS_FOUND
+        && !cg_session_user_valid(r->user, strlen(r->user))) {
+        prc = CG_PHPSESS_BAD_VALUE;
+    }
+    if (prc != CG_PHPSESS_FOUND) {
+        snprintf(why, whylen, "%s: %s", files ? "php-files"
+                 : "php-memcached", cg_phpsess_reason(prc));
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+cg_auth_php_files(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
+                  char *why, size_t whylen)
+{
+    return cg_auth_php(a, r, bearer, now, why, whylen, 1);
+}
+
+
+static int
+cg_auth_php_mc(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
+               char *why, size_t whylen)
+{
+    return cg_auth_php(a, r, bearer, now, why, whylen, 0);
+}
+
+
+static const struct {
+    const char        *name;
+    cg_auth_verify_pt  verify;
+} cg_auth_modes[] = {
+    { "signed", cg_auth_signed },
+    { "jwt", cg_auth_jwt },
+    { "php-files", cg_auth_php_files },
+    { "php-memcached", cg_auth_php_mc },
+};
+
+
+static int
+cg_auth_token(cg_auth_t *a, cg_req_t *r, const char *bearer, char *why,
+              size_t whylen)
+{
+    const cg_token_t *t;
+
+    t = cg_tokens_find(a->conf->tokens, bearer, strlen(bearer));
+    if (t == NULL) {
+        snprintf(why, whylen, "service token not configured");
+        return -1;
+    }
+    snprintf(r->user, sizeof(r->user), "token:%s", t->name);
+    r->sess.token = t;
+    r->sess.via = "token";
+    return 0;
+}
+
+
+/* Runs the verifier named item[0..len); returns as a verifier does. */
+static int
+cg_auth_run(cg_auth_t *a, cg_req_t *r, const char *item, size_t len,
+            const char *bearer, time_t now, char *why, size_t whylen)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(cg_auth_modes) / sizeof(cg_auth_modes[0]); i++) {
+        if (strlen(cg_auth_modes[i].name) == len
+            && memcmp(cg_auth_modes[i].name, item, len) == 0) {
+            r->sess.via = cg_auth_modes[i].name;
+            return cg_auth_modes[i].verify(a, r, bearer, now, why, whylen);
+        }
+    }
+    return 1;
+}
+
+
+static int
+cg_auth_verify(cg_auth_t *a, cg_req_t *r, time_t now, char *why,
+               size_t whylen)
+{
+    const char *bearer = NULL, *mode = a->conf->session_mode, *item;
+    size_t      len;
+    char        msg[128];
+    int         rc, failed = 0;
+
+    if (r->authorization && strncasecmp(r->authorization, "Bearer ", 7) == 0) {
+        for (bearer = r->authorization + 7; *bearer == ' '; bearer++) {
+        }
+        if (strncmp(bearer, CG_TOKEN_PREFIX, 4) == 0) {
+            return cg_auth_token(a, r, bearer, why, whylen);
+        }
+    }
+    snprintf(why, whylen, "no session credential");
+    while (cg_csv_next(&mode, &item, &len)) {
+        rc = cg_auth_run(a, r, item, len, bearer, now, msg, sizeof(msg));
+        if (rc == 0) {
+            return 0;
+        }
+        if (rc < 0 && !failed++) {
+            snprintf(why, whylen, "%s", msg);   /* the first refusal */
+        }
+    }
+    r->user[0] = '\0';
+    r->sess.via = NULL;
+    return -1;
+}
+
+
+static int
+cg_auth_addr_ok(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > 45) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (strchr("0123456789abcdefABCDEF.:", s[i]) == NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+void
+cg_auth_client_addr(const cg_conf_t *conf, const cg_req_t *r, char *out,
+                    size_t cap)
+{
+    const char *addr = r->remote_addr ? r->remote_addr : "", *p, *item;
+    const char *hops[CG_XFF_MAX];
+    size_t      lens[CG_XFF_MAX], len = strlen(addr), n = 0;
+
+    if (r->forwarded_for && cg_csv_has(conf->trusted_proxies, addr, len)) {
+        p = r->forwarded_for;
+        while (n < CG_XFF_MAX && cg_csv_next(&p, &item, &lens[n])) {
+            hops[n++] = item;
+        }
+        /* Right to left: the first hop we do not trust is the client. */
+        while (n > 0) {
+            addr = hops[--n];
+            len = lens[n];
+            if (!cg_csv_has(conf->trusted_proxies, addr, len)) {
+                break;
+            }
+        }
+    }
+    if (!cg_auth_addr_ok(addr, len) || len >= cap) {
+        addr = "invalid";
+        len = 7;
+    }
+    memcpy(out, addr, len);
+    out[len] = '\0';
+}
+
+
+/* The pre-auth counter: delta 0 reads it, 1 counts a failure. Returns the
+ * count, or -1 when the store is unreachable (the limit then does not
+ * apply; the rate limit stage decides about a dead store). */
+static long
+cg_auth_failures(cg_store_t *st, const char *addr, time_t now, int delta)
+{
+    char     key[96];
+    int      n;
+    uint64_t v = 0;
+
+    n = snprintf(key, sizeof(key), "cg:authfail:%s:%lld", addr,
+                 (long long) now / 60);
+    if (st == NULL || cg_store_incr(st, key, (size_t) n, (uint64_t) delta,
+                                    120, &v) != 0) {
+        return -1;
+    }
+    return (long) v;
+}
+
+
+int
+cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r, time_t now)
+{
+    long limit = a->conf->auth_failures_per_minute, fails = 0;
+    char why[160];
+
+    cg_auth_client_addr(a->conf, r, r->client_addr, sizeof(r->client_addr));
+    r->remote_addr = r->client_addr;
+    if (limit > 0) {
+        fails = cg_auth_failures(st, r->client_addr, now, 0);
+        if (fails >= limit) {
+            r->retry_after = (int) (60 - now % 60);
+            return cg_req_fail(r, CG_E_RATE_LIMITED, NULL,
+                               "pre-auth limit: %ld failed authentications "
+                               "from %s this minute", fails, r->client_addr);
+        }
+    }
+    if (cg_auth_verify(a, r, now, why, sizeof(why)) == 0) {
+        return 0;
+    }
+    if (limit > 0) {
+        (void) cg_auth_failures(st, r->client_addr, now, 1);
+    }
+    return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s", why);
+}
+
+
+int
+cg_session_route_allowed(const cg_session_t *s, const char *route)
+{
+    return s->token == NULL || cg_token_route_allowed(s->token, route);
+}

@@ -1,0 +1,172 @@
+#include "provider.h"
+
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+
+const cg_provider_t *
+cg_provider_find(const char *name)
+{
+    if (strcmp(name, "anthropic") == 0) {
+        return &cg_provider_anthropic;
+    }
+    if (strcmp(name, "openai") == 0) {
+        return &cg_provider_openai;
+    }
+    return NULL;
+}
+
+
+void
+cg_provider_headers(const cg_provider_t *p, const cg_route_t *rt,
+                    cg_buf_t *out)
+{
+    const char *auth = rt->auth[0] ? rt->auth : p->auth;
+
+    if (strcmp(auth, "bearer") == 0) {
+        cg_buf_adds(out, "Authorization: Bearer ");
+    } else if (strcmp(auth, "api-key") == 0) {
+        cg_buf_adds(out, "api-key: ");
+    } else {
+        cg_buf_adds(out, "x-api-key: ");
+    }
+    cg_buf_add(out, rt->api_key.data, rt->api_key.len);
+    cg_buf_adds(out, "\n");
+    p->headers(rt, out);
+}
+
+
+void
+cg_provider_add_turns(const cg_req_t *r, cg_buf_t *out)
+{
+    size_t i;
+
+    for (i = 0; i < r->nmsgs; i++) {
+        cg_buf_adds(out, i ? ",{\"role\":" : "{\"role\":");
+        cg_buf_adds(out, r->msgs[i].assistant ? "\"assistant\""
+                                              : "\"user\"");
+        cg_buf_adds(out, ",\"content\":");
+        cg_buf_add_json_str(out, r->msgs[i].text, r->msgs[i].len);
+        cg_buf_addc(out, '}');
+    }
+}
+
+
+void
+cg_provider_url(const cg_provider_t *p, const cg_route_t *rt, cg_buf_t *out)
+{
+    size_t n;
+
+    if (rt->url[0]) {
+        cg_buf_adds(out, rt->url);
+        return;
+    }
+    n = strlen(rt->base_url);
+    while (n && rt->base_url[n - 1] == '/') {
+        n--;
+    }
+    cg_buf_add(out, rt->base_url, n);
+    cg_buf_adds(out, p->path);
+}
+
+
+void
+cg_provider_user_id(const cg_secret_t *key, const char *user,
+                    char out[CG_UID_LEN + 1])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int  len = 0, i;
+
+    out[0] = '\0';
+    if (HMAC(EVP_sha256(), key->data, (int) key->len,
+             (const unsigned char *) user, strlen(user), mac, &len) == NULL) {
+        return;
+    }
+    for (i = 0; i < len && i * 2 < CG_UID_LEN; i++) {
+        out[i * 2] = "0123456789abcdef"[mac[i] >> 4];
+        out[i * 2 + 1] = "0123456789abcdef"[mac[i] & 15];
+    }
+    out[i * 2] = '\0';
+}
+
+
+struct json_object *
+cg_provider_json(const char *s, size_t len)
+{
+    json_tokener *tok;
+    json_object  *root;
+
+    tok = json_tokener_new_ex(32);
+    if (tok == NULL) {
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    root = json_tokener_parse_ex(tok, s, (int) len);
+    if (root && (json_tokener_get_parse_end(tok) != len
+                 || !json_object_is_type(root, json_type_object))) {
+        json_object_put(root);
+        root = NULL;
+    }
+    json_tokener_free(tok);
+    return root;
+}
+
+
+void
+cg_provider_ident(json_object *v, char *out, size_t cap)
+{
+    const char *s;
+    size_t      i;
+
+    if (v == NULL || !json_object_is_type(v, json_type_string)) {
+        return;
+    }
+    s = json_object_get_string(v);
+    for (i = 0; s[i] && i + 1 < cap; i++) {
+        if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= 'A' && s[i] <= 'Z')
+            && !(s[i] >= '0' && s[i] <= '9') && s[i] != '_'
+            && s[i] != '-' && s[i] != '.') {
+            return;     /* not an identifier: keep nothing of it */
+        }
+    }
+    if (s[i] == '\0') {
+        memcpy(out, s, i);
+        out[i] = '\0';
+    }
+}
+
+
+int
+cg_provider_is_quota(const char *body, size_t len)
+{
+    static const char *const quota[] = { "insufficient_quota",
+        "enforced_spend_limit_reached", "billing_hard_limit_reached",
+        "quota_exceeded", NULL };
+    json_object        *root, *err, *v;
+    const char *const  *q;
+    const char         *fields[] = { "type", "code" };
+    char                id[48];
+    size_t              i;
+    int                 hit = 0;
+
+    root = cg_provider_json(body, len);
+    if (root == NULL || !json_object_object_get_ex(root, "error", &err)
+        || !json_object_is_type(err, json_type_object)) {
+        json_object_put(root);
+        return 0;
+    }
+    for (i = 0; i < 2 && !hit; i++) {
+        id[0] = '\0';
+        if (json_object_object_get_ex(err, fields[i], &v)) {
+            cg_provider_ident(v, id, sizeof(id));
+        }
+        for (q = quota; *q && !hit; q++) {
+            hit = strcmp(id, *q) == 0;
+        }
+    }
+    json_object_put(root);
+    return hit;
+}

@@ -1,0 +1,390 @@
+#include "relay.h"
+#include "clock.h"
+#include "provider.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CG_RELAY_MAX_ROUTES  8
+
+/* One call to one route. */
+typedef struct {
+    cg_chat_t           *c;
+    cg_req_t            *r;
+    const cg_route_t    *rt;
+    const cg_provider_t *p;
+    cg_pstream_t         ps;
+    cg_up_result_t       res;
+    cg_up_rc_t           rc;
+    double               t0;
+    size_t               text_bytes;    /* answer bytes received */
+    int                  body_seen;     /* a 2xx stream has started */
+    int                  gone;          /* the client left */
+    int                  bad_event;     /* error event or garbage */
+} cg_attempt_t;
+
+
+static long
+cg_relay_quarter(size_t bytes)
+{
+    return bytes / 4 > 0 ? (long) (bytes / 4) : 1;
+}
+
+
+/* The provider's usage where it gave it; a conservative estimate (bytes
+ * / 4, never zero) where it did not. */
+static void
+cg_relay_usage(cg_attempt_t *a)
+{
+    cg_req_t *r = a->r;
+    size_t    sys = a->rt->system_prompt_text
+                    ? strlen(a->rt->system_prompt_text) : 0;
+
+    r->input_tokens = a->ps.have_input ? a->ps.input_tokens
+                                       : cg_relay_quarter(r->msgs_bytes + sys);
+    r->output_tokens = a->ps.have_output ? a->ps.output_tokens
+                                         : cg_relay_quarter(a->text_bytes);
+    r->usage_estimated = !a->ps.have_input || !a->ps.have_output;
+    memcpy(r->stop_reason, a->ps.stop_reason, sizeof(r->stop_reason));
+}
+
+
+static int
+cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
+{
+    cg_attempt_t *a = ctx;
+    cg_chat_t    *c = a->c;
+    int           rc;
+    double        now;
+
+    cg_buf_reset(&c->delta);
+    rc = a->p->event(&a->ps, event, data, len, &c->delta);
+    if (c->delta.len) {
+        now = cg_clock_mono();
+        a->text_bytes += c->delta.len;
+        if ((!a->r->streamed && cg_stream_start(&c->stream, a->r, now) != 0)
+            || cg_stream_delta(&c->stream, c->delta.data, c->delta.len,
+                               now) != 0) {
+            a->gone = 1;
+            return -1;
+        }
+    }
+    if (rc < 0) {
+        a->bad_event = 1;
+        return -1;
+    }
+    return rc;      /* 1: the answer is complete; stop reading */
+}
+
+
+static int
+cg_relay_body(void *ctx, const char *p, size_t n)
+{
+    cg_attempt_t *a = ctx;
+
+    a->body_seen = 1;
+    if (cg_sse_feed(&a->c->sse, p, n) != 0) {
+        /* The end of the answer stops the parser too: that is no error. */
+        return a->ps.done ? 0 : -1;
+    }
+    return 0;
+}
+
+
+/* Heartbeats on a quiet stream, and noticing that the client left. */
+static int
+cg_relay_tick(void *ctx)
+{
+    cg_attempt_t *a = ctx;
+    cg_stream_t  *s = &a->c->stream;
+    double        now, hb = a->c->conf->heartbeat_seconds;
+
+    if (!cg_stream_alive(s)) {
+        a->gone = 1;
+        return 1;
+    }
+    if (!a->r->stream) {
+        return 0;
+    }
+    now = cg_clock_mono();
+    if (!a->r->streamed && a->body_seen && now - a->t0 >= hb) {
+        if (cg_stream_start(s, a->r, now) != 0) {
+            a->gone = 1;
+            return 1;
+        }
+    }
+    if (a->r->streamed && now - s->last >= hb
+        && cg_stream_ping(s, now) != 0) {
+        a->gone = 1;
+        return 1;
+    }
+    return 0;
+}
+
+
+static void
+cg_relay_call(cg_attempt_t *a, const char *uid)
+{
+    cg_chat_t    *c = a->c;
+    cg_req_t     *r = a->r;
+    cg_up_call_t  call;
+    double        t0;
+
+    /* A failed earlier attempt is forgotten: this one decides. */
+    r->err = CG_OK;
+    r->err_msg = NULL;
+    r->reason[0] = '\0';
+    cg_buf_reset(&r->text);
+    cg_buf_reset(&c->call);
+    cg_buf_reset(&c->url);
+    cg_buf_reset(&c->headers);
+    a->p->build(a->rt, r, uid, r->stream, &c->call);
+    cg_provider_url(a->p, a->rt, &c->url);
+    cg_provider_headers(a->p, a->rt, &c->headers);
+    memset(&a->ps, 0, sizeof(a->ps));
+    cg_sse_reset(&c->sse);
+    c->sse.on_event = cg_relay_event;
+    c->sse.ctx = a;
+    a->text_bytes = 0;
+    a->body_seen = a->bad_event = 0;
+    memset(&call, 0, sizeof(call));
+    call.url = c->url.data;
+    call.headers = c->headers.data;
+    call.body = c->call.data;
+    call.len = c->call.len;
+    call.connect_ms = a->rt->connect_timeout_ms;
+    call.first_byte_ms = a->rt->first_byte_timeout_ms;
+    call.idle_ms = a->rt->idle_timeout_ms;
+    call.total_ms = a->rt->timeout_ms;
+    call.on_body = r->stream ? cg_relay_body : NULL;
+    call.on_tick = cg_relay_tick;
+    call.ctx = a;
+    if (c->call.oom || c->url.oom || c->headers.oom) {
+        a->rc = CG_UP_FAILED;
+        snprintf(a->res.why, sizeof(a->res.why), "out of memory");
+    } else {
+        t0 = a->t0 = cg_clock_mono();
+        a->rc = cg_upstream_call(c->up, &call, &c->resp, &a->res);
+        r->upstream_ms += (cg_clock_mono() - t0) * 1000.0;
+    }
+    if (c->headers.data) {
+        explicit_bzero(c->headers.data, c->headers.len);
+    }
+    r->upstream_status = (int) a->res.status;
+}
+
+
+typedef enum {
+    CG_NEXT_DONE = 0,       /* answered, or failed for good */
+    CG_NEXT_RETRY,          /* this route again, after a wait */
+    CG_NEXT_FALLBACK,       /* the next route */
+} cg_next_t;
+
+
+/* Turns a finished attempt into the request's outcome and says what to
+ * try next. */
+static cg_next_t
+cg_relay_outcome(cg_attempt_t *a)
+{
+    cg_req_t *r = a->r;
+    long      st = a->res.status;
+    int       early = !r->streamed;
+
+    if (a->body_seen || r->streamed || a->gone) {
+        /* The provider may have started to answer (and bill) by the time
+         * the client left: count it rather than log nothing. */
+        cg_relay_usage(a);
+    }
+    if (a->gone) {
+        cg_req_fail(r, CG_E_CLIENT_CLOSED, NULL, "client closed the "
+                    "connection during the provider call");
+        return CG_NEXT_DONE;
+    }
+    if (r->stream && a->ps.done) {
+        return CG_NEXT_DONE;    /* complete, whatever came after the end */
+    }
+    if (a->rc == CG_UP_TIMEOUT || a->rc == CG_UP_IDLE) {
+        cg_req_fail(r, CG_E_UPSTREAM_TIMEOUT, NULL, "provider timeout: %s",
+                    a->res.why);
+        return early ? CG_NEXT_FALLBACK : CG_NEXT_DONE;
+    }
+    if (a->rc != CG_UP_OK && !(a->rc == CG_UP_ABORTED && a->bad_event)) {
+        cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider call failed: %s",
+                    a->res.why);
+        return early ? CG_NEXT_FALLBACK : CG_NEXT_DONE;
+    }
+    if (st < 200 || st > 299) {
+        /* Only the status is kept: the provider's message may hold
+         * internal details and is never passed on or logged. */
+        cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider status %ld", st);
+        if (st == 401) {
+            cg_alert_key_rejected(&a->c->meter.alert, a->rt->api_key.fp,
+                                  401, time(NULL));
+        }
+        if (st == 401 && a->c->key_rejected) {
+            a->c->key_rejected(a->rt, r);
+        }
+        if (st == 400 || st == 404 || st == 413 || st == 422) {
+            return CG_NEXT_DONE;
+        }
+        if ((st == 429 && !cg_provider_is_quota(a->c->resp.data,
+                                                a->c->resp.len))
+            || st == 529 || st >= 500) {
+            return CG_NEXT_RETRY;
+        }
+        return CG_NEXT_FALLBACK;
+    }
+    if (!r->stream) {
+        if (a->p->parse(a->c->resp.data, a->c->resp.len, &r->text,
+                        &a->ps) != 0) {
+            cg_buf_reset(&r->text);
+            cg_req_fail(r, CG_E_UPSTREAM, NULL,
+                        "provider answer not understood");
+            return CG_NEXT_DONE;
+        }
+        r->input_tokens = a->ps.input_tokens;
+        r->output_tokens = a->ps.output_tokens;
+        memcpy(r->stop_reason, a->ps.stop_reason, sizeof(r->stop_reason));
+        return CG_NEXT_DONE;
+    }
+    if (!a->ps.done) {
+        cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider stream %s%s",
+                    a->bad_event ? "error event " : "ended early",
+                    a->ps.err_type);
+        return early ? CG_NEXT_RETRY : CG_NEXT_DONE;
+    }
+    return CG_NEXT_DONE;
+}
+
+
+/* Sleeps ms in short slices; -1 if the client left meanwhile. */
+static int
+cg_relay_wait(cg_chat_t *c, long ms)
+{
+    struct timespec ts;
+    long            step;
+
+    while (ms > 0) {
+        if (!cg_stream_alive(&c->stream)) {
+            return -1;
+        }
+        step = ms > 100 ? 100 : ms;
+        ts.tv_sec = 0;
+        ts.tv_nsec = step * 1000000L;
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+            /* go on sleeping */
+        }
+        ms -= step;
+    }
+    return 0;
+}
+
+
+/* Backoff before retry n (0-based): retry-after if the provider gave one,
+ * else 250 ms doubling, with jitter; -1 if longer than the route allows. */
+static long
+cg_relay_backoff(const cg_attempt_t *a, int n)
+{
+    long ms = a->res.retry_after_ms;
+
+    if (ms < 0) {
+        ms = (250L << n) + (long) (random() % 100);
+    }
+    return ms > a->rt->retry_max_wait_ms ? -1 : ms;
+}
+
+
+/* One route, with its retries. */
+static cg_next_t
+cg_relay_route(cg_attempt_t *a, const char *uid)
+{
+    cg_next_t next;
+    long      ms;
+    int       n;
+
+    for (n = 0; ; n++) {
+        cg_relay_call(a, uid);
+        next = cg_relay_outcome(a);
+        if (next != CG_NEXT_RETRY || a->r->streamed) {
+            return next == CG_NEXT_RETRY ? CG_NEXT_DONE : next;
+        }
+        if (n >= a->rt->retries || (ms = cg_relay_backoff(a, n)) < 0) {
+            return CG_NEXT_FALLBACK;
+        }
+        if (cg_relay_wait(a->c, ms) != 0) {
+            cg_req_fail(a->r, CG_E_CLIENT_CLOSED, NULL, "client closed the "
+                        "connection while a retry waited");
+            return CG_NEXT_DONE;
+        }
+        a->r->retries++;
+    }
+}
+
+
+/* The route, then its fallbacks in order. */
+static int
+cg_relay_plan(const cg_conf_t *conf, const cg_route_t *rt,
+              const cg_route_t **plan)
+{
+    const char *p = rt->fallback, *e;
+    int         n = 0;
+
+    plan[n++] = rt;
+    while (*p && n < CG_RELAY_MAX_ROUTES) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        for (e = p; *e && *e != ',' && *e != ' '; e++) {
+            /* one name */
+        }
+        if (e > p && (plan[n] = cg_conf_route(conf, p, (size_t) (e - p)))) {
+            n++;
+        }
+        p = e;
+    }
+    return n;
+}
+
+
+int
+cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
+{
+    const cg_route_t *plan[CG_RELAY_MAX_ROUTES];
+    const cg_secret_t *key;
+    cg_attempt_t      a;
+    char              uid[CG_UID_LEN + 1];
+    int               i, n;
+
+    key = c->conf->user_id_key.len ? &c->conf->user_id_key
+                                   : &c->conf->session_secret;
+    cg_provider_user_id(key, r->user, uid);
+    n = cg_relay_plan(c->conf, rt, plan);
+    for (i = 0; i < n; i++) {
+        memset(&a, 0, sizeof(a));
+        a.c = c;
+        a.r = r;
+        a.rt = plan[i];
+        a.p = cg_provider_find(plan[i]->provider);
+        r->route = plan[i]->name;
+        r->provider = plan[i]->provider;
+        r->model = plan[i]->model;
+        r->key_id = plan[i]->api_key.fp;
+        r->fallback_from = i ? plan[0]->name : NULL;
+        if (cg_relay_route(&a, uid) == CG_NEXT_DONE) {
+            break;
+        }
+    }
+    if (r->err == CG_OK && r->stream) {
+        if (!r->streamed) {
+            cg_stream_start(&c->stream, r, cg_clock_mono());
+        }
+        cg_stream_done(&c->stream, r, cg_clock_mono());
+    } else if (r->err != CG_OK && r->streamed
+               && r->err != CG_E_CLIENT_CLOSED) {
+        cg_stream_error(&c->stream, r, cg_clock_mono());
+    }
+    return r->err == CG_OK ? 0 : -1;
+}

@@ -1,0 +1,96 @@
+# Apache in front of chatgate, from the files in fcgi-conf/apache/ (only
+# paths and ports changed): mod_proxy_fcgi to chatgate's own socket, and
+# mod_fcgid starting chatgate itself, from the server config and from a
+# shared-hosting .htaccess + wrapper.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use CG;
+
+plan skip_all => 'apache2 with mod_proxy_fcgi and mod_fcgid not installed'
+    unless -x '/usr/sbin/apache2'
+        && -e '/usr/lib/apache2/modules/mod_fcgid.so';
+
+sub chat_ok {
+    my ($t, $what) = @_;
+    my $r = $t->chat(message => 'hello through apache');
+    is($r->{status}, 200, "$what: a chat request succeeds");
+    like($r->{json}{text} // '', qr/mock reply/, "$what: with the answer");
+    unlike($r->{content}, qr/\Q${\ $t->key }\E/, "$what: no key in the answer");
+}
+
+# mod_proxy_fcgi; as root, Apache's user reaches the socket through
+# socket_group (the documented way), not a world-writable mode.
+{
+    my $t = CG->new;
+    my (undef, $group) = CG::web_user();
+    $t->start_memcached;
+    $t->start_mock;
+    $t->start_chatgate('limits.requests_per_minute' => 0,
+                       ($group ? ('server.socket_group' => $group) : ()),
+                       'status.path' => '/chatgate-status');
+    my $site = $t->conf_file('apache/chatgate-proxy-fcgi.conf',
+                             '/run/chatgate/chatgate.sock' => $t->{sock});
+    $t->start_apache(conf => $site, modules => [qw(proxy proxy_fcgi)]);
+    chat_ok($t, 'mod_proxy_fcgi');
+    my $s = $t->{http}->get($t->url('/chatgate-status'));
+    is($s->{status}, 200, 'mod_proxy_fcgi: the status page is routed');
+    like($s->{content}, qr/"requests":1\b/, 'and counts the request');
+}
+
+# mod_fcgid, server config: Apache starts chatgate through the wrapper.
+sub fcgid_stack {
+    my ($t) = @_;
+    $t->start_memcached;
+    $t->start_mock;
+    $t->write_config('limits.requests_per_minute' => 0);
+    my $wrapper = $t->conf_file('apache/shared-hosting/chatgate.fcgi',
+        '/usr/local/bin/chatgate' => "$CG::BUILD/chatgate",
+        '/etc/chatgate/chatgate.ini' => $t->{conf});
+    return $wrapper;
+}
+
+sub fcgid_globals {
+    my ($t) = @_;
+    my $d = $t->dir;
+    return "FcgidIPCDir $d/fcgid\nFcgidProcessTableFile $d/fcgid-shm\n";
+}
+
+{
+    my $t = CG->new;
+    my $wrapper = fcgid_stack($t);
+    $t->write_file('chatgate.fcgi', $wrapper, 0755);
+    my $site = $t->conf_file('apache/chatgate-fcgid.conf',
+        '/usr/local/lib/chatgate/chatgate.fcgi' => $t->dir . '/chatgate.fcgi');
+    $t->give_dir_to_web_user;
+    $t->start_apache(conf => fcgid_globals($t) . $site, modules => ['fcgid']);
+    chat_ok($t, 'mod_fcgid');
+    chat_ok($t, 'mod_fcgid, second request');
+    like(CG::slurp($t->dir . '/error.log'), qr/inherited socket/,
+         'chatgate ran as a single worker on the socket mod_fcgid passed');
+}
+
+# mod_fcgid on shared hosting: only an .htaccess and the wrapper in the
+# web root; the URL is still /api/chat.
+{
+    my $t = CG->new;
+    my $wrapper = fcgid_stack($t);
+    my $api = $t->dir . '/htdocs/api';
+    mkdir $t->dir . '/htdocs';
+    mkdir $api;
+    $t->write_file("$api/chatgate.fcgi", $wrapper, 0755);
+    $t->write_file("$api/.htaccess",
+                   $t->conf_file('apache/shared-hosting/.htaccess'), 0644);
+    $t->give_dir_to_web_user;
+    my $server = $t->conf_file('apache/chatgate-fcgid.conf');
+    $server =~ s/^ScriptAlias.*//ms;   # the server part only
+    $t->start_apache(conf => fcgid_globals($t) . $server,
+                     modules => ['fcgid']);
+    chat_ok($t, 'mod_fcgid via .htaccess');
+    like(CG::slurp($t->dir . '/error.log'), qr/inherited socket/,
+         'chatgate ran as a single worker on the socket mod_fcgid passed');
+}
+
+done_testing;

@@ -1,0 +1,130 @@
+/* Provider modules: stream events to text and usage (Anthropic's
+ * cumulative message_delta replaces, never adds), OpenAI [DONE] and usage
+ * chunk, error events keep only the type, quota errors, user id. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "provider.h"
+
+
+static int
+feed(const cg_provider_t *p, cg_pstream_t *ps, const char *ev,
+     const char *data, cg_buf_t *text)
+{
+    return p->event(ps, ev, data, strlen(data), text);
+}
+
+
+static void
+test_anthropic_stream(void **state)
+{
+    const cg_provider_t *p = &cg_provider_anthropic;
+    cg_pstream_t         ps;
+    cg_buf_t             t;
+
+    (void) state;
+    memset(&ps, 0, sizeof(ps));
+    cg_buf_init(&t);
+    assert_int_equal(feed(p, &ps, "message_start", "{\"type\":\"message_start\","
+        "\"message\":{\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":"
+        "5,\"output_tokens\":1}}}", &t), 0);
+    assert_int_equal(ps.input_tokens, 15);
+    assert_false(ps.have_output);
+    assert_int_equal(feed(p, &ps, "ping", "{}", &t), 0);
+    assert_int_equal(feed(p, &ps, "content_block_delta", "{\"delta\":{\"type\":"
+        "\"text_delta\",\"text\":\"Hi\"}}", &t), 0);
+    assert_int_equal(feed(p, &ps, "message_delta", "{\"delta\":{\"stop_reason\":"
+        "\"end_turn\"},\"usage\":{\"output_tokens\":7}}", &t), 0);
+    assert_int_equal(ps.output_tokens, 7);
+    assert_true(ps.have_output);
+    assert_string_equal(ps.stop_reason, "end_turn");
+    assert_int_equal(feed(p, &ps, "message_stop", "{}", &t), 1);
+    assert_string_equal(t.data, "Hi");
+    assert_int_equal(feed(p, &ps, "error", "{\"error\":{\"type\":"
+        "\"overloaded_error\",\"message\":\"secret detail\"}}", &t), -1);
+    assert_string_equal(ps.err_type, "overloaded_error");
+    assert_int_equal(feed(p, &ps, "content_block_delta", "{not json", &t), -1);
+    cg_buf_free(&t);
+}
+
+
+static void
+test_openai_stream(void **state)
+{
+    const cg_provider_t *p = &cg_provider_openai;
+    cg_pstream_t         ps;
+    cg_buf_t             t;
+
+    (void) state;
+    memset(&ps, 0, sizeof(ps));
+    cg_buf_init(&t);
+    assert_int_equal(feed(p, &ps, "message", "{\"choices\":[{\"delta\":{"
+        "\"role\":\"assistant\"},\"finish_reason\":null}],\"usage\":null}",
+        &t), 0);
+    assert_int_equal(feed(p, &ps, "message", "{\"choices\":[{\"delta\":{"
+        "\"content\":\"Yo\"},\"finish_reason\":\"stop\"}]}", &t), 0);
+    assert_false(ps.have_input);
+    assert_int_equal(feed(p, &ps, "message", "{\"choices\":[],\"usage\":{"
+        "\"prompt_tokens\":3,\"completion_tokens\":2}}", &t), 0);
+    assert_true(ps.have_input && ps.have_output);
+    assert_int_equal(ps.input_tokens, 3);
+    assert_int_equal(ps.output_tokens, 2);
+    assert_int_equal(feed(p, &ps, "message", "[DONE]", &t), 1);
+    assert_string_equal(t.data, "Yo");
+    assert_string_equal(ps.stop_reason, "stop");
+    assert_int_equal(feed(p, &ps, "message", "{\"error\":{\"message\":\"x y\","
+        "\"type\":\"has space\",\"code\":\"server_error\"}}", &t), -1);
+    assert_string_equal(ps.err_type, "server_error");
+    cg_buf_free(&t);
+}
+
+
+static void
+test_quota(void **state)
+{
+    (void) state;
+#define Q(s) cg_provider_is_quota(s, strlen(s))
+    assert_true(Q("{\"error\":{\"type\":\"insufficient_quota\"}}"));
+    assert_true(Q("{\"error\":{\"type\":\"x\",\"code\":"
+                  "\"enforced_spend_limit_reached\"}}"));
+    assert_false(Q("{\"error\":{\"type\":\"rate_limit_error\"}}"));
+    assert_false(Q("{\"type\":\"error\",\"error\":{\"code\":\"requests\"}}"));
+    assert_false(Q("not json"));
+#undef Q
+}
+
+
+static void
+test_user_id(void **state)
+{
+    unsigned char k[] = "0123456789abcdef0123456789abcdef";
+    cg_secret_t   key = { k, 32, "" };
+    char          a[CG_UID_LEN + 1], b[CG_UID_LEN + 1];
+
+    (void) state;
+    cg_provider_user_id(&key, "alice", a);
+    cg_provider_user_id(&key, "bob", b);
+    assert_int_equal(strlen(a), CG_UID_LEN);
+    assert_string_not_equal(a, b);
+    assert_null(strstr(a, "alice"));
+    cg_provider_user_id(&key, "alice", b);
+    assert_string_equal(a, b);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_anthropic_stream),
+        cmocka_unit_test(test_openai_stream),
+        cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_user_id),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
