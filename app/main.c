@@ -226,7 +226,7 @@ main(int argc, char **argv)
             free(conf);
             return 1;
         }
-        return cg_master_inherited() ? cg_master_run_single(conf)
+        return cg_master_inherited() ? cg_master_run_single(conf, path)
                                      : cg_master_run(conf, path);
     }
     cg_conf_free(conf);

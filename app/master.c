@@ -1,4 +1,5 @@
 #include "master.h"
+#include "acl.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "worker.h"
@@ -56,6 +57,21 @@ typedef struct {
 static int cg_master_pipe[2] = { -1, -1 };
 
 static void cg_master_start_pool(cg_master_t *m);
+
+/* PHP_FCGI_CHILDREN on an inherited socket: a static pool of that many
+ * single-thread workers on fd 0, as php-cgi does (0: not asked). */
+static int cg_master_php_children;
+
+
+static void
+cg_master_php_pool(cg_conf_t *conf)
+{
+    if (cg_master_php_children > 0) {
+        conf->pm = CG_PM_STATIC;
+        conf->max_children = cg_master_php_children;
+        conf->threads = 1;
+    }
+}
 
 
 static void
@@ -510,6 +526,26 @@ cg_master_signal_all(cg_master_t *m, int sig, int generation)
 }
 
 
+/* The address lists are parsed where they are used (workers); check them
+ * here so a typo fails the start or the reload, not every worker. */
+static int
+cg_master_check_acls(const cg_conf_t *conf, char *err, size_t errlen)
+{
+    cg_acl_t acl;
+    char     e[200];
+
+    if (cg_acl_parse(&acl, conf->allowed_clients, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "[server] allowed_clients: %s", e);
+        return -1;
+    }
+    if (cg_acl_parse(&acl, conf->status_allow, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "[status] allow: %s", e);
+        return -1;
+    }
+    return 0;
+}
+
+
 static int
 cg_master_reload_fits(cg_master_t *m, cg_conf_t *nc)
 {
@@ -535,7 +571,8 @@ cg_master_reload(cg_master_t *m)
     nc = calloc(1, sizeof(*nc));
     if (nc == NULL || cg_conf_init(nc, err, sizeof(err)) != 0
         || cg_conf_load(nc, m->conf_path, err, sizeof(err)) != 0
-        || cg_conf_load_secrets(nc, err, sizeof(err)) != 0) {
+        || cg_conf_load_secrets(nc, err, sizeof(err)) != 0
+        || cg_master_check_acls(nc, err, sizeof(err)) != 0) {
         cg_log(CG_LOG_ERROR, "reload refused, still serving with the old "
                "configuration: %s", err);
         if (nc) {
@@ -544,6 +581,7 @@ cg_master_reload(cg_master_t *m)
         }
         return;
     }
+    cg_master_php_pool(nc);
     if (!cg_master_reload_fits(m, nc)) {
         cg_conf_free(nc);
         free(nc);
@@ -790,10 +828,20 @@ cg_master_inherited(void)
 
 
 int
-cg_master_run_single(cg_conf_t *conf)
+cg_master_run_single(cg_conf_t *conf, const char *conf_path)
 {
-    cg_sb_t sb;
-    int     rc;
+    const char *children = getenv("PHP_FCGI_CHILDREN");
+    cg_sb_t     sb;
+    int         rc;
+
+    /* lighttpd sets PHP_FCGI_CHILDREN=1 by default: one worker is what a
+     * single process already is, without a master. */
+    if (children && atoi(children) > 1) {
+        cg_master_php_children = atoi(children) > 1024 ? 1024
+                                                       : atoi(children);
+        cg_master_php_pool(conf);
+        return cg_master_run(conf, conf_path);
+    }
 
     /* mod_fcgid, spawn-fcgi, lighttpd bin-path: the spawner manages the
      * processes and sends one request at a time, so one process, one
@@ -818,6 +866,10 @@ cg_master_open(cg_master_t *m)
 {
     char err[512];
 
+    if (cg_master_php_children > 0) {
+        m->listen_fd = 0;
+        return 0;
+    }
     m->listen_fd = cg_master_systemd_fd();
     if (m->listen_fd >= 0) {
         m->systemd = 1;
@@ -840,7 +892,12 @@ int
 cg_master_run(cg_conf_t *conf, const char *conf_path)
 {
     static cg_master_t m;
+    char               err[256];
 
+    if (cg_master_check_acls(conf, err, sizeof(err)) != 0) {
+        cg_log(CG_LOG_ERROR, "%s", err);
+        return 1;
+    }
     memset(&m, 0, sizeof(m));
     m.conf = conf;
     m.conf_path = conf_path;
@@ -859,7 +916,9 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     }
     cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
            "x %d threads (provider key %s, %d routes)",
-           m.systemd ? "the systemd socket (fd 3)" : conf->listen,
+           m.systemd ? "the systemd socket (fd 3)"
+           : cg_master_php_children ? "the inherited socket (fd 0)"
+           : conf->listen,
            conf->pm == CG_PM_STATIC ? "static"
            : conf->pm == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
            cg_master_max_children(conf), conf->threads,

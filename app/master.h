@@ -21,8 +21,9 @@ int cg_master_run(cg_conf_t *conf, const char *conf_path);
 /* 1 if fd 0 is an inherited listening socket (mod_fcgid, spawn-fcgi,
  * lighttpd bin-path). */
 int cg_master_inherited(void);
-/* Serves on that socket as one process with one thread, no master. */
-int cg_master_run_single(cg_conf_t *conf);
+/* Serves on that socket as one process with one thread, no master; or,
+ * if the spawner sets PHP_FCGI_CHILDREN=N, as a master with N workers. */
+int cg_master_run_single(cg_conf_t *conf, const char *conf_path);
 /* Opens the listening socket described by spec (Unix path or HOST:PORT). */
 int cg_master_listen(const char *spec, int mode, int backlog, char *err,
                      size_t errlen);

@@ -220,6 +220,11 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
         w->reopen_seen = gen;
         cg_usagelog_reopen(&w->usage);
     }
+    if (strstr(r->flags, "key_exposed") != NULL) {
+        /* The output guard redacted it, but the key reached the model. */
+        cg_log(CG_LOG_ERROR, "%s: key exposed: an answer held a key; it was "
+               "redacted, but rotate the key now", r->request_id);
+    }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
     if (cg_usagelog_write(&w->usage, &w->line) != 0) {
         cg_log(CG_LOG_ERROR, "cannot write usage line for %s: %s",
@@ -288,8 +293,10 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
     cg_worker_log_usage(w, r);
     cg_buf_reset(&w->out);
     cg_http_response(r, &w->out);
-    if (w->out.oom || FCGX_PutStr(w->out.data, (int) w->out.len, fr->out) < 0
-        || FCGX_FFlush(fr->out) < 0) {
+    /* No flush here: FCGX_Finish_r writes what is buffered together with
+     * the end records, one write(2) and one nginx wake-up instead of two. */
+    if (w->out.oom
+        || FCGX_PutStr(w->out.data, (int) w->out.len, fr->out) < 0) {
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
@@ -585,6 +592,7 @@ cg_worker_signals(cg_wproc_t *p, const sigset_t *set)
         if (sig == SIGUSR1) {
             cg_log_reopen();
             atomic_fetch_add(&p->reopen, 1);
+            cg_log(CG_LOG_NOTICE, "logs reopened");
         } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
             cg_worker_stop(p);
         }

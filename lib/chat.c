@@ -22,7 +22,8 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
     c->store = c->meter.store;
     cg_sse_init(&c->sse, NULL, NULL);
     c->auth = cg_auth_new(conf, err, errlen);
-    if (c->auth == NULL) {
+    if (c->auth == NULL
+        || cg_guardset_init(&c->guards, conf, err, errlen) != 0) {
         cg_chat_free(c);
         return -1;
     }
@@ -42,6 +43,8 @@ cg_chat_free(cg_chat_t *c)
     cg_meter_free(&c->meter);
     cg_auth_free(c->auth);
     cg_upstream_free(c->up);
+    cg_guardset_free(&c->guards);
+    cg_buf_free(&c->gdelta);
     cg_buf_free(&c->call);
     cg_buf_free(&c->resp);
     cg_buf_free(&c->headers);
@@ -161,11 +164,14 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
         return;
     }
     rl = cg_chat_limits(c, r, &own);
+    /* Settled however it ends: a refused answer was still paid for. */
     if (cg_chat_how_much(c, r, rl) != 0
         || cg_guard_parse(r, &lim) != 0
+        || cg_guardset_in(&c->guards, r) != 0
         || cg_chat_route(c, r, &rt) != 0
         || cg_chat_reserve(c, r, rt) != 0
-        || cg_relay_run(c, r, rt) != 0) {
+        || cg_relay_run(c, r, rt) != 0
+        || (!r->stream && cg_guardset_out(&c->guards, r) != 0)) {
         cg_chat_settle(c, r, rl);
         return;
     }

@@ -1,9 +1,10 @@
 /*
  * chat: the request path after admission, as one straight line of stages.
  *
- *   who (session) -> how much (rate limits) -> clean in (guard)
+ *   who (session) -> how much (rate limits) -> clean in (guard, guardset)
  *     -> which route -> budget (reserve) -> provider (relay: build, call,
- *        retry, fall back, answer as JSON or as a stream) -> settle (meter)
+ *        retry, fall back, answer as JSON or as a stream) -> clean out
+ *        (guardset, also on each streamed delta) -> settle (meter)
  *
  * Each stage reads the request context and either passes or fails it with
  * cg_req_fail(); cg_chat_handle() stops at the first failure. A cg_chat_t
@@ -17,6 +18,7 @@
 #include "buf.h"
 #include "config.h"
 #include "meter.h"
+#include "guardset.h"
 #include "req.h"
 #include "sse.h"
 #include "store.h"
@@ -39,6 +41,9 @@ typedef struct {
     /* Called when a provider rejects a route's key (401), for the
      * operator's log and alerts; may be NULL. */
     void           (*key_rejected)(const cg_route_t *rt, const cg_req_t *r);
+    cg_guardset_t    guards;    /* input, PII and output guards */
+    cg_outguard_t   *og;        /* this stream's output guard */
+    cg_buf_t         gdelta;    /* a delta after the output guard */
 } cg_chat_t;
 
 int  cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err,

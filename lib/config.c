@@ -3,6 +3,7 @@
 #include "buf.h"
 #include "csv.h"
 #include "tokens.h"
+#include "guardset.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -264,6 +265,108 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "50000", 1, 10000000,
       "most characters in all messages of one conversation together" },
 
+
+    { "session", "mode", cg_conf_set_choice, CG_OFF(session_mode),
+      "signed", 0, 1,
+      "verifiers tried in order: signed, jwt, php-files, php-memcached" },
+    { "session", "secrets", cg_conf_set_str, CG_OFF(session_secrets_ref),
+      "", 0, 0,
+      "rotating signing keys KID:env:NAME or KID:file:/path, comma-"
+      "separated; the first signs (v2 tokens), all verify" },
+    { "session", "jwt_secret", cg_conf_set_optref, CG_OFF(jwt_secret_ref),
+      "", 0, 0, "HS256 key for mode jwt (env:/file:, at least 32 bytes)" },
+    { "session", "jwt_issuer", cg_conf_set_str, CG_OFF(jwt_issuer),
+      "", 0, 0, "required iss claim (empty: not checked)" },
+    { "session", "jwt_audience", cg_conf_set_str, CG_OFF(jwt_audience),
+      "", 0, 0, "required aud value (empty: tokens with aud are refused)" },
+    { "session", "jwt_user_claim", cg_conf_set_str, CG_OFF(jwt_user_claim),
+      "sub", 0, 0, "claim that holds the user id" },
+    { "session", "jwt_leeway", cg_conf_set_int, CG_OFF(jwt_leeway),
+      "60", 0, 300, "clock skew allowed on exp/nbf/iat, seconds" },
+    { "session", "jwt_cookie", cg_conf_set_str, CG_OFF(jwt_cookie),
+      "", 0, 0, "cookie holding the JWT (empty: Authorization: Bearer only)" },
+    { "session", "php_save_path", cg_conf_set_str, CG_OFF(php_save_path),
+      "/var/lib/php/sessions", 0, 0,
+      "PHP session.save_path for php-files (\"N;/dir\" form allowed)" },
+    { "session", "php_cookie", cg_conf_set_str, CG_OFF(php_cookie),
+      "PHPSESSID", 0, 0, "PHP session cookie name (session.name)" },
+    { "session", "php_user_key", cg_conf_set_str, CG_OFF(php_user_key),
+      "user_id", 0, 0, "$_SESSION variable that holds the user id" },
+    { "session", "php_serializer", cg_conf_set_choice, CG_OFF(php_serializer),
+      "php", 1, 0, "session.serialize_handler: php or php_serialize" },
+    { "session", "php_file_owner", cg_conf_set_str, CG_OFF(php_file_owner),
+      "", 0, 0,
+      "user name or uid that must own session files (empty: chatgate's)" },
+    { "session", "php_max_lifetime", cg_conf_set_int,
+      CG_OFF(php_max_lifetime), "1440", 0, 31536000,
+      "session files not modified for this many seconds are refused "
+      "(session.gc_maxlifetime; 0: no check)" },
+    { "session", "php_memcached_servers", cg_conf_set_str,
+      CG_OFF(php_mc_servers), "127.0.0.1:11211", 0, 0,
+      "memcached servers of PHP's session.save_path (HOST:PORT,...)" },
+    { "session", "php_memcached_prefix", cg_conf_set_str,
+      CG_OFF(php_mc_prefix), "memc.sess.key.", 0, 0,
+      "memcached.sess_prefix of php-memcached" },
+    { "http", "allowed_origins", cg_conf_set_origins,
+      CG_OFF(allowed_origins),
+      "", 0, 0,
+      "origins allowed to call, exactly as browsers send them "
+      "(https://a.example, http://127.0.0.1:8080)" },
+    { "http", "allow_missing_origin", cg_conf_set_bool,
+      CG_OFF(allow_missing_origin), "no", 0, 0,
+      "accept a cookie-authenticated request with neither Origin nor "
+      "Referer (yes/no)" },
+    { "http", "trusted_proxies", cg_conf_set_str, CG_OFF(trusted_proxies),
+      "", 0, 0,
+      "addresses whose X-Forwarded-For is believed (exact, comma-separated)" },
+    { "limits", "auth_failures_per_minute", cg_conf_set_int,
+      CG_OFF(auth_failures_per_minute), "30", 0, 1000000,
+      "failed authentications per client address per minute before 429 "
+      "(0: no limit)" },
+
+
+    { "guard", "invisible", cg_conf_set_invisible,
+      CG_OFF(guard_refuse_invisible), "strip", 0, 0,
+      "invisible and control characters in input: strip or refuse (400)" },
+    { "guard", "injection", cg_conf_set_guard_action, CG_OFF(guard_injection),
+      "flag", 0, 0,
+      "built-in injection patterns: flag (usage log), block (400) or off" },
+    { "guard", "injection_patterns", cg_conf_set_str, CG_OFF(guard_patterns),
+      "", 0, 0,
+      "more patterns, file:/path with action<TAB>[name<TAB>]regex lines" },
+    { "guard", "max_bytes", cg_conf_set_long, CG_OFF(guard_max_bytes),
+      "0", 0, 16777216, "longest message in bytes (0: only max_body)" },
+    { "guard", "max_tokens", cg_conf_set_int, CG_OFF(guard_max_tokens),
+      "0", 0, 10000000,
+      "longest message in estimated tokens, bytes / 4 (0: no limit)" },
+    { "guard", "allowed_hosts", cg_conf_set_str, CG_OFF(guard_allowed_hosts),
+      "", 0, 0,
+      "hosts answers may link to: \"a.com .b.org\" (.b.org: and subdomains)" },
+    { "guard", "max_urls", cg_conf_set_int, CG_OFF(guard_max_urls),
+      "10", 0, 100000, "allowed URLs kept per answer; later ones removed" },
+    { "guard", "bare_urls", cg_conf_set_bare_urls, CG_OFF(guard_bare_urls),
+      "keep", 0, 0,
+      "plain http(s):// URLs in answers: keep, or check like links (check)" },
+    { "pii", "email", cg_conf_set_pii_action, CG_OFF(pii_email),
+      "pseudonymize", 0, 0, "pseudonymize, mask, block or allow" },
+    { "pii", "phone", cg_conf_set_pii_action, CG_OFF(pii_phone),
+      "pseudonymize", 0, 0, "pseudonymize, mask, block or allow" },
+    { "pii", "card", cg_conf_set_pii_action, CG_OFF(pii_card),
+      "mask", 0, 0, "payment cards (Luhn-checked)" },
+    { "pii", "iban", cg_conf_set_pii_action, CG_OFF(pii_iban),
+      "mask", 0, 0, "IBANs (mod-97-checked)" },
+    { "pii", "ssn", cg_conf_set_pii_action, CG_OFF(pii_ssn),
+      "mask", 0, 0, "US social security numbers" },
+    { "pii", "ip", cg_conf_set_pii_action, CG_OFF(pii_ip),
+      "allow", 0, 0, "IPv4 and IPv6 addresses" },
+    { "pii", "key", cg_conf_set_str, CG_OFF(pii_key_ref),
+      "", 0, 0,
+      "pseudonym key, env:NAME or file:/path (empty: derived from the "
+      "session secret)" },
+    { "pii", "patterns", cg_conf_set_str, CG_OFF(pii_patterns),
+      "", 0, 0,
+      "more detectors, file:/path with action<TAB>name<TAB>regex lines" },
+
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 
@@ -326,64 +429,8 @@ const cg_conf_cmd_t cg_route_cmds[] = {
 
     /* Session verifiers and admission: docs/sessions.md. For a oneof row,
      * min/max index the choice lists below. */
-    { "session", "mode", cg_conf_set_choice, CG_OFF(session_mode),
-      "signed", 0, 1,
-      "verifiers tried in order: signed, jwt, php-files, php-memcached" },
-    { "session", "secrets", cg_conf_set_str, CG_OFF(session_secrets_ref),
-      "", 0, 0,
-      "rotating signing keys KID:env:NAME or KID:file:/path, comma-"
-      "separated; the first signs (v2 tokens), all verify" },
-    { "session", "jwt_secret", cg_conf_set_optref, CG_OFF(jwt_secret_ref),
-      "", 0, 0, "HS256 key for mode jwt (env:/file:, at least 32 bytes)" },
-    { "session", "jwt_issuer", cg_conf_set_str, CG_OFF(jwt_issuer),
-      "", 0, 0, "required iss claim (empty: not checked)" },
-    { "session", "jwt_audience", cg_conf_set_str, CG_OFF(jwt_audience),
-      "", 0, 0, "required aud value (empty: tokens with aud are refused)" },
-    { "session", "jwt_user_claim", cg_conf_set_str, CG_OFF(jwt_user_claim),
-      "sub", 0, 0, "claim that holds the user id" },
-    { "session", "jwt_leeway", cg_conf_set_int, CG_OFF(jwt_leeway),
-      "60", 0, 300, "clock skew allowed on exp/nbf/iat, seconds" },
-    { "session", "jwt_cookie", cg_conf_set_str, CG_OFF(jwt_cookie),
-      "", 0, 0, "cookie holding the JWT (empty: Authorization: Bearer only)" },
-    { "session", "php_save_path", cg_conf_set_str, CG_OFF(php_save_path),
-      "/var/lib/php/sessions", 0, 0,
-      "PHP session.save_path for php-files (\"N;/dir\" form allowed)" },
-    { "session", "php_cookie", cg_conf_set_str, CG_OFF(php_cookie),
-      "PHPSESSID", 0, 0, "PHP session cookie name (session.name)" },
-    { "session", "php_user_key", cg_conf_set_str, CG_OFF(php_user_key),
-      "user_id", 0, 0, "$_SESSION variable that holds the user id" },
-    { "session", "php_serializer", cg_conf_set_choice, CG_OFF(php_serializer),
-      "php", 1, 0, "session.serialize_handler: php or php_serialize" },
-    { "session", "php_file_owner", cg_conf_set_str, CG_OFF(php_file_owner),
-      "", 0, 0,
-      "user name or uid that must own session files (empty: chatgate's)" },
-    { "session", "php_max_lifetime", cg_conf_set_int,
-      CG_OFF(php_max_lifetime), "1440", 0, 31536000,
-      "session files not modified for this many seconds are refused "
-      "(session.gc_maxlifetime; 0: no check)" },
-    { "session", "php_memcached_servers", cg_conf_set_str,
-      CG_OFF(php_mc_servers), "127.0.0.1:11211", 0, 0,
-      "memcached servers of PHP's session.save_path (HOST:PORT,...)" },
-    { "session", "php_memcached_prefix", cg_conf_set_str,
-      CG_OFF(php_mc_prefix), "memc.sess.key.", 0, 0,
-      "memcached.sess_prefix of php-memcached" },
-    { "http", "allowed_origins", cg_conf_set_origins,
-      CG_OFF(allowed_origins),
-      "", 0, 0,
-      "origins allowed to call, exactly as browsers send them "
-      "(https://a.example, http://127.0.0.1:8080)" },
-    { "http", "allow_missing_origin", cg_conf_set_bool,
-      CG_OFF(allow_missing_origin), "no", 0, 0,
-      "accept a cookie-authenticated request with neither Origin nor "
-      "Referer (yes/no)" },
-    { "http", "trusted_proxies", cg_conf_set_str, CG_OFF(trusted_proxies),
-      "", 0, 0,
-      "addresses whose X-Forwarded-For is believed (exact, comma-separated)" },
-    { "limits", "auth_failures_per_minute", cg_conf_set_int,
-      CG_OFF(auth_failures_per_minute), "30", 0, 1000000,
-      "failed authentications per client address per minute before 429 "
-      "(0: no limit)" },
 
+    /* Guards (docs/guards.md). */
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 
@@ -1584,8 +1631,11 @@ cg_conf_load_secrets(cg_conf_t *conf, char *err, size_t errlen)
         snprintf(err, errlen, "[provider] api_key: %s", msg);
         return -1;
     }
-    return cg_conf_load_prompt("[provider]", conf->system_prompt,
-                               &conf->system_prompt_text, err, errlen);
+    if (cg_conf_load_prompt("[provider]", conf->system_prompt,
+                            &conf->system_prompt_text, err, errlen) != 0) {
+        return -1;
+    }
+    return cg_guardset_check(conf, err, errlen);
 }
 
 

@@ -185,6 +185,19 @@ typedef struct {
     int     auth_failures_per_minute;
     struct cg_token_s *tokens;      /* [token NAME] sections */
 
+    /* [guard] and [pii]: see lib/guardset.h and docs/guards.md */
+    int     guard_refuse_invisible;
+    int     guard_injection;        /* cg_guard_action_t */
+    char   *guard_patterns;         /* "" or file:/path */
+    long    guard_max_bytes;
+    int     guard_max_tokens;
+    char   *guard_allowed_hosts;
+    int     guard_max_urls;
+    int     guard_bare_urls;
+    int     pii_email, pii_phone, pii_card, pii_iban, pii_ssn, pii_ip;
+    char   *pii_key_ref;            /* "": derived from the session secret */
+    char   *pii_patterns;           /* "" or file:/path */
+
     /* Loaded by cg_conf_load_secrets(). */
     cg_secret_t session_secret;
     cg_secret_t api_key;

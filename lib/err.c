@@ -35,6 +35,12 @@ static const struct {
                                 "The client closed the connection." },
     [CG_E_CROSS_SITE]       = { 403, "cross_site_request",
                                 "Cross-site requests are not allowed." },
+    [CG_E_PROMPT_REJECTED]  = { 400, "prompt_rejected",
+                                "The message was rejected by the input "
+                                "guard." },
+    [CG_E_PII_REJECTED]     = { 400, "pii_rejected",
+                                "The message contains personal data that "
+                                "may not be sent." },
     /* 429, not 402: the client can retry once the period rolls over, and
      * the distinct type tells it not to retry sooner. */
     [CG_E_BUDGET]           = { 429, "budget_exceeded",

@@ -53,21 +53,39 @@ cg_relay_usage(cg_attempt_t *a)
 
 
 static int
+cg_relay_send(cg_attempt_t *a, const cg_buf_t *text)
+{
+    cg_chat_t *c = a->c;
+    double     now;
+
+    if (text->len == 0) {
+        return 0;
+    }
+    now = cg_clock_mono();
+    if (!a->r->streamed && cg_stream_start(&c->stream, a->r, now) != 0) {
+        return -1;
+    }
+    return cg_stream_delta(&c->stream, text->data, text->len, now);
+}
+
+
+static int
 cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
 {
     cg_attempt_t *a = ctx;
     cg_chat_t    *c = a->c;
     int           rc;
-    double        now;
 
     cg_buf_reset(&c->delta);
     rc = a->p->event(&a->ps, event, data, len, &c->delta);
     if (c->delta.len) {
-        now = cg_clock_mono();
         a->text_bytes += c->delta.len;
-        if ((!a->r->streamed && cg_stream_start(&c->stream, a->r, now) != 0)
-            || cg_stream_delta(&c->stream, c->delta.data, c->delta.len,
-                               now) != 0) {
+        /* The output guard sees every delta before the client does; it
+         * holds text back only while a link or tag is still open. */
+        cg_buf_reset(&c->gdelta);
+        if (cg_outguard_feed(c->og, c->delta.data, c->delta.len,
+                             &c->gdelta) != 0
+            || cg_relay_send(a, &c->gdelta) != 0) {
             a->gone = 1;
             return -1;
         }
@@ -145,6 +163,11 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     cg_provider_url(a->p, a->rt, &c->url);
     cg_provider_headers(a->p, a->rt, &c->headers);
     memset(&a->ps, 0, sizeof(a->ps));
+    if (!a->r->streamed) {
+        /* A fresh attempt before anything reached the client: a fresh
+         * output guard too (a failed attempt may have left text held). */
+        a->c->og = cg_guardset_stream(&a->c->guards);
+    }
     cg_sse_reset(&c->sse);
     c->sse.on_event = cg_relay_event;
     c->sse.ctx = a;
@@ -376,6 +399,15 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
         if (cg_relay_route(&a, uid) == CG_NEXT_DONE) {
             break;
         }
+    }
+    if (r->stream && c->og) {
+        cg_buf_reset(&c->gdelta);
+        if (cg_outguard_finish(c->og, &c->gdelta) == 0 && r->err == CG_OK
+            && cg_relay_send(&a, &c->gdelta) != 0) {
+            cg_req_fail(r, CG_E_CLIENT_CLOSED, NULL, "client closed the "
+                        "connection");
+        }
+        cg_guardset_stream_done(&c->guards, r);
     }
     if (r->err == CG_OK && r->stream) {
         if (!r->streamed) {

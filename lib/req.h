@@ -80,6 +80,7 @@ typedef struct {
     double       t_start;       /* monotonic seconds */
     double       upstream_ms;
     int          upstream_status;
+    char         flags[256];    /* guard findings, "a,b:c" (usage log) */
 } cg_req_t;
 
 void cg_req_init(cg_req_t *r, double now);

@@ -7,7 +7,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 
 #define CG_MAC_LEN  32
 
@@ -33,14 +33,33 @@ cg_session_user_valid(const char *user, size_t n)
 }
 
 
+/* HMAC() fetches SHA-256 and HMAC from OpenSSL's provider tables on every
+ * call; a context made once per thread and re-keyed per token does that
+ * work once. */
 static int
 cg_token_mac(const unsigned char *secret, size_t secret_len, const char *msg,
              size_t n, unsigned char mac[CG_MAC_LEN])
 {
-    unsigned int len = 0;
+    static _Thread_local EVP_MAC_CTX  *ctx;
+    OSSL_PARAM                         params[2], *p = NULL;
+    EVP_MAC                           *hmac;
+    size_t                             len = 0;
 
-    if (HMAC(EVP_sha256(), secret, (int) secret_len,
-             (const unsigned char *) msg, n, mac, &len) == NULL
+    if (ctx == NULL) {
+        hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+        EVP_MAC_free(hmac);         /* the context keeps its reference */
+        if (ctx == NULL) {
+            return -1;
+        }
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     "SHA256", 0);
+        params[1] = OSSL_PARAM_construct_end();
+        p = params;
+    }
+    if (EVP_MAC_init(ctx, secret, secret_len, p) != 1
+        || EVP_MAC_update(ctx, (const unsigned char *) msg, n) != 1
+        || EVP_MAC_final(ctx, mac, &len, CG_MAC_LEN) != 1
         || len != CG_MAC_LEN) {
         return -1;
     }

@@ -65,7 +65,8 @@ sub raw_stream {
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$t->{port}") or die $!;
     print $s "POST /api/chat HTTP/1.1\r\nHost: localhost\r\n"
         . "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
-        . "Cookie: chatgate_session=$tok\r\nContent-Length: " . length($json)
+        . "Cookie: chatgate_session=$tok\r\nOrigin: $CG::ORIGIN\r\n"
+        . "Content-Length: " . length($json)
         . "\r\nConnection: close\r\n\r\n$json";
     my $got = '';
     my $end = time + ($timeout // 10);

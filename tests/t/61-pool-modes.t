@@ -102,15 +102,20 @@ sub failures {
     $t->start_stack('limits.requests_per_minute' => 0, 'server.workers' => 2,
                     'server.threads' => 2);
     is($t->chat->{status}, 200, 'a request before the rotation');
+    CG::wait_for('its usage line', sub { @{ $t->usage_lines } == 1 });
     my $d = $t->dir;
     rename "$d/usage.log", "$d/usage.log.1" or die;
     rename "$d/error.log", "$d/error.log.1" or die;
     kill 'USR1', $t->pid_of('chatgate');
-    CG::wait_for('error log reopened', sub { -e "$d/error.log" });
-    # Every thread of every worker reopens before its next line.
+    # Each worker says so once it has the signal; every thread then
+    # reopens the usage log before its next line.
+    CG::wait_for('workers reopened', sub {
+        (() = CG::slurp("$d/error.log") =~ /logs reopened/g) == 2 });
     my $ok = 0;
     $ok += $t->chat->{status} == 200 for 1 .. 6;
     is($ok, 6, 'requests after SIGUSR1 succeed');
+    # A usage line is written just after its answer: wait for the last.
+    eval { CG::wait_for('usage', sub { @{ $t->usage_lines } >= 6 }, 5) };
     is(scalar(@{ $t->usage_lines }), 6, 'SIGUSR1: new usage lines go to the '
        . 'new file');
     is(scalar(grep { /\S/ } split /\n/, CG::slurp("$d/usage.log.1")), 1,

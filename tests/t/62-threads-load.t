@@ -15,7 +15,8 @@ my $t = CG->new;
 $t->start_stack('limits.requests_per_minute' => 0, 'server.workers' => 4,
                 'server.threads' => 64, 'status.path' => '/chatgate-status',
                 'provider.timeout_ms' => 20000);
-is(scalar($t->worker_pids), 4, 'four worker processes');
+CG::wait_for('four workers', sub { scalar($t->worker_pids) == 4 });
+pass('four worker processes');
 
 sub status {
     my ($query, %h) = @_;

@@ -68,7 +68,7 @@ sub fcgid_globals {
     $t->start_apache(conf => fcgid_globals($t) . $site, modules => ['fcgid']);
     chat_ok($t, 'mod_fcgid');
     chat_ok($t, 'mod_fcgid, second request');
-    like(CG::slurp($t->dir . '/error.log'), qr/inherited socket/,
+    like(CG::slurp($t->dir . '/error.log'), qr/serving on the inherited socket/,
          'chatgate ran as a single worker on the socket mod_fcgid passed');
 }
 
@@ -89,7 +89,7 @@ sub fcgid_globals {
     $t->start_apache(conf => fcgid_globals($t) . $server,
                      modules => ['fcgid']);
     chat_ok($t, 'mod_fcgid via .htaccess');
-    like(CG::slurp($t->dir . '/error.log'), qr/inherited socket/,
+    like(CG::slurp($t->dir . '/error.log'), qr/serving on the inherited socket/,
          'chatgate ran as a single worker on the socket mod_fcgid passed');
 }
 

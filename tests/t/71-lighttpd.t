@@ -42,7 +42,7 @@ sub chat_ok {
         '/etc/chatgate/chatgate.ini' => $t->{conf}));
     chat_ok($t, 'lighttpd bin-path');
     chat_ok($t, 'lighttpd bin-path, again');
-    like(CG::slurp($t->dir . '/error.log'), qr/inherited socket/,
+    like(CG::slurp($t->dir . '/error.log'), qr/serving on the inherited socket/,
          'chatgate ran as single workers on the socket lighttpd passed');
     $t->stop('lighttpd');
     CG::wait_for('bin-path workers gone', sub {

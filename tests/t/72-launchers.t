@@ -27,9 +27,21 @@ SKIP: {
     my $r = $t->chat(message => 'hello via spawn-fcgi');
     is($r->{status}, 200, 'spawn-fcgi: a chat request succeeds');
     like($r->{json}{text} // '', qr/mock reply/, 'spawn-fcgi: with the answer');
-    like(CG::slurp($t->dir . '/error.log'), qr/inherited socket/,
+    like(CG::slurp($t->dir . '/error.log'), qr/serving on the inherited socket/,
          'spawn-fcgi: chatgate serves as one worker on fd 0');
     is(scalar($t->worker_pids), 0, 'spawn-fcgi: no master, no children');
+}
+
+SKIP: {
+    skip 'spawn-fcgi not installed', 3 unless -x '/usr/bin/spawn-fcgi';
+    my $t = stack(['spawn-fcgi', '-n', '-C', '3', '-s', 'SOCK', '--']);
+    CG::wait_for('pool', sub { scalar($t->worker_pids) == 3 });
+    pass('PHP_FCGI_CHILDREN=3 (spawn-fcgi -C 3): a master with 3 workers');
+    my $ok = 0;
+    $ok += $t->chat->{status} == 200 for 1 .. 3;
+    is($ok, 3, 'PHP_FCGI_CHILDREN: requests succeed');
+    like(CG::slurp($t->dir . '/error.log'), qr/inherited socket \(fd 0\)/,
+         'PHP_FCGI_CHILDREN: on the inherited socket');
 }
 
 SKIP: {

@@ -1,0 +1,427 @@
+#include "guardset.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CG_GS_KEY_LABEL  "chatgate pii pseudonym key v1"
+
+
+/* ---- config setters ---- */
+
+static int
+cg_gs_choice(const cg_conf_cmd_t *cmd, cg_conf_t *conf, int v,
+             const char *allowed, char *err, size_t errlen)
+{
+    if (v < 0) {
+        snprintf(err, errlen, "[%s] %s must be %s", cmd->section, cmd->name,
+                 allowed);
+        return -1;
+    }
+    *(int *) ((char *) conf + cmd->offset) = v;
+    return 0;
+}
+
+
+int
+cg_conf_set_guard_action(const cg_conf_cmd_t *cmd, void *conf,
+                         const char *value, char *err, size_t errlen)
+{
+    return cg_gs_choice(cmd, conf, cg_guard_action_parse(value),
+                        "block, flag or off", err, errlen);
+}
+
+
+int
+cg_conf_set_pii_action(const cg_conf_cmd_t *cmd, void *conf,
+                       const char *value, char *err, size_t errlen)
+{
+    return cg_gs_choice(cmd, conf, cg_pii_action_parse(value),
+                        "pseudonymize, mask, block or allow", err, errlen);
+}
+
+
+int
+cg_conf_set_invisible(const cg_conf_cmd_t *cmd, void *conf,
+                      const char *value, char *err, size_t errlen)
+{
+    int v = strcmp(value, "strip") == 0 ? 0
+            : strcmp(value, "refuse") == 0 ? 1 : -1;
+
+    return cg_gs_choice(cmd, conf, v, "strip or refuse", err, errlen);
+}
+
+
+int
+cg_conf_set_bare_urls(const cg_conf_cmd_t *cmd, void *conf,
+                      const char *value, char *err, size_t errlen)
+{
+    int v = strcmp(value, "keep") == 0 ? 0
+            : strcmp(value, "check") == 0 ? 1 : -1;
+
+    return cg_gs_choice(cmd, conf, v, "keep or check", err, errlen);
+}
+
+
+/* ---- building ---- */
+
+static int
+cg_gs_file(const char *ref, const char *what, char *err, size_t errlen)
+{
+    if (ref[0] != '\0' && strncmp(ref, "file:/", 6) != 0) {
+        snprintf(err, errlen, "%s must be empty or file:/path", what);
+        return -1;
+    }
+    return ref[0] != '\0';
+}
+
+
+static int
+cg_gs_input(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
+            size_t errlen)
+{
+    cg_textguard_limits_t lim;
+    char                  msg[300];
+    int                   f;
+
+    lim.max_bytes = conf->guard_max_bytes;
+    lim.max_chars = conf->max_chars;
+    lim.max_tokens = conf->guard_max_tokens;
+    lim.refuse_invisible = conf->guard_refuse_invisible;
+    gs->tg = cg_textguard_new(&lim);
+    if (gs->tg == NULL
+        || cg_textguard_add_defaults(gs->tg,
+                                     (cg_guard_action_t) conf->guard_injection,
+                                     msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "[guard] out of memory");
+        return -1;
+    }
+    f = cg_gs_file(conf->guard_patterns, "[guard] injection_patterns", err,
+                   errlen);
+    if (f > 0 && cg_textguard_load(gs->tg, conf->guard_patterns + 5, msg,
+                                   sizeof(msg)) != 0) {
+        snprintf(err, errlen, "[guard] injection_patterns: %s", msg);
+        return -1;
+    }
+    return f < 0 ? -1 : 0;
+}
+
+
+static int
+cg_gs_pii_key(const cg_conf_t *conf, unsigned char key[32], char *err,
+              size_t errlen)
+{
+    cg_secret_t  s;
+    unsigned int n = 0;
+    char         msg[300];
+
+    if (conf->pii_key_ref[0] == '\0') {
+        /* A key of its own, derived so that knowing a placeholder says
+         * nothing about the session secret. */
+        HMAC(EVP_sha256(), conf->session_secret.data,
+             (int) conf->session_secret.len,
+             (const unsigned char *) CG_GS_KEY_LABEL,
+             strlen(CG_GS_KEY_LABEL), key, &n);
+        return n == 32 ? 0 : -1;
+    }
+    if (cg_secret_load(&s, conf->pii_key_ref, msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "[pii] key: %s", msg);
+        return -1;
+    }
+    HMAC(EVP_sha256(), s.data, (int) s.len,
+         (const unsigned char *) CG_GS_KEY_LABEL, strlen(CG_GS_KEY_LABEL),
+         key, &n);
+    cg_secret_free(&s);
+    return n == 32 ? 0 : -1;
+}
+
+
+static int
+cg_gs_pii(cg_guardset_t *gs, const cg_conf_t *conf, char *err, size_t errlen)
+{
+    static const char *names[] = { "email", "phone", "card", "iban", "ssn",
+                                   "ip" };
+    const int          acts[] = { conf->pii_email, conf->pii_phone,
+                                  conf->pii_card, conf->pii_iban,
+                                  conf->pii_ssn, conf->pii_ip };
+    unsigned char      key[32];
+    char               msg[300];
+    size_t             i;
+    int                f;
+
+    if (cg_gs_pii_key(conf, key, err, errlen) != 0) {
+        return -1;
+    }
+    gs->pii = cg_pii_new(key, sizeof(key));
+    explicit_bzero(key, sizeof(key));
+    if (gs->pii == NULL) {
+        snprintf(err, errlen, "[pii] out of memory");
+        return -1;
+    }
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        cg_pii_set_action(gs->pii, names[i], (cg_pii_action_t) acts[i]);
+    }
+    f = cg_gs_file(conf->pii_patterns, "[pii] patterns", err, errlen);
+    if (f > 0 && cg_pii_load(gs->pii, conf->pii_patterns + 5, msg,
+                             sizeof(msg)) != 0) {
+        snprintf(err, errlen, "[pii] patterns: %s", msg);
+        return -1;
+    }
+    return f < 0 ? -1 : 0;
+}
+
+
+static int
+cg_gs_output(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
+             size_t errlen)
+{
+    const cg_secret_t *own[] = { &conf->api_key, &conf->session_secret };
+    size_t             i;
+
+    gs->ogc = cg_outguard_conf_new();
+    if (gs->ogc == NULL
+        || cg_outguard_conf_allow_hosts(gs->ogc, conf->guard_allowed_hosts)
+           != 0) {
+        snprintf(err, errlen, "[guard] out of memory");
+        return -1;
+    }
+    cg_outguard_conf_max_urls(gs->ogc, conf->guard_max_urls);
+    cg_outguard_conf_bare_urls(gs->ogc, conf->guard_bare_urls);
+    /* chatgate's own secrets, matched exactly: seeing one in an answer
+     * means it leaked into the model's context and must be rotated. */
+    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        if (own[i]->data != NULL) {
+            (void) cg_outguard_conf_add_secret(gs->ogc, own[i]->data,
+                                               own[i]->len);
+        }
+    }
+    gs->og = cg_outguard_new(gs->ogc, &gs->map);
+    if (gs->og == NULL) {
+        snprintf(err, errlen, "[guard] out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+
+int
+cg_guardset_init(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
+                 size_t errlen)
+{
+    memset(gs, 0, sizeof(*gs));
+    cg_pii_map_init(&gs->map);
+    if (cg_gs_input(gs, conf, err, errlen) != 0
+        || cg_gs_pii(gs, conf, err, errlen) != 0
+        || cg_gs_output(gs, conf, err, errlen) != 0) {
+        cg_guardset_free(gs);
+        return -1;
+    }
+    return 0;
+}
+
+
+void
+cg_guardset_free(cg_guardset_t *gs)
+{
+    cg_textguard_free(gs->tg);
+    cg_pii_free(gs->pii);
+    cg_outguard_free(gs->og);
+    cg_outguard_conf_free(gs->ogc);
+    cg_pii_map_free(&gs->map);
+    cg_buf_free(&gs->tmp);
+    cg_buf_free(&gs->tmp2);
+    memset(gs, 0, sizeof(*gs));
+}
+
+
+int
+cg_guardset_check(const cg_conf_t *conf, char *err, size_t errlen)
+{
+    cg_guardset_t gs;
+
+    if (cg_guardset_init(&gs, conf, err, errlen) != 0) {
+        return -1;
+    }
+    cg_guardset_free(&gs);
+    return 0;
+}
+
+
+/* ---- the request path ---- */
+
+static int
+cg_gs_in_fail(cg_req_t *r, cg_tg_rc_t rc, const char *pattern)
+{
+    switch (rc) {
+    case CG_TG_BAD_UTF8:
+        return cg_req_fail(r, CG_E_INVALID,
+                           "Field \"message\" is not valid UTF-8 text.",
+                           "message not valid UTF-8");
+    case CG_TG_TOO_LONG:
+        return cg_req_fail(r, CG_E_INVALID, "Field \"message\" is too long.",
+                           "message over a [guard] limit");
+    case CG_TG_INVISIBLE:
+        return cg_req_fail(r, CG_E_PROMPT_REJECTED,
+                           "The message contains invisible or control "
+                           "characters.", "invisible characters refused");
+    case CG_TG_INJECTION:
+        return cg_req_fail(r, CG_E_PROMPT_REJECTED, NULL,
+                           "injection pattern %s", pattern);
+    default:
+        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
+    }
+}
+
+
+static int
+cg_gs_blank(const cg_buf_t *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->len; i++) {
+        if (b->data[i] != ' ' && b->data[i] != '\n' && b->data[i] != '\t') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+static int
+cg_gs_replace_message(cg_req_t *r, const cg_buf_t *b)
+{
+    char *m = malloc(b->len + 1);
+
+    if (m == NULL) {
+        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
+    }
+    memcpy(m, b->data, b->len);
+    m[b->len] = '\0';
+    explicit_bzero(r->message, r->message_len);
+    free(r->message);
+    r->message = m;
+    r->message_len = b->len;
+    return 0;
+}
+
+
+/* One message through the input guard and PII: its text is replaced by
+ * the cleaned, pseudonymized text. */
+static int
+cg_gs_in_one(cg_guardset_t *gs, cg_req_t *r, cg_msg_t *m)
+{
+    cg_tg_result_t  tres;
+    cg_pii_result_t pres;
+    char           *text;
+
+    if (cg_textguard_check(gs->tg, m->text, m->len, &gs->tmp, &tres)
+        != CG_TG_OK) {
+        cg_guard_flag_add(r->flags, sizeof(r->flags), tres.flags);
+        return cg_gs_in_fail(r, tres.rc, tres.pattern);
+    }
+    cg_guard_flag_add(r->flags, sizeof(r->flags), tres.flags);
+    if (cg_gs_blank(&gs->tmp)) {
+        return cg_req_fail(r, CG_E_INVALID, "A message is empty.",
+                           "message empty once invisible characters were "
+                           "stripped");
+    }
+    cg_pii_apply(gs->pii, r->user, gs->tmp.data, gs->tmp.len, &gs->tmp2,
+                 &gs->map, &pres);
+    explicit_bzero(gs->tmp.data, gs->tmp.len);
+    cg_guard_flag_add(r->flags, sizeof(r->flags), pres.flags);
+    if (pres.rc == CG_PII_BLOCKED) {
+        return cg_req_fail(r, CG_E_PII_REJECTED, NULL,
+                           "personal data (%s) with action block",
+                           pres.detector);
+    }
+    if (pres.rc != CG_PII_OK || (text = malloc(gs->tmp2.len + 1)) == NULL) {
+        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
+    }
+    memcpy(text, gs->tmp2.data, gs->tmp2.len);
+    text[gs->tmp2.len] = '\0';
+    explicit_bzero(gs->tmp2.data, gs->tmp2.len);
+    explicit_bzero(m->text, m->len);
+    free(m->text);
+    m->text = text;
+    m->len = gs->tmp2.len;
+    return 0;
+}
+
+
+/* Every message of the conversation (the user's and the earlier answers
+ * the client sends back) goes through the guards: an earlier turn is as
+ * able to carry hidden instructions or personal data as the last one. */
+int
+cg_guardset_in(cg_guardset_t *gs, cg_req_t *r)
+{
+    cg_buf_t  last;
+    size_t    i;
+    int       rc;
+
+    cg_pii_map_reset(&gs->map);
+    for (i = 0; i < r->nmsgs; i++) {
+        if (cg_gs_in_one(gs, r, &r->msgs[i]) != 0) {
+            return -1;
+        }
+    }
+    if (r->nmsgs == 0) {
+        return 0;
+    }
+    /* r->message mirrors the last message, as before conversations. */
+    cg_buf_init(&last);
+    cg_buf_add(&last, r->msgs[r->nmsgs - 1].text, r->msgs[r->nmsgs - 1].len);
+    rc = last.oom ? cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory")
+                  : cg_gs_replace_message(r, &last);
+    if (last.data) {
+        explicit_bzero(last.data, last.len);
+    }
+    cg_buf_free(&last);
+    return rc;
+}
+
+
+cg_outguard_t *
+cg_guardset_stream(cg_guardset_t *gs)
+{
+    cg_outguard_reset(gs->og, &gs->map);
+    return gs->og;
+}
+
+
+void
+cg_guardset_stream_done(cg_guardset_t *gs, cg_req_t *r)
+{
+    unsigned ev = cg_outguard_events(gs->og);
+
+    if (ev & CG_OG_EV_URL) {
+        cg_guard_flag_add(r->flags, sizeof(r->flags), "url_removed");
+    }
+    if (ev & CG_OG_EV_INVISIBLE) {
+        cg_guard_flag_add(r->flags, sizeof(r->flags), "answer_invisible");
+    }
+    if (ev & CG_OG_EV_SECRET) {
+        cg_guard_flag_add(r->flags, sizeof(r->flags), "key_exposed");
+    }
+    cg_outguard_reset(gs->og, NULL);
+}
+
+
+int
+cg_guardset_out(cg_guardset_t *gs, cg_req_t *r)
+{
+    cg_outguard_t *og = cg_guardset_stream(gs);
+
+    cg_buf_reset(&gs->tmp);
+    if (cg_outguard_feed(og, r->text.data, r->text.len, &gs->tmp) != 0
+        || cg_outguard_finish(og, &gs->tmp) != 0) {
+        cg_guardset_stream_done(gs, r);
+        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
+    }
+    cg_guardset_stream_done(gs, r);
+    cg_buf_reset(&r->text);
+    cg_buf_add(&r->text, gs->tmp.data, gs->tmp.len);
+    explicit_bzero(gs->tmp.data, gs->tmp.len);
+    return 0;
+}

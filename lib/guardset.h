@@ -1,0 +1,64 @@
+/*
+ * guardset: the guards of one worker thread, built from the config, and the
+ * two calls the chat path makes:
+ *
+ *   cg_guardset_in()   on the user's message before the provider call:
+ *                      input guard (textguard) then PII (pii); replaces
+ *                      r->message with the cleaned, pseudonymized text
+ *   cg_guardset_out()  on the whole answer r->text (non-streaming): output
+ *                      guard with the request's PII map
+ *
+ * For a streamed answer, cg_guardset_stream() hands out the output guard,
+ * reset with this request's map; feed it the deltas, finish it, then call
+ * cg_guardset_stream_done() to record what it did in r->flags.
+ *
+ * Both record what they saw in r->flags ("injection:NAME", "pii:email",
+ * "invisible", "url_removed", "key_exposed") for the usage log; they never
+ * put user text, originals or secrets in r->reason or r->flags. The PII map
+ * holds this request's originals and is wiped at the next cg_guardset_in().
+ * The config setters below are used by the [guard] and [pii] rows of
+ * cg_conf_cmds.
+ */
+#ifndef CG_GUARDSET_H
+#define CG_GUARDSET_H
+
+#include "buf.h"
+#include "config.h"
+#include "outguard.h"
+#include "pii.h"
+#include "req.h"
+#include "textguard.h"
+
+typedef struct {
+    cg_textguard_t     *tg;
+    cg_pii_t           *pii;
+    cg_outguard_conf_t *ogc;
+    cg_outguard_t      *og;
+    cg_pii_map_t        map;
+    cg_buf_t            tmp;
+    cg_buf_t            tmp2;
+} cg_guardset_t;
+
+int  cg_guardset_init(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
+                      size_t errlen);
+void cg_guardset_free(cg_guardset_t *gs);
+/* Builds and drops a guardset: validates patterns files and the PII key
+ * for `check`, start and reload. */
+int  cg_guardset_check(const cg_conf_t *conf, char *err, size_t errlen);
+
+int  cg_guardset_in(cg_guardset_t *gs, cg_req_t *r);
+int  cg_guardset_out(cg_guardset_t *gs, cg_req_t *r);
+cg_outguard_t *cg_guardset_stream(cg_guardset_t *gs);
+void cg_guardset_stream_done(cg_guardset_t *gs, cg_req_t *r);
+
+/* Config setters (see cg_conf_cmds). */
+int  cg_conf_set_guard_action(const cg_conf_cmd_t *cmd, void *conf,
+                              const char *value, char *err, size_t errlen);
+int  cg_conf_set_pii_action(const cg_conf_cmd_t *cmd, void *conf,
+                            const char *value, char *err, size_t errlen);
+int  cg_conf_set_invisible(const cg_conf_cmd_t *cmd, void *conf,
+                           const char *value, char *err, size_t errlen);
+int  cg_conf_set_bare_urls(const cg_conf_cmd_t *cmd, void *conf,
+                           const char *value, char *err, size_t errlen);
+
+#endif

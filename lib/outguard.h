@@ -1,0 +1,76 @@
+/*
+ * outguard: the output guard for answers on their way to the browser.
+ *
+ * A streaming state machine: feed it the answer in chunks of any size and
+ * it writes the guarded text; the result is byte-identical whatever the
+ * chunk boundaries. In order, it
+ *
+ *   1. strips invisible characters (the input guard's definition) and
+ *      restores PII placeholders from the request's map, also when a
+ *      placeholder arrives split across chunks;
+ *   2. neutralises the channels an answer can leak data through once a
+ *      browser renders it: markdown images and links (inline, reference and
+ *      the "](url)" / "]: url" halves of broken ones), autolinks, HTML
+ *      tags (img, a, iframe, any tag with a URL, style or event handler)
+ *      and, optionally, bare URLs whose host is not in
+ *      the allow-list. The URL is removed and the text kept; data:,
+ *      javascript: and every other non-http(s) scheme are never allowed,
+ *      and past max_urls allowed URLs the rest are removed too;
+ *   3. redacts secrets as "[REDACTED]": provider key shapes (the patterns of
+ *      cg_secret_looks_like_key) and exact strings registered by the caller
+ *      (chatgate's own keys), and reports that it did so, so the caller can
+ *      raise a "key exposed" alert.
+ *
+ * Text is held back only while a construct may still be open, at most
+ * CG_OG_LOOKAHEAD bytes; a construct longer than that is decided on what
+ * was seen. It never logs and never keeps text after finish/reset.
+ */
+#ifndef CG_OUTGUARD_H
+#define CG_OUTGUARD_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "pii.h"
+
+#define CG_OG_LOOKAHEAD   2048
+#define CG_OG_SECRET_MIN  8     /* shorter exact secrets are refused */
+#define CG_OG_SECRET_MAX  512
+
+/* What the guard did, as bits of cg_outguard_events(). */
+#define CG_OG_EV_SECRET    0x01 /* a secret was redacted: rotate it */
+#define CG_OG_EV_URL       0x02 /* a URL was removed */
+#define CG_OG_EV_INVISIBLE 0x04 /* invisible characters were stripped */
+#define CG_OG_EV_RESTORED  0x08 /* PII placeholders were restored */
+
+/* Configuration, shared read-only by every guard made from it. */
+typedef struct cg_outguard_conf_s cg_outguard_conf_t;
+typedef struct cg_outguard_s      cg_outguard_t;
+
+cg_outguard_conf_t *cg_outguard_conf_new(void);
+void cg_outguard_conf_free(cg_outguard_conf_t *c);
+/* Hosts whose URLs may stay, separated by spaces or commas: "example.com"
+ * matches that host only, ".example.com" it and all its subdomains. */
+int  cg_outguard_conf_allow_hosts(cg_outguard_conf_t *c, const char *list);
+/* Allowed URLs kept per answer; later ones are removed. Default 10. */
+void cg_outguard_conf_max_urls(cg_outguard_conf_t *c, long max);
+/* 1: bare http(s):// URLs in text are checked like links. Default 0. */
+void cg_outguard_conf_bare_urls(cg_outguard_conf_t *c, int on);
+/* Registers a string redacted wherever it appears (copied). */
+int  cg_outguard_conf_add_secret(cg_outguard_conf_t *c, const void *s,
+                                 size_t n);
+
+/* A guard for one answer; map (may be NULL) restores placeholders and must
+ * outlive the guard's use. */
+cg_outguard_t *cg_outguard_new(const cg_outguard_conf_t *c,
+                               const cg_pii_map_t *map);
+/* Makes g ready for the next answer, keeping its memory. */
+void cg_outguard_reset(cg_outguard_t *g, const cg_pii_map_t *map);
+void cg_outguard_free(cg_outguard_t *g);
+/* Appends the guarded text that is ready to out. -1 when out of memory. */
+int  cg_outguard_feed(cg_outguard_t *g, const char *chunk, size_t len,
+                      cg_buf_t *out);
+/* Appends the rest; the guard must be reset before it is fed again. */
+int  cg_outguard_finish(cg_outguard_t *g, cg_buf_t *out);
+unsigned cg_outguard_events(const cg_outguard_t *g);
+
+#endif

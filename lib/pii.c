@@ -1,0 +1,635 @@
+#include "pii.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CG_PII_NAME_MAX  25
+#define CG_PII_KEY_MAX   64
+
+typedef int (*cg_pii_valid_pt)(const char *s, size_t n);
+
+typedef struct {
+    char             name[CG_PII_NAME_MAX];
+    char             label[CG_PII_NAME_MAX];
+    cg_pii_action_t  action;
+    pcre2_code      *re;
+    cg_pii_valid_pt  valid;
+} cg_pii_det_t;
+
+struct cg_pii_s {
+    unsigned char   key[CG_PII_KEY_MAX];
+    size_t          keylen;
+    cg_pii_det_t   *det;
+    size_t          ndet;
+};
+
+typedef struct {
+    size_t              start, end;
+    const cg_pii_det_t *det;
+} cg_pii_span_t;
+
+static int cg_pii_phone_ok(const char *s, size_t n);
+static int cg_pii_card_ok(const char *s, size_t n);
+static int cg_pii_ip_ok(const char *s, size_t n);
+
+/* In priority order: where two detectors match overlapping text, the
+ * earlier one wins (a card number is not also a phone number). */
+static const struct {
+    const char       *name;
+    cg_pii_action_t   action;
+    cg_pii_valid_pt   valid;
+    const char       *re;
+} cg_pii_builtin[] = {
+    { "email", CG_PII_PSEUDO, NULL,
+      "(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@"
+      "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,24}"
+      "(?![A-Za-z0-9-])" },
+    { "iban", CG_PII_MASK, cg_pii_iban_ok,
+      "(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|"
+      "(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)(?![A-Za-z0-9])" },
+    { "card", CG_PII_MASK, cg_pii_card_ok,
+      "(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])" },
+    { "ssn", CG_PII_MASK, cg_pii_ssn_ok,
+      "(?<![0-9-])[0-9]{3}-[0-9]{2}-[0-9]{4}(?![0-9-])" },
+    { "phone", CG_PII_PSEUDO, cg_pii_phone_ok,
+      "(?<![\\w+])\\+[1-9](?:[ .()-]{0,2}[0-9]){6,14}(?![0-9])"
+      "|(?<![\\w+-])(?:\\([2-9][0-9]{2}\\) ?|[2-9][0-9]{2}[-. ])[2-9][0-9]{2}"
+      "[-. ][0-9]{4}(?![\\w-])"
+      "|(?<![\\w+-])0[1-9][0-9]{0,3}(?:[ ./-][0-9]{2,4}){2,4}(?![\\w-])" },
+    { "ip", CG_PII_ALLOW, cg_pii_ip_ok,
+      "(?<![0-9.])(?:[0-9]{1,3}\\.){3}[0-9]{1,3}(?!\\.?[0-9])"
+      "|(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}"
+      "(?![0-9A-Fa-f:])" },
+};
+
+
+static size_t
+cg_pii_digits(const char *s, size_t n, char *out, size_t max)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            if (k < max) {
+                out[k] = s[i];
+            }
+            k++;
+        }
+    }
+    return k;
+}
+
+
+int
+cg_pii_luhn(const char *s, size_t n)
+{
+    char    d[32];
+    size_t  k = cg_pii_digits(s, n, d, sizeof(d)), i;
+    int     sum = 0, v;
+
+    if (k < 13 || k > 19) {
+        return 0;
+    }
+    for (i = 0; i < k; i++) {
+        v = d[k - 1 - i] - '0';
+        if (i & 1) {
+            v *= 2;
+            if (v > 9) {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    return sum % 10 == 0;
+}
+
+
+static int
+cg_pii_card_ok(const char *s, size_t n)
+{
+    size_t i;
+    char   sep = 0;
+
+    /* One kind of separator at most: "4111 1111-1111 1111" is not how
+     * anyone writes a card number, but a list of numbers may look so. */
+    for (i = 0; i < n; i++) {
+        if (s[i] == ' ' || s[i] == '-') {
+            if (sep && s[i] != sep) {
+                return 0;
+            }
+            sep = s[i];
+        }
+    }
+    return cg_pii_luhn(s, n);
+}
+
+
+int
+cg_pii_iban_ok(const char *s, size_t n)
+{
+    char    c[40];
+    size_t  k = 0, i;
+    unsigned rem = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] != ' ') {
+            if (k == sizeof(c)) {
+                return 0;
+            }
+            c[k++] = s[i];
+        }
+    }
+    if (k < 15 || k > 34) {
+        return 0;
+    }
+    for (i = 0; i < k; i++) {
+        char ch = c[(i + 4) % k];
+        if (ch >= '0' && ch <= '9') {
+            rem = (rem * 10 + (unsigned) (ch - '0')) % 97;
+        } else if (ch >= 'A' && ch <= 'Z') {
+            rem = (rem * 100 + (unsigned) (ch - 'A' + 10)) % 97;
+        } else {
+            return 0;
+        }
+    }
+    return rem == 1;
+}
+
+
+int
+cg_pii_ssn_ok(const char *s, size_t n)
+{
+    char d[16];
+    int  area, group, serial;
+
+    if (cg_pii_digits(s, n, d, sizeof(d)) != 9) {
+        return 0;
+    }
+    area = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+    group = (d[3] - '0') * 10 + (d[4] - '0');
+    serial = (d[5] - '0') * 1000 + (d[6] - '0') * 100 + (d[7] - '0') * 10
+             + (d[8] - '0');
+    return area != 0 && area != 666 && area < 900 && group != 0
+           && serial != 0;
+}
+
+
+static int
+cg_pii_phone_ok(const char *s, size_t n)
+{
+    char   d[32];
+    size_t k = cg_pii_digits(s, n, d, sizeof(d));
+
+    return s[0] == '+' ? (k >= 8 && k <= 15) : (k >= 9 && k <= 12);
+}
+
+
+static int
+cg_pii_ip_ok(const char *s, size_t n)
+{
+    char          tmp[48];
+    unsigned char a[16];
+    size_t        i;
+
+    if (n >= sizeof(tmp)) {
+        return 0;
+    }
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    if (memchr(tmp, '.', n) != NULL) {
+        return inet_pton(AF_INET, tmp, a) == 1;
+    }
+    for (i = 0; i < n && (tmp[i] == ':'); i++) { }
+    return i < n && inet_pton(AF_INET6, tmp, a) == 1;
+}
+
+
+static int
+cg_pii_compile(cg_pii_det_t *d, const char *regex, char *err, size_t errlen)
+{
+    PCRE2_SIZE off;
+    int        ec;
+    char       msg[120];
+
+    d->re = pcre2_compile((PCRE2_SPTR) regex, PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF, &ec, &off, NULL);
+    if (d->re == NULL) {
+        pcre2_get_error_message(ec, (PCRE2_UCHAR *) msg, sizeof(msg));
+        snprintf(err, errlen, "pattern %s: %s at offset %zu", d->name, msg,
+                 (size_t) off);
+        return -1;
+    }
+    (void) pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE);   /* best effort */
+    return 0;
+}
+
+
+static cg_pii_det_t *
+cg_pii_grow(cg_pii_t *p, const char *name, cg_pii_action_t action)
+{
+    cg_pii_det_t *d;
+    size_t        i;
+
+    d = realloc(p->det, (p->ndet + 1) * sizeof(*d));
+    if (d == NULL) {
+        return NULL;
+    }
+    p->det = d;
+    d = &p->det[p->ndet];
+    memset(d, 0, sizeof(*d));
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    for (i = 0; d->name[i]; i++) {
+        char c = d->name[i];
+        d->label[i] = (char) ((c >= 'a' && c <= 'z') ? c - 32 : c);
+    }
+    d->action = action;
+    return d;
+}
+
+
+cg_pii_t *
+cg_pii_new(const void *key, size_t keylen)
+{
+    cg_pii_t     *p = calloc(1, sizeof(*p));
+    cg_pii_det_t *d;
+    size_t        i;
+    char          err[160];
+
+    if (p == NULL) {
+        return NULL;
+    }
+    p->keylen = keylen < CG_PII_KEY_MAX ? keylen : CG_PII_KEY_MAX;
+    memcpy(p->key, key, p->keylen);
+    for (i = 0; i < sizeof(cg_pii_builtin) / sizeof(cg_pii_builtin[0]); i++) {
+        d = cg_pii_grow(p, cg_pii_builtin[i].name, cg_pii_builtin[i].action);
+        if (d == NULL || cg_pii_compile(d, cg_pii_builtin[i].re, err,
+                                        sizeof(err)) != 0) {
+            cg_pii_free(p);
+            return NULL;
+        }
+        d->valid = cg_pii_builtin[i].valid;
+        p->ndet++;
+    }
+    return p;
+}
+
+
+void
+cg_pii_free(cg_pii_t *p)
+{
+    size_t i;
+
+    if (p == NULL) {
+        return;
+    }
+    for (i = 0; i < p->ndet; i++) {
+        pcre2_code_free(p->det[i].re);
+    }
+    free(p->det);
+    explicit_bzero(p->key, sizeof(p->key));
+    free(p);
+}
+
+
+int
+cg_pii_set_action(cg_pii_t *p, const char *name, cg_pii_action_t action)
+{
+    size_t i;
+
+    for (i = 0; i < p->ndet; i++) {
+        if (strcmp(p->det[i].name, name) == 0) {
+            p->det[i].action = action;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+
+int
+cg_pii_action_parse(const char *s)
+{
+    static const char *names[] = { "allow", "pseudonymize", "mask",
+                                   "block" };
+    int                i;
+
+    for (i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+
+int
+cg_pii_add(cg_pii_t *p, const char *name, cg_pii_action_t action,
+           const char *regex, char *err, size_t errlen)
+{
+    cg_pii_det_t *d;
+    size_t        i, n = strlen(name);
+
+    for (i = 0; i < n; i++) {
+        if (!((name[i] >= 'a' && name[i] <= 'z') || name[i] == '_'
+              || (name[i] >= '0' && name[i] <= '9'))) {
+            break;
+        }
+    }
+    if (n == 0 || n >= CG_PII_NAME_MAX || i < n) {
+        snprintf(err, errlen, "detector name must be 1-24 of [a-z0-9_]");
+        return -1;
+    }
+    d = cg_pii_grow(p, name, action);
+    if (d == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (cg_pii_compile(d, regex, err, errlen) != 0) {
+        return -1;
+    }
+    p->ndet++;
+    return 0;
+}
+
+
+int
+cg_pii_load(cg_pii_t *p, const char *path, char *err, size_t errlen)
+{
+    FILE   *f;
+    char    line[2048], msg[200], *name, *re;
+    int     lineno = 0, act, rc = 0;
+    size_t  n;
+
+    f = fopen(path, "re");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open %s", path);
+        return -1;
+    }
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        lineno++;
+        n = strlen(line);
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+            line[--n] = '\0';
+        }
+        if (n == 0 || line[0] == '#') {
+            continue;
+        }
+        name = strchr(line, '\t');
+        re = name ? strchr(name + 1, '\t') : NULL;
+        if (re == NULL) {
+            snprintf(err, errlen, "%s: line %d: expected "
+                     "action<TAB>name<TAB>regex", path, lineno);
+            rc = -1;
+            break;
+        }
+        *name++ = '\0';
+        *re++ = '\0';
+        act = cg_pii_action_parse(line);
+        if (act < 0 || cg_pii_add(p, name, (cg_pii_action_t) act, re, msg,
+                                  sizeof(msg)) != 0) {
+            snprintf(err, errlen, "%s: line %d: %s", path, lineno,
+                     act < 0 ? "unknown action" : msg);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+
+static int
+cg_pii_overlaps(const cg_pii_span_t *sp, size_t n, size_t s, size_t e)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s < sp[i].end && sp[i].start < e) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+static int
+cg_pii_span_cmp(const void *a, const void *b)
+{
+    const cg_pii_span_t *x = a, *y = b;
+
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+
+/* Finds the spans of every active detector; NULL (and *n = 0) when none,
+ * *n = (size_t) -1 when out of memory. */
+static cg_pii_span_t *
+cg_pii_find(const cg_pii_t *p, const char *s, size_t len, size_t *n)
+{
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    cg_pii_span_t    *sp = NULL, *t;
+    size_t            i, cap = 0, off;
+    PCRE2_SIZE       *ov;
+
+    *n = 0;
+    if (md == NULL) {
+        *n = (size_t) -1;
+        return NULL;
+    }
+    ov = pcre2_get_ovector_pointer(md);
+    for (i = 0; i < p->ndet; i++) {
+        const cg_pii_det_t *d = &p->det[i];
+        for (off = 0; d->action != CG_PII_ALLOW && off <= len; off = ov[1]) {
+            if (pcre2_match(d->re, (PCRE2_SPTR) s, len, off, 0, md, NULL)
+                < 0) {
+                break;
+            }
+            if (ov[1] == ov[0]) {
+                ov[1]++;        /* an empty match from a custom pattern */
+                continue;
+            }
+            if ((d->valid && !d->valid(s + ov[0], ov[1] - ov[0]))
+                || cg_pii_overlaps(sp, *n, ov[0], ov[1])) {
+                continue;
+            }
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                t = realloc(sp, cap * sizeof(*sp));
+                if (t == NULL) {
+                    free(sp);
+                    pcre2_match_data_free(md);
+                    *n = (size_t) -1;
+                    return NULL;
+                }
+                sp = t;
+            }
+            sp[(*n)++] = (cg_pii_span_t) { ov[0], ov[1], d };
+        }
+    }
+    pcre2_match_data_free(md);
+    if (*n > 1) {
+        qsort(sp, *n, sizeof(*sp), cg_pii_span_cmp);
+    }
+    return sp;
+}
+
+
+static void
+cg_pii_placeholder(const cg_pii_t *p, const char *user,
+                   const cg_pii_det_t *d, const char *v, size_t n,
+                   char ph[CG_PII_PH_MAX])
+{
+    unsigned char  md[EVP_MAX_MD_SIZE];
+    unsigned int   mdlen = 0;
+    cg_buf_t       msg;
+
+    /* HMAC over user NUL kind NUL value: separators keep ("ab","c") and
+     * ("a","bc") apart. */
+    cg_buf_init(&msg);
+    cg_buf_add(&msg, user, strlen(user) + 1);
+    cg_buf_add(&msg, d->name, strlen(d->name) + 1);
+    cg_buf_add(&msg, v, n);
+    memset(md, 0, sizeof(md));
+    if (!msg.oom) {
+        (void) HMAC(EVP_sha256(), p->key, (int) p->keylen,
+                    (const unsigned char *) msg.data, msg.len, md, &mdlen);
+        explicit_bzero(msg.data, msg.len);
+    }
+    cg_buf_free(&msg);
+    snprintf(ph, CG_PII_PH_MAX, "[%s_%02x%02x%02x%02x]", d->label, md[0],
+             md[1], md[2], md[3]);
+}
+
+
+static int
+cg_pii_map_add(cg_pii_map_t *m, const char *ph, const char *v, size_t n)
+{
+    cg_pii_entry_t *e;
+
+    if (cg_pii_map_find(m, ph, strlen(ph)) != NULL) {
+        return 0;
+    }
+    if (m->n == m->cap) {
+        e = realloc(m->e, (m->cap ? m->cap * 2 : 8) * sizeof(*e));
+        if (e == NULL) {
+            return -1;
+        }
+        m->e = e;
+        m->cap = m->cap ? m->cap * 2 : 8;
+    }
+    e = &m->e[m->n];
+    e->orig = malloc(n + 1);
+    if (e->orig == NULL) {
+        return -1;
+    }
+    memcpy(e->orig, v, n);
+    e->orig[n] = '\0';
+    e->orig_len = n;
+    snprintf(e->ph, sizeof(e->ph), "%s", ph);
+    m->n++;
+    return 0;
+}
+
+
+static int
+cg_pii_replace(const cg_pii_t *p, const char *user, const char *s,
+               const cg_pii_span_t *sp, cg_buf_t *out, cg_pii_map_t *map)
+{
+    char ph[CG_PII_PH_MAX];
+
+    if (sp->det->action == CG_PII_MASK) {
+        cg_buf_addf(out, "[%s]", sp->det->label);
+        return 0;
+    }
+    cg_pii_placeholder(p, user, sp->det, s + sp->start,
+                       sp->end - sp->start, ph);
+    cg_buf_adds(out, ph);
+    return cg_pii_map_add(map, ph, s + sp->start, sp->end - sp->start);
+}
+
+
+cg_pii_rc_t
+cg_pii_apply(const cg_pii_t *p, const char *user, const char *in, size_t n,
+             cg_buf_t *out, cg_pii_map_t *map, cg_pii_result_t *res)
+{
+    cg_pii_span_t *sp;
+    size_t         nsp, i, at = 0;
+    char           tag[40];
+
+    memset(res, 0, sizeof(*res));
+    cg_buf_reset(out);
+    sp = cg_pii_find(p, in, n, &nsp);
+    if (nsp == (size_t) -1) {
+        return res->rc = CG_PII_NOMEM;
+    }
+    for (i = 0; i < nsp; i++) {
+        snprintf(tag, sizeof(tag), "pii:%s", sp[i].det->name);
+        cg_guard_flag_add(res->flags, sizeof(res->flags), tag);
+        if (sp[i].det->action == CG_PII_BLOCK) {
+            snprintf(res->detector, sizeof(res->detector), "%s",
+                     sp[i].det->name);
+            free(sp);
+            cg_buf_reset(out);
+            return res->rc = CG_PII_BLOCKED;
+        }
+        cg_buf_add(out, in + at, sp[i].start - at);
+        if (cg_pii_replace(p, user, in, &sp[i], out, map) != 0) {
+            free(sp);
+            return res->rc = CG_PII_NOMEM;
+        }
+        at = sp[i].end;
+        res->found++;
+    }
+    cg_buf_add(out, in + at, n - at);
+    free(sp);
+    return res->rc = out->oom ? CG_PII_NOMEM : CG_PII_OK;
+}
+
+
+void
+cg_pii_map_init(cg_pii_map_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+
+void
+cg_pii_map_reset(cg_pii_map_t *m)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++) {
+        explicit_bzero(m->e[i].orig, m->e[i].orig_len);
+        free(m->e[i].orig);
+    }
+    m->n = 0;
+}
+
+
+void
+cg_pii_map_free(cg_pii_map_t *m)
+{
+    cg_pii_map_reset(m);
+    free(m->e);
+    memset(m, 0, sizeof(*m));
+}
+
+
+const cg_pii_entry_t *
+cg_pii_map_find(const cg_pii_map_t *m, const char *ph, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++) {
+        if (strlen(m->e[i].ph) == n && memcmp(m->e[i].ph, ph, n) == 0) {
+            return &m->e[i];
+        }
+    }
+    return NULL;
+}
