@@ -231,7 +231,7 @@ cg_http_cors(const cg_req_t *r, cg_buf_t *out)
  * httpapi draft (-08 and later), one item per policy, e.g.
  *   RateLimit-Policy: "rpm";q=20;w=60, "tpm";q=10000;w=60
  *   RateLimit: "rpm";r=19;t=42, "tpm";r=9800;t=42 */
-void
+static void
 cg_http_ratelimit(const cg_limit_report_t *rep, cg_buf_t *out)
 {
     const cg_limit_info_t *p;
@@ -258,6 +258,22 @@ cg_http_ratelimit(const cg_limit_report_t *rep, cg_buf_t *out)
 
 
 void
+cg_http_headers(const cg_req_t *r, cg_buf_t *out)
+{
+    cg_buf_adds(out, "\r\nCache-Control: no-store"
+                "\r\nX-Content-Type-Options: nosniff"
+                "\r\nX-Request-Id: ");
+    cg_buf_adds(out, r->request_id);
+    cg_http_cors(r, out);
+    if (r->retry_after > 0) {
+        cg_buf_adds(out, "\r\nRetry-After: ");
+        cg_buf_add_long(out, r->retry_after);
+    }
+    cg_http_ratelimit(&r->rate, out);
+}
+
+
+void
 cg_http_response(const cg_req_t *r, cg_buf_t *out)
 {
     cg_buf_t body;
@@ -271,20 +287,11 @@ cg_http_response(const cg_req_t *r, cg_buf_t *out)
     }
     cg_buf_adds(out, "Status: ");
     cg_buf_adds(out, cg_http_status_line(status));
-    cg_buf_adds(out, "\r\nContent-Type: application/json\r\n"
-                "Cache-Control: no-store\r\n"
-                "X-Content-Type-Options: nosniff\r\n"
-                "X-Request-Id: ");
-    cg_buf_adds(out, r->request_id);
-    cg_http_cors(r, out);
+    cg_buf_adds(out, "\r\nContent-Type: application/json");
+    cg_http_headers(r, out);
     if (r->err == CG_E_METHOD) {
         cg_buf_adds(out, "\r\nAllow: POST");
     }
-    if (r->retry_after > 0) {
-        cg_buf_adds(out, "\r\nRetry-After: ");
-        cg_buf_add_long(out, r->retry_after);
-    }
-    cg_http_ratelimit(&r->rate, out);
     cg_buf_adds(out, "\r\nContent-Length: ");
     cg_buf_add_long(out, (long long) body.len);
     cg_buf_adds(out, "\r\n\r\n");

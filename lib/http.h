@@ -25,8 +25,9 @@
 /* 0: go on; -1: r failed; 1: answered (preflight), do not read the body. */
 int  cg_http_admit(const cg_conf_t *conf, cg_req_t *r);
 void cg_http_response(const cg_req_t *r, cg_buf_t *out);
-/* Appends the RateLimit-Policy and RateLimit header lines (each led by
- * CRLF) for the policies in rep; nothing when there are none. */
-void cg_http_ratelimit(const cg_limit_report_t *rep, cg_buf_t *out);
+/* The headers every answer carries, JSON or stream: no-store, nosniff,
+ * request id, CORS for an allowed origin, Retry-After and the RateLimit
+ * fields. Each starts with CRLF; the caller ends the block. */
+void cg_http_headers(const cg_req_t *r, cg_buf_t *out);
 
 #endif

@@ -1,4 +1,5 @@
 #include "pii.h"
+#include "textguard.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -226,7 +227,9 @@ cg_pii_compile(cg_pii_det_t *d, const char *regex, char *err, size_t errlen)
                  (size_t) off);
         return -1;
     }
-    (void) pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE);   /* best effort */
+    if (cg_textguard_jit()) {
+        (void) pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE); /* best effort */
+    }
     return 0;
 }
 

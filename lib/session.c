@@ -1,6 +1,7 @@
 #include "session.h"
 #include "b64.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -35,21 +36,43 @@ cg_session_user_valid(const char *user, size_t n)
 
 /* HMAC() fetches SHA-256 and HMAC from OpenSSL's provider tables on every
  * call; a context made once per thread and re-keyed per token does that
- * work once. */
+ * work once. The context belongs to the thread and is freed when the
+ * thread ends (a pthread key destructor). */
+static pthread_key_t  cg_token_key;
+static pthread_once_t cg_token_once = PTHREAD_ONCE_INIT;
+
+
+static void
+cg_token_ctx_free(void *ctx)
+{
+    EVP_MAC_CTX_free(ctx);
+}
+
+
+static void
+cg_token_key_init(void)
+{
+    (void) pthread_key_create(&cg_token_key, cg_token_ctx_free);
+}
+
+
 static int
 cg_token_mac(const unsigned char *secret, size_t secret_len, const char *msg,
              size_t n, unsigned char mac[CG_MAC_LEN])
 {
-    static _Thread_local EVP_MAC_CTX  *ctx;
-    OSSL_PARAM                         params[2], *p = NULL;
-    EVP_MAC                           *hmac;
-    size_t                             len = 0;
+    EVP_MAC_CTX  *ctx;
+    OSSL_PARAM    params[2], *p = NULL;
+    EVP_MAC      *hmac;
+    size_t        len = 0;
 
+    (void) pthread_once(&cg_token_once, cg_token_key_init);
+    ctx = pthread_getspecific(cg_token_key);
     if (ctx == NULL) {
         hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
         ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
         EVP_MAC_free(hmac);         /* the context keeps its reference */
-        if (ctx == NULL) {
+        if (ctx == NULL || pthread_setspecific(cg_token_key, ctx) != 0) {
+            EVP_MAC_CTX_free(ctx);
             return -1;
         }
         params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,

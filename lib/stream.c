@@ -44,12 +44,8 @@ cg_stream_start(cg_stream_t *s, cg_req_t *r, double now)
 {
     cg_buf_adds(&s->buf, "Status: 200 OK\r\n"
                 "Content-Type: text/event-stream; charset=utf-8\r\n"
-                "Cache-Control: no-store\r\n"
-                "X-Accel-Buffering: no\r\n"
-                "X-Content-Type-Options: nosniff\r\n"
-                "X-Request-Id: ");
-    cg_buf_adds(&s->buf, r->request_id);
-    cg_http_ratelimit(&r->rate, &s->buf);
+                "X-Accel-Buffering: no");
+    cg_http_headers(r, &s->buf);
     cg_buf_adds(&s->buf, "\r\n\r\n");
     r->streamed = 1;
     return cg_stream_send(s, now);

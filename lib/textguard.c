@@ -131,7 +131,9 @@ cg_textguard_add(cg_textguard_t *tg, const char *name,
     }
     /* JIT when the platform allows it; pcre2_match() falls back to the
      * interpreter by itself otherwise. */
-    (void) pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    if (cg_textguard_jit()) {
+        (void) pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    }
     p = realloc(tg->pat, (tg->npat + 1) * sizeof(*p));
     if (p == NULL) {
         pcre2_code_free(re);
@@ -507,4 +509,13 @@ cg_textguard_check(const cg_textguard_t *tg, const char *in, size_t n,
     }
     res->rc = cg_tg_patterns(tg, out->data ? out->data : "", out->len, res);
     return res->rc;
+}
+
+
+int
+cg_textguard_jit(void)
+{
+    const char *v = getenv("CHATGATE_PCRE_JIT");
+
+    return v == NULL || strcmp(v, "0") != 0;
 }

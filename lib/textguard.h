@@ -91,4 +91,10 @@ long cg_textguard_invisible(const unsigned char *p, size_t n, int eof);
  * list, skipping those already there and those that do not fit. */
 void cg_guard_flag_add(char *flags, size_t size, const char *tags);
 
+/* Whether to JIT-compile PCRE2 patterns: yes unless the environment has
+ * CHATGATE_PCRE_JIT=0, for hosts that forbid writable-executable memory
+ * (systemd MemoryDenyWriteExecute=yes) and for runs under valgrind, which
+ * cannot follow JIT code. Without JIT the same patterns run interpreted. */
+int cg_textguard_jit(void);
+
 #endif

@@ -286,10 +286,21 @@ sub worker_pids {
     return @sorted;
 }
 
+# www => 1 also serves demo/www with the demo's headers and demo-only login
+# (demo/nginx-www.conf, as scripts/demo does), logging in as user "demo".
 sub start_nginx {
-    my ($self) = @_;
-    my $port = free_port();
+    my ($self, %o) = @_;
+    my $port = $o{port} // free_port();
     my $d = $self->{dir};
+    my @www;
+    if ($o{www}) {
+        my $www = slurp("$ROOT/demo/nginx-www.conf");
+        my $token = $self->mint('demo');
+        $www =~ s/\@WWW\@/$ROOT\/demo\/www/g;
+        $www =~ s/\@TOKEN\@/$token/g;
+        $self->write_file('nginx-www.conf', $www, 0600);
+        @www = ("        include $d/nginx-www.conf;");
+    }
     my $snippet = slurp("$ROOT/fcgi-conf/nginx/chatgate.conf");
     $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
         or die "socket path not found in fcgi-conf/nginx/chatgate.conf";
@@ -321,6 +332,7 @@ sub start_nginx {
         '            include fastcgi_params;',
         "            fastcgi_param SCRIPT_FILENAME $ROOT/tests/php\$fastcgi_script_name;",
         '        }') : ()),
+        @www,
         '    }',
         '}', '';
     $self->write_file('nginx.conf', $conf, 0644);

