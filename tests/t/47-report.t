@@ -84,6 +84,11 @@ is($rows[0], 'day,requests,errors,input_tokens,output_tokens,cost_micro_usd',
    'CSV header');
 is(scalar @rows, 1 + 5 + 1, 'CSV: a row per day and a total (one file)');
 
+for my $by (qw(route key)) {
+    $j = decode_json(report('--json', '--by', $by));
+    is(scalar @{$j->{groups}}, 1, "--by $by: one group");
+    is($j->{groups}[0]{requests}, $want{all}{requests}, "--by $by: all in it");
+}
 like(report(), qr/top users by spend/, 'text report has top users');
 my ($rc) = $t->run_chatgate('report', '--by', 'planet');
 is($rc, 2, 'bad --by: usage error');
