@@ -18,6 +18,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "master.h"
+#include "report_cmd.h"
 
 #include "auth.h"
 #include "config.h"
@@ -46,6 +47,9 @@ cg_usage(FILE *f)
         "       chatgate reload [-c FILE]\n"
         "       chatgate probe [-c FILE] [--key NAME]\n"
         "       chatgate audit [-c FILE] [--json]\n"
+        "       chatgate report [-c FILE] [--log PATH...] [--since DATE] "
+        "[--until DATE]\n"
+        "                       [--by user|day|route|key] [--json|--csv]\n"
         "       chatgate keys\n"
         "       chatgate version\n"
         "The default config file is " CG_DEFAULT_CONF ".\n");
@@ -213,6 +217,9 @@ main(int argc, char **argv)
     if (argc < 2) {
         cg_usage(stderr);
         return 2;
+    }
+    if (strcmp(argv[1], "report") == 0) {
+        return cg_report_main(argc - 1, argv + 1);
     }
     cmd = argv[1];
     for (i = 2; i < argc; i++) {

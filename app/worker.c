@@ -1,5 +1,6 @@
 #include "worker.h"
 #include "acl.h"
+#include "alertsend.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "status.h"
@@ -250,6 +251,29 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
     if (r->upstream_status == 401 && r->route && r->key_id) {
         cg_worker_key_audit(w, r);
     }
+    cg_syslog_line(w->conf, &w->line);
+}
+
+
+/* lib/alert.c raised an alert: the usage log, syslog, webhook, command. */
+static void
+cg_worker_alert(void *ctx, const cg_buf_t *line)
+{
+    cg_worker_t *w = ctx;
+
+    if (cg_usagelog_write(&w->usage, line) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot write alert line: %s", strerror(errno));
+    }
+    cg_syslog_line(w->conf, line);
+    cg_alertsend(w->conf, line);
+}
+
+
+static void
+cg_worker_note(void *ctx, const char *msg)
+{
+    (void) ctx;
+    cg_log(CG_LOG_WARN, "%s", msg);
 }
 
 
@@ -320,9 +344,15 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
         w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) time(NULL);
     }
     if (cg_usagelog_open(&w->usage, conf->usage_log, err, sizeof(err)) != 0
+        || cg_syslog_open(conf, err, sizeof(err)) != 0
         || cg_chat_init(&w->chat, conf, err, sizeof(err)) != 0) {
         cg_log(CG_LOG_ERROR, "worker start failed: %s", err);
         return -1;
+    }
+    cg_alert_set_sink(&w->chat.meter.alert, cg_worker_alert, w);
+    w->chat.meter.note = cg_worker_note;
+    if (cg_store_notice(w->chat.store)) {
+        cg_log(CG_LOG_WARN, "%s", cg_store_notice(w->chat.store));
     }
     w->chat.key_rejected = cg_worker_key_rejected;
     return 0;

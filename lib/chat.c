@@ -16,11 +16,11 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     c->conf = conf;
-    c->store = cg_store_new(conf->mc_servers, conf->mc_timeout_ms, err,
-                            errlen);
-    if (c->store == NULL) {
+    if (cg_meter_init(&c->meter, conf, err, errlen) != 0) {
+        cg_meter_free(&c->meter);
         return -1;
     }
+    c->store = c->meter.store;
     cg_sse_init(&c->sse, NULL, NULL);
     c->auth = cg_auth_new(conf, err, errlen);
     if (c->auth == NULL
@@ -41,7 +41,7 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
 void
 cg_chat_free(cg_chat_t *c)
 {
-    cg_store_free(c->store);
+    cg_meter_free(&c->meter);
     cg_auth_free(c->auth);
     cg_upstream_free(c->up);
     cg_guardset_free(&c->guards);
@@ -64,32 +64,50 @@ cg_chat_who(cg_chat_t *c, cg_req_t *r)
 }
 
 
-static int
-cg_chat_how_much(cg_chat_t *c, cg_req_t *r)
+/* [limits], with a service token's own requests per minute. */
+static const cg_limits_t *
+cg_chat_limits(cg_chat_t *c, const cg_req_t *r, cg_limits_t *own)
 {
-    cg_limit_rc_t rc;
+    if (r->sess.token && r->sess.token->rpm >= 0) {
+        *own = c->meter.limits;
+        own->rpm[CG_SCOPE_CALLER] = r->sess.token->rpm;
+        return own;
+    }
+    return &c->meter.limits;
+}
 
-    rc = cg_limit_rpm(c->store, r->user,
-                      r->sess.token && r->sess.token->rpm >= 0
-                      ? r->sess.token->rpm : c->conf->requests_per_minute,
-                      time(NULL), &r->rate);
-    r->rate_set = 1;
-    if (rc == CG_LIMIT_OVER) {
-        r->retry_after = r->rate.reset;
-        return cg_req_fail(r, CG_E_RATE_LIMITED, NULL,
-                           "requests_per_minute %ld reached",
-                           r->rate.limit);
-    }
-    if (rc == CG_LIMIT_STORE_DOWN) {
-        r->rate_set = 0;
-        if (c->conf->store_fail_open) {
-            return 0;
-        }
-        r->retry_after = 5;
-        return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "memcached: %s",
-                           cg_store_error(c->store));
-    }
-    return 0;
+
+static int
+cg_chat_how_much(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
+{
+    return cg_meter_admit(&c->meter, lim, r);
+}
+
+
+/* The worst case of the call before it is made: the client's body and
+ * the system prompt as input, the route's max_tokens as output. */
+static int
+cg_chat_reserve(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
+{
+    size_t sys = rt->system_prompt_text ? strlen(rt->system_prompt_text) : 0;
+
+    return cg_meter_reserve(&c->meter, r, cg_conf_route_price(c->conf, rt),
+                            r->body_len + sys, rt->max_tokens);
+}
+
+
+/* After the call, however it ended: settle at the price of the route
+ * that answered, count tokens, free the in-flight slot, raise alerts
+ * (a rejected key is raised by the relay, per route tried). */
+static void
+cg_chat_settle(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
+{
+    const cg_route_t *rt = r->route ? cg_conf_route(c->conf, r->route,
+                                                    strlen(r->route))
+                                    : NULL;
+
+    cg_meter_finish(&c->meter, lim, r,
+                    rt ? cg_conf_route_price(c->conf, rt) : NULL);
 }
 
 
@@ -143,17 +161,26 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
     cg_guard_limits_t  lim = { c->conf->max_chars, c->conf->max_messages,
                                c->conf->max_total_chars };
     const cg_route_t  *rt = NULL;
+    const cg_limits_t *rl;
+    cg_limits_t        own;
 
     cg_stream_init(&c->stream, out);
-    if (cg_chat_who(c, r) != 0
-        || cg_chat_how_much(c, r) != 0
+    if (cg_chat_who(c, r) != 0) {
+        return;
+    }
+    rl = cg_chat_limits(c, r, &own);
+    /* Settled however it ends: a refused answer was still paid for. */
+    if (cg_chat_how_much(c, r, rl) != 0
         || cg_guard_parse(r, &lim) != 0
         || cg_guardset_in(&c->guards, r) != 0
         || cg_chat_route(c, r, &rt) != 0
+        || cg_chat_reserve(c, r, rt) != 0
         || cg_relay_run(c, r, rt) != 0
         || (!r->stream && cg_guardset_out(&c->guards, r) != 0)) {
+        cg_chat_settle(c, r, rl);
         return;
     }
+    cg_chat_settle(c, r, rl);
     if (r->text.oom) {
         cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
     }

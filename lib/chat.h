@@ -1,10 +1,10 @@
 /*
  * chat: the request path after admission, as one straight line of stages.
  *
- *   who (session) -> how much (rate limit) -> clean in (guard, guardset)
- *     -> which route -> provider (relay: build, call, retry, fall back,
- *        answer as JSON or as a stream) -> clean out (guardset, also on
- *        each streamed delta)
+ *   who (session) -> how much (rate limits) -> clean in (guard, guardset)
+ *     -> which route -> budget (reserve) -> provider (relay: build, call,
+ *        retry, fall back, answer as JSON or as a stream) -> clean out
+ *        (guardset, also on each streamed delta) -> settle (meter)
  *
  * Each stage reads the request context and either passes or fails it with
  * cg_req_fail(); cg_chat_handle() stops at the first failure. A cg_chat_t
@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
+#include "meter.h"
 #include "guardset.h"
 #include "req.h"
 #include "sse.h"
@@ -26,7 +27,8 @@
 
 typedef struct {
     const cg_conf_t *conf;
-    cg_store_t      *store;
+    cg_store_t      *store;     /* the meter's: counters and alerts */
+    cg_meter_t       meter;     /* limits, budgets, alerts */
     cg_auth_t       *auth;      /* the who stage's verifiers */
     cg_upstream_t   *up;
     cg_buf_t         call;      /* provider request body */

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "alert.h"
 #include "buf.h"
 #include "csv.h"
 #include "tokens.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #define CG_OFF(field)  offsetof(cg_conf_t, field)
 
@@ -23,6 +25,12 @@ static int cg_conf_set_mode(const cg_conf_cmd_t *, void *, const char *,
                             char *, size_t);
 static int cg_conf_set_ref(const cg_conf_cmd_t *, void *, const char *,
                            char *, size_t);
+static int cg_conf_set_money(const cg_conf_cmd_t *, void *, const char *,
+                             char *, size_t);
+static int cg_conf_set_store(const cg_conf_cmd_t *, void *, const char *,
+                             char *, size_t);
+static int cg_conf_set_checked(const cg_conf_cmd_t *, void *, const char *,
+                               char *, size_t);
 static int cg_conf_set_failmode(const cg_conf_cmd_t *, void *,
                                 const char *, char *, size_t);
 static int cg_conf_set_provider(const cg_conf_cmd_t *, void *,
@@ -145,6 +153,11 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "file that receives one JSON line per request" },
     { "log", "error_log", cg_conf_set_str, CG_OFF(error_log),
       "", 0, 0, "file for operator messages (empty: standard error)" },
+    { "log", "syslog", cg_conf_set_bool, CG_OFF(syslog), "no", 0, 0,
+      "also send usage and alert lines to syslog (yes/no)" },
+    { "log", "syslog_facility", cg_conf_set_checked,
+      CG_OFF(syslog_facility), "local0", 0, 0,
+      "syslog facility: user, daemon or local0..local7" },
 
     { "session", "secret", cg_conf_set_optref, CG_OFF(session_secret_ref),
       "", 0, 0,
@@ -164,8 +177,64 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       CG_OFF(requests_per_minute), "20", 0, 1000000,
       "chat requests per user per minute (0: no limit)" },
     { "limits", "on_store_error", cg_conf_set_failmode,
-      CG_OFF(store_fail_open), "deny", 0, 0,
-      "when memcached cannot be reached: deny (503) or allow the request" },
+      CG_OFF(store_fail_open), "deny", 0, 2,
+      "when the store cannot be reached: deny (503), allow the request, or "
+      "local (count in this worker only, and log that)" },
+    { "limits", "tokens_per_minute", cg_conf_set_long,
+      CG_OFF(tokens_per_minute), "0", 0, 1000000000,
+      "tokens per user per window (0: no limit)" },
+    { "limits", "addr_requests_per_minute", cg_conf_set_long,
+      CG_OFF(addr_requests_per_minute), "0", 0, 1000000000,
+      "requests per client address per window (0: no limit)" },
+    { "limits", "addr_tokens_per_minute", cg_conf_set_long,
+      CG_OFF(addr_tokens_per_minute), "0", 0, 1000000000,
+      "tokens per client address per window (0: no limit)" },
+    { "limits", "global_requests_per_minute", cg_conf_set_long,
+      CG_OFF(global_requests_per_minute), "0", 0, 1000000000,
+      "requests for the whole site per window (0: no limit)" },
+    { "limits", "global_tokens_per_minute", cg_conf_set_long,
+      CG_OFF(global_tokens_per_minute), "0", 0, 1000000000,
+      "tokens for the whole site per window (0: no limit)" },
+    { "limits", "concurrent_requests", cg_conf_set_long,
+      CG_OFF(concurrent_requests), "0", 0, 1000000,
+      "requests one user may have in flight at once (0: no limit)" },
+    { "limits", "window_seconds", cg_conf_set_int, CG_OFF(window_seconds),
+      "60", 1, 3600, "length of a rate window (\"per minute\" = 60)" },
+
+    { "store", "type", cg_conf_set_store, CG_OFF(store_type),
+      "memcached", 0, 0,
+      "where counters live: memcached, or local (a file shared by the "
+      "processes of this host)" },
+    { "store", "path", cg_conf_set_str, CG_OFF(store_path),
+      "/var/lib/chatgate/counters", 0, 0, "file of the local store" },
+    { "store", "slots", cg_conf_set_int, CG_OFF(store_slots),
+      "65536", 64, 16777216, "counters the local store can hold" },
+
+    { "budget", "user_daily", cg_conf_set_money, CG_OFF(budget_user_daily),
+      "0", 0, 0, "dollars one user may spend per UTC day (0: no cap)" },
+    { "budget", "user_monthly", cg_conf_set_money,
+      CG_OFF(budget_user_monthly), "0", 0, 0,
+      "dollars one user may spend per UTC month (0: no cap)" },
+    { "budget", "global_daily", cg_conf_set_money,
+      CG_OFF(budget_global_daily), "0", 0, 0,
+      "dollars the whole site may spend per UTC day (0: no cap)" },
+    { "budget", "global_monthly", cg_conf_set_money,
+      CG_OFF(budget_global_monthly), "0", 0, 0,
+      "dollars the whole site may spend per UTC month (0: no cap)" },
+    { "budget", "on_store_error", cg_conf_set_failmode,
+      CG_OFF(budget_fail_open), "deny", 0, 1,
+      "when spend cannot be counted: deny (503) or allow (uncapped)" },
+
+    { "alerts", "budget_thresholds", cg_conf_set_checked,
+      CG_OFF(alert_thresholds), "50,80,100", 0, 0,
+      "percentages of any budget that raise an alert (empty: none)" },
+    { "alerts", "spike_requests_per_minute", cg_conf_set_long,
+      CG_OFF(alert_spike_rpm), "0", 0, 1000000000,
+      "alert when one user sends more requests in a window (0: off)" },
+    { "alerts", "webhook", cg_conf_set_str, CG_OFF(alert_webhook), "", 0, 0,
+      "http(s) URL that gets each alert as Slack-style {\"text\":...}" },
+    { "alerts", "command", cg_conf_set_str, CG_OFF(alert_command), "", 0, 0,
+      "program run with each alert's JSON on standard input" },
 
     { "memcached", "servers", cg_conf_set_str, CG_OFF(mc_servers),
       "127.0.0.1:11211", 0, 0,
@@ -485,12 +554,93 @@ cg_conf_set_failmode(const cg_conf_cmd_t *cmd, void *conf,
         *field = 0;
     } else if (strcmp(value, "allow") == 0) {
         *field = 1;
+    } else if (cmd->max >= 2 && strcmp(value, "local") == 0) {
+        *field = 2;
     } else {
-        snprintf(err, errlen, "[%s] %s must be deny or allow", cmd->section,
-                 cmd->name);
+        snprintf(err, errlen, "[%s] %s must be deny%s or allow",
+                 cmd->section, cmd->name, cmd->max >= 2 ? ", local" : "");
         return -1;
     }
     return 0;
+}
+
+
+static int
+cg_conf_set_money(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                  char *err, size_t errlen)
+{
+    if (cg_money_parse(value, (uint64_t *) ((char *) conf + cmd->offset))
+        != 0) {
+        snprintf(err, errlen, "[%s] %s must be dollars such as 5 or 0.25",
+                 cmd->section, cmd->name);
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+cg_conf_set_store(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                  char *err, size_t errlen)
+{
+    if (strcmp(value, "memcached") != 0 && strcmp(value, "local") != 0) {
+        snprintf(err, errlen, "[%s] %s must be memcached or local",
+                 cmd->section, cmd->name);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+static const struct {
+    const char *name;
+    int         facility;
+} cg_conf_facilities[] = {
+    { "user", LOG_USER }, { "daemon", LOG_DAEMON },
+    { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+    { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+    { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+    { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+
+int
+cg_conf_syslog_facility(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(cg_conf_facilities)
+                    / sizeof(cg_conf_facilities[0]); i++) {
+        if (strcmp(cg_conf_facilities[i].name, name) == 0) {
+            return cg_conf_facilities[i].facility;
+        }
+    }
+    return -1;
+}
+
+
+/* Strings whose shape is checked here, so `chatgate check` finds the
+ * mistake rather than a worker at start. */
+static int
+cg_conf_set_checked(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                    char *err, size_t errlen)
+{
+    int t[CG_ALERT_THRESHOLDS];
+
+    if (cmd->offset == CG_OFF(alert_thresholds)
+        && cg_alert_parse_thresholds(value, t, CG_ALERT_THRESHOLDS) < 0) {
+        snprintf(err, errlen, "[%s] %s must be up to %d percentages such "
+                 "as 50,80,100", cmd->section, cmd->name,
+                 CG_ALERT_THRESHOLDS);
+        return -1;
+    }
+    if (cmd->offset == CG_OFF(syslog_facility)
+        && cg_conf_syslog_facility(value) < 0) {
+        snprintf(err, errlen, "[%s] %s must be user, daemon or "
+                 "local0..local7", cmd->section, cmd->name);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
 }
 
 
@@ -753,7 +903,9 @@ cg_conf_is_str(const cg_conf_cmd_t *cmd)
            || cmd->set == cg_conf_set_tokparam
            || cmd->set == cg_conf_set_temp
            || cmd->set == cg_conf_set_choice
-           || cmd->set == cg_conf_set_origins;
+           || cmd->set == cg_conf_set_origins
+           || cmd->set == cg_conf_set_store
+           || cmd->set == cg_conf_set_checked;
 }
 
 
@@ -869,6 +1021,82 @@ cg_conf_section_route(cg_conf_parse_t *ps, const char *section)
 }
 
 
+/* One [price MODEL] key: the row for MODEL is made on first sight. */
+static int
+cg_conf_price(cg_conf_t *conf, const char *model, const char *name,
+              const char *value, char *err, size_t errlen)
+{
+    static const char *const keys[] = {
+        "input", "output", "cache_write", "cache_read"
+    };
+    cg_price_t *p = (cg_price_t *) cg_price_find(conf->prices, conf->nprices,
+                                                 model);
+    uint64_t   *field;
+    size_t      i;
+
+    for (i = 0; i < 4 && strcmp(keys[i], name) != 0; i++) {
+    }
+    if (i == 4) {
+        snprintf(err, errlen, "unknown key [price %s] %s", model, name);
+        return -1;
+    }
+    if (p == NULL) {
+        p = realloc(conf->prices, (conf->nprices + 1) * sizeof(*p));
+        if (p == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        conf->prices = p;
+        p = &conf->prices[conf->nprices];
+        memset(p, 0, sizeof(*p));
+        if ((p->model = strdup(model)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        conf->nprices++;
+    }
+    field = &p->input + i;
+    if (cg_money_parse(value, field) != 0) {
+        snprintf(err, errlen, "[price %s] %s must be dollars per million "
+                 "tokens, such as 3 or 0.30", model, name);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* The price row a route is billed at: its `price`, else its model. */
+const cg_price_t *
+cg_conf_route_price(const cg_conf_t *conf, const cg_route_t *rt)
+{
+    return cg_price_find(conf->prices, conf->nprices,
+                         rt->price && rt->price[0] ? rt->price : rt->model);
+}
+
+
+/* A cap without a price could never be enforced: refuse to start. */
+static int
+cg_conf_check_prices(const cg_conf_t *conf, char *err, size_t errlen)
+{
+    int i;
+
+    if (!(conf->budget_user_daily || conf->budget_user_monthly
+          || conf->budget_global_daily || conf->budget_global_monthly)) {
+        return 0;
+    }
+    for (i = 0; i < conf->nroutes; i++) {
+        if (cg_conf_route_price(conf, &conf->routes[i]) == NULL) {
+            snprintf(err, errlen, "[budget] is set but route %s has no "
+                     "[price %s] section", conf->routes[i].name,
+                     conf->routes[i].price && conf->routes[i].price[0]
+                     ? conf->routes[i].price : conf->routes[i].model);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
 static int
 cg_conf_handler(void *user, const char *section, const char *name,
                 const char *value)
@@ -885,6 +1113,10 @@ cg_conf_handler(void *user, const char *section, const char *name,
     if (strncmp(section, "route ", 6) == 0) {
         rt = cg_conf_section_route(ps, section);
         return rt && cg_conf_route_key(ps, rt, section, name, value);
+    }
+    if (strncmp(section, "price ", 6) == 0) {
+        return cg_conf_price(ps->conf, section + 6, name, value, ps->err,
+                             ps->errlen) == 0;
     }
     if (strncmp(section, "token ", 6) == 0) {
         return cg_tokens_conf(&ps->conf->tokens, section, name, value,
@@ -935,8 +1167,9 @@ cg_conf_scan_key(const char *line, size_t n, const char *path, int lineno,
 
 
 /* Sections that may appear once per name: "[route fast]". */
-static const char *const cg_conf_multi[] = { "route ", "token ", "key ",
-                                             NULL };
+static const char *const cg_conf_multi[] = {
+    "route ", "token ", "key ", "price ", NULL
+};
 
 
 /* inih reports only name = value lines, so an unknown section with no
@@ -1277,7 +1510,8 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
     }
     if (cg_keys_validate(&conf->keys, msg, sizeof(msg)) != 0
         || cg_conf_routes_finish(conf, &ps, msg, sizeof(msg)) != 0
-        || cg_tokens_check(conf->tokens, msg, sizeof(msg)) != 0) {
+        || cg_tokens_check(conf->tokens, msg, sizeof(msg)) != 0
+        || cg_conf_check_prices(conf, msg, sizeof(msg)) != 0) {
         snprintf(err, errlen, "%s: %s", path, msg);
         return -1;
     }
@@ -1533,6 +1767,10 @@ cg_conf_free(cg_conf_t *conf)
     }
     free(conf->session_keys);
     cg_tokens_free(conf->tokens);
+    while (conf->nprices > 0) {
+        free(conf->prices[--conf->nprices].model);
+    }
+    free(conf->prices);
     free(conf->system_prompt_text);
     memset(conf, 0, sizeof(*conf));
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include "keys.h"
 #include "secret.h"
+#include "budget.h"
 #include "session.h"
 
 typedef enum {
@@ -112,6 +113,31 @@ typedef struct {
     /* [limits] */
     int     requests_per_minute;
     int     store_fail_open;
+
+    /* [limits], more scopes; [store]; [budget]; [alerts] (limits.md) */
+    long    tokens_per_minute;
+    long    addr_requests_per_minute;
+    long    addr_tokens_per_minute;
+    long    global_requests_per_minute;
+    long    global_tokens_per_minute;
+    long    concurrent_requests;
+    int     window_seconds;
+    char   *store_type;
+    char   *store_path;
+    int     store_slots;
+    uint64_t budget_user_daily;
+    uint64_t budget_user_monthly;
+    uint64_t budget_global_daily;
+    uint64_t budget_global_monthly;
+    int     budget_fail_open;
+    char   *alert_thresholds;
+    long    alert_spike_rpm;
+    char   *alert_webhook;
+    char   *alert_command;
+    int     syslog;
+    char   *syslog_facility;
+    cg_price_t *prices;         /* [price MODEL] sections */
+    size_t      nprices;
 
     /* [memcached] */
     char   *mc_servers;
@@ -228,6 +254,11 @@ void        cg_conf_route_keyview(const cg_conf_t *conf,
 /* The same for the first route (the provider key of one-route setups). */
 const char *cg_conf_api_key_name(const cg_conf_t *conf);
 void        cg_conf_provider_key(const cg_conf_t *conf, cg_key_t *out);
+/* The syslog(3) facility for a [log] syslog_facility name, or -1. */
+int  cg_conf_syslog_facility(const char *name);
+/* The [price] row a route is billed at (its `price`, else its model). */
+const cg_price_t *cg_conf_route_price(const cg_conf_t *conf,
+                                      const cg_route_t *rt);
 /* The route called name, or NULL. */
 const cg_route_t *cg_conf_route(const cg_conf_t *conf, const char *name,
                                 size_t len);

@@ -41,6 +41,11 @@ static const struct {
     [CG_E_PII_REJECTED]     = { 400, "pii_rejected",
                                 "The message contains personal data that "
                                 "may not be sent." },
+    /* 429, not 402: the client can retry once the period rolls over, and
+     * the distinct type tells it not to retry sooner. */
+    [CG_E_BUDGET]           = { 429, "budget_exceeded",
+                                "The spending limit has been reached; "
+                                "retry later." },
 };
 
 

@@ -28,6 +28,7 @@ typedef enum {
     CG_E_CROSS_SITE,        /* 403 cross_site_request */
     CG_E_PROMPT_REJECTED,   /* 400 prompt_rejected (input guard) */
     CG_E_PII_REJECTED,      /* 400 pii_rejected (pii block) */
+    CG_E_BUDGET,            /* 429 budget_exceeded */
     CG_E__COUNT
 } cg_err_t;
 

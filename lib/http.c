@@ -227,6 +227,36 @@ cg_http_cors(const cg_req_t *r, cg_buf_t *out)
 }
 
 
+/* RateLimit-Policy / RateLimit in the structured-field form of the IETF
+ * httpapi draft (-08 and later), one item per policy, e.g.
+ *   RateLimit-Policy: "rpm";q=20;w=60, "tpm";q=10000;w=60
+ *   RateLimit: "rpm";r=19;t=42, "tpm";r=9800;t=42 */
+static void
+cg_http_ratelimit(const cg_limit_report_t *rep, cg_buf_t *out)
+{
+    const cg_limit_info_t *p;
+    int                    i;
+
+    if (rep->n <= 0) {
+        return;
+    }
+    cg_buf_adds(out, "\r\nRateLimit-Policy: ");
+    for (i = 0; i < rep->n; i++) {
+        p = &rep->p[i];
+        cg_buf_addf(out, "%s\"%s\";q=%ld", i ? ", " : "", p->name, p->quota);
+        if (p->window > 0) {
+            cg_buf_addf(out, ";w=%d", p->window);
+        }
+    }
+    cg_buf_adds(out, "\r\nRateLimit: ");
+    for (i = 0; i < rep->n; i++) {
+        p = &rep->p[i];
+        cg_buf_addf(out, "%s\"%s\";r=%ld;t=%d", i ? ", " : "", p->name,
+                    p->remaining, p->reset);
+    }
+}
+
+
 void
 cg_http_headers(const cg_req_t *r, cg_buf_t *out)
 {
@@ -239,12 +269,7 @@ cg_http_headers(const cg_req_t *r, cg_buf_t *out)
         cg_buf_adds(out, "\r\nRetry-After: ");
         cg_buf_add_long(out, r->retry_after);
     }
-    if (r->rate_set && r->rate.limit > 0) {
-        cg_buf_addf(out, "\r\nRateLimit-Policy: %ld;w=60\r\n"
-                    "RateLimit: limit=%ld, remaining=%ld, reset=%d",
-                    r->rate.limit, r->rate.limit, r->rate.remaining,
-                    r->rate.reset);
-    }
+    cg_http_ratelimit(&r->rate, out);
 }
 
 

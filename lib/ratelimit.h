@@ -1,10 +1,24 @@
 /*
- * ratelimit: per-user request rate, counted in the shared store.
+ * ratelimit: request and token rates, and requests in flight, counted in
+ * the shared store.
  *
- * A fixed one-minute window per user: one atomic increment with expiry per
- * request (key cg:rpm:<user>:<minute>), so every worker and every host that
- * shares the memcached servers shares the count. The caller turns the
- * result into 429 + Retry-After, or into 503 / a pass when the store is down.
+ * Windows are approximate sliding windows made of two fixed buckets (the
+ * current and the previous window): estimate = current + previous x the
+ * share of the previous window still inside the sliding one. Buckets are
+ * atomic increments with expiry (key cg:r|t:<scope>:<id>:<bucket>), so
+ * every worker and host that shares the store shares the count.
+ *
+ * Scopes: the caller (a user, or a service token as "token:NAME"), the
+ * client address, and the whole site. A cg_limits_t is what a route (or a
+ * token) carries; the global one comes from [limits]. Each limit is
+ * optional (0). Requests are counted before the call, tokens after it (a
+ * request is refused once the tokens already used reach the quota).
+ *
+ * Round trips: one incr per configured request scope; one get_multi for
+ * token buckets and for previous request buckets this worker has not
+ * seen yet (cg_limit_cache_t); one incr and one decr for the in-flight
+ * count; one incr per token scope after the call. This module never
+ * logs and never decides what a store failure means; the caller does.
  */
 #ifndef CG_RATELIMIT_H
 #define CG_RATELIMIT_H
@@ -18,13 +32,68 @@ typedef enum {
     CG_LIMIT_STORE_DOWN
 } cg_limit_rc_t;
 
+typedef enum {
+    CG_SCOPE_CALLER = 0,
+    CG_SCOPE_ADDR,
+    CG_SCOPE_GLOBAL,
+    CG_SCOPE__COUNT
+} cg_scope_t;
+
 typedef struct {
-    long    limit;
-    long    remaining;
-    int     reset;          /* seconds until the window resets */
+    long    rpm[CG_SCOPE__COUNT];   /* requests per window; 0: none */
+    long    tpm[CG_SCOPE__COUNT];   /* tokens per window; 0: none */
+    long    concurrent;             /* caller's requests in flight; 0: none */
+    int     window;                 /* seconds (60: "per minute") */
+    int     inflight_ttl;           /* safety net for a dead worker */
+} cg_limits_t;
+
+/* One policy's figures, for the RateLimit headers. */
+typedef struct {
+    const char *name;       /* e.g. "user-rpm" */
+    long        quota;
+    long        remaining;
+    long        used;       /* the estimate, for spike alerts */
+    int         window;
+    int         reset;      /* seconds until the figures improve */
 } cg_limit_info_t;
 
-cg_limit_rc_t cg_limit_rpm(cg_store_t *st, const char *user, long limit,
-                           time_t now, cg_limit_info_t *info);
+#define CG_LIMIT_POLICIES  8
+
+typedef struct {
+    cg_limit_info_t p[CG_LIMIT_POLICIES];
+    int             n;
+    int             over;   /* index of the exhausted policy, or -1 */
+} cg_limit_report_t;
+
+/* What one request took, to give back in cg_limit_end(). */
+typedef struct {
+    const char *id[CG_SCOPE__COUNT];  /* NULL: scope not counted */
+    long long   bucket;
+    const char *caller;               /* holds an in-flight slot */
+    int         fallback;             /* caller's mark: counted elsewhere */
+} cg_limit_hold_t;
+
+/* A worker's memory of finished request buckets: once a window is over
+ * its request count no longer changes, so the "previous" bucket is read
+ * from the store once per key and window, not once per request. That
+ * makes the common case (a per-user limit) one round trip: the incr. */
+#define CG_LIMIT_CACHE  256
+
+typedef struct {
+    uint64_t    hash[CG_LIMIT_CACHE];
+    long long   bucket[CG_LIMIT_CACHE];
+    uint64_t    value[CG_LIMIT_CACHE];
+} cg_limit_cache_t;
+
+/* Counts one request against lim for the given ids (caller, address;
+ * the global scope is counted when its limits are set). On
+ * CG_LIMIT_OVER nothing is left counted. */
+cg_limit_rc_t cg_limit_begin(cg_store_t *st, cg_limit_cache_t *cache,
+                             const cg_limits_t *lim, const char *caller,
+                             const char *addr, time_t now,
+                             cg_limit_hold_t *h, cg_limit_report_t *rep);
+/* Adds the tokens the request used and frees its in-flight slot. */
+int           cg_limit_end(cg_store_t *st, const cg_limits_t *lim,
+                           cg_limit_hold_t *h, long tokens, time_t now);
 
 #endif

@@ -243,6 +243,10 @@ cg_relay_outcome(cg_attempt_t *a)
         /* Only the status is kept: the provider's message may hold
          * internal details and is never passed on or logged. */
         cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider status %ld", st);
+        if (st == 401) {
+            cg_alert_key_rejected(&a->c->meter.alert, a->rt->api_key.fp,
+                                  401, time(NULL));
+        }
         if (st == 401 && a->c->key_rejected) {
             a->c->key_rejected(a->rt, r);
         }

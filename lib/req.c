@@ -15,6 +15,7 @@ cg_req_init(cg_req_t *r, double now)
     r->text = text;
     cg_buf_reset(&r->text);
     r->t_start = now;
+    r->cost_micro_usd = -1;
 }
 
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include "buf.h"
 #include "err.h"
+#include "budget.h"
 #include "ratelimit.h"
 #include "session.h"
 
@@ -51,8 +52,10 @@ typedef struct {
     const char  *err_msg;       /* client message; NULL: the table's */
     char         reason[160];   /* operator's reason, for the log */
     int          retry_after;   /* seconds, for 429/503; 0: none */
-    cg_limit_info_t rate;
-    int          rate_set;
+    cg_limit_report_t rate;     /* figures for the RateLimit headers */
+    cg_limit_hold_t  limit_hold;
+    cg_budget_hold_t budget_hold;
+    long long    cost_micro_usd; /* -1: no price known */
     char        *message;       /* the last user message (owned) */
     size_t       message_len;
     cg_msg_t    *msgs;          /* the whole conversation (owned) */

@@ -3,19 +3,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libmemcached/memcached.h>
 
-struct cg_store_s {
+typedef struct {
+    cg_store_t             base;
     memcached_st          *mc;
     memcached_return_t     last;
-};
+} cg_store_mc_t;
+
+static const cg_store_ops_t cg_store_mc_ops;
+
+
+/* memcached reads an expiry over 30 days as an absolute Unix time, so
+ * monthly counters need one. */
+static time_t
+cg_store_mc_ttl(unsigned ttl)
+{
+    return ttl > 30 * 86400 ? time(NULL) + (time_t) ttl : (time_t) ttl;
+}
 
 
 cg_store_t *
 cg_store_new(const char *servers, int timeout_ms, char *err, size_t errlen)
 {
-    cg_store_t            *st;
+    cg_store_mc_t         *st;
     memcached_server_st   *list;
     memcached_return_t     rc;
 
@@ -25,6 +38,7 @@ cg_store_new(const char *servers, int timeout_ms, char *err, size_t errlen)
         free(st);
         return NULL;
     }
+    st->base.ops = &cg_store_mc_ops;
     /* Binary protocol is needed for increment-with-initial; ketama lets
      * several gateway hosts agree on which server holds a counter. */
     memcached_behavior_set(st->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
@@ -38,7 +52,7 @@ cg_store_new(const char *servers, int timeout_ms, char *err, size_t errlen)
     list = memcached_servers_parse(servers);
     if (list == NULL) {
         snprintf(err, errlen, "cannot parse memcached servers");
-        cg_store_free(st);
+        cg_store_free(&st->base);
         return NULL;
     }
     rc = memcached_server_push(st->mc, list);
@@ -46,21 +60,133 @@ cg_store_new(const char *servers, int timeout_ms, char *err, size_t errlen)
     if (rc != MEMCACHED_SUCCESS) {
         snprintf(err, errlen, "memcached servers: %s",
                  memcached_strerror(st->mc, rc));
-        cg_store_free(st);
+        cg_store_free(&st->base);
         return NULL;
     }
-    return st;
+    return &st->base;
 }
+
+
+static void
+cg_store_mc_free(cg_store_t *base)
+{
+    cg_store_mc_t *st = (cg_store_mc_t *) base;
+
+    if (st->mc) {
+        memcached_free(st->mc);
+    }
+    free(st);
+}
+
+
+static int
+cg_store_mc_incr(cg_store_t *base, const char *key, size_t keylen,
+                 uint64_t delta, unsigned ttl, uint64_t *value)
+{
+    cg_store_mc_t *st = (cg_store_mc_t *) base;
+
+    st->last = memcached_increment_with_initial(st->mc, key, keylen, delta,
+                                                delta, cg_store_mc_ttl(ttl),
+                                                value);
+    return st->last == MEMCACHED_SUCCESS ? 0 : -1;
+}
+
+
+static int
+cg_store_mc_decr(cg_store_t *base, const char *key, size_t keylen,
+                 uint64_t delta, uint64_t *value)
+{
+    cg_store_mc_t *st = (cg_store_mc_t *) base;
+    uint32_t       step;
+
+    /* The protocol call takes 32 bits; larger amounts go in steps. */
+    do {
+        step = delta > UINT32_MAX ? UINT32_MAX : (uint32_t) delta;
+        delta -= step;
+        st->last = memcached_decrement(st->mc, key, keylen, step, value);
+    } while (delta > 0 && st->last == MEMCACHED_SUCCESS && *value > 0);
+    if (st->last == MEMCACHED_NOTFOUND) {
+        *value = 0;
+        return 0;
+    }
+    return st->last == MEMCACHED_SUCCESS ? 0 : -1;
+}
+
+
+static int
+cg_store_mc_add(cg_store_t *base, const char *key, size_t keylen,
+                uint64_t value, unsigned ttl)
+{
+    cg_store_mc_t *st = (cg_store_mc_t *) base;
+    char           text[24];
+    int            n;
+
+    /* Decimal text, so that a later incr works on the same key. */
+    n = snprintf(text, sizeof(text), "%llu", (unsigned long long) value);
+    st->last = memcached_add(st->mc, key, keylen, text, (size_t) n,
+                             cg_store_mc_ttl(ttl), 0);
+    if (st->last == MEMCACHED_NOTSTORED || st->last == MEMCACHED_DATA_EXISTS) {
+        return 1;
+    }
+    return st->last == MEMCACHED_SUCCESS ? 0 : -1;
+}
+
+
+static int
+cg_store_mc_get_multi(cg_store_t *base, const char *const *keys,
+                      const size_t *lens, size_t n, uint64_t *values)
+{
+    cg_store_mc_t      *st = (cg_store_mc_t *) base;
+    memcached_result_st *res;
+    memcached_return_t  rc;
+    const char         *k, *v;
+    size_t              i, kl;
+
+    memset(values, 0, n * sizeof(*values));
+    st->last = memcached_mget(st->mc, keys, lens, n);
+    if (st->last != MEMCACHED_SUCCESS) {
+        return -1;
+    }
+    while ((res = memcached_fetch_result(st->mc, NULL, &rc)) != NULL) {
+        k = memcached_result_key_value(res);
+        kl = memcached_result_key_length(res);
+        v = memcached_result_value(res);
+        for (i = 0; i < n; i++) {
+            if (lens[i] == kl && memcmp(keys[i], k, kl) == 0) {
+                values[i] = strtoull(v ? v : "0", NULL, 10);
+            }
+        }
+        memcached_result_free(res);
+    }
+    if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS
+        && rc != MEMCACHED_NOTFOUND) {
+        st->last = rc;
+        return -1;
+    }
+    return 0;
+}
+
+
+static const char *
+cg_store_mc_error(cg_store_t *base)
+{
+    cg_store_mc_t *st = (cg_store_mc_t *) base;
+
+    return memcached_strerror(st->mc, st->last);
+}
+
+
+static const cg_store_ops_t cg_store_mc_ops = {
+    cg_store_mc_incr, cg_store_mc_decr, cg_store_mc_add,
+    cg_store_mc_get_multi, cg_store_mc_error, cg_store_mc_free
+};
 
 
 void
 cg_store_free(cg_store_t *st)
 {
     if (st) {
-        if (st->mc) {
-            memcached_free(st->mc);
-        }
-        free(st);
+        st->ops->free(st);
     }
 }
 
@@ -69,14 +195,46 @@ int
 cg_store_incr(cg_store_t *st, const char *key, size_t keylen, uint64_t delta,
               unsigned ttl, uint64_t *value)
 {
-    st->last = memcached_increment_with_initial(st->mc, key, keylen, delta,
-                                                delta, (time_t) ttl, value);
-    return st->last == MEMCACHED_SUCCESS ? 0 : -1;
+    return st->ops->incr(st, key, keylen, delta, ttl, value);
+}
+
+
+int
+cg_store_decr(cg_store_t *st, const char *key, size_t keylen, uint64_t delta,
+              uint64_t *value)
+{
+    return st->ops->decr(st, key, keylen, delta, value);
+}
+
+
+int
+cg_store_add(cg_store_t *st, const char *key, size_t keylen, uint64_t value,
+             unsigned ttl)
+{
+    return st->ops->add(st, key, keylen, value, ttl);
+}
+
+
+int
+cg_store_get_multi(cg_store_t *st, const char *const *keys,
+                   const size_t *lens, size_t n, uint64_t *values)
+{
+    return st->ops->get_multi(st, keys, lens, n, values);
 }
 
 
 const char *
 cg_store_error(cg_store_t *st)
 {
-    return memcached_strerror(st->mc, st->last);
+    return st->ops->error(st);
+}
+
+
+const char *
+cg_store_notice(cg_store_t *st)
+{
+    if (st->notice[0] == '\0') {
+        return NULL;
+    }
+    return st->notice;
 }

@@ -1,10 +1,20 @@
 /*
- * store: the shared counter store (memcached, binary protocol).
+ * store: the shared counter store, behind one small vtable.
+ *
+ * Two backends keep the same counters, windows and reservations:
+ *   memcached  (binary protocol, ketama): shared by every host that uses
+ *              the same servers; the choice as soon as there is more than
+ *              one gateway host.
+ *   local      a memory-mapped file shared by every chatgate process on
+ *              one host (store_local.c), for hosting without memcached.
+ * Both give the same four atomic operations, so the limit and budget code
+ * (and its tests) never knows which one it talks to.
  *
  * One cg_store_t per worker thread, never shared: libmemcached handles are
  * not thread-safe. Timeouts are short (tens of milliseconds) so a dead
  * memcached costs little latency; callers decide whether a store failure
- * fails the request open or closed. This module never logs.
+ * fails the request open or closed. This module never logs; the local
+ * backend reports a rebuilt file through cg_store_notice().
  */
 #ifndef CG_STORE_H
 #define CG_STORE_H
@@ -14,15 +24,55 @@
 
 typedef struct cg_store_s cg_store_t;
 
+/* Keys up to this length; longer keys are a caller bug (-1). */
+#define CG_STORE_KEY_MAX  200
+
+typedef struct {
+    int  (*incr)(cg_store_t *st, const char *key, size_t keylen,
+                 uint64_t delta, unsigned ttl, uint64_t *value);
+    int  (*decr)(cg_store_t *st, const char *key, size_t keylen,
+                 uint64_t delta, uint64_t *value);
+    int  (*add)(cg_store_t *st, const char *key, size_t keylen,
+                uint64_t value, unsigned ttl);
+    int  (*get_multi)(cg_store_t *st, const char *const *keys,
+                      const size_t *lens, size_t n, uint64_t *values);
+    const char *(*error)(cg_store_t *st);
+    void (*free)(cg_store_t *st);
+} cg_store_ops_t;
+
+struct cg_store_s {
+    const cg_store_ops_t *ops;
+    char                  notice[200];  /* one-off event for the log */
+};
+
 cg_store_t *cg_store_new(const char *servers, int timeout_ms, char *err,
                          size_t errlen);
+/* The host-local store in the file at path with room for slots counters;
+ * a missing or corrupt file is rebuilt (see cg_store_notice). A NULL
+ * path gives counters private to this process. */
+cg_store_t *cg_store_new_local(const char *path, unsigned slots, char *err,
+                               size_t errlen);
 void        cg_store_free(cg_store_t *st);
 /* Atomically adds delta to key (creating it as delta with ttl seconds when
  * missing) and returns the new value in *value. Returns 0, or -1 when the
  * store could not be reached. */
 int         cg_store_incr(cg_store_t *st, const char *key, size_t keylen,
                           uint64_t delta, unsigned ttl, uint64_t *value);
+/* Atomically subtracts delta, stopping at 0. A missing key is not an
+ * error (*value = 0): it expired, which is what releases a reservation. */
+int         cg_store_decr(cg_store_t *st, const char *key, size_t keylen,
+                          uint64_t delta, uint64_t *value);
+/* Stores key only if it does not exist: 0 stored, 1 existed, -1 error. */
+int         cg_store_add(cg_store_t *st, const char *key, size_t keylen,
+                         uint64_t value, unsigned ttl);
+/* Reads n counters in one round trip; missing keys read as 0. */
+int         cg_store_get_multi(cg_store_t *st, const char *const *keys,
+                               const size_t *lens, size_t n,
+                               uint64_t *values);
 /* The last error as text, for the operator's log. */
 const char *cg_store_error(cg_store_t *st);
+/* A pending one-off notice (e.g. "rebuilt corrupt file"), or NULL; the
+ * caller logs it once. */
+const char *cg_store_notice(cg_store_t *st);
 
 #endif

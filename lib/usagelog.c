@@ -151,6 +151,10 @@ cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
     cg_buf_add_long(b, r->input_tokens);
     cg_buf_adds(b, ",\"output_tokens\":");
     cg_buf_add_long(b, r->output_tokens);
+    if (r->cost_micro_usd >= 0) {
+        cg_buf_adds(b, ",\"cost_micro_usd\":");
+        cg_buf_add_long(b, r->cost_micro_usd);
+    }
     cg_buf_adds(b, ",\"latency_ms\":");
     cg_usage_ms(b, (now - r->t_start) * 1000.0);
     cg_buf_adds(b, ",\"upstream_ms\":");

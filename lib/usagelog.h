@@ -1,14 +1,16 @@
 /*
  * usagelog: one JSON line per request, success or failure.
  *
- * Schema v1 (documented in the README): v, ts, event, request_id, user,
- * route, model, status, error, reason, input_tokens, output_tokens,
+ * Schema v1 (documented in docs/usage-log.md): v, ts, event, request_id,
+ * user, route, model, status, error, reason, input_tokens, output_tokens,
  * latency_ms, upstream_ms, key_id, remote_addr; and (added, same version)
- * provider, stream, retries, fallback_from, usage_estimated, and flags (an
- * array of guard findings, [] when none). Each line is written with a
- * single write(2) to a file opened O_APPEND, so lines from many workers never
- * interleave. Every string goes through the one JSON escaper, so no input can
- * break a line. The key appears only as its fingerprint (key_id).
+ * provider, stream, retries, fallback_from, usage_estimated, flags (an
+ * array of guard findings, [] when none) and cost_micro_usd (when the
+ * model has a price). Alert events share the file (lib/alert.c). Each
+ * line is written with a single write(2) to a file opened O_APPEND, so
+ * lines from many workers never interleave. Every string goes through the
+ * one JSON escaper, so no input can break a line. The key appears only as
+ * its fingerprint (key_id).
  */
 #ifndef CG_USAGELOG_H
 #define CG_USAGELOG_H

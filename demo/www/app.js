@@ -46,23 +46,29 @@
         entry('error', 'Error', text);
     }
 
-    /* RateLimit: limit=N, remaining=R, reset=S (IETF draft) and, when the
-     * server sends one, any budget header. */
+    /* Structured fields of the IETF RateLimit draft, one item per policy:
+     *   RateLimit-Policy: "rpm";q=20;w=60, "tpm";q=10000;w=60
+     *   RateLimit: "rpm";r=19;t=42, "tpm";r=9800;t=42
+     * and, when the server sends one, any budget header. */
+    function rateItems(value, key) {
+        const out = {};
+        for (const item of (value || '').split(',')) {
+            const m = item.trim().match(/^"([\w-]+)"(.*)$/);
+            const p = m && m[2].match(new RegExp(';' + key + '=(\\d+)'));
+            if (p) {
+                out[m[1]] = Number(p[1]);
+            }
+        }
+        return out;
+    }
+
     function showLimits(headers) {
         const parts = [];
-        const rl = headers.get('RateLimit');
-        if (rl) {
-            const f = {};
-            for (const kv of rl.split(',')) {
-                const m = kv.trim().match(/^(\w+)=(\d+)/);
-                if (m) {
-                    f[m[1]] = Number(m[2]);
-                }
-            }
-            if ('remaining' in f && 'limit' in f) {
-                parts.push(f.remaining + ' of ' + f.limit
-                           + ' requests left this minute');
-            }
+        const quota = rateItems(headers.get('RateLimit-Policy'), 'q');
+        const left = rateItems(headers.get('RateLimit'), 'r');
+        if ('rpm' in quota && 'rpm' in left) {
+            parts.push(left.rpm + ' of ' + quota.rpm
+                       + ' requests left this minute');
         }
         for (const [name, value] of headers) {
             if (/budget/i.test(name)) {

@@ -134,10 +134,10 @@ sub wait_for {
 }
 
 sub start_memcached {
-    my ($self) = @_;
+    my ($self, $name) = @_;
     my $port = free_port();
     my @user = $> == 0 ? ('-u', 'nobody') : ();
-    $self->spawn('memcached', undef, 'memcached', '-l', '127.0.0.1',
+    $self->spawn($name // 'memcached', undef, 'memcached', '-l', '127.0.0.1',
                  '-p', $port, '-U', '0', '-t', '1', '-m', '32', @user);
     wait_for('memcached', sub {
         IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
@@ -160,6 +160,45 @@ sub start_mock {
                  @key, '--log', $self->{mock_log}, @args);
     close $sock;
     return $self->{mock_port};
+}
+
+# A tiny webhook receiver on loopback: appends each POST body as one line
+# to hook.log. Returns its URL.
+sub start_hook {
+    my ($self) = @_;
+    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                     LocalPort => 0, Listen => 64,
+                                     ReuseAddr => 1) or die "$!";
+    my $script = $self->write_file('hook.pl', <<'PL', 0755);
+use strict;
+open(my $srv, '<&=', 0) or die;
+my $log = shift;
+while (1) {
+    accept(my $c, $srv) or next;
+    my ($len, $body) = (0, '');
+    while (my $l = <$c>) {
+        last if $l =~ /^\r?\n$/;
+        $len = $1 if $l =~ /^content-length:\s*(\d+)/i;
+    }
+    read($c, $body, $len);
+    open(my $fh, '>>', $log) or die;
+    print $fh "$body\n";
+    close $fh;
+    print $c "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+           . "Connection: close\r\n\r\nok";
+    close $c;
+}
+PL
+    $self->{hook_log} = "$self->{dir}/hook.log";
+    $self->spawn('hook', $sock, 'perl', $script, $self->{hook_log});
+    my $port = $sock->sockport;
+    close $sock;
+    return "http://127.0.0.1:$port/hook";
+}
+
+sub hook_bodies {
+    my ($self) = @_;
+    return [ grep { /\S/ } split /\n/, slurp($self->{hook_log}) ];
 }
 
 sub mock_url { "http://127.0.0.1:$_[0]{mock_port}" }

@@ -450,14 +450,15 @@ test_response_rate_limited(void **state)
     good_req(&r);
     cg_req_fail(&r, CG_E_RATE_LIMITED, NULL, "over limit");
     r.retry_after = 5;
-    r.rate_set = 1;
-    r.rate.limit = 20;
-    r.rate.remaining = 0;
-    r.rate.reset = 5;
+    r.rate.n = 2;
+    r.rate.p[0] = (cg_limit_info_t) { "rpm", 20, 0, 21, 60, 5 };
+    r.rate.p[1] = (cg_limit_info_t) { "concurrency", 4, 3, 1, 0, 1 };
     render(&r, &p);
     assert_true(has_header(&p, "Retry-After: 5"));
-    assert_true(has_header(&p, "RateLimit-Policy: 20;w=60"));
-    assert_true(has_header(&p, "RateLimit: limit=20, remaining=0, reset=5"));
+    assert_true(has_header(&p, "RateLimit-Policy: \"rpm\";q=20;w=60, "
+                           "\"concurrency\";q=4"));
+    assert_true(has_header(&p, "RateLimit: \"rpm\";r=0;t=5, "
+                           "\"concurrency\";r=3;t=1"));
     resp_free(&p);
     cg_req_destroy(&r);
 }
@@ -553,6 +554,7 @@ test_response_every_error(void **state)
         { CG_E_UPSTREAM_TIMEOUT, 504, "504 Gateway Timeout",
           "upstream_timeout" },
         { CG_E_CROSS_SITE, 403, "403 Forbidden", "cross_site_request" },
+        { CG_E_BUDGET, 429, "429 Too Many Requests", "budget_exceeded" },
     };
     char     line[64];
     cg_req_t r;

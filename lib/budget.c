@@ -1,0 +1,274 @@
+#include "budget.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CG_BKEY_LEN  (CG_STORE_KEY_MAX + 1)
+
+static const char *const cg_bscope_key[CG_BSCOPE__COUNT] = { "u", "g" };
+
+
+int
+cg_money_parse(const char *s, uint64_t *micro)
+{
+    uint64_t whole = 0, frac = 0;
+    int      digits = 0, fd = 0, round = 0;
+
+    for (; *s >= '0' && *s <= '9'; s++, digits++) {
+        if (whole > 1000000000000ULL) {
+            return -1;
+        }
+        whole = whole * 10 + (uint64_t) (*s - '0');
+    }
+    if (*s == '.') {
+        for (s++; *s >= '0' && *s <= '9'; s++, fd++) {
+            if (fd < 6) {
+                frac = frac * 10 + (uint64_t) (*s - '0');
+            } else if (*s != '0') {
+                round = 1;
+            }
+        }
+        if (fd == 0) {
+            return -1;
+        }
+    }
+    if (*s != '\0' || digits + fd == 0) {
+        return -1;
+    }
+    for (; fd < 6; fd++) {
+        frac *= 10;
+    }
+    *micro = whole * 1000000 + frac + (uint64_t) round;
+    return 0;
+}
+
+
+static uint64_t
+cg_tokens(long n)
+{
+    return n > 0 ? (uint64_t) n : 0;
+}
+
+
+uint64_t
+cg_price_cost(const cg_price_t *p, long input, long output, long cache_write,
+              long cache_read)
+{
+    uint64_t sum = cg_tokens(input) * p->input
+                   + cg_tokens(output) * p->output
+                   + cg_tokens(cache_write) * p->cache_write
+                   + cg_tokens(cache_read) * p->cache_read;
+
+    return (sum + 999999) / 1000000;
+}
+
+
+uint64_t
+cg_price_worst(const cg_price_t *p, size_t bytes_sent, long max_tokens)
+{
+    return cg_price_cost(p, (long) ((bytes_sent + 3) / 4), max_tokens, 0, 0);
+}
+
+
+const cg_price_t *
+cg_price_find(const cg_price_t *table, size_t n, const char *model)
+{
+    size_t i;
+
+    for (i = 0; model && i < n; i++) {
+        if (strcmp(table[i].model, model) == 0) {
+            return &table[i];
+        }
+    }
+    return NULL;
+}
+
+
+static int
+cg_budget_scope_on(const cg_budgets_t *b, int s)
+{
+    return b->cap[s][CG_BUDGET_DAILY] > 0 || b->cap[s][CG_BUDGET_MONTHLY] > 0;
+}
+
+
+int
+cg_budgets_any(const cg_budgets_t *b)
+{
+    return cg_budget_scope_on(b, CG_BSCOPE_CALLER)
+           || cg_budget_scope_on(b, CG_BSCOPE_GLOBAL);
+}
+
+
+static const char *
+cg_budget_id(const cg_budget_hold_t *h, int s)
+{
+    return s == CG_BSCOPE_CALLER ? h->caller : "*";
+}
+
+
+static size_t
+cg_budget_held_key(char *buf, const cg_budget_hold_t *h, int s,
+                   long long bucket)
+{
+    int n = snprintf(buf, CG_BKEY_LEN, "cg:h:%s:%s:%lld", cg_bscope_key[s],
+                     cg_budget_id(h, s), bucket);
+
+    return n < 0 || n >= CG_BKEY_LEN ? 0 : (size_t) n;
+}
+
+
+/* Spend counters are per UTC day and month, kept a little past the end. */
+static size_t
+cg_budget_spend_key(char *buf, const cg_budget_hold_t *h, int s, int period,
+                    time_t now, unsigned *ttl)
+{
+    struct tm tm;
+    char      date[16];
+    int       n;
+
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), period == CG_BUDGET_DAILY ? "d:%Y%m%d"
+                                                           : "m:%Y%m", &tm);
+    *ttl = period == CG_BUDGET_DAILY ? 2 * 86400 : 32 * 86400;
+    n = snprintf(buf, CG_BKEY_LEN, "cg:$:%s:%s:%s", cg_bscope_key[s],
+                 cg_budget_id(h, s), date);
+    return n < 0 || n >= CG_BKEY_LEN ? 0 : (size_t) n;
+}
+
+
+/* Takes the reservation back out of the held buckets it went into. */
+static int
+cg_budget_unhold(cg_store_t *st, cg_budget_hold_t *h)
+{
+    char      key[CG_BKEY_LEN];
+    size_t    len;
+    uint64_t  v;
+    int       s, rc = 0;
+
+    for (s = 0; s < CG_BSCOPE__COUNT; s++) {
+        if (h->held & (1u << s)) {
+            len = cg_budget_held_key(key, h, s, h->bucket);
+            rc |= cg_store_decr(st, key, len, h->reserved, &v);
+        }
+    }
+    h->held = 0;
+    return rc;
+}
+
+
+/* Reads settled spend and the previous held bucket of every scope in one
+ * round trip; cur[s] is what the current held bucket holds. */
+static int
+cg_budget_over(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
+               time_t now, const uint64_t *cur)
+{
+    char        keys[CG_BSCOPE__COUNT * 3][CG_BKEY_LEN];
+    const char *kp[CG_BSCOPE__COUNT * 3];
+    size_t      kl[CG_BSCOPE__COUNT * 3];
+    uint64_t    val[CG_BSCOPE__COUNT * 3], held;
+    unsigned    ttl;
+    int         s, p, over = 0;
+
+    for (s = 0; s < CG_BSCOPE__COUNT; s++) {
+        for (p = 0; p < CG_BUDGET__PERIODS; p++) {
+            kl[s * 3 + p] = cg_budget_spend_key(keys[s * 3 + p], h, s, p,
+                                                now, &ttl);
+        }
+        kl[s * 3 + 2] = cg_budget_held_key(keys[s * 3 + 2], h, s,
+                                           h->bucket - 1);
+    }
+    for (s = 0; s < CG_BSCOPE__COUNT * 3; s++) {
+        kp[s] = keys[s];
+    }
+    if (cg_store_get_multi(st, kp, kl, CG_BSCOPE__COUNT * 3, val) != 0) {
+        return -1;
+    }
+    for (s = 0; s < CG_BSCOPE__COUNT; s++) {
+        held = cur[s] + val[s * 3 + 2];
+        for (p = 0; p < CG_BUDGET__PERIODS; p++) {
+            h->spent[s][p] = val[s * 3 + p];
+            if (b->cap[s][p] > 0 && val[s * 3 + p] + held > b->cap[s][p]
+                && !over) {
+                over = 1;
+                h->over_scope = s;
+                h->over_period = p;
+            }
+        }
+    }
+    return over;
+}
+
+
+cg_budget_rc_t
+cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
+                  uint64_t amount, time_t now, cg_budget_hold_t *h)
+{
+    char      key[CG_BKEY_LEN];
+    size_t    len;
+    uint64_t  cur[CG_BSCOPE__COUNT] = { 0, 0 };
+    int       s, over;
+    unsigned  period = (unsigned) (b->hold_seconds > 0 ? b->hold_seconds
+                                                       : 300);
+
+    memset(h, 0, sizeof(*h));
+    h->caller = caller;
+    h->reserved = amount;
+    h->bucket = (long long) now / period;
+    for (s = 0; s < CG_BSCOPE__COUNT; s++) {
+        if (!cg_budget_scope_on(b, s)) {
+            continue;
+        }
+        len = cg_budget_held_key(key, h, s, h->bucket);
+        /* The hold outlives the longest call by one period: a request
+         * held in bucket B is read while B or B+1 is current. */
+        if (cg_store_incr(st, key, len, amount, 2 * period + 60,
+                          &cur[s]) != 0) {
+            cg_budget_unhold(st, h);
+            return CG_BUDGET_STORE_DOWN;
+        }
+        h->held |= 1u << s;
+    }
+    over = cg_budget_over(st, b, h, now, cur);
+    if (over != 0) {
+        cg_budget_unhold(st, h);
+        return over < 0 ? CG_BUDGET_STORE_DOWN : CG_BUDGET_OVER;
+    }
+    h->active = 1;
+    return CG_BUDGET_OK;
+}
+
+
+int
+cg_budget_settle(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
+                 uint64_t actual, time_t now)
+{
+    char      key[CG_BKEY_LEN];
+    size_t    len;
+    unsigned  ttl;
+    int       s, p, rc = 0;
+
+    if (!h->active) {
+        return 0;
+    }
+    /* Spend first, hold released second: in between a reader counts the
+     * request twice (too strict), never not at all. */
+    for (s = 0; s < CG_BSCOPE__COUNT; s++) {
+        for (p = 0; p < CG_BUDGET__PERIODS; p++) {
+            if (b->cap[s][p] == 0) {
+                continue;
+            }
+            len = cg_budget_spend_key(key, h, s, p, now, &ttl);
+            rc |= cg_store_incr(st, key, len, actual, ttl, &h->spent[s][p]);
+        }
+    }
+    rc |= cg_budget_unhold(st, h);
+    h->active = 0;
+    return rc;
+}
+
+
+int
+cg_budget_check_stream(const cg_budget_hold_t *h, uint64_t used_so_far)
+{
+    return !h->active || used_so_far <= h->reserved;
+}

@@ -1,0 +1,102 @@
+/*
+ * budget: money caps in integer micro-dollars, reserved before a provider
+ * call and settled after it.
+ *
+ * Prices come from the config's [price MODEL] table (dollars per million
+ * tokens, parsed from decimal text: no floating point ever touches money).
+ *
+ * Reserve then settle. Each scope (the caller, the whole site) has settled
+ * spend counters per day and per month (cg:$:<scope>:<id>:d|m:<date>) and
+ * "held" counters for reservations in flight, bucketed by hold period
+ * (cg:h:<scope>:<id>:<bucket>, one period >= the provider timeout, kept
+ * for two). Reserving adds the worst case to the current held bucket and
+ * then reads settled + held; if any budget would be passed it takes the
+ * hold back and refuses. Settling adds the actual cost to the spend
+ * counters first and only then releases the hold, so a reader may briefly
+ * see a request twice (refusing too much) but never zero times. A worker
+ * that dies leaves only a held bucket, which expires: a reservation is
+ * released by expiry and never counted twice.
+ *
+ * This module never logs and knows nothing of HTTP; the caller maps the
+ * result (429 budget_exceeded, or the store-failure policy).
+ */
+#ifndef CG_BUDGET_H
+#define CG_BUDGET_H
+
+#include <stdint.h>
+#include <time.h>
+#include "store.h"
+
+/* Micro-dollars per million tokens. */
+typedef struct {
+    char       *model;
+    uint64_t    input;
+    uint64_t    output;
+    uint64_t    cache_write;
+    uint64_t    cache_read;
+} cg_price_t;
+
+typedef enum {
+    CG_BUDGET_DAILY = 0,
+    CG_BUDGET_MONTHLY,
+    CG_BUDGET__PERIODS
+} cg_budget_period_t;
+
+typedef enum {
+    CG_BSCOPE_CALLER = 0,
+    CG_BSCOPE_GLOBAL,
+    CG_BSCOPE__COUNT
+} cg_bscope_t;
+
+/* The caps, micro-dollars (0: none). A service token's caps fit the
+ * same shape: pass them as the caller's. */
+typedef struct {
+    uint64_t    cap[CG_BSCOPE__COUNT][CG_BUDGET__PERIODS];
+    int         hold_seconds;   /* >= the longest provider call */
+} cg_budgets_t;
+
+typedef struct {
+    const char *caller;
+    uint64_t    reserved;
+    long long   bucket;
+    int         active;
+    unsigned    held;                     /* scopes holding it (bits) */
+    /* After settle (or a refusal): spend in each budget, for alerts. */
+    uint64_t    spent[CG_BSCOPE__COUNT][CG_BUDGET__PERIODS];
+    int         over_scope, over_period;   /* which cap refused */
+} cg_budget_hold_t;
+
+typedef enum {
+    CG_BUDGET_OK = 0,
+    CG_BUDGET_OVER,
+    CG_BUDGET_STORE_DOWN
+} cg_budget_rc_t;
+
+/* "3", "3.5", "0.000125" dollars -> micro-dollars (rounded up past six
+ * decimals). Returns 0, or -1 for anything that is not such a number. */
+int      cg_money_parse(const char *s, uint64_t *micro);
+/* Cost in micro-dollars of a usage at price p, rounded up. */
+uint64_t cg_price_cost(const cg_price_t *p, long input, long output,
+                       long cache_write, long cache_read);
+/* The worst case of one call: bytes_sent / 4 input tokens plus
+ * max_tokens output tokens. */
+uint64_t cg_price_worst(const cg_price_t *p, size_t bytes_sent,
+                        long max_tokens);
+const cg_price_t *cg_price_find(const cg_price_t *table, size_t n,
+                                const char *model);
+int      cg_budgets_any(const cg_budgets_t *b);
+
+cg_budget_rc_t cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b,
+                                 const char *caller, uint64_t amount,
+                                 time_t now, cg_budget_hold_t *h);
+/* Settles to the actual cost (which may exceed the reservation when the
+ * estimate was short: the actual is always what is recorded). */
+int            cg_budget_settle(cg_store_t *st, const cg_budgets_t *b,
+                                cg_budget_hold_t *h, uint64_t actual,
+                                time_t now);
+/* For a streaming answer: 1 while used_so_far fits in what was reserved,
+ * 0 when the stream should end with an error event and then settle. */
+int            cg_budget_check_stream(const cg_budget_hold_t *h,
+                                      uint64_t used_so_far);
+
+#endif

@@ -1,0 +1,253 @@
+#include "meter.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+
+/* Seconds the longest provider call can take (with retries and
+ * fallbacks, over every route), plus a margin: what an in-flight slot
+ * and a budget hold must outlive. */
+static int
+cg_meter_longest_call(const cg_conf_t *conf)
+{
+    long ms = conf->timeout_ms, one;
+    int  i;
+
+    for (i = 0; i < conf->nroutes; i++) {
+        one = (long) conf->routes[i].timeout_ms
+              * (conf->routes[i].retries + 1);
+        ms = one > ms ? one : ms;
+    }
+    return (int) (ms / 1000) + 30;
+}
+
+
+void
+cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
+{
+    memset(lim, 0, sizeof(*lim));
+    lim->rpm[CG_SCOPE_CALLER] = conf->requests_per_minute;
+    lim->rpm[CG_SCOPE_ADDR] = conf->addr_requests_per_minute;
+    lim->rpm[CG_SCOPE_GLOBAL] = conf->global_requests_per_minute;
+    lim->tpm[CG_SCOPE_CALLER] = conf->tokens_per_minute;
+    lim->tpm[CG_SCOPE_ADDR] = conf->addr_tokens_per_minute;
+    lim->tpm[CG_SCOPE_GLOBAL] = conf->global_tokens_per_minute;
+    lim->concurrent = conf->concurrent_requests;
+    lim->window = conf->window_seconds;
+    /* A slot outlives the longest provider call, plus a margin. */
+    lim->inflight_ttl = cg_meter_longest_call(conf);
+}
+
+
+int
+cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    m->conf = conf;
+    if (strcmp(conf->store_type, "local") == 0) {
+        m->store = cg_store_new_local(conf->store_path,
+                                      (unsigned) conf->store_slots, err,
+                                      errlen);
+    } else {
+        m->store = cg_store_new(conf->mc_servers, conf->mc_timeout_ms, err,
+                                errlen);
+    }
+    if (m->store == NULL) {
+        return -1;
+    }
+    cg_meter_limits(conf, &m->limits);
+    m->budgets.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] =
+        conf->budget_user_daily;
+    m->budgets.cap[CG_BSCOPE_CALLER][CG_BUDGET_MONTHLY] =
+        conf->budget_user_monthly;
+    m->budgets.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_DAILY] =
+        conf->budget_global_daily;
+    m->budgets.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] =
+        conf->budget_global_monthly;
+    m->budgets.hold_seconds = cg_meter_longest_call(conf);
+    return cg_alert_init(&m->alert, m->store, conf->alert_thresholds,
+                         conf->alert_spike_rpm, err, errlen);
+}
+
+
+void
+cg_meter_free(cg_meter_t *m)
+{
+    cg_alert_free(&m->alert);
+    cg_store_free(m->local);
+    cg_store_free(m->store);
+    memset(m, 0, sizeof(*m));
+}
+
+
+static void
+cg_meter_note(cg_meter_t *m, const char *msg)
+{
+    if (m->note) {
+        m->note(m->note_ctx, msg);
+    }
+}
+
+
+/* The store for rate limits after the shared one failed, or NULL when the
+ * config says deny or allow. */
+static cg_store_t *
+cg_meter_fallback(cg_meter_t *m)
+{
+    char err[200];
+
+    if (m->conf->store_fail_open != 2) {
+        return NULL;
+    }
+    if (m->local == NULL) {
+        m->local = cg_store_new_local(NULL, 4096, err, sizeof(err));
+        if (m->local == NULL) {
+            return NULL;
+        }
+        cg_meter_note(m, "store down: rate limits now counted per worker "
+                      "(on_store_error = local) until it answers again");
+    }
+    return m->local;
+}
+
+
+static int
+cg_meter_refuse(cg_meter_t *m, cg_req_t *r, const cg_limits_t *lim)
+{
+    const cg_limit_info_t *p = &r->rate.p[r->rate.over];
+
+    (void) m;
+    (void) lim;
+    r->retry_after = p->reset > 0 ? p->reset : 1;
+    return cg_req_fail(r, CG_E_RATE_LIMITED, NULL, "%s %ld reached",
+                       p->name, p->quota);
+}
+
+
+int
+cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r)
+{
+    cg_limit_rc_t  rc;
+    cg_store_t    *fb;
+    time_t         now = time(NULL);
+
+    lim = lim ? lim : &m->limits;
+    rc = cg_limit_begin(m->store, &m->cache, lim, r->user, r->remote_addr, now,
+                        &r->limit_hold, &r->rate);
+    if (rc == CG_LIMIT_STORE_DOWN) {
+        cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
+        r->rate.n = 0;
+        if ((fb = cg_meter_fallback(m)) != NULL) {
+            rc = cg_limit_begin(fb, NULL, lim, r->user, r->remote_addr, now,
+                                &r->limit_hold, &r->rate);
+            r->limit_hold.fallback = 1;
+        } else if (m->conf->store_fail_open) {
+            return 0;
+        } else {
+            r->retry_after = 5;
+            return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "%s: %s",
+                               m->conf->store_type, cg_store_error(m->store));
+        }
+    }
+    if (r->rate.n > 0 && strcmp(r->rate.p[0].name, "rpm") == 0) {
+        cg_alert_spike(&m->alert, r->user, r->rate.p[0].used, lim->window,
+                       now);
+    }
+    if (rc == CG_LIMIT_OVER) {
+        return cg_meter_refuse(m, r, lim);
+    }
+    return 0;
+}
+
+
+/* Seconds until the budget period that refused rolls over (UTC). */
+static int
+cg_meter_period_left(int period, time_t now)
+{
+    struct tm tm;
+    time_t    next;
+
+    if (period == CG_BUDGET_DAILY) {
+        return (int) (86400 - now % 86400);
+    }
+    gmtime_r(&now, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_mon++;
+    next = timegm(&tm);
+    return next > now ? (int) (next - now) : 1;
+}
+
+
+int
+cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
+                 size_t bytes_sent, long max_tokens)
+{
+    cg_budget_rc_t    rc;
+    time_t            now = time(NULL);
+
+    if (!cg_budgets_any(&m->budgets)) {
+        return 0;
+    }
+    if (p == NULL) {
+        return cg_req_fail(r, CG_E_INTERNAL, NULL, "no [price] row for "
+                           "the budget");
+    }
+    rc = cg_budget_reserve(m->store, &m->budgets, r->user,
+                           cg_price_worst(p, bytes_sent, max_tokens), now,
+                           &r->budget_hold);
+    if (rc == CG_BUDGET_OVER) {
+        cg_alert_budget(&m->alert, &m->budgets, &r->budget_hold, 1, now);
+        r->retry_after = cg_meter_period_left(r->budget_hold.over_period,
+                                              now);
+        return cg_req_fail(r, CG_E_BUDGET, NULL, "%s %s budget reached",
+                           r->budget_hold.over_scope ? "global" : "user",
+                           r->budget_hold.over_period ? "monthly"
+                                                      : "daily");
+    }
+    if (rc == CG_BUDGET_STORE_DOWN) {
+        cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
+        if (m->conf->budget_fail_open) {
+            return 0;
+        }
+        r->retry_after = 5;
+        return cg_req_fail(r, CG_E_UNAVAILABLE, NULL,
+                           "%s: %s (budget cannot be counted)",
+                           m->conf->store_type, cg_store_error(m->store));
+    }
+    return 0;
+}
+
+
+void
+cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
+                const cg_price_t *p)
+{
+    time_t            now = time(NULL);
+    uint64_t          cost = 0;
+
+    lim = lim ? lim : &m->limits;
+    if (p) {
+        cost = cg_price_cost(p, r->input_tokens, r->output_tokens, 0, 0);
+        r->cost_micro_usd = (long long) cost;
+    }
+    if (r->budget_hold.active && r->err == CG_E_UPSTREAM_TIMEOUT) {
+        /* The provider may have done (and billed) the work we stopped
+         * waiting for: count the worst case rather than nothing. */
+        cost = r->budget_hold.reserved;
+        r->cost_micro_usd = (long long) cost;
+    }
+    if (r->budget_hold.active) {
+        if (cg_budget_settle(m->store, &m->budgets, &r->budget_hold, cost,
+                             now) != 0) {
+            cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
+        } else {
+            cg_alert_budget(&m->alert, &m->budgets, &r->budget_hold, 0, now);
+        }
+    }
+    (void) cg_limit_end(r->limit_hold.fallback && m->local ? m->local
+                                                          : m->store,
+                        lim, &r->limit_hold,
+                        r->input_tokens + r->output_tokens, now);
+}

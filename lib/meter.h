@@ -1,0 +1,61 @@
+/*
+ * meter: what the request path calls to count a request: rate limits
+ * before the call, the budget reservation before the call, and the
+ * settlement, token count and alerts after it.
+ *
+ * It owns the worker's store handle (memcached or the host-local file),
+ * the per-worker fallback counters (on_store_error = local), the limits
+ * and budgets read from the config and the alert state. A route or a
+ * service token that carries its own cg_limits_t passes it to
+ * cg_meter_admit(); NULL means the global [limits].
+ *
+ * Store failures follow the config: rate limits deny (503), allow, or
+ * count in this worker only (logged once); money budgets deny unless
+ * [budget] on_store_error = allow. This module never logs directly: it
+ * hands operator notices to the note callback and alerts to the alert
+ * sink, both installed by the application.
+ */
+#ifndef CG_METER_H
+#define CG_METER_H
+
+#include "alert.h"
+#include "budget.h"
+#include "config.h"
+#include "ratelimit.h"
+#include "req.h"
+#include "store.h"
+
+typedef void (*cg_meter_note_pt)(void *ctx, const char *msg);
+
+typedef struct {
+    const cg_conf_t   *conf;
+    cg_store_t        *store;
+    cg_store_t        *local;       /* fallback counters, made when needed */
+    cg_limits_t        limits;
+    cg_limit_cache_t   cache;       /* finished buckets, shared store */
+    cg_budgets_t       budgets;
+    cg_alert_t         alert;
+    cg_meter_note_pt   note;
+    void              *note_ctx;
+} cg_meter_t;
+
+int  cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
+                   size_t errlen);
+void cg_meter_free(cg_meter_t *m);
+/* The global [limits] as a cg_limits_t (what a route starts from). */
+void cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim);
+/* Rate limits and the in-flight slot; fails r with 429/503. */
+int  cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r);
+/* Reserves the worst case of sending bytes_sent and getting max_tokens
+ * back at price p (NULL: no price, refused when a budget is set); fails r
+ * with 429 budget_exceeded or 503. */
+int  cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
+                      size_t bytes_sent, long max_tokens);
+/* After the call (success or not): settles the reservation to the actual
+ * usage, counts tokens, frees the in-flight slot, raises alerts, and
+ * sets r->cost_micro_usd. Safe to call for a request that never got as
+ * far as admit or reserve. */
+void cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
+                     const cg_price_t *p);
+
+#endif

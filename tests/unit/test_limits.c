@@ -1,0 +1,404 @@
+/*
+ * Unit tests for lib/store_local.c, lib/ratelimit.c, lib/budget.c,
+ * lib/alert.c and the [price]/[budget] config rows. They run against the
+ * host-local store (a temp file), the same vtable memcached sits behind;
+ * the integration tests run the same behaviour against memcached.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "budget.h"
+#include "config.h"
+#include "ratelimit.h"
+#include "store.h"
+
+static char path[64];
+
+
+static int
+setup(void **state)
+{
+    int fd;
+
+    (void) state;
+    strcpy(path, "/tmp/cg-test-store-XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0) {
+        return -1;
+    }
+    close(fd);
+    unlink(path);       /* start from "missing" */
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    unlink(path);
+    return 0;
+}
+
+
+static cg_store_t *
+open_store(void)
+{
+    char        err[200];
+    cg_store_t *st = cg_store_new_local(path, 1024, err, sizeof(err));
+
+    if (st == NULL) {
+        fail_msg("%s", err);
+    }
+    return st;
+}
+
+
+static void
+test_store_ops(void **state)
+{
+    cg_store_t  *a, *b;
+    uint64_t     v = 99, vals[3];
+    const char  *keys[3] = { "k1", "k2", "nope" };
+    size_t       lens[3] = { 2, 2, 4 };
+
+    (void) state;
+    a = open_store();
+    assert_non_null(cg_store_notice(a));        /* missing: built */
+    b = open_store();                           /* a second process */
+    assert_null(cg_store_notice(b));
+    assert_int_equal(cg_store_incr(a, "k1", 2, 5, 60, &v), 0);
+    assert_int_equal(v, 5);
+    assert_int_equal(cg_store_incr(b, "k1", 2, 2, 60, &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(cg_store_decr(a, "k1", 2, 10, &v), 0);
+    assert_int_equal(v, 0);                     /* stops at zero */
+    assert_int_equal(cg_store_decr(a, "missing", 7, 1, &v), 0);
+    assert_int_equal(cg_store_add(a, "k2", 2, 3, 60), 0);
+    assert_int_equal(cg_store_add(b, "k2", 2, 4, 60), 1);
+    assert_int_equal(cg_store_get_multi(b, keys, lens, 3, vals), 0);
+    assert_int_equal(vals[0], 0);
+    assert_int_equal(vals[1], 3);
+    assert_int_equal(vals[2], 0);
+    /* ttl 0: expired at once, so the next incr starts again. */
+    assert_int_equal(cg_store_incr(a, "k3", 2, 1, 0, &v), 0);
+    assert_int_equal(cg_store_incr(a, "k3", 2, 1, 0, &v), 0);
+    assert_int_equal(v, 1);
+    cg_store_free(a);
+    cg_store_free(b);
+}
+
+
+static void
+test_store_corrupt_rebuilt(void **state)
+{
+    cg_store_t *st;
+    uint64_t    v;
+    FILE       *f;
+
+    (void) state;
+    st = open_store();
+    assert_int_equal(cg_store_incr(st, "k", 1, 1, 60, &v), 0);
+    cg_store_free(st);
+    f = fopen(path, "r+");
+    assert_non_null(f);
+    fputs("garbage!", f);
+    fclose(f);
+    st = open_store();
+    assert_non_null(cg_store_notice(st));
+    assert_non_null(strstr(cg_store_notice(st), "corrupt"));
+    assert_int_equal(cg_store_incr(st, "k", 1, 1, 60, &v), 0);
+    assert_int_equal(v, 1);                     /* started again */
+    /* Cut short while mapped: no SIGBUS, the table starts again. */
+    assert_int_equal(cg_store_incr(st, "k", 1, 1, 60, &v), 0);
+    assert_int_equal(truncate(path, 0), 0);
+    assert_int_equal(cg_store_incr(st, "k", 1, 1, 60, &v), 0);
+    assert_int_equal(v, 1);
+    cg_store_free(st);
+}
+
+
+static void
+test_window_slides(void **state)
+{
+    static cg_limit_cache_t cache;
+    cg_store_t        *st;
+    cg_limits_t        lim;
+    cg_limit_hold_t    h;
+    cg_limit_report_t  rep;
+    time_t             t0 = 1000 * 60;          /* a window start */
+    int                i;
+
+    (void) state;
+    st = open_store();
+    memset(&lim, 0, sizeof(lim));
+    lim.rpm[CG_SCOPE_CALLER] = 4;
+    lim.window = 60;
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", "1.2.3.4", t0, &h,
+                                        &rep), CG_LIMIT_PASS);
+        cg_limit_end(st, &lim, &h, 0, t0);
+    }
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0 + 10, &h, &rep),
+                     CG_LIMIT_OVER);
+    assert_int_equal(rep.over, 0);
+    assert_string_equal(rep.p[0].name, "rpm");
+    assert_int_equal(rep.p[0].reset, 50);
+    /* Early next window: 4 x 50/60 of the previous one still counts
+     * (rounded up: 4) + 1. */
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0 + 70, &h, &rep),
+                     CG_LIMIT_OVER);
+    /* Late next window: 4 x 10/60 (rounded up: 1) + 1. */
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0 + 110, &h, &rep),
+                     CG_LIMIT_PASS);
+    assert_int_equal(rep.p[0].remaining, 2);
+    /* The same through a worker's cache of finished buckets: a miss
+     * reads the store, a hit gives the same figures. */
+    assert_int_equal(cg_limit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
+                                    &h, &rep), CG_LIMIT_PASS);
+    assert_int_equal(rep.p[0].remaining, 1);
+    assert_int_equal(cg_limit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
+                                    &h, &rep), CG_LIMIT_PASS);
+    assert_int_equal(rep.p[0].remaining, 0);
+    assert_int_equal(cg_limit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
+                                    &h, &rep), CG_LIMIT_OVER);
+    assert_int_equal(rep.p[0].used, 5);
+    cg_store_free(st);
+}
+
+
+static void
+test_tokens_and_inflight(void **state)
+{
+    cg_store_t        *st;
+    cg_limits_t        lim;
+    cg_limit_hold_t    h1, h2, h3;
+    cg_limit_report_t  rep;
+    time_t             t0 = 2000 * 60;
+
+    (void) state;
+    st = open_store();
+    memset(&lim, 0, sizeof(lim));
+    lim.tpm[CG_SCOPE_GLOBAL] = 100;
+    lim.concurrent = 2;
+    lim.inflight_ttl = 60;
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0, &h1, &rep), 0);
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0, &h2, &rep), 0);
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "u", NULL, t0, &h3, &rep),
+                     CG_LIMIT_OVER);
+    assert_string_equal(rep.p[rep.over].name, "concurrency");
+    cg_limit_end(st, &lim, &h1, 60, t0);
+    cg_limit_end(st, &lim, &h2, 60, t0);
+    /* 120 tokens used of 100: the next one waits. */
+    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+                                    "v", NULL, t0 + 1, &h3, &rep),
+                     CG_LIMIT_OVER);
+    assert_string_equal(rep.p[rep.over].name, "global-tpm");
+    cg_store_free(st);
+}
+
+
+static void
+test_money(void **state)
+{
+    uint64_t   m;
+    cg_price_t p = { "m", 3000000, 15000000, 3750000, 300000 };
+
+    (void) state;
+    assert_int_equal(cg_money_parse("3", &m), 0);
+    assert_int_equal(m, 3000000);
+    assert_int_equal(cg_money_parse("0.30", &m), 0);
+    assert_int_equal(m, 300000);
+    assert_int_equal(cg_money_parse("0.0000001", &m), 0);
+    assert_int_equal(m, 1);                     /* rounded up */
+    assert_int_equal(cg_money_parse("1.", &m), -1);
+    assert_int_equal(cg_money_parse("-1", &m), -1);
+    assert_int_equal(cg_money_parse("1e3", &m), -1);
+    assert_int_equal(cg_money_parse("", &m), -1);
+    /* 1000 in at $3/M + 100 out at $15/M = 3000 + 1500 micro-dollars. */
+    assert_int_equal(cg_price_cost(&p, 1000, 100, 0, 0), 4500);
+    assert_int_equal(cg_price_cost(&p, 1, 0, 0, 0), 3);
+    assert_int_equal(cg_price_cost(&p, 0, 0, 1000, 1000), 4050);
+    assert_int_equal(cg_price_worst(&p, 4000, 100), 4500);
+}
+
+
+static void
+test_budget_reserve_settle(void **state)
+{
+    cg_store_t        *st;
+    cg_budgets_t       b;
+    cg_budget_hold_t   h[4];
+    time_t             now = 1700000000;
+
+    (void) state;
+    st = open_store();
+    memset(&b, 0, sizeof(b));
+    b.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] = 100;
+    b.hold_seconds = 60;
+    assert_int_equal(cg_budget_reserve(st, &b, "u", 40, now, &h[0]), 0);
+    assert_int_equal(cg_budget_reserve(st, &b, "u", 40, now, &h[1]), 0);
+    /* 80 held: 40 more does not fit. */
+    assert_int_equal(cg_budget_reserve(st, &b, "u", 40, now, &h[2]),
+                     CG_BUDGET_OVER);
+    assert_int_equal(h[2].over_period, CG_BUDGET_DAILY);
+    /* Settling to 10 frees 30. */
+    assert_int_equal(cg_budget_settle(st, &b, &h[0], 10, now), 0);
+    assert_int_equal(h[0].spent[0][0], 10);
+    assert_true(cg_budget_check_stream(&h[1], 40));
+    assert_false(cg_budget_check_stream(&h[1], 41));
+    assert_int_equal(cg_budget_reserve(st, &b, "u", 40, now, &h[2]), 0);
+    /* A worker "dies" holding h[1]: two hold periods later the hold has
+     * expired and only settled spend counts. */
+    assert_int_equal(cg_budget_settle(st, &b, &h[2], 40, now), 0);
+    assert_int_equal(cg_budget_reserve(st, &b, "u", 50, now + 200, &h[3]),
+                     0);
+    assert_int_equal(cg_budget_settle(st, &b, &h[3], 50, now + 200), 0);
+    assert_int_equal(h[3].spent[0][0], 100);
+    assert_int_equal(cg_budget_reserve(st, &b, "u", 1, now + 200, &h[3]),
+                     CG_BUDGET_OVER);
+    assert_int_equal(cg_budget_reserve(st, &b, "w", 1, now + 200, &h[3]), 0);
+    cg_store_free(st);
+}
+
+
+static int sink_calls;
+static char sink_last[512];
+
+static void
+sink(void *ctx, const cg_buf_t *line)
+{
+    (void) ctx;
+    sink_calls++;
+    snprintf(sink_last, sizeof(sink_last), "%.*s", (int) line->len,
+             line->data);
+}
+
+
+static void
+test_alert_once(void **state)
+{
+    cg_store_t      *st;
+    cg_alert_t       a1, a2, bad;
+    cg_budgets_t     b;
+    cg_budget_hold_t h;
+    char             err[200];
+    time_t           now = 1700000000;
+
+    (void) state;
+    st = open_store();
+    assert_int_equal(cg_alert_init(&a1, st, "50,80,100", 0, err,
+                                   sizeof(err)), 0);
+    assert_int_equal(cg_alert_init(&a2, st, "50,80,100", 0, err,
+                                   sizeof(err)), 0);
+    assert_int_equal(cg_alert_init(&bad, st, "50,x", 0, err, sizeof(err)),
+                     -1);
+    cg_alert_set_sink(&a1, sink, NULL);
+    cg_alert_set_sink(&a2, sink, NULL);
+    memset(&b, 0, sizeof(b));
+    memset(&h, 0, sizeof(h));
+    b.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] = 1000;
+    h.caller = "u";
+    h.spent[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] = 850;
+    sink_calls = 0;
+    cg_alert_budget(&a1, &b, &h, 0, now);
+    assert_int_equal(sink_calls, 2);            /* 50 and 80 */
+    assert_non_null(strstr(sink_last, "\"event\":\"alert\""));
+    cg_alert_budget(&a2, &b, &h, 0, now);       /* another worker */
+    cg_alert_budget(&a1, &b, &h, 0, now);
+    assert_int_equal(sink_calls, 2);
+    h.spent[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] = 1000;
+    cg_alert_budget(&a2, &b, &h, 0, now);
+    assert_int_equal(sink_calls, 3);            /* 100 */
+    cg_alert_store_down(&a1, "x", now);
+    cg_alert_store_down(&a1, "x", now + 1);
+    assert_int_equal(sink_calls, 4);            /* once per period */
+    cg_alert_free(&a1);
+    cg_alert_free(&a2);
+    cg_store_free(st);
+}
+
+
+static void
+test_conf_price(void **state)
+{
+    cg_conf_t  conf;
+    char       err[512];
+    FILE      *f;
+
+    (void) state;
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[session]\nsecret = env:X\n[provider]\napi_key = env:Y\n"
+          "model = m1\n[budget]\nuser_daily = 2.5\n"
+          "[price m1]\ninput = 3\noutput = 15\ncache_read = 0.30\n", f);
+    fclose(f);
+    assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
+    assert_int_equal(cg_conf_load(&conf, path, err, sizeof(err)), 0);
+    assert_int_equal(conf.budget_user_daily, 2500000);
+    assert_int_equal(conf.nprices, 1);
+    assert_int_equal(conf.prices[0].output, 15000000);
+    assert_int_equal(conf.prices[0].cache_read, 300000);
+    cg_conf_free(&conf);
+    f = fopen(path, "w");
+    fputs("[session]\nsecret = env:X\n[provider]\napi_key = env:Y\n"
+          "[price m1]\nsurcharge = 3\n", f);
+    fclose(f);
+    assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
+    assert_int_equal(cg_conf_load(&conf, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "[price m1] surcharge"));
+    cg_conf_free(&conf);
+    f = fopen(path, "w");
+    fputs("[session]\nsecret = env:X\n[provider]\napi_key = env:Y\n"
+          "[alerts]\nbudget_thresholds = 50,eighty\n", f);
+    fclose(f);
+    assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
+    assert_int_equal(cg_conf_load(&conf, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "budget_thresholds"));
+    cg_conf_free(&conf);
+    f = fopen(path, "w");
+    fputs("[session]\nsecret = env:X\n[provider]\napi_key = env:Y\n"
+          "[log]\nsyslog_facility = kern\n", f);
+    fclose(f);
+    assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
+    assert_int_equal(cg_conf_load(&conf, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "syslog_facility"));
+    cg_conf_free(&conf);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_store_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_corrupt_rebuilt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_window_slides, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens_and_inflight, setup,
+                                        teardown),
+        cmocka_unit_test(test_money),
+        cmocka_unit_test_setup_teardown(test_budget_reserve_settle, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_alert_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conf_price, setup, teardown),
+    };
+
+    return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
+}
