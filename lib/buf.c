@@ -207,3 +207,17 @@ cg_buf_add_json_cstr(cg_buf_t *b, const char *s)
     }
     cg_buf_add_json_str(b, s, strlen(s));
 }
+
+
+int
+cg_str_replace(char **dst, const char *src)
+{
+    char *copy = strdup(src);
+
+    if (copy == NULL) {
+        return -1;
+    }
+    free(*dst);
+    *dst = copy;
+    return 0;
+}

@@ -458,15 +458,10 @@ static int
 cg_conf_set_str(const cg_conf_cmd_t *cmd, void *conf, const char *value,
                 char *err, size_t errlen)
 {
-    char **field = (char **) ((char *) conf + cmd->offset);
-    char  *copy = strdup(value);
-
-    if (copy == NULL) {
+    if (cg_str_replace((char **) ((char *) conf + cmd->offset), value) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    free(*field);
-    *field = copy;
     return 0;
 }
 
@@ -1273,18 +1268,6 @@ cg_conf_scan(FILE *f, const char *path, char *err, size_t errlen)
 }
 
 
-static int
-cg_conf_copy(char **dst, const char *src)
-{
-    char *copy = strdup(src);
-
-    if (copy == NULL) {
-        return -1;
-    }
-    free(*dst);
-    *dst = copy;
-    return 0;
-}
 
 
 static void
@@ -1351,14 +1334,14 @@ cg_conf_provider_route(cg_conf_t *conf, const cg_conf_parse_t *ps)
     rt->connect_timeout_ms = conf->connect_timeout_ms;
     rt->timeout_ms = conf->timeout_ms;
     if (cg_conf_seen(ps, "provider", "base_url")
-        && cg_conf_copy(&rt->base_url, conf->base_url) != 0) {
+        && cg_str_replace(&rt->base_url, conf->base_url) != 0) {
         return -1;
     }
-    return cg_conf_copy(&rt->provider, conf->provider_type)
-           | cg_conf_copy(&rt->api_key_ref, conf->api_key_ref)
-           | cg_conf_copy(&rt->model, conf->model)
-           | cg_conf_copy(&rt->system_prompt, conf->system_prompt)
-           | cg_conf_copy(&rt->anthropic_version, conf->anthropic_version);
+    return cg_str_replace(&rt->provider, conf->provider_type)
+           | cg_str_replace(&rt->api_key_ref, conf->api_key_ref)
+           | cg_str_replace(&rt->model, conf->model)
+           | cg_str_replace(&rt->system_prompt, conf->system_prompt)
+           | cg_str_replace(&rt->anthropic_version, conf->anthropic_version);
 }
 
 
@@ -1413,7 +1396,7 @@ cg_conf_check_route(const cg_conf_t *conf, cg_route_t *rt, char *err,
     if (rt->base_url[0] == '\0') {
         dflt = strcmp(rt->provider, "openai") == 0
                ? "https://api.openai.com/v1" : "https://api.anthropic.com";
-        if (cg_conf_copy(&rt->base_url, dflt) != 0) {
+        if (cg_str_replace(&rt->base_url, dflt) != 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }

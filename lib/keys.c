@@ -1,4 +1,5 @@
 #include "keys.h"
+#include "buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -122,14 +123,10 @@ cg_keys_get(cg_keys_t *keys, const char *name, char *err, size_t errlen)
 static int
 cg_keys_set_str(char **field, const char *value, char *err, size_t errlen)
 {
-    char *copy = strdup(value);
-
-    if (copy == NULL) {
+    if (cg_str_replace(field, value) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    free(*field);
-    *field = copy;
     return 0;
 }
 

@@ -362,48 +362,37 @@ cg_pii_add(cg_pii_t *p, const char *name, cg_pii_action_t action,
 }
 
 
+static int
+cg_pii_load_line(void *ctx, char *line, int lineno, char *msg,
+                 size_t msglen)
+{
+    char  why[160], *name, *re;
+    int   act;
+
+    name = strchr(line, '\t');
+    re = name ? strchr(name + 1, '\t') : NULL;
+    if (re == NULL) {
+        snprintf(msg, msglen, "line %d: expected action<TAB>name<TAB>regex",
+                 lineno);
+        return -1;
+    }
+    *name++ = '\0';
+    *re++ = '\0';
+    act = cg_pii_action_parse(line);
+    if (act < 0 || cg_pii_add(ctx, name, (cg_pii_action_t) act, re, why,
+                              sizeof(why)) != 0) {
+        snprintf(msg, msglen, "line %d: %s", lineno,
+                 act < 0 ? "unknown action" : why);
+        return -1;
+    }
+    return 0;
+}
+
+
 int
 cg_pii_load(cg_pii_t *p, const char *path, char *err, size_t errlen)
 {
-    FILE   *f;
-    char    line[2048], msg[200], *name, *re;
-    int     lineno = 0, act, rc = 0;
-    size_t  n;
-
-    f = fopen(path, "re");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot open %s", path);
-        return -1;
-    }
-    while (rc == 0 && fgets(line, sizeof(line), f)) {
-        lineno++;
-        n = strlen(line);
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
-            line[--n] = '\0';
-        }
-        if (n == 0 || line[0] == '#') {
-            continue;
-        }
-        name = strchr(line, '\t');
-        re = name ? strchr(name + 1, '\t') : NULL;
-        if (re == NULL) {
-            snprintf(err, errlen, "%s: line %d: expected "
-                     "action<TAB>name<TAB>regex", path, lineno);
-            rc = -1;
-            break;
-        }
-        *name++ = '\0';
-        *re++ = '\0';
-        act = cg_pii_action_parse(line);
-        if (act < 0 || cg_pii_add(p, name, (cg_pii_action_t) act, re, msg,
-                                  sizeof(msg)) != 0) {
-            snprintf(err, errlen, "%s: line %d: %s", path, lineno,
-                     act < 0 ? "unknown action" : msg);
-            rc = -1;
-        }
-    }
-    fclose(f);
-    return rc;
+    return cg_pattern_file_each(path, cg_pii_load_line, p, err, errlen);
 }
 
 

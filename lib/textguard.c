@@ -218,8 +218,8 @@ cg_tg_load_line(cg_textguard_t *tg, char *line, int lineno, char *err,
 
 
 int
-cg_textguard_load(cg_textguard_t *tg, const char *path, char *err,
-                  size_t errlen)
+cg_pattern_file_each(const char *path, cg_pattern_line_pt fn, void *ctx,
+                     char *err, size_t errlen)
 {
     FILE   *f;
     char    line[2048], msg[200];
@@ -240,13 +240,28 @@ cg_textguard_load(cg_textguard_t *tg, const char *path, char *err,
         if (n == 0 || line[0] == '#') {
             continue;
         }
-        if (cg_tg_load_line(tg, line, lineno, msg, sizeof(msg)) != 0) {
+        if (fn(ctx, line, lineno, msg, sizeof(msg)) != 0) {
             snprintf(err, errlen, "%s: %s", path, msg);
             rc = -1;
         }
     }
     fclose(f);
     return rc;
+}
+
+
+static int
+cg_tg_load_one(void *ctx, char *line, int lineno, char *msg, size_t msglen)
+{
+    return cg_tg_load_line(ctx, line, lineno, msg, msglen);
+}
+
+
+int
+cg_textguard_load(cg_textguard_t *tg, const char *path, char *err,
+                  size_t errlen)
+{
+    return cg_pattern_file_each(path, cg_tg_load_one, tg, err, errlen);
 }
 
 

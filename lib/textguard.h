@@ -91,6 +91,14 @@ long cg_textguard_invisible(const unsigned char *p, size_t n, int eof);
  * list, skipping those already there and those that do not fit. */
 void cg_guard_flag_add(char *flags, size_t size, const char *tags);
 
+/* Reads a patterns file (the input guard's and the PII engine's): calls fn
+ * for each line that is neither empty nor a # comment, with the line
+ * number; stops at the first line fn refuses and reports "path: msg". */
+typedef int (*cg_pattern_line_pt)(void *ctx, char *line, int lineno,
+                                  char *msg, size_t msglen);
+int cg_pattern_file_each(const char *path, cg_pattern_line_pt fn, void *ctx,
+                         char *err, size_t errlen);
+
 /* Whether to JIT-compile PCRE2 patterns: yes unless the environment has
  * CHATGATE_PCRE_JIT=0, for hosts that forbid writable-executable memory
  * (systemd MemoryDenyWriteExecute=yes) and for runs under valgrind, which
