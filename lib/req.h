@@ -48,6 +48,7 @@ typedef struct {
     char         client_addr[64];
     const char  *cors_origin;   /* allowed Origin to echo, or NULL */
     int          preflight;     /* an allowed OPTIONS: answer 204 */
+    int          options_ok;    /* preflights answered (Allow names it) */
     cg_err_t     err;
     const char  *err_msg;       /* client message; NULL: the table's */
     char         reason[160];   /* operator's reason, for the log */
