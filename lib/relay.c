@@ -1,5 +1,6 @@
 #include "relay.h"
 #include "clock.h"
+#include "csv.h"
 #include "provider.h"
 
 #include <errno.h>
@@ -347,26 +348,44 @@ cg_relay_route(cg_attempt_t *a, const char *uid)
 }
 
 
-/* The route, then its fallbacks in order. */
+/* 1 if rt may join the plan: not in it yet (a chain that loops back
+ * ends there), and, for a service token, a route it could have named
+ * itself, so no fallback widens its scope. */
 static int
-cg_relay_plan(const cg_conf_t *conf, const cg_route_t *rt,
-              const cg_route_t **plan)
+cg_relay_may_add(const cg_req_t *r, const cg_route_t *rt,
+                 const cg_route_t **plan, int n)
 {
-    const char *p = rt->fallback, *e;
-    int         n = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (plan[i] == rt) {
+            return 0;
+        }
+    }
+    return r->sess.token == NULL || cg_route_allowed(r, rt);
+}
+
+
+/* The route, then its fallbacks in order, then theirs (breadth first),
+ * each route once and at most CG_RELAY_MAX_ROUTES in all. */
+static int
+cg_relay_plan(const cg_conf_t *conf, const cg_req_t *r,
+              const cg_route_t *rt, const cg_route_t **plan)
+{
+    const cg_route_t *fb;
+    const char       *p, *item;
+    size_t            len;
+    int               n = 0, i;
 
     plan[n++] = rt;
-    while (*p && n < CG_RELAY_MAX_ROUTES) {
-        while (*p == ' ' || *p == ',') {
-            p++;
+    for (i = 0; i < n && n < CG_RELAY_MAX_ROUTES; i++) {
+        p = plan[i]->fallback;
+        while (n < CG_RELAY_MAX_ROUTES && cg_csv_next(&p, &item, &len)) {
+            fb = cg_conf_route(conf, item, len);
+            if (fb && cg_relay_may_add(r, fb, plan, n)) {
+                plan[n++] = fb;
+            }
         }
-        for (e = p; *e && *e != ',' && *e != ' '; e++) {
-            /* one name */
-        }
-        if (e > p && (plan[n] = cg_conf_route(conf, p, (size_t) (e - p)))) {
-            n++;
-        }
-        p = e;
     }
     return n;
 }
@@ -384,7 +403,7 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
     key = c->conf->user_id_key.len ? &c->conf->user_id_key
                                    : &c->conf->session_secret;
     cg_provider_user_id(key, r->user, uid);
-    n = cg_relay_plan(c->conf, rt, plan);
+    n = cg_relay_plan(c->conf, r, rt, plan);
     for (i = 0; i < n; i++) {
         memset(&a, 0, sizeof(a));
         a.c = c;
