@@ -168,6 +168,9 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
     if (cg_chat_who(c, r) != 0) {
         return;
     }
+    if (c->user_known) {
+        c->user_known(c->user_ctx, r);
+    }
     rl = cg_chat_limits(c, r, &own);
     /* Settled however it ends: a refused answer was still paid for. */
     if (cg_chat_how_much(c, r, rl) != 0
