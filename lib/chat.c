@@ -177,6 +177,7 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
         || cg_guard_parse(r, &lim) != 0
         || cg_guardset_in(&c->guards, r) != 0
         || cg_chat_route(c, r, &rt) != 0
+        || cg_meter_admit_route(&c->meter, rt, r) != 0
         || cg_chat_reserve(c, r, rt) != 0
         || cg_relay_run(c, r, rt) != 0
         || (!r->stream && cg_guardset_out(&c->guards, r) != 0)) {

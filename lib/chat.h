@@ -2,7 +2,7 @@
  * chat: the request path after admission, as one straight line of stages.
  *
  *   who (session) -> how much (rate limits) -> clean in (guard, guardset)
- *     -> which route -> budget (reserve) -> provider (relay: build, call,
+ *     -> which route -> the route's own limits -> budget (reserve) -> provider (relay: build, call,
  *        retry, fall back, answer as JSON or as a stream) -> clean out
  *        (guardset, also on each streamed delta) -> settle (meter)
  *

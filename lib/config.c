@@ -445,6 +445,18 @@ const cg_conf_cmd_t cg_route_cmds[] = {
       CG_ROFF(retry_max_wait_ms), "5000", 0, 60000,
       "longest wait before one retry; a longer retry-after skips to the "
       "fallbacks" },
+    /* This route's own rate limits, on top of [limits] (docs/limits.md). */
+    { "route", "requests_per_minute", cg_conf_set_int, CG_ROFF(rpm), "0", 0,
+      1000000, "requests per user per window on this route, on top of "
+      "[limits] (0: none)" },
+    { "route", "tokens_per_minute", cg_conf_set_int, CG_ROFF(tpm), "0", 0,
+      1000000000, "tokens per user per window on this route (0: none)" },
+    { "route", "global_requests_per_minute", cg_conf_set_int,
+      CG_ROFF(global_rpm), "0", 0, 1000000,
+      "requests on this route for the whole site per window (0: none)" },
+    { "route", "global_tokens_per_minute", cg_conf_set_int,
+      CG_ROFF(global_tpm), "0", 0, 1000000000,
+      "tokens on this route for the whole site per window (0: none)" },
 
     /* Session verifiers and admission: docs/sessions.md. For a oneof row,
      * min/max index the choice lists below. */

@@ -55,6 +55,9 @@ typedef struct {
     int          retry_after;   /* seconds, for 429/503; 0: none */
     cg_limit_report_t rate;     /* figures for the RateLimit headers */
     cg_limit_hold_t  limit_hold;
+    cg_limits_t      route_limits;  /* the chosen route's own (ns NULL:
+                                       none), given back in finish */
+    cg_limit_hold_t  route_hold;
     cg_budget_hold_t budget_hold;
     long long    cost_micro_usd; /* -1: no price known */
     char        *message;       /* the last user message (owned) */
