@@ -64,16 +64,24 @@ cg_chat_who(cg_chat_t *c, cg_req_t *r)
 }
 
 
-/* [limits], with a service token's own requests per minute. */
+/* [limits], with a service token's own requests and tokens per
+ * minute. */
 static const cg_limits_t *
 cg_chat_limits(cg_chat_t *c, const cg_req_t *r, cg_limits_t *own)
 {
-    if (r->sess.token && r->sess.token->rpm >= 0) {
-        *own = c->meter.limits;
-        own->rpm[CG_SCOPE_CALLER] = r->sess.token->rpm;
-        return own;
+    const cg_token_t *t = r->sess.token;
+
+    if (t == NULL || (t->rpm < 0 && t->tpm < 0)) {
+        return &c->meter.limits;
     }
-    return &c->meter.limits;
+    *own = c->meter.limits;
+    if (t->rpm >= 0) {
+        own->rpm[CG_SCOPE_CALLER] = t->rpm;
+    }
+    if (t->tpm >= 0) {
+        own->tpm[CG_SCOPE_CALLER] = t->tpm;
+    }
+    return own;
 }
 
 

@@ -1090,15 +1090,21 @@ cg_conf_route_price(const cg_conf_t *conf, const cg_route_t *rt)
 static int
 cg_conf_check_prices(const cg_conf_t *conf, char *err, size_t errlen)
 {
-    int i;
+    const cg_token_t *t;
+    int               i, any;
 
-    if (!(conf->budget_user_daily || conf->budget_user_monthly
-          || conf->budget_global_daily || conf->budget_global_monthly)) {
+    any = conf->budget_user_daily || conf->budget_user_monthly
+          || conf->budget_global_daily || conf->budget_global_monthly;
+    for (t = conf->tokens; t && !any; t = t->next) {
+        any = (t->have_budget[0] && t->budget[0])
+              || (t->have_budget[1] && t->budget[1]);
+    }
+    if (!any) {
         return 0;
     }
     for (i = 0; i < conf->nroutes; i++) {
         if (cg_conf_route_price(conf, &conf->routes[i]) == NULL) {
-            snprintf(err, errlen, "[budget] is set but route %s has no "
+            snprintf(err, errlen, "a budget is set but route %s has no "
                      "[price %s] section", conf->routes[i].name,
                      conf->routes[i].price && conf->routes[i].price[0]
                      ? conf->routes[i].price : conf->routes[i].model);

@@ -1,4 +1,5 @@
 #include "meter.h"
+#include "tokens.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -216,6 +217,27 @@ cg_meter_admit_route(cg_meter_t *m, const cg_route_t *rt, cg_req_t *r)
 }
 
 
+/* The caps that apply to r: a service token's own daily and monthly
+ * caps take the place of the per-user ones (its caller is token:NAME). */
+static const cg_budgets_t *
+cg_meter_budgets(const cg_meter_t *m, const cg_req_t *r, cg_budgets_t *own)
+{
+    const cg_token_t *t = r->sess.token;
+    int               i;
+
+    if (t == NULL || !(t->have_budget[0] || t->have_budget[1])) {
+        return &m->budgets;
+    }
+    *own = m->budgets;
+    for (i = 0; i < CG_BUDGET__PERIODS; i++) {
+        if (t->have_budget[i]) {
+            own->cap[CG_BSCOPE_CALLER][i] = t->budget[i];
+        }
+    }
+    return own;
+}
+
+
 /* Seconds until the budget period that refused rolls over (UTC). */
 static int
 cg_meter_period_left(int period, time_t now)
@@ -239,25 +261,28 @@ int
 cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
                  size_t bytes_sent, long max_tokens)
 {
-    cg_budget_rc_t    rc;
-    time_t            now = time(NULL);
+    cg_budget_rc_t      rc;
+    time_t              now = time(NULL);
+    cg_budgets_t        own;
+    const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
 
-    if (!cg_budgets_any(&m->budgets)) {
+    if (!cg_budgets_any(b)) {
         return 0;
     }
     if (p == NULL) {
         return cg_req_fail(r, CG_E_INTERNAL, NULL, "no [price] row for "
                            "the budget");
     }
-    rc = cg_budget_reserve(m->store, &m->budgets, r->user,
+    rc = cg_budget_reserve(m->store, b, r->user,
                            cg_price_worst(p, bytes_sent, max_tokens), now,
                            &r->budget_hold);
     if (rc == CG_BUDGET_OVER) {
-        cg_alert_budget(&m->alert, &m->budgets, &r->budget_hold, 1, now);
+        cg_alert_budget(&m->alert, b, &r->budget_hold, 1, now);
         r->retry_after = cg_meter_period_left(r->budget_hold.over_period,
                                               now);
         return cg_req_fail(r, CG_E_BUDGET, NULL, "%s %s budget reached",
-                           r->budget_hold.over_scope ? "global" : "user",
+                           r->budget_hold.over_scope ? "global"
+                           : r->sess.token ? "token" : "user",
                            r->budget_hold.over_period ? "monthly"
                                                       : "daily");
     }
@@ -279,8 +304,10 @@ void
 cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
                 const cg_price_t *p)
 {
-    time_t            now = time(NULL);
-    uint64_t          cost = 0;
+    time_t              now = time(NULL);
+    uint64_t            cost = 0;
+    cg_budgets_t        own;
+    const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
 
     lim = lim ? lim : &m->limits;
     if (p) {
@@ -294,11 +321,11 @@ cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
         r->cost_micro_usd = (long long) cost;
     }
     if (r->budget_hold.active) {
-        if (cg_budget_settle(m->store, &m->budgets, &r->budget_hold, cost,
+        if (cg_budget_settle(m->store, b, &r->budget_hold, cost,
                              now) != 0) {
             cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
         } else {
-            cg_alert_budget(&m->alert, &m->budgets, &r->budget_hold, 0, now);
+            cg_alert_budget(&m->alert, b, &r->budget_hold, 0, now);
         }
     }
     (void) cg_limit_end(r->limit_hold.fallback && m->local ? m->local

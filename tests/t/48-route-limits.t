@@ -16,6 +16,8 @@ use JSON::PP ();
 my $t = CG->new;
 my $d = $t->dir;
 my $svc = 'cgt_' . CG::rand_hex(48);
+my $cheap = 'cgt_' . CG::rand_hex(48);
+my $streamer = 'cgt_' . CG::rand_hex(48);
 $t->start_memcached;
 $t->start_mock;
 my $m = $t->mock_url;
@@ -35,6 +37,13 @@ $t->start_chatgate(
     'provider.max_tokens'                 => 8,
     'token svc.sha256'                    => sha256_hex($svc),
     'token svc.routes'                    => '*',
+    'token svc.tokens_per_minute'         => 20,
+    'token cheap.sha256'                  => sha256_hex($cheap),
+    'token cheap.routes'                  => '*',
+    'token cheap.budget_daily'            => '0.00005',
+    'token streamer.sha256'               => sha256_hex($streamer),
+    'token streamer.routes'               => '*',
+    'token streamer.budget_monthly'       => '1',
 );
 $t->start_nginx;
 my $bob = $t->mint('bob');
@@ -74,5 +83,29 @@ is(ask(route => 'tpm', message => 'twenty bytes of text')->{status}, 200, 'route
 $r = ask(route => 'tpm');
 is($r->{status}, 429, 'route tpm: refused once the route\'s tokens are used');
 like($t->usage_for($r)->{reason}, qr/route-tpm 5 reached/, 'naming route-tpm');
+
+# A service token's own token rate.
+is(ask(svc => $svc, message => '[[mock:big=100]] a')->{status}, 200, 'token tpm: first');
+$r = ask(svc => $svc);
+is($r->{status}, 429, 'token tpm: refused once the token\'s tokens are used');
+like($t->usage_for($r)->{reason}, qr/^tpm 20 reached/, 'as the caller\'s tpm');
+
+# A service token's own daily budget ($0.00005 = 50 micro-dollars; a call
+# reserves 12 and costs 4), in place of [budget] user_daily.
+my ($ok, $over) = (0, 0);
+for (1 .. 20) {
+    my $s = ask(svc => $cheap);
+    $ok++ if $s->{status} == 200;
+    if ($s->{status} == 429) { $over++; $r = $s; last }
+}
+ok($ok >= 3 && $ok <= 12, "token budget: $ok calls fit in it");
+is($over, 1, 'then the token is refused');
+is($r->{json}{error}{type}, 'budget_exceeded', 'as budget_exceeded');
+like($t->usage_for($r)->{reason}, qr/token daily budget reached/, 'the log says the token\'s');
+my $spent = 0;
+$spent += $_->{cost_micro_usd} // 0
+    for grep { ($_->{user} // '') eq 'token:cheap' && $_->{status} == 200 } @{$t->usage_lines};
+ok($spent <= 50, "token budget: recorded spend $spent <= 50 micro-dollars");
+is(ask()->{status}, 200, 'a user is not held to the token\'s cap');
 
 done_testing;
