@@ -25,6 +25,8 @@ typedef struct {
     int                  body_seen;     /* a 2xx stream has started */
     int                  gone;          /* the client left */
     int                  bad_event;     /* error event or garbage */
+    int                  over_budget;   /* used its whole reservation */
+    const cg_price_t    *price;         /* the route's, for the budget */
 } cg_attempt_t;
 
 
@@ -50,6 +52,31 @@ cg_relay_usage(cg_attempt_t *a)
                                          : cg_relay_quarter(a->text_bytes);
     r->usage_estimated = !a->ps.have_input || !a->ps.have_output;
     memcpy(r->stop_reason, a->ps.stop_reason, sizeof(r->stop_reason));
+}
+
+
+/* 1 while the stream's cost so far fits in its budget reservation. A
+ * provider that does not hold to max_tokens would otherwise spend past
+ * a cap: the answer is cut before the text that would pass it. */
+static int
+cg_relay_within_budget(const cg_attempt_t *a)
+{
+    const cg_req_t *r = a->r;
+    size_t          sys;
+    long            in, out;
+
+    if (!r->budget_hold.active || a->price == NULL) {
+        return 1;
+    }
+    sys = a->rt->system_prompt_text ? strlen(a->rt->system_prompt_text) : 0;
+    in = a->ps.have_input ? a->ps.input_tokens
+                          : cg_relay_quarter(r->msgs_bytes + sys);
+    out = cg_relay_quarter(a->text_bytes);
+    if (a->ps.have_output && a->ps.output_tokens > out) {
+        out = a->ps.output_tokens;
+    }
+    return cg_budget_check_stream(&r->budget_hold,
+                                  cg_price_cost(a->price, in, out, 0, 0));
 }
 
 
@@ -81,6 +108,10 @@ cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
     rc = a->p->event(&a->ps, event, data, len, &c->delta);
     if (c->delta.len) {
         a->text_bytes += c->delta.len;
+        if (!cg_relay_within_budget(a)) {
+            a->over_budget = 1;
+            return -1;
+        }
         /* The output guard sees every delta before the client does; it
          * holds text back only while a link or tag is still open. */
         cg_buf_reset(&c->gdelta);
@@ -225,6 +256,11 @@ cg_relay_outcome(cg_attempt_t *a)
     if (a->gone) {
         cg_req_fail(r, CG_E_CLIENT_CLOSED, NULL, "client closed the "
                     "connection during the provider call");
+        return CG_NEXT_DONE;
+    }
+    if (a->over_budget) {
+        cg_req_fail(r, CG_E_BUDGET, NULL, "budget: the stream used its "
+                    "whole reservation (the provider passed max_tokens?)");
         return CG_NEXT_DONE;
     }
     if (r->stream && a->ps.done) {
@@ -410,6 +446,7 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
         a.r = r;
         a.rt = plan[i];
         a.p = cg_provider_find(plan[i]->provider);
+        a.price = cg_conf_route_price(c->conf, plan[i]);
         r->route = plan[i]->name;
         r->provider = plan[i]->provider;
         r->model = plan[i]->model;

@@ -108,4 +108,19 @@ $spent += $_->{cost_micro_usd} // 0
 ok($spent <= 50, "token budget: recorded spend $spent <= 50 micro-dollars");
 is(ask()->{status}, 200, 'a user is not held to the token\'s cap');
 
+# A provider that ignores max_tokens (the mock's big answer) cannot spend
+# past the reservation: the stream ends with an error event, cleanly.
+$r = ask(svc => $streamer, stream => 1, message => '[[mock:big=4000]] go');
+is($r->{status}, 200, 'mid-stream budget: the stream started');
+my $ev = sse_events($r->{content});
+ok((grep { ($_->{event} // '') eq 'delta' } @$ev), 'some text came first');
+is($ev->[-1]{event}, 'error', 'then an error event ends the stream');
+is($ev->[-1]{data}{error}{type}, 'budget_exceeded', 'of type budget_exceeded');
+ok(!(grep { ($_->{event} // '') eq 'done' } @$ev), 'and no done event');
+my $text = sse_text($ev);
+ok(length($text) < 200, 'the answer was cut short (' . length($text) . ' of 4000 bytes)');
+my $u = $t->usage_for($r);
+is($u->{error}, 'budget_exceeded', 'the usage line says budget_exceeded');
+ok($u->{output_tokens} > 0 && $u->{cost_micro_usd} > 0, 'with the partial usage settled');
+
 done_testing;
