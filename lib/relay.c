@@ -37,17 +37,27 @@ cg_relay_quarter(size_t bytes)
 }
 
 
+/* Input tokens: the provider's count, or the conversation and system
+ * prompt's bytes / 4. */
+static long
+cg_relay_input(const cg_attempt_t *a)
+{
+    size_t sys = a->rt->system_prompt_text
+                 ? strlen(a->rt->system_prompt_text) : 0;
+
+    return a->ps.have_input ? a->ps.input_tokens
+                            : cg_relay_quarter(a->r->msgs_bytes + sys);
+}
+
+
 /* The provider's usage where it gave it; a conservative estimate (bytes
  * / 4, never zero) where it did not. */
 static void
 cg_relay_usage(cg_attempt_t *a)
 {
     cg_req_t *r = a->r;
-    size_t    sys = a->rt->system_prompt_text
-                    ? strlen(a->rt->system_prompt_text) : 0;
 
-    r->input_tokens = a->ps.have_input ? a->ps.input_tokens
-                                       : cg_relay_quarter(r->msgs_bytes + sys);
+    r->input_tokens = cg_relay_input(a);
     r->output_tokens = a->ps.have_output ? a->ps.output_tokens
                                          : cg_relay_quarter(a->text_bytes);
     r->usage_estimated = !a->ps.have_input || !a->ps.have_output;
@@ -62,21 +72,18 @@ static int
 cg_relay_within_budget(const cg_attempt_t *a)
 {
     const cg_req_t *r = a->r;
-    size_t          sys;
-    long            in, out;
+    long            out;
 
     if (!r->budget_hold.active || a->price == NULL) {
         return 1;
     }
-    sys = a->rt->system_prompt_text ? strlen(a->rt->system_prompt_text) : 0;
-    in = a->ps.have_input ? a->ps.input_tokens
-                          : cg_relay_quarter(r->msgs_bytes + sys);
     out = cg_relay_quarter(a->text_bytes);
     if (a->ps.have_output && a->ps.output_tokens > out) {
         out = a->ps.output_tokens;
     }
     return cg_budget_check_stream(&r->budget_hold,
-                                  cg_price_cost(a->price, in, out, 0, 0));
+                                  cg_price_cost(a->price, cg_relay_input(a),
+                                                out, 0, 0));
 }
 
 
