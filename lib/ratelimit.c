@@ -43,19 +43,6 @@ cg_limit_window(const cg_limits_t *lim)
 }
 
 
-/* cg:<kind>:<scope>[@<route>]:<id>:<bucket> */
-static size_t
-cg_limit_key(char *buf, char kind, cg_scope_t s, const char *ns,
-             const char *id, long long bucket)
-{
-    int n = snprintf(buf, CG_KEY_LEN, "cg:%c:%s%s%s:%s:%lld", kind,
-                     cg_scope_key[s], ns ? "@" : "", ns ? ns : "", id,
-                     bucket);
-
-    return n < 0 || n >= CG_KEY_LEN ? 0 : (size_t) n;
-}
-
-
 static uint64_t
 cg_limit_hash(const char *s, size_t n)
 {
@@ -65,6 +52,27 @@ cg_limit_hash(const char *s, size_t n)
         h = (h ^ (unsigned char) *s++) * 1099511628211ULL;
     }
     return h;
+}
+
+
+/* cg:<kind>:<scope>[@<route>]:<id>:<bucket>. A long route name and a
+ * long user id together may not fit a store key: the id is then replaced
+ * by its hash (#<hex>), so such a caller is still counted. */
+static size_t
+cg_limit_key(char *buf, char kind, cg_scope_t s, const char *ns,
+             const char *id, long long bucket)
+{
+    int n = snprintf(buf, CG_KEY_LEN, "cg:%c:%s%s%s:%s:%lld", kind,
+                     cg_scope_key[s], ns ? "@" : "", ns ? ns : "", id,
+                     bucket);
+
+    if (n >= CG_KEY_LEN) {
+        n = snprintf(buf, CG_KEY_LEN, "cg:%c:%s%s%s:#%016llx:%lld", kind,
+                     cg_scope_key[s], ns ? "@" : "", ns ? ns : "",
+                     (unsigned long long) cg_limit_hash(id, strlen(id)),
+                     bucket);
+    }
+    return n < 0 || n >= CG_KEY_LEN ? 0 : (size_t) n;
 }
 
 
