@@ -12,7 +12,9 @@
 
 #include "access.h"
 #include "config.h"
+#include "csv.h"
 #include "keys.h"
+#include "tokens.h"
 
 #include <json-c/json.h>
 #include <libgen.h>
@@ -161,6 +163,33 @@ cg_audit_key_age(cg_audit_t *a, const cg_key_t *k, json_object *jk)
 }
 
 
+/* A services name that matches no [token NAME] is a typo or a token
+ * since removed: the key's scope is not what its reader thinks. */
+static void
+cg_audit_services(cg_audit_t *a, const cg_conf_t *conf, const cg_key_t *k)
+{
+    const cg_token_t *t;
+    const char       *p = k->services, *item;
+    size_t            len;
+
+    while (p && cg_csv_next(&p, &item, &len)) {
+        if (len == 1 && item[0] == '*') {
+            continue;
+        }
+        for (t = conf->tokens; t; t = t->next) {
+            if (strlen(t->name) == len && memcmp(t->name, item, len) == 0) {
+                break;
+            }
+        }
+        if (t == NULL) {
+            cg_audit_find(a, CG_MEDIUM, k->name, "services names %.*s, "
+                          "which is no [token NAME] in the config",
+                          (int) len, item);
+        }
+    }
+}
+
+
 /* routes: the routes using k (NULL: none), for the report. */
 static void
 cg_audit_key(cg_audit_t *a, cg_conf_t *conf, cg_key_t *k, json_object *used,
@@ -194,6 +223,7 @@ cg_audit_key(cg_audit_t *a, cg_conf_t *conf, cg_key_t *k, json_object *used,
                                                                        0)),
                       cg_env_name(k->env), cg_env_name(conf->environment));
     }
+    cg_audit_services(a, conf, k);
     cg_audit_key_file(a, k, jk);
     json_object_array_add(keys, jk);
 }

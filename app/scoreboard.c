@@ -75,6 +75,15 @@ cg_sb_begin(cg_sb_t *sb, int proc, int thread)
 }
 
 
+void
+cg_sb_user(cg_sb_t *sb, int proc, int thread, const char *user)
+{
+    cg_sb_thread_t *t = cg_sb_thread(sb, proc, thread);
+
+    snprintf(t->user, sizeof(t->user), "%s", user);
+}
+
+
 static void
 cg_sb_count(cg_sb_counters_t *c, const cg_req_t *r)
 {
@@ -112,8 +121,9 @@ cg_sb_end(cg_sb_t *sb, int proc, int thread, const cg_req_t *r)
 
     if (r) {
         cg_sb_count(sb->c, r);
-        snprintf(t->user, sizeof(t->user), "%s", r->user);
     }
+    /* An idle slot names no one: the user shown is the running one's. */
+    t->user[0] = '\0';
     atomic_fetch_add(&t->requests, 1);
     atomic_store(&t->state, CG_SB_IDLE);
     atomic_fetch_add(&sb->procs[proc].requests, 1);

@@ -5,7 +5,7 @@
  *
  * One process slot per worker process (pid, generation, busy threads,
  * requests served, last activity) and one thread slot per request thread
- * (state, current user, start time), plus pool-wide counters for the
+ * (state, the running request's user, start time), plus pool-wide counters for the
  * status page. Each slot has one writer (its own thread or process); the
  * master and the status page only read. Counters are C11 atomics, so no
  * lock is ever taken; the user string may be read torn, which only a
@@ -76,6 +76,8 @@ cg_sb_thread_t *cg_sb_thread(cg_sb_t *sb, int proc, int thread);
 long long cg_sb_now_ms(void);
 /* A request starts or ends on (proc, thread). */
 void  cg_sb_begin(cg_sb_t *sb, int proc, int thread);
+/* The running request's user is known (after the session stage). */
+void  cg_sb_user(cg_sb_t *sb, int proc, int thread, const char *user);
 void  cg_sb_end(cg_sb_t *sb, int proc, int thread, const cg_req_t *r);
 
 #endif

@@ -58,7 +58,11 @@ cg_status_json_slots(cg_sb_t *sb, cg_buf_t *b)
                         busy ? "busy" : "idle",
                         atomic_load(&t->requests),
                         busy ? now - atomic_load(&t->started_ms) : 0LL);
-            cg_buf_add_json_cstr(b, user);
+            if (busy && user[0]) {
+                cg_buf_add_json_cstr(b, user);
+            } else {
+                cg_buf_adds(b, "null");     /* idle, or not yet known */
+            }
             cg_buf_addc(b, '}');
             first = 0;
         }

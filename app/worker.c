@@ -255,6 +255,16 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
 }
 
 
+/* The status page shows the running request's user. */
+static void
+cg_worker_user_known(void *ctx, const cg_req_t *r)
+{
+    cg_worker_t *w = ctx;
+
+    cg_sb_user(w->proc->sb, w->proc->slot, w->index, r->user);
+}
+
+
 /* lib/alert.c raised an alert: the usage log, syslog, webhook, command. */
 static void
 cg_worker_alert(void *ctx, const cg_buf_t *line)
@@ -355,6 +365,8 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
         cg_log(CG_LOG_WARN, "%s", cg_store_notice(w->chat.store));
     }
     w->chat.key_rejected = cg_worker_key_rejected;
+    w->chat.user_known = cg_worker_user_known;
+    w->chat.user_ctx = w;
     return 0;
 }
 

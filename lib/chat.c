@@ -64,16 +64,24 @@ cg_chat_who(cg_chat_t *c, cg_req_t *r)
 }
 
 
-/* [limits], with a service token's own requests per minute. */
+/* [limits], with a service token's own requests and tokens per
+ * minute. */
 static const cg_limits_t *
 cg_chat_limits(cg_chat_t *c, const cg_req_t *r, cg_limits_t *own)
 {
-    if (r->sess.token && r->sess.token->rpm >= 0) {
-        *own = c->meter.limits;
-        own->rpm[CG_SCOPE_CALLER] = r->sess.token->rpm;
-        return own;
+    const cg_token_t *t = r->sess.token;
+
+    if (t == NULL || (t->rpm < 0 && t->tpm < 0)) {
+        return &c->meter.limits;
     }
-    return &c->meter.limits;
+    *own = c->meter.limits;
+    if (t->rpm >= 0) {
+        own->rpm[CG_SCOPE_CALLER] = t->rpm;
+    }
+    if (t->tpm >= 0) {
+        own->tpm[CG_SCOPE_CALLER] = t->tpm;
+    }
+    return own;
 }
 
 
@@ -168,12 +176,16 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
     if (cg_chat_who(c, r) != 0) {
         return;
     }
+    if (c->user_known) {
+        c->user_known(c->user_ctx, r);
+    }
     rl = cg_chat_limits(c, r, &own);
     /* Settled however it ends: a refused answer was still paid for. */
     if (cg_chat_how_much(c, r, rl) != 0
         || cg_guard_parse(r, &lim) != 0
         || cg_guardset_in(&c->guards, r) != 0
         || cg_chat_route(c, r, &rt) != 0
+        || cg_meter_admit_route(&c->meter, rt, r) != 0
         || cg_chat_reserve(c, r, rt) != 0
         || cg_relay_run(c, r, rt) != 0
         || (!r->stream && cg_guardset_out(&c->guards, r) != 0)) {

@@ -2,7 +2,7 @@
  * chat: the request path after admission, as one straight line of stages.
  *
  *   who (session) -> how much (rate limits) -> clean in (guard, guardset)
- *     -> which route -> budget (reserve) -> provider (relay: build, call,
+ *     -> which route -> the route's own limits -> budget (reserve) -> provider (relay: build, call,
  *        retry, fall back, answer as JSON or as a stream) -> clean out
  *        (guardset, also on each streamed delta) -> settle (meter)
  *
@@ -41,6 +41,10 @@ typedef struct {
     /* Called when a provider rejects a route's key (401), for the
      * operator's log and alerts; may be NULL. */
     void           (*key_rejected)(const cg_route_t *rt, const cg_req_t *r);
+    /* Called once the session stage knows r->user (for the status
+     * page's running requests); may be NULL. */
+    void           (*user_known)(void *ctx, const cg_req_t *r);
+    void            *user_ctx;
     cg_guardset_t    guards;    /* input, PII and output guards */
     cg_outguard_t   *og;        /* this stream's output guard */
     cg_buf_t         gdelta;    /* a delta after the output guard */

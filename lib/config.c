@@ -445,6 +445,18 @@ const cg_conf_cmd_t cg_route_cmds[] = {
       CG_ROFF(retry_max_wait_ms), "5000", 0, 60000,
       "longest wait before one retry; a longer retry-after skips to the "
       "fallbacks" },
+    /* This route's own rate limits, on top of [limits] (docs/limits.md). */
+    { "route", "requests_per_minute", cg_conf_set_int, CG_ROFF(rpm), "0", 0,
+      1000000, "requests per user per window on this route, on top of "
+      "[limits] (0: none)" },
+    { "route", "tokens_per_minute", cg_conf_set_int, CG_ROFF(tpm), "0", 0,
+      1000000000, "tokens per user per window on this route (0: none)" },
+    { "route", "global_requests_per_minute", cg_conf_set_int,
+      CG_ROFF(global_rpm), "0", 0, 1000000,
+      "requests on this route for the whole site per window (0: none)" },
+    { "route", "global_tokens_per_minute", cg_conf_set_int,
+      CG_ROFF(global_tpm), "0", 0, 1000000000,
+      "tokens on this route for the whole site per window (0: none)" },
 
     /* Session verifiers and admission: docs/sessions.md. For a oneof row,
      * min/max index the choice lists below. */
@@ -1073,15 +1085,21 @@ cg_conf_route_price(const cg_conf_t *conf, const cg_route_t *rt)
 static int
 cg_conf_check_prices(const cg_conf_t *conf, char *err, size_t errlen)
 {
-    int i;
+    const cg_token_t *t;
+    int               i, any;
 
-    if (!(conf->budget_user_daily || conf->budget_user_monthly
-          || conf->budget_global_daily || conf->budget_global_monthly)) {
+    any = conf->budget_user_daily || conf->budget_user_monthly
+          || conf->budget_global_daily || conf->budget_global_monthly;
+    for (t = conf->tokens; t && !any; t = t->next) {
+        any = (t->have_budget[0] && t->budget[0])
+              || (t->have_budget[1] && t->budget[1]);
+    }
+    if (!any) {
         return 0;
     }
     for (i = 0; i < conf->nroutes; i++) {
         if (cg_conf_route_price(conf, &conf->routes[i]) == NULL) {
-            snprintf(err, errlen, "[budget] is set but route %s has no "
+            snprintf(err, errlen, "a budget is set but route %s has no "
                      "[price %s] section", conf->routes[i].name,
                      conf->routes[i].price && conf->routes[i].price[0]
                      ? conf->routes[i].price : conf->routes[i].model);

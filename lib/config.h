@@ -56,6 +56,10 @@ typedef struct {
     int     timeout_ms;
     int     retries;
     int     retry_max_wait_ms;
+    int     rpm;                /* this route's own limits; 0: none */
+    int     tpm;
+    int     global_rpm;
+    int     global_tpm;
 
     unsigned char seen[CG_ROUTE_KEYS_MAX];  /* keys set in the file */
     cg_secret_t   api_key;

@@ -142,6 +142,7 @@ cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
         r->preflight = 1;
         return 1;
     }
+    r->options_ok = conf->allowed_origins[0] != '\0';
     if (r->method == NULL || strcmp(r->method, "POST") != 0) {
         return cg_req_fail(r, CG_E_METHOD, NULL, "method not POST");
     }
@@ -290,7 +291,8 @@ cg_http_response(const cg_req_t *r, cg_buf_t *out)
     cg_buf_adds(out, "\r\nContent-Type: application/json");
     cg_http_headers(r, out);
     if (r->err == CG_E_METHOD) {
-        cg_buf_adds(out, "\r\nAllow: POST");
+        cg_buf_adds(out, r->options_ok ? "\r\nAllow: POST, OPTIONS"
+                                       : "\r\nAllow: POST");
     }
     cg_buf_adds(out, "\r\nContent-Length: ");
     cg_buf_add_long(out, (long long) body.len);

@@ -1,4 +1,5 @@
 #include "meter.h"
+#include "tokens.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -125,39 +126,115 @@ cg_meter_refuse(cg_meter_t *m, cg_req_t *r, const cg_limits_t *lim)
 }
 
 
+/* Counts r against lim into hold and rep, following the store-failure
+ * policy; 1 when the store was down and requests go uncounted. */
+static int
+cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
+               cg_limit_hold_t *hold, cg_limit_report_t *rep,
+               cg_limit_rc_t *rc)
+{
+    cg_store_t    *fb;
+    time_t         now = time(NULL);
+
+    *rc = cg_limit_begin(m->store, &m->cache, lim, r->user, r->remote_addr,
+                         now, hold, rep);
+    if (*rc != CG_LIMIT_STORE_DOWN) {
+        return 0;
+    }
+    cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
+    rep->n = 0;
+    if ((fb = cg_meter_fallback(m)) != NULL) {
+        *rc = cg_limit_begin(fb, NULL, lim, r->user, r->remote_addr, now,
+                             hold, rep);
+        hold->fallback = 1;
+        return 0;
+    }
+    if (m->conf->store_fail_open) {
+        *rc = CG_LIMIT_PASS;
+        return 1;
+    }
+    r->retry_after = 5;
+    return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "%s: %s",
+                       m->conf->store_type, cg_store_error(m->store));
+}
+
+
 int
 cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r)
 {
     cg_limit_rc_t  rc;
-    cg_store_t    *fb;
-    time_t         now = time(NULL);
 
     lim = lim ? lim : &m->limits;
-    rc = cg_limit_begin(m->store, &m->cache, lim, r->user, r->remote_addr, now,
-                        &r->limit_hold, &r->rate);
-    if (rc == CG_LIMIT_STORE_DOWN) {
-        cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
-        r->rate.n = 0;
-        if ((fb = cg_meter_fallback(m)) != NULL) {
-            rc = cg_limit_begin(fb, NULL, lim, r->user, r->remote_addr, now,
-                                &r->limit_hold, &r->rate);
-            r->limit_hold.fallback = 1;
-        } else if (m->conf->store_fail_open) {
-            return 0;
-        } else {
-            r->retry_after = 5;
-            return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "%s: %s",
-                               m->conf->store_type, cg_store_error(m->store));
-        }
+    if (cg_meter_count(m, lim, r, &r->limit_hold, &r->rate, &rc) != 0) {
+        return r->err == CG_OK ? 0 : -1;
     }
     if (r->rate.n > 0 && strcmp(r->rate.p[0].name, "rpm") == 0) {
         cg_alert_spike(&m->alert, r->user, r->rate.p[0].used, lim->window,
-                       now);
+                       time(NULL));
     }
     if (rc == CG_LIMIT_OVER) {
         return cg_meter_refuse(m, r, lim);
     }
     return 0;
+}
+
+
+int
+cg_meter_admit_route(cg_meter_t *m, const cg_route_t *rt, cg_req_t *r)
+{
+    cg_limits_t       *lim = &r->route_limits;
+    cg_limit_report_t  rep;
+    cg_limit_rc_t      rc;
+    int                i;
+
+    if (rt->rpm == 0 && rt->tpm == 0 && rt->global_rpm == 0
+        && rt->global_tpm == 0) {
+        return 0;
+    }
+    *lim = m->limits;
+    memset(lim->rpm, 0, sizeof(lim->rpm));
+    memset(lim->tpm, 0, sizeof(lim->tpm));
+    lim->rpm[CG_SCOPE_CALLER] = rt->rpm;
+    lim->tpm[CG_SCOPE_CALLER] = rt->tpm;
+    lim->rpm[CG_SCOPE_GLOBAL] = rt->global_rpm;
+    lim->tpm[CG_SCOPE_GLOBAL] = rt->global_tpm;
+    lim->concurrent = 0;
+    lim->ns = rt->name;
+    if (cg_meter_count(m, lim, r, &r->route_hold, &rep, &rc) != 0) {
+        return r->err == CG_OK ? 0 : -1;
+    }
+    /* Reported beside the global figures, in the same headers. */
+    for (i = 0; i < rep.n && r->rate.n < CG_LIMIT_POLICIES; i++) {
+        if (i == rep.over) {
+            r->rate.over = r->rate.n;
+        }
+        r->rate.p[r->rate.n++] = rep.p[i];
+    }
+    if (rc == CG_LIMIT_OVER) {
+        return cg_meter_refuse(m, r, lim);
+    }
+    return 0;
+}
+
+
+/* The caps that apply to r: a service token's own daily and monthly
+ * caps take the place of the per-user ones (its caller is token:NAME). */
+static const cg_budgets_t *
+cg_meter_budgets(const cg_meter_t *m, const cg_req_t *r, cg_budgets_t *own)
+{
+    const cg_token_t *t = r->sess.token;
+    int               i;
+
+    if (t == NULL || !(t->have_budget[0] || t->have_budget[1])) {
+        return &m->budgets;
+    }
+    *own = m->budgets;
+    for (i = 0; i < CG_BUDGET__PERIODS; i++) {
+        if (t->have_budget[i]) {
+            own->cap[CG_BSCOPE_CALLER][i] = t->budget[i];
+        }
+    }
+    return own;
 }
 
 
@@ -184,25 +261,28 @@ int
 cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
                  size_t bytes_sent, long max_tokens)
 {
-    cg_budget_rc_t    rc;
-    time_t            now = time(NULL);
+    cg_budget_rc_t      rc;
+    time_t              now = time(NULL);
+    cg_budgets_t        own;
+    const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
 
-    if (!cg_budgets_any(&m->budgets)) {
+    if (!cg_budgets_any(b)) {
         return 0;
     }
     if (p == NULL) {
         return cg_req_fail(r, CG_E_INTERNAL, NULL, "no [price] row for "
                            "the budget");
     }
-    rc = cg_budget_reserve(m->store, &m->budgets, r->user,
+    rc = cg_budget_reserve(m->store, b, r->user,
                            cg_price_worst(p, bytes_sent, max_tokens), now,
                            &r->budget_hold);
     if (rc == CG_BUDGET_OVER) {
-        cg_alert_budget(&m->alert, &m->budgets, &r->budget_hold, 1, now);
+        cg_alert_budget(&m->alert, b, &r->budget_hold, 1, now);
         r->retry_after = cg_meter_period_left(r->budget_hold.over_period,
                                               now);
         return cg_req_fail(r, CG_E_BUDGET, NULL, "%s %s budget reached",
-                           r->budget_hold.over_scope ? "global" : "user",
+                           r->budget_hold.over_scope ? "global"
+                           : r->sess.token ? "token" : "user",
                            r->budget_hold.over_period ? "monthly"
                                                       : "daily");
     }
@@ -224,8 +304,10 @@ void
 cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
                 const cg_price_t *p)
 {
-    time_t            now = time(NULL);
-    uint64_t          cost = 0;
+    time_t              now = time(NULL);
+    uint64_t            cost = 0;
+    cg_budgets_t        own;
+    const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
 
     lim = lim ? lim : &m->limits;
     if (p) {
@@ -239,15 +321,21 @@ cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
         r->cost_micro_usd = (long long) cost;
     }
     if (r->budget_hold.active) {
-        if (cg_budget_settle(m->store, &m->budgets, &r->budget_hold, cost,
+        if (cg_budget_settle(m->store, b, &r->budget_hold, cost,
                              now) != 0) {
             cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
         } else {
-            cg_alert_budget(&m->alert, &m->budgets, &r->budget_hold, 0, now);
+            cg_alert_budget(&m->alert, b, &r->budget_hold, 0, now);
         }
     }
     (void) cg_limit_end(r->limit_hold.fallback && m->local ? m->local
                                                           : m->store,
                         lim, &r->limit_hold,
                         r->input_tokens + r->output_tokens, now);
+    if (r->route_limits.ns) {
+        (void) cg_limit_end(r->route_hold.fallback && m->local ? m->local
+                                                              : m->store,
+                            &r->route_limits, &r->route_hold,
+                            r->input_tokens + r->output_tokens, now);
+    }
 }

@@ -46,6 +46,11 @@ void cg_meter_free(cg_meter_t *m);
 void cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim);
 /* Rate limits and the in-flight slot; fails r with 429/503. */
 int  cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r);
+/* The second admission, once the route is chosen: the route's own
+ * limits (none set: nothing to do), counted apart from the global ones
+ * and reported beside them; fails r with 429/503. */
+int  cg_meter_admit_route(cg_meter_t *m, const cg_route_t *rt,
+                          cg_req_t *r);
 /* Reserves the worst case of sending bytes_sent and getting max_tokens
  * back at price p (NULL: no price, refused when a budget is set); fails r
  * with 429 budget_exceeded or 503. */

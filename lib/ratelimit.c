@@ -12,6 +12,12 @@ static const char *const cg_rpm_name[CG_SCOPE__COUNT] = {
 static const char *const cg_tpm_name[CG_SCOPE__COUNT] = {
     "tpm", "addr-tpm", "global-tpm"
 };
+static const char *const cg_route_rpm_name[CG_SCOPE__COUNT] = {
+    "route-rpm", "route-addr-rpm", "route-global-rpm"
+};
+static const char *const cg_route_tpm_name[CG_SCOPE__COUNT] = {
+    "route-tpm", "route-addr-tpm", "route-global-tpm"
+};
 
 /* The keys one request reads and writes, built once per request. */
 typedef struct {
@@ -37,17 +43,6 @@ cg_limit_window(const cg_limits_t *lim)
 }
 
 
-static size_t
-cg_limit_key(char *buf, char kind, cg_scope_t s, const char *id,
-             long long bucket)
-{
-    int n = snprintf(buf, CG_KEY_LEN, "cg:%c:%s:%s:%lld", kind,
-                     cg_scope_key[s], id, bucket);
-
-    return n < 0 || n >= CG_KEY_LEN ? 0 : (size_t) n;
-}
-
-
 static uint64_t
 cg_limit_hash(const char *s, size_t n)
 {
@@ -57,6 +52,27 @@ cg_limit_hash(const char *s, size_t n)
         h = (h ^ (unsigned char) *s++) * 1099511628211ULL;
     }
     return h;
+}
+
+
+/* cg:<kind>:<scope>[@<route>]:<id>:<bucket>. A long route name and a
+ * long user id together may not fit a store key: the id is then replaced
+ * by its hash (#<hex>), so such a caller is still counted. */
+static size_t
+cg_limit_key(char *buf, char kind, cg_scope_t s, const char *ns,
+             const char *id, long long bucket)
+{
+    int n = snprintf(buf, CG_KEY_LEN, "cg:%c:%s%s%s:%s:%lld", kind,
+                     cg_scope_key[s], ns ? "@" : "", ns ? ns : "", id,
+                     bucket);
+
+    if (n >= CG_KEY_LEN) {
+        n = snprintf(buf, CG_KEY_LEN, "cg:%c:%s%s%s:#%016llx:%lld", kind,
+                     cg_scope_key[s], ns ? "@" : "", ns ? ns : "",
+                     (unsigned long long) cg_limit_hash(id, strlen(id)),
+                     bucket);
+    }
+    return n < 0 || n >= CG_KEY_LEN ? 0 : (size_t) n;
 }
 
 
@@ -166,7 +182,8 @@ static void
 cg_limit_prev(cg_limit_cache_t *cache, cg_limit_hold_t *h, int s,
               cg_limit_keys_t *k)
 {
-    size_t len = cg_limit_key(k->rprev[s], 'r', s, h->id[s], h->bucket - 1);
+    size_t len = cg_limit_key(k->rprev[s], 'r', s, h->ns, h->id[s],
+                              h->bucket - 1);
 
     k->rprev_hash[s] = cg_limit_hash(k->rprev[s], len);
     if (!cg_limit_cached(cache, k->rprev_hash[s], h->bucket - 1,
@@ -189,14 +206,16 @@ cg_limit_rates(cg_store_t *st, cg_limit_cache_t *cache,
 
     for (s = 0; s < CG_SCOPE__COUNT; s++) {
         if (h->id[s] && lim->rpm[s] > 0) {
-            k->rcur_len[s] = cg_limit_key(k->rcur[s], 'r', s, h->id[s],
-                                          h->bucket);
+            k->rcur_len[s] = cg_limit_key(k->rcur[s], 'r', s, h->ns,
+                                          h->id[s], h->bucket);
             cg_limit_prev(cache, h, s, k);
         }
         if (h->id[s] && lim->tpm[s] > 0) {
-            len = cg_limit_key(k->tcur[s], 't', s, h->id[s], h->bucket);
+            len = cg_limit_key(k->tcur[s], 't', s, h->ns, h->id[s],
+                               h->bucket);
             tc[s] = cg_limit_want(k, k->tcur[s], len);
-            len = cg_limit_key(k->tprev[s], 't', s, h->id[s], h->bucket - 1);
+            len = cg_limit_key(k->tprev[s], 't', s, h->ns, h->id[s],
+                               h->bucket - 1);
             tp[s] = cg_limit_want(k, k->tprev[s], len);
         }
     }
@@ -224,14 +243,16 @@ cg_limit_rates(cg_store_t *st, cg_limit_cache_t *cache,
         }
         est = cg_limit_estimate(cur, k->rprev_val[s], w, el);
         over |= est > lim->rpm[s];
-        cg_limit_note(rep, cg_rpm_name[s], lim->rpm[s], est, w, w - el,
+        cg_limit_note(rep, (lim->ns ? cg_route_rpm_name : cg_rpm_name)[s],
+                      lim->rpm[s], est, w, w - el,
                       est > lim->rpm[s]);
     }
     for (s = 0; s < CG_SCOPE__COUNT; s++) {
         if (h->id[s] && lim->tpm[s] > 0) {
             est = cg_limit_estimate(k->val[tc[s]], k->val[tp[s]], w, el);
             over |= est >= lim->tpm[s];
-            cg_limit_note(rep, cg_tpm_name[s], lim->tpm[s], est, w, w - el,
+            cg_limit_note(rep, (lim->ns ? cg_route_tpm_name : cg_tpm_name)[s],
+                          lim->tpm[s], est, w, w - el,
                           est >= lim->tpm[s]);
         }
     }
@@ -248,7 +269,8 @@ cg_limit_inflight(cg_store_t *st, const cg_limits_t *lim, const char *caller,
                   cg_limit_hold_t *h, cg_limit_report_t *rep)
 {
     char      key[CG_KEY_LEN];
-    size_t    len = cg_limit_key(key, 'c', CG_SCOPE_CALLER, caller, 0);
+    size_t    len = cg_limit_key(key, 'c', CG_SCOPE_CALLER, h->ns, caller,
+                                 0);
     uint64_t  n;
 
     /* The expiry is the safety net for a worker that died holding a
@@ -281,6 +303,7 @@ cg_limit_begin(cg_store_t *st, cg_limit_cache_t *cache,
     rep->n = 0;
     rep->over = -1;
     h->bucket = (long long) now / cg_limit_window(lim);
+    h->ns = lim->ns;
     cg_limit_ids(lim, caller, addr, h);
     rc = cg_limit_rates(st, cache, lim, h, now, &k, rep);
     if (rc == CG_LIMIT_PASS && lim->concurrent > 0 && caller && caller[0]) {
@@ -311,13 +334,13 @@ cg_limit_end(cg_store_t *st, const cg_limits_t *lim, cg_limit_hold_t *h,
         if (h->id[s] && lim->tpm[s] > 0) {
             /* Counted in the window the request started in, so a long
              * answer cannot dodge the window it was admitted by. */
-            len = cg_limit_key(key, 't', s, h->id[s], h->bucket);
+            len = cg_limit_key(key, 't', s, h->ns, h->id[s], h->bucket);
             rc |= cg_store_incr(st, key, len, (uint64_t) tokens,
                                 (unsigned) (2 * w + 5), &v);
         }
     }
     if (h->caller) {
-        len = cg_limit_key(key, 'c', CG_SCOPE_CALLER, h->caller, 0);
+        len = cg_limit_key(key, 'c', CG_SCOPE_CALLER, h->ns, h->caller, 0);
         rc |= cg_store_decr(st, key, len, 1, &v);
         h->caller = NULL;
     }

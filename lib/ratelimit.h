@@ -10,7 +10,9 @@
  *
  * Scopes: the caller (a user, or a service token as "token:NAME"), the
  * client address, and the whole site. A cg_limits_t is what a route (or a
- * token) carries; the global one comes from [limits]. Each limit is
+ * token) carries; the global one comes from [limits]. A route's own limits
+ * (ns = its name) count in keys of their own (cg:r:u@ROUTE:<id>:<bucket>)
+ * and report as "route-rpm" etc., beside the global ones. Each limit is
  * optional (0). Requests are counted before the call, tokens after it (a
  * request is refused once the tokens already used reach the quota).
  *
@@ -45,6 +47,8 @@ typedef struct {
     long    concurrent;             /* caller's requests in flight; 0: none */
     int     window;                 /* seconds (60: "per minute") */
     int     inflight_ttl;           /* safety net for a dead worker */
+    const char *ns;                 /* a route's own counters: its name;
+                                       NULL: the global ones */
 } cg_limits_t;
 
 /* One policy's figures, for the RateLimit headers. */
@@ -57,7 +61,7 @@ typedef struct {
     int         reset;      /* seconds until the figures improve */
 } cg_limit_info_t;
 
-#define CG_LIMIT_POLICIES  8
+#define CG_LIMIT_POLICIES  12     /* the global ones and a route's */
 
 typedef struct {
     cg_limit_info_t p[CG_LIMIT_POLICIES];
@@ -70,6 +74,7 @@ typedef struct {
     const char *id[CG_SCOPE__COUNT];  /* NULL: scope not counted */
     long long   bucket;
     const char *caller;               /* holds an in-flight slot */
+    const char *ns;                   /* the limits' ns */
     int         fallback;             /* caller's mark: counted elsewhere */
 } cg_limit_hold_t;
 

@@ -1,5 +1,6 @@
 #include "relay.h"
 #include "clock.h"
+#include "csv.h"
 #include "provider.h"
 
 #include <errno.h>
@@ -24,6 +25,8 @@ typedef struct {
     int                  body_seen;     /* a 2xx stream has started */
     int                  gone;          /* the client left */
     int                  bad_event;     /* error event or garbage */
+    int                  over_budget;   /* used its whole reservation */
+    const cg_price_t    *price;         /* the route's, for the budget */
 } cg_attempt_t;
 
 
@@ -34,21 +37,53 @@ cg_relay_quarter(size_t bytes)
 }
 
 
+/* Input tokens: the provider's count, or the conversation and system
+ * prompt's bytes / 4. */
+static long
+cg_relay_input(const cg_attempt_t *a)
+{
+    size_t sys = a->rt->system_prompt_text
+                 ? strlen(a->rt->system_prompt_text) : 0;
+
+    return a->ps.have_input ? a->ps.input_tokens
+                            : cg_relay_quarter(a->r->msgs_bytes + sys);
+}
+
+
 /* The provider's usage where it gave it; a conservative estimate (bytes
  * / 4, never zero) where it did not. */
 static void
 cg_relay_usage(cg_attempt_t *a)
 {
     cg_req_t *r = a->r;
-    size_t    sys = a->rt->system_prompt_text
-                    ? strlen(a->rt->system_prompt_text) : 0;
 
-    r->input_tokens = a->ps.have_input ? a->ps.input_tokens
-                                       : cg_relay_quarter(r->msgs_bytes + sys);
+    r->input_tokens = cg_relay_input(a);
     r->output_tokens = a->ps.have_output ? a->ps.output_tokens
                                          : cg_relay_quarter(a->text_bytes);
     r->usage_estimated = !a->ps.have_input || !a->ps.have_output;
     memcpy(r->stop_reason, a->ps.stop_reason, sizeof(r->stop_reason));
+}
+
+
+/* 1 while the stream's cost so far fits in its budget reservation. A
+ * provider that does not hold to max_tokens would otherwise spend past
+ * a cap: the answer is cut before the text that would pass it. */
+static int
+cg_relay_within_budget(const cg_attempt_t *a)
+{
+    const cg_req_t *r = a->r;
+    long            out;
+
+    if (!r->budget_hold.active || a->price == NULL) {
+        return 1;
+    }
+    out = cg_relay_quarter(a->text_bytes);
+    if (a->ps.have_output && a->ps.output_tokens > out) {
+        out = a->ps.output_tokens;
+    }
+    return cg_budget_check_stream(&r->budget_hold,
+                                  cg_price_cost(a->price, cg_relay_input(a),
+                                                out, 0, 0));
 }
 
 
@@ -80,6 +115,10 @@ cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
     rc = a->p->event(&a->ps, event, data, len, &c->delta);
     if (c->delta.len) {
         a->text_bytes += c->delta.len;
+        if (!cg_relay_within_budget(a)) {
+            a->over_budget = 1;
+            return -1;
+        }
         /* The output guard sees every delta before the client does; it
          * holds text back only while a link or tag is still open. */
         cg_buf_reset(&c->gdelta);
@@ -226,6 +265,11 @@ cg_relay_outcome(cg_attempt_t *a)
                     "connection during the provider call");
         return CG_NEXT_DONE;
     }
+    if (a->over_budget) {
+        cg_req_fail(r, CG_E_BUDGET, NULL, "budget: the stream used its "
+                    "whole reservation (the provider passed max_tokens?)");
+        return CG_NEXT_DONE;
+    }
     if (r->stream && a->ps.done) {
         return CG_NEXT_DONE;    /* complete, whatever came after the end */
     }
@@ -347,26 +391,44 @@ cg_relay_route(cg_attempt_t *a, const char *uid)
 }
 
 
-/* The route, then its fallbacks in order. */
+/* 1 if rt may join the plan: not in it yet (a chain that loops back
+ * ends there), and, for a service token, a route it could have named
+ * itself, so no fallback widens its scope. */
 static int
-cg_relay_plan(const cg_conf_t *conf, const cg_route_t *rt,
-              const cg_route_t **plan)
+cg_relay_may_add(const cg_req_t *r, const cg_route_t *rt,
+                 const cg_route_t **plan, int n)
 {
-    const char *p = rt->fallback, *e;
-    int         n = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (plan[i] == rt) {
+            return 0;
+        }
+    }
+    return r->sess.token == NULL || cg_route_allowed(r, rt);
+}
+
+
+/* The route, then its fallbacks in order, then theirs (breadth first),
+ * each route once and at most CG_RELAY_MAX_ROUTES in all. */
+static int
+cg_relay_plan(const cg_conf_t *conf, const cg_req_t *r,
+              const cg_route_t *rt, const cg_route_t **plan)
+{
+    const cg_route_t *fb;
+    const char       *p, *item;
+    size_t            len;
+    int               n = 0, i;
 
     plan[n++] = rt;
-    while (*p && n < CG_RELAY_MAX_ROUTES) {
-        while (*p == ' ' || *p == ',') {
-            p++;
+    for (i = 0; i < n && n < CG_RELAY_MAX_ROUTES; i++) {
+        p = plan[i]->fallback;
+        while (n < CG_RELAY_MAX_ROUTES && cg_csv_next(&p, &item, &len)) {
+            fb = cg_conf_route(conf, item, len);
+            if (fb && cg_relay_may_add(r, fb, plan, n)) {
+                plan[n++] = fb;
+            }
         }
-        for (e = p; *e && *e != ',' && *e != ' '; e++) {
-            /* one name */
-        }
-        if (e > p && (plan[n] = cg_conf_route(conf, p, (size_t) (e - p)))) {
-            n++;
-        }
-        p = e;
     }
     return n;
 }
@@ -384,13 +446,14 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
     key = c->conf->user_id_key.len ? &c->conf->user_id_key
                                    : &c->conf->session_secret;
     cg_provider_user_id(key, r->user, uid);
-    n = cg_relay_plan(c->conf, rt, plan);
+    n = cg_relay_plan(c->conf, r, rt, plan);
     for (i = 0; i < n; i++) {
         memset(&a, 0, sizeof(a));
         a.c = c;
         a.r = r;
         a.rt = plan[i];
         a.p = cg_provider_find(plan[i]->provider);
+        a.price = cg_conf_route_price(c->conf, plan[i]);
         r->route = plan[i]->name;
         r->provider = plan[i]->provider;
         r->model = plan[i]->model;

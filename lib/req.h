@@ -48,12 +48,16 @@ typedef struct {
     char         client_addr[64];
     const char  *cors_origin;   /* allowed Origin to echo, or NULL */
     int          preflight;     /* an allowed OPTIONS: answer 204 */
+    int          options_ok;    /* preflights answered (Allow names it) */
     cg_err_t     err;
     const char  *err_msg;       /* client message; NULL: the table's */
     char         reason[160];   /* operator's reason, for the log */
     int          retry_after;   /* seconds, for 429/503; 0: none */
     cg_limit_report_t rate;     /* figures for the RateLimit headers */
     cg_limit_hold_t  limit_hold;
+    cg_limits_t      route_limits;  /* the chosen route's own (ns NULL:
+                                       none), given back in finish */
+    cg_limit_hold_t  route_hold;
     cg_budget_hold_t budget_hold;
     long long    cost_micro_usd; /* -1: no price known */
     char        *message;       /* the last user message (owned) */

@@ -1,4 +1,5 @@
 #include "tokens.h"
+#include "budget.h"
 #include "csv.h"
 
 #include <stdio.h>
@@ -44,7 +45,7 @@ cg_tokens_get(cg_token_t **list, const char *name)
         return NULL;
     }
     memcpy(t->name, name, strlen(name) + 1);
-    t->rpm = -1;
+    t->rpm = t->tpm = -1;
     *tail = t;
     return t;
 }
@@ -85,10 +86,20 @@ cg_tokens_set(cg_token_t *t, const char *key, const char *value)
         t->routes = strdup(value);
         return t->routes ? 0 : -1;
     }
-    if (strcmp(key, "requests_per_minute") == 0) {
-        t->rpm = strtol(value, &end, 10);
-        return (end != value && *end == '\0' && t->rpm >= 0
-                && t->rpm <= 1000000) ? 0 : -1;
+    if (strcmp(key, "requests_per_minute") == 0
+        || strcmp(key, "tokens_per_minute") == 0) {
+        long *v = key[0] == 'r' ? &t->rpm : &t->tpm;
+
+        *v = strtol(value, &end, 10);
+        return (end != value && *end == '\0' && *v >= 0
+                && *v <= 1000000000) ? 0 : -1;
+    }
+    if (strcmp(key, "budget_daily") == 0
+        || strcmp(key, "budget_monthly") == 0) {
+        int i = key[7] == 'm';
+
+        t->have_budget[i] = cg_money_parse(value, &t->budget[i]) == 0;
+        return t->have_budget[i] ? 0 : -1;
     }
     return -2;
 }
@@ -115,10 +126,12 @@ cg_tokens_conf(cg_token_t **list, const char *section, const char *key,
     rc = cg_tokens_set(t, key, value);
     if (rc == -2) {
         snprintf(err, errlen, "unknown key [%s] %s (known: sha256, routes, "
-                 "requests_per_minute)", section, key);
+                 "requests_per_minute, tokens_per_minute, budget_daily, "
+                 "budget_monthly)", section, key);
     } else if (rc != 0) {
         snprintf(err, errlen, "[%s] %s: bad value (sha256 is 64 hex "
-                 "digits, requests_per_minute 0-1000000)", section, key);
+                 "digits, *_per_minute 0-1000000000, budget_* dollars such "
+                 "as 5 or 0.25)", section, key);
     }
     return rc == 0 ? 0 : -1;
 }

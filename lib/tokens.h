@@ -2,8 +2,10 @@
  * tokens: service tokens for server-to-server callers.
  *
  * Each token is a config section [token NAME] holding only the SHA-256 of
- * the token (sha256 = <64 hex>), the routes it may use (routes = a,b or *)
- * and its own requests_per_minute. A caller presents the token as
+ * the token (sha256 = <64 hex>), the routes it may use (routes = a,b or *),
+ * its own requests_per_minute and tokens_per_minute, and its own money
+ * caps (budget_daily, budget_monthly, dollars), which take the place of
+ * [budget] user_daily / user_monthly for it. A caller presents the token as
  * "Authorization: Bearer cgt_..."; it is hashed and compared against every
  * configured hash in constant time. The token itself is never stored,
  * logged or echoed; a request made with one is logged as user "token:NAME".
@@ -12,6 +14,7 @@
 #define CG_TOKENS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CG_TOKEN_PREFIX     "cgt_"
 #define CG_TOKEN_NAME_MAX   64
@@ -22,6 +25,9 @@ typedef struct cg_token_s {
     int                 have_sha;
     char               *routes;     /* comma list, or "*" */
     long                rpm;        /* -1: the [limits] default */
+    long                tpm;        /* -1: the [limits] default */
+    uint64_t            budget[2];  /* daily, monthly micro-dollars */
+    int                 have_budget[2];     /* 0: [budget] user_* */
     struct cg_token_s  *next;
 } cg_token_t;
 

@@ -142,7 +142,8 @@ cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
     cg_buf_adds(b, ",\"model\":");
     cg_buf_add_json_cstr(b, r->route ? r->model : u->model);
     cg_buf_adds(b, ",\"status\":");
-    cg_buf_add_long(b, cg_err_status(r->err));
+    /* What the client got: an answered preflight is 204, not 200. */
+    cg_buf_add_long(b, r->preflight ? 204 : cg_err_status(r->err));
     cg_buf_adds(b, ",\"error\":");
     cg_buf_add_json_cstr(b, r->err ? cg_err_type(r->err) : NULL);
     cg_buf_adds(b, ",\"reason\":");

@@ -555,7 +555,7 @@ sub usage_for {
     my $id = $res->{headers}{'x-request-id'} // die "no X-Request-Id";
     my $line;
     wait_for("usage line $id", sub {
-        ($line) = grep { $_->{request_id} eq $id } @{$self->usage_lines};
+        ($line) = grep { ($_->{request_id} // "") eq $id } @{$self->usage_lines};
         $line });
     return $line;
 }

@@ -48,7 +48,7 @@ is($t->chat(body => '{"message":"hi"}', headers => { 'Content-Type' => 'applicat
    200, 'application/json with charset accepted');
 my $res = $t->chat(method => 'GET', body => '');
 err_is($res, 405, 'method_not_allowed', 'GET');
-is($res->{headers}{allow}, 'POST', 'Allow header on 405');
+is($res->{headers}{allow}, 'POST, OPTIONS', 'Allow header on 405 names OPTIONS (preflights are answered)');
 err_is($t->chat(method => 'PUT'), 405, 'method_not_allowed', 'PUT');
 
 is(scalar @{$t->mock_requests}, 3, 'only the three valid requests reached the provider');

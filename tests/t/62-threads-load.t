@@ -67,6 +67,17 @@ eval {
     }, 15);
 };
 is($busy, $N + 1, "the status page shows $N chat requests (and itself) busy");
+# Each running request's slot names its user (known once the session
+# stage ran) and its age; the status request's own slot names no one.
+my $named = 0;
+eval {
+    CG::wait_for('running users', sub {
+        $named = grep { $_->{state} eq 'busy' && ($_->{user} // '') eq 'alice'
+                        && $_->{age_ms} >= 0 } @{ status()->{json}{slots} };
+        $named == $N;
+    }, 10);
+};
+is($named, $N, "the slots name the user of each of the $N running requests");
 # A reload with all of them in flight: the old generation finishes them.
 kill 'HUP', $t->pid_of('chatgate');
 my $fails = 0;
@@ -76,6 +87,8 @@ is($fails, 0, "all $N parallel slow requests succeed, across a reload");
 my $after = status();
 is($after->{json}{requests}, $N + 1, 'it counts every finished chat request');
 is($after->{json}{pool}{busy}, 1, 'and no busy slot once they are done');
+is(scalar(grep { defined $_->{user} } @{ $after->{json}{slots} }), 0,
+   'an idle slot names no user (not the last finished one)');
 is($after->{json}{upstream_latency_ms}{count}, $N + 1, 'the latency histogram '
    . 'has every provider call');
 ok($after->{json}{tokens}{out} > 0, 'tokens are counted');

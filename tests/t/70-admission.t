@@ -85,6 +85,7 @@ like($res->{headers}{'access-control-allow-methods'} // '', qr/POST/,
      'preflight allows POST');
 like($res->{headers}{'access-control-allow-headers'} // '', qr/Content-Type/i,
      'preflight allows Content-Type');
+is($t->usage_for($res)->{status}, 204, 'usage log: the preflight as 204');
 $res = $t->{http}->request('OPTIONS', $t->url, { headers => {
     Origin => 'https://evil.test', 'Access-Control-Request-Method' => 'POST' } });
 is($res->{status}, 403, 'preflight from a foreign origin: 403');

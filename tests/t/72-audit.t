@@ -21,6 +21,7 @@ my $prod_key = $t->write_file('prod.key', $t->key . "\n", 0600);
 my $stg_key = $t->write_file('stg.key', 'stg-' . CG::rand_hex(40) . "\n", 0600);
 my $keys = "[key prod]\nsource = file:$prod_key\nenvironment = production\n"
          . "created = $today\nservices = web,batch\n\n"
+         . "[token web]\nsha256 = " . ('ab' x 32) . "\nroutes = *\n\n"
          . "[key stg]\nsource = file:$stg_key\nenvironment = staging\n"
          . "created = $today\n";
 $t->write_file('chatgate.ini', CG::slurp($conf) . "\n$keys", 0640);
@@ -46,6 +47,10 @@ is($p->{file}{mode}, '0600', 'file mode');
 is_deeply($p->{file}{readers}, ['root'], 'a 0600 root key: only root reads it');
 is($j->{providers}[0]{retention}, '30 days, no training', 'the retention policy');
 is($j->{summary}{high}, 0, 'no high finding');
+my @svc = grep { $_->{message} =~ /^services names/ } @{ $j->{findings} };
+is_deeply([ map { "$_->{severity} $_->{subject} $_->{message}" } @svc ],
+          [ 'medium prod services names batch, which is no [token NAME] in the config' ],
+          'a services name without a [token NAME] is a medium finding (web has one)');
 unlike($raw, qr/\Q${\ $t->key }\E/, 'the key is not in the report');
 my ($c, $text) = $t->run_chatgate('audit', '-c', $conf);
 like($text, qr/^key prod\n  environment: production\n/m, 'text report lists the key');

@@ -14,6 +14,7 @@ my $t = CG->new;
 my $d = $t->dir;
 my $svc = 'cgt_' . CG::rand_hex(48);
 my $other = 'cgt_' . CG::rand_hex(48);
+my $narrow = 'cgt_' . CG::rand_hex(48);
 $t->start_memcached;
 $t->start_mock;
 my $m = $t->mock_url;
@@ -36,6 +37,18 @@ my %o = (
     'route open.model'           => 'claude-open',
     'route open.base_url'        => $m,
     'route open.api_key'         => 'key:open',
+    'route broken.model'         => 'claude-broken',
+    'route broken.base_url'      => 'http://127.0.0.1:1',
+    'route broken.api_key'       => 'key:open',
+    'route broken.retries'       => 0,
+    'route broken.fallback'      => 'fast',
+    'route broken2.model'        => 'claude-broken',
+    'route broken2.base_url'     => 'http://127.0.0.1:1',
+    'route broken2.api_key'      => 'key:open',
+    'route broken2.retries'      => 0,
+    'route broken2.fallback'     => 'open',
+    'token narrow.sha256'        => sha256_hex($narrow),
+    'token narrow.routes'        => 'broken2',
     'token svc.sha256'           => sha256_hex($svc),
     'token svc.routes'           => '*',
     'token other.sha256'         => sha256_hex($other),
@@ -70,6 +83,14 @@ is(ask('fast', $other), 403, 'on any route of that key');
 is(ask('open', $other), 200, 'but may use a route whose key allows all');
 is($t->mock_requests->[-1]{key}, $t->key,
    'the route\'s key reached the provider');
+
+# Fallbacks are held to the same scope: a token never reaches a route
+# through a fallback that it could not name itself.
+is(ask('broken', $svc), 200, 'a fallback the token may use serves it');
+is(ask('broken', $other), 502, 'a fallback whose key does not list the service is skipped');
+is(ask('broken2', $svc), 200, 'a fallback within the token\'s routes serves it');
+is(ask('broken2', $narrow), 502, 'a fallback outside the token\'s routes is skipped');
+is(ask('broken2'), 200, 'a browser session (public routes) may use fallbacks');
 
 # Refused at start: a route with another environment's key, or a route the
 # key does not list.

@@ -32,6 +32,15 @@ $t->start_chatgate(
     'route down.base_url'        => 'http://127.0.0.1:1',
     'route down.api_key'         => "file:$d/provider.key",
     'route down.fallback'        => 'hidden, fast',
+    'route down2.model'          => 'claude-down',
+    'route down2.base_url'       => 'http://127.0.0.1:1',
+    'route down2.api_key'        => "file:$d/provider.key",
+    'route down2.fallback'       => 'down3',
+    'route down3.model'          => 'claude-down',
+    'route down3.base_url'       => 'http://127.0.0.1:1',
+    'route down3.api_key'        => "file:$d/provider.key",
+    'route down3.public'         => 'no',
+    'route down3.fallback'       => 'down2, hidden',
     'route slow.model'           => 'claude-slow',
     'route slow.base_url'        => $m,
     'route slow.api_key'         => "file:$d/provider.key",
@@ -87,6 +96,14 @@ my $u = usage_of($t, $res);
 is($u->{route}, 'hidden', 'fallback: first fallback answered');
 is($u->{fallback_from}, 'down', 'fallback_from');
 is($u->{model}, 'claude-hidden', 'fallback: its model');
+
+# A fallback's own fallbacks are followed; a loop back to a route already
+# tried ends there.
+$res = $t->chat(body => { message => 'chain', route => 'down2' });
+is($res->{status}, 200, 'fallback chain: 200');
+$u = usage_of($t, $res);
+is($u->{route}, 'hidden', 'fallback chain: the fallback of the fallback answered');
+is($u->{fallback_from}, 'down2', 'fallback chain: fallback_from the first route');
 
 # The first-byte timeout: a provider that does not start answering.
 $res = $t->chat(body => { message => '[[mock:delay_ms=2500]]', route => 'slow' });

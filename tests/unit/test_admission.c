@@ -204,6 +204,15 @@ test_preflight(void **state)
     assert_non_null(strstr(out.data, "\"cross_site_request\""));
     assert_null(strstr(out.data, "Access-Control"));
     cg_buf_free(&out);
+    /* Where preflights are answered, a 405 names OPTIONS as allowed. */
+    cookie_req(&r);
+    r.method = "GET";
+    assert_int_equal(cg_http_admit(&conf, &r), -1);
+    assert_int_equal(r.err, CG_E_METHOD);
+    cg_buf_init(&out);
+    cg_http_response(&r, &out);
+    assert_non_null(strstr(out.data, "\r\nAllow: POST, OPTIONS\r\n"));
+    cg_buf_free(&out);
 }
 
 

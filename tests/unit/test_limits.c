@@ -214,6 +214,46 @@ test_tokens_and_inflight(void **state)
 }
 
 
+/* A route's own limits count apart from the global ones, report as
+ * route-*, and still count a caller whose id and the route's name are
+ * too long together for a plain store key. */
+static void
+test_route_limits(void **state)
+{
+    cg_store_t        *st;
+    cg_limits_t        lim, glob;
+    cg_limit_hold_t    h;
+    cg_limit_report_t  rep;
+    char               route[65], user[129];
+    time_t             t0 = 3000 * 60;
+
+    (void) state;
+    st = open_store();
+    memset(route, 'r', sizeof(route) - 1);
+    route[sizeof(route) - 1] = '\0';
+    memset(user, 'u', sizeof(user) - 1);
+    user[sizeof(user) - 1] = '\0';
+    memset(&lim, 0, sizeof(lim));
+    lim.rpm[CG_SCOPE_CALLER] = 1;
+    lim.window = 60;
+    glob = lim;
+    lim.ns = route;
+    assert_int_equal(cg_limit_begin(st, NULL, &lim, "u", NULL, t0, &h,
+                                    &rep), CG_LIMIT_PASS);
+    assert_string_equal(rep.p[0].name, "route-rpm");
+    assert_int_equal(cg_limit_begin(st, NULL, &lim, "u", NULL, t0, &h,
+                                    &rep), CG_LIMIT_OVER);
+    assert_int_equal(cg_limit_begin(st, NULL, &glob, "u", NULL, t0, &h,
+                                    &rep), CG_LIMIT_PASS);
+    assert_string_equal(rep.p[0].name, "rpm");
+    assert_int_equal(cg_limit_begin(st, NULL, &lim, user, NULL, t0, &h,
+                                    &rep), CG_LIMIT_PASS);
+    assert_int_equal(cg_limit_begin(st, NULL, &lim, user, NULL, t0, &h,
+                                    &rep), CG_LIMIT_OVER);
+    cg_store_free(st);
+}
+
+
 static void
 test_money(void **state)
 {
@@ -393,6 +433,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_window_slides, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens_and_inflight, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_route_limits, setup, teardown),
         cmocka_unit_test(test_money),
         cmocka_unit_test_setup_teardown(test_budget_reserve_settle, setup,
                                         teardown),

@@ -463,6 +463,13 @@ test_format_ok(void **state)
     assert_int_equal(get_int(o, "output_tokens"), 7);
     json_object_put(o);
 
+    /* An answered CORS preflight is logged as what the client got. */
+    r.preflight = 1;
+    o = format_line(&r, &u, 10.25, 1700000000.0, &b);
+    assert_int_equal(get_int(o, "status"), 204);
+    json_object_put(o);
+    r.preflight = 0;
+
     /* No user yet (failed before the session stage), no remote address:
      * JSON null, not an empty string. The buffer is reused. */
     r.user[0] = '\0';
