@@ -7,13 +7,45 @@
 
 #include <libmemcached/memcached.h>
 
+#include "mcpipe.h"
+
 typedef struct {
     cg_store_t             base;
     memcached_st          *mc;
     memcached_return_t     last;
+    int                    timeout_ms;
+    cg_mcpipe_t            pipe;        /* batches, with one server */
 } cg_store_mc_t;
 
 static const cg_store_ops_t cg_store_mc_ops;
+
+
+/* A batch without pipelining: each op in order, stopping at a failure. */
+static int
+cg_store_batch_each(cg_store_t *st, cg_store_op_t *ops, size_t n)
+{
+    cg_store_op_t *op;
+    size_t         i;
+    int            rc;
+
+    for (i = 0; i < n; i++) {
+        ops[i].done = 0;
+    }
+    for (i = 0; i < n; i++) {
+        op = &ops[i];
+        rc = op->op == CG_STORE_INCR
+             ? st->ops->incr(st, op->key, op->keylen, op->delta, op->ttl,
+                             &op->value)
+             : op->op == CG_STORE_DECR
+             ? st->ops->decr(st, op->key, op->keylen, op->delta, &op->value)
+             : st->ops->get_multi(st, &op->key, &op->keylen, 1, &op->value);
+        if (rc != 0) {
+            return -1;
+        }
+        op->done = 1;
+    }
+    return 0;
+}
 
 
 /* memcached reads an expiry over 30 days as an absolute Unix time, so
@@ -39,6 +71,8 @@ cg_store_new(const char *servers, int timeout_ms, char *err, size_t errlen)
         return NULL;
     }
     st->base.ops = &cg_store_mc_ops;
+    st->timeout_ms = timeout_ms;
+    st->pipe.fd = -1;
     /* Binary protocol is needed for increment-with-initial; ketama lets
      * several gateway hosts agree on which server holds a counter. */
     memcached_behavior_set(st->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
@@ -75,6 +109,7 @@ cg_store_mc_free(cg_store_t *base)
     if (st->mc) {
         memcached_free(st->mc);
     }
+    cg_mcpipe_close(&st->pipe);
     free(st);
 }
 
@@ -167,6 +202,35 @@ cg_store_mc_get_multi(cg_store_t *base, const char *const *keys,
 }
 
 
+/* With one server, the batch goes out pipelined on one connection, which
+ * memcached executes in order. With several, ops on different servers
+ * could be applied out of order, so they run one by one. */
+static int
+cg_store_mc_batch(cg_store_t *base, cg_store_op_t *ops, size_t n)
+{
+    static const memcached_return_t err[] = {
+        MEMCACHED_SUCCESS, MEMCACHED_CONNECTION_FAILURE, MEMCACHED_TIMEOUT,
+        MEMCACHED_ERRNO, MEMCACHED_PROTOCOL_ERROR
+    };
+    cg_store_mc_t               *st = (cg_store_mc_t *) base;
+    const memcached_instance_st *srv;
+
+    if (memcached_server_count(st->mc) != 1) {
+        return cg_store_batch_each(base, ops, n);
+    }
+    if (st->pipe.host[0] == '\0') {
+        srv = memcached_server_instance_by_position(st->mc, 0);
+        cg_mcpipe_init(&st->pipe, memcached_server_name(srv),
+                       memcached_server_port(srv), st->timeout_ms);
+    }
+    if (cg_mcpipe_run(&st->pipe, ops, n) != 0) {
+        st->last = err[st->pipe.err];
+        return -1;
+    }
+    return 0;
+}
+
+
 static const char *
 cg_store_mc_error(cg_store_t *base)
 {
@@ -178,7 +242,8 @@ cg_store_mc_error(cg_store_t *base)
 
 static const cg_store_ops_t cg_store_mc_ops = {
     cg_store_mc_incr, cg_store_mc_decr, cg_store_mc_add,
-    cg_store_mc_get_multi, cg_store_mc_error, cg_store_mc_free
+    cg_store_mc_get_multi, cg_store_mc_error, cg_store_mc_free,
+    cg_store_mc_batch
 };
 
 
@@ -220,6 +285,14 @@ cg_store_get_multi(cg_store_t *st, const char *const *keys,
                    const size_t *lens, size_t n, uint64_t *values)
 {
     return st->ops->get_multi(st, keys, lens, n, values);
+}
+
+
+int
+cg_store_batch(cg_store_t *st, cg_store_op_t *ops, size_t n)
+{
+    return st->ops->batch ? st->ops->batch(st, ops, n)
+                          : cg_store_batch_each(st, ops, n);
 }
 
 
