@@ -117,18 +117,34 @@ cg_budget_held_key(char *buf, const cg_budget_hold_t *h, int s,
 }
 
 
+/* The date part of spend keys, formatted once per UTC day per thread:
+ * gmtime_r + strftime for each of the six keys a request names cost more
+ * than the rest of the key building. */
+static const char *
+cg_budget_date(time_t now, int period)
+{
+    static _Thread_local long long day = -1;
+    static _Thread_local char      text[2][16];
+    struct tm                      tm;
+
+    if ((long long) (now / 86400) != day) {
+        day = (long long) (now / 86400);
+        gmtime_r(&now, &tm);
+        strftime(text[0], sizeof(text[0]), "d:%Y%m%d", &tm);
+        strftime(text[1], sizeof(text[1]), "m:%Y%m", &tm);
+    }
+    return text[period == CG_BUDGET_DAILY ? 0 : 1];
+}
+
+
 /* Spend counters are per UTC day and month, kept a little past the end. */
 static size_t
 cg_budget_spend_key(char *buf, const cg_budget_hold_t *h, int s, int period,
                     time_t now, unsigned *ttl)
 {
-    struct tm tm;
-    char      date[16];
-    int       n;
+    const char *date = cg_budget_date(now, period);
+    int         n;
 
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), period == CG_BUDGET_DAILY ? "d:%Y%m%d"
-                                                           : "m:%Y%m", &tm);
     *ttl = period == CG_BUDGET_DAILY ? 2 * 86400 : 32 * 86400;
     n = snprintf(buf, CG_BKEY_LEN, "cg:$:%s:%s:%s", cg_bscope_key[s],
                  cg_budget_id(h, s), date);
