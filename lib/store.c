@@ -114,11 +114,47 @@ cg_store_mc_free(cg_store_t *base)
 }
 
 
+/* With one server, every op goes over mcpipe's connection: batches
+ * pipelined, single ops as batches of one, so a worker thread holds one
+ * connection to memcached, not two (memcached's -c limit counts them).
+ * With several servers, ops on different servers could be applied out of
+ * order, so everything goes through libmemcached, one by one. Returns 1
+ * when the ops ran (or failed) on the pipe, 0 when they did not go. */
+static int
+cg_store_mc_pipe(cg_store_mc_t *st, cg_store_op_t *ops, size_t n, int *rc)
+{
+    static const memcached_return_t err[] = {
+        MEMCACHED_SUCCESS, MEMCACHED_CONNECTION_FAILURE, MEMCACHED_TIMEOUT,
+        MEMCACHED_ERRNO, MEMCACHED_PROTOCOL_ERROR
+    };
+    const memcached_instance_st *srv;
+
+    if (memcached_server_count(st->mc) != 1 || n > CG_STORE_BATCH_MAX) {
+        return 0;
+    }
+    if (st->pipe.host[0] == '\0') {
+        srv = memcached_server_instance_by_position(st->mc, 0);
+        cg_mcpipe_init(&st->pipe, memcached_server_name(srv),
+                       memcached_server_port(srv), st->timeout_ms);
+    }
+    *rc = cg_mcpipe_run(&st->pipe, ops, n);
+    st->last = err[st->pipe.err];
+    return 1;
+}
+
+
 static int
 cg_store_mc_incr(cg_store_t *base, const char *key, size_t keylen,
                  uint64_t delta, unsigned ttl, uint64_t *value)
 {
     cg_store_mc_t *st = (cg_store_mc_t *) base;
+    cg_store_op_t  op = { CG_STORE_INCR, key, keylen, delta, ttl, 0, 0 };
+    int            rc;
+
+    if (cg_store_mc_pipe(st, &op, 1, &rc)) {
+        *value = op.value;
+        return rc;
+    }
 
     st->last = memcached_increment_with_initial(st->mc, key, keylen, delta,
                                                 delta, cg_store_mc_ttl(ttl),
@@ -132,7 +168,14 @@ cg_store_mc_decr(cg_store_t *base, const char *key, size_t keylen,
                  uint64_t delta, uint64_t *value)
 {
     cg_store_mc_t *st = (cg_store_mc_t *) base;
+    cg_store_op_t  op = { CG_STORE_DECR, key, keylen, delta, 0, 0, 0 };
     uint32_t       step;
+    int            rc;
+
+    if (cg_store_mc_pipe(st, &op, 1, &rc)) {
+        *value = op.value;
+        return rc;
+    }
 
     /* The protocol call takes 32 bits; larger amounts go in steps. */
     do {
@@ -174,9 +217,21 @@ cg_store_mc_get_multi(cg_store_t *base, const char *const *keys,
     cg_store_mc_t      *st = (cg_store_mc_t *) base;
     memcached_result_st *res;
     memcached_return_t  rc;
+    cg_store_op_t       ops[CG_STORE_BATCH_MAX];
     const char         *k, *v;
     size_t              i, kl;
+    int                 prc;
 
+    for (i = 0; i < n && i < CG_STORE_BATCH_MAX; i++) {
+        ops[i] = (cg_store_op_t) { CG_STORE_GET, keys[i], lens[i], 0, 0,
+                                   0, 0 };
+    }
+    if (cg_store_mc_pipe(st, ops, n, &prc)) {
+        for (i = 0; i < n; i++) {
+            values[i] = ops[i].value;
+        }
+        return prc;
+    }
     memset(values, 0, n * sizeof(*values));
     st->last = memcached_mget(st->mc, keys, lens, n);
     if (st->last != MEMCACHED_SUCCESS) {
@@ -202,32 +257,15 @@ cg_store_mc_get_multi(cg_store_t *base, const char *const *keys,
 }
 
 
-/* With one server, the batch goes out pipelined on one connection, which
- * memcached executes in order. With several, ops on different servers
- * could be applied out of order, so they run one by one. */
 static int
 cg_store_mc_batch(cg_store_t *base, cg_store_op_t *ops, size_t n)
 {
-    static const memcached_return_t err[] = {
-        MEMCACHED_SUCCESS, MEMCACHED_CONNECTION_FAILURE, MEMCACHED_TIMEOUT,
-        MEMCACHED_ERRNO, MEMCACHED_PROTOCOL_ERROR
-    };
-    cg_store_mc_t               *st = (cg_store_mc_t *) base;
-    const memcached_instance_st *srv;
+    int rc;
 
-    if (memcached_server_count(st->mc) != 1) {
-        return cg_store_batch_each(base, ops, n);
+    if (cg_store_mc_pipe((cg_store_mc_t *) base, ops, n, &rc)) {
+        return rc;
     }
-    if (st->pipe.host[0] == '\0') {
-        srv = memcached_server_instance_by_position(st->mc, 0);
-        cg_mcpipe_init(&st->pipe, memcached_server_name(srv),
-                       memcached_server_port(srv), st->timeout_ms);
-    }
-    if (cg_mcpipe_run(&st->pipe, ops, n) != 0) {
-        st->last = err[st->pipe.err];
-        return -1;
-    }
-    return 0;
+    return cg_store_batch_each(base, ops, n);
 }
 
 
