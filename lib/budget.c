@@ -117,18 +117,34 @@ cg_budget_held_key(char *buf, const cg_budget_hold_t *h, int s,
 }
 
 
+/* The date part of spend keys, formatted once per UTC day per thread:
+ * gmtime_r + strftime for each of the six keys a request names cost more
+ * than the rest of the key building. */
+static const char *
+cg_budget_date(time_t now, int period)
+{
+    static _Thread_local long long day = -1;
+    static _Thread_local char      text[2][16];
+    struct tm                      tm;
+
+    if ((long long) (now / 86400) != day) {
+        day = (long long) (now / 86400);
+        gmtime_r(&now, &tm);
+        strftime(text[0], sizeof(text[0]), "d:%Y%m%d", &tm);
+        strftime(text[1], sizeof(text[1]), "m:%Y%m", &tm);
+    }
+    return text[period == CG_BUDGET_DAILY ? 0 : 1];
+}
+
+
 /* Spend counters are per UTC day and month, kept a little past the end. */
 static size_t
 cg_budget_spend_key(char *buf, const cg_budget_hold_t *h, int s, int period,
                     time_t now, unsigned *ttl)
 {
-    struct tm tm;
-    char      date[16];
-    int       n;
+    const char *date = cg_budget_date(now, period);
+    int         n;
 
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), period == CG_BUDGET_DAILY ? "d:%Y%m%d"
-                                                           : "m:%Y%m", &tm);
     *ttl = period == CG_BUDGET_DAILY ? 2 * 86400 : 32 * 86400;
     n = snprintf(buf, CG_BKEY_LEN, "cg:$:%s:%s:%s", cg_bscope_key[s],
                  cg_budget_id(h, s), date);
@@ -136,59 +152,56 @@ cg_budget_spend_key(char *buf, const cg_budget_hold_t *h, int s, int period,
 }
 
 
-/* Takes the reservation back out of the held buckets it went into. */
-static int
-cg_budget_unhold(cg_store_t *st, cg_budget_hold_t *h)
+/* Adds the decrements that take the reservation back out of the held
+ * buckets it went into; keys[] holds their text. Returns the new n. */
+static size_t
+cg_budget_unhold_ops(cg_budget_hold_t *h, cg_store_op_t *ops, size_t n,
+                     char (*keys)[CG_BKEY_LEN])
 {
-    char      key[CG_BKEY_LEN];
-    size_t    len;
-    uint64_t  v;
-    int       s, rc = 0;
+    int s;
 
     for (s = 0; s < CG_BSCOPE__COUNT; s++) {
         if (h->held & (1u << s)) {
-            len = cg_budget_held_key(key, h, s, h->bucket);
-            rc |= cg_store_decr(st, key, len, h->reserved, &v);
+            ops[n] = (cg_store_op_t) { CG_STORE_DECR, keys[s],
+                                       cg_budget_held_key(keys[s], h, s,
+                                                          h->bucket),
+                                       h->reserved, 0, 0, 0 };
+            n++;
         }
     }
     h->held = 0;
-    return rc;
+    return n;
 }
 
 
-/* Reads settled spend and the previous held bucket of every scope in one
- * round trip; cur[s] is what the current held bucket holds. */
 static int
-cg_budget_over(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
-               time_t now, const uint64_t *cur)
+cg_budget_unhold(cg_store_t *st, cg_budget_hold_t *h)
 {
-    char        keys[CG_BSCOPE__COUNT * 3][CG_BKEY_LEN];
-    const char *kp[CG_BSCOPE__COUNT * 3];
-    size_t      kl[CG_BSCOPE__COUNT * 3];
-    uint64_t    val[CG_BSCOPE__COUNT * 3], held;
-    unsigned    ttl;
-    int         s, p, over = 0;
+    char          keys[CG_BSCOPE__COUNT][CG_BKEY_LEN];
+    cg_store_op_t ops[CG_BSCOPE__COUNT];
+    size_t        n = cg_budget_unhold_ops(h, ops, 0, keys);
+
+    return n ? cg_store_batch(st, ops, n) : 0;
+}
+
+
+/* Is settled spend + held (this and the previous hold period) over any
+ * cap? rd[] are the reads of cg_budget_reserve: per scope, the spend of
+ * each period, then the previous held bucket; cur[s] is what the current
+ * held bucket holds. */
+static int
+cg_budget_over(const cg_budgets_t *b, cg_budget_hold_t *h,
+               const cg_store_op_t *rd, const uint64_t *cur)
+{
+    uint64_t held, spent;
+    int      s, p, over = 0;
 
     for (s = 0; s < CG_BSCOPE__COUNT; s++) {
+        held = cur[s] + rd[s * 3 + 2].value;
         for (p = 0; p < CG_BUDGET__PERIODS; p++) {
-            kl[s * 3 + p] = cg_budget_spend_key(keys[s * 3 + p], h, s, p,
-                                                now, &ttl);
-        }
-        kl[s * 3 + 2] = cg_budget_held_key(keys[s * 3 + 2], h, s,
-                                           h->bucket - 1);
-    }
-    for (s = 0; s < CG_BSCOPE__COUNT * 3; s++) {
-        kp[s] = keys[s];
-    }
-    if (cg_store_get_multi(st, kp, kl, CG_BSCOPE__COUNT * 3, val) != 0) {
-        return -1;
-    }
-    for (s = 0; s < CG_BSCOPE__COUNT; s++) {
-        held = cur[s] + val[s * 3 + 2];
-        for (p = 0; p < CG_BUDGET__PERIODS; p++) {
-            h->spent[s][p] = val[s * 3 + p];
-            if (b->cap[s][p] > 0 && val[s * 3 + p] + held > b->cap[s][p]
-                && !over) {
+            spent = rd[s * 3 + p].value;
+            h->spent[s][p] = spent;
+            if (b->cap[s][p] > 0 && spent + held > b->cap[s][p] && !over) {
                 over = 1;
                 h->over_scope = s;
                 h->over_period = p;
@@ -199,36 +212,62 @@ cg_budget_over(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
 }
 
 
+/* One round trip (with one memcached server): the increments of the held
+ * buckets, then the reads of spend and of the previous held buckets. The
+ * store applies them in this order, as the budget's invariant needs: a
+ * settle adds spend before it releases its hold, so a reader that no
+ * longer sees a hold sees its spend. */
 cg_budget_rc_t
 cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
                   uint64_t amount, time_t now, cg_budget_hold_t *h)
 {
-    char      key[CG_BKEY_LEN];
-    size_t    len;
-    uint64_t  cur[CG_BSCOPE__COUNT] = { 0, 0 };
-    int       s, over;
-    unsigned  period = (unsigned) (b->hold_seconds > 0 ? b->hold_seconds
-                                                       : 300);
+    char          keys[CG_BSCOPE__COUNT * 4][CG_BKEY_LEN];
+    cg_store_op_t ops[CG_BSCOPE__COUNT * 4];
+    int           scope[CG_BSCOPE__COUNT];
+    uint64_t      cur[CG_BSCOPE__COUNT] = { 0, 0 };
+    unsigned      ttl, period = (unsigned) (b->hold_seconds > 0
+                                            ? b->hold_seconds : 300);
+    size_t        n = 0, nh, i;
+    int           s, p, rc, over;
 
     memset(h, 0, sizeof(*h));
     h->caller = caller;
     h->reserved = amount;
     h->bucket = (long long) now / period;
     for (s = 0; s < CG_BSCOPE__COUNT; s++) {
-        if (!cg_budget_scope_on(b, s)) {
-            continue;
+        if (cg_budget_scope_on(b, s)) {
+            /* The hold outlives the longest call by one period: a request
+             * held in bucket B is read while B or B+1 is current. */
+            scope[n] = s;
+            ops[n] = (cg_store_op_t) { CG_STORE_INCR, keys[n],
+                                       cg_budget_held_key(keys[n], h, s,
+                                                          h->bucket),
+                                       amount, 2 * period + 60, 0, 0 };
+            n++;
         }
-        len = cg_budget_held_key(key, h, s, h->bucket);
-        /* The hold outlives the longest call by one period: a request
-         * held in bucket B is read while B or B+1 is current. */
-        if (cg_store_incr(st, key, len, amount, 2 * period + 60,
-                          &cur[s]) != 0) {
-            cg_budget_unhold(st, h);
-            return CG_BUDGET_STORE_DOWN;
-        }
-        h->held |= 1u << s;
     }
-    over = cg_budget_over(st, b, h, now, cur);
+    nh = n;
+    for (s = 0; s < CG_BSCOPE__COUNT; s++) {
+        for (p = 0; p < CG_BUDGET__PERIODS; p++, n++) {
+            ops[n] = (cg_store_op_t) { CG_STORE_GET, keys[n],
+                                       cg_budget_spend_key(keys[n], h, s, p,
+                                                           now, &ttl),
+                                       0, 0, 0, 0 };
+        }
+        ops[n] = (cg_store_op_t) { CG_STORE_GET, keys[n],
+                                   cg_budget_held_key(keys[n], h, s,
+                                                      h->bucket - 1),
+                                   0, 0, 0, 0 };
+        n++;
+    }
+    rc = cg_store_batch(st, ops, n);
+    for (i = 0; i < nh; i++) {
+        if (ops[i].done) {
+            h->held |= 1u << scope[i];
+            cur[scope[i]] = ops[i].value;
+        }
+    }
+    over = rc != 0 ? -1 : cg_budget_over(b, h, ops + nh, cur);
     if (over != 0) {
         cg_budget_unhold(st, h);
         return over < 0 ? CG_BUDGET_STORE_DOWN : CG_BUDGET_OVER;
@@ -238,30 +277,45 @@ cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
 }
 
 
+/* One round trip (with one memcached server): spend first, hold released
+ * second, in that order: in between a reader counts the request twice
+ * (too strict), never not at all. */
 int
 cg_budget_settle(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
                  uint64_t actual, time_t now)
 {
-    char      key[CG_BKEY_LEN];
-    size_t    len;
-    unsigned  ttl;
-    int       s, p, rc = 0;
+    char          keys[CG_BSCOPE__COUNT * CG_BUDGET__PERIODS][CG_BKEY_LEN];
+    char          hkeys[CG_BSCOPE__COUNT][CG_BKEY_LEN];
+    cg_store_op_t ops[CG_BSCOPE__COUNT * (CG_BUDGET__PERIODS + 1)];
+    uint64_t     *dst[CG_BSCOPE__COUNT * CG_BUDGET__PERIODS];
+    unsigned      ttl;
+    size_t        n = 0, i;
+    int           s, p, rc;
 
     if (!h->active) {
         return 0;
     }
-    /* Spend first, hold released second: in between a reader counts the
-     * request twice (too strict), never not at all. */
     for (s = 0; s < CG_BSCOPE__COUNT; s++) {
         for (p = 0; p < CG_BUDGET__PERIODS; p++) {
             if (b->cap[s][p] == 0) {
                 continue;
             }
-            len = cg_budget_spend_key(key, h, s, p, now, &ttl);
-            rc |= cg_store_incr(st, key, len, actual, ttl, &h->spent[s][p]);
+            ops[n] = (cg_store_op_t) { CG_STORE_INCR, keys[n],
+                                       cg_budget_spend_key(keys[n], h, s, p,
+                                                           now, &ttl),
+                                       actual, 0, 0, 0 };
+            ops[n].ttl = ttl;
+            dst[n++] = &h->spent[s][p];
         }
     }
-    rc |= cg_budget_unhold(st, h);
+    i = n;
+    n = cg_budget_unhold_ops(h, ops, n, hkeys);
+    rc = cg_store_batch(st, ops, n);
+    while (i-- > 0) {
+        if (ops[i].done) {
+            *dst[i] = ops[i].value;
+        }
+    }
     h->active = 0;
     return rc;
 }

@@ -1,10 +1,10 @@
 #include "provider.h"
+#include "session.h"
 
 #include <string.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 
 const cg_provider_t *
@@ -77,12 +77,11 @@ void
 cg_provider_user_id(const cg_secret_t *key, const char *user,
                     char out[CG_UID_LEN + 1])
 {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int  len = 0, i;
+    unsigned char mac[32];
+    unsigned int  len = sizeof(mac), i;
 
     out[0] = '\0';
-    if (HMAC(EVP_sha256(), key->data, (int) key->len,
-             (const unsigned char *) user, strlen(user), mac, &len) == NULL) {
+    if (cg_session_hmac(key->data, key->len, user, strlen(user), mac) != 0) {
         return;
     }
     for (i = 0; i < len && i * 2 < CG_UID_LEN; i++) {

@@ -56,9 +56,9 @@ cg_token_key_init(void)
 }
 
 
-static int
-cg_token_mac(const unsigned char *secret, size_t secret_len, const char *msg,
-             size_t n, unsigned char mac[CG_MAC_LEN])
+int
+cg_session_hmac(const unsigned char *secret, size_t secret_len,
+                const char *msg, size_t n, unsigned char mac[CG_MAC_LEN])
 {
     EVP_MAC_CTX  *ctx;
     OSSL_PARAM    params[2], *p = NULL;
@@ -115,7 +115,7 @@ cg_token_sign_hdr(const unsigned char *secret, size_t secret_len,
     n += cg_b64url_encode((const unsigned char *) user, ulen, out + n);
     w = snprintf(out + n, cap - n, ".%lld", (long long) exp);
     n += (size_t) w;
-    if (cg_token_mac(secret, secret_len, out, n, mac) != 0) {
+    if (cg_session_hmac(secret, secret_len, out, n, mac) != 0) {
         return -1;
     }
     out[n++] = '.';
@@ -187,7 +187,7 @@ cg_token_check(const unsigned char *secret, size_t secret_len,
     /* Check the MAC before trusting anything else in the token. */
     if (cg_b64url_decode(dot_mac + 1, (size_t) (tok + toklen - dot_mac - 1),
                          got, sizeof(got)) != CG_MAC_LEN
-        || cg_token_mac(secret, secret_len, tok, (size_t) (dot_mac - tok),
+        || cg_session_hmac(secret, secret_len, tok, (size_t) (dot_mac - tok),
                         mac) != 0) {
         return CG_TOKEN_MALFORMED;
     }

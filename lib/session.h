@@ -71,6 +71,11 @@ int  cg_token_sign_key(const cg_session_key_t *key, const char *user,
 cg_token_rc_t cg_token_verify_ring(const cg_session_key_t *keys, size_t n,
                                    const char *tok, size_t toklen,
                                    time_t now, char user[CG_USER_MAX + 1]);
+/* HMAC-SHA256 of msg under secret into mac (32 bytes), with one MAC
+ * context per thread: HMAC() fetches the algorithm from OpenSSL's provider
+ * tables on every call, which costs more than the hash. 0 or -1. */
+int  cg_session_hmac(const unsigned char *secret, size_t secret_len,
+                     const char *msg, size_t n, unsigned char mac[32]);
 int  cg_session_kid_valid(const char *kid, size_t n);
 /* Finds the token: "Bearer X" in authorization wins, else cookie NAME in
  * the Cookie header. Returns 0 and points *tok into the header, or -1. */

@@ -27,6 +27,26 @@ typedef struct cg_store_s cg_store_t;
 /* Keys up to this length; longer keys are a caller bug (-1). */
 #define CG_STORE_KEY_MAX  200
 
+/* One operation of a batch (cg_store_batch). */
+typedef enum {
+    CG_STORE_INCR,      /* incr with ttl, created as delta when missing */
+    CG_STORE_DECR,      /* decr, stopping at 0; missing reads as 0 */
+    CG_STORE_GET        /* read; missing reads as 0 */
+} cg_store_opcode_t;
+
+typedef struct {
+    cg_store_opcode_t  op;
+    const char        *key;
+    size_t             keylen;
+    uint64_t           delta;
+    unsigned           ttl;
+    uint64_t           value;   /* out: the new or read value */
+    int                done;    /* out: 1 once the store has answered it */
+} cg_store_op_t;
+
+/* The most operations one batch may carry. */
+#define CG_STORE_BATCH_MAX  16
+
 typedef struct {
     int  (*incr)(cg_store_t *st, const char *key, size_t keylen,
                  uint64_t delta, unsigned ttl, uint64_t *value);
@@ -38,6 +58,8 @@ typedef struct {
                       const size_t *lens, size_t n, uint64_t *values);
     const char *(*error)(cg_store_t *st);
     void (*free)(cg_store_t *st);
+    /* Optional: the whole batch in one round trip (NULL: one by one). */
+    int  (*batch)(cg_store_t *st, cg_store_op_t *ops, size_t n);
 } cg_store_ops_t;
 
 struct cg_store_s {
@@ -69,6 +91,14 @@ int         cg_store_add(cg_store_t *st, const char *key, size_t keylen,
 int         cg_store_get_multi(cg_store_t *st, const char *const *keys,
                                const size_t *lens, size_t n,
                                uint64_t *values);
+/* Runs ops[0..n) with the effect of running them one after another, in
+ * that order, in as few round trips as the backend can do that with:
+ * memcached with a single server pipelines them on one connection (which
+ * the server executes in order); several servers or the local store run
+ * them one by one. Stops at the first failure and returns -1; each op's
+ * done says whether the store answered it (an op sent but not answered
+ * may still have happened). n is at most CG_STORE_BATCH_MAX. */
+int         cg_store_batch(cg_store_t *st, cg_store_op_t *ops, size_t n);
 /* The last error as text, for the operator's log. */
 const char *cg_store_error(cg_store_t *st);
 /* A pending one-off notice (e.g. "rebuilt corrupt file"), or NULL; the

@@ -1,0 +1,332 @@
+#include "mcpipe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* memcached binary protocol (protocol_binary.h), the part we use. */
+#define CG_MC_REQ       0x80
+#define CG_MC_RES       0x81
+#define CG_MC_GET       0x00
+#define CG_MC_INCR      0x05
+#define CG_MC_DECR      0x06
+#define CG_MC_HDR       24
+#define CG_MC_NOTFOUND  0x0001
+/* Room for a full batch: header, extras and the longest key per op. */
+#define CG_MCPIPE_BUF   (CG_STORE_BATCH_MAX * (CG_MC_HDR + 20 \
+                                               + CG_STORE_KEY_MAX))
+
+
+void
+cg_mcpipe_init(cg_mcpipe_t *p, const char *host, unsigned port,
+               int timeout_ms)
+{
+    memset(p, 0, sizeof(*p));
+    p->fd = -1;
+    snprintf(p->host, sizeof(p->host), "%s", host);
+    p->port = port;
+    p->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
+}
+
+
+void
+cg_mcpipe_close(cg_mcpipe_t *p)
+{
+    if (p->fd >= 0) {
+        close(p->fd);
+        p->fd = -1;
+    }
+}
+
+
+static int
+cg_mcpipe_fail(cg_mcpipe_t *p, cg_mcpipe_err_t err)
+{
+    p->err = err;
+    cg_mcpipe_close(p);
+    return -1;
+}
+
+
+/* Waits for events on the socket; 0 ready, -1 timeout or error. */
+static int
+cg_mcpipe_wait(cg_mcpipe_t *p, short events)
+{
+    struct pollfd pfd = { p->fd, events, 0 };
+    int           rc;
+
+    do {
+        rc = poll(&pfd, 1, p->timeout_ms);
+    } while (rc < 0 && errno == EINTR);
+    if (rc == 0) {
+        p->err = CG_MCPIPE_TIMEOUT;
+        return -1;
+    }
+    if (rc < 0) {
+        p->err = CG_MCPIPE_IO;
+        return -1;
+    }
+    return 0;
+}
+
+
+/* A non-blocking connect bounded by the timeout. */
+static int
+cg_mcpipe_connect_addr(cg_mcpipe_t *p, int family, const struct sockaddr *sa,
+                       socklen_t salen)
+{
+    int       one = 1, soerr = 0;
+    socklen_t len = sizeof(soerr);
+
+    p->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (p->fd < 0) {
+        return -1;
+    }
+    if (family != AF_UNIX) {
+        (void) setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    if (connect(p->fd, sa, salen) == 0) {
+        return 0;
+    }
+    if (errno != EINPROGRESS || cg_mcpipe_wait(p, POLLOUT) != 0
+        || getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0
+        || soerr != 0) {
+        cg_mcpipe_close(p);
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+cg_mcpipe_connect(cg_mcpipe_t *p)
+{
+    struct addrinfo     hints, *res, *ai;
+    struct sockaddr_un  un;
+    char                port[16];
+
+    if (p->host[0] == '/') {
+        if (strlen(p->host) >= sizeof(un.sun_path)) {
+            return -1;
+        }
+        memset(&un, 0, sizeof(un));
+        un.sun_family = AF_UNIX;
+        memcpy(un.sun_path, p->host, strlen(p->host));
+        return cg_mcpipe_connect_addr(p, AF_UNIX, (struct sockaddr *) &un,
+                                      sizeof(un));
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%u", p->port);
+    if (getaddrinfo(p->host, port, &hints, &res) != 0) {
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        if (cg_mcpipe_connect_addr(p, ai->ai_family, ai->ai_addr,
+                                   ai->ai_addrlen) == 0) {
+            break;
+        }
+    }
+    freeaddrinfo(res);
+    return p->fd >= 0 ? 0 : -1;
+}
+
+
+static void
+cg_mcpipe_be(unsigned char *at, uint64_t v, int bytes)
+{
+    while (bytes-- > 0) {
+        at[bytes] = (unsigned char) (v & 0xff);
+        v >>= 8;
+    }
+}
+
+
+static uint64_t
+cg_mcpipe_get_be(const unsigned char *at, int bytes)
+{
+    uint64_t v = 0;
+
+    while (bytes-- > 0) {
+        v = v << 8 | *at++;
+    }
+    return v;
+}
+
+
+/* One request; the opaque field carries the op's index. */
+static size_t
+cg_mcpipe_encode(unsigned char *b, const cg_store_op_t *op, uint32_t index)
+{
+    size_t   ext = op->op == CG_STORE_GET ? 0 : 20;
+    uint32_t exp;
+
+    memset(b, 0, CG_MC_HDR + ext);
+    b[0] = CG_MC_REQ;
+    b[1] = op->op == CG_STORE_GET ? CG_MC_GET
+           : op->op == CG_STORE_INCR ? CG_MC_INCR : CG_MC_DECR;
+    cg_mcpipe_be(b + 2, op->keylen, 2);
+    b[4] = (unsigned char) ext;
+    cg_mcpipe_be(b + 8, ext + op->keylen, 4);
+    cg_mcpipe_be(b + 12, index, 4);
+    if (ext) {
+        /* delta, initial value (the delta: a new key starts at it), and
+         * the expiry; 0xffffffff makes decr of a missing key NOT_FOUND
+         * instead of creating it. An expiry over 30 days is absolute. */
+        exp = op->op == CG_STORE_DECR ? 0xffffffffu
+              : op->ttl > 30 * 86400 ? (uint32_t) (time(NULL) + op->ttl)
+              : op->ttl;
+        cg_mcpipe_be(b + CG_MC_HDR, op->delta, 8);
+        cg_mcpipe_be(b + CG_MC_HDR + 8, op->op == CG_STORE_INCR ? op->delta
+                                                                : 0, 8);
+        cg_mcpipe_be(b + CG_MC_HDR + 16, exp, 4);
+    }
+    memcpy(b + CG_MC_HDR + ext, op->key, op->keylen);
+    return CG_MC_HDR + ext + op->keylen;
+}
+
+
+static int
+cg_mcpipe_send(cg_mcpipe_t *p, const unsigned char *b, size_t len)
+{
+    ssize_t w;
+
+    while (len > 0) {
+        w = send(p->fd, b, len, MSG_NOSIGNAL);
+        if (w > 0) {
+            b += w;
+            len -= (size_t) w;
+        } else if (w < 0 && errno == EAGAIN) {
+            if (cg_mcpipe_wait(p, POLLOUT) != 0) {
+                return -1;
+            }
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else {
+            p->err = CG_MCPIPE_IO;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+/* The answer in b (header + body of len bytes) into op. */
+static int
+cg_mcpipe_decode(const unsigned char *b, size_t body, cg_store_op_t *op)
+{
+    unsigned  status = (unsigned) cg_mcpipe_get_be(b + 6, 2);
+    size_t    ext = b[4];
+    char      text[24];
+
+    op->value = 0;
+    if (status == CG_MC_NOTFOUND && op->op != CG_STORE_INCR) {
+        return 0;
+    }
+    if (status != 0) {
+        return -1;
+    }
+    if (op->op != CG_STORE_GET) {
+        if (body != 8) {
+            return -1;
+        }
+        op->value = cg_mcpipe_get_be(b + CG_MC_HDR, 8);
+        return 0;
+    }
+    /* A counter is stored as decimal text (incr requires it). */
+    if (body < ext || body - ext >= sizeof(text)) {
+        return -1;
+    }
+    memcpy(text, b + CG_MC_HDR + ext, body - ext);
+    text[body - ext] = '\0';
+    op->value = strtoull(text, NULL, 10);
+    return 0;
+}
+
+
+/* Reads the n answers, in order, into ops. */
+static int
+cg_mcpipe_recv(cg_mcpipe_t *p, cg_store_op_t *ops, size_t n)
+{
+    unsigned char  buf[CG_MCPIPE_BUF];
+    size_t         have = 0, off = 0, i = 0, body;
+    ssize_t        r;
+
+    while (i < n) {
+        if (have - off >= CG_MC_HDR) {
+            body = (size_t) cg_mcpipe_get_be(buf + off + 8, 4);
+            if (buf[off] != CG_MC_RES || body > 256
+                || cg_mcpipe_get_be(buf + off + 12, 4) != i) {
+                p->err = CG_MCPIPE_PROTOCOL;
+                return -1;
+            }
+            if (have - off >= CG_MC_HDR + body) {
+                if (cg_mcpipe_decode(buf + off, body, &ops[i]) != 0) {
+                    p->err = CG_MCPIPE_PROTOCOL;
+                    return -1;
+                }
+                ops[i++].done = 1;
+                off += CG_MC_HDR + body;
+                continue;
+            }
+        }
+        if (off > 0) {
+            memmove(buf, buf + off, have - off);
+            have -= off;
+            off = 0;
+        }
+        /* Wait first: the answer is never there yet right after a send,
+         * and a recv that says EAGAIN would be a system call for nothing. */
+        if (cg_mcpipe_wait(p, POLLIN) != 0) {
+            return -1;
+        }
+        r = recv(p->fd, buf + have, sizeof(buf) - have, 0);
+        if (r > 0) {
+            have += (size_t) r;
+        } else if (!(r < 0 && (errno == EINTR || errno == EAGAIN))) {
+            p->err = CG_MCPIPE_IO;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+int
+cg_mcpipe_run(cg_mcpipe_t *p, cg_store_op_t *ops, size_t n)
+{
+    unsigned char  buf[CG_MCPIPE_BUF];
+    size_t         len = 0, i;
+
+    p->err = CG_MCPIPE_OK;
+    if (n > CG_STORE_BATCH_MAX) {
+        p->err = CG_MCPIPE_PROTOCOL;
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        ops[i].done = 0;
+        if (ops[i].keylen > CG_STORE_KEY_MAX) {
+            p->err = CG_MCPIPE_PROTOCOL;
+            return -1;
+        }
+        len += cg_mcpipe_encode(buf + len, &ops[i], (uint32_t) i);
+    }
+    if (p->fd < 0 && cg_mcpipe_connect(p) != 0) {
+        return cg_mcpipe_fail(p, CG_MCPIPE_CONNECT);
+    }
+    if (cg_mcpipe_send(p, buf, len) != 0 || cg_mcpipe_recv(p, ops, n) != 0) {
+        return cg_mcpipe_fail(p, p->err);
+    }
+    return 0;
+}
