@@ -7,6 +7,7 @@
 
 #include "chat.h"
 #include "clock.h"
+#include "fault.h"
 #include "http.h"
 #include "req.h"
 #include "usagelog.h"
@@ -228,6 +229,21 @@ cg_worker_key_audit(cg_worker_t *w, const cg_req_t *r)
 }
 
 
+/* Out of memory for the full usage line: the short one, from the stack. */
+static void
+cg_worker_usage_min(cg_worker_t *w, const cg_req_t *r)
+{
+    char     mem[512];
+    cg_buf_t line = { mem, 0, sizeof(mem), 0 };
+
+    line.len = cg_usage_format_min(r, cg_clock_wall(), mem, sizeof(mem));
+    if (line.len == 0 || cg_usagelog_write(&w->usage, &line) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot write usage line for %s: out of memory",
+               r->request_id);
+    }
+}
+
+
 static void
 cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
 {
@@ -244,7 +260,9 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
                "redacted, but rotate the key now", r->request_id);
     }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
-    if (cg_usagelog_write(&w->usage, &w->line) != 0) {
+    if (w->line.oom) {
+        cg_worker_usage_min(w, r);
+    } else if (cg_usagelog_write(&w->usage, &w->line) != 0) {
         cg_log(CG_LOG_ERROR, "cannot write usage line for %s: %s",
                r->request_id, strerror(errno));
     }
@@ -279,6 +297,21 @@ cg_worker_note(void *ctx, const char *msg)
 
 
 
+/* The answer in w->out, or the fixed 500 when it could not be built. */
+static int
+cg_worker_put_answer(cg_worker_t *w, const cg_req_t *r, FCGX_Request *fr)
+{
+    char   mem[512];
+    size_t n;
+
+    if (!w->out.oom) {
+        return FCGX_PutStr(w->out.data, (int) w->out.len, fr->out);
+    }
+    n = cg_http_fallback(r, mem, sizeof(mem));
+    return FCGX_PutStr(mem, (int) n, fr->out);
+}
+
+
 static void
 cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 {
@@ -309,15 +342,17 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
     if (!cg_worker_claim(w)) {
         return;     /* answered 504 by request_terminate_timeout */
     }
+    cg_buf_reset(&w->out);
+    cg_http_response(r, &w->out);
+    if (w->out.oom) {
+        cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory for the answer");
+    }
     /* The usage line goes out before the answer, so whoever has the answer
      * can already find it in the log. */
     cg_worker_log_usage(w, r);
-    cg_buf_reset(&w->out);
-    cg_http_response(r, &w->out);
     /* No flush here: FCGX_Finish_r writes what is buffered together with
      * the end records, one write(2) and one nginx wake-up instead of two. */
-    if (w->out.oom
-        || FCGX_PutStr(w->out.data, (int) w->out.len, fr->out) < 0) {
+    if (cg_worker_put_answer(w, r, fr) < 0) {
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
@@ -441,6 +476,18 @@ cg_worker_stop(cg_wproc_t *p)
 
 
 static void
+cg_worker_fault_note(cg_worker_t *w)
+{
+    const char *fired = cg_fault_disarm();
+
+    if (fired != NULL) {
+        cg_log(CG_LOG_WARN, "%s: injected fault %s", w->req.request_id,
+               fired);
+    }
+}
+
+
+static void
 cg_worker_one(cg_worker_t *w)
 {
     cg_wproc_t *p = w->proc;
@@ -453,7 +500,10 @@ cg_worker_one(cg_worker_t *w)
     if (status) {
         cg_status_serve(w->conf, sb, &w->fr);
     } else {
+        /* Test builds only (make faults): the request names its fault. */
+        cg_fault_arm(FCGX_GetParam("HTTP_X_CHATGATE_FAULT", w->fr.envp));
         cg_worker_serve(w, &w->fr);
+        cg_worker_fault_note(w);
     }
     while (atomic_load(&w->phase) == CG_W_TERMINATED) {
         /* The main thread answered for us and the process is leaving:
