@@ -56,6 +56,7 @@ typedef struct {
     cg_wproc_t      *proc;
     int              index;
     unsigned         reopen_seen;
+    int              log_failing;   /* the last usage line was not written */
     FCGX_Request     fr;
     pthread_t        tid;
     int              tid_ok;
@@ -230,7 +231,7 @@ cg_worker_key_audit(cg_worker_t *w, const cg_req_t *r)
 
 
 /* Out of memory for the full usage line: the short one, from the stack. */
-static void
+static int
 cg_worker_usage_min(cg_worker_t *w, const cg_req_t *r)
 {
     char     mem[512];
@@ -240,14 +241,33 @@ cg_worker_usage_min(cg_worker_t *w, const cg_req_t *r)
     if (line.len == 0 || cg_usagelog_write(&w->usage, &line) != 0) {
         cg_log(CG_LOG_ERROR, "cannot write usage line for %s: out of memory",
                r->request_id);
+        return -1;
     }
+    return 0;
 }
 
 
-static void
+/* [log] on_write_error = refuse: while the usage log takes no lines, no
+ * request is served (each refusal's own line is the probe that notices the
+ * log is back). */
+static int
+cg_worker_log_ok(cg_worker_t *w, cg_req_t *r)
+{
+    if (!w->log_failing
+        || strcmp(w->conf->log_on_write_error, "refuse") != 0) {
+        return 0;
+    }
+    return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "usage log not writable "
+                       "([log] on_write_error = refuse)");
+}
+
+
+/* Returns -1 when the usage line could not be written. */
+static int
 cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
 {
     unsigned gen = atomic_load(&w->proc->reopen);
+    int      rc;
 
     if (gen != w->reopen_seen) {
         /* SIGUSR1 (logrotate): each thread reopens its own usage fd. */
@@ -261,15 +281,19 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
     }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
     if (w->line.oom) {
-        cg_worker_usage_min(w, r);
-    } else if (cg_usagelog_write(&w->usage, &w->line) != 0) {
-        cg_log(CG_LOG_ERROR, "cannot write usage line for %s: %s",
-               r->request_id, strerror(errno));
+        rc = cg_worker_usage_min(w, r);
+    } else if ((rc = cg_usagelog_write(&w->usage, &w->line)) != 0) {
+        /* Never unlogged silently: the line goes to the error log. */
+        cg_log(CG_LOG_ERROR, "cannot write usage line for %s (%s): %.*s",
+               r->request_id, strerror(errno), (int) w->line.len - 1,
+               w->line.data);
     }
+    w->log_failing = rc != 0;
     if (r->upstream_status == 401 && r->route && r->key_id) {
         cg_worker_key_audit(w, r);
     }
     cg_syslog_line(w->conf, &w->line);
+    return rc;
 }
 
 
@@ -322,7 +346,7 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
     cg_req_init(r, cg_clock_mono());
     cg_worker_request_id(w, r->request_id, sizeof(r->request_id));
     cg_worker_params(r, fr);
-    if (cg_http_admit(w->conf, r) == 0
+    if (cg_http_admit(w->conf, r) == 0 && cg_worker_log_ok(w, r) == 0
         && cg_worker_read_body(w, fr, r) == 0) {
         cg_chat_handle(&w->chat, r, &out);
     }
@@ -348,8 +372,13 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory for the answer");
     }
     /* The usage line goes out before the answer, so whoever has the answer
-     * can already find it in the log. */
-    cg_worker_log_usage(w, r);
+     * can already find it in the log; with on_write_error = refuse, no
+     * answer goes out without its line. */
+    if (cg_worker_log_usage(w, r) != 0 && r->err == CG_OK
+        && cg_worker_log_ok(w, r) != 0) {
+        cg_buf_reset(&w->out);
+        cg_http_response(r, &w->out);
+    }
     /* No flush here: FCGX_Finish_r writes what is buffered together with
      * the end records, one write(2) and one nginx wake-up instead of two. */
     if (cg_worker_put_answer(w, r, fr) < 0) {
