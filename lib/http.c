@@ -310,9 +310,10 @@ cg_http_fallback(const cg_req_t *r, char *out, size_t cap)
     char body[200];
     int  bn, n;
 
+    /* The table's message is plain text, no character to escape. */
     bn = snprintf(body, sizeof(body), "{\"error\":{\"type\":\"%s\","
-                  "\"message\":\"An internal error occurred.\"},"
-                  "\"request_id\":\"%s\"}", cg_err_type(CG_E_INTERNAL),
+                  "\"message\":\"%s\"},\"request_id\":\"%s\"}\n",
+                  cg_err_type(CG_E_INTERNAL), cg_err_message(CG_E_INTERNAL),
                   r->request_id);
     if (bn < 0 || (size_t) bn >= sizeof(body)) {
         return 0;

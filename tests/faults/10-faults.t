@@ -49,7 +49,10 @@ sub run_one {
         $type = $j && $j->{error} ? $j->{error}{type} : undef;
         $complete = $res->{status} == 200;
     }
-    my $u = usage_of($t, $res);
+    my $u;
+    CG::wait_for("usage line of $id", sub {
+        ($u) = grep { ($_->{request_id} // '') eq $id } @{ $t->usage_lines };
+        $u });
     is($u->{error}, $type, "$what: usage error matches the client's")
         or diag(encode_json($u));
     is($u->{status}, $res->{status}, "$what: usage status matches")
