@@ -376,6 +376,8 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
      * answer goes out without its line. */
     if (cg_worker_log_usage(w, r) != 0 && r->err == CG_OK
         && cg_worker_log_ok(w, r) != 0) {
+        cg_log(CG_LOG_ERROR, "%s: answer withheld (503): its usage line "
+               "could not be written", r->request_id);
         cg_buf_reset(&w->out);
         cg_http_response(r, &w->out);
     }

@@ -64,6 +64,8 @@ unlike($res->{content}, qr/mock reply|usage|disk/i, 'no internal detail to the c
 my $id = $res->{headers}{'x-request-id'};
 like(CG::slurp($t->dir . '/error.log'), qr/cannot write usage line for \Q$id\E/,
      'the operator is told, with the line');
+like(CG::slurp($t->dir . '/error.log'), qr/\Q$id\E: answer withheld \(503\)/,
+     'and that the answer was withheld');
 my $before = scalar @{ $t->mock_requests };
 $res = $t->chat;
 is($res->{status}, 503, 'refuse: later requests are refused up front');
