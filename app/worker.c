@@ -7,6 +7,7 @@
 
 #include "chat.h"
 #include "clock.h"
+#include "fault.h"
 #include "http.h"
 #include "req.h"
 #include "usagelog.h"
@@ -55,6 +56,7 @@ typedef struct {
     cg_wproc_t      *proc;
     int              index;
     unsigned         reopen_seen;
+    int              log_failing;   /* the last usage line was not written */
     FCGX_Request     fr;
     pthread_t        tid;
     int              tid_ok;
@@ -228,10 +230,44 @@ cg_worker_key_audit(cg_worker_t *w, const cg_req_t *r)
 }
 
 
-static void
+/* Out of memory for the full usage line: the short one, from the stack. */
+static int
+cg_worker_usage_min(cg_worker_t *w, const cg_req_t *r)
+{
+    char     mem[512];
+    cg_buf_t line = { mem, 0, sizeof(mem), 0 };
+
+    line.len = cg_usage_format_min(r, cg_clock_wall(), mem, sizeof(mem));
+    if (line.len == 0 || cg_usagelog_write(&w->usage, &line) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot write usage line for %s: out of memory",
+               r->request_id);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* [log] on_write_error = refuse: while the usage log takes no lines, no
+ * request is served (each refusal's own line is the probe that notices the
+ * log is back). */
+static int
+cg_worker_log_ok(cg_worker_t *w, cg_req_t *r)
+{
+    if (!w->log_failing
+        || strcmp(w->conf->log_on_write_error, "refuse") != 0) {
+        return 0;
+    }
+    return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "usage log not writable "
+                       "([log] on_write_error = refuse)");
+}
+
+
+/* Returns -1 when the usage line could not be written. */
+static int
 cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
 {
     unsigned gen = atomic_load(&w->proc->reopen);
+    int      rc;
 
     if (gen != w->reopen_seen) {
         /* SIGUSR1 (logrotate): each thread reopens its own usage fd. */
@@ -244,14 +280,20 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
                "redacted, but rotate the key now", r->request_id);
     }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
-    if (cg_usagelog_write(&w->usage, &w->line) != 0) {
-        cg_log(CG_LOG_ERROR, "cannot write usage line for %s: %s",
-               r->request_id, strerror(errno));
+    if (w->line.oom) {
+        rc = cg_worker_usage_min(w, r);
+    } else if ((rc = cg_usagelog_write(&w->usage, &w->line)) != 0) {
+        /* Never unlogged silently: the line goes to the error log. */
+        cg_log(CG_LOG_ERROR, "cannot write usage line for %s (%s): %.*s",
+               r->request_id, strerror(errno), (int) w->line.len - 1,
+               w->line.data);
     }
+    w->log_failing = rc != 0;
     if (r->upstream_status == 401 && r->route && r->key_id) {
         cg_worker_key_audit(w, r);
     }
     cg_syslog_line(w->conf, &w->line);
+    return rc;
 }
 
 
@@ -289,6 +331,21 @@ cg_worker_note(void *ctx, const char *msg)
 
 
 
+/* The answer in w->out, or the fixed 500 when it could not be built. */
+static int
+cg_worker_put_answer(cg_worker_t *w, const cg_req_t *r, FCGX_Request *fr)
+{
+    char   mem[512];
+    size_t n;
+
+    if (!w->out.oom) {
+        return FCGX_PutStr(w->out.data, (int) w->out.len, fr->out);
+    }
+    n = cg_http_fallback(r, mem, sizeof(mem));
+    return FCGX_PutStr(mem, (int) n, fr->out);
+}
+
+
 static void
 cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 {
@@ -299,7 +356,7 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
     cg_req_init(r, cg_clock_mono());
     cg_worker_request_id(w, r->request_id, sizeof(r->request_id));
     cg_worker_params(r, fr);
-    if (cg_http_admit(w->conf, r) == 0
+    if (cg_http_admit(w->conf, r) == 0 && cg_worker_log_ok(w, r) == 0
         && cg_worker_read_body(w, fr, r) == 0) {
         cg_chat_handle(&w->chat, r, &out);
     }
@@ -319,15 +376,24 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
     if (!cg_worker_claim(w)) {
         return;     /* answered 504 by request_terminate_timeout */
     }
-    /* The usage line goes out before the answer, so whoever has the answer
-     * can already find it in the log. */
-    cg_worker_log_usage(w, r);
     cg_buf_reset(&w->out);
     cg_http_response(r, &w->out);
+    if (w->out.oom) {
+        cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory for the answer");
+    }
+    /* The usage line goes out before the answer, so whoever has the answer
+     * can already find it in the log; with on_write_error = refuse, no
+     * answer goes out without its line. */
+    if (cg_worker_log_usage(w, r) != 0 && r->err == CG_OK
+        && cg_worker_log_ok(w, r) != 0) {
+        cg_log(CG_LOG_ERROR, "%s: answer withheld (503): its usage line "
+               "could not be written", r->request_id);
+        cg_buf_reset(&w->out);
+        cg_http_response(r, &w->out);
+    }
     /* No flush here: FCGX_Finish_r writes what is buffered together with
      * the end records, one write(2) and one nginx wake-up instead of two. */
-    if (w->out.oom
-        || FCGX_PutStr(w->out.data, (int) w->out.len, fr->out) < 0) {
+    if (cg_worker_put_answer(w, r, fr) < 0) {
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
@@ -453,6 +519,18 @@ cg_worker_stop(cg_wproc_t *p)
 
 
 static void
+cg_worker_fault_note(cg_worker_t *w)
+{
+    const char *fired = cg_fault_disarm();
+
+    if (fired != NULL) {
+        cg_log(CG_LOG_WARN, "%s: injected fault %s", w->req.request_id,
+               fired);
+    }
+}
+
+
+static void
 cg_worker_one(cg_worker_t *w)
 {
     cg_wproc_t *p = w->proc;
@@ -465,7 +543,10 @@ cg_worker_one(cg_worker_t *w)
     if (status) {
         cg_status_serve(w->conf, sb, &w->fr);
     } else {
+        /* Test builds only (make faults): the request names its fault. */
+        cg_fault_arm(FCGX_GetParam("HTTP_X_CHATGATE_FAULT", w->fr.envp));
         cg_worker_serve(w, &w->fr);
+        cg_worker_fault_note(w);
     }
     while (atomic_load(&w->phase) == CG_W_TERMINATED) {
         /* The main thread answered for us and the process is leaving:

@@ -153,6 +153,11 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "file that receives one JSON line per request" },
     { "log", "error_log", cg_conf_set_str, CG_OFF(error_log),
       "", 0, 0, "file for operator messages (empty: standard error)" },
+    { "log", "on_write_error", cg_conf_set_choice,
+      CG_OFF(log_on_write_error), "refuse", 2, 0,
+      "a usage line cannot be written (disk full): refuse (answer 503 "
+      "until the log takes lines again) or continue (serve, and put the "
+      "line in the error log)" },
     { "log", "syslog", cg_conf_set_bool, CG_OFF(syslog), "no", 0, 0,
       "also send usage and alert lines to syslog (yes/no)" },
     { "log", "syslog_facility", cg_conf_set_checked,
@@ -665,7 +670,8 @@ cg_conf_set_provider(const cg_conf_cmd_t *cmd, void *conf,
 
 
 static const char *const cg_conf_choices[] = {
-    "signed,jwt,php-files,php-memcached", "php,php_serialize"
+    "signed,jwt,php-files,php-memcached", "php,php_serialize",
+    "refuse,continue"
 };
 
 

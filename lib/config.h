@@ -107,6 +107,7 @@ typedef struct {
     /* [log] */
     char   *usage_log;
     char   *error_log;
+    char   *log_on_write_error;     /* refuse | continue */
 
     /* [session] */
     char   *session_secret_ref;

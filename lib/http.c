@@ -2,6 +2,7 @@
 #include "csv.h"
 #include "tokens.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -302,4 +303,26 @@ cg_http_response(const cg_req_t *r, cg_buf_t *out)
         out->oom = 1;
     }
     cg_buf_free(&body);
+}
+
+
+size_t
+cg_http_fallback(const cg_req_t *r, char *out, size_t cap)
+{
+    char body[200];
+    int  bn, n;
+
+    /* The table's message is plain text, no character to escape. */
+    bn = snprintf(body, sizeof(body), "{\"error\":{\"type\":\"%s\","
+                  "\"message\":\"%s\"},\"request_id\":\"%s\"}\n",
+                  cg_err_type(CG_E_INTERNAL), cg_err_message(CG_E_INTERNAL),
+                  r->request_id);
+    if (bn < 0 || (size_t) bn >= sizeof(body)) {
+        return 0;
+    }
+    n = snprintf(out, cap, "Status: %s\r\nContent-Type: application/json"
+                 "\r\nCache-Control: no-store\r\nX-Request-Id: %s"
+                 "\r\nContent-Length: %d\r\n\r\n%s",
+                 cg_http_status_line(500), r->request_id, bn, body);
+    return n < 0 || (size_t) n >= cap ? 0 : (size_t) n;
 }

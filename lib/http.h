@@ -25,6 +25,10 @@
 /* 0: go on; -1: r failed; 1: answered (preflight), do not read the body. */
 int  cg_http_admit(const cg_conf_t *conf, cg_req_t *r);
 void cg_http_response(const cg_req_t *r, cg_buf_t *out);
+/* A fixed 500 internal_error answer for when building the real one ran out
+ * of memory: written into out[cap], allocating nothing. Returns its length
+ * (0: cap too small). */
+size_t cg_http_fallback(const cg_req_t *r, char *out, size_t cap);
 /* The headers every answer carries, JSON or stream: no-store, nosniff,
  * request id, CORS for an allowed origin, Retry-After and the RateLimit
  * fields. Each starts with CRLF; the caller ends the block. */

@@ -57,7 +57,8 @@ cg_phpsess_scalar(cg_phpsess_t *ps, const char *charset, const char **s,
     const char *start = ps->p;
 
     while (ps->p < ps->end && *ps->p != ';') {
-        if (strchr(charset, *ps->p) == NULL) {
+        /* strchr() finds the terminator too: a NUL is never valid. */
+        if (*ps->p == '\0' || strchr(charset, *ps->p) == NULL) {
             return -1;
         }
         ps->p++;
@@ -173,7 +174,10 @@ cg_phpsess_value(cg_phpsess_t *ps, int want)
         return cg_phpsess_scalar(ps, "01", &s, &len) == 0 && len == 1
                ? (cg_phpsess_keep(ps, want, NULL, 0), 0) : -1;
     case 'i':
-        if (cg_phpsess_scalar(ps, "-0123456789", &s, &len) != 0) {
+        /* PHP writes -?[0-9]+ */
+        if (cg_phpsess_scalar(ps, "-0123456789", &s, &len) != 0
+            || strspn(s + (s[0] == '-'), "0123456789")
+               != len - (s[0] == '-') || len == (size_t) (s[0] == '-')) {
             return -1;
         }
         cg_phpsess_keep(ps, want, s, len);

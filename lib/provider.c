@@ -92,6 +92,20 @@ cg_provider_user_id(const cg_secret_t *key, const char *user,
 }
 
 
+long
+cg_provider_tokens(json_object *v)
+{
+    int64_t n;
+
+    if (v == NULL || !json_object_is_type(v, json_type_int)) {
+        return 0;
+    }
+    n = json_object_get_int64(v);
+    return n < 0 ? 0 : n > CG_PROVIDER_TOKENS_MAX ? CG_PROVIDER_TOKENS_MAX
+                                                  : (long) n;
+}
+
+
 struct json_object *
 cg_provider_json(const char *s, size_t len)
 {

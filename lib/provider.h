@@ -73,6 +73,11 @@ void cg_provider_user_id(const cg_secret_t *key, const char *user,
 int  cg_provider_is_quota(const char *body, size_t len);
 /* Parses a JSON object (strict); NULL if it is not one. */
 struct json_object *cg_provider_json(const char *s, size_t len);
+/* A token count from the provider's usage: an integer clamped to
+ * 0..CG_PROVIDER_TOKENS_MAX (anything else: 0), so a broken or hostile
+ * server can never make spend negative or overflow a sum. */
+#define CG_PROVIDER_TOKENS_MAX  1000000000L
+long cg_provider_tokens(struct json_object *v);
 /* Copies a short identifier (error type, stop reason) if it is one. */
 void cg_provider_ident(struct json_object *v, char *out, size_t cap);
 

@@ -44,11 +44,8 @@ cg_anthropic_int(json_object *obj, const char *name)
 {
     json_object *v;
 
-    if (!json_object_object_get_ex(obj, name, &v)
-        || !json_object_is_type(v, json_type_int)) {
-        return 0;
-    }
-    return (long) json_object_get_int64(v);
+    return json_object_object_get_ex(obj, name, &v)
+           ? cg_provider_tokens(v) : 0;
 }
 
 

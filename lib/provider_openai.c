@@ -86,12 +86,12 @@ cg_openai_usage(json_object *root, cg_pstream_t *ps)
     }
     if (json_object_object_get_ex(u, "prompt_tokens", &v)
         && json_object_is_type(v, json_type_int)) {
-        ps->input_tokens = (long) json_object_get_int64(v);
+        ps->input_tokens = cg_provider_tokens(v);
         ps->have_input = 1;
     }
     if (json_object_object_get_ex(u, "completion_tokens", &v)
         && json_object_is_type(v, json_type_int)) {
-        ps->output_tokens = (long) json_object_get_int64(v);
+        ps->output_tokens = cg_provider_tokens(v);
         ps->have_output = 1;
     }
 }

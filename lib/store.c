@@ -1,4 +1,5 @@
 #include "store.h"
+#include "fault.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +286,16 @@ static const cg_store_ops_t cg_store_mc_ops = {
 };
 
 
+/* The one fault hook of both backends (make faults): the call fails as an
+ * unreachable store would. */
+static int
+cg_store_fault(cg_store_t *st)
+{
+    st->faulted = cg_fault_hit(CG_FAULT_STORE);
+    return st->faulted;
+}
+
+
 void
 cg_store_free(cg_store_t *st)
 {
@@ -298,7 +309,7 @@ int
 cg_store_incr(cg_store_t *st, const char *key, size_t keylen, uint64_t delta,
               unsigned ttl, uint64_t *value)
 {
-    return st->ops->incr(st, key, keylen, delta, ttl, value);
+    return cg_store_fault(st) ? -1 : st->ops->incr(st, key, keylen, delta, ttl, value);
 }
 
 
@@ -306,7 +317,7 @@ int
 cg_store_decr(cg_store_t *st, const char *key, size_t keylen, uint64_t delta,
               uint64_t *value)
 {
-    return st->ops->decr(st, key, keylen, delta, value);
+    return cg_store_fault(st) ? -1 : st->ops->decr(st, key, keylen, delta, value);
 }
 
 
@@ -314,7 +325,7 @@ int
 cg_store_add(cg_store_t *st, const char *key, size_t keylen, uint64_t value,
              unsigned ttl)
 {
-    return st->ops->add(st, key, keylen, value, ttl);
+    return cg_store_fault(st) ? -1 : st->ops->add(st, key, keylen, value, ttl);
 }
 
 
@@ -322,7 +333,7 @@ int
 cg_store_get_multi(cg_store_t *st, const char *const *keys,
                    const size_t *lens, size_t n, uint64_t *values)
 {
-    return st->ops->get_multi(st, keys, lens, n, values);
+    return cg_store_fault(st) ? -1 : st->ops->get_multi(st, keys, lens, n, values);
 }
 
 
@@ -337,7 +348,7 @@ cg_store_batch(cg_store_t *st, cg_store_op_t *ops, size_t n)
 const char *
 cg_store_error(cg_store_t *st)
 {
-    return st->ops->error(st);
+    return st->faulted ? "injected fault" : st->ops->error(st);
 }
 
 

@@ -65,6 +65,7 @@ typedef struct {
 struct cg_store_s {
     const cg_store_ops_t *ops;
     char                  notice[200];  /* one-off event for the log */
+    int                   faulted;      /* the last call was made to fail */
 };
 
 cg_store_t *cg_store_new(const char *servers, int timeout_ms, char *err,

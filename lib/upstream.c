@@ -1,5 +1,6 @@
 #include "upstream.h"
 #include "clock.h"
+#include "fault.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ typedef enum {
     CG_XFER_IDLE,
     CG_XFER_ABORT,
     CG_XFER_TOO_BIG,
+    CG_XFER_FAULT,
 } cg_xfer_stop_t;
 
 /* One call in flight. */
@@ -48,6 +50,10 @@ cg_upstream_write(char *p, size_t size, size_t n, void *user)
     cg_xfer_t *x = user;
 
     n *= size;
+    if (cg_fault_hit(CG_FAULT_UPSTREAM)) {
+        x->stop = CG_XFER_FAULT;    /* as a connection reset would */
+        return 0;
+    }
     x->got = 1;
     x->last = cg_clock_mono();
     if (!x->checked) {
@@ -237,7 +243,8 @@ cg_upstream_call(cg_upstream_t *up, const cg_up_call_t *call, cg_buf_t *resp,
                  cg_up_result_t *res)
 {
     static const char *const stop_why[] = { "", "no first byte in time",
-        "provider stream idle", "aborted", "answer too large" };
+        "provider stream idle", "aborted", "answer too large",
+        "injected fault" };
     struct curl_slist *hl;
     cg_xfer_t          x;
     CURLcode           rc;

@@ -170,6 +170,29 @@ cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
 }
 
 
+size_t
+cg_usage_format_min(const cg_req_t *r, double wall, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t    sec = (time_t) wall;
+    char      ts[32];
+    int       n;
+
+    gmtime_r(&sec, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    n = snprintf(out, cap, "{\"v\":1,\"ts\":\"%s\",\"event\":\"request\","
+                 "\"request_id\":\"%s\",\"status\":%d,\"error\":%s%s%s,"
+                 "\"reason\":\"usage line cut short: out of memory\","
+                 "\"input_tokens\":%lld,\"output_tokens\":%lld,"
+                 "\"cost_micro_usd\":%lld}\n", ts, r->request_id,
+                 cg_err_status(r->err), r->err ? "\"" : "",
+                 r->err ? cg_err_type(r->err) : "null", r->err ? "\"" : "",
+                 (long long) r->input_tokens, (long long) r->output_tokens,
+                 (long long) r->cost_micro_usd);
+    return n < 0 || (size_t) n >= cap ? 0 : (size_t) n;
+}
+
+
 int
 cg_usagelog_write(cg_usagelog_t *log, const cg_buf_t *line)
 {

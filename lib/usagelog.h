@@ -37,6 +37,11 @@ void cg_usagelog_close(cg_usagelog_t *log);
 /* Formats the request's line into b (cleared first). */
 void cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u,
                      double now, double wall, cg_buf_t *b);
+/* The short line for when cg_usage_format() ran out of memory: request id,
+ * status, error and spend, written into out[cap] without allocating, so no
+ * request goes unlogged. Returns its length (0: cap too small). */
+size_t cg_usage_format_min(const cg_req_t *r, double wall, char *out,
+                           size_t cap);
 int  cg_usagelog_write(cg_usagelog_t *log, const cg_buf_t *line);
 
 /* An admin event (start, reload, key_loaded, key_rotated, key_age, probe):

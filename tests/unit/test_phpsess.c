@@ -88,7 +88,17 @@ test_php_serialize_format(void **state)
                      CG_PHPSESS_MALFORMED);
     /* The other format's data is not accepted. */
     assert_int_equal(get("user_id|i:42;", CG_PHPSER_SERIALIZE, "user_id",
-                         out), CG_PHPSESS_MALFORMED);
+                         out), CG_PHPSESS_MALFORMED);    /* Found by fuzz_phpsess: a NUL inside an integer was accepted (strchr
+     * finds the terminator), giving an empty or cut-short user id. */
+    assert_int_equal(cg_phpsess_get("user_id|i:\0\0004;", 14, CG_PHPSER_PHP,
+                                    "user_id", out, 129),
+                     CG_PHPSESS_MALFORMED);
+    assert_int_equal(get("user_id|i:-;", CG_PHPSER_PHP, "user_id", out),
+                     CG_PHPSESS_MALFORMED);
+    assert_int_equal(get("user_id|i:4-2;", CG_PHPSER_PHP, "user_id", out),
+                     CG_PHPSESS_MALFORMED);
+    assert_int_equal(get("user_id|i:-42;", CG_PHPSER_PHP, "user_id", out),
+                     CG_PHPSESS_FOUND);
 }
 
 

@@ -98,6 +98,35 @@ test_quota(void **state)
 }
 
 
+/* Found by fuzz_provider: negative usage came through as negative spend. */
+static void
+test_usage_clamped(void **state)
+{
+    const char   *a = "{\"type\":\"message\",\"content\":[{\"type\":"
+                      "\"text\",\"text\":\"hi\"}],\"usage\":{\"input_tokens\":"
+                      "-5,\"cache_read_input_tokens\":9223372036854775807,"
+                      "\"output_tokens\":-1}}";
+    const char   *o = "{\"choices\":[{\"message\":{\"content\":\"hi\"}}],"
+                      "\"usage\":{\"prompt_tokens\":-7,\"completion_tokens\":"
+                      "-9223372036854775807}}";
+    cg_pstream_t  ps;
+    cg_buf_t      t;
+
+    (void) state;
+    cg_buf_init(&t);
+    memset(&ps, 0, sizeof(ps));
+    assert_int_equal(cg_provider_anthropic.parse(a, strlen(a), &t, &ps), 0);
+    assert_int_equal(ps.input_tokens, CG_PROVIDER_TOKENS_MAX);
+    assert_int_equal(ps.output_tokens, 0);
+    memset(&ps, 0, sizeof(ps));
+    cg_buf_reset(&t);
+    assert_int_equal(cg_provider_openai.parse(o, strlen(o), &t, &ps), 0);
+    assert_int_equal(ps.input_tokens, 0);
+    assert_int_equal(ps.output_tokens, 0);
+    cg_buf_free(&t);
+}
+
+
 static void
 test_user_id(void **state)
 {
@@ -123,6 +152,7 @@ main(void)
         cmocka_unit_test(test_anthropic_stream),
         cmocka_unit_test(test_openai_stream),
         cmocka_unit_test(test_quota),
+        cmocka_unit_test(test_usage_clamped),
         cmocka_unit_test(test_user_id),
     };
 
