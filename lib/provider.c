@@ -116,7 +116,10 @@ cg_provider_json(const char *s, size_t len)
     if (tok == NULL) {
         return NULL;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    /* A provider answer that is not valid UTF-8 is garbage (502): the text
+     * the guards and the client see is always valid. */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT
+                                | JSON_TOKENER_VALIDATE_UTF8);
     root = json_tokener_parse_ex(tok, s, (int) len);
     if (root && (json_tokener_get_parse_end(tok) != len
                  || !json_object_is_type(root, json_type_object))) {
