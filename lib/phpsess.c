@@ -262,7 +262,10 @@ cg_phpsess_get(const char *data, size_t n, cg_phpser_t ser, const char *key,
     if (!ps.found) {
         return CG_PHPSESS_ABSENT;
     }
-    if (ps.val == NULL || ps.val_len == 0 || ps.val_len >= cap) {
+    /* A NUL inside the value would cut the user id short (a fuzz find):
+     * such a value is not a user id. */
+    if (ps.val == NULL || ps.val_len == 0 || ps.val_len >= cap
+        || memchr(ps.val, '\0', ps.val_len) != NULL) {
         return CG_PHPSESS_BAD_VALUE;
     }
     memcpy(out, ps.val, ps.val_len);

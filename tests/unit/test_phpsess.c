@@ -88,7 +88,8 @@ test_php_serialize_format(void **state)
                      CG_PHPSESS_MALFORMED);
     /* The other format's data is not accepted. */
     assert_int_equal(get("user_id|i:42;", CG_PHPSER_SERIALIZE, "user_id",
-                         out), CG_PHPSESS_MALFORMED);    /* Found by fuzz_phpsess: a NUL inside an integer was accepted (strchr
+                         out), CG_PHPSESS_MALFORMED);
+    /* Found by fuzz_phpsess: a NUL inside an integer was accepted (strchr
      * finds the terminator), giving an empty or cut-short user id. */
     assert_int_equal(cg_phpsess_get("user_id|i:\0\0004;", 14, CG_PHPSER_PHP,
                                     "user_id", out, 129),
@@ -99,6 +100,11 @@ test_php_serialize_format(void **state)
                      CG_PHPSESS_MALFORMED);
     assert_int_equal(get("user_id|i:-42;", CG_PHPSER_PHP, "user_id", out),
                      CG_PHPSESS_FOUND);
+    /* Found by fuzz_phpsess: a string user id holding a NUL would be cut
+     * short (here to nothing); it is not a user id. */
+    assert_int_equal(cg_phpsess_get("user_id|s:3:\"\0bc\";", 18,
+                                    CG_PHPSER_PHP, "user_id", out, 129),
+                     CG_PHPSESS_BAD_VALUE);
 }
 
 
