@@ -351,7 +351,7 @@ cg_secret_looks_like_key(const char *s, size_t n)
         if (p[0] == 's' && p[1] == 'k' && p[2] == '-'
             && (p == s || cg_secret_keychars(p - 1, p) == 0)) {
             if (end - p >= 7 && memcmp(p, "sk-ant-", 7) == 0
-                && cg_secret_keychars(p + 7, end) >= 10) {
+                && cg_secret_keychars(p + 7, end) >= 4) {
                 return 1;
             }
             if (cg_secret_keychars(p + 3, end) >= 20) {

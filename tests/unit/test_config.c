@@ -740,7 +740,7 @@ test_looks_like_key(void **state)
 {
     static const char *yes[] = {
         "sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAA",
-        "sk-ant-AAAAAAAAAA",                    /* 10 after the prefix */
+        "sk-ant-AAAA",                          /* 4 after the prefix */
         "sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "sk-xxxxxxxxxxxxxxxxxxxx",              /* legacy, 20 */
         "api_key = sk-ant-api03-AAAAAAAAAAAAAAAAAAAA",
@@ -757,7 +757,7 @@ test_looks_like_key(void **state)
         "disk-",
         "risk-assessment-for-the-quarterly-report",
         "whisk-whisk-whisk-whisk-whisk-whisk",
-        "sk-ant-AAAAAAAAA",                     /* 9 after the prefix */
+        "sk-ant-AAA",                           /* 3 after the prefix */
         "sk-xxxxxxxxxxxxxxxxxxx",               /* 19 */
         "sk-ant-",
         "sk-",
@@ -783,8 +783,8 @@ test_looks_like_key(void **state)
         }
     }
     /* Only the first n bytes count. */
-    assert_false(cg_secret_looks_like_key("sk-ant-AAAAAAAAAA", 16));
-    assert_true(cg_secret_looks_like_key("sk-ant-AAAAAAAAAA", 17));
+    assert_false(cg_secret_looks_like_key("sk-ant-AAAA", 10));
+    assert_true(cg_secret_looks_like_key("sk-ant-AAAA", 11));
     assert_false(cg_secret_looks_like_key("xT3BlbkFJ", 8));
 }
 
