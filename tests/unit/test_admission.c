@@ -136,6 +136,19 @@ test_referer_and_missing(void **state)
     r.origin = NULL;
     assert_int_equal(admit(&r), CG_OK);
     conf.allow_missing_origin = 0;
+    /* No allowed origins configured: no browser is served (any Origin is
+     * refused), and a cookie request without Origin passes, as a script's. */
+    {
+        char *saved = conf.allowed_origins;
+
+        conf.allowed_origins = "";
+        cookie_req(&r);
+        r.origin = NULL;
+        assert_int_equal(admit(&r), CG_OK);
+        cookie_req(&r);
+        assert_int_equal(admit(&r), CG_E_CROSS_SITE);
+        conf.allowed_origins = saved;
+    }
     /* A Bearer token without a cookie is not ambient: no Origin needed. */
     cookie_req(&r);
     r.origin = NULL;
