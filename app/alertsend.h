@@ -1,5 +1,5 @@
 /*
- * alertsend: delivers a raised alert (a JSON line from lib/alert.c) to the
+ * alertsend: delivers a raised alert (a JSON line from lib/meter/alert.c) to the
  * usage log's companions: syslog, the [alerts] webhook and the [alerts]
  * command. Delivery to the webhook and the command runs in a detached
  * grandchild process, so a slow or dead receiver never holds up a chat
@@ -10,8 +10,8 @@
 #ifndef CG_ALERTSEND_H
 #define CG_ALERTSEND_H
 
-#include "buf.h"
-#include "config.h"
+#include "core/buf.h"
+#include "conf/config.h"
 
 /* Opens syslog when [log] syslog = yes; returns -1 on a bad facility. */
 int  cg_syslog_open(const cg_conf_t *conf, char *err, size_t errlen);

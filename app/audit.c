@@ -10,11 +10,11 @@
 #include "audit.h"
 #include "acl.h"
 
-#include "access.h"
-#include "config.h"
-#include "csv.h"
-#include "keys.h"
-#include "tokens.h"
+#include "cli/access.h"
+#include "conf/config.h"
+#include "core/csv.h"
+#include "provider/keys.h"
+#include "who/svctoken.h"
 
 #include <json-c/json.h>
 #include <libgen.h>

@@ -1,8 +1,8 @@
 #include "ctl.h"
 
-#include "provider.h"
-#include "upstream.h"
-#include "usagelog.h"
+#include "provider/provider.h"
+#include "provider/upstream.h"
+#include "log/usagelog.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -8,7 +8,7 @@
 #ifndef CG_CTL_H
 #define CG_CTL_H
 
-#include "config.h"
+#include "conf/config.h"
 
 int cg_ctl_reload(const cg_conf_t *conf);
 /* key NULL: the provider key. Returns 0 when the provider accepted it. */

@@ -1,7 +1,7 @@
 #include "keylog.h"
 #include "log.h"
 
-#include "usagelog.h"
+#include "log/usagelog.h"
 
 #include <stdio.h>
 #include <string.h>

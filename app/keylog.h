@@ -8,7 +8,7 @@
 #ifndef CG_KEYLOG_H
 #define CG_KEYLOG_H
 
-#include "config.h"
+#include "conf/config.h"
 
 /* action is "start" or "reload"; old is the previous config or NULL. */
 void cg_keylog_events(const cg_conf_t *old, const cg_conf_t *nc,

@@ -20,9 +20,9 @@
 #include "master.h"
 #include "report_cmd.h"
 
-#include "auth.h"
-#include "config.h"
-#include "session.h"
+#include "who/auth.h"
+#include "conf/config.h"
+#include "who/signed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

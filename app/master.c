@@ -5,8 +5,8 @@
 #include "scoreboard.h"
 #include "worker.h"
 
-#include "clock.h"
-#include "upstream.h"
+#include "core/clock.h"
+#include "provider/upstream.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,7 +13,7 @@
 #ifndef CG_MASTER_H
 #define CG_MASTER_H
 
-#include "config.h"
+#include "conf/config.h"
 
 /* Runs the pool on our own socket, or on a systemd-activated one (fd 3,
  * LISTEN_FDS). Takes ownership of conf. */

@@ -1,8 +1,8 @@
 #include "report_cmd.h"
-#include "report.h"
+#include "log/report.h"
 
-#include "buf.h"
-#include "config.h"
+#include "core/buf.h"
+#include "conf/config.h"
 
 #include <errno.h>
 #include <glob.h>

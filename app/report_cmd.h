@@ -1,6 +1,6 @@
 /*
  * report: the `chatgate report` command. Reads usage logs (plain, rotated
- * and gzipped), feeds lib/report.c and prints the result. Never needs the
+ * and gzipped), feeds lib/log/report.c and prints the result. Never needs the
  * secrets: only the price table and the usage log path from the config.
  */
 #ifndef CG_REPORT_CMD_H

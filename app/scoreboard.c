@@ -1,6 +1,6 @@
 #include "scoreboard.h"
 
-#include "clock.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <string.h>

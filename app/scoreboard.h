@@ -14,8 +14,8 @@
 #ifndef CG_SCOREBOARD_H
 #define CG_SCOREBOARD_H
 
-#include "err.h"
-#include "req.h"
+#include "core/err.h"
+#include "core/req.h"
 
 #include <stdatomic.h>
 #include <stdint.h>

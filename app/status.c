@@ -1,7 +1,7 @@
 #include "status.h"
 #include "acl.h"
 
-#include "buf.h"
+#include "core/buf.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #ifndef CG_STATUS_H
 #define CG_STATUS_H
 
-#include "config.h"
+#include "conf/config.h"
 #include "scoreboard.h"
 
 #include <fcgiapp.h>

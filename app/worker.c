@@ -5,12 +5,12 @@
 #include "scoreboard.h"
 #include "status.h"
 
-#include "chat.h"
-#include "clock.h"
-#include "fault.h"
-#include "http.h"
-#include "req.h"
-#include "usagelog.h"
+#include "pipeline/chat.h"
+#include "core/clock.h"
+#include "core/fault.h"
+#include "http/http.h"
+#include "core/req.h"
+#include "log/usagelog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -307,7 +307,7 @@ cg_worker_user_known(void *ctx, const cg_req_t *r)
 }
 
 
-/* lib/alert.c raised an alert: the usage log, syslog, webhook, command. */
+/* lib/meter/alert.c raised an alert: the usage log, syslog, webhook, command. */
 static void
 cg_worker_alert(void *ctx, const cg_buf_t *line)
 {

@@ -12,7 +12,7 @@
 #ifndef CG_WORKER_H
 #define CG_WORKER_H
 
-#include "config.h"
+#include "conf/config.h"
 #include "scoreboard.h"
 
 /* Exit status of a worker that left after answering requests past

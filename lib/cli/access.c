@@ -1,4 +1,4 @@
-#include "access.h"
+#include "cli/access.h"
 
 #include <grp.h>
 #include <pwd.h>

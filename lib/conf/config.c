@@ -1,9 +1,9 @@
-#include "config.h"
-#include "alert.h"
-#include "buf.h"
-#include "csv.h"
-#include "tokens.h"
-#include "guardset.h"
+#include "conf/config.h"
+#include "meter/alert.h"
+#include "core/buf.h"
+#include "core/csv.h"
+#include "who/svctoken.h"
+#include "guard/guardset.h"
 
 #include <errno.h>
 #include <ini.h>

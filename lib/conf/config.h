@@ -16,10 +16,10 @@
 #define CG_CONFIG_H
 
 #include <stddef.h>
-#include "keys.h"
-#include "secret.h"
-#include "budget.h"
-#include "session.h"
+#include "provider/keys.h"
+#include "core/secret.h"
+#include "meter/budget.h"
+#include "who/signed.h"
 
 typedef enum {
     CG_PM_STATIC = 0,
@@ -195,7 +195,7 @@ typedef struct {
     int     auth_failures_per_minute;
     struct cg_token_s *tokens;      /* [token NAME] sections */
 
-    /* [guard] and [pii]: see lib/guardset.h and docs/guards.md */
+    /* [guard] and [pii]: see lib/guard/guardset.h and docs/guards.md */
     int     guard_refuse_invisible;
     int     guard_injection;        /* cg_guard_action_t */
     char   *guard_patterns;         /* "" or file:/path */

@@ -1,4 +1,4 @@
-#include "b64.h"
+#include "core/b64.h"
 
 static const char cg_b64_alpha[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -1,5 +1,5 @@
-#include "buf.h"
-#include "utf8.h"
+#include "core/buf.h"
+#include "core/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>

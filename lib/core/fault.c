@@ -1,6 +1,6 @@
 /* Compiled to nothing unless -DCG_FAULT_INJECTION: see fault.h. */
 #define CG_FAULT_IMPL
-#include "fault.h"
+#include "core/fault.h"
 
 #ifdef CG_FAULT_INJECTION
 

@@ -1,4 +1,4 @@
-#include "req.h"
+#include "core/req.h"
 
 #include <stdarg.h>
 #include <stdio.h>

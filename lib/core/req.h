@@ -11,11 +11,11 @@
 #define CG_REQ_H
 
 #include <stddef.h>
-#include "buf.h"
-#include "err.h"
-#include "budget.h"
-#include "ratelimit.h"
-#include "session.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "meter/budget.h"
+#include "meter/ratelimit.h"
+#include "who/signed.h"
 
 /* One turn of the conversation; text owned by the request. */
 typedef struct {

@@ -1,4 +1,4 @@
-#include "secret.h"
+#include "core/secret.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "utf8.h"
+#include "core/utf8.h"
 
 size_t
 cg_utf8_decode(const unsigned char *p, size_t n, unsigned *cp)

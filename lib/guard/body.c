@@ -1,5 +1,5 @@
-#include "guard.h"
-#include "utf8.h"
+#include "guard/body.h"
+#include "core/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>

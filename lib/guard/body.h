@@ -15,7 +15,7 @@
 #ifndef CG_GUARD_H
 #define CG_GUARD_H
 
-#include "req.h"
+#include "core/req.h"
 
 typedef struct {
     long    max_chars;          /* per message */

@@ -1,4 +1,4 @@
-#include "guardset.h"
+#include "guard/guardset.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

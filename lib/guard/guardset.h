@@ -22,12 +22,12 @@
 #ifndef CG_GUARDSET_H
 #define CG_GUARDSET_H
 
-#include "buf.h"
-#include "config.h"
-#include "outguard.h"
-#include "pii.h"
-#include "req.h"
-#include "textguard.h"
+#include "core/buf.h"
+#include "conf/config.h"
+#include "guard/outguard.h"
+#include "guard/pii.h"
+#include "core/req.h"
+#include "guard/textguard.h"
 
 typedef struct {
     cg_textguard_t     *tg;

@@ -1,7 +1,7 @@
-#include "outguard.h"
-#include "secret.h"
-#include "textguard.h"
-#include "utf8.h"
+#include "guard/outguard.h"
+#include "core/secret.h"
+#include "guard/textguard.h"
+#include "core/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -29,8 +29,8 @@
 #define CG_OUTGUARD_H
 
 #include <stddef.h>
-#include "buf.h"
-#include "pii.h"
+#include "core/buf.h"
+#include "guard/pii.h"
 
 #define CG_OG_LOOKAHEAD   2048
 #define CG_OG_SECRET_MIN  8     /* shorter exact secrets are refused */

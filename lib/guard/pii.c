@@ -1,5 +1,5 @@
-#include "pii.h"
-#include "textguard.h"
+#include "guard/pii.h"
+#include "guard/textguard.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

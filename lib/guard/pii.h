@@ -21,8 +21,8 @@
 #define CG_PII_H
 
 #include <stddef.h>
-#include "buf.h"
-#include "textguard.h"
+#include "core/buf.h"
+#include "guard/textguard.h"
 
 #define CG_PII_PH_MAX  64       /* longest placeholder, brackets included */
 

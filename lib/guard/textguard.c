@@ -1,5 +1,5 @@
-#include "textguard.h"
-#include "utf8.h"
+#include "guard/textguard.h"
+#include "core/utf8.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

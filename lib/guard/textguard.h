@@ -18,7 +18,7 @@
 #define CG_TEXTGUARD_H
 
 #include <stddef.h>
-#include "buf.h"
+#include "core/buf.h"
 
 #define CG_GUARD_NAME_MAX  32     /* pattern names: [A-Za-z0-9_-]{1,31} */
 #define CG_GUARD_FLAGS_MAX 192

@@ -1,6 +1,6 @@
-#include "http.h"
-#include "csv.h"
-#include "tokens.h"
+#include "http/http.h"
+#include "core/csv.h"
+#include "who/svctoken.h"
 
 #include <stdio.h>
 #include <string.h>

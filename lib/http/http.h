@@ -18,9 +18,9 @@
 #ifndef CG_HTTP_H
 #define CG_HTTP_H
 
-#include "buf.h"
-#include "config.h"
-#include "req.h"
+#include "core/buf.h"
+#include "conf/config.h"
+#include "core/req.h"
 
 /* 0: go on; -1: r failed; 1: answered (preflight), do not read the body. */
 int  cg_http_admit(const cg_conf_t *conf, cg_req_t *r);

@@ -1,6 +1,6 @@
-#include "stream.h"
-#include "http.h"
-#include "err.h"
+#include "http/stream.h"
+#include "http/http.h"
+#include "core/err.h"
 
 #include <string.h>
 

@@ -16,8 +16,8 @@
 #define CG_STREAM_H
 
 #include <stddef.h>
-#include "buf.h"
-#include "req.h"
+#include "core/buf.h"
+#include "core/req.h"
 
 typedef struct {
     /* Return 0, or -1 when the client is gone. */

@@ -1,4 +1,4 @@
-#include "report.h"
+#include "log/report.h"
 
 #include <stdio.h>
 #include <stdlib.h>

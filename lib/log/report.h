@@ -13,8 +13,8 @@
 #define CG_REPORT_H
 
 #include <stdint.h>
-#include "budget.h"
-#include "buf.h"
+#include "meter/budget.h"
+#include "core/buf.h"
 
 typedef enum {
     CG_REPORT_BY_USER = 0,

@@ -1,4 +1,4 @@
-#include "usagelog.h"
+#include "log/usagelog.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
  * latency_ms, upstream_ms, key_id, remote_addr; and (added, same version)
  * provider, stream, retries, fallback_from, usage_estimated, flags (an
  * array of guard findings, [] when none) and cost_micro_usd (when the
- * model has a price). Alert events share the file (lib/alert.c). Each
+ * model has a price). Alert events share the file (lib/meter/alert.c). Each
  * line is written with a single write(2) to a file opened O_APPEND, so
  * lines from many workers never interleave. Every string goes through the
  * one JSON escaper, so no input can break a line. The key appears only as
@@ -15,8 +15,8 @@
 #ifndef CG_USAGELOG_H
 #define CG_USAGELOG_H
 
-#include "buf.h"
-#include "req.h"
+#include "core/buf.h"
+#include "core/req.h"
 
 typedef struct {
     int     fd;

@@ -1,4 +1,4 @@
-#include "alert.h"
+#include "meter/alert.h"
 
 #include <stdio.h>
 #include <stdlib.h>

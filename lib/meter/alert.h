@@ -21,9 +21,9 @@
 
 #include <stdint.h>
 #include <time.h>
-#include "buf.h"
-#include "budget.h"
-#include "store.h"
+#include "core/buf.h"
+#include "meter/budget.h"
+#include "store/store.h"
 
 typedef void (*cg_alert_sink_pt)(void *ctx, const cg_buf_t *line);
 

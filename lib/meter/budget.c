@@ -1,4 +1,4 @@
-#include "budget.h"
+#include "meter/budget.h"
 
 #include <stdio.h>
 #include <string.h>

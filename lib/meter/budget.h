@@ -25,7 +25,7 @@
 
 #include <stdint.h>
 #include <time.h>
-#include "store.h"
+#include "store/store.h"
 
 /* Micro-dollars per million tokens. */
 typedef struct {

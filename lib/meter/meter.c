@@ -1,5 +1,5 @@
-#include "meter.h"
-#include "tokens.h"
+#include "meter/meter.h"
+#include "who/svctoken.h"
 
 #include <stdio.h>
 #include <string.h>

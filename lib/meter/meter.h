@@ -18,12 +18,12 @@
 #ifndef CG_METER_H
 #define CG_METER_H
 
-#include "alert.h"
-#include "budget.h"
-#include "config.h"
-#include "ratelimit.h"
-#include "req.h"
-#include "store.h"
+#include "meter/alert.h"
+#include "meter/budget.h"
+#include "conf/config.h"
+#include "meter/ratelimit.h"
+#include "core/req.h"
+#include "store/store.h"
 
 typedef void (*cg_meter_note_pt)(void *ctx, const char *msg);
 

@@ -1,4 +1,4 @@
-#include "ratelimit.h"
+#include "meter/ratelimit.h"
 
 #include <stdio.h>
 #include <string.h>

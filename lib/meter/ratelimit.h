@@ -26,7 +26,7 @@
 #define CG_RATELIMIT_H
 
 #include <time.h>
-#include "store.h"
+#include "store/store.h"
 
 typedef enum {
     CG_LIMIT_PASS = 0,

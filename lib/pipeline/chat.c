@@ -1,10 +1,10 @@
-#include "chat.h"
-#include "clock.h"
-#include "guard.h"
-#include "keys.h"
-#include "relay.h"
-#include "session.h"
-#include "tokens.h"
+#include "pipeline/chat.h"
+#include "core/clock.h"
+#include "guard/body.h"
+#include "provider/keys.h"
+#include "provider/relay.h"
+#include "who/signed.h"
+#include "who/svctoken.h"
 
 #include <stdio.h>
 #include <string.h>

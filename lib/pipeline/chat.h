@@ -14,16 +14,16 @@
 #ifndef CG_CHAT_H
 #define CG_CHAT_H
 
-#include "auth.h"
-#include "buf.h"
-#include "config.h"
-#include "meter.h"
-#include "guardset.h"
-#include "req.h"
-#include "sse.h"
-#include "store.h"
-#include "stream.h"
-#include "upstream.h"
+#include "who/auth.h"
+#include "core/buf.h"
+#include "conf/config.h"
+#include "meter/meter.h"
+#include "guard/guardset.h"
+#include "core/req.h"
+#include "provider/sse.h"
+#include "store/store.h"
+#include "http/stream.h"
+#include "provider/upstream.h"
 
 typedef struct {
     const cg_conf_t *conf;

@@ -1,5 +1,5 @@
-#include "keys.h"
-#include "buf.h"
+#include "provider/keys.h"
+#include "core/buf.h"
 
 #include <errno.h>
 #include <stdio.h>

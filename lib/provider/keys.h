@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 #include <time.h>
-#include "secret.h"
+#include "core/secret.h"
 
 #define CG_KEYS_MAX      64
 #define CG_KEY_NAME_MAX  64

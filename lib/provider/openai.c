@@ -1,4 +1,4 @@
-#include "provider.h"
+#include "provider/provider.h"
 
 #include <string.h>
 

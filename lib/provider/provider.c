@@ -1,5 +1,5 @@
-#include "provider.h"
-#include "session.h"
+#include "provider/provider.h"
+#include "who/signed.h"
 
 #include <string.h>
 

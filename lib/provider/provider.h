@@ -15,9 +15,9 @@
 #ifndef CG_PROVIDER_H
 #define CG_PROVIDER_H
 
-#include "buf.h"
-#include "config.h"
-#include "req.h"
+#include "core/buf.h"
+#include "conf/config.h"
+#include "core/req.h"
 
 #define CG_UID_LEN  32      /* hex characters of the pseudonymous user id */
 

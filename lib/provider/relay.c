@@ -1,7 +1,7 @@
-#include "relay.h"
-#include "clock.h"
-#include "csv.h"
-#include "provider.h"
+#include "provider/relay.h"
+#include "core/clock.h"
+#include "core/csv.h"
+#include "provider/provider.h"
 
 #include <errno.h>
 #include <stdio.h>

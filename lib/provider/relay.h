@@ -13,7 +13,7 @@
 #ifndef CG_RELAY_H
 #define CG_RELAY_H
 
-#include "chat.h"
+#include "pipeline/chat.h"
 
 /* Returns 0 with the answer in r (or already streamed), or -1 with r
  * failed. */

@@ -14,7 +14,7 @@
 #define CG_SSE_H
 
 #include <stddef.h>
-#include "buf.h"
+#include "core/buf.h"
 
 #define CG_SSE_MAX_LINE  (1024 * 1024)
 

@@ -1,6 +1,6 @@
-#include "upstream.h"
-#include "clock.h"
-#include "fault.h"
+#include "provider/upstream.h"
+#include "core/clock.h"
+#include "core/fault.h"
 
 #include <stdio.h>
 #include <stdlib.h>

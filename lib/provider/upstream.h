@@ -13,8 +13,8 @@
 #ifndef CG_UPSTREAM_H
 #define CG_UPSTREAM_H
 
-#include "buf.h"
-#include "config.h"
+#include "core/buf.h"
+#include "conf/config.h"
 
 #define CG_UPSTREAM_MAX_BODY  (8 * 1024 * 1024)
 

@@ -14,7 +14,7 @@
  * written with __atomic stores so a reader that maps the file (a report
  * tool, a debugger) never sees a torn word.
  */
-#include "store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>

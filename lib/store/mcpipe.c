@@ -1,4 +1,4 @@
-#include "mcpipe.h"
+#include "store/mcpipe.h"
 
 #include <errno.h>
 #include <fcntl.h>

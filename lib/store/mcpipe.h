@@ -8,7 +8,7 @@
  * which memcached sends in request order: the same effect as running them
  * one after another, at the cost of one round trip.
  *
- * It only talks to the one server it is given; lib/store.c decides when
+ * It only talks to the one server it is given; lib/store/store.c decides when
  * that is right (a single configured server). It never logs and never
  * retries: a failed exchange closes the connection and reports -1, and
  * the next batch reconnects.
@@ -16,7 +16,7 @@
 #ifndef CG_MCPIPE_H
 #define CG_MCPIPE_H
 
-#include "store.h"
+#include "store/store.h"
 
 typedef enum {
     CG_MCPIPE_OK = 0,

@@ -1,5 +1,5 @@
-#include "store.h"
-#include "fault.h"
+#include "store/store.h"
+#include "core/fault.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include <libmemcached/memcached.h>
 
-#include "mcpipe.h"
+#include "store/mcpipe.h"
 
 typedef struct {
     cg_store_t             base;

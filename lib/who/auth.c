@@ -1,9 +1,9 @@
-#include "auth.h"
-#include "csv.h"
-#include "phpsess.h"
-#include "session_jwt.h"
-#include "session_php.h"
-#include "tokens.h"
+#include "who/auth.h"
+#include "core/csv.h"
+#include "who/phpser.h"
+#include "who/jwt.h"
+#include "who/phpstore.h"
+#include "who/svctoken.h"
 
 #include <pwd.h>
 #include <stdio.h>

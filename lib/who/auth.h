@@ -18,9 +18,9 @@
 #define CG_AUTH_H
 
 #include <time.h>
-#include "config.h"
-#include "req.h"
-#include "store.h"
+#include "conf/config.h"
+#include "core/req.h"
+#include "store/store.h"
 
 typedef struct cg_auth_s cg_auth_t;
 

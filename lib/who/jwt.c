@@ -1,5 +1,5 @@
-#include "session_jwt.h"
-#include "b64.h"
+#include "who/jwt.h"
+#include "core/b64.h"
 
 #include <stdio.h>
 #include <string.h>

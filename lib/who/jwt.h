@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 #include <time.h>
-#include "session.h"
+#include "who/signed.h"
 
 #define CG_JWT_MAX  4096
 

@@ -1,4 +1,4 @@
-#include "phpsess.h"
+#include "who/phpser.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-#include "session_php.h"
+#include "who/phpstore.h"
 
 #include <errno.h>
 #include <fcntl.h>

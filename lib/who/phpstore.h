@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
-#include "buf.h"
+#include "core/buf.h"
 
 #define CG_PHP_SID_MAX   256
 #define CG_PHP_DATA_MAX  (256 * 1024)

@@ -1,5 +1,5 @@
-#include "session.h"
-#include "b64.h"
+#include "who/signed.h"
+#include "core/b64.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 #include <time.h>
-#include "secret.h"
+#include "core/secret.h"
 
 #define CG_USER_MAX     128
 #define CG_TOKEN_MAX    512

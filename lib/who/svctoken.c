@@ -1,6 +1,6 @@
-#include "tokens.h"
-#include "budget.h"
-#include "csv.h"
+#include "who/svctoken.h"
+#include "meter/budget.h"
+#include "core/csv.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guard.h"
-#include "utf8.h"
+#include "guard/body.h"
+#include "core/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

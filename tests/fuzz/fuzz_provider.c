@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provider.h"
-#include "utf8.h"
+#include "provider/provider.h"
+#include "core/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,8 +1,8 @@
 /*
- * Unit tests for the cross-site rules of lib/http.c (Origin, Referer,
+ * Unit tests for the cross-site rules of lib/http/http.c (Origin, Referer,
  * Sec-Fetch-Site, preflight, CORS headers), the client address of
- * lib/auth.c (trusted proxies, X-Forwarded-For), service tokens
- * (lib/tokens.c) and lib/csv.c.
+ * lib/who/auth.c (trusted proxies, X-Forwarded-For), service tokens
+ * (lib/who/svctoken.c) and lib/core/csv.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,11 +16,11 @@
 
 #include <openssl/evp.h>
 
-#include "auth.h"
-#include "csv.h"
-#include "http.h"
-#include "req.h"
-#include "tokens.h"
+#include "who/auth.h"
+#include "core/csv.h"
+#include "http/http.h"
+#include "core/req.h"
+#include "who/svctoken.h"
 
 static cg_conf_t conf;
 

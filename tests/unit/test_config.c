@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/config.c (the INI configuration) and lib/secret.c
+ * Unit tests for lib/conf/config.c (the INI configuration) and lib/core/secret.c
  * (secret references, loading, fingerprints, key detection).
  *
  * Every key used here is an obviously fake run of 'A's or 'x's.
@@ -18,8 +18,8 @@
 
 #include <openssl/evp.h>
 
-#include "config.h"
-#include "secret.h"
+#include "conf/config.h"
+#include "core/secret.h"
 
 #define MAX_TMP 16
 

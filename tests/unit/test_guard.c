@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/guard.c: validation of the chat request body.
+ * Unit tests for lib/guard/body.c: validation of the chat request body.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "guard.h"
-#include "req.h"
+#include "guard/body.h"
+#include "core/req.h"
 
 #define MAX_CHARS 10000
 

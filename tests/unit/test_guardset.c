@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "guardset.h"
+#include "guard/guardset.h"
 
 static cg_conf_t      conf;
 static cg_guardset_t  gs;

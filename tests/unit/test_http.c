@@ -1,6 +1,6 @@
 /*
- * Unit tests for lib/http.c (admission before the body is read, and the
- * one place a request becomes an HTTP response) and lib/err.c (the table
+ * Unit tests for lib/http/http.c (admission before the body is read, and the
+ * one place a request becomes an HTTP response) and lib/core/err.c (the table
  * of failures).
  */
 #include <stdarg.h>
@@ -15,10 +15,10 @@
 
 #include <json-c/json.h>
 
-#include "config.h"
-#include "err.h"
-#include "http.h"
-#include "req.h"
+#include "conf/config.h"
+#include "core/err.h"
+#include "http/http.h"
+#include "core/req.h"
 
 static cg_conf_t conf;
 

@@ -1,6 +1,6 @@
 /*
- * Unit tests for lib/session_jwt.c (HS256 JWTs per RFC 8725) and the key
- * id rotation of lib/session.c (v2 tokens, keyrings).
+ * Unit tests for lib/who/jwt.c (HS256 JWTs per RFC 8725) and the key
+ * id rotation of lib/who/signed.c (v2 tokens, keyrings).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +14,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "b64.h"
-#include "session.h"
-#include "session_jwt.h"
+#include "core/b64.h"
+#include "who/signed.h"
+#include "who/jwt.h"
 
 #define NOW ((time_t) 1700000000)
 

@@ -1,7 +1,7 @@
 /*
- * Unit tests for lib/keys.c (named keys, environments, route and service
- * scopes, age), lib/access.c (who can read a file, from made-up account
- * files) and the audit line of lib/usagelog.c.
+ * Unit tests for lib/provider/keys.c (named keys, environments, route and service
+ * scopes, age), lib/cli/access.c (who can read a file, from made-up account
+ * files) and the audit line of lib/log/usagelog.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "access.h"
-#include "keys.h"
-#include "usagelog.h"
+#include "cli/access.h"
+#include "provider/keys.h"
+#include "log/usagelog.h"
 
 
 static void

@@ -1,6 +1,6 @@
 /*
- * Unit tests for lib/store_local.c, lib/ratelimit.c, lib/budget.c,
- * lib/alert.c and the [price]/[budget] config rows. They run against the
+ * Unit tests for lib/store/local.c, lib/meter/ratelimit.c, lib/meter/budget.c,
+ * lib/meter/alert.c and the [price]/[budget] config rows. They run against the
  * host-local store (a temp file), the same vtable memcached sits behind;
  * the integration tests run the same behaviour against memcached.
  */
@@ -15,11 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "budget.h"
-#include "config.h"
-#include "ratelimit.h"
-#include "store.h"
+#include "meter/alert.h"
+#include "meter/budget.h"
+#include "conf/config.h"
+#include "meter/ratelimit.h"
+#include "store/store.h"
 
 static char path[64];
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/mcpipe.c: a batch goes out in one send and its
+ * Unit tests for lib/store/mcpipe.c: a batch goes out in one send and its
  * answers are matched in order. The memcached here is a forked fake on a
  * unix socket that answers the binary protocol and exits with the number
  * of reads it took to receive the whole batch.
@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mcpipe.h"
+#include "store/mcpipe.h"
 
 static char sock_path[64];
 

@@ -15,7 +15,7 @@
 #include <glob.h>
 #include <cmocka.h>
 
-#include "outguard.h"
+#include "guard/outguard.h"
 
 #define CORPUS "tests/corpus/exfil"
 #define OWN    "cg-own-secret-0123456789"

@@ -1,6 +1,6 @@
 /*
- * Unit tests for lib/phpsess.c (PHP's session serializers) and the file
- * reader of lib/session_php.c, including session files written by real PHP
+ * Unit tests for lib/who/phpser.c (PHP's session serializers) and the file
+ * reader of lib/who/phpstore.c, including session files written by real PHP
  * (php-cli, installed by scripts/deps).
  */
 #include <stdarg.h>
@@ -17,9 +17,9 @@
 #include <unistd.h>
 #include <utime.h>
 
-#include "buf.h"
-#include "phpsess.h"
-#include "session_php.h"
+#include "core/buf.h"
+#include "who/phpser.h"
+#include "who/phpstore.h"
 
 static char dir[] = "/tmp/cg-test-phpsess-XXXXXX";
 

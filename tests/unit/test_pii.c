@@ -10,8 +10,8 @@
 #include <fcntl.h>
 #include <cmocka.h>
 
-#include "outguard.h"
-#include "pii.h"
+#include "guard/outguard.h"
+#include "guard/pii.h"
 
 #define KEY "0123456789abcdef0123456789abcdef"
 

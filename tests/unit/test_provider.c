@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "provider.h"
+#include "provider/provider.h"
 
 
 static int

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sse.h"
+#include "provider/sse.h"
 
 typedef struct {
     cg_buf_t out;       /* "event|data\n" per event */

@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <cmocka.h>
 
-#include "textguard.h"
+#include "guard/textguard.h"
 
 
 static cg_textguard_t *

@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/session.c (signed session tokens, token lookup in the
+ * Unit tests for lib/who/signed.c (signed session tokens, token lookup in the
  * request headers) and lib/b64.c (strict unpadded base64url).
  */
 #include <stdarg.h>
@@ -15,8 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "b64.h"
-#include "session.h"
+#include "core/b64.h"
+#include "who/signed.h"
 
 #define NOW ((time_t) 1700000000)
 

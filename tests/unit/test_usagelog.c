@@ -1,6 +1,6 @@
 /*
- * Unit tests for lib/usagelog.c (one JSON line per request), the JSON
- * string escaper in lib/buf.c and the UTF-8 decoder in lib/utf8.c.
+ * Unit tests for lib/log/usagelog.c (one JSON line per request), the JSON
+ * string escaper in lib/core/buf.c and the UTF-8 decoder in lib/utf8.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,9 +17,9 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
-#include "usagelog.h"
-#include "utf8.h"
+#include "core/buf.h"
+#include "log/usagelog.h"
+#include "core/utf8.h"
 
 #define FFFD "\xef\xbf\xbd"
 
