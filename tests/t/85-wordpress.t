@@ -1,0 +1,165 @@
+# A real WordPress (Debian's wordpress package, php-fpm, a private MariaDB)
+# behind nginx with chatgate on the same site, and the chatgate plugin
+# (integrations/wordpress/chatgate) installed by copying it, as docs/
+# wordpress.md says. Headless Chromium (tests/browser/wordpress.test.js)
+# logs in as real WordPress users: an editor gets the cookie and a streamed
+# answer from the mock provider; a subscriber (editors only may chat) gets no
+# cookie and the box says why; logged out, the box asks to log in and
+# /api/chat answers 401. The provider key and the signing secret are in no
+# page, cookie, storage or database row (mysqldump). Every plugin file passes
+# php -l. Skipped, saying why, only where the packages cannot be installed
+# or the set-up does not fit the time CI gives it.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(time);
+use CG;
+
+my $plugin = "$CG::ROOT/integrations/wordpress/chatgate";
+my $wp_code = '/usr/share/wordpress';
+plan skip_all => 'wordpress: Debian\'s wordpress package is not installed (scripts/deps --browser)'
+    unless -f "$wp_code/wp-settings.php";
+plan skip_all => 'wordpress: mariadb-server is not installed'
+    unless -x '/usr/sbin/mariadbd' || -x '/usr/sbin/mysqld';
+plan skip_all => 'wordpress: php-mysql is not installed'
+    unless `php -m 2>/dev/null` =~ /^mysqli$/m;
+plan skip_all => 'wordpress: php-fpm is not installed' unless glob '/usr/sbin/php-fpm*';
+my $missing = CG::browser_missing();
+plan skip_all => "wordpress: browser tests: $missing" if $missing;
+
+# The whole set-up (database, WordPress install) must fit this, or the test
+# skips and says so: a slow CI machine is no reason to fail.
+my $setup_max = $ENV{CG_WP_SETUP_SECONDS} || 240;
+my $started = time;
+
+my $t = CG->new;
+my $d = $t->dir;
+my $port = CG::free_port();
+my $url = "http://127.0.0.1:$port";
+my %pw = map { $_ => CG::rand_hex(24) } qw(admin editor subscriber db);
+
+# chatgate: v2 tokens with key id wp1, the key in a file WordPress reads
+# too (wp-config.php names it; chatgate's own config references it).
+my $secret = CG::rand_hex(64);
+my $keyfile = $t->write_file('session-wp.key', "$secret\n", 0640);
+$t->start_memcached;
+$t->start_mock;
+$t->start_chatgate('session.secret' => undef,
+                   'session.secrets' => "wp1:file:$keyfile",
+                   'http.allowed_origins' => $url,
+                   'limits.requests_per_minute' => 30,
+                   'status.path' => '/chatgate-status',
+                   'status.allow' => '127.0.0.1');
+
+# The database: private, on a socket in the test dir.
+my $sock = $t->start_mariadb;
+$t->mariadb_sql("CREATE DATABASE wordpress;\n"
+    . "CREATE USER 'wordpress'\@'localhost' IDENTIFIED BY '$pw{db}';\n"
+    . "GRANT ALL ON wordpress.* TO 'wordpress'\@'localhost';\n");
+
+# WordPress: Debian's code (hard links where the file system allows, a copy
+# otherwise) with this site's own wp-config.php, the theme Debian packages,
+# and the plugin copied in.
+my $root = "$d/wordpress";
+system("cp -al $wp_code $root 2>/dev/null || cp -r $wp_code $root") == 0
+    or die 'copying WordPress failed';
+unlink "$root/wp-config.php";
+system('cp', '-r', $plugin, "$root/wp-content/plugins/chatgate") == 0
+    or die 'copying the plugin failed';
+my @salts = map { "define('$_', '" . CG::rand_hex(48) . "');" }
+    qw(AUTH_KEY SECURE_AUTH_KEY LOGGED_IN_KEY NONCE_KEY AUTH_SALT
+       SECURE_AUTH_SALT LOGGED_IN_SALT NONCE_SALT);
+$t->write_file("$root/wp-config.php", join("\n", '<?php',
+    "define('DB_NAME', 'wordpress');", "define('DB_USER', 'wordpress');",
+    "define('DB_PASSWORD', '$pw{db}');", "define('DB_HOST', 'localhost:$sock');",
+    "define('DB_CHARSET', 'utf8mb4');", "define('DB_COLLATE', '');", @salts,
+    "\$table_prefix = 'wp_';",
+    "define('WP_HOME', '$url');", "define('WP_SITEURL', '$url');",
+    # Offline and quiet: no calls to wordpress.org, no cron requests.
+    "define('WP_HTTP_BLOCK_EXTERNAL', true);", "define('AUTOMATIC_UPDATER_DISABLED', true);",
+    "define('DISABLE_WP_CRON', true);",
+    # Any PHP notice goes to a log this test reads.
+    "define('WP_DEBUG', true);", "define('WP_DEBUG_DISPLAY', false);",
+    "define('WP_DEBUG_LOG', '$d/wp-debug.log');",
+    # The lines docs/wordpress.md gives.
+    "define('CHATGATE_SECRET_FILE', '$keyfile');", "define('CHATGATE_KEY_ID', 'wp1');",
+    "if (!defined('ABSPATH')) { define('ABSPATH', __DIR__ . '/'); }",
+    "require_once ABSPATH . 'wp-settings.php';", ''), 0644);
+
+my $out = `php $CG::ROOT/tests/wordpress/install.php $root $pw{admin} 2>&1`;
+die "WordPress install failed: $out" if $? || $out !~ /"user_id":1/;
+$out = `php $CG::ROOT/tests/wordpress/setup.php $root $url/chatgate-status $pw{editor} $pw{subscriber} 2>&1`;
+die "WordPress set-up failed: $out" if $?;
+my ($json) = $out =~ /^(\{.*\})$/m or die "set-up printed no ids: $out";
+my $ids = decode_json($json);
+
+my $took = time - $started;
+plan skip_all => sprintf('wordpress: the set-up took %.0f s, more than the %d s allowed '
+                         . '(CG_WP_SETUP_SECONDS)', $took, $setup_max)
+    if $took > $setup_max;
+note(sprintf 'WordPress set up in %.1f s', $took);
+
+# Every plugin file is valid PHP for this PHP (8.2 on Debian 12).
+for my $f (sort split /\n/, `find $plugin -name '*.php'`) {
+    my $lint = `php -l $f 2>&1`;
+    ok($? == 0, "php -l " . substr($f, length("$CG::ROOT/"))) or diag($lint);
+}
+
+# PHP and nginx: the site is fcgi-conf/nginx/wordpress.conf, with a strict
+# CSP on the public pages (not wp-admin, which needs inline script): the
+# chat box must work under it.
+$t->start_php_fpm;
+my $site = $t->conf_file('nginx/wordpress.conf',
+    '/usr/share/wordpress' => $root,
+    '/var/lib/wordpress/wp-content/' => "$root/wp-content/",
+    'unix:/run/php/php8.2-fpm.sock' => "unix:$t->{php_sock}",
+    # Debian's fastcgi_params pass HTTP_HOST without the port; on this
+    # test's random port WordPress would redirect to itself forever.
+    '    include fastcgi_params;' => "    include fastcgi_params;\n    fastcgi_param HTTP_HOST \$host:\$server_port;");
+$t->write_file('nginx-site.conf', join("\n",
+    'include /etc/nginx/mime.types;',
+    q{set $cg_csp "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";},
+    'if ($uri ~ ^/wp-(admin|login)) {', '    set $cg_csp "";', '}',
+    'add_header Content-Security-Policy $cg_csp always;',
+    $site, ''), 0644);
+$t->start_nginx(port => $port, site => "$d/nginx-site.conf");
+
+my $home = HTTP::Tiny->new(max_redirect => 0)->get("$url/?page_id=$ids->{page}");
+is($home->{status}, 200, "WordPress serves the page with the shortcode") or diag(explain $home->{headers});
+like($home->{content}, qr/class="chatgate-box" data-state="login"/,
+     'anonymous visitors get the box asking them to log in');
+ok(!grep({ /chatgate_session/ } @{ [ $home->{headers}{'set-cookie'} // () ] }),
+   'an anonymous visitor gets no chatgate cookie');
+
+$ENV{CG_KEY} = $t->key;
+$ENV{CG_SECRET} = $secret;
+$ENV{CG_WP} = encode_json({ %$ids, passwords => \%pw });
+my $rc = CG::run_browser('wordpress.test.js', $url, $t->mock_url . '/_mock/stats');
+delete @ENV{qw(CG_KEY CG_SECRET CG_WP)};
+is($rc, 0, 'browser test exits 0');
+
+# chatgate saw the WordPress users by their stable ids.
+my $lines = $t->usage_lines;
+ok((grep { ($_->{user} // '') eq "wp:$ids->{editor}" && $_->{status} == 200 } @$lines),
+   "the editor chatted as wp:$ids->{editor}");
+ok(!(grep { ($_->{user} // '') eq "wp:$ids->{subscriber}" } @$lines),
+   'the subscriber never got through');
+ok((grep { $_->{status} == 401 } @$lines), 'the logged-out requests were refused');
+
+# Nothing in the database holds the key or the secret.
+my $dump = `mariadb-dump --no-defaults -S $sock -u root --all-databases 2>&1`;
+ok($? == 0 && $dump =~ /wp_options/, 'the database dumps');
+ok(index($dump, $t->key) < 0 && index($dump, $secret) < 0
+   && $dump !~ /sk-ant-(?:api|admin)\d\d-/,
+   'neither the provider key nor the signing secret is in any database row');
+ok($dump =~ /chatgate_who/ && $dump !~ /chatgate[^']*secret/i,
+   'the plugin stores its settings, and nothing named secret');
+
+# No PHP warning or notice from the plugin (or anything) while it ran.
+my $debug = CG::slurp("$d/wp-debug.log");
+my @ours = grep { m{plugins/chatgate/} } split /\n/, $debug;
+is_deeply(\@ours, [], 'no PHP notice, warning or error from the plugin');
+done_testing;
