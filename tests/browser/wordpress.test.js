@@ -258,6 +258,7 @@ async function main() {
 
         // 8. The administrator: the settings page (key state, usage summary
         //    over loopback), and a change through the form (its nonce).
+        require('child_process').execSync(process.env.CG_REPORT_CMD);
         const adm = await context();
         const ap = await login(adm, 'admin', wp.passwords.admin);
         await ap.goto(base + '/wp-admin/options-general.php?page=chatgate');
@@ -267,6 +268,13 @@ async function main() {
         const m = usage.match(/Chat requests since chatgate started\s*(\d+)/);
         ok(m && Number(m[1]) >= 4, 'the usage summary shows chatgate\'s request count', usage);
         ok(/Refused: authentication_error\s*\d+/.test(usage), 'and the refusals by type', usage);
+        ok(/Site budget per day \(USD\)\s*50\.0000/.test(usage), 'and the site\'s daily budget', usage);
+        const today = await ap.locator('table.chatgate-today').textContent().catch(() => '');
+        ok(/Site spend today \(USD\)\s*\d+\.\d{4} of 50\.0000 \(\d+\.\d%\)/.test(today),
+           'today\'s site spend is set against the budget', today);
+        const users = await ap.locator('table.chatgate-users').textContent().catch(() => '');
+        ok(new RegExp('editor \\(wp:' + wp.editor + '\\)\\s*[4-9]').test(users),
+           'and the editor\'s requests today are listed by name', users);
         await ap.check('input[name="chatgate_who"][value="all"]');
         await Promise.all([ap.waitForURL(/settings-updated=true/), ap.click('#submit')]);
         storage.push(await ap.content());

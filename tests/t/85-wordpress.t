@@ -52,7 +52,11 @@ $t->start_chatgate('session.secret' => undef,
                    'http.allowed_origins' => $url,
                    'limits.requests_per_minute' => 30,
                    'status.path' => '/chatgate-status',
-                   'status.allow' => '127.0.0.1');
+                   'status.allow' => '127.0.0.1',
+                   'price claude-test-model.input' => '3',
+                   'price claude-test-model.output' => '15',
+                   'budget.global_daily' => '50',
+                   'budget.user_daily' => '5');
 
 # The database: private, on a socket in the test dir.
 my $sock = $t->start_mariadb;
@@ -86,6 +90,7 @@ $t->write_file("$root/wp-config.php", join("\n", '<?php',
     "define('WP_DEBUG_LOG', '$d/wp-debug.log');",
     # The lines docs/wordpress.md gives.
     "define('CHATGATE_SECRET_FILE', '$keyfile');", "define('CHATGATE_KEY_ID', 'wp1');",
+    "define('CHATGATE_REPORT_FILE', '$d/report-today.json');",
     "if (!defined('ABSPATH')) { define('ABSPATH', __DIR__ . '/'); }",
     "require_once ABSPATH . 'wp-settings.php';", ''), 0644);
 
@@ -137,9 +142,22 @@ ok(!grep({ /chatgate_session/ } @{ [ $home->{headers}{'set-cookie'} // () ] }),
 $ENV{CG_KEY} = $t->key;
 $ENV{CG_SECRET} = $secret;
 $ENV{CG_WP} = encode_json({ %$ids, passwords => \%pw });
+# What cron does on a real site (docs/wordpress.md): today's report as JSON
+# in the file wp-config.php names. The browser test runs it before the
+# administrator looks.
+my @now = gmtime;
+$ENV{CG_REPORT_CMD} = "$CG::BUILD/chatgate report -c $t->{conf} --by user --json --since "
+    . sprintf('%04d-%02d-%02d', $now[5] + 1900, $now[4] + 1, $now[3])
+    . " > $d/report-today.json";
 my $rc = CG::run_browser('wordpress.test.js', $url, $t->mock_url . '/_mock/stats');
-delete @ENV{qw(CG_KEY CG_SECRET CG_WP)};
+delete @ENV{qw(CG_KEY CG_SECRET CG_WP CG_REPORT_CMD)};
 is($rc, 0, 'browser test exits 0');
+
+# The status page the plugin reads gives the budget caps (0: none).
+my $st = decode_json($t->{http}->get("$url/chatgate-status")->{content});
+is_deeply($st->{budget_micro_usd}, { site_daily => 50_000_000, site_monthly => 0,
+                                     user_daily => 5_000_000, user_monthly => 0 },
+          'the status page reports the configured budgets');
 
 # chatgate saw the WordPress users by their stable ids.
 my $lines = $t->usage_lines;

@@ -248,9 +248,98 @@ function chatgate_admin_usage(): void {
 		$rows[ __( 'Being answered now', 'chatgate' ) ] = implode( ', ', $busy );
 	}
 
-	echo '<table class="widefat striped chatgate-usage"><tbody>';
+	$budget = isset( $data['budget_micro_usd'] ) && is_array( $data['budget_micro_usd'] ) ? $data['budget_micro_usd'] : array();
+	foreach ( chatgate_budget_labels() as $k => $label ) {
+		if ( isset( $budget[ $k ] ) && is_numeric( $budget[ $k ] ) && $budget[ $k ] > 0 ) {
+			$rows[ $label ] = chatgate_usd( (float) $budget[ $k ] );
+		}
+	}
+	chatgate_admin_table( 'chatgate-usage', $rows );
+	chatgate_admin_today( (float) ( $budget['site_daily'] ?? 0 ) );
+}
+
+/**
+ * The budget caps the status page reports, by key.
+ *
+ * @return array<string,string>
+ */
+function chatgate_budget_labels(): array {
+	return array(
+		'site_daily'   => __( 'Site budget per day (USD)', 'chatgate' ),
+		'site_monthly' => __( 'Site budget per month (USD)', 'chatgate' ),
+		'user_daily'   => __( 'Budget per user per day (USD)', 'chatgate' ),
+		'user_monthly' => __( 'Budget per user per month (USD)', 'chatgate' ),
+	);
+}
+
+/**
+ * Micro-dollars as dollars.
+ *
+ * @param float $micro Micro-USD.
+ */
+function chatgate_usd( float $micro ): string {
+	return number_format_i18n( $micro / 1e6, 4 );
+}
+
+/**
+ * A two-column table of label => value, escaped.
+ *
+ * @param string               $class CSS class.
+ * @param array<string,string> $rows  Rows.
+ */
+function chatgate_admin_table( string $class, array $rows ): void {
+	echo '<table class="widefat striped ' . esc_attr( $class ) . '"><tbody>';
 	foreach ( $rows as $label => $value ) {
 		echo '<tr><th scope="row">' . esc_html( $label ) . '</th><td>' . esc_html( $value ) . '</td></tr>';
+	}
+	echo '</tbody></table>';
+}
+
+/**
+ * Today's spend per user, from the file `chatgate report --json` writes
+ * (CHATGATE_REPORT_FILE in wp-config.php; docs/wordpress.md has the cron
+ * line), against the site's daily budget.
+ *
+ * @param float $site_daily Site budget per day in micro-USD (0: none).
+ */
+function chatgate_admin_today( float $site_daily ): void {
+	if ( ! defined( 'CHATGATE_REPORT_FILE' ) || ! is_string( CHATGATE_REPORT_FILE ) ) {
+		return;
+	}
+	echo '<h3>' . esc_html__( 'Today (UTC)', 'chatgate' ) . '</h3>';
+	$path  = CHATGATE_REPORT_FILE;
+	$mtime = is_readable( $path ) ? (int) filemtime( $path ) : 0;
+	// phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- a local file.
+	$report = $mtime ? json_decode( (string) file_get_contents( $path, false, null, 0, CHATGATE_STATUS_MAX_BYTES ), true ) : null;
+	if ( ! is_array( $report ) || gmdate( 'Y-m-d', $mtime ) !== gmdate( 'Y-m-d' ) ) {
+		echo '<p class="chatgate-today-none">' . esc_html__( 'No report for today yet (see the cron line in the chatgate WordPress docs).', 'chatgate' ) . '</p>';
+		return;
+	}
+	$total = (float) ( $report['total']['cost_micro_usd'] ?? 0 );
+	$spent = $site_daily > 0
+		/* translators: 1: spent today, 2: daily budget, 3: percentage. */
+		? sprintf( __( '%1$s of %2$s (%3$s%%)', 'chatgate' ), chatgate_usd( $total ), chatgate_usd( $site_daily ), number_format_i18n( 100 * $total / $site_daily, 1 ) )
+		: chatgate_usd( $total );
+	/* translators: %s: time of the report. */
+	echo '<p>' . esc_html( sprintf( __( 'Report of %s UTC.', 'chatgate' ), gmdate( 'H:i', $mtime ) ) ) . '</p>';
+	chatgate_admin_table( 'chatgate-today', array( __( 'Site spend today (USD)', 'chatgate' ) => $spent ) );
+
+	echo '<table class="widefat striped chatgate-users"><thead><tr>'
+		. '<th scope="col">' . esc_html__( 'User', 'chatgate' ) . '</th>'
+		. '<th scope="col">' . esc_html__( 'Requests', 'chatgate' ) . '</th>'
+		. '<th scope="col">' . esc_html__( 'Refused or failed', 'chatgate' ) . '</th>'
+		. '<th scope="col">' . esc_html__( 'Tokens in / out', 'chatgate' ) . '</th>'
+		. '<th scope="col">' . esc_html__( 'Spend (USD)', 'chatgate' ) . '</th></tr></thead><tbody>';
+	$groups = isset( $report['groups'] ) && is_array( $report['groups'] ) ? $report['groups'] : array();
+	foreach ( $groups as $g ) {
+		if ( ! is_array( $g ) || ! isset( $g['name'] ) || ! is_string( $g['name'] ) ) {
+			continue;
+		}
+		echo '<tr><td>' . esc_html( chatgate_user_label( $g['name'] ) ) . '</td>'
+			. '<td>' . esc_html( number_format_i18n( (float) ( $g['requests'] ?? 0 ) ) ) . '</td>'
+			. '<td>' . esc_html( number_format_i18n( (float) ( $g['errors'] ?? 0 ) ) ) . '</td>'
+			. '<td>' . esc_html( number_format_i18n( (float) ( $g['input_tokens'] ?? 0 ) ) . ' / ' . number_format_i18n( (float) ( $g['output_tokens'] ?? 0 ) ) ) . '</td>'
+			. '<td>' . esc_html( chatgate_usd( (float) ( $g['cost_micro_usd'] ?? 0 ) ) ) . '</td></tr>';
 	}
 	echo '</tbody></table>';
 }
