@@ -394,10 +394,10 @@ sub give_dir_to_web_user {
 
 # Apache 2.4 in the foreground with its own config in the test dir;
 # $o{conf}: the site's part (usually a file from fcgi-conf/apache/);
-# $o{modules}: extra modules; $o{docroot}: DocumentRoot.
+# $o{modules}: extra modules; $o{docroot}: DocumentRoot; $o{port}.
 sub start_apache {
     my ($self, %o) = @_;
-    my $port = free_port();
+    my $port = $o{port} // free_port();
     my $d = $self->{dir};
     my $docroot = $o{docroot} // "$d/htdocs";
     mkdir $docroot;

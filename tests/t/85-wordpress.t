@@ -47,7 +47,11 @@ my $secret = CG::rand_hex(64);
 my $keyfile = $t->write_file('session-wp.key', "$secret\n", 0640);
 $t->start_memcached;
 $t->start_mock;
+# As root, Apache (the second half) runs as nobody and reaches chatgate's
+# socket through its group, as deployed.
+my (undef, $web_group) = CG::web_user();
 $t->start_chatgate('session.secret' => undef,
+                   ($web_group ? ('server.socket_group' => $web_group) : ()),
                    'session.secrets' => "wp1:file:$keyfile",
                    'http.allowed_origins' => $url,
                    'limits.requests_per_minute' => 30,
@@ -175,6 +179,46 @@ ok(index($dump, $t->key) < 0 && index($dump, $secret) < 0
    'neither the provider key nor the signing secret is in any database row');
 ok($dump =~ /chatgate_who/ && $dump !~ /chatgate[^']*secret/i,
    'the plugin stores its settings, and nothing named secret');
+
+# The same site behind Apache (fcgi-conf/apache/wordpress.conf, php-fpm
+# through mod_proxy_fcgi): a login through wp-login.php sets the cookie, and
+# it chats; WordPress's permalink rewrite leaves /api/chat to chatgate.
+SKIP: {
+    skip 'apache2 with mod_proxy_fcgi is not installed', 6
+        unless -x '/usr/sbin/apache2' && -e '/usr/lib/apache2/modules/mod_proxy_fcgi.so';
+    $t->stop('nginx');
+    my $conf = $t->conf_file('apache/chatgate-proxy-fcgi.conf',
+                             '/run/chatgate/chatgate.sock' => $t->{sock})
+        . $t->conf_file('apache/wordpress.conf',
+                        '/usr/share/wordpress' => $root,
+                        '/var/lib/wordpress/wp-content' => "$root/wp-content",
+                        'unix:/run/php/php8.2-fpm.sock' => "unix:$t->{php_sock}");
+    $t->start_apache(conf => $conf, port => $port, docroot => $root,
+                     modules => [qw(proxy proxy_fcgi dir)]);
+    my $http = HTTP::Tiny->new(max_redirect => 0, timeout => 30);
+    my $login = $http->post_form("$url/wp-login.php",
+        { log => 'admin', pwd => $pw{admin}, 'wp-submit' => 'Log In', testcookie => 1 },
+        { headers => { Cookie => 'wordpress_test_cookie=WP%20Cookie%20check' } });
+    my $set = $login->{headers}{'set-cookie'} // [];
+    my @set = ref $set ? @$set : ($set);
+    my ($line) = grep { /^chatgate_session=/ } @set;
+    like($line // '', qr{^chatgate_session=v2\.wp1\.[\w-]+\.\d+\.[\w-]+; path=/api/chat; HttpOnly; SameSite=Strict$}i,
+         'Apache: logging in as the administrator sets the chatgate cookie')
+        or diag(explain \@set);
+    my %jar = map { /^([^=]+)=([^;]*)/ ? ($1 => $2) : () } @set;
+    my $cookies = join '; ', map { "$_=$jar{$_}" } sort keys %jar;
+    my $page = $http->get("$url/?page_id=$ids->{page}", { headers => { Cookie => $cookies } });
+    like($page->{content}, qr/class="chatgate-box" data-state="ready"/,
+         'Apache: the administrator gets the chat box');
+    my ($tok) = ($line // '') =~ /^chatgate_session=([^;]+)/;
+    my $r = $t->chat(token => $tok, headers => { Origin => $url });
+    is($r->{status}, 200, 'Apache: the cookie chats through chatgate');
+    like($r->{json}{text} // '', qr/^mock reply/, 'Apache: with the mock provider\'s answer');
+    my $anon = $t->chat(token => undef, headers => { Origin => $url });
+    is($anon->{status}, 401, 'Apache: without it /api/chat answers 401');
+    is($anon->{json}{error}{type}, 'authentication_error',
+       'Apache: and the answer is chatgate\'s, not a WordPress page');
+}
 
 # No PHP warning or notice from the plugin (or anything) while it ran.
 my $debug = CG::slurp("$d/wp-debug.log");
