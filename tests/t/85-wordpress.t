@@ -224,4 +224,18 @@ SKIP: {
 my $debug = CG::slurp("$d/wp-debug.log");
 my @ours = grep { m{plugins/chatgate/} } split /\n/, $debug;
 is_deeply(\@ours, [], 'no PHP notice, warning or error from the plugin');
+# WordPress's own view: the block (and its editor script) and the
+# shortcode are registered; uninstalling removes every option.
+$out = `php $CG::ROOT/tests/wordpress/check.php $root 2>&1`;
+my ($cj) = $out =~ /^(\{.*\})$/m;
+my $check = eval { decode_json($cj // '') } // {};
+ok($check->{block} && $check->{dynamic}, 'the block chatgate/chat is registered, rendered on the server')
+    or diag($out);
+like($check->{editor_script} // '', qr{/wp-content/plugins/chatgate/block/index\.js$},
+     'with its editor script');
+is_deeply([sort @{ $check->{editor_deps} // [] }], [qw(wp-blocks wp-element wp-i18n)],
+          'which depends on the editor\'s scripts only');
+ok($check->{shortcode}, 'the shortcode [chatgate] is registered');
+ok(grep({ $_ eq 'chatgate_who' } @{ $check->{options_before} // [] }), 'the plugin had options');
+is_deeply($check->{options_after}, [], 'uninstalling the plugin removes all of them');
 done_testing;
