@@ -226,6 +226,13 @@ my @ours = grep { m{plugins/chatgate/} } split /\n/, $debug;
 is_deeply(\@ours, [], 'no PHP notice, warning or error from the plugin');
 # WordPress's own view: the block (and its editor script) and the
 # shortcode are registered; uninstalling removes every option.
+mkdir "$root/wp-content/languages";
+mkdir "$root/wp-content/languages/plugins";
+$t->write_file('chatgate-de_DE.po', join("\n", 'msgid ""', 'msgstr ""',
+    '"Content-Type: text/plain; charset=UTF-8\\n"', '',
+    'msgid "Please log in to chat."', 'msgstr "Bitte melde dich zum Chatten an."', ''));
+system('msgfmt', '-o', "$root/wp-content/languages/plugins/chatgate-de_DE.mo",
+       "$d/chatgate-de_DE.po") == 0 or die 'msgfmt failed';
 $out = `php $CG::ROOT/tests/wordpress/check.php $root 2>&1`;
 my ($cj) = $out =~ /^(\{.*\})$/m;
 my $check = eval { decode_json($cj // '') } // {};
@@ -236,6 +243,9 @@ like($check->{editor_script} // '', qr{/wp-content/plugins/chatgate/block/index\
 is_deeply([sort @{ $check->{editor_deps} // [] }], [qw(wp-blocks wp-element wp-i18n)],
           'which depends on the editor\'s scripts only');
 ok($check->{shortcode}, 'the shortcode [chatgate] is registered');
+like($check->{box_de} // '', qr/Bitte melde dich zum Chatten an\./,
+     'with a German translation installed, the box says it in German');
+like($check->{box_en} // '', qr/Please log in to chat\./, 'and in English again after');
 ok(grep({ $_ eq 'chatgate_who' } @{ $check->{options_before} // [] }), 'the plugin had options');
 is_deeply($check->{options_after}, [], 'uninstalling the plugin removes all of them');
 done_testing;

@@ -23,6 +23,18 @@ $out = [
     'shortcode' => shortcode_exists('chatgate'),
     'options_before' => $options(),
 ];
+// With a German translation installed where WordPress looks for plugin
+// translations, the box speaks German (the test compiles one string).
+$german = fn() => 'de_DE';
+add_filter('locale', $german);
+unload_textdomain('chatgate');
+chatgate_load_textdomain();
+wp_set_current_user(0);
+$out['box_de'] = chatgate_render_box();
+remove_filter('locale', $german);
+unload_textdomain('chatgate');
+chatgate_load_textdomain();
+$out['box_en'] = chatgate_render_box();
 deactivate_plugins('chatgate/chatgate.php');
 uninstall_plugin('chatgate/chatgate.php');
 $out['options_after'] = $options();
