@@ -95,6 +95,8 @@ $t->write_file("$root/wp-config.php", join("\n", '<?php',
     # The lines docs/wordpress.md gives.
     "define('CHATGATE_SECRET_FILE', '$keyfile');", "define('CHATGATE_KEY_ID', 'wp1');",
     "define('CHATGATE_REPORT_FILE', '$d/report-today.json');",
+    # As Debian's wp-config.php does, for a TLS-terminating proxy in front.
+    "if ((\$_SERVER['HTTP_X_FORWARDED_PROTO'] ?? '') === 'https') { \$_SERVER['HTTPS'] = 'on'; }",
     "if (!defined('ABSPATH')) { define('ABSPATH', __DIR__ . '/'); }",
     "require_once ABSPATH . 'wp-settings.php';", ''), 0644);
 
@@ -184,7 +186,7 @@ ok($dump =~ /chatgate_who/ && $dump !~ /chatgate[^']*secret/i,
 # through mod_proxy_fcgi): a login through wp-login.php sets the cookie, and
 # it chats; WordPress's permalink rewrite leaves /api/chat to chatgate.
 SKIP: {
-    skip 'apache2 with mod_proxy_fcgi is not installed', 6
+    skip 'apache2 with mod_proxy_fcgi is not installed', 7
         unless -x '/usr/sbin/apache2' && -e '/usr/lib/apache2/modules/mod_proxy_fcgi.so';
     $t->stop('nginx');
     my $conf = $t->conf_file('apache/chatgate-proxy-fcgi.conf',
@@ -196,11 +198,15 @@ SKIP: {
     $t->start_apache(conf => $conf, port => $port, docroot => $root,
                      modules => [qw(proxy proxy_fcgi dir)]);
     my $http = HTTP::Tiny->new(max_redirect => 0, timeout => 30);
-    my $login = $http->post_form("$url/wp-login.php",
-        { log => 'admin', pwd => $pw{admin}, 'wp-submit' => 'Log In', testcookie => 1 },
-        { headers => { Cookie => 'wordpress_test_cookie=WP%20Cookie%20check' } });
-    my $set = $login->{headers}{'set-cookie'} // [];
-    my @set = ref $set ? @$set : ($set);
+    my $wp_login = sub {
+        my %h = @_;
+        my $login = $http->post_form("$url/wp-login.php",
+            { log => 'admin', pwd => $pw{admin}, 'wp-submit' => 'Log In', testcookie => 1 },
+            { headers => { Cookie => 'wordpress_test_cookie=WP%20Cookie%20check', %h } });
+        my $set = $login->{headers}{'set-cookie'} // [];
+        return ref $set ? @$set : ($set);
+    };
+    my @set = $wp_login->();
     my ($line) = grep { /^chatgate_session=/ } @set;
     like($line // '', qr{^chatgate_session=v2\.wp1\.[\w-]+\.\d+\.[\w-]+; path=/api/chat; HttpOnly; SameSite=Strict$}i,
          'Apache: logging in as the administrator sets the chatgate cookie')
@@ -214,6 +220,9 @@ SKIP: {
     my $r = $t->chat(token => $tok, headers => { Origin => $url });
     is($r->{status}, 200, 'Apache: the cookie chats through chatgate');
     like($r->{json}{text} // '', qr/^mock reply/, 'Apache: with the mock provider\'s answer');
+    my ($tls) = grep { /^chatgate_session=/ } $wp_login->('X-Forwarded-Proto' => 'https');
+    like($tls // '', qr{; secure; HttpOnly; SameSite=Strict$}i,
+         'when WordPress is on HTTPS the cookie is Secure');
     my $anon = $t->chat(token => undef, headers => { Origin => $url });
     is($anon->{status}, 401, 'Apache: without it /api/chat answers 401');
     is($anon->{json}{error}{type}, 'authentication_error',
