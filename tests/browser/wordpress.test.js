@@ -264,6 +264,8 @@ async function main() {
         await ap.goto(base + '/wp-admin/options-general.php?page=chatgate');
         const settings = await ap.textContent('#wpbody-content');
         ok(/key id wp1/.test(settings), 'the settings page says the key is configured (key id only)');
+        ok(/chatgate accepts this site's tokens\./.test(settings),
+           'and that chatgate accepts the site\'s tokens (checked over loopback)', settings);
         const usage = await ap.locator('table.chatgate-usage').textContent().catch(() => '');
         const m = usage.match(/Chat requests since chatgate started\s*(\d+)/);
         ok(m && Number(m[1]) >= 4, 'the usage summary shows chatgate\'s request count', usage);

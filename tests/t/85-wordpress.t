@@ -242,9 +242,16 @@ $t->write_file('chatgate-de_DE.po', join("\n", 'msgid ""', 'msgstr ""',
     'msgid "Please log in to chat."', 'msgstr "Bitte melde dich zum Chatten an."', ''));
 system('msgfmt', '-o', "$root/wp-content/languages/plugins/chatgate-de_DE.mo",
        "$d/chatgate-de_DE.po") == 0 or die 'msgfmt failed';
-$out = `php $CG::ROOT/tests/wordpress/check.php $root 2>&1`;
+my $minted = $t->mint("wp:$ids->{editor}");
+$out = `php $CG::ROOT/tests/wordpress/check.php $root $minted 2>&1`;
 my ($cj) = $out =~ /^(\{.*\})$/m;
 my $check = eval { decode_json($cj // '') } // {};
+like($minted, qr/^v2\.wp1\./, 'chatgate mint signs v2 with key id wp1');
+ok($check->{mint_same}, 'the plugin mints byte for byte the token chatgate mint does');
+is_deeply($check->{self_check_right}, [JSON::PP::true, "chatgate accepts this site's tokens."],
+          'the settings page\'s check: chatgate accepts the configured key');
+ok(!$check->{self_check_wrong}[0] && $check->{self_check_wrong}[1] =~ /refuses/,
+   'and refuses a wrong one') or diag(explain $check->{self_check_wrong});
 ok($check->{block} && $check->{dynamic}, 'the block chatgate/chat is registered, rendered on the server')
     or diag($out);
 like($check->{editor_script} // '', qr{/wp-content/plugins/chatgate/block/index\.js$},

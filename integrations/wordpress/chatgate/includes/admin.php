@@ -158,8 +158,60 @@ function chatgate_admin_key_state(): void {
 		? __( 'Configured in wp-config.php (no key id: v1 tokens for chatgate\'s [session] secret).', 'chatgate' )
 		/* translators: %s: key id. */
 		: sprintf( __( 'Configured in wp-config.php, key id %s (chatgate\'s [session] secrets).', 'chatgate' ), $key['kid'] );
-	unset( $key );
 	echo '<p>' . esc_html( $text ) . '</p>';
+	$check = chatgate_self_check( $key );
+	unset( $key );
+	if ( null !== $check ) {
+		echo '<div class="notice inline ' . ( $check[0] ? 'notice-success' : 'notice-error' ) . ' chatgate-self-check"><p>'
+			. esc_html( $check[1] ) . '</p></div>';
+	}
+}
+
+/**
+ * Asks chatgate, over the status page's loopback origin, whether it accepts
+ * this site's tokens: a token for the current administrator (one minute,
+ * sent as a Bearer header, never to a browser) with an empty message. chatgate
+ * checks the session before the message, so 400 means the token passed and
+ * 401 that chatgate does not know this key. Null when there is no loopback
+ * URL to ask.
+ *
+ * @param array{kid:string,secret:string} $key Signing key.
+ * @return array{0:bool,1:string}|null
+ */
+function chatgate_self_check( array $key ): ?array {
+	$status = chatgate_option( 'chatgate_status_url' );
+	$parts  = wp_parse_url( $status );
+	if ( '' === $status || ! chatgate_loopback_url( $status ) || ! is_array( $parts ) ) {
+		return null;
+	}
+	$url   = $parts['scheme'] . '://' . $parts['host'] . ( isset( $parts['port'] ) ? ':' . (int) $parts['port'] : '' )
+		. chatgate_option( 'chatgate_chat_path' );
+	$token = chatgate_mint( chatgate_user_id( wp_get_current_user() ), $key['kid'], $key['secret'], time() + MINUTE_IN_SECONDS );
+	$res   = wp_remote_post(
+		$url,
+		array(
+			'timeout'     => CHATGATE_STATUS_TIMEOUT,
+			'redirection' => 0,
+			'headers'     => array(
+				'Authorization' => 'Bearer ' . $token,
+				'Content-Type'  => 'application/json',
+			),
+			'body'        => '{"message":""}',
+		)
+	);
+	unset( $token );
+	$code = is_wp_error( $res ) ? 0 : (int) wp_remote_retrieve_response_code( $res );
+	if ( 400 === $code ) {
+		return array( true, __( 'chatgate accepts this site\'s tokens.', 'chatgate' ) );
+	}
+	if ( 401 === $code ) {
+		return array( false, __( 'chatgate refuses this site\'s tokens: its [session] secrets must hold this key file under this key id.', 'chatgate' ) );
+	}
+	if ( 0 === $code ) {
+		return array( false, __( 'chatgate could not be reached at the chat path over loopback.', 'chatgate' ) );
+	}
+	/* translators: %d: HTTP status. */
+	return array( false, sprintf( __( 'chatgate answered the token check with HTTP %d.', 'chatgate' ), $code ) );
 }
 
 /**
