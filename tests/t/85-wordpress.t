@@ -119,6 +119,18 @@ for my $f (sort split /\n/, `find $plugin -name '*.php'`) {
     ok($? == 0, "php -l " . substr($f, length("$CG::ROOT/"))) or diag($lint);
 }
 
+# The translation template holds every string the plugin translates
+# (regenerated as readme.txt says, and compared by msgid).
+my $pot = "$d/chatgate.pot";
+my $php_files = join ' ', map { quotemeta } sort split /\n/, `cd $plugin && find . -name '*.php'`;
+system("cd $plugin && xgettext --no-wrap --language=PHP --from-code=UTF-8 --keyword=__ --keyword=_e "
+       . "--keyword=esc_html__ --keyword=esc_html_e --keyword=esc_attr__ --keyword=esc_attr_e "
+       . "-o $pot $php_files && xgettext --no-wrap --language=JavaScript --keyword=__ -j -o $pot block/index.js") == 0
+    or die 'xgettext failed';
+my $msgids = sub { [ sort grep { /^msgid / } split /\n/, CG::slurp($_[0]) ] };
+is_deeply($msgids->("$plugin/languages/chatgate.pot"), $msgids->($pot),
+          'languages/chatgate.pot holds exactly the strings the plugin translates');
+
 # PHP and nginx: the site is fcgi-conf/nginx/wordpress.conf, with a strict
 # CSP on the public pages (not wp-admin, which needs inline script): the
 # chat box must work under it.
