@@ -38,29 +38,43 @@ cg_relay_quarter(size_t bytes)
 
 
 /* Input tokens: the provider's count, or the conversation and system
- * prompt's bytes / 4. */
+ * prompt's bytes / 4. A count of 0 is no count: something was sent. */
 static long
 cg_relay_input(const cg_attempt_t *a)
 {
     size_t sys = a->rt->system_prompt_text
                  ? strlen(a->rt->system_prompt_text) : 0;
 
-    return a->ps.have_input ? a->ps.input_tokens
-                            : cg_relay_quarter(a->r->msgs_bytes + sys);
+    return a->ps.have_input && a->ps.input_tokens > 0
+           ? a->ps.input_tokens
+           : cg_relay_quarter(a->r->msgs_bytes + sys);
+}
+
+
+/* Output tokens: the provider's count, or the answer's bytes / 4 when it
+ * gave none, or 0 for an answer that is not empty. */
+static int
+cg_relay_have_output(const cg_attempt_t *a)
+{
+    return a->ps.have_output
+           && (a->ps.output_tokens > 0 || a->text_bytes == 0);
 }
 
 
 /* The provider's usage where it gave it; a conservative estimate (bytes
- * / 4, never zero) where it did not. */
+ * / 4, never zero) where it did not, JSON answers and streams alike: a
+ * provider or proxy that strips usage must not make answers free. */
 static void
 cg_relay_usage(cg_attempt_t *a)
 {
     cg_req_t *r = a->r;
+    int       have_in = a->ps.have_input && a->ps.input_tokens > 0;
 
     r->input_tokens = cg_relay_input(a);
-    r->output_tokens = a->ps.have_output ? a->ps.output_tokens
-                                         : cg_relay_quarter(a->text_bytes);
-    r->usage_estimated = !a->ps.have_input || !a->ps.have_output;
+    r->output_tokens = cg_relay_have_output(a)
+                       ? a->ps.output_tokens
+                       : cg_relay_quarter(a->text_bytes);
+    r->usage_estimated = !have_in || !cg_relay_have_output(a);
     memcpy(r->stop_reason, a->ps.stop_reason, sizeof(r->stop_reason));
 }
 
@@ -78,7 +92,7 @@ cg_relay_within_budget(const cg_attempt_t *a)
         return 1;
     }
     out = cg_relay_quarter(a->text_bytes);
-    if (a->ps.have_output && a->ps.output_tokens > out) {
+    if (cg_relay_have_output(a) && a->ps.output_tokens > out) {
         out = a->ps.output_tokens;
     }
     return cg_budget_check_stream(&r->budget_hold,
@@ -312,9 +326,8 @@ cg_relay_outcome(cg_attempt_t *a)
                         "provider answer not understood");
             return CG_NEXT_DONE;
         }
-        r->input_tokens = a->ps.input_tokens;
-        r->output_tokens = a->ps.output_tokens;
-        memcpy(r->stop_reason, a->ps.stop_reason, sizeof(r->stop_reason));
+        a->text_bytes = r->text.len;
+        cg_relay_usage(a);
         return CG_NEXT_DONE;
     }
     if (!a->ps.done) {

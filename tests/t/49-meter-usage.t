@@ -1,0 +1,87 @@
+# The meter against providers that do not report usage honestly, and
+# against input that the guards make longer: spend is estimated from what
+# was sent and received (never zero), and the reservation is priced on the
+# text actually sent, so the cap holds.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Test::More;
+use POSIX ();
+use CG;
+
+# Output at $1 a token; answers are 32 bytes, so 8 tokens ($8) a call
+# when counted or estimated (bytes / 4), and max_tokens 8 reserves $8.
+my $t = CG->new;
+$t->start_stack(
+    'price claude-test-model.input'  => '0',
+    'price claude-test-model.output' => '1000000',
+    'provider.max_tokens'            => 8,
+    'budget.user_daily'              => '40',
+    'limits.requests_per_minute'     => 0,
+    'server.workers'                 => 2,
+);
+
+for my $case (['no_usage', 'a JSON answer without usage'],
+              ['zero_usage', 'a JSON answer with every count 0']) {
+    my ($dir, $what) = @$case;
+    my $tok = $t->mint("u-$dir");
+    my $msg = "[[mock:$dir]] [[mock:text=abcdefghabcdefghabcdefghabcdefgh]]";
+    my (%st, @cost, @est);
+    for (1 .. 8) {
+        my $r = $t->chat(token => $tok, message => $msg);
+        $st{$r->{status}}++;
+        next unless $r->{status} == 200;
+        my $u = $t->usage_for($r);
+        push @cost, $u->{cost_micro_usd};
+        push @est, $u->{usage_estimated} ? 1 : 0;
+    }
+    is($st{200}, 5, "$what: a \$40 cap serves 5 answers of \$8, not 8");
+    is($st{429}, 3, "$what: the rest are refused (budget_exceeded)");
+    is_deeply([sort { $a <=> $b } @cost], [(8_000_000) x 5],
+              "$what: each answer costs its estimate, never \$0");
+    is_deeply(\@est, [(1) x 5], "$what: usage_estimated is true");
+}
+
+# Pseudonymisation lengthens the prompt: a@b.co becomes a longer
+# placeholder. Input is priced here and the mock counts the text it
+# receives, so a reservation priced on the client's body would be less
+# than the settled cost, and parallel requests would pass the cap.
+my $p = CG->new;
+$p->start_stack(
+    'price claude-test-model.input'  => '1000000',
+    'price claude-test-model.output' => '0',
+    'provider.max_tokens'            => 8,
+    'budget.user_daily'              => '400',
+    'limits.requests_per_minute'     => 0,
+    'server.workers'                 => 4,
+);
+my $tok = $p->mint('pii-user');
+my $mails = join(' ', map { "a$_\@b.co" } 1 .. 12);
+my %pid;
+for my $i (1 .. 16) {
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        my $r = $p->chat(token => $tok, message => "$mails [[mock:delay_ms=300]]");
+        POSIX::_exit($r->{status} == 200 ? 0 : 1);
+    }
+    $pid{$pid} = 1;
+}
+my $ok = 0;
+while (%pid) {
+    my $pid = wait();
+    last if $pid < 0;
+    delete $pid{$pid};
+    $ok++ if $? == 0;
+}
+my @req = grep { $_->{event} eq 'request' } @{$p->usage_lines};
+my $spent = 0;
+$spent += $_->{cost_micro_usd} // 0 for @req;
+my ($one) = grep { $_->{status} == 200 } @req;
+ok($one && $one->{input_tokens} * 4 > length($mails) + 8,
+   'the provider received more than the client sent (placeholders)');
+ok($ok >= 1, "$ok of 16 answered");
+ok($spent <= 400_000_000,
+   "recorded spend $spent <= the \$400 cap with pseudonymised input");
+
+done_testing;
