@@ -1,14 +1,18 @@
 #include "meter/meter.h"
+#include "provider/plan.h"
 #include "who/svctoken.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+/* Seconds a slot or a hold outlives the longest plan. */
+#define CG_METER_HOLD_MARGIN  30
 
-/* Seconds the longest provider call can take (with retries and
- * fallbacks, over every route), plus a margin: what an in-flight slot
- * and a budget hold must outlive. */
+
+/* Seconds the longest plan can take (every try of every route of it, the
+ * waits between retries, over every route a request may start on), plus
+ * a margin: what an in-flight slot and a budget hold must outlive. */
 static int
 cg_meter_longest_call(const cg_conf_t *conf)
 {
@@ -16,11 +20,10 @@ cg_meter_longest_call(const cg_conf_t *conf)
     int  i;
 
     for (i = 0; i < conf->nroutes; i++) {
-        one = (long) conf->routes[i].timeout_ms
-              * (conf->routes[i].retries + 1);
+        one = cg_plan_worst_ms(conf, &conf->routes[i]);
         ms = one > ms ? one : ms;
     }
-    return (int) (ms / 1000) + 30;
+    return (int) (ms / 1000) + CG_METER_HOLD_MARGIN;
 }
 
 

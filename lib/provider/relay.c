@@ -1,6 +1,6 @@
 #include "provider/relay.h"
 #include "core/clock.h"
-#include "core/csv.h"
+#include "provider/plan.h"
 #include "provider/provider.h"
 
 #include <errno.h>
@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define CG_RELAY_MAX_ROUTES  8
 
 /* One call to one route. */
 typedef struct {
@@ -404,53 +402,21 @@ cg_relay_route(cg_attempt_t *a, const char *uid)
 }
 
 
-/* 1 if rt may join the plan: not in it yet (a chain that loops back
- * ends there), and, for a service token, a route it could have named
- * itself, so no fallback widens its scope. */
+/* For a service token, only routes it could have named itself may join
+ * the plan, so no fallback widens its scope. */
 static int
-cg_relay_may_add(const cg_req_t *r, const cg_route_t *rt,
-                 const cg_route_t **plan, int n)
+cg_relay_may_add(const void *ctx, const cg_route_t *rt)
 {
-    int i;
+    const cg_req_t *r = ctx;
 
-    for (i = 0; i < n; i++) {
-        if (plan[i] == rt) {
-            return 0;
-        }
-    }
     return r->sess.token == NULL || cg_route_allowed(r, rt);
-}
-
-
-/* The route, then its fallbacks in order, then theirs (breadth first),
- * each route once and at most CG_RELAY_MAX_ROUTES in all. */
-static int
-cg_relay_plan(const cg_conf_t *conf, const cg_req_t *r,
-              const cg_route_t *rt, const cg_route_t **plan)
-{
-    const cg_route_t *fb;
-    const char       *p, *item;
-    size_t            len;
-    int               n = 0, i;
-
-    plan[n++] = rt;
-    for (i = 0; i < n && n < CG_RELAY_MAX_ROUTES; i++) {
-        p = plan[i]->fallback;
-        while (n < CG_RELAY_MAX_ROUTES && cg_csv_next(&p, &item, &len)) {
-            fb = cg_conf_route(conf, item, len);
-            if (fb && cg_relay_may_add(r, fb, plan, n)) {
-                plan[n++] = fb;
-            }
-        }
-    }
-    return n;
 }
 
 
 int
 cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
 {
-    const cg_route_t *plan[CG_RELAY_MAX_ROUTES];
+    const cg_route_t *plan[CG_PLAN_MAX];
     const cg_secret_t *key;
     cg_attempt_t      a;
     char              uid[CG_UID_LEN + 1];
@@ -459,7 +425,7 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
     key = c->conf->user_id_key.len ? &c->conf->user_id_key
                                    : &c->conf->session_secret;
     cg_provider_user_id(key, r->user, uid);
-    n = cg_relay_plan(c->conf, r, rt, plan);
+    n = cg_plan_build(c->conf, rt, cg_relay_may_add, r, plan);
     for (i = 0; i < n; i++) {
         memset(&a, 0, sizeof(a));
         a.c = c;
