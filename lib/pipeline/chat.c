@@ -10,10 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-/* JSON around one message in a provider request ({"role":"user",
- * "content":"..."}), for the reservation's byte count. */
-#define CG_CHAT_MSG_OVERHEAD  32
-
 
 int
 cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
@@ -93,37 +89,6 @@ static int
 cg_chat_how_much(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
 {
     return cg_meter_admit(&c->meter, lim, r);
-}
-
-
-/* Bytes of the conversation as it will be sent: after the input guards,
- * which may lengthen it (a pseudonymised e-mail is a longer placeholder).
- * The relay estimates input tokens from the same figure. */
-static size_t
-cg_chat_sent_bytes(cg_req_t *r)
-{
-    size_t i, n = 0;
-
-    for (i = 0; i < r->nmsgs; i++) {
-        n += r->msgs[i].len;
-    }
-    r->msgs_bytes = n;
-    return n;
-}
-
-
-/* The worst case of the call before it is made: the conversation as it
- * will be sent (never less than the client's body) and the system prompt
- * as input, the route's max_tokens as output. */
-static int
-cg_chat_reserve(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
-{
-    size_t sys = rt->system_prompt_text ? strlen(rt->system_prompt_text) : 0;
-    size_t sent = cg_chat_sent_bytes(r) + r->nmsgs * CG_CHAT_MSG_OVERHEAD;
-
-    return cg_meter_reserve(&c->meter, r, cg_conf_route_price(c->conf, rt),
-                            (sent > r->body_len ? sent : r->body_len) + sys,
-                            rt->max_tokens);
 }
 
 
@@ -209,7 +174,7 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
         || cg_guardset_in(&c->guards, r) != 0
         || cg_chat_route(c, r, &rt) != 0
         || cg_meter_admit_route(&c->meter, rt, r) != 0
-        || cg_chat_reserve(c, r, rt) != 0
+        || cg_meter_reserve(&c->meter, r, rt) != 0
         || cg_relay_run(c, r, rt) != 0
         || (!r->stream && cg_guardset_out(&c->guards, r) != 0)) {
         cg_chat_settle(c, r, rl);

@@ -72,7 +72,8 @@ cg_relay_usage(cg_attempt_t *a)
     r->output_tokens = cg_relay_have_output(a)
                        ? a->ps.output_tokens
                        : cg_relay_quarter(a->text_bytes);
-    r->usage_estimated = !have_in || !cg_relay_have_output(a);
+    /* |=: an earlier attempt's estimate stays in the request's totals. */
+    r->usage_estimated |= !have_in || !cg_relay_have_output(a);
     memcpy(r->stop_reason, a->ps.stop_reason, sizeof(r->stop_reason));
 }
 
@@ -202,7 +203,9 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     cg_up_call_t  call;
     double        t0;
 
-    /* A failed earlier attempt is forgotten: this one decides. */
+    /* A failed earlier attempt is forgotten (its cost is not: see
+     * cg_relay_give_up): this one decides. */
+    r->attempts++;
     r->err = CG_OK;
     r->err_msg = NULL;
     r->reason[0] = '\0';
@@ -361,6 +364,43 @@ cg_relay_wait(cg_chat_t *c, long ms)
 }
 
 
+/* An attempt given up for a retry or a fallback may still have been
+ * billed: a stream that had started (its usage so far, or the estimate),
+ * or a call that timed out (the provider may have done the work we
+ * stopped waiting for: the worst case). That cost joins the request's
+ * totals and is settled now; the next attempt, to route next, is reserved
+ * afresh. Returns -1 with r failed when the budget cannot take it. */
+static int
+cg_relay_give_up(cg_attempt_t *a, const cg_route_t *next)
+{
+    cg_req_t *r = a->r;
+    int       timed_out = a->rc == CG_UP_TIMEOUT || a->rc == CG_UP_IDLE;
+    long      in, out;
+    uint64_t  cost;
+
+    if (!a->body_seen && !timed_out) {
+        return 0;       /* refused before any work: nothing was billed */
+    }
+    in = cg_relay_input(a);
+    out = a->body_seen ? (cg_relay_have_output(a)
+                          ? a->ps.output_tokens
+                          : cg_relay_quarter(a->text_bytes))
+                       : a->rt->max_tokens;
+    cost = a->price ? cg_price_cost(a->price, in, out, 0, 0) : 0;
+    r->prior_input_tokens += in;
+    r->prior_output_tokens += out;
+    r->prior_cost_micro_usd += (long long) cost;
+    r->usage_estimated |= timed_out || !cg_relay_have_output(a)
+                          || !(a->ps.have_input && a->ps.input_tokens > 0);
+    /* They are in the totals now: the next attempt counts its own. */
+    r->input_tokens = r->output_tokens = 0;
+    if (cg_meter_next_attempt(&a->c->meter, r, cost, next) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+
 /* Backoff before retry n (0-based): retry-after if the provider gave one,
  * else 250 ms doubling, with jitter; -1 if longer than the route allows. */
 static long
@@ -391,6 +431,9 @@ cg_relay_route(cg_attempt_t *a, const char *uid)
         }
         if (n >= a->rt->retries || (ms = cg_relay_backoff(a, n)) < 0) {
             return CG_NEXT_FALLBACK;
+        }
+        if (cg_relay_give_up(a, a->rt) != 0) {
+            return CG_NEXT_DONE;
         }
         if (cg_relay_wait(a->c, ms) != 0) {
             cg_req_fail(a->r, CG_E_CLIENT_CLOSED, NULL, "client closed the "
@@ -438,7 +481,8 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
         r->model = plan[i]->model;
         r->key_id = plan[i]->api_key.fp;
         r->fallback_from = i ? plan[0]->name : NULL;
-        if (cg_relay_route(&a, uid) == CG_NEXT_DONE) {
+        if (cg_relay_route(&a, uid) == CG_NEXT_DONE
+            || (i + 1 < n && cg_relay_give_up(&a, plan[i + 1]) != 0)) {
             break;
         }
     }

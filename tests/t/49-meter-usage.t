@@ -9,6 +9,7 @@ use lib "$FindBin::Bin/../lib";
 use Test::More;
 use POSIX ();
 use CG;
+use JSON::PP ();
 
 # Output at $1 a token; answers are 32 bytes, so 8 tokens ($8) a call
 # when counted or estimated (bytes / 4), and max_tokens 8 reserves $8.
@@ -83,5 +84,66 @@ ok($one && $one->{input_tokens} * 4 > length($mails) + 8,
 ok($ok >= 1, "$ok of 16 answered");
 ok($spent <= 400_000_000,
    "recorded spend $spent <= the \$400 cap with pseudonymised input");
+
+# Every attempt is paid. The default route's first call stalls after its
+# headers (a JSON answer) or after message_start (a stream) until its idle
+# timeout; the provider may have done that work, so it costs the worst
+# case ($8 of output at max_tokens 8) or what the stream had used, the
+# fallback answers ($8), and the usage line and the budget count both.
+my $f = CG->new;
+my $fd = $f->dir;
+$f->start_memcached;
+$f->start_mock;
+$f->start_chatgate(
+    'price claude-test-model.input'  => '0',
+    'price claude-test-model.output' => '1000000',
+    'provider.max_tokens'            => 8,
+    'provider.idle_timeout_ms'       => 400,
+    'provider.retries'               => 0,
+    'provider.fallback'              => 'backup',
+    'route backup.model'             => 'claude-test-model',
+    'route backup.base_url'          => $f->mock_url,
+    'route backup.api_key'           => "file:$fd/provider.key",
+    'route backup.max_tokens'        => 8,
+    'budget.user_daily'              => '40',
+    'limits.requests_per_minute'     => 0,
+);
+$f->start_nginx;
+my $ftok = $f->mint('retry-user');
+my $text = '[[mock:text=abcdefghabcdefghabcdefghabcdefgh]]';
+my $r = $f->chat(token => $ftok,
+                 message => "[[mock:fail_first=1]] [[mock:stall_after=1]] $text");
+is($r->{status}, 200, 'first-byte stall, then the fallback answers');
+my $u = $f->usage_for($r);
+is($u->{attempts}, 2, 'usage line: 2 attempts');
+is($u->{fallback_from}, 'default', 'usage line: fell back from default');
+is($u->{prior_cost_micro_usd}, 8_000_000,
+   'the stalled attempt costs its worst case');
+is($u->{cost_micro_usd}, 16_000_000, 'cost_micro_usd sums both attempts');
+is($u->{output_tokens}, 16, 'output tokens sum both attempts');
+ok($u->{usage_estimated}, 'usage_estimated: the stalled attempt is an estimate');
+
+$r = $f->chat(token => $ftok, body => { stream => JSON::PP::true,
+    message => "[[mock:fail_first=1]] [[mock:stall_after=1]] [[mock:id=s]] $text" });
+is($r->{status}, 200, 'stream: stalled before any text, then the fallback');
+$u = $f->usage_for($r);
+is($u->{attempts}, 2, 'stream: 2 attempts');
+ok($u->{prior_cost_micro_usd} > 0, 'stream: the stalled attempt is paid');
+is($u->{cost_micro_usd}, 8_000_000 + $u->{prior_cost_micro_usd},
+   'stream: cost sums both attempts');
+
+# $16 + ($8 + a little) spent of $40: the next request's first attempt
+# fits, but after it stalls the fallback's reservation does not: the
+# request ends with budget_exceeded and the spend stays within the cap.
+$r = $f->chat(token => $ftok,
+              message => "[[mock:fail_first=1]] [[mock:stall_after=1]] [[mock:id=t]] $text");
+is($r->{status}, 429, 'the fallback does not fit the budget: 429');
+is($r->{json}{error}{type}, 'budget_exceeded', 'budget_exceeded');
+my $fspent = 0;
+$fspent += $_->{cost_micro_usd} // 0
+    for grep { $_->{event} eq 'request' } @{$f->usage_lines};
+ok($fspent <= 40_000_000, "spend over every attempt $fspent <= the \$40 cap");
+ok($fspent > 32_000_000,
+   "the refused request's stalled attempt is counted ($fspent)");
 
 done_testing;
