@@ -24,6 +24,7 @@ typedef struct {
     int                  gone;          /* the client left */
     int                  bad_event;     /* error event or garbage */
     int                  over_budget;   /* used its whole reservation */
+    int                  up_stream;     /* the provider is asked for SSE */
     const cg_price_t    *price;         /* the route's, for the budget */
 } cg_attempt_t;
 
@@ -117,6 +118,20 @@ cg_relay_send(cg_attempt_t *a, const cg_buf_t *text)
 }
 
 
+/* A stream request that got a whole JSON answer (a provider that ignored
+ * "stream": true): the text goes out as one delta, guarded like any. */
+static int
+cg_relay_whole(cg_attempt_t *a)
+{
+    cg_chat_t *c = a->c;
+
+    cg_buf_reset(&c->gdelta);
+    return cg_outguard_feed(c->og, a->r->text.data, a->r->text.len,
+                            &c->gdelta) != 0
+           || cg_relay_send(a, &c->gdelta) != 0 ? -1 : 0;
+}
+
+
 static int
 cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
 {
@@ -131,6 +146,12 @@ cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
         if (!cg_relay_within_budget(a)) {
             a->over_budget = 1;
             return -1;
+        }
+        if (!a->r->stream) {
+            /* A JSON answer assembled from the provider's stream: the
+             * output guard sees it whole, after the call. */
+            cg_buf_add(&a->r->text, c->delta.data, c->delta.len);
+            return rc < 0 ? (a->bad_event = 1, -1) : rc;
         }
         /* The output guard sees every delta before the client does; it
          * holds text back only while a link or tag is still open. */
@@ -213,7 +234,11 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     cg_buf_reset(&c->call);
     cg_buf_reset(&c->url);
     cg_buf_reset(&c->headers);
-    a->p->build(a->rt, r, uid, r->stream, &c->call);
+    /* Under a budget a JSON answer is asked for as a stream too, so it can
+     * be cut at its reservation when the provider does not hold to
+     * max_tokens; the provider then bills only what it sent. */
+    a->up_stream = r->stream || r->budget_hold.active;
+    a->p->build(a->rt, r, uid, a->up_stream, &c->call);
     cg_provider_url(a->p, a->rt, &c->url);
     cg_provider_headers(a->p, a->rt, &c->headers);
     memset(&a->ps, 0, sizeof(a->ps));
@@ -236,7 +261,7 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     call.first_byte_ms = a->rt->first_byte_timeout_ms;
     call.idle_ms = a->rt->idle_timeout_ms;
     call.total_ms = a->rt->timeout_ms;
-    call.on_body = r->stream ? cg_relay_body : NULL;
+    call.on_body = a->up_stream ? cg_relay_body : NULL;
     call.on_tick = cg_relay_tick;
     call.ctx = a;
     if (c->call.oom || c->url.oom || c->headers.oom) {
@@ -285,7 +310,7 @@ cg_relay_outcome(cg_attempt_t *a)
                     "whole reservation (the provider passed max_tokens?)");
         return CG_NEXT_DONE;
     }
-    if (r->stream && a->ps.done) {
+    if (a->body_seen && a->ps.done) {
         return CG_NEXT_DONE;    /* complete, whatever came after the end */
     }
     if (a->rc == CG_UP_TIMEOUT || a->rc == CG_UP_IDLE) {
@@ -319,7 +344,9 @@ cg_relay_outcome(cg_attempt_t *a)
         }
         return CG_NEXT_FALLBACK;
     }
-    if (!r->stream) {
+    if (!a->body_seen) {
+        /* A JSON answer (a provider that was asked for a stream may send
+         * one anyway: the body was not SSE and was kept whole). */
         if (a->p->parse(a->c->resp.data, a->c->resp.len, &r->text,
                         &a->ps) != 0) {
             cg_buf_reset(&r->text);
@@ -329,6 +356,11 @@ cg_relay_outcome(cg_attempt_t *a)
         }
         a->text_bytes = r->text.len;
         cg_relay_usage(a);
+        if (r->stream && cg_relay_whole(a) != 0) {
+            a->gone = 1;
+            cg_req_fail(r, CG_E_CLIENT_CLOSED, NULL, "client closed the "
+                        "connection");
+        }
         return CG_NEXT_DONE;
     }
     if (!a->ps.done) {

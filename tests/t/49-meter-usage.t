@@ -86,10 +86,10 @@ ok($spent <= 400_000_000,
    "recorded spend $spent <= the \$400 cap with pseudonymised input");
 
 # Every attempt is paid. The default route's first call stalls after its
-# headers (a JSON answer) or after message_start (a stream) until its idle
-# timeout; the provider may have done that work, so it costs the worst
-# case ($8 of output at max_tokens 8) or what the stream had used, the
-# fallback answers ($8), and the usage line and the budget count both.
+# headers, or after message_start, until its idle timeout; the provider
+# may have done that work, so it costs the worst case ($8 of output at
+# max_tokens 8), or what the stream had used; the fallback answers ($8),
+# and the usage line and the budget count both.
 my $f = CG->new;
 my $fd = $f->dir;
 $f->start_memcached;
@@ -112,8 +112,8 @@ $f->start_nginx;
 my $ftok = $f->mint('retry-user');
 my $text = '[[mock:text=abcdefghabcdefghabcdefghabcdefgh]]';
 my $r = $f->chat(token => $ftok,
-                 message => "[[mock:fail_first=1]] [[mock:stall_after=1]] $text");
-is($r->{status}, 200, 'first-byte stall, then the fallback answers');
+                 message => "[[mock:fail_first=1]] [[mock:stall_after=0]] $text");
+is($r->{status}, 200, 'stall after the headers, then the fallback answers');
 my $u = $f->usage_for($r);
 is($u->{attempts}, 2, 'usage line: 2 attempts');
 is($u->{fallback_from}, 'default', 'usage line: fell back from default');
@@ -136,7 +136,7 @@ is($u->{cost_micro_usd}, 8_000_000 + $u->{prior_cost_micro_usd},
 # fits, but after it stalls the fallback's reservation does not: the
 # request ends with budget_exceeded and the spend stays within the cap.
 $r = $f->chat(token => $ftok,
-              message => "[[mock:fail_first=1]] [[mock:stall_after=1]] [[mock:id=t]] $text");
+              message => "[[mock:fail_first=1]] [[mock:stall_after=0]] [[mock:id=t]] $text");
 is($r->{status}, 429, 'the fallback does not fit the budget: 429');
 is($r->{json}{error}{type}, 'budget_exceeded', 'budget_exceeded');
 my $fspent = 0;
@@ -145,5 +145,35 @@ $fspent += $_->{cost_micro_usd} // 0
 ok($fspent <= 40_000_000, "spend over every attempt $fspent <= the \$40 cap");
 ok($fspent > 32_000_000,
    "the refused request's stalled attempt is counted ($fspent)");
+
+
+# A provider that ignores max_tokens in a JSON call: under a budget the
+# JSON answer is asked for as a stream and cut at its reservation, so
+# the provider bills only what it sent and the cap holds ($1 a token out,
+# max_tokens 8: $8 reserved; the answer would be 1,000 tokens).
+my $g = CG->new;
+$g->start_stack(
+    'price claude-test-model.input'  => '0',
+    'price claude-test-model.output' => '1000000',
+    'provider.max_tokens'            => 8,
+    'budget.user_daily'              => '40',
+    'limits.requests_per_minute'     => 0,
+);
+my $gtok = $g->mint('greedy');
+$r = $g->chat(token => $gtok, message => '[[mock:big=4000]] tell me all');
+is($r->{status}, 429, 'an answer past its reservation is cut: 429');
+is($r->{json}{error}{type}, 'budget_exceeded', 'budget_exceeded');
+$u = $g->usage_for($r);
+# What arrived was billed: the reservation plus the one piece of the
+# stream that carried it over (the mock's deltas are 8 bytes, 2 tokens).
+ok($u->{cost_micro_usd} <= 10_000_000,
+   "it costs its reservation and one delta ($u->{cost_micro_usd}), not \$1000");
+my $b = $g->chat(token => $gtok, message => 'hello');
+is($b->{status}, 200, 'an answer within max_tokens is served as JSON');
+like($b->{json}{text} // '', qr/mock reply: hello/,
+     'assembled from the provider stream');
+my $gl = $g->mock_requests;
+ok((grep { ($_->{body} // '') =~ /"stream":\s*true/ } @$gl),
+   'the provider was asked for a stream');
 
 done_testing;
