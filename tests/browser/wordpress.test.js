@@ -203,6 +203,38 @@ async function main() {
            'a hostile answer stays text', JSON.stringify(r));
         storage.push(await storageOf(page));
 
+        // 3b. Errors in words, for answers this stack does not give on
+        //     demand (canned at the browser, as chatgate documents them).
+        const sseBody = (events) => events.map(([name, data]) =>
+            'event: ' + name + '\r\ndata: ' + JSON.stringify(data) + '\r\n\r\n').join('');
+        const cases = [
+            ['rate limited, with the wait', 429, { 'Retry-After': '7' }, 'application/json',
+             JSON.stringify({ error: { type: 'rate_limited', message: 'x' } }),
+             /too many messages.*wait 7 seconds and try again/i],
+            ['budget used up', 429, { 'Retry-After': '1' }, 'application/json',
+             JSON.stringify({ error: { type: 'budget_exceeded', message: 'x' } }),
+             /budget for now is used up.*wait 1 second and try again/i],
+            ['provider down', 502, {}, 'application/json',
+             JSON.stringify({ error: { type: 'upstream_error', message: 'x' } }),
+             /AI service is unavailable/],
+            ['a stream cut off', 200, {}, 'text/event-stream',
+             sseBody([['delta', { text: 'Par' }]]), /cut off/],
+            ['a stream ended by an error event', 200, {}, 'text/event-stream',
+             sseBody([['delta', { text: 'Par' }],
+                      ['error', { error: { type: 'budget_exceeded', message: 'x' } }]]),
+             /budget for now is used up/],
+            ['a message refused', 400, {}, 'application/json',
+             JSON.stringify({ error: { type: 'invalid_request', message: 'Message is empty.' } }),
+             /could not be sent: Message is empty\./],
+        ];
+        for (const [name, status, headers, type, body, want] of cases) {
+            await page.route('**/api/chat', (route) => route.fulfill({
+                status: status, headers: Object.assign({ 'Content-Type': type }, headers), body: body }));
+            const r = await say(page, 'case');
+            await page.unroute('**/api/chat');
+            ok(r.cls === 'chatgate-error' && want.test(r.text), 'in words: ' + name, JSON.stringify(r));
+        }
+
         // 4. The block's box works the same.
         await page.goto(blockUrl);
         const viaBlock = await say(page, 'Hello from the block!');

@@ -114,9 +114,12 @@ function chatgate_session_refresh(): void {
 		return;
 	}
 	if ( is_user_logged_in() ) {
+		// Only a browser login (the logged-in cookie) gets the cookie: not
+		// an application password or another API authentication.
 		$auth = wp_parse_auth_cookie( '', 'logged_in' );
-		$exp  = is_array( $auth ) ? (int) $auth['expiration'] : 0;
-		chatgate_session_issue( wp_get_current_user(), $exp );
+		if ( is_array( $auth ) ) {
+			chatgate_session_issue( wp_get_current_user(), (int) $auth['expiration'] );
+		}
 		return;
 	}
 	// A WordPress login cookie that no longer validates (logged out
