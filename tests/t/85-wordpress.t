@@ -120,13 +120,9 @@ for my $f (sort split /\n/, `find $plugin -name '*.php'`) {
 }
 
 # The translation template holds every string the plugin translates
-# (regenerated as readme.txt says, and compared by msgid).
+# (made again by integrations/wordpress/make-pot and compared by msgid).
 my $pot = "$d/chatgate.pot";
-my $php_files = join ' ', map { quotemeta } sort split /\n/, `cd $plugin && find . -name '*.php'`;
-system("cd $plugin && xgettext --no-wrap --language=PHP --from-code=UTF-8 --keyword=__ --keyword=_e "
-       . "--keyword=esc_html__ --keyword=esc_html_e --keyword=esc_attr__ --keyword=esc_attr_e "
-       . "-o $pot $php_files && xgettext --no-wrap --language=JavaScript --keyword=__ -j -o $pot block/index.js") == 0
-    or die 'xgettext failed';
+system("$CG::ROOT/integrations/wordpress/make-pot", $pot) == 0 or die 'make-pot failed';
 my $msgids = sub { [ sort grep { /^msgid / } split /\n/, CG::slurp($_[0]) ] };
 is_deeply($msgids->("$plugin/languages/chatgate.pot"), $msgids->($pot),
           'languages/chatgate.pot holds exactly the strings the plugin translates');
@@ -201,7 +197,7 @@ ok($dump =~ /chatgate_who/ && $dump !~ /chatgate[^']*secret/i,
 # through mod_proxy_fcgi): a login through wp-login.php sets the cookie, and
 # it chats; WordPress's permalink rewrite leaves /api/chat to chatgate.
 SKIP: {
-    skip 'apache2 with mod_proxy_fcgi is not installed', 7
+    skip 'apache2 with mod_proxy_fcgi is not installed', 8
         unless -x '/usr/sbin/apache2' && -e '/usr/lib/apache2/modules/mod_proxy_fcgi.so';
     $t->stop('nginx');
     my $conf = $t->conf_file('apache/chatgate-proxy-fcgi.conf',
@@ -215,8 +211,10 @@ SKIP: {
     my $http = HTTP::Tiny->new(max_redirect => 0, timeout => 30);
     my $wp_login = sub {
         my %h = @_;
+        my %remember = delete $h{-remember} ? (rememberme => 'forever') : ();
         my $login = $http->post_form("$url/wp-login.php",
-            { log => 'admin', pwd => $pw{admin}, 'wp-submit' => 'Log In', testcookie => 1 },
+            { log => 'admin', pwd => $pw{admin}, 'wp-submit' => 'Log In', testcookie => 1,
+              %remember },
             { headers => { Cookie => 'wordpress_test_cookie=WP%20Cookie%20check', %h } });
         my $set = $login->{headers}{'set-cookie'} // [];
         return ref $set ? @$set : ($set);
@@ -235,6 +233,11 @@ SKIP: {
     my $r = $t->chat(token => $tok, headers => { Origin => $url });
     is($r->{status}, 200, 'Apache: the cookie chats through chatgate');
     like($r->{json}{text} // '', qr/^mock reply/, 'Apache: with the mock provider\'s answer');
+    my ($remember) = grep { /^chatgate_session=/ } $wp_login->(-remember => 1);
+    my ($rexp) = ($remember // '') =~ /^chatgate_session=v2\.wp1\.[\w-]+\.(\d+)\./;
+    ok($rexp && abs($rexp - time - 14 * 86400) < 600,
+       'with "Remember me" the token lasts as long as that WordPress session: 14 days')
+        or diag($remember);
     my ($tls) = grep { /^chatgate_session=/ } $wp_login->('X-Forwarded-Proto' => 'https');
     like($tls // '', qr{; secure; HttpOnly; SameSite=Strict$}i,
          'when WordPress is on HTTPS the cookie is Secure');

@@ -89,7 +89,7 @@ function chatgate_admin_settings(): void {
 		'chatgate_main',
 		array(
 			'label_for' => 'chatgate_status_url',
-			'help'      => __( 'chatgate\'s [status] path on this server over loopback, e.g. http://127.0.0.1/chatgate-status (only 127.0.0.1, [::1] or localhost). Empty: no usage summary.', 'chatgate' ),
+			'help'      => __( 'chatgate\'s [status] page on this server, over loopback (127.0.0.1, [::1] or localhost only), e.g. http://127.0.0.1:8081/chatgate-status. Also used to check that chatgate accepts this site\'s tokens. Empty: neither.', 'chatgate' ),
 		)
 	);
 }
@@ -275,13 +275,17 @@ function chatgate_admin_usage(): void {
 	}
 	$rows = array(
 		__( 'Chat requests since chatgate started', 'chatgate' ) => number_format_i18n( chatgate_status_num( $data, 'requests' ) ),
-		__( 'Spend since chatgate started (USD)', 'chatgate' )   => number_format_i18n( chatgate_status_num( $data, 'spend_usd' ), 4 ),
 		__( 'Tokens in / out', 'chatgate' )                      => number_format_i18n( chatgate_status_num( $data, 'tokens', 'in' ) )
 			. ' / ' . number_format_i18n( chatgate_status_num( $data, 'tokens', 'out' ) ),
 		__( 'Workers busy / idle', 'chatgate' )                  => number_format_i18n( chatgate_status_num( $data, 'pool', 'busy' ) )
 			. ' / ' . number_format_i18n( chatgate_status_num( $data, 'pool', 'idle' ) ),
 		__( 'Uptime (hours)', 'chatgate' )                       => number_format_i18n( chatgate_status_num( $data, 'uptime_s' ) / HOUR_IN_SECONDS, 1 ),
 	);
+	// chatgate versions that count spend on the status page; the report
+	// below has it per user in any case.
+	if ( chatgate_status_num( $data, 'spend_usd' ) > 0 ) {
+		$rows[ __( 'Spend since chatgate started (USD)', 'chatgate' ) ] = number_format_i18n( chatgate_status_num( $data, 'spend_usd' ), 4 );
+	}
 	$errors = isset( $data['errors'] ) && is_array( $data['errors'] ) ? $data['errors'] : array();
 	foreach ( $errors as $type => $count ) {
 		if ( is_numeric( $count ) && $count > 0 ) {
@@ -402,6 +406,9 @@ function chatgate_admin_today( float $site_daily ): void {
  * @param string $id chatgate user id, e.g. wp:42.
  */
 function chatgate_user_label( string $id ): string {
+	if ( '-' === $id || '' === $id ) {
+		return __( '(not logged in)', 'chatgate' );
+	}
 	if ( preg_match( '/^wp:(\d+)$/', $id, $m ) ) {
 		$user = get_userdata( (int) $m[1] );
 		if ( $user instanceof WP_User ) {
