@@ -239,6 +239,17 @@ async function main() {
             await page.unroute('**/api/chat');
             ok(r.cls === 'chatgate-error' && want.test(r.text), 'in words: ' + name, JSON.stringify(r));
         }
+        // A session that ends while the page is open: the words, and the
+        // site's login link above the form.
+        await page.route('**/api/chat', (route) => route.fulfill({
+            status: 401, headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ error: { type: 'authentication_error', message: 'x' } }) }));
+        const gone = await say(page, 'case');
+        await page.unroute('**/api/chat');
+        const link = await page.getAttribute('.chatgate-box .chatgate-notice a.chatgate-login', 'href');
+        ok(gone.cls === 'chatgate-error' && /please log in/i.test(gone.text)
+           && link === base + '/wp-login.php?redirect_to=' + encodeURIComponent(pageUrl),
+           'a session that ends while the page is open: "please log in" and the login link', link);
 
         // 4. The block's box works the same.
         await page.goto(blockUrl);

@@ -108,6 +108,24 @@
             return body;
         }
 
+        /* The session is gone (expired, logged out in another tab): say so
+         * above the form, with the site's login link (from the server's
+         * data-login-url, never from an answer). */
+        function askLogin() {
+            root.dataset.state = 'login';
+            if (root.querySelector('.chatgate-notice') || !root.dataset.loginUrl) {
+                return;
+            }
+            const p = document.createElement('p');
+            p.className = 'chatgate-notice';
+            const a = document.createElement('a');
+            a.className = 'chatgate-login';
+            a.href = root.dataset.loginUrl;
+            a.textContent = s.login_link;
+            p.append(s.login + ' ', a);
+            root.insertBefore(p, form);
+        }
+
         function showError(text) {
             entry('error', s.error, text);
         }
@@ -131,7 +149,7 @@
         /* Words a user understands, by HTTP status or by error type. */
         function errorText(code, type, message, headers) {
             if (code === 401 || type === 'authentication_error') {
-                root.dataset.state = 'login';
+                askLogin();
                 return s.login;
             }
             if (type === 'budget_exceeded') {

@@ -80,6 +80,7 @@ function chatgate_box_strings(): array {
 		/* translators: 1: requests left, 2: requests allowed per minute. */
 		'left'        => __( '%1$s of %2$s requests left this minute', 'chatgate' ),
 		'login'       => __( 'Please log in to chat.', 'chatgate' ),
+		'login_link'  => __( 'Log in', 'chatgate' ),
 		'rate'        => __( 'You have sent too many messages.', 'chatgate' ),
 		'budget'      => __( 'The chat budget for now is used up.', 'chatgate' ),
 		'retry_one'   => __( 'Please wait 1 second and try again.', 'chatgate' ),
