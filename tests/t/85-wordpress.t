@@ -119,6 +119,12 @@ for my $f (sort split /\n/, `find $plugin -name '*.php'`) {
     ok($? == 0, "php -l " . substr($f, length("$CG::ROOT/"))) or diag($lint);
 }
 
+# And every script of it is valid JavaScript.
+for my $f (sort split /\n/, `find $plugin -name '*.js'`) {
+    my $lint = `node --check $f 2>&1`;
+    ok($? == 0, "node --check " . substr($f, length("$CG::ROOT/"))) or diag($lint);
+}
+
 # The translation template holds every string the plugin translates
 # (made again by integrations/wordpress/make-pot and compared by msgid).
 my $pot = "$d/chatgate.pot";
