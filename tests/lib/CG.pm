@@ -499,6 +499,11 @@ sub browser_missing {
         unless -x $chromium;
     return 'node is missing' unless `node --version 2>/dev/null`;
     my $stamp = "$bdir/node_modules/.lock-installed";
+    # Two browser tests may start at once (prove -j2): one installs, the
+    # other waits for it.
+    require Fcntl;
+    open(my $lock, '<', "$bdir/package-lock.json") or die "package-lock.json: $!";
+    flock($lock, Fcntl::LOCK_EX()) or die "flock: $!";
     if (slurp($stamp) ne slurp("$bdir/package-lock.json")
         || !-d "$bdir/node_modules/playwright-core") {
         my $out = `cd $bdir && npm ci --no-audit --no-fund 2>&1`;
