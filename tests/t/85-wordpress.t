@@ -50,9 +50,8 @@ $t->start_mock;
 # As root, Apache (the second half) runs as nobody and reaches chatgate's
 # socket through its group, as deployed.
 my (undef, $web_group) = CG::web_user();
-$t->start_chatgate('session.secret' => undef,
+my %cg = ('session.secret' => undef,
                    ($web_group ? ('server.socket_group' => $web_group) : ()),
-                   'session.secrets' => "wp1:file:$keyfile",
                    'http.allowed_origins' => $url,
                    'limits.requests_per_minute' => 30,
                    'status.path' => '/chatgate-status',
@@ -61,6 +60,7 @@ $t->start_chatgate('session.secret' => undef,
                    'price claude-test-model.output' => '15',
                    'budget.global_daily' => '50',
                    'budget.user_daily' => '5');
+$t->start_chatgate(%cg, 'session.secrets' => "wp1:file:$keyfile");
 
 # The database: private, on a socket in the test dir.
 my $sock = $t->start_mariadb;
@@ -203,8 +203,9 @@ ok($dump =~ /chatgate_who/ && $dump !~ /chatgate[^']*secret/i,
 # The same site behind Apache (fcgi-conf/apache/wordpress.conf, php-fpm
 # through mod_proxy_fcgi): a login through wp-login.php sets the cookie, and
 # it chats; WordPress's permalink rewrite leaves /api/chat to chatgate.
+my $kid_now = 'wp1';       # wp2 once the rotation below has run
 SKIP: {
-    skip 'apache2 with mod_proxy_fcgi is not installed', 8
+    skip 'apache2 with mod_proxy_fcgi is not installed', 10
         unless -x '/usr/sbin/apache2' && -e '/usr/lib/apache2/modules/mod_proxy_fcgi.so';
     $t->stop('nginx');
     my $conf = $t->conf_file('apache/chatgate-proxy-fcgi.conf',
@@ -248,6 +249,30 @@ SKIP: {
     my ($tls) = grep { /^chatgate_session=/ } $wp_login->('X-Forwarded-Proto' => 'https');
     like($tls // '', qr{; secure; HttpOnly; SameSite=Strict$}i,
          'when WordPress is on HTTPS the cookie is Secure');
+
+    # Rotation as docs/wordpress.md says: chatgate learns wp2, then
+    # wp-config.php signs with it; wp1 tokens keep working meanwhile.
+    my $secret2 = CG::rand_hex(64);
+    my $keyfile2 = $t->write_file('session-wp2.key', "$secret2\n", 0640);
+    $t->write_config(%cg, 'session.secrets' => "wp2:file:$keyfile2, wp1:file:$keyfile");
+    my ($rc_reload, $reload_out) = $t->run_chatgate('reload', '-c', $t->{conf});
+    is($rc_reload, 0, 'rotation: chatgate reloads with wp2 added') or diag($reload_out);
+    my $wpconf = CG::slurp("$root/wp-config.php");
+    $wpconf =~ s/'CHATGATE_SECRET_FILE', '[^']*'/'CHATGATE_SECRET_FILE', '$keyfile2'/;
+    $wpconf =~ s/'CHATGATE_KEY_ID', 'wp1'/'CHATGATE_KEY_ID', 'wp2'/;
+    $t->write_file("$root/wp-config.php", $wpconf, 0644);
+    # (php-fpm's opcache may take a moment to see the new wp-config.php.)
+    my $tok2;
+    CG::wait_for('a wp2 token', sub {
+        ($tok2) = map { /^chatgate_session=([^;]+)/ } grep { /^chatgate_session=v2\.wp2\./ } $wp_login->();
+        $tok2 }, 15);
+    my $new = $t->chat(token => $tok2, headers => { Origin => $url });
+    my $old = $t->chat(token => $tok, headers => { Origin => $url });
+    ok($new->{status} == 200 && $old->{status} == 200,
+       'rotation: the new wp2 token chats, and so does the wp1 token issued before')
+        or diag("$new->{status} $old->{status}");
+    $kid_now = 'wp2';
+
     my $anon = $t->chat(token => undef, headers => { Origin => $url });
     is($anon->{status}, 401, 'Apache: without it /api/chat answers 401');
     is($anon->{json}{error}{type}, 'authentication_error',
@@ -271,7 +296,7 @@ my $minted = $t->mint("wp:$ids->{editor}");
 $out = `php $CG::ROOT/tests/wordpress/check.php $root $minted 2>&1`;
 my ($cj) = $out =~ /^(\{.*\})$/m;
 my $check = eval { decode_json($cj // '') } // {};
-like($minted, qr/^v2\.wp1\./, 'chatgate mint signs v2 with key id wp1');
+like($minted, qr/^v2\.\Q$kid_now\E\./, "chatgate mint signs v2 with key id $kid_now");
 ok($check->{mint_same}, 'the plugin mints byte for byte the token chatgate mint does');
 is_deeply($check->{self_check_right}, [JSON::PP::true, "chatgate accepts this site's tokens."],
           'the settings page\'s check: chatgate accepts the configured key');
