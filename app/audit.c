@@ -9,6 +9,7 @@
  */
 #include "audit.h"
 #include "acl.h"
+#include "confopen.h"
 
 #include "cli/access.h"
 #include "conf/config.h"
@@ -608,15 +609,14 @@ int
 cg_audit_run(const char *path, int json)
 {
     cg_audit_t  a;
-    cg_conf_t   conf;
+    cg_conf_t   *conf;
     json_object *sum;
     char         err[1024];
     int          i;
 
-    if (cg_conf_init(&conf, err, sizeof(err)) != 0
-        || cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
+    conf = cg_confopen(path, CG_OPEN_SETTINGS, err, sizeof(err));
+    if (conf == NULL) {
         fprintf(stderr, "chatgate: %s\n", err);
-        cg_conf_free(&conf);
         return 1;
     }
     memset(&a, 0, sizeof(a));
@@ -625,14 +625,14 @@ cg_audit_run(const char *path, int json)
     a.findings = json_object_new_array();
     json_object_object_add(a.root, "config", json_object_new_string(path));
     json_object_object_add(a.root, "environment", json_object_new_string(
-                           cg_env_name(conf.environment)));
+                           cg_env_name(conf->environment)));
     json_object_object_add(a.root, "usage_log",
-                           json_object_new_string(conf.usage_log));
-    cg_audit_keys(&a, &conf);
-    cg_audit_socket(&a, &conf);
+                           json_object_new_string(conf->usage_log));
+    cg_audit_keys(&a, conf);
+    cg_audit_socket(&a, conf);
     cg_audit_config(&a, path);
-    cg_audit_status_page(&a, &conf);
-    cg_audit_provider(&a, &conf);
+    cg_audit_status_page(&a, conf);
+    cg_audit_provider(&a, conf);
     json_object_object_add(a.root, "findings", a.findings);
     sum = json_object_new_object();
     for (i = 0; i < 4; i++) {
@@ -647,6 +647,6 @@ cg_audit_run(const char *path, int json)
         cg_audit_print(&a);
     }
     json_object_put(a.root);
-    cg_conf_free(&conf);
+    cg_confclose(conf);
     return a.counts[CG_HIGH] ? 3 : 0;
 }

@@ -15,21 +15,19 @@
  *   chatgate audit  -c FILE [--json] who and what can reach the keys
  */
 #include "audit.h"
+#include "confopen.h"
 #include "ctl.h"
 #include "log.h"
 #include "master.h"
 #include "report_cmd.h"
 
-#include "who/auth.h"
 #include "conf/config.h"
 #include "who/signed.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pwd.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -56,66 +54,15 @@ cg_usage(FILE *f)
 }
 
 
-static int
-cg_main_check_auth(const cg_conf_t *conf)
-{
-    cg_auth_t *a;
-    char       err[512];
-
-    a = cg_auth_new(conf, err, sizeof(err));
-    if (a == NULL) {
-        fprintf(stderr, "chatgate: %s\n", err);
-        return -1;
-    }
-    cg_auth_free(a);
-    return 0;
-}
-
-
-/* Key files may belong to root, to the account chatgate runs as, to the
- * [server] user it drops to, or to the config file's owner (who can point
- * api_key at a file of its own anyway, so trusting it adds nothing). */
-static int
-cg_main_trust(const cg_conf_t *conf, const char *path)
-{
-    struct stat    st;
-    struct passwd *pw;
-
-    if (stat(path, &st) == 0) {
-        cg_secret_trust_uid(st.st_uid);
-    }
-    if (conf->user[0] && (pw = getpwnam(conf->user)) != NULL) {
-        cg_secret_trust_uid(pw->pw_uid);
-    }
-    return 0;
-}
-
-
 static cg_conf_t *
-cg_main_load(const char *path, int all_secrets)
+cg_main_load(const char *path, cg_open_level_t level)
 {
-    cg_conf_t *conf = calloc(1, sizeof(*conf));
+    cg_conf_t *conf;
     char       err[1024];
 
-    if (conf == NULL || cg_conf_init(conf, err, sizeof(err)) != 0
-        || cg_conf_load(conf, path, err, sizeof(err)) != 0
-        || cg_main_trust(conf, path) != 0
-        || (all_secrets ? cg_conf_load_secrets(conf, err, sizeof(err))
-                        : cg_conf_load_session_secret(conf, err,
-                                                      sizeof(err))) != 0) {
-        fprintf(stderr, "chatgate: %s\n", conf ? err : "out of memory");
-        if (conf) {
-            cg_conf_free(conf);
-            free(conf);
-        }
-        return NULL;
-    }
-    /* The verifiers' own settings (php_file_owner, memcached prefix) are
-     * checked here too, so `check` and `serve` fail before any worker. */
-    if (all_secrets && cg_main_check_auth(conf) != 0) {
-        cg_conf_free(conf);
-        free(conf);
-        return NULL;
+    conf = cg_confopen(path, level, err, sizeof(err));
+    if (conf == NULL) {
+        fprintf(stderr, "chatgate: %s\n", err);
     }
     return conf;
 }
@@ -176,21 +123,19 @@ cg_main_keys(void)
 }
 
 
-/* reload needs only [server] pid_file: no secrets are read. */
+/* reload needs only [server] pid_file: no secrets are read (the master
+ * checks the file itself, as `check` would, before it takes it). */
 static int
 cg_main_reload(const char *path)
 {
-    cg_conf_t conf;
-    char      err[1024];
-    int       rc = 1;
+    cg_conf_t *conf = cg_main_load(path, CG_OPEN_SETTINGS);
+    int        rc;
 
-    if (cg_conf_init(&conf, err, sizeof(err)) != 0
-        || cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
-        fprintf(stderr, "chatgate: %s\n", err);
-    } else {
-        rc = cg_ctl_reload(&conf);
+    if (conf == NULL) {
+        return 1;
     }
-    cg_conf_free(&conf);
+    rc = cg_ctl_reload(conf);
+    cg_confclose(conf);
     return rc;
 }
 
@@ -265,7 +210,8 @@ main(int argc, char **argv)
         return 2;
     }
     cg_main_harden();
-    conf = cg_main_load(path, strcmp(cmd, "mint") != 0);
+    conf = cg_main_load(path, strcmp(cmd, "mint") == 0 ? CG_OPEN_SESSION
+                                                        : CG_OPEN_ALL);
     if (conf == NULL) {
         return 1;
     }
@@ -290,15 +236,13 @@ main(int argc, char **argv)
         if (cg_log_open(conf->error_log) != 0) {
             fprintf(stderr, "chatgate: cannot open error log %s\n",
                     conf->error_log);
-            cg_conf_free(conf);
-            free(conf);
+            cg_confclose(conf);
             return 1;
         }
         return cg_master_inherited() ? cg_master_run_single(conf, path)
                                      : cg_master_run(conf, path);
     }
-    cg_conf_free(conf);
-    free(conf);
+    cg_confclose(conf);
     cg_secret_env_clear();
     return rc;
 }

@@ -1,5 +1,5 @@
 #include "master.h"
-#include "acl.h"
+#include "confopen.h"
 #include "keylog.h"
 #include "log.h"
 #include "scoreboard.h"
@@ -530,26 +530,6 @@ cg_master_signal_all(cg_master_t *m, int sig, int generation)
 }
 
 
-/* The address lists are parsed where they are used (workers); check them
- * here so a typo fails the start or the reload, not every worker. */
-static int
-cg_master_check_acls(const cg_conf_t *conf, char *err, size_t errlen)
-{
-    cg_acl_t acl;
-    char     e[200];
-
-    if (cg_acl_parse(&acl, conf->allowed_clients, e, sizeof(e)) != 0) {
-        snprintf(err, errlen, "[server] allowed_clients: %s", e);
-        return -1;
-    }
-    if (cg_acl_parse(&acl, conf->status_allow, e, sizeof(e)) != 0) {
-        snprintf(err, errlen, "[status] allow: %s", e);
-        return -1;
-    }
-    return 0;
-}
-
-
 static int
 cg_master_reload_fits(cg_master_t *m, cg_conf_t *nc)
 {
@@ -572,24 +552,18 @@ cg_master_reload(cg_master_t *m)
     char       err[512];
     int        old = m->generation;
 
-    nc = calloc(1, sizeof(*nc));
-    if (nc == NULL || cg_conf_init(nc, err, sizeof(err)) != 0
-        || cg_conf_load(nc, m->conf_path, err, sizeof(err)) != 0
-        || cg_conf_load_secrets(nc, err, sizeof(err)) != 0
-        || cg_master_check_acls(nc, err, sizeof(err)) != 0) {
+    /* Exactly what `check` applies: a file every new worker would fail
+     * to start with must not replace the one the old workers serve. */
+    nc = cg_confopen(m->conf_path, CG_OPEN_ALL, err, sizeof(err));
+    if (nc == NULL) {
         cg_log(CG_LOG_ERROR, "reload refused, still serving with the old "
                "configuration: %s", err);
         cg_keylog_refused(m->conf, err);
-        if (nc) {
-            cg_conf_free(nc);
-            free(nc);
-        }
         return;
     }
     cg_master_php_pool(nc);
     if (!cg_master_reload_fits(m, nc)) {
-        cg_conf_free(nc);
-        free(nc);
+        cg_confclose(nc);
         return;
     }
     if (strcmp(nc->listen, m->conf->listen) != 0) {
@@ -599,8 +573,7 @@ cg_master_reload(cg_master_t *m)
     cg_keylog_events(m->conf, nc, "reload");
     /* New workers, forked with the new config, take new requests while
      * the old ones finish theirs and leave. */
-    cg_conf_free(m->conf);
-    free(m->conf);
+    cg_confclose(m->conf);
     m->conf = nc;
     m->generation++;
     cg_master_start_pool(m);
@@ -861,8 +834,7 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
            "%s)", conf->api_key.fp);
     rc = cg_worker_run(conf, 0, &sb, 0, 1);
     cg_sb_destroy(&sb);
-    cg_conf_free(conf);
-    free(conf);
+    cg_confclose(conf);
     return rc;
 }
 
@@ -898,12 +870,7 @@ int
 cg_master_run(cg_conf_t *conf, const char *conf_path)
 {
     static cg_master_t m;
-    char               err[256];
 
-    if (cg_master_check_acls(conf, err, sizeof(err)) != 0) {
-        cg_log(CG_LOG_ERROR, "%s", err);
-        return 1;
-    }
     memset(&m, 0, sizeof(m));
     m.conf = conf;
     m.conf_path = conf_path;
@@ -939,8 +906,7 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     cg_master_pid_file(m.conf, 0);
     cg_log(CG_LOG_NOTICE, "stopped");
     cg_sb_destroy(&m.sb);
-    cg_conf_free(m.conf);
-    free(m.conf);
+    cg_confclose(m.conf);
     cg_secret_env_clear();
     return 0;
 }

@@ -1,0 +1,108 @@
+#include "confopen.h"
+#include "acl.h"
+
+#include "core/secret.h"
+#include "who/auth.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+
+/* Key files may belong to root, to the account chatgate runs as, to the
+ * [server] user it drops to, or to the config file's owner (who can point
+ * api_key at a file of its own anyway, so trusting it adds nothing). */
+static void
+cg_confopen_trust(const cg_conf_t *conf, const char *path)
+{
+    struct stat    st;
+    struct passwd *pw;
+
+    if (stat(path, &st) == 0) {
+        cg_secret_trust_uid(st.st_uid);
+    }
+    if (conf->user[0] && (pw = getpwnam(conf->user)) != NULL) {
+        cg_secret_trust_uid(pw->pw_uid);
+    }
+}
+
+
+/* The address lists are parsed where they are used (workers); check them
+ * here so a typo fails `check`, the start or the reload, not every
+ * worker. */
+static int
+cg_confopen_acls(const cg_conf_t *conf, char *err, size_t errlen)
+{
+    cg_acl_t acl;
+    char     e[200];
+
+    if (cg_acl_parse(&acl, conf->allowed_clients, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "[server] allowed_clients: %s", e);
+        return -1;
+    }
+    if (cg_acl_parse(&acl, conf->status_allow, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "[status] allow: %s", e);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* The session verifiers are built the way a worker builds them, so their
+ * own settings (php_file_owner, the memcached prefix) fail here rather
+ * than in every worker. */
+static int
+cg_confopen_auth(const cg_conf_t *conf, char *err, size_t errlen)
+{
+    cg_auth_t *a = cg_auth_new(conf, err, errlen);
+
+    if (a == NULL) {
+        return -1;
+    }
+    cg_auth_free(a);
+    return 0;
+}
+
+
+cg_conf_t *
+cg_confopen(const char *path, cg_open_level_t level, char *err,
+            size_t errlen)
+{
+    cg_conf_t *conf = calloc(1, sizeof(*conf));
+
+    if (conf == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (cg_conf_init(conf, err, errlen) != 0
+        || (path && cg_conf_load(conf, path, err, errlen) != 0)
+        || cg_confopen_acls(conf, err, errlen) != 0) {
+        goto failed;
+    }
+    if (level >= CG_OPEN_SESSION && path) {
+        cg_confopen_trust(conf, path);
+    }
+    if ((level == CG_OPEN_SESSION
+         && cg_conf_load_session_secret(conf, err, errlen) != 0)
+        || (level == CG_OPEN_ALL
+            && (cg_conf_load_secrets(conf, err, errlen) != 0
+                || cg_confopen_auth(conf, err, errlen) != 0))) {
+        goto failed;
+    }
+    return conf;
+
+failed:
+    cg_confclose(conf);
+    return NULL;
+}
+
+
+void
+cg_confclose(cg_conf_t *conf)
+{
+    if (conf) {
+        cg_conf_free(conf);
+        free(conf);
+    }
+}
