@@ -2,7 +2,6 @@
 #include "acl.h"
 
 #include "core/secret.h"
-#include "who/auth.h"
 
 #include <pwd.h>
 #include <stdio.h>
@@ -22,7 +21,7 @@ cg_confopen_trust(const cg_conf_t *conf, const char *path)
     if (stat(path, &st) == 0) {
         cg_secret_trust_uid(st.st_uid);
     }
-    if (conf->user[0] && (pw = getpwnam(conf->user)) != NULL) {
+    if (conf->server.user[0] && (pw = getpwnam(conf->server.user)) != NULL) {
         cg_secret_trust_uid(pw->pw_uid);
     }
 }
@@ -37,30 +36,14 @@ cg_confopen_acls(const cg_conf_t *conf, char *err, size_t errlen)
     cg_acl_t acl;
     char     e[200];
 
-    if (cg_acl_parse(&acl, conf->allowed_clients, e, sizeof(e)) != 0) {
+    if (cg_acl_parse(&acl, conf->server.allowed_clients, e, sizeof(e)) != 0) {
         snprintf(err, errlen, "[server] allowed_clients: %s", e);
         return -1;
     }
-    if (cg_acl_parse(&acl, conf->status_allow, e, sizeof(e)) != 0) {
+    if (cg_acl_parse(&acl, conf->status.allow, e, sizeof(e)) != 0) {
         snprintf(err, errlen, "[status] allow: %s", e);
         return -1;
     }
-    return 0;
-}
-
-
-/* The session verifiers are built the way a worker builds them, so their
- * own settings (php_file_owner, the memcached prefix) fail here rather
- * than in every worker. */
-static int
-cg_confopen_auth(const cg_conf_t *conf, char *err, size_t errlen)
-{
-    cg_auth_t *a = cg_auth_new(conf, err, errlen);
-
-    if (a == NULL) {
-        return -1;
-    }
-    cg_auth_free(a);
     return 0;
 }
 
@@ -86,8 +69,7 @@ cg_confopen(const char *path, cg_open_level_t level, char *err,
     if ((level == CG_OPEN_SESSION
          && cg_conf_load_session_secret(conf, err, errlen) != 0)
         || (level == CG_OPEN_ALL
-            && (cg_conf_load_secrets(conf, err, errlen) != 0
-                || cg_confopen_auth(conf, err, errlen) != 0))) {
+            && cg_conf_load_secrets(conf, err, errlen) != 0)) {
         goto failed;
     }
     return conf;

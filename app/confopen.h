@@ -3,8 +3,11 @@
  * `probe`, `mint`, `reload`, `audit`, `report` and the master's SIGHUP all
  * come through cg_confopen(), so a reload applies exactly the checks that
  * `check` applies and cannot accept a file that would leave every new
- * worker unable to start. It never logs and never exits: the caller says
- * what went wrong (stderr for a command, the error log for a reload).
+ * worker unable to start: the modules' checks (lib/conf's registry, the
+ * session verifiers and guards built as a worker builds them) and the
+ * process's own (address lists). It never logs and never exits: the caller
+ * says what went wrong (stderr for a command, the error log for a
+ * reload).
  */
 #ifndef CG_CONFOPEN_H
 #define CG_CONFOPEN_H

@@ -74,15 +74,15 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
     char tok[CG_TOKEN_MAX + 1];
 
     if (ttl <= 0) {
-        ttl = conf->session_ttl;
+        ttl = conf->session.ttl;
     }
-    if (conf->n_session_keys == 0) {
+    if (conf->session.nkeys == 0) {
         fprintf(stderr, "chatgate: mint: no [session] secret or secrets "
                 "configured\n");
         return 1;
     }
     /* The newest key signs: v2.<kid>... with secrets, else v1. */
-    if (cg_token_sign_key(&conf->session_keys[0], user, time(NULL) + ttl,
+    if (cg_token_sign_key(&conf->session.keys[0], user, time(NULL) + ttl,
                           tok, sizeof(tok)) < 0) {
         fprintf(stderr, "chatgate: mint: a user id is 1-%d characters of "
                 "A-Z a-z 0-9 . _ @ + : -\n", CG_USER_MAX);
@@ -93,32 +93,12 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
 }
 
 
-static void
-cg_main_key(const char *section, const char *name, const char *dflt,
-            const char *doc)
-{
-    printf("[%s] %s\t%s\t%s\n", section, name,
-           dflt ? (dflt[0] ? dflt : "(empty)") : "(required)", doc);
-}
-
-
-/* The config reference, straight from the table: docs are checked
- * against this output, so a key cannot go undocumented. */
+/* The config reference, straight from the modules' rows: docs are
+ * checked against this output, so a key cannot go undocumented. */
 static int
 cg_main_keys(void)
 {
-    const cg_conf_cmd_t *cmd;
-    const cg_key_cmd_t  *kc;
-
-    for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        cg_main_key(cmd->section, cmd->name, cmd->dflt, cmd->doc);
-    }
-    for (cmd = cg_route_cmds; cmd->name; cmd++) {
-        cg_main_key("route NAME", cmd->name, cmd->dflt, cmd->doc);
-    }
-    for (kc = cg_keys_cmds; kc->name; kc++) {
-        cg_main_key("key NAME", kc->name, kc->dflt, kc->doc);
-    }
+    cg_conf_print_keys(stdout);
     return 0;
 }
 
@@ -217,13 +197,14 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0) {
         printf("chatgate: configuration %s is ok (provider key %s %s)\n",
-               path, cg_conf_api_key_name(conf), conf->routes[0].api_key.fp);
-        for (i = 0; i < conf->nroutes; i++) {
-            printf("route %s: %s %s, key %s %s%s\n", conf->routes[i].name,
-                   conf->routes[i].provider, conf->routes[i].model,
-                   cg_conf_route_key_name(&conf->routes[i]),
-                   conf->routes[i].api_key.fp,
-                   strcmp(conf->routes[i].name, conf->default_route) == 0
+               path, cg_conf_api_key_name(conf), conf->provider.routes[0].api_key.fp);
+        for (i = 0; i < conf->provider.nroutes; i++) {
+            printf("route %s: %s %s, key %s %s%s\n", conf->provider.routes[i].name,
+                   cg_provider_type_name(conf->provider.routes[i].provider),
+                   conf->provider.routes[i].model,
+                   cg_conf_route_key_name(&conf->provider.routes[i]),
+                   conf->provider.routes[i].api_key.fp,
+                   strcmp(conf->provider.routes[i].name, conf->provider.default_route) == 0
                    ? " (default)" : "");
         }
         cg_ctl_check_keys(conf);
@@ -233,9 +214,9 @@ main(int argc, char **argv)
     } else if (strcmp(cmd, "mint") == 0) {
         rc = cg_main_mint(conf, user, ttl);
     } else {
-        if (cg_log_open(conf->error_log) != 0) {
+        if (cg_log_open(conf->log.error_log) != 0) {
             fprintf(stderr, "chatgate: cannot open error log %s\n",
-                    conf->error_log);
+                    conf->log.error_log);
             cg_confclose(conf);
             return 1;
         }

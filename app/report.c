@@ -175,10 +175,10 @@ cg_report_main(int argc, char **argv)
         cg_report_free(&rp);
         return 1;
     }
-    rp.prices = conf->prices;
-    rp.nprices = conf->nprices;
+    rp.prices = conf->budget.prices;
+    rp.nprices = conf->budget.nprices;
     if (a.nlogs == 0) {
-        rc |= cg_report_default_logs(&rp, conf->usage_log);
+        rc |= cg_report_default_logs(&rp, conf->log.usage_log);
     }
     for (i = 0; i < a.nlogs; i++) {
         rc |= cg_report_file(&rp, a.logs[i]);

@@ -25,16 +25,10 @@
 
 #include <stdint.h>
 #include <time.h>
+#include "meter/meter_conf.h"
 #include "store/store.h"
 
-/* Micro-dollars per million tokens. */
-typedef struct {
-    char       *model;
-    uint64_t    input;
-    uint64_t    output;
-    uint64_t    cache_write;
-    uint64_t    cache_read;
-} cg_price_t;
+/* Prices (cg_price_t) are micro-dollars per million tokens. */
 
 typedef enum {
     CG_BUDGET_DAILY = 0,

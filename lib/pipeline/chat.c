@@ -141,7 +141,7 @@ static int
 cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 {
     const char *name = r->route_req[0] ? r->route_req
-                                       : c->conf->default_route;
+                                       : c->conf->provider.default_route;
 
     *rt = cg_conf_route(c->conf, name, strlen(name));
     if (r->route_req[0] == '\0') {
@@ -166,8 +166,8 @@ cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 void
 cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
-    cg_guard_limits_t  lim = { c->conf->max_chars, c->conf->max_messages,
-                               c->conf->max_total_chars };
+    cg_guard_limits_t  lim = { c->conf->input.max_chars, c->conf->input.max_messages,
+                               c->conf->input.max_total_chars };
     const cg_route_t  *rt = NULL;
     const cg_limits_t *rl;
     cg_limits_t        own;

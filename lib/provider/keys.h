@@ -9,8 +9,8 @@
  * start when a route refers to a key of another one. cg_keys_allowed() is
  * the one question the routes and token code ask.
  *
- * The section parser is table-driven like config.c (cg_keys_cmds) and
- * hooked into config.c's INI handler for sections named "key NAME". This
+ * The section parser is table-driven (cg_keys_cmds) and registered as the
+ * named section [key NAME] by provider_conf.c. This
  * module never logs and never prints a key: only names and fingerprints.
  */
 #ifndef CG_KEYS_H
@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <time.h>
+#include "conf/conf.h"
 #include "core/secret.h"
 
 #define CG_KEYS_MAX      64
@@ -47,13 +48,8 @@ typedef struct {
     size_t      n;
 } cg_keys_t;
 
-typedef struct {
-    const char  *name;
-    const char  *dflt;          /* NULL: required */
-    const char  *doc;
-} cg_key_cmd_t;
-
-extern const cg_key_cmd_t cg_keys_cmds[];
+/* The [key NAME] keys (name, default, doc; set by cg_keys_set()). */
+extern const cg_conf_cmd_t cg_keys_cmds[];
 
 /* Parses YYYY-MM-DD (UTC midnight); 0 or -1. */
 int         cg_date_parse(const char *value, time_t *out);

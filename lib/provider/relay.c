@@ -157,7 +157,7 @@ cg_relay_tick(void *ctx)
 {
     cg_attempt_t *a = ctx;
     cg_stream_t  *s = &a->c->stream;
-    double        now, hb = a->c->conf->heartbeat_seconds;
+    double        now, hb = a->c->conf->http.heartbeat_seconds;
 
     if (!cg_stream_alive(s)) {
         a->gone = 1;
@@ -443,8 +443,8 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
     char              uid[CG_UID_LEN + 1];
     int               i, n;
 
-    key = c->conf->user_id_key.len ? &c->conf->user_id_key
-                                   : &c->conf->session_secret;
+    key = c->conf->session.user_id_key.len ? &c->conf->session.user_id_key
+                                   : &c->conf->session.secret;
     cg_provider_user_id(key, r->user, uid);
     n = cg_relay_plan(c->conf, r, rt, plan);
     for (i = 0; i < n; i++) {
@@ -455,7 +455,7 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
         a.p = cg_provider_find(plan[i]->provider);
         a.price = cg_conf_route_price(c->conf, plan[i]);
         r->route = plan[i]->name;
-        r->provider = plan[i]->provider;
+        r->provider = a.p->name;
         r->model = plan[i]->model;
         r->key_id = plan[i]->api_key.fp;
         r->fallback_from = i ? plan[0]->name : NULL;

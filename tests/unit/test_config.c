@@ -173,25 +173,25 @@ test_defaults(void **state)
 
     (void) state;
     assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
-    assert_int_equal(conf.workers, 4);
-    assert_int_equal(conf.max_chars, 10000);
-    assert_string_equal(conf.chat_path, "/api/chat");
-    assert_int_equal(conf.requests_per_minute, 20);
-    assert_int_equal(conf.max_body, 65536);
-    assert_int_equal(conf.socket_mode, 0660);
-    assert_int_equal(conf.backlog, 511);
-    assert_int_equal(conf.store_fail_open, 0);
-    assert_int_equal(conf.session_ttl, 86400);
-    assert_string_equal(conf.cookie_name, "chatgate_session");
-    assert_string_equal(conf.provider_type, "anthropic");
-    assert_string_equal(conf.base_url, "https://api.anthropic.com");
-    assert_string_equal(conf.mc_servers, "127.0.0.1:11211");
-    assert_int_equal(conf.max_tokens, 1024);
-    assert_string_equal(conf.system_prompt, "");
+    assert_int_equal(conf.server.workers, 4);
+    assert_int_equal(conf.input.max_chars, 10000);
+    assert_string_equal(conf.http.chat_path, "/api/chat");
+    assert_int_equal(conf.limits.requests_per_minute, 20);
+    assert_int_equal(conf.http.max_body, 65536);
+    assert_int_equal(conf.server.socket_mode, 0660);
+    assert_int_equal(conf.server.backlog, 511);
+    assert_int_equal(conf.limits.on_store_error, 0);
+    assert_int_equal(conf.session.ttl, 86400);
+    assert_string_equal(conf.session.cookie_name, "chatgate_session");
+    assert_int_equal(conf.provider.type, CG_PROVIDER_ANTHROPIC);
+    assert_string_equal(conf.provider.base_url, "https://api.anthropic.com");
+    assert_string_equal(conf.memcached.servers, "127.0.0.1:11211");
+    assert_int_equal(conf.provider.max_tokens, 1024);
+    assert_string_equal(conf.provider.system_prompt, "");
     /* The required ones have no default; the session secret is only
      * required for mode signed (checked after parsing). */
-    assert_string_equal(conf.session_secret_ref, "");
-    assert_null(conf.api_key_ref);
+    assert_string_equal(conf.session.secret_ref, "");
+    assert_null(conf.provider.api_key_ref);
     cg_conf_free(&conf);
 }
 
@@ -208,26 +208,26 @@ test_minimal_valid(void **state)
     if (cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
         fail_msg("load: %s", err);
     }
-    assert_int_equal(conf.workers, 4);
-    assert_int_equal(conf.max_chars, 10000);
-    assert_string_equal(conf.chat_path, "/api/chat");
-    assert_int_equal(conf.requests_per_minute, 20);
-    assert_non_null(conf.session_secret_ref);
-    assert_int_equal(strncmp(conf.session_secret_ref, "file:/tmp/", 10), 0);
-    assert_int_equal(strncmp(conf.api_key_ref, "file:/tmp/", 10), 0);
+    assert_int_equal(conf.server.workers, 4);
+    assert_int_equal(conf.input.max_chars, 10000);
+    assert_string_equal(conf.http.chat_path, "/api/chat");
+    assert_int_equal(conf.limits.requests_per_minute, 20);
+    assert_non_null(conf.session.secret_ref);
+    assert_int_equal(strncmp(conf.session.secret_ref, "file:/tmp/", 10), 0);
+    assert_int_equal(strncmp(conf.provider.api_key_ref, "file:/tmp/", 10), 0);
 
     if (cg_conf_load_secrets(&conf, err, sizeof(err)) != 0) {
         fail_msg("secrets: %s", err);
     }
-    assert_int_equal(conf.session_secret.len, strlen(session_secret));
-    assert_memory_equal(conf.session_secret.data, session_secret,
+    assert_int_equal(conf.session.secret.len, strlen(session_secret));
+    assert_memory_equal(conf.session.secret.data, session_secret,
                         strlen(session_secret));
-    assert_int_equal(conf.api_key.len, strlen(api_key));
-    assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
-    assert_true(is_hex_fp(conf.api_key.fp));
-    assert_string_equal(conf.system_prompt_text, "");
+    assert_int_equal(conf.provider.api_key.len, strlen(api_key));
+    assert_memory_equal(conf.provider.api_key.data, api_key, strlen(api_key));
+    assert_true(is_hex_fp(conf.provider.api_key.fp));
+    assert_string_equal(conf.provider.system_prompt_text, "");
     cg_conf_free(&conf);
-    assert_null(conf.api_key.data);
+    assert_null(conf.provider.api_key.data);
 }
 
 
@@ -249,16 +249,16 @@ test_overrides(void **state)
     if (cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
         fail_msg("load: %s", err);
     }
-    assert_int_equal(conf.workers, 8);
-    assert_int_equal(conf.socket_mode, 0600);
-    assert_string_equal(conf.chat_path, "/v1/chat");
-    assert_int_equal(conf.max_body, 1024);
-    assert_int_equal(conf.requests_per_minute, 0);
-    assert_int_equal(conf.store_fail_open, 1);
-    assert_int_equal(conf.max_chars, 5);
-    assert_string_equal(conf.model, "test-model");
+    assert_int_equal(conf.server.workers, 8);
+    assert_int_equal(conf.server.socket_mode, 0600);
+    assert_string_equal(conf.http.chat_path, "/v1/chat");
+    assert_int_equal(conf.http.max_body, 1024);
+    assert_int_equal(conf.limits.requests_per_minute, 0);
+    assert_int_equal(conf.limits.on_store_error, 1);
+    assert_int_equal(conf.input.max_chars, 5);
+    assert_string_equal(conf.provider.model, "test-model");
     /* Untouched keys keep their defaults. */
-    assert_int_equal(conf.backlog, 511);
+    assert_int_equal(conf.server.backlog, 511);
     cg_conf_free(&conf);
 }
 
@@ -494,11 +494,11 @@ test_secrets_env(void **state)
                   err, sizeof(err)) != 0) {
         fail_msg("secrets: %s", err);
     }
-    assert_int_equal(conf.session_secret.len, strlen(session_secret));
-    assert_memory_equal(conf.session_secret.data, session_secret,
+    assert_int_equal(conf.session.secret.len, strlen(session_secret));
+    assert_memory_equal(conf.session.secret.data, session_secret,
                         strlen(session_secret));
-    assert_int_equal(conf.api_key.len, strlen(api_key));
-    assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
+    assert_int_equal(conf.provider.api_key.len, strlen(api_key));
+    assert_memory_equal(conf.provider.api_key.data, api_key, strlen(api_key));
     cg_conf_free(&conf);
     /* Read once, then gone from the environment; a reload still finds the
      * value that was read. */
@@ -506,7 +506,7 @@ test_secrets_env(void **state)
     assert_null(getenv("CG_TEST_SESSION_SECRET"));
     assert_int_equal(load_refs(&conf, "env:CG_TEST_SESSION_SECRET",
                                "env:CG_TEST_API_KEY", err, sizeof(err)), 0);
-    assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
+    assert_memory_equal(conf.provider.api_key.data, api_key, strlen(api_key));
     cg_conf_free(&conf);
 
     /* Unset (and never read). */
@@ -605,7 +605,7 @@ test_session_secret_too_short(void **state)
     if (load_refs(&conf, sref, kref, err, sizeof(err)) != 0) {
         fail_msg("32 bytes: %s", err);
     }
-    assert_int_equal(conf.session_secret.len, 32);
+    assert_int_equal(conf.session.secret.len, 32);
     cg_conf_free(&conf);
 
     /* An empty file. */
@@ -639,12 +639,12 @@ test_secret_trailing_newline(void **state)
     if (load_refs(&conf, sref, kref, err, sizeof(err)) != 0) {
         fail_msg("secrets: %s", err);
     }
-    assert_int_equal(conf.session_secret.len, strlen(session_secret));
-    assert_memory_equal(conf.session_secret.data, session_secret,
+    assert_int_equal(conf.session.secret.len, strlen(session_secret));
+    assert_memory_equal(conf.session.secret.data, session_secret,
                         strlen(session_secret));
-    assert_int_equal(conf.api_key.len, strlen(api_key));
-    assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
-    assert_int_equal(conf.api_key.data[conf.api_key.len], '\0');
+    assert_int_equal(conf.provider.api_key.len, strlen(api_key));
+    assert_memory_equal(conf.provider.api_key.data, api_key, strlen(api_key));
+    assert_int_equal(conf.provider.api_key.data[conf.provider.api_key.len], '\0');
     cg_conf_free(&conf);
 }
 

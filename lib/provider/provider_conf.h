@@ -1,0 +1,112 @@
+/*
+ * provider_conf: the settings of the provider stage, [provider] (the
+ * route "default"), [route NAME], [key NAME] and the [server] keys that
+ * choose among them (environment, default_route), with the keys once
+ * loaded. Choices (provider type, key header, max_tokens parameter) are
+ * parsed at load into enums, so no request compares strings. Plain types
+ * only: lib/conf/config.h embeds this.
+ */
+#ifndef CG_PROVIDER_CONF_H
+#define CG_PROVIDER_CONF_H
+
+#include "conf/conf.h"
+#include "core/secret.h"
+#include "provider/keys.h"
+
+#define CG_ROUTE_NAME_MAX  64
+#define CG_ROUTE_KEYS_MAX  64
+
+typedef enum {
+    CG_PROVIDER_ANTHROPIC = 0,
+    CG_PROVIDER_OPENAI
+} cg_provider_type_t;
+
+/* The header that carries the key; DEFAULT: the provider's own. */
+typedef enum {
+    CG_AUTH_DEFAULT = 0,
+    CG_AUTH_BEARER,
+    CG_AUTH_API_KEY,            /* Azure */
+    CG_AUTH_X_API_KEY
+} cg_route_auth_t;
+
+typedef enum {
+    CG_TOKPARAM_AUTO = 0,
+    CG_TOKPARAM_MAX_TOKENS,
+    CG_TOKPARAM_MAX_COMPLETION_TOKENS
+} cg_route_tokparam_t;
+
+/* One provider route: [route NAME], or [provider] as the route "default".
+ * Everything the provider is sent besides the conversation comes from
+ * here; the client only picks a route by name. */
+typedef struct {
+    char   *name;
+    int     provider;           /* cg_provider_type_t */
+    char   *base_url;
+    char   *url;                /* full URL (Azure deployments); "" none */
+    char   *api_key_ref;
+    int     auth;               /* cg_route_auth_t */
+    char   *model;
+    int     max_tokens;
+    int     max_tokens_param;   /* cg_route_tokparam_t */
+    char   *temperature;        /* "" : not sent */
+    char   *system_prompt;
+    char   *anthropic_version;
+    char   *price;              /* for budgets; not interpreted here */
+    char   *fallback;           /* comma-separated route names */
+    int     is_public;
+    int     connect_timeout_ms;
+    int     first_byte_timeout_ms;
+    int     idle_timeout_ms;
+    int     timeout_ms;
+    int     retries;
+    int     retry_max_wait_ms;
+    int     rpm;                /* this route's own limits; 0: none */
+    int     tpm;
+    int     global_rpm;
+    int     global_tpm;
+
+    unsigned char seen[CG_ROUTE_KEYS_MAX];  /* keys set in the file */
+    cg_secret_t   api_key;
+    char         *system_prompt_text;
+    const char   *key_services; /* services of its [key NAME]; NULL: any */
+} cg_route_t;
+
+typedef struct {
+    /* [server] */
+    int     environment;        /* cg_env_t */
+    char   *default_route;
+
+    /* [provider] */
+    int     type;               /* cg_provider_type_t */
+    char   *base_url;
+    char   *api_key_ref;        /* NULL: no [provider] api_key */
+    char   *model;
+    int     max_tokens;
+    char   *system_prompt;
+    char   *anthropic_version;
+    int     connect_timeout_ms;
+    int     timeout_ms;
+    char   *ca_file;
+    char   *retention;          /* the provider's data-retention policy */
+    char   *reviewed;           /* YYYY-MM-DD of the last review */
+
+    /* Routes: routes[0] is [provider] (named "default"); it is dropped
+     * when the file has [route] sections but no [provider] api_key. */
+    cg_route_t *routes;
+    int         nroutes;
+    cg_keys_t   keys;           /* [key NAME] sections */
+
+    /* Loaded with the secrets. */
+    cg_secret_t api_key;
+    char       *system_prompt_text;   /* resolved system_prompt */
+} cg_provider_conf_t;
+
+/* "anthropic" or "openai". */
+const char *cg_provider_type_name(int type);
+
+extern const cg_conf_section_t cg_provider_server_conf_section;
+extern const cg_conf_section_t cg_provider_conf_section;
+extern const cg_conf_section_t cg_route_conf_section;
+extern const cg_conf_section_t cg_key_conf_section;
+
+#endif
