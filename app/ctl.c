@@ -1,5 +1,6 @@
 #include "ctl.h"
 
+#include "provider/keys.h"
 #include "provider/provider.h"
 #include "provider/upstream.h"
 #include "log/usagelog.h"

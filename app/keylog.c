@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include "log/usagelog.h"
+#include "provider/keys.h"
 
 #include <stdio.h>
 #include <string.h>

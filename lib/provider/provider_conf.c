@@ -1,4 +1,5 @@
 #include "conf/config.h"
+#include "provider/keys.h"
 #include "core/buf.h"
 #include "provider/provider.h"
 

@@ -9,9 +9,38 @@
 #ifndef CG_PROVIDER_CONF_H
 #define CG_PROVIDER_CONF_H
 
+#include <stddef.h>
+#include <time.h>
 #include "conf/conf.h"
 #include "core/secret.h"
-#include "provider/keys.h"
+
+/* [key NAME] sections: functions in provider/keys.h. */
+#define CG_KEYS_MAX      64
+#define CG_KEY_NAME_MAX  64
+
+typedef enum {
+    CG_ENV_PRODUCTION = 0,
+    CG_ENV_STAGING,
+    CG_ENV_DEVELOPMENT
+} cg_env_t;
+
+typedef struct {
+    char        *name;
+    char        *source;        /* env:NAME, file:/path, credential:NAME */
+    int          env;           /* cg_env_t, -1 until set */
+    char        *routes;        /* "a,b" or "*" */
+    char        *services;      /* "tok1,tok2" or "*" */
+    char        *created;       /* YYYY-MM-DD or NULL */
+    time_t       created_t;     /* 0: not set */
+    int          max_age_days;
+    unsigned     seen;          /* bit per cg_keys_cmds row */
+    cg_secret_t  secret;        /* loaded by cg_keys_load() */
+} cg_key_t;
+
+typedef struct {
+    cg_key_t    v[CG_KEYS_MAX];
+    size_t      n;
+} cg_keys_t;
 
 #define CG_ROUTE_NAME_MAX  64
 #define CG_ROUTE_KEYS_MAX  64

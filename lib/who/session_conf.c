@@ -2,6 +2,7 @@
 #include "core/csv.h"
 #include "who/auth.h"
 #include "who/phpser.h"
+#include "who/signed.h"
 #include "who/svctoken.h"
 
 #include <stdio.h>

@@ -11,7 +11,14 @@
 
 #include "conf/conf.h"
 #include "core/secret.h"
-#include "who/signed.h"
+
+#define CG_KID_MAX      16
+
+/* One verification key; an empty kid means "legacy [session] secret". */
+typedef struct {
+    char         kid[CG_KID_MAX + 1];
+    cg_secret_t  key;
+} cg_session_key_t;
 
 /* [session] mode: the verifiers, tried in the order written. */
 typedef enum {
