@@ -222,7 +222,8 @@ cg_audit_key(cg_audit_t *a, cg_conf_t *conf, cg_key_t *k, json_object *used,
                       "[server] environment is %s",
                       json_object_get_string(json_object_array_get_idx(used,
                                                                        0)),
-                      cg_env_name(k->env), cg_env_name(conf->provider.environment));
+                      cg_env_name(k->env),
+                      cg_env_name(conf->provider.environment));
     }
     cg_audit_services(a, conf, k);
     cg_audit_key_file(a, k, jk);
@@ -238,7 +239,8 @@ cg_audit_users(const cg_conf_t *conf, const char *name)
     int          i;
 
     for (i = 0; i < conf->provider.nroutes; i++) {
-        if (strcmp(cg_conf_route_key_name(&conf->provider.routes[i]), name) == 0) {
+        if (strcmp(cg_conf_route_key_name(&conf->provider.routes[i]), name)
+            == 0) {
             if (arr == NULL) {
                 arr = json_object_new_array();
             }
@@ -307,7 +309,8 @@ cg_audit_keys(cg_audit_t *a, cg_conf_t *conf)
     direct = n;
     for (i = 0; i < conf->provider.keys.n; i++) {
         cg_audit_key(a, conf, &conf->provider.keys.v[i],
-                     cg_audit_users(conf, conf->provider.keys.v[i].name), keys);
+                     cg_audit_users(conf, conf->provider.keys.v[i].name),
+                     keys);
         all[n++] = conf->provider.keys.v[i];
     }
     cg_audit_shared(a, all, n);
@@ -396,15 +399,19 @@ cg_audit_provider(cg_audit_t *a, const cg_conf_t *conf)
     time_t       t = 0;
     long         days = -1;
 
-    if (conf->provider.reviewed[0] && cg_date_parse(conf->provider.reviewed, &t) == 0) {
+    if (conf->provider.reviewed[0]
+        && cg_date_parse(conf->provider.reviewed, &t) == 0) {
         days = (long) ((a->now - t) / CG_DAY);
     }
     json_object_object_add(o, "type",
-                           json_object_new_string(cg_provider_type_name(conf->provider.type)));
+                           json_object_new_string(
+                               cg_provider_type_name(conf->provider.type)));
     json_object_object_add(o, "retention", conf->provider.retention[0]
-                           ? json_object_new_string(conf->provider.retention) : NULL);
+                           ? json_object_new_string(conf->provider.retention)
+                           : NULL);
     json_object_object_add(o, "reviewed", conf->provider.reviewed[0]
-                           ? json_object_new_string(conf->provider.reviewed) : NULL);
+                           ? json_object_new_string(conf->provider.reviewed)
+                           : NULL);
     json_object_object_add(o, "review_age_days",
                            days < 0 ? NULL : json_object_new_int64(days));
     if (conf->provider.retention[0] == '\0') {

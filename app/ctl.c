@@ -108,7 +108,8 @@ cg_ctl_probe_route(cg_conf_t *conf, const char *name, cg_route_t *out)
     int             i;
 
     for (i = 0; i < conf->provider.nroutes; i++) {
-        if (strcmp(cg_conf_route_key_name(&conf->provider.routes[i]), name) == 0) {
+        if (strcmp(cg_conf_route_key_name(&conf->provider.routes[i]), name)
+            == 0) {
             *out = conf->provider.routes[i];
             return 0;
         }

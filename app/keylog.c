@@ -19,7 +19,8 @@ cg_keylog_old_fp(const cg_conf_t *old, const cg_key_t *k)
         return NULL;
     }
     for (r = 0; r < old->provider.nroutes; r++) {
-        if (strcmp(cg_conf_route_key_name(&old->provider.routes[r]), k->name) == 0
+        if (strcmp(cg_conf_route_key_name(&old->provider.routes[r]), k->name)
+            == 0
             && old->provider.routes[r].api_key.data) {
             return old->provider.routes[r].api_key.fp;
         }

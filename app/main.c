@@ -103,6 +103,26 @@ cg_main_keys(void)
 }
 
 
+/* `check`: what was loaded, each route with its key's fingerprint. */
+static void
+cg_main_check_print(const cg_conf_t *conf, const char *path)
+{
+    const cg_provider_conf_t *pc = &conf->provider;
+    const cg_route_t         *rt;
+    int                       i;
+
+    printf("chatgate: configuration %s is ok (provider key %s %s)\n",
+           path, cg_conf_api_key_name(conf), pc->routes[0].api_key.fp);
+    for (i = 0; i < pc->nroutes; i++) {
+        rt = &pc->routes[i];
+        printf("route %s: %s %s, key %s %s%s\n", rt->name,
+               cg_provider_type_name(rt->provider), rt->model,
+               cg_conf_route_key_name(rt), rt->api_key.fp,
+               strcmp(rt->name, pc->default_route) == 0 ? " (default)" : "");
+    }
+}
+
+
 /* reload needs only [server] pid_file: no secrets are read (the master
  * checks the file itself, as `check` would, before it takes it). */
 static int
@@ -196,17 +216,7 @@ main(int argc, char **argv)
         return 1;
     }
     if (strcmp(cmd, "check") == 0) {
-        printf("chatgate: configuration %s is ok (provider key %s %s)\n",
-               path, cg_conf_api_key_name(conf), conf->provider.routes[0].api_key.fp);
-        for (i = 0; i < conf->provider.nroutes; i++) {
-            printf("route %s: %s %s, key %s %s%s\n", conf->provider.routes[i].name,
-                   cg_provider_type_name(conf->provider.routes[i].provider),
-                   conf->provider.routes[i].model,
-                   cg_conf_route_key_name(&conf->provider.routes[i]),
-                   conf->provider.routes[i].api_key.fp,
-                   strcmp(conf->provider.routes[i].name, conf->provider.default_route) == 0
-                   ? " (default)" : "");
-        }
+        cg_main_check_print(conf, path);
         cg_ctl_check_keys(conf);
         rc = 0;
     } else if (strcmp(cmd, "probe") == 0) {

@@ -224,7 +224,8 @@ cg_master_max_children(const cg_conf_t *conf)
 {
     /* [server] workers is the documented static pool size; [pool]
      * max_children overrides it. */
-    return conf->pool.max_children > 0 ? conf->pool.max_children : conf->server.workers;
+    return conf->pool.max_children > 0 ? conf->pool.max_children
+                                       : conf->server.workers;
 }
 
 
@@ -385,7 +386,8 @@ cg_master_manage(cg_master_t *m, int listen_ready)
     case CG_PM_DYNAMIC:
         if (c.idle < conf->pool.min_spare && c.live < max) {
             cg_master_spawn_n(m, conf->pool.min_spare - c.idle < max - c.live
-                                 ? conf->pool.min_spare - c.idle : max - c.live);
+                                 ? conf->pool.min_spare - c.idle
+                                 : max - c.live);
         } else if (c.idle > conf->pool.max_spare) {
             cg_master_retire_idle(m, 0, "more idle processes than "
                                   "max_spare");
@@ -637,7 +639,8 @@ cg_master_pid_file(const cg_conf_t *conf, int create)
     }
     f = fopen(conf->server.pid_file, "we");
     if (f == NULL) {
-        cg_log(CG_LOG_WARN, "cannot write pid file %s: %s", conf->server.pid_file,
+        cg_log(CG_LOG_WARN, "cannot write pid file %s: %s",
+               conf->server.pid_file,
                strerror(errno));
         return;
     }
@@ -700,7 +703,8 @@ cg_master_start_pool(cg_master_t *m)
     if (conf->pool.mode == CG_PM_DYNAMIC) {
         n = conf->pool.start_children > 0
             ? conf->pool.start_children
-            : conf->pool.min_spare + (conf->pool.max_spare - conf->pool.min_spare) / 2;
+            : conf->pool.min_spare
+              + (conf->pool.max_spare - conf->pool.min_spare) / 2;
     } else if (conf->pool.mode == CG_PM_ONDEMAND) {
         n = 0;
     }
@@ -715,10 +719,12 @@ cg_master_socket_owner(const cg_conf_t *conf)
     struct group  *gr = NULL;
 
     if (conf->server.listen[0] != '/'
-        || (conf->server.socket_owner[0] == '\0' && conf->server.socket_group[0] == '\0')) {
+        || (conf->server.socket_owner[0] == '\0'
+            && conf->server.socket_group[0] == '\0')) {
         return 0;
     }
-    if ((conf->server.socket_owner[0] && (pw = getpwnam(conf->server.socket_owner)) == NULL)
+    if ((conf->server.socket_owner[0]
+         && (pw = getpwnam(conf->server.socket_owner)) == NULL)
         || (conf->server.socket_group[0]
             && (gr = getgrnam(conf->server.socket_group)) == NULL)) {
         cg_log(CG_LOG_ERROR, "socket_owner/socket_group: no such user or "
@@ -853,7 +859,8 @@ cg_master_open(cg_master_t *m)
         m->systemd = 1;
         return 0;
     }
-    m->listen_fd = cg_master_listen(m->conf->server.listen, m->conf->server.socket_mode,
+    m->listen_fd = cg_master_listen(m->conf->server.listen,
+                                    m->conf->server.socket_mode,
                                     m->conf->server.backlog, err, sizeof(err));
     if (m->listen_fd < 0) {
         cg_log(CG_LOG_ERROR, "%s", err);

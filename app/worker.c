@@ -794,7 +794,8 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     p.dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     p.stop_fd = eventfd(0, EFD_CLOEXEC);
     p.threads = calloc((size_t) nthreads, sizeof(cg_worker_t));
-    if (cg_acl_parse(&p.clients, conf->server.allowed_clients, err, sizeof(err))
+    if (cg_acl_parse(&p.clients, conf->server.allowed_clients, err,
+                     sizeof(err))
         != 0) {
         cg_log(CG_LOG_ERROR, "allowed_clients: %s", err);
         return 1;

@@ -121,7 +121,8 @@ static int
 cg_gs_output(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
              size_t errlen)
 {
-    const cg_secret_t *own[] = { &conf->provider.api_key, &conf->session.secret };
+    const cg_secret_t *own[] = { &conf->provider.api_key,
+                                 &conf->session.secret };
     size_t             i;
 
     gs->ogc = cg_outguard_conf_new();

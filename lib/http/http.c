@@ -96,7 +96,8 @@ cg_http_same_site(const cg_conf_t *conf, cg_req_t *r)
      * (every Origin is refused above), so a cookie request without one is
      * a script's, as before admission existed; once origins are listed,
      * a browser's cookie request must say where it comes from. */
-    if (r->cookie && r->authorization == NULL && !conf->http.allow_missing_origin
+    if (r->cookie && r->authorization == NULL
+        && !conf->http.allow_missing_origin
         && allowed[0] != '\0') {
         return cg_req_fail(r, CG_E_CROSS_SITE, NULL, "cookie request with "
                            "neither Origin nor Referer");

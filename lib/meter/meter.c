@@ -51,7 +51,8 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
                                       (unsigned) conf->store.slots, err,
                                       errlen);
     } else {
-        m->store = cg_store_new(conf->memcached.servers, conf->memcached.timeout_ms, err,
+        m->store = cg_store_new(conf->memcached.servers,
+                                conf->memcached.timeout_ms, err,
                                 errlen);
     }
     if (m->store == NULL) {

@@ -166,7 +166,8 @@ cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 void
 cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
-    cg_guard_limits_t  lim = { c->conf->input.max_chars, c->conf->input.max_messages,
+    cg_guard_limits_t  lim = { c->conf->input.max_chars,
+                               c->conf->input.max_messages,
                                c->conf->input.max_total_chars };
     const cg_route_t  *rt = NULL;
     const cg_limits_t *rl;

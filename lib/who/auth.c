@@ -78,7 +78,8 @@ cg_auth_new(const cg_conf_t *conf, char *err, size_t errlen)
         return NULL;
     }
     if (cg_conf_list_has(&conf->session.mode, CG_SESSION_PHP_MEMCACHED)) {
-        a->phpmc = cg_phpmc_new(conf->session.php_mc_servers, conf->session.php_mc_prefix,
+        a->phpmc = cg_phpmc_new(conf->session.php_mc_servers,
+                                conf->session.php_mc_prefix,
                                 conf->memcached.timeout_ms, err, errlen);
         if (a->phpmc == NULL) {
             cg_auth_free(a);
@@ -168,7 +169,8 @@ cg_auth_php(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
         return 1;
     }
     rc = files ? cg_php_file_read(a->conf->session.php_save_path, a->php_owner,
-                                  a->conf->session.php_max_lifetime, sid, n, now,
+                                  a->conf->session.php_max_lifetime, sid, n,
+                                  now,
                                   &a->data)
                : cg_phpmc_read(a->phpmc, sid, n, &a->data);
     if (rc != CG_PHP_OK) {
@@ -309,7 +311,8 @@ cg_auth_client_addr(const cg_conf_t *conf, const cg_req_t *r, char *out,
     const char *hops[CG_XFF_MAX];
     size_t      lens[CG_XFF_MAX], len = strlen(addr), n = 0;
 
-    if (r->forwarded_for && cg_csv_has(conf->http.trusted_proxies, addr, len)) {
+    if (r->forwarded_for
+        && cg_csv_has(conf->http.trusted_proxies, addr, len)) {
         p = r->forwarded_for;
         while (n < CG_XFF_MAX && cg_csv_next(&p, &item, &lens[n])) {
             hops[n++] = item;

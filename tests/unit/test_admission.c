@@ -35,7 +35,8 @@ setup(void **state)
         return -1;
     }
     free(conf.http.allowed_origins);
-    conf.http.allowed_origins = strdup("https://app.test, http://127.0.0.1:8080");
+    conf.http.allowed_origins =
+        strdup("https://app.test, http://127.0.0.1:8080");
     free(conf.http.trusted_proxies);
     conf.http.trusted_proxies = strdup("127.0.0.1, ::1, 10.0.0.2");
     return conf.http.allowed_origins && conf.http.trusted_proxies ? 0 : -1;

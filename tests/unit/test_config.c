@@ -647,7 +647,8 @@ test_secret_trailing_newline(void **state)
                         strlen(session_secret));
     assert_int_equal(conf.provider.api_key.len, strlen(api_key));
     assert_memory_equal(conf.provider.api_key.data, api_key, strlen(api_key));
-    assert_int_equal(conf.provider.api_key.data[conf.provider.api_key.len], '\0');
+    assert_int_equal(conf.provider.api_key.data[conf.provider.api_key.len],
+                     '\0');
     cg_conf_free(&conf);
 }
 
