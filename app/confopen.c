@@ -60,7 +60,8 @@ cg_confopen(const char *path, cg_open_level_t level, char *err,
     }
     if (cg_conf_init(conf, err, errlen) != 0
         || (path && cg_conf_load(conf, path, err, errlen) != 0)
-        || cg_confopen_acls(conf, err, errlen) != 0) {
+        || (level == CG_OPEN_ALL
+            && cg_confopen_acls(conf, err, errlen) != 0)) {
         goto failed;
     }
     if (level >= CG_OPEN_SESSION && path) {

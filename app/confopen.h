@@ -15,11 +15,13 @@
 #include "conf/config.h"
 
 typedef enum {
-    CG_OPEN_SETTINGS = 0,   /* parse and check, read no secret (reload,
-                               audit, report) */
+    CG_OPEN_SETTINGS = 0,   /* parse and the modules' checks, read no
+                               secret (reload, audit: which reports what
+                               else it finds, report) */
     CG_OPEN_SESSION,        /* and the session keys (mint) */
-    CG_OPEN_ALL             /* and every secret and verifier: what a worker
-                               needs (serve, check, probe, SIGHUP) */
+    CG_OPEN_ALL             /* and every secret, verifier, guard and
+                               address list: all a worker needs (serve,
+                               check, probe, SIGHUP) */
 } cg_open_level_t;
 
 /* Returns a configuration allocated with malloc (free with cg_confclose),
