@@ -239,7 +239,7 @@ cg_audit_users(const cg_conf_t *conf, const char *name)
     int          i;
 
     for (i = 0; i < conf->provider.nroutes; i++) {
-        if (strcmp(cg_conf_route_key_name(&conf->provider.routes[i]), name)
+        if (strcmp(cg_provider_route_key_name(&conf->provider.routes[i]), name)
             == 0) {
             if (arr == NULL) {
                 arr = json_object_new_array();
@@ -294,9 +294,10 @@ cg_audit_keys(cg_audit_t *a, cg_conf_t *conf)
     int          r;
 
     for (r = 0; r < conf->provider.nroutes && n < 64; r++) {
-        name = cg_conf_route_key_name(&conf->provider.routes[r]);
+        name = cg_provider_route_key_name(&conf->provider.routes[r]);
         if (strncmp(conf->provider.routes[r].api_key_ref, "key:", 4) != 0) {
-            cg_conf_route_keyview(conf, &conf->provider.routes[r], &all[n]);
+            cg_provider_route_keyview(conf, &conf->provider.routes[r],
+                                      &all[n]);
             memset(&all[n].secret, 0, sizeof(all[n].secret));
             cg_audit_key(a, conf, &all[n], cg_audit_users(conf, name), keys);
             n++;

@@ -108,7 +108,7 @@ cg_ctl_probe_route(cg_conf_t *conf, const char *name, cg_route_t *out)
     int             i;
 
     for (i = 0; i < conf->provider.nroutes; i++) {
-        if (strcmp(cg_conf_route_key_name(&conf->provider.routes[i]), name)
+        if (strcmp(cg_provider_route_key_name(&conf->provider.routes[i]), name)
             == 0) {
             *out = conf->provider.routes[i];
             return 0;
@@ -140,7 +140,7 @@ int
 cg_ctl_probe(cg_conf_t *conf, const char *key)
 {
     cg_route_t        rt;
-    const char       *name = key ? key : cg_conf_api_key_name(conf);
+    const char       *name = key ? key : cg_provider_api_key_name(conf);
     long              status = 0;
     char              why[160] = "", detail[200];
     int               rc;
@@ -170,7 +170,7 @@ cg_ctl_check_keys(const cg_conf_t *conf)
     cg_key_t pk;
 
     for (r = 0; r < conf->provider.nroutes; r++) {
-        cg_conf_route_keyview(conf, &conf->provider.routes[r], &pk);
+        cg_provider_route_keyview(conf, &conf->provider.routes[r], &pk);
         if (strncmp(conf->provider.routes[r].api_key_ref, "key:", 4) != 0
             && cg_key_age_check(&pk, time(NULL), msg, sizeof(msg))) {
             printf("chatgate: warning: %s\n", msg);

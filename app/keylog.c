@@ -19,8 +19,8 @@ cg_keylog_old_fp(const cg_conf_t *old, const cg_key_t *k)
         return NULL;
     }
     for (r = 0; r < old->provider.nroutes; r++) {
-        if (strcmp(cg_conf_route_key_name(&old->provider.routes[r]), k->name)
-            == 0
+        if (strcmp(cg_provider_route_key_name(&old->provider.routes[r]),
+                   k->name) == 0
             && old->provider.routes[r].api_key.data) {
             return old->provider.routes[r].api_key.fp;
         }
@@ -83,7 +83,7 @@ cg_keylog_events(const cg_conf_t *old, const cg_conf_t *nc,
     cg_usagelog_audit(nc->log.usage_log, &ev);
     for (r = 0; r < nc->provider.nroutes; r++) {
         if (strncmp(nc->provider.routes[r].api_key_ref, "key:", 4) != 0) {
-            cg_conf_route_keyview(nc, &nc->provider.routes[r], &pk);
+            cg_provider_route_keyview(nc, &nc->provider.routes[r], &pk);
             cg_keylog_key(old, nc, &pk);
         }
     }

@@ -112,12 +112,12 @@ cg_main_check_print(const cg_conf_t *conf, const char *path)
     int                       i;
 
     printf("chatgate: configuration %s is ok (provider key %s %s)\n",
-           path, cg_conf_api_key_name(conf), pc->routes[0].api_key.fp);
+           path, cg_provider_api_key_name(conf), pc->routes[0].api_key.fp);
     for (i = 0; i < pc->nroutes; i++) {
         rt = &pc->routes[i];
         printf("route %s: %s %s, key %s %s%s\n", rt->name,
                cg_provider_type_name(rt->provider), rt->model,
-               cg_conf_route_key_name(rt), rt->api_key.fp,
+               cg_provider_route_key_name(rt), rt->api_key.fp,
                strcmp(rt->name, pc->default_route) == 0 ? " (default)" : "");
     }
 }

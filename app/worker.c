@@ -217,10 +217,10 @@ cg_worker_key_rejected(const cg_route_t *rt, const cg_req_t *r)
 static void
 cg_worker_key_audit(cg_worker_t *w, const cg_req_t *r)
 {
-    const cg_route_t *rt = cg_conf_route(w->conf, r->route,
-                                         strlen(r->route));
+    const cg_route_t *rt = cg_provider_route_find(w->conf, r->route,
+                                                  strlen(r->route));
     cg_audit_event_t  ev = { "key_rejected",
-                             rt ? cg_conf_route_key_name(rt) : r->route,
+                             rt ? cg_provider_route_key_name(rt) : r->route,
                              r->key_id, NULL, r->request_id };
 
     cg_usage_audit_format(&ev, cg_clock_wall(), &w->line);
@@ -411,8 +411,8 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
     w->usage.fd = -1;
     /* Requests that fail before a route is chosen are logged under the
      * default route. */
-    rt = cg_conf_route(conf, conf->provider.default_route,
-                       strlen(conf->provider.default_route));
+    rt = cg_provider_route_find(conf, conf->provider.default_route,
+                                strlen(conf->provider.default_route));
     w->uctx.route = rt->name;
     w->uctx.model = rt->model;
     w->uctx.key_id = rt->api_key.fp;

@@ -63,28 +63,9 @@ void cg_conf_free(cg_conf_t *conf);
  * by section (`chatgate keys`; docs/config.md is made from it). */
 void cg_conf_print_keys(FILE *f);
 
-/* Defined by the modules that own the data (provider_conf.c,
- * meter_conf.c), declared here where every type is known. */
-
-/* The name logs and audit use for a route's key: NAME of key:NAME, or for
- * a direct env:/file:/credential: reference "provider" (the route
- * "default") or the route's own name. */
-const char *cg_conf_route_key_name(const cg_route_t *rt);
-/* Fills out with a view of rt's key as a named key (the [key] section, or
- * one made up for a direct reference: the name above, the server's
- * environment, only this route). The view borrows conf's memory: never
- * free it, never use it after conf is freed. */
-void        cg_conf_route_keyview(const cg_conf_t *conf,
-                                  const cg_route_t *rt,
-                                  cg_key_t *out);
-/* The same for the first route (the provider key of one-route setups). */
-const char *cg_conf_api_key_name(const cg_conf_t *conf);
-void        cg_conf_provider_key(const cg_conf_t *conf, cg_key_t *out);
-/* The [price] row a route is billed at (its `price`, else its model). */
-const cg_price_t *cg_conf_route_price(const cg_conf_t *conf,
-                                      const cg_route_t *rt);
-/* The route called name, or NULL. */
-const cg_route_t *cg_conf_route(const cg_conf_t *conf, const char *name,
-                                size_t len);
+/* Defined by meter_conf.c, declared here where both types are known: the
+ * [price] row a route is billed at (its `price`, else its model). */
+const cg_price_t *cg_meter_route_price(const cg_conf_t *conf,
+                                       const cg_route_t *rt);
 
 #endif

@@ -290,7 +290,7 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
     time_t              now = time(NULL);
     cg_budgets_t        own;
     const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
-    const cg_price_t   *p = cg_conf_route_price(m->conf, rt);
+    const cg_price_t   *p = cg_meter_route_price(m->conf, rt);
     size_t              sys = rt->system_prompt_text
                               ? strlen(rt->system_prompt_text) : 0;
 

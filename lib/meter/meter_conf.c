@@ -192,7 +192,7 @@ cg_price_conf_key(void *conf, const char *model, const char *key,
 
 
 const cg_price_t *
-cg_conf_route_price(const cg_conf_t *conf, const cg_route_t *rt)
+cg_meter_route_price(const cg_conf_t *conf, const cg_route_t *rt)
 {
     return cg_price_find(conf->budget.prices, conf->budget.nprices,
                          rt->price && rt->price[0] ? rt->price : rt->model);
@@ -218,7 +218,7 @@ cg_budget_conf_check(void *vconf, const cg_conf_ctx_t *ctx, char *err,
     }
     for (i = 0; any && i < conf->provider.nroutes; i++) {
         rt = &conf->provider.routes[i];
-        if (cg_conf_route_price(conf, rt) == NULL) {
+        if (cg_meter_route_price(conf, rt) == NULL) {
             snprintf(err, errlen, "a budget is set but route %s has no "
                      "[price %s] section", rt->name,
                      rt->price && rt->price[0] ? rt->price : rt->model);

@@ -276,7 +276,7 @@ cg_provider_conf_init(void *conf, char *err, size_t errlen)
 
 
 const cg_route_t *
-cg_conf_route(const cg_conf_t *conf, const char *name, size_t len)
+cg_provider_route_find(const cg_conf_t *conf, const char *name, size_t len)
 {
     int i;
 
@@ -421,7 +421,7 @@ cg_route_check_fallback(const cg_conf_t *conf, const cg_route_t *rt,
             /* one name */
         }
         n = (size_t) (e - p);
-        if (n && (cg_conf_route(conf, p, n) == NULL
+        if (n && (cg_provider_route_find(conf, p, n) == NULL
                   || (strlen(rt->name) == n
                       && strncmp(rt->name, p, n) == 0))) {
             snprintf(err, errlen, "[route %s] fallback: \"%.*s\" is not "
@@ -446,7 +446,7 @@ cg_route_check(const cg_conf_t *conf, cg_route_t *rt, char *err,
                  miss->name);
         return -1;
     }
-    if (cg_conf_route(conf, rt->name, strlen(rt->name)) != rt) {
+    if (cg_provider_route_find(conf, rt->name, strlen(rt->name)) != rt) {
         snprintf(err, errlen, "route %s is defined twice (note: [provider] "
                  "is the route \"default\")", rt->name);
         return -1;
@@ -489,8 +489,8 @@ cg_provider_conf_check(void *vconf, const cg_conf_ctx_t *ctx, char *err,
             return -1;
         }
     }
-    if (cg_conf_route(conf, pc->default_route, strlen(pc->default_route))
-        == NULL) {
+    if (cg_provider_route_find(conf, pc->default_route,
+                               strlen(pc->default_route)) == NULL) {
         snprintf(err, errlen, "[server] default_route: no route called "
                  "\"%.64s\"", pc->default_route);
         return -1;
@@ -645,7 +645,7 @@ cg_key_conf_key(void *conf, const char *name, const char *key,
 /* ---- the key names logs and audit use ---- */
 
 const char *
-cg_conf_route_key_name(const cg_route_t *rt)
+cg_provider_route_key_name(const cg_route_t *rt)
 {
     if (rt->api_key_ref && strncmp(rt->api_key_ref, "key:", 4) == 0) {
         return rt->api_key_ref + 4;
@@ -655,11 +655,11 @@ cg_conf_route_key_name(const cg_route_t *rt)
 
 
 void
-cg_conf_route_keyview(const cg_conf_t *conf, const cg_route_t *rt,
+cg_provider_route_keyview(const cg_conf_t *conf, const cg_route_t *rt,
                       cg_key_t *out)
 {
     const cg_keys_t *keys = &conf->provider.keys;
-    const char      *name = cg_conf_route_key_name(rt);
+    const char      *name = cg_provider_route_key_name(rt);
     size_t           i;
 
     if (strncmp(rt->api_key_ref, "key:", 4) == 0) {
@@ -682,17 +682,18 @@ cg_conf_route_keyview(const cg_conf_t *conf, const cg_route_t *rt,
 
 
 const char *
-cg_conf_api_key_name(const cg_conf_t *conf)
+cg_provider_api_key_name(const cg_conf_t *conf)
 {
     return conf->provider.nroutes
-           ? cg_conf_route_key_name(&conf->provider.routes[0]) : "provider";
+           ? cg_provider_route_key_name(&conf->provider.routes[0])
+           : "provider";
 }
 
 
 void
-cg_conf_provider_key(const cg_conf_t *conf, cg_key_t *out)
+cg_provider_key_view(const cg_conf_t *conf, cg_key_t *out)
 {
-    cg_conf_route_keyview(conf, &conf->provider.routes[0], out);
+    cg_provider_route_keyview(conf, &conf->provider.routes[0], out);
 }
 
 

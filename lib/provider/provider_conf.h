@@ -130,8 +130,27 @@ typedef struct {
     char       *system_prompt_text;   /* resolved system_prompt */
 } cg_provider_conf_t;
 
+struct cg_conf_s;    /* cg_conf_t, lib/conf/config.h */
+
 /* "anthropic" or "openai". */
 const char *cg_provider_type_name(int type);
+/* The route called name[0..len), or NULL. */
+const cg_route_t *cg_provider_route_find(const struct cg_conf_s *conf,
+                                         const char *name, size_t len);
+/* The name logs and audit use for a route's key: NAME of key:NAME, or for
+ * a direct env:/file:/credential: reference "provider" (the route
+ * "default") or the route's own name. */
+const char *cg_provider_route_key_name(const cg_route_t *rt);
+/* Fills out with a view of rt's key as a named key (the [key] section, or
+ * one made up for a direct reference: the name above, the server's
+ * environment, only this route). The view borrows conf's memory: never
+ * free it, never use it after conf is freed. */
+void        cg_provider_route_keyview(const struct cg_conf_s *conf,
+                                      const cg_route_t *rt, cg_key_t *out);
+/* The same for the first route (the provider key of one-route setups). */
+const char *cg_provider_api_key_name(const struct cg_conf_s *conf);
+void        cg_provider_key_view(const struct cg_conf_s *conf,
+                                 cg_key_t *out);
 
 extern const cg_conf_section_t cg_provider_server_conf_section;
 extern const cg_conf_section_t cg_provider_conf_section;

@@ -507,7 +507,7 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
         a.r = r;
         a.rt = plan[i];
         a.p = cg_provider_find(plan[i]->provider);
-        a.price = cg_conf_route_price(c->conf, plan[i]);
+        a.price = cg_meter_route_price(c->conf, plan[i]);
         r->route = plan[i]->name;
         r->provider = a.p->name;
         r->model = plan[i]->model;
