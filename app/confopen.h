@@ -19,9 +19,10 @@ typedef enum {
                                secret (reload, audit: which reports what
                                else it finds, report) */
     CG_OPEN_SESSION,        /* and the session keys (mint) */
-    CG_OPEN_ALL             /* and every secret, verifier, guard and
-                               address list: all a worker needs (serve,
-                               check, probe, SIGHUP) */
+    CG_OPEN_ALL             /* and every secret, verifier, guard,
+                               address list and file a worker opens: all
+                               a worker needs (serve, check, probe,
+                               SIGHUP) */
 } cg_open_level_t;
 
 /* Returns a configuration allocated with malloc (free with cg_confclose),

@@ -1,6 +1,8 @@
 # A reload applies exactly the checks of `chatgate check`: a file that
 # `check` refuses is refused on SIGHUP too, the old workers keep serving
-# and the error log says why; once the file is fixed, SIGHUP takes it.
+# and the error log says why (a verifier setting, an unknown key, a key
+# file, a usage log no worker could open); once the file is fixed, SIGHUP
+# takes it.
 # (Before, `[session] php_file_owner = nosuchuser` was taken, the old
 # workers left, and every new worker failed to start: nothing served.)
 use strict;
@@ -42,6 +44,9 @@ refused_reload('unknown key', qr/unknown key \[limits\] no_such_key/,
                'limits.no_such_key' => 1);
 refused_reload('missing key file', qr/\[provider\] api_key/,
                'provider.api_key' => 'file:' . $t->dir . '/no-such.key');
+# A usage log no worker could open would stop every new worker too.
+refused_reload('usage log', qr/\[log\] usage_log: cannot write/,
+               'log.usage_log' => $t->dir . '/no-such-dir/usage.log');
 
 # Fixed (and changed): the reload is taken and the change takes effect.
 my @old = $t->worker_pids;
