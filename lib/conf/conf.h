@@ -12,6 +12,11 @@
  * keys and keys set twice, and runs the modules' checks in registry
  * order. It includes nothing but core: a module's struct is opaque here,
  * reached by offset. It never logs; errors come back as text.
+ *
+ * A new key: one row in its module's <module>_conf.c and a field in its
+ * <module>_conf.h, then `scripts/config-reference > docs/config.md`. A
+ * new section: a cg_conf_section_t there, one line in registry.c, and
+ * (a new module) its struct in lib/conf/config.h's cg_conf_t.
  */
 #ifndef CG_CONF_H
 #define CG_CONF_H
