@@ -113,10 +113,10 @@ cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
     cg_buf_addf(b, ",\"budget_micro_usd\":{\"user_daily\":%llu,"
                 "\"user_monthly\":%llu,\"site_daily\":%llu,"
                 "\"site_monthly\":%llu}",
-                (unsigned long long) conf->budget_user_daily,
-                (unsigned long long) conf->budget_user_monthly,
-                (unsigned long long) conf->budget_global_daily,
-                (unsigned long long) conf->budget_global_monthly);
+                (unsigned long long) conf->budget.user_daily,
+                (unsigned long long) conf->budget.user_monthly,
+                (unsigned long long) conf->budget.global_daily,
+                (unsigned long long) conf->budget.global_monthly);
     cg_status_json_slots(sb, b);
     cg_buf_adds(b, "}\n");
 }
