@@ -2,20 +2,13 @@
  * chatgate: a FastCGI application server that lets a website offer AI chat
  * without exposing its provider key. Commands:
  *
- *   chatgate serve -c FILE          run the master and its workers (or,
- *                                    on an inherited fd 0 socket, one
- *                                    worker for the spawner)
- *   chatgate check -c FILE          validate the config (like nginx -t)
- *   chatgate mint  -c FILE USER [--ttl SECONDS]
- *                                    print a signed session token for USER
- *   chatgate keys                   list every config key with its default
- *   chatgate reload -c FILE         SIGHUP the running master (re-reads keys)
- *   chatgate probe  -c FILE [--key NAME]
- *                                    one minimal provider call through a key
- *   chatgate audit  -c FILE [--json] who and what can reach the keys
+ * serve, check, mint, keys, reload, probe, audit, report, version; each
+ * one's synopsis and --help text is in help.c, and chatgate(8) says the
+ * same at length.
  */
 #include "audit.h"
 #include "ctl.h"
+#include "help.h"
 #include "log.h"
 #include "master.h"
 #include "report_cmd.h"
@@ -33,26 +26,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define CG_DEFAULT_CONF  "/etc/chatgate/chatgate.ini"
-#define CG_VERSION       "0.1.0"
-
-
-static void
-cg_usage(FILE *f)
+/* What a command line mistake gets: the list of commands, exit 2. */
+static int
+cg_usage_error(void)
 {
-    fprintf(f,
-        "usage: chatgate serve [-c FILE]\n"
-        "       chatgate check [-c FILE]\n"
-        "       chatgate mint  [-c FILE] USER [--ttl SECONDS]\n"
-        "       chatgate reload [-c FILE]\n"
-        "       chatgate probe [-c FILE] [--key NAME]\n"
-        "       chatgate audit [-c FILE] [--json]\n"
-        "       chatgate report [-c FILE] [--log PATH...] [--since DATE] "
-        "[--until DATE]\n"
-        "                       [--by user|day|route|key] [--json|--csv]\n"
-        "       chatgate keys\n"
-        "       chatgate version\n"
-        "The default config file is " CG_DEFAULT_CONF ".\n");
+    cg_help_usage(stderr);
+    return 2;
 }
 
 
@@ -215,8 +194,22 @@ main(int argc, char **argv)
     int         i, rc, json = 0;
 
     if (argc < 2) {
-        cg_usage(stderr);
-        return 2;
+        return cg_usage_error();
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0
+        || strcmp(argv[1], "-h") == 0) {
+        if (argc > 2) {
+            return cg_help_command(argv[2]);
+        }
+        cg_help_usage(stdout);
+        return 0;
+    }
+    if (cg_help_known(argv[1]) && cg_help_wanted(argc, argv)) {
+        return cg_help_command(argv[1]);
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("chatgate %s\n", CG_VERSION);
+        return 0;
     }
     if (strcmp(argv[1], "report") == 0) {
         return cg_report_main(argc - 1, argv + 1);
@@ -234,26 +227,14 @@ main(int argc, char **argv)
         } else if (user == NULL && argv[i][0] != '-') {
             user = argv[i];
         } else {
-            cg_usage(stderr);
-            return 2;
+            return cg_usage_error();
         }
-    }
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("chatgate %s\n", CG_VERSION);
-        return 0;
     }
     if (strcmp(cmd, "keys") == 0) {
         return cg_main_keys();
     }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
-        cg_usage(stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0
-        && strcmp(cmd, "mint") != 0 && strcmp(cmd, "reload") != 0
-        && strcmp(cmd, "probe") != 0 && strcmp(cmd, "audit") != 0) {
-        cg_usage(stderr);
-        return 2;
+    if (!cg_help_known(cmd)) {
+        return cg_usage_error();
     }
     if (strcmp(cmd, "audit") == 0 || strcmp(cmd, "reload") == 0) {
         cg_main_harden();
@@ -261,8 +242,7 @@ main(int argc, char **argv)
                                          : cg_main_reload(path);
     }
     if ((strcmp(cmd, "mint") == 0) != (user != NULL)) {
-        cg_usage(stderr);
-        return 2;
+        return cg_usage_error();
     }
     cg_main_harden();
     conf = cg_main_load(path, strcmp(cmd, "mint") != 0);
