@@ -11,6 +11,7 @@
 #include "help.h"
 #include "log.h"
 #include "master.h"
+#include "preflight.h"
 #include "report_cmd.h"
 
 #include "who/auth.h"
@@ -249,7 +250,11 @@ main(int argc, char **argv)
     if (conf == NULL) {
         return 1;
     }
-    if (strcmp(cmd, "check") == 0) {
+    if (strcmp(cmd, "check") == 0 && (rc = cg_preflight(conf)) != 0) {
+        fprintf(stderr, "chatgate: %s: %d problem%s above; serve would not "
+                "start\n", path, rc, rc == 1 ? "" : "s");
+        rc = 1;
+    } else if (strcmp(cmd, "check") == 0) {
         printf("chatgate: configuration %s is ok (provider key %s %s)\n",
                path, cg_conf_api_key_name(conf), conf->routes[0].api_key.fp);
         for (i = 0; i < conf->nroutes; i++) {

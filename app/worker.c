@@ -797,7 +797,7 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     if (cg_acl_parse(&p.clients, conf->allowed_clients, err, sizeof(err))
         != 0) {
         cg_log(CG_LOG_ERROR, "allowed_clients: %s", err);
-        return 1;
+        return CG_WORKER_EXIT_START;
     }
     /* The listening socket is shared by every worker; accept() after a
      * poll() must not block when another process won the race. */
@@ -805,7 +805,7 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     if (p.dead_fd < 0 || p.stop_fd < 0 || p.threads == NULL
         || FCGX_Init() != 0 || cg_worker_start(&p) != 0) {
         cg_worker_stop(&p);
-        rc = 1;
+        rc = CG_WORKER_EXIT_START;
     }
     cg_worker_signals(&p, &set);
     cg_worker_finish(&p);
