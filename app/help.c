@@ -34,9 +34,16 @@ static const cg_help_t cg_help_cmds[] = {
       CG_HELP_CONF
       "  --ttl SECONDS lifetime of the token (default [session] ttl)\n" },
     { "reload", "reload [-c FILE]",
-      "Tells the master named in [server] pid_file to reload its config\n"
-      "and keys, waits for the outcome and reports it. Exit 0 only when\n"
-      "the new configuration is serving.\n",
+      "Tells the master named in [server] pid_file (after checking that\n"
+      "it is one) to reload its config and keys, follows its error log\n"
+      "([log] error_log) to the outcome and reports it. Exit 0 only when\n"
+      "the new configuration is serving; a refused one is not, and the\n"
+      "old one keeps serving.\n",
+      CG_HELP_CONF },
+    { "reopen", "reopen [-c FILE]",
+      "Tells the master named in [server] pid_file (after checking that\n"
+      "it is one) and its workers to reopen their logs (SIGUSR1), for\n"
+      "logrotate's postrotate.\n",
       CG_HELP_CONF },
     { "probe", "probe [-c FILE] [--key NAME]",
       "Sends one minimal request (max_tokens 1) to the provider through a\n"

@@ -11,6 +11,7 @@
 #include "help.h"
 #include "log.h"
 #include "master.h"
+#include "masterctl.h"
 #include "preflight.h"
 #include "report_cmd.h"
 
@@ -156,9 +157,10 @@ cg_main_keys(void)
 }
 
 
-/* reload needs only [server] pid_file: no secrets are read. */
+/* reload and reopen need only [server] pid_file and [log] error_log: no
+ * secrets are read. */
 static int
-cg_main_reload(const char *path)
+cg_main_reload(const char *path, int reopen)
 {
     cg_conf_t conf;
     char      err[1024];
@@ -168,7 +170,8 @@ cg_main_reload(const char *path)
         || cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
         fprintf(stderr, "chatgate: %s\n", err);
     } else {
-        rc = cg_ctl_reload(&conf);
+        rc = reopen ? cg_masterctl_reopen(conf.pid_file)
+                    : cg_ctl_reload(&conf);
     }
     cg_conf_free(&conf);
     return rc;
@@ -237,10 +240,11 @@ main(int argc, char **argv)
     if (!cg_help_known(cmd)) {
         return cg_usage_error();
     }
-    if (strcmp(cmd, "audit") == 0 || strcmp(cmd, "reload") == 0) {
+    if (strcmp(cmd, "audit") == 0 || strcmp(cmd, "reload") == 0
+        || strcmp(cmd, "reopen") == 0) {
         cg_main_harden();
         return strcmp(cmd, "audit") == 0 ? cg_audit_run(path, json)
-                                         : cg_main_reload(path);
+               : cg_main_reload(path, strcmp(cmd, "reopen") == 0);
     }
     if ((strcmp(cmd, "mint") == 0) != (user != NULL)) {
         return cg_usage_error();
