@@ -1,6 +1,7 @@
 #include "master.h"
 #include "acl.h"
 #include "cleanup.h"
+#include "confwatch.h"
 #include "keylog.h"
 #include "log.h"
 #include "scoreboard.h"
@@ -956,6 +957,7 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
     atomic_store(&sb.procs[0].pid, (int) getpid());
     cg_log(CG_LOG_NOTICE, "serving on the inherited socket (provider key "
            "%s)", conf->api_key.fp);
+    cg_confwatch_start(conf_path);  /* no master to reload: see confwatch.h */
     rc = cg_worker_run(conf, 0, &sb, 0, 1);
     cg_sb_destroy(&sb);
     cg_conf_free(conf);

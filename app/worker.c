@@ -1,4 +1,5 @@
 #include "worker.h"
+#include "confwatch.h"
 #include "acl.h"
 #include "alertsend.h"
 #include "log.h"
@@ -28,6 +29,10 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+
+/* The signal loop wakes every 100 ms; the config is looked at every 10th
+ * time (confwatch.h: under a spawner only). */
+#define CG_WORKER_WATCH_TICKS  10
 
 typedef struct cg_wproc_s cg_wproc_t;
 
@@ -700,9 +705,14 @@ cg_worker_signals(cg_wproc_t *p, const sigset_t *set)
     struct timespec ts = { 0, 100 * 1000 * 1000 };
     double          deadline = 0;
     int             sig;
+    unsigned        ticks = 0;
 
     while (atomic_load(&p->running) > 0) {
         sig = sigtimedwait(set, NULL, &ts);
+        if ((sig == SIGHUP || ++ticks % CG_WORKER_WATCH_TICKS == 0)
+            && !atomic_load(&p->stop) && cg_confwatch_poll(sig == SIGHUP)) {
+            cg_worker_stop(p);
+        }
         if (sig == SIGUSR1) {
             cg_log_reopen();
             atomic_fetch_add(&p->reopen, 1);

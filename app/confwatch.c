@@ -1,0 +1,92 @@
+#include "confwatch.h"
+#include "log.h"
+
+#include "conf/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    const char     *path;       /* NULL: not watching */
+    struct timespec mtime;
+    ino_t           ino;
+    off_t           size;
+} cg_confwatch_t;
+
+static cg_confwatch_t cg_confwatch;
+
+
+static void
+cg_confwatch_note(const struct stat *st)
+{
+    cg_confwatch.mtime = st->st_mtim;
+    cg_confwatch.ino = st->st_ino;
+    cg_confwatch.size = st->st_size;
+}
+
+
+void
+cg_confwatch_start(const char *path)
+{
+    struct stat st;
+
+    cg_confwatch.path = path;
+    if (stat(path, &st) == 0) {
+        cg_confwatch_note(&st);
+    }
+}
+
+
+/* The checks a start applies: the file, then every secret it names. */
+static int
+cg_confwatch_passes(char *err, size_t errlen)
+{
+    cg_conf_t *nc = calloc(1, sizeof(*nc));
+    int        rc = -1;
+
+    if (nc == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (cg_conf_init(nc, err, errlen) == 0
+        && cg_conf_load(nc, cg_confwatch.path, err, errlen) == 0
+        && cg_conf_load_secrets(nc, err, errlen) == 0) {
+        rc = 0;
+    }
+    cg_conf_free(nc);           /* wipes the keys it read */
+    free(nc);
+    return rc;
+}
+
+
+int
+cg_confwatch_poll(int forced)
+{
+    struct stat st;
+    char        err[1024];
+
+    if (cg_confwatch.path == NULL) {
+        return 0;
+    }
+    if (stat(cg_confwatch.path, &st) != 0) {
+        return 0;               /* being replaced: look again later */
+    }
+    if (!forced && st.st_ino == cg_confwatch.ino
+        && st.st_size == cg_confwatch.size
+        && st.st_mtim.tv_sec == cg_confwatch.mtime.tv_sec
+        && st.st_mtim.tv_nsec == cg_confwatch.mtime.tv_nsec) {
+        return 0;
+    }
+    cg_confwatch_note(&st);     /* one verdict per change */
+    if (cg_confwatch_passes(err, sizeof(err)) != 0) {
+        cg_log(CG_LOG_ERROR, "config change refused, still serving with the "
+               "old configuration: %s", err);
+        return 0;
+    }
+    cg_log(CG_LOG_NOTICE, "config %s changed and passes: this process "
+           "leaves after its request; the next one starts with it",
+           cg_confwatch.path);
+    return 1;
+}
