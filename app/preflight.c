@@ -250,8 +250,11 @@ cg_pf_as_starter(const cg_conf_t *conf, cg_pf_t *pf, const char *me)
     char why[PATH_MAX + 64];
 
     if (conf->listen[0] == '/' && cg_pf_dir_writable(conf->listen) != 0) {
-        cg_pf_error(pf, "[server] listen %s: %s cannot create the socket "
-                    "there: %s", conf->listen, me, strerror(errno));
+        /* Not an error: under systemd or a spawner it is never used. */
+        cg_pf_warn("[server] listen %s: %s cannot create the socket there "
+                   "(%s); serve fails unless systemd or a spawner (mod_fcgid, "
+                   "spawn-fcgi) passes it the socket", conf->listen, me,
+                   strerror(errno));
     } else if (conf->listen[0] != '/' && !cg_pf_loopback(conf->listen)) {
         cg_pf_warn("[server] listen %s is not a loopback address: whoever "
                    "reaches it can send FastCGI requests as if from the "

@@ -391,7 +391,8 @@ sub give_dir_to_web_user {
 
 # Apache 2.4 in the foreground with its own config in the test dir;
 # $o{conf}: the site's part (usually a file from fcgi-conf/apache/);
-# $o{modules}: extra modules; $o{docroot}: DocumentRoot.
+# $o{modules}: extra modules; $o{docroot}: DocumentRoot; $o{user}: the
+# [user, group] Apache runs as (default: web_user()).
 sub start_apache {
     my ($self, %o) = @_;
     my $port = free_port();
@@ -401,7 +402,7 @@ sub start_apache {
     mkdir "$d/apache-run";
     my @mods = (qw(mpm_event authz_core authz_host alias headers mime
                    rewrite), @{$o{modules} // []});
-    my ($user, $group) = web_user();
+    my ($user, $group) = $o{user} ? @{$o{user}} : web_user();
     my $conf = join "\n",
         (map { "LoadModule ${_}_module /usr/lib/apache2/modules/mod_$_.so" }
          @mods),

@@ -42,14 +42,17 @@ sub chat_ok {
 
 # mod_fcgid, server config: Apache starts chatgate through the wrapper.
 sub fcgid_stack {
-    my ($t) = @_;
+    my ($t, $shared) = @_;
     $t->start_memcached;
     $t->start_mock;
     $t->write_config('limits.requests_per_minute' => 0);
-    my $wrapper = $t->conf_file('apache/shared-hosting/chatgate.fcgi',
+    return $t->conf_file('apache/shared-hosting/chatgate.fcgi',
+        '/home/me/chatgate/chatgate' => $t->chatgate_copy,
+        '/home/me/chatgate/chatgate.ini' => $t->{conf},
+        '/home/me/chatgate/error.log' => $t->dir . '/error.log') if $shared;
+    return $t->conf_file('apache/chatgate.fcgi',
         '/usr/local/bin/chatgate' => $t->chatgate_copy,
         '/etc/chatgate/chatgate.ini' => $t->{conf});
-    return $wrapper;
 }
 
 sub fcgid_globals {
@@ -76,7 +79,7 @@ sub fcgid_globals {
 # web root; the URL is still /api/chat.
 {
     my $t = CG->new;
-    my $wrapper = fcgid_stack($t);
+    my $wrapper = fcgid_stack($t, 1);
     my $api = $t->dir . '/htdocs/api';
     mkdir $t->dir . '/htdocs';
     mkdir $api;
