@@ -307,6 +307,8 @@ sub start_nginx {
     my $snippet = slurp("$ROOT/fcgi-conf/nginx/chatgate.conf");
     $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
         or die "socket path not found in fcgi-conf/nginx/chatgate.conf";
+    $snippet =~ s{/usr/local/share/chatgate/errors/}{$ROOT/fcgi-conf/errors/}g
+        or die "error documents not found in fcgi-conf/nginx/chatgate.conf";
     $self->write_file('nginx-chatgate.conf', $snippet, 0644);
     system('cp', '/etc/nginx/fastcgi_params', "$d/fastcgi_params");
     mkdir "$d/nginx-tmp";

@@ -77,6 +77,7 @@ for my $f (qw(/opt/cg/bin/chatgate /opt/cg/bin/chatgate-rotate-key
               /opt/cg/share/chatgate/systemd/chatgate.socket
               /opt/cg/share/chatgate/logrotate/chatgate
               /opt/cg/share/chatgate/apache/shared-hosting/.htaccess
+              /opt/cg/share/chatgate/errors/502.json
               /opt/cg/share/doc/chatgate/deploy.md)) {
     ok(-f "$dest$f", "installed $f");
 }
@@ -86,6 +87,8 @@ is((stat "$dest/etc/chatgate/chatgate.ini")[2] & 07777, 0640,
 like(CG::slurp("$dest/opt/cg/share/chatgate/systemd/chatgate.service"),
      qr{^ExecStart=/opt/cg/bin/chatgate serve -c /etc/chatgate/chatgate.ini$}m,
      'installed unit names the installed binary');
+like(CG::slurp("$dest/opt/cg/share/chatgate/nginx/chatgate.conf"),
+     qr{alias /opt/cg/share/chatgate/errors/;}, 'installed nginx snippet finds the error documents');
 unlike(join('', map { CG::slurp($_) // '' } grep { -f } glob("$dest/opt/cg/share/chatgate/*/*")),
        qr{/usr/local/bin}, 'no installed snippet names /usr/local/bin');
 ($rc, $out) = run("$dest/opt/cg/bin/chatgate", 'version');
