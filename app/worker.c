@@ -1,5 +1,6 @@
 #include "worker.h"
 #include "confwatch.h"
+#include "outage.h"
 #include "acl.h"
 #include "alertsend.h"
 #include "log.h"
@@ -396,6 +397,7 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_buf_reset(&w->out);
         cg_http_response(r, &w->out);
     }
+    cg_outage_note(w->conf, r);
     /* No flush here: FCGX_Finish_r writes what is buffered together with
      * the end records, one write(2) and one nginx wake-up instead of two. */
     if (cg_worker_put_answer(w, r, fr) < 0) {
