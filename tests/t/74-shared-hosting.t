@@ -166,6 +166,8 @@ is($t->chat(token => $tok, path => $path)->{status}, 200,
 # The account's logs hold no key either.
 my $all = join '', map { CG::slurp($_) } glob "$home/chatgate/*.log";
 ok(index($all, $t->key) < 0, "no key in the account's logs");
+unlike($all, qr/ERROR: (Address|Leak)Sanitizer|runtime error:/,
+       "no sanitizer report in the account's logs");
 $t->stop('apache');
 system("pkill -u $acct -f 'chatgate serve' 2>/dev/null");
 
