@@ -156,7 +156,11 @@ cg_pf_as_run_user(const cg_conf_t *conf, cg_pf_t *pf)
                            conf->routes[i].api_key_ref);
     }
     for (i = 0; i < (int) conf->keys.n; i++) {
-        cg_pf_reload_reads(pf, "[key] source", conf->keys.v[i].source);
+        char label[96];
+
+        snprintf(label, sizeof(label), "[key %s] source",
+                 conf->keys.v[i].name);
+        cg_pf_reload_reads(pf, label, conf->keys.v[i].source);
     }
     cg_pf_reload_reads(pf, "[session] secret", conf->session_secret_ref);
     cg_pf_reload_reads(pf, "[session] jwt_secret", conf->jwt_secret_ref);
