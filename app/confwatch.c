@@ -85,8 +85,8 @@ cg_confwatch_poll(int forced)
                "old configuration: %s", err);
         return 0;
     }
-    cg_log(CG_LOG_NOTICE, "config %s changed and passes: this process "
-           "leaves after its request; the next one starts with it",
-           cg_confwatch.path);
+    cg_log(CG_LOG_NOTICE, "%s %s passes: this process leaves after its "
+           "request; the spawner starts the next one with it",
+           forced ? "SIGHUP: config" : "config changed:", cg_confwatch.path);
     return 1;
 }

@@ -9,6 +9,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use JSON::PP;
+use POSIX qw(:sys_wait_h);
 use Sys::Hostname qw(hostname);
 use CG;
 
@@ -90,6 +91,55 @@ sub count { my ($text, $re) = @_; my $n = () = $text =~ /$re/g; return $n }
              'and says which accounts may own it');
         chown 0, 0, "$d/session.secret";
     }
+}
+
+# Under a spawner (spawn-fcgi: one worker, no master) SIGHUP is no longer
+# ignored: a config that passes makes the process leave for a fresh one;
+# one that does not is refused in the error log and the process serves on.
+SKIP: {
+    skip 'spawn-fcgi not installed', 7 unless -x '/usr/bin/spawn-fcgi';
+    my $t = CG->new;
+    $t->start_memcached;
+    $t->start_mock;
+    my $sock = $t->dir . '/launched.sock';
+    my $pid = $t->start_launched(['spawn-fcgi', '-n', '-s', $sock, '-M', '0660', '--'],
+                                 'server.listen' => $sock,
+                                 'limits.requests_per_minute' => 0);
+    $t->start_nginx;
+    is($t->chat->{status}, 200, 'spawn-fcgi: serving');
+    my $good = CG::slurp($t->{conf});
+    $t->write_file('chatgate.ini', "$good\n[server]\nbogus_key = 1\n", 0640);
+    kill 'HUP', $pid;
+    CG::wait_for('refusal', sub { CG::slurp($t->dir . '/error.log') =~ /config change refused/ });
+    like(CG::slurp($t->dir . '/error.log'), qr/config change refused.*bogus_key/,
+         'SIGHUP with a bad config: refused, in the error log');
+    is($t->chat->{status}, 200, 'and the process serves on');
+    $t->write_file('chatgate.ini', $good, 0640);
+    CG::wait_for('good again', sub { CG::slurp($t->dir . '/error.log') =~ /passes: this process leaves/ });
+    my $gone = 0;
+    eval { CG::wait_for('exit', sub { $gone = waitpid($pid, WNOHANG) == $pid }) };
+    ok($gone, 'a config that passes: the process leaves for a fresh one');
+    delete $t->{names}{chatgate};
+    is($? >> 8, 0, 'with status 0');
+
+    # SIGHUP alone, the file unchanged: the same (a user-level "reload").
+    my $t2 = CG->new;
+    $t2->start_memcached;
+    $t2->start_mock;
+    my $sock2 = $t2->dir . '/launched.sock';
+    my $pid2 = $t2->start_launched(['spawn-fcgi', '-n', '-s', $sock2, '--'],
+                                   'server.listen' => $sock2,
+                                   'limits.requests_per_minute' => 0);
+    $t2->start_nginx;
+    $t2->chat;      # serving: its signals are set up
+    kill 'HUP', $pid2;
+    $gone = 0;
+    eval { CG::wait_for('exit', sub { $gone = waitpid($pid2, WNOHANG) == $pid2 }) };
+    ok($gone && ($? >> 8) == 0 && !($? & 127),
+       'SIGHUP under a spawner: the process leaves (status 0) for a fresh one');
+    delete $t2->{names}{chatgate};
+    like(CG::slurp($t2->dir . '/error.log'), qr/SIGHUP: config .* passes/,
+         'and says why');
 }
 
 done_testing;
