@@ -169,6 +169,10 @@ ok(index($all, $t->key) < 0, "no key in the account's logs");
 unlike($all, qr/ERROR: (Address|Leak)Sanitizer|runtime error:/,
        "no sanitizer report in the account's logs");
 $t->stop('apache');
-system("pkill -u $acct -f 'chatgate serve' 2>/dev/null");
+# mod_fcgid stops its processes with Apache; any left (by PID) go too,
+# before the account is removed.
+my $uid = getpwnam($acct);
+kill 'TERM', grep { (stat "/proc/$_")[4] == $uid }
+             map { m{/proc/(\d+)$} ? $1 : () } glob '/proc/[0-9]*';
 
 done_testing;
