@@ -41,7 +41,7 @@ chmod 0755, "$d/home";
 my $home = "$d/home/$acct";
 system('useradd', '--home-dir', $home, '--create-home', '--skel', '/dev/null',
        '--shell', '/bin/sh', '--user-group', $acct) == 0 or die "useradd";
-END { system('userdel', $acct) if $acct && $> == 0 }
+END { local $?; system('userdel', $acct) if $acct && $> == 0 }
 
 # What the host's package (or the source tree) gives the account.
 mkdir "$d/files";
