@@ -98,6 +98,8 @@ my $site = join "\n", "FcgidIPCDir $d/fcgid", "FcgidProcessTableFile $d/fcgid-sh
     '    Require all granted', '</Directory>', '';
 $t->start_apache(conf => $site, modules => [qw(fcgid suexec userdir)],
                  user => ['www-data', 'www-data']);
+eval { CG::wait_for('suexec notice', sub {
+    CG::slurp("$d/apache-error.log") =~ /suEXEC mechanism enabled/ }) };
 like(CG::slurp("$d/apache-error.log"), qr/suEXEC mechanism enabled/,
      'Apache runs with suexec');
 
