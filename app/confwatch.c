@@ -1,7 +1,6 @@
 #include "confwatch.h"
+#include "confopen.h"
 #include "log.h"
-
-#include "conf/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,25 +38,17 @@ cg_confwatch_start(const char *path)
 }
 
 
-/* The checks a start applies: the file, then every secret it names. */
+/* The checks a start applies (confopen: the same as check and SIGHUP). */
 static int
 cg_confwatch_passes(char *err, size_t errlen)
 {
-    cg_conf_t *nc = calloc(1, sizeof(*nc));
-    int        rc = -1;
+    cg_conf_t *nc = cg_confopen(cg_confwatch.path, CG_OPEN_ALL, err, errlen);
 
     if (nc == NULL) {
-        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (cg_conf_init(nc, err, errlen) == 0
-        && cg_conf_load(nc, cg_confwatch.path, err, errlen) == 0
-        && cg_conf_load_secrets(nc, err, errlen) == 0) {
-        rc = 0;
-    }
-    cg_conf_free(nc);           /* wipes the keys it read */
-    free(nc);
-    return rc;
+    cg_confclose(nc);           /* wipes the keys it read */
+    return 0;
 }
 
 

@@ -43,21 +43,23 @@ cg_outage_note(const cg_conf_t *conf, const cg_req_t *r)
     unsigned long     hits = 0;
     int               store, provider;
 
+    const char       *type = cg_store_type_name(conf->store.type);
+
     store = r->err == CG_E_UNAVAILABLE
-            && strncmp(r->reason, conf->store_type,
-                       strlen(conf->store_type)) == 0;
+            && strncmp(r->reason, type, strlen(type)) == 0;
     provider = (r->err == CG_E_UPSTREAM_TIMEOUT
                 && strncmp(r->reason, "provider timeout", 16) == 0)
                || (r->err == CG_E_UPSTREAM
                    && strncmp(r->reason, "provider call failed", 20) == 0);
     if (store && cg_outage_due(CG_OUTAGE_STORE, &hits)) {
         cg_log(CG_LOG_ERROR, "counter store down (%s %s): %s; %lu request(s) "
-               "refused with 503 since the last such line", conf->store_type,
-               strcmp(conf->store_type, "local") == 0 ? conf->store_path
-                                                      : conf->mc_servers,
+               "refused with 503 since the last such line", type,
+               conf->store.type == CG_STORE_LOCAL ? conf->store.path
+                                                  : conf->memcached.servers,
                r->reason, hits);
     } else if (provider && cg_outage_due(CG_OUTAGE_PROVIDER, &hits)) {
-        rt = r->route ? cg_conf_route(conf, r->route, strlen(r->route)) : NULL;
+        rt = r->route ? cg_provider_route_find(conf, r->route,
+                                               strlen(r->route)) : NULL;
         cg_log(CG_LOG_ERROR, "provider unreachable (route %s, %s): %s; %lu "
                "request(s) failed since the last such line",
                r->route ? r->route : "?", rt ? rt->base_url : "?", r->reason,

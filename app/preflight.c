@@ -53,19 +53,22 @@ cg_pf_warn(const char *fmt, ...)
 static void
 cg_pf_accounts(const cg_conf_t *conf, cg_pf_t *pf)
 {
-    if (conf->user[0] && getpwnam(conf->user) == NULL) {
-        cg_pf_error(pf, "[server] user %s: no such user", conf->user);
+    if (conf->server.user[0] && getpwnam(conf->server.user) == NULL) {
+        cg_pf_error(pf, "[server] user %s: no such user", conf->server.user);
     }
-    if (conf->group[0] && getgrnam(conf->group) == NULL) {
-        cg_pf_error(pf, "[server] group %s: no such group", conf->group);
+    if (conf->server.group[0] && getgrnam(conf->server.group) == NULL) {
+        cg_pf_error(pf, "[server] group %s: no such group",
+                    conf->server.group);
     }
-    if (conf->socket_owner[0] && getpwnam(conf->socket_owner) == NULL) {
+    if (conf->server.socket_owner[0]
+        && getpwnam(conf->server.socket_owner) == NULL) {
         cg_pf_error(pf, "[server] socket_owner %s: no such user",
-                    conf->socket_owner);
+                    conf->server.socket_owner);
     }
-    if (conf->socket_group[0] && getgrnam(conf->socket_group) == NULL) {
+    if (conf->server.socket_group[0]
+        && getgrnam(conf->server.socket_group) == NULL) {
         cg_pf_error(pf, "[server] socket_group %s: no such group",
-                    conf->socket_group);
+                    conf->server.socket_group);
     }
 }
 
@@ -140,38 +143,42 @@ cg_pf_as_run_user(const cg_conf_t *conf, cg_pf_t *pf)
     char why[PATH_MAX + 64];
     int  i;
 
-    cg_pf_must_write(pf, "[log] usage_log", conf->usage_log);
-    if (conf->error_log[0] && cg_pf_writable(conf->error_log, why,
+    cg_pf_must_write(pf, "[log] usage_log", conf->log.usage_log);
+    if (conf->log.error_log[0] && cg_pf_writable(conf->log.error_log, why,
                                              sizeof(why)) != 0) {
         /* Opened before the drop; only a reopen (SIGUSR1) needs this. */
         cg_pf_warn("[log] error_log %s: not writable by %s (%s): after a "
-                   "log rotation it could not be reopened", conf->error_log,
+                   "log rotation it could not be reopened",
+                   conf->log.error_log,
                    pf->who, why);
     }
-    if (strcmp(conf->store_type, "local") == 0) {
-        cg_pf_must_write(pf, "[store] path", conf->store_path);
+    if (conf->store.type == CG_STORE_LOCAL) {
+        cg_pf_must_write(pf, "[store] path", conf->store.path);
     }
-    for (i = 0; i < conf->nroutes; i++) {
+    for (i = 0; i < conf->provider.nroutes; i++) {
         cg_pf_reload_reads(pf, "[provider] api_key",
-                           conf->routes[i].api_key_ref);
+                           conf->provider.routes[i].api_key_ref);
     }
-    for (i = 0; i < (int) conf->keys.n; i++) {
+    for (i = 0; i < (int) conf->provider.keys.n; i++) {
         char label[96];
 
         snprintf(label, sizeof(label), "[key %s] source",
-                 conf->keys.v[i].name);
-        cg_pf_reload_reads(pf, label, conf->keys.v[i].source);
+                 conf->provider.keys.v[i].name);
+        cg_pf_reload_reads(pf, label, conf->provider.keys.v[i].source);
     }
-    cg_pf_reload_reads(pf, "[session] secret", conf->session_secret_ref);
-    cg_pf_reload_reads(pf, "[session] jwt_secret", conf->jwt_secret_ref);
+    cg_pf_reload_reads(pf, "[session] secret", conf->session.secret_ref);
+    cg_pf_reload_reads(pf, "[session] jwt_secret",
+                       conf->session.jwt_secret_ref);
     if (!pf->dropped) {
         return;                 /* the starter's own files: checked above */
     }
-    if (conf->pid_file[0] && cg_pf_dir_writable(conf->pid_file) != 0) {
+    if (conf->server.pid_file[0]
+        && cg_pf_dir_writable(conf->server.pid_file) != 0) {
         cg_pf_warn("[server] pid_file %s: its directory is not writable by "
                    "%s, so chatgate keeps a small root helper to remove it "
                    "at exit; a directory of its own (/run/chatgate, owned "
-                   "by %s) is simpler", conf->pid_file, pf->who, pf->who);
+                   "by %s) is simpler", conf->server.pid_file, pf->who,
+                   pf->who);
     }
 }
 
@@ -181,20 +188,21 @@ cg_pf_as_run_user(const cg_conf_t *conf, cg_pf_t *pf)
 static void
 cg_pf_drop_and_check(const cg_conf_t *conf, cg_pf_t *pf)
 {
-    struct passwd *pw = getpwnam(conf->user);
-    struct group  *gr = conf->group[0] ? getgrnam(conf->group) : NULL;
+    struct passwd *pw = getpwnam(conf->server.user);
+    struct group  *gr = conf->server.group[0] ? getgrnam(conf->server.group)
+                                              : NULL;
     pid_t          pid;
     int            status;
     gid_t          gid;
 
-    if (pw == NULL || (conf->group[0] && gr == NULL)) {
+    if (pw == NULL || (conf->server.group[0] && gr == NULL)) {
         return;                 /* said by cg_pf_accounts */
     }
     gid = gr ? gr->gr_gid : pw->pw_gid;
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
-        cg_pf_error(pf, "cannot fork to check as %s: %s", conf->user,
+        cg_pf_error(pf, "cannot fork to check as %s: %s", conf->server.user,
                     strerror(errno));
         return;
     }
@@ -202,7 +210,7 @@ cg_pf_drop_and_check(const cg_conf_t *conf, cg_pf_t *pf)
         if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0
             || setuid(pw->pw_uid) != 0) {
             cg_pf_error(pf, "cannot switch to [server] user %s: %s",
-                        conf->user, strerror(errno));
+                        conf->server.user, strerror(errno));
         } else {
             cg_pf_as_run_user(conf, pf);
         }
@@ -251,25 +259,26 @@ cg_pf_loopback(const char *listen)
 static void
 cg_pf_as_starter(const cg_conf_t *conf, cg_pf_t *pf, const char *me)
 {
-    char why[PATH_MAX + 64];
+    const char *sock = conf->server.listen;
+    char        why[PATH_MAX + 64];
 
-    if (conf->listen[0] == '/' && cg_pf_dir_writable(conf->listen) != 0) {
+    if (sock[0] == '/' && cg_pf_dir_writable(sock) != 0) {
         /* Not an error: under systemd or a spawner it is never used. */
         cg_pf_warn("[server] listen %s: %s cannot create the socket there "
                    "(%s); serve fails unless systemd or a spawner (mod_fcgid, "
-                   "spawn-fcgi) passes it the socket", conf->listen, me,
+                   "spawn-fcgi) passes it the socket", conf->server.listen, me,
                    strerror(errno));
-    } else if (conf->listen[0] != '/' && !cg_pf_loopback(conf->listen)) {
+    } else if (sock[0] != '/' && !cg_pf_loopback(sock)) {
         cg_pf_warn("[server] listen %s is not a loopback address: whoever "
                    "reaches it can send FastCGI requests as if from the "
-                   "web server%s", conf->listen,
-                   conf->allowed_clients[0] ? "" : " (set [server] "
+                   "web server%s", conf->server.listen,
+                   conf->server.allowed_clients[0] ? "" : " (set [server] "
                    "allowed_clients, or listen on 127.0.0.1)");
     }
-    if (conf->pid_file[0] && cg_pf_writable(conf->pid_file, why,
+    if (conf->server.pid_file[0] && cg_pf_writable(conf->server.pid_file, why,
                                             sizeof(why)) != 0) {
         cg_pf_error(pf, "[server] pid_file %s: not writable by %s: %s",
-                    conf->pid_file, me, why);
+                    conf->server.pid_file, me, why);
     }
 }
 
@@ -284,8 +293,8 @@ cg_preflight(const cg_conf_t *conf)
     snprintf(me, sizeof(me), "%s", pw ? pw->pw_name : "this account");
     cg_pf_accounts(conf, &pf);
     cg_pf_as_starter(conf, &pf, me);
-    if (geteuid() == 0 && conf->user[0]) {
-        pf.who = conf->user;
+    if (geteuid() == 0 && conf->server.user[0]) {
+        pf.who = conf->server.user;
         pf.dropped = 1;
         cg_pf_drop_and_check(conf, &pf);
     } else {
