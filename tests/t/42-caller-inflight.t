@@ -22,7 +22,7 @@ my @kids;
 for my $i (1 .. 4) {
     my $pid = fork() // die "fork: $!";
     if ($pid == 0) {
-        my $r = $t->chat(token => $slow, message => "[[mock:delay_ms=4000]] $i");
+        my $r = $t->chat(token => $slow, message => "[[mock:delay_ms=2500]] $i");
         CG::write_file($t, "slow.$i", ($r->{json}{error}{type} // 'ok') . "\n");
         _exit(0);
     }
