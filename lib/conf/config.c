@@ -367,9 +367,11 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "hosts answers may link to: \"a.com .b.org\" (.b.org: and subdomains)" },
     { "guard", "max_urls", cg_conf_set_int, CG_OFF(guard_max_urls),
       "10", 0, 100000, "allowed URLs kept per answer; later ones removed" },
+    /* issue 15: GFM, marked and linkify make bare URLs links: checked by
+     * default. */
     { "guard", "bare_urls", cg_conf_set_bare_urls, CG_OFF(guard_bare_urls),
-      "keep", 0, 0,
-      "plain http(s):// URLs in answers: keep, or check like links (check)" },
+      "check", 0, 0,
+      "bare URLs, www. and host names in answers: check like links, or keep" },
     { "pii", "email", cg_conf_set_pii_action, CG_OFF(pii_email),
       "pseudonymize", 0, 0, "pseudonymize, mask, block or allow" },
     { "pii", "phone", cg_conf_set_pii_action, CG_OFF(pii_phone),
