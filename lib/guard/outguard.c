@@ -376,32 +376,35 @@ cg_og_has_tag(const unsigned char *p, size_t n)
 
 
 /* Would l followed by p[0] (and p[1], when known) make something that was
- * not there: "](", "][", "]:", a tag, a longer word or host, "//"? */
+ * not there: "](", "]:", a tag, a longer word, scheme or host, "//"? Only
+ * asked where something was removed between them, so a space too many is
+ * all it can cost. */
 static int
 cg_og_joins(unsigned char l, const unsigned char *p, size_t n)
 {
     unsigned char c = p[0];
+    int           word1 = n > 1 && (cg_og_word(p[1]) || cg_og_slash(p[1]));
 
+    if (l == ' ' || l == '\n' || l == '\t' || c == ' ' || c == '\n'
+        || c == '\t' || c == '\r') {
+        return 0;
+    }
     if (l == ']') {
         return c == '(' || c == '[' || c == ':';
     }
-    if (l == '<') {
-        return cg_og_alpha(c) || c == '/' || c == '!' || c == '?';
+    if (l == '[' || l == '(') {
+        return 0;
     }
-    if (l == '&') {
-        return c == '#' || cg_og_alpha(c);
+    switch (c) {
+    case '[':
+        return l == '!';
+    case ',': case ';': case '!': case '?': case ')': case '"': case '\'':
+        return 0;
+    case '.': case ':':
+        return word1;
+    default:
+        return 1;
     }
-    if (cg_og_slash(l) || l == ':') {
-        return cg_og_slash(c);
-    }
-    if (cg_og_word(l)) {
-        return cg_og_word(c) || c == ':' || c == '@'
-               || (c == '.' && n > 1 && cg_og_word(p[1]));
-    }
-    if (l == '.' || l == '@') {
-        return cg_og_word(c);
-    }
-    return 0;
 }
 
 
@@ -416,8 +419,7 @@ cg_og_put(cg_og_out_t *o, const void *s, size_t len, size_t avail)
     }
     if (o->sep) {
         o->sep = 0;
-        if (o->last != ' ' && o->last != '\n' && o->last != '\t'
-            && cg_og_joins(o->last, p, avail)) {
+        if (cg_og_joins(o->last, p, avail)) {
             if (o->buf != NULL) {
                 cg_buf_addc(o->buf, ' ');
             }
@@ -1446,13 +1448,13 @@ cg_og_tld(const unsigned char *l, size_t n)
 
 
 /* Where a URL in text ends: white space, controls, quotes, angle and
- * square brackets, backticks. */
+ * square brackets. */
 static size_t
 cg_og_url_end(const unsigned char *p, size_t n, size_t i)
 {
     for (; i < n && p[i] > ' ' && p[i] != 0x7f && p[i] != '<' && p[i] != '>'
-           && p[i] != '"' && p[i] != '\'' && p[i] != '`' && p[i] != '['
-           && p[i] != ']'; i++) { }
+           && p[i] != '"' && p[i] != '\'' && p[i] != '[' && p[i] != ']';
+         i++) { }
     return i;
 }
 
@@ -1505,8 +1507,8 @@ cg_og_bare(cg_outguard_t *g, const cg_og_ctx_t *cx, const unsigned char *p,
     while (e > k && strchr(".,;:!?)*_~", p[e - 1]) != NULL) {
         e--;
     }
-    if (e == k) {
-        return 0;
+    if (e == k && (k == n || p[k] <= ' ') && k != 4) {
+        return 0;                   /* "https://" alone links nothing */
     }
     if (k == 2) {
         /* "//word" is a path in prose; "//host.name/" is a link. */

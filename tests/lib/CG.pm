@@ -94,6 +94,46 @@ sub write_file {
     return $path;
 }
 
+# tests/browser/node_modules, installed (npm ci) only when the lock file
+# changed since the last install; returns '' or why it could not be.
+sub npm_ready {
+    my (@need) = @_;
+    my $bdir = "$ROOT/tests/browser";
+    my $stamp = "$bdir/node_modules/.lock-installed";
+    return '' if slurp($stamp) eq slurp("$bdir/package-lock.json")
+                 && !grep { !-d "$bdir/node_modules/$_" } @need;
+    my $out = `cd $bdir && npm ci --no-audit --no-fund 2>&1`;
+    return 'npm ci failed (no npm registry?): ' . (split /\n/, $out)[-1] if $?;
+    open(my $fh, '>', $stamp) or die "$stamp: $!";
+    print $fh slurp("$bdir/package-lock.json");
+    close $fh;
+    return '';
+}
+
+# Runs a node test that prints "ok N - name" / "not ok N - name", "# notes"
+# and a last "P passed, F failed" line; each becomes a Test::More result.
+sub node_tap {
+    my ($prefix, $cmd) = @_;
+    my @out = `$cmd 2>&1`;
+    my $rc = $? >> 8;
+    my $summary = '';
+    for (@out) {
+        chomp;
+        if (/^(not )?ok \d+ - (.*)/) {
+            Test::More::ok(!$1, "$prefix: $2");
+        } elsif (/^# (.*)/) {
+            Test::More::diag($1);
+        } elsif (/^\d+ passed, \d+ failed$/) {
+            $summary = $_;
+        } elsif (/\S/) {
+            Test::More::diag($_);
+        }
+    }
+    Test::More::like($summary, qr/^[1-9]\d* passed, 0 failed$/,
+                     "$prefix test summary");
+    Test::More::is($rc, 0, "$prefix test exits 0");
+}
+
 sub slurp {
     my ($path) = @_;
     open(my $fh, '<', $path) or return '';
