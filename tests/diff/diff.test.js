@@ -103,6 +103,9 @@ function guard(answer, seed) {
     const args = ['-a', ALLOWED.join(' '), '-m', '1000', '-k', SECRET,
                   '-s', String(seed)];
     const r = spawnSync(OGFILTER, args, { input: answer, maxBuffer: 1 << 26 });
+    if (r.error || r.stdout === null) {
+        throw new Error(`${OGFILTER}: ${r.error ? r.error.message : 'no output'}`);
+    }
     return { status: r.status, out: r.stdout.toString('utf8') };
 }
 
