@@ -935,13 +935,21 @@ cg_og_tail(const unsigned char *p, size_t n, int eof, size_t *ds, size_t *dn)
 }
 
 
-/* A link tail p[0..n) with its destination at ds: has_tag, except for
- * the '<' that opens a <...> destination. */
+static int cg_og_angle_keeps(cg_outguard_t *g, const unsigned char *p,
+                             size_t n);
+
+/* A link tail p[0..n) with its destination at ds (dn bytes): has_tag, and
+ * a <...> destination must be a tag the guard would keep as HTML: where a
+ * renderer does not see the link (inside an HTML block), it is one. */
 static int
-cg_og_tail_tag(const unsigned char *p, size_t n, size_t ds)
+cg_og_tail_tag(cg_outguard_t *g, const unsigned char *p, size_t n,
+               size_t ds, size_t dn)
 {
-    if (ds > 0 && p[ds - 1] == '<') {
-        return cg_og_has_tag(p, ds - 1) || cg_og_has_tag(p + ds, n - ds);
+    size_t end = ds + dn + 1;
+
+    if (ds > 0 && p[ds - 1] == '<' && end <= n) {
+        return cg_og_has_tag(p, ds - 1) || cg_og_has_tag(p + end, n - end)
+               || !cg_og_angle_keeps(g, p + ds - 1, dn + 2);
     }
     return cg_og_has_tag(p, n);
 }
@@ -986,7 +994,7 @@ cg_og_link(cg_outguard_t *g, cg_og_ctx_t *cx, const unsigned char *p,
     if (e <= 0) {
         return e;
     }
-    if (!cg_og_tail_tag(p + k + 1, (size_t) e, ds)
+    if (!cg_og_tail_tag(g, p + k + 1, (size_t) e, ds, dn)
         && cg_og_url_keep(g, p + k + 1 + ds, dn, CG_OGURL_MD)) {
         cg_og_puts(o, img ? "![" : "[");
         cg_og_text(g, cx, p + 1, (size_t) k - 1, o);
@@ -1026,7 +1034,7 @@ cg_og_orphan(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
             o->sep = 1;
             return 1;
         }
-        if (!cg_og_tail_tag(p + 1, (size_t) e, ds)
+        if (!cg_og_tail_tag(g, p + 1, (size_t) e, ds, dn)
             && cg_og_url_keep(g, p + 1 + ds, dn, CG_OGURL_MD)) {
             cg_og_raw(g, o, p + 1, (size_t) e);
         } else {
@@ -1052,10 +1060,14 @@ cg_og_orphan(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
     cg_og_put(o, p, i, n);
     if (j > i) {
         size_t s = p[i] == '<' ? 1 : 0, t = (p[j - 1] == '>' && s) ? 1 : 0;
-        if (!cg_og_has_tag(p + i + s, j - i - s - t)
-            && (j - i <= s + t
-                || cg_og_url_keep(g, p + i + s, j - i - s - t,
-                                  CG_OGURL_MD))) {
+        int    keep = !cg_og_has_tag(p + i + s, j - i - s - t)
+                      && (j - i <= s + t
+                          || cg_og_url_keep(g, p + i + s, j - i - s - t,
+                                            CG_OGURL_MD));
+        if (keep && s && !cg_og_angle_keeps(g, p + i, j - i)) {
+            return (long) i;        /* a tag for HTML: read on as one */
+        }
+        if (keep) {
             cg_og_raw(g, o, p + i, j - i);
         } else {
             cg_og_secrets_in(g, p + i, j - i);
@@ -1345,6 +1357,36 @@ cg_og_angle(cg_outguard_t *g, const cg_og_ctx_t *cx, const unsigned char *p,
 }
 
 
+/* Would cg_og_angle keep the "<...>" at p[0..n) (p[n - 1] == '>') as it
+ * is? Counts and notes nothing. */
+static int
+cg_og_angle_keeps(cg_outguard_t *g, const unsigned char *p, size_t n)
+{
+    cg_og_ctx_t cx = { ' ', 1, 0 };
+    long        urls = g->urls, e;
+    unsigned    ev = g->events;
+    int         ok = 1;
+    size_t      tn;
+
+    if (n < 2 || !cg_og_alpha(p[1])) {
+        return 1;                   /* "</", "<!", "< ": no element */
+    }
+    e = cg_og_tag(g, &cx, p, n, 1, NULL);
+    if (e != (long) n) {
+        ok = 0;
+    } else {
+        (void) cg_og_tag(g, &cx, p, n, 1, &ok);
+        for (tn = 1; tn < n && !cg_og_tws(p[tn]) && p[tn] != '/'
+                     && p[tn] != '>'; tn++) { }
+        ok = ok && !cg_og_in(cg_og_tags_never, p + 1, tn - 1)
+             && cg_og_tag_clean(g, &cx, p + 1, n - 2);
+    }
+    g->urls = urls;
+    g->events = ev;
+    return ok;
+}
+
+
 /* Inside <script> or <style>: everything up to the end tag goes. */
 static long
 cg_og_skip(cg_outguard_t *g, const unsigned char *p, size_t n, int eof)
@@ -1540,6 +1582,32 @@ cg_og_bare(cg_outguard_t *g, const cg_og_ctx_t *cx, const unsigned char *p,
 }
 
 
+/* marked links "www." and "http://", "https://", "ftp://" even inside a
+ * word: a token ends where one of them starts, so that cg_og_bare sees it. */
+static size_t
+cg_og_token_cut(const unsigned char *p, size_t i, size_t n)
+{
+    static const char *tail[] = { "https", "http", "ftp", NULL };
+    size_t             k, m;
+
+    for (k = 1; k + 4 <= i; k++) {
+        if (strncasecmp((const char *) p + k, "www.", 4) == 0) {
+            return k;
+        }
+    }
+    if (i < n && p[i] == ':') {
+        for (k = 0; tail[k] != NULL; k++) {
+            m = strlen(tail[k]);
+            if (i >= m && strncasecmp((const char *) p + i - m, tail[k], m)
+                == 0) {
+                return i - m;
+            }
+        }
+    }
+    return i;
+}
+
+
 /* A word.word... at a word start that linkify would take for a host: when
  * the host is not allowed, its dots are written "\." (a Markdown escape:
  * the same text on screen, and no renderer's linkifier sees a host). */
@@ -1554,6 +1622,10 @@ cg_og_domain(cg_outguard_t *g, const unsigned char *p, size_t n, int eof,
     for (i = 0; i < n && (cg_og_word(p[i]) || p[i] == '.'); i++) { }
     if (i == n && !eof) {
         return CG_OG_NEED;
+    }
+    i = cg_og_token_cut(p, i, n);
+    if (i == 0) {
+        return 0;
     }
     for (e = i; e > 0 && p[e - 1] == '.'; e--) { }
     for (d = e; d > 0 && p[d - 1] != '.'; d--) { }
