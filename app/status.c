@@ -83,7 +83,7 @@ cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
     cg_buf_addf(b, "{\"pool\":{\"mode\":\"%s\",\"processes\":%d,"
                 "\"threads\":%d,\"busy\":%d,\"idle\":%d},"
                 "\"uptime_s\":%lld,\"requests\":%llu,\"errors\":{",
-                modes[conf->pm], p.procs, c->threads, p.busy, p.idle,
+                modes[conf->pool.mode], p.procs, c->threads, p.busy, p.idle,
                 (long long) time(NULL) - atomic_load(&c->started_wall),
                 atomic_load(&c->requests));
     for (i = 1; i < CG_E__COUNT; i++) {
@@ -199,7 +199,7 @@ cg_status_serve(const cg_conf_t *conf, cg_sb_t *sb, FCGX_Request *fr)
     cg_buf_t    b = { 0 };
     char        err[128];
 
-    if (cg_acl_parse(&allow, conf->status_allow, err, sizeof(err)) != 0
+    if (cg_acl_parse(&allow, conf->status.allow, err, sizeof(err)) != 0
         || !cg_acl_match_str(&allow, addr)) {
         cg_buf_adds(&b, "{\"error\":{\"type\":\"forbidden\",\"message\":"
                     "\"Forbidden.\"}}\n");

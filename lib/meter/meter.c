@@ -1,26 +1,32 @@
 #include "meter/meter.h"
+#include "provider/plan.h"
 #include "who/svctoken.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+/* JSON around one message in a provider request ({"role":"user",
+ * "content":"..."}), for the reservation's byte count. */
+#define CG_METER_MSG_OVERHEAD  32
+/* Seconds a slot or a hold outlives the longest plan. */
+#define CG_METER_HOLD_MARGIN  30
 
-/* Seconds the longest provider call can take (with retries and
- * fallbacks, over every route), plus a margin: what an in-flight slot
- * and a budget hold must outlive. */
+
+/* Seconds the longest plan can take (every try of every route of it, the
+ * waits between retries, over every route a request may start on), plus
+ * a margin: what an in-flight slot and a budget hold must outlive. */
 static int
 cg_meter_longest_call(const cg_conf_t *conf)
 {
-    long ms = conf->timeout_ms, one;
+    long ms = conf->provider.timeout_ms, one;
     int  i;
 
-    for (i = 0; i < conf->nroutes; i++) {
-        one = (long) conf->routes[i].timeout_ms
-              * (conf->routes[i].retries + 1);
+    for (i = 0; i < conf->provider.nroutes; i++) {
+        one = cg_plan_worst_ms(conf, &conf->provider.routes[i]);
         ms = one > ms ? one : ms;
     }
-    return (int) (ms / 1000) + 30;
+    return (int) (ms / 1000) + CG_METER_HOLD_MARGIN;
 }
 
 
@@ -28,14 +34,14 @@ void
 cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
 {
     memset(lim, 0, sizeof(*lim));
-    lim->rpm[CG_SCOPE_CALLER] = conf->requests_per_minute;
-    lim->rpm[CG_SCOPE_ADDR] = conf->addr_requests_per_minute;
-    lim->rpm[CG_SCOPE_GLOBAL] = conf->global_requests_per_minute;
-    lim->tpm[CG_SCOPE_CALLER] = conf->tokens_per_minute;
-    lim->tpm[CG_SCOPE_ADDR] = conf->addr_tokens_per_minute;
-    lim->tpm[CG_SCOPE_GLOBAL] = conf->global_tokens_per_minute;
-    lim->concurrent = conf->concurrent_requests;
-    lim->window = conf->window_seconds;
+    lim->rpm[CG_SCOPE_CALLER] = conf->limits.requests_per_minute;
+    lim->rpm[CG_SCOPE_ADDR] = conf->limits.addr_requests_per_minute;
+    lim->rpm[CG_SCOPE_GLOBAL] = conf->limits.global_requests_per_minute;
+    lim->tpm[CG_SCOPE_CALLER] = conf->limits.tokens_per_minute;
+    lim->tpm[CG_SCOPE_ADDR] = conf->limits.addr_tokens_per_minute;
+    lim->tpm[CG_SCOPE_GLOBAL] = conf->limits.global_tokens_per_minute;
+    lim->concurrent = conf->limits.concurrent_requests;
+    lim->window = conf->limits.window_seconds;
     /* A slot outlives the longest provider call, plus a margin. */
     lim->inflight_ttl = cg_meter_longest_call(conf);
 }
@@ -46,12 +52,13 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
     m->conf = conf;
-    if (strcmp(conf->store_type, "local") == 0) {
-        m->store = cg_store_new_local(conf->store_path,
-                                      (unsigned) conf->store_slots, err,
+    if (conf->store.type == CG_STORE_LOCAL) {
+        m->store = cg_store_new_local(conf->store.path,
+                                      (unsigned) conf->store.slots, err,
                                       errlen);
     } else {
-        m->store = cg_store_new(conf->mc_servers, conf->mc_timeout_ms, err,
+        m->store = cg_store_new(conf->memcached.servers,
+                                conf->memcached.timeout_ms, err,
                                 errlen);
     }
     if (m->store == NULL) {
@@ -59,16 +66,16 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
     }
     cg_meter_limits(conf, &m->limits);
     m->budgets.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] =
-        conf->budget_user_daily;
+        conf->budget.user_daily;
     m->budgets.cap[CG_BSCOPE_CALLER][CG_BUDGET_MONTHLY] =
-        conf->budget_user_monthly;
+        conf->budget.user_monthly;
     m->budgets.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_DAILY] =
-        conf->budget_global_daily;
+        conf->budget.global_daily;
     m->budgets.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] =
-        conf->budget_global_monthly;
+        conf->budget.global_monthly;
     m->budgets.hold_seconds = cg_meter_longest_call(conf);
-    return cg_alert_init(&m->alert, m->store, conf->alert_thresholds,
-                         conf->alert_spike_rpm, err, errlen);
+    return cg_alert_init(&m->alert, m->store, conf->alerts.budget_thresholds,
+                         conf->alerts.spike_rpm, err, errlen);
 }
 
 
@@ -98,7 +105,7 @@ cg_meter_fallback(cg_meter_t *m)
 {
     char err[200];
 
-    if (m->conf->store_fail_open != 2) {
+    if (m->conf->limits.on_store_error != CG_FAIL_LOCAL) {
         return NULL;
     }
     if (m->local == NULL) {
@@ -149,13 +156,14 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
         hold->fallback = 1;
         return 0;
     }
-    if (m->conf->store_fail_open) {
+    if (m->conf->limits.on_store_error != CG_FAIL_DENY) {
         *rc = CG_LIMIT_PASS;
         return 1;
     }
     r->retry_after = 5;
     return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "%s: %s",
-                       m->conf->store_type, cg_store_error(m->store));
+                       cg_store_type_name(m->conf->store.type),
+                       cg_store_error(m->store));
 }
 
 
@@ -257,14 +265,34 @@ cg_meter_period_left(int period, time_t now)
 }
 
 
+/* Bytes of the conversation as it will be sent: after the input guards,
+ * which may lengthen it (a pseudonymised e-mail is a longer placeholder),
+ * plus the JSON around each message; never less than the client's body.
+ * The relay estimates input tokens from r->msgs_bytes too. */
+static size_t
+cg_meter_sent_bytes(cg_req_t *r)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < r->nmsgs; i++) {
+        n += r->msgs[i].len;
+    }
+    r->msgs_bytes = n;
+    n += r->nmsgs * CG_METER_MSG_OVERHEAD;
+    return n > r->body_len ? n : r->body_len;
+}
+
+
 int
-cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
-                 size_t bytes_sent, long max_tokens)
+cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
 {
     cg_budget_rc_t      rc;
     time_t              now = time(NULL);
     cg_budgets_t        own;
     const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
+    const cg_price_t   *p = cg_meter_route_price(m->conf, rt);
+    size_t              sys = rt->system_prompt_text
+                              ? strlen(rt->system_prompt_text) : 0;
 
     if (!cg_budgets_any(b)) {
         return 0;
@@ -274,7 +302,8 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
                            "the budget");
     }
     rc = cg_budget_reserve(m->store, b, r->user,
-                           cg_price_worst(p, bytes_sent, max_tokens), now,
+                           cg_price_worst(p, cg_meter_sent_bytes(r) + sys,
+                                          rt->max_tokens), now,
                            &r->budget_hold);
     if (rc == CG_BUDGET_OVER) {
         cg_alert_budget(&m->alert, b, &r->budget_hold, 1, now);
@@ -288,15 +317,34 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
     }
     if (rc == CG_BUDGET_STORE_DOWN) {
         cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
-        if (m->conf->budget_fail_open) {
+        if (m->conf->budget.on_store_error == CG_FAIL_ALLOW) {
             return 0;
         }
         r->retry_after = 5;
         return cg_req_fail(r, CG_E_UNAVAILABLE, NULL,
                            "%s: %s (budget cannot be counted)",
-                           m->conf->store_type, cg_store_error(m->store));
+                           cg_store_type_name(m->conf->store.type),
+                           cg_store_error(m->store));
     }
     return 0;
+}
+
+
+int
+cg_meter_next_attempt(cg_meter_t *m, cg_req_t *r, uint64_t cost,
+                      const cg_route_t *next)
+{
+    time_t              now = time(NULL);
+    cg_budgets_t        own;
+    const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
+
+    if (!r->budget_hold.active) {
+        return 0;
+    }
+    if (cg_budget_settle(m->store, b, &r->budget_hold, cost, now) != 0) {
+        cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
+    }
+    return cg_meter_reserve(m, r, next);
 }
 
 
@@ -312,14 +360,19 @@ cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
     lim = lim ? lim : &m->limits;
     if (p) {
         cost = cg_price_cost(p, r->input_tokens, r->output_tokens, 0, 0);
-        r->cost_micro_usd = (long long) cost;
     }
     if (r->budget_hold.active && r->err == CG_E_UPSTREAM_TIMEOUT) {
         /* The provider may have done (and billed) the work we stopped
          * waiting for: count the worst case rather than nothing. */
         cost = r->budget_hold.reserved;
-        r->cost_micro_usd = (long long) cost;
     }
+    /* Earlier attempts were settled as they were given up (see
+     * cg_meter_next_attempt); the request's totals include them. */
+    if (p || r->prior_cost_micro_usd > 0) {
+        r->cost_micro_usd = (long long) cost + r->prior_cost_micro_usd;
+    }
+    r->input_tokens += r->prior_input_tokens;
+    r->output_tokens += r->prior_output_tokens;
     if (r->budget_hold.active) {
         if (cg_budget_settle(m->store, b, &r->budget_hold, cost,
                              now) != 0) {

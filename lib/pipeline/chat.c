@@ -92,30 +92,19 @@ cg_chat_how_much(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
 }
 
 
-/* The worst case of the call before it is made: the client's body and
- * the system prompt as input, the route's max_tokens as output. */
-static int
-cg_chat_reserve(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
-{
-    size_t sys = rt->system_prompt_text ? strlen(rt->system_prompt_text) : 0;
-
-    return cg_meter_reserve(&c->meter, r, cg_conf_route_price(c->conf, rt),
-                            r->body_len + sys, rt->max_tokens);
-}
-
-
 /* After the call, however it ended: settle at the price of the route
  * that answered, count tokens, free the in-flight slot, raise alerts
  * (a rejected key is raised by the relay, per route tried). */
 static void
 cg_chat_settle(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
 {
-    const cg_route_t *rt = r->route ? cg_conf_route(c->conf, r->route,
+    const cg_route_t *rt = r->route
+                           ? cg_provider_route_find(c->conf, r->route,
                                                     strlen(r->route))
-                                    : NULL;
+                           : NULL;
 
     cg_meter_finish(&c->meter, lim, r,
-                    rt ? cg_conf_route_price(c->conf, rt) : NULL);
+                    rt ? cg_meter_route_price(c->conf, rt) : NULL);
 }
 
 
@@ -141,9 +130,9 @@ static int
 cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 {
     const char *name = r->route_req[0] ? r->route_req
-                                       : c->conf->default_route;
+                                       : c->conf->provider.default_route;
 
-    *rt = cg_conf_route(c->conf, name, strlen(name));
+    *rt = cg_provider_route_find(c->conf, name, strlen(name));
     if (r->route_req[0] == '\0') {
         if (*rt == NULL) {
             return cg_req_fail(r, CG_E_INTERNAL, NULL, "no default route");
@@ -166,8 +155,9 @@ cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 void
 cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
-    cg_guard_limits_t  lim = { c->conf->max_chars, c->conf->max_messages,
-                               c->conf->max_total_chars };
+    cg_guard_limits_t  lim = { c->conf->input.max_chars,
+                               c->conf->input.max_messages,
+                               c->conf->input.max_total_chars };
     const cg_route_t  *rt = NULL;
     const cg_limits_t *rl;
     cg_limits_t        own;
@@ -186,7 +176,7 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
         || cg_guardset_in(&c->guards, r) != 0
         || cg_chat_route(c, r, &rt) != 0
         || cg_meter_admit_route(&c->meter, rt, r) != 0
-        || cg_chat_reserve(c, r, rt) != 0
+        || cg_meter_reserve(&c->meter, r, rt) != 0
         || cg_relay_run(c, r, rt) != 0
         || (!r->stream && cg_guardset_out(&c->guards, r) != 0)) {
         cg_chat_settle(c, r, rl);

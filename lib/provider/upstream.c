@@ -22,6 +22,8 @@ typedef enum {
     CG_XFER_FAULT,
 } cg_xfer_stop_t;
 
+#define CG_UPSTREAM_SSE_TYPE  "text/event-stream"
+
 /* One call in flight. */
 typedef struct {
     const cg_up_call_t *call;
@@ -44,6 +46,20 @@ cg_upstream_global_init(void)
 }
 
 
+/* Only an event stream goes to on_body: a provider asked for a stream
+ * that answers with a whole JSON document anyway is read as one. */
+static int
+cg_upstream_is_sse(CURL *h)
+{
+    char *ct = NULL;
+
+    return curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK
+           && ct != NULL
+           && strncasecmp(ct, CG_UPSTREAM_SSE_TYPE,
+                          sizeof(CG_UPSTREAM_SSE_TYPE) - 1) == 0;
+}
+
+
 static size_t
 cg_upstream_write(char *p, size_t size, size_t n, void *user)
 {
@@ -60,7 +76,7 @@ cg_upstream_write(char *p, size_t size, size_t n, void *user)
         x->checked = 1;
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->res->status);
         x->pass = x->call->on_body && x->res->status >= 200
-                  && x->res->status <= 299;
+                  && x->res->status <= 299 && cg_upstream_is_sse(x->h);
     }
     if (x->pass) {
         if (x->call->on_body(x->call->ctx, p, n) != 0) {
@@ -154,8 +170,8 @@ cg_upstream_new(const cg_conf_t *conf)
     curl_easy_setopt(up->h, CURLOPT_HEADERFUNCTION, cg_upstream_header);
     curl_easy_setopt(up->h, CURLOPT_XFERINFOFUNCTION, cg_upstream_tick);
     curl_easy_setopt(up->h, CURLOPT_NOPROGRESS, 0L);
-    if (conf->ca_file && conf->ca_file[0]) {
-        curl_easy_setopt(up->h, CURLOPT_CAINFO, conf->ca_file);
+    if (conf->provider.ca_file && conf->provider.ca_file[0]) {
+        curl_easy_setopt(up->h, CURLOPT_CAINFO, conf->provider.ca_file);
     }
     return up;
 }
