@@ -1511,6 +1511,37 @@ cg_og_prefix(const unsigned char *p, size_t n, const char *pre)
 }
 
 
+/* Does the host of a URL in text, starting at p[k], end where renderers
+ * end it? They take it up to white space or '<' '>' (quotes and '*' "`"
+ * included), dropping only trailing punctuation; everything they may take
+ * must be a plain host[:port]. 1 yes, 0 no, CG_OG_NEED. */
+static long
+cg_og_bare_host(const unsigned char *p, size_t n, size_t k, int eof)
+{
+    size_t r, h, i;
+
+    for (r = k; r < n && p[r] > ' ' && p[r] != 0x7f && p[r] != '<'
+                && p[r] != '>'; r++) { }
+    if (r == n && !eof) {
+        return CG_OG_NEED;
+    }
+    for (h = k; h < r && p[h] != '/' && p[h] != '?' && p[h] != '#'; h++) { }
+    if (h == r) {
+        while (h > k && strchr("?!.,:;*_~'\")]", p[h - 1]) != NULL) {
+            h--;
+        }
+    }
+    for (i = k; i < h; i++) {
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')
+              || (p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '-'
+              || p[i] == ':')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
 /* "http://", "https://", "ftp://", "www." anywhere (marked links them even
  * inside a word) and "//host.name" not after a '/': what GFM, marked and
  * linkify turn into links. */
@@ -1522,6 +1553,7 @@ cg_og_bare(cg_outguard_t *g, const cg_og_ctx_t *cx, const unsigned char *p,
                                  NULL };
     char    buf[CG_OG_LOOKAHEAD + 8];
     size_t  i, k = 0, e, h;
+    long    hk;
     int     partial = 0, keep;
 
     for (i = 0; pre[i] != NULL && k == 0; i++) {
@@ -1561,7 +1593,14 @@ cg_og_bare(cg_outguard_t *g, const cg_og_ctx_t *cx, const unsigned char *p,
             return 0;
         }
     }
-    if (p[0] == 'w' || p[0] == 'W') {
+    hk = cg_og_bare_host(p, n, (p[0] == 'w' || p[0] == 'W') ? 0 : k, eof);
+    if (hk < 0) {
+        return hk;
+    }
+    if (hk == 0) {
+        keep = 0;
+        g->events |= CG_OG_EV_URL;
+    } else if (p[0] == 'w' || p[0] == 'W') {
         memcpy(buf, "//", 2);
         memcpy(buf + 2, p, e);
         keep = cg_og_url_keep(g, (const unsigned char *) buf, e + 2,

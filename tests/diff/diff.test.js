@@ -75,7 +75,10 @@ const PIECES = [
     '<link rel=stylesheet href=', ' srcset="', ' background=', ' onerror=x ',
     ' style="background:url(', '`', '```\n', '<', '>', '*', '_', '~',
     '\u200b', 'é', 'README.md', ' title="', 'sk-ant-api03-', SECRET,
-    'Y2ctb3duLXNlY3JldC0wMTIzNDU2Nzg5',
+    'Y2ctb3duLXNlY3JldC0wMTIzNDU2Nzg5', '<img/src=', '&#x6a;avascript:',
+    '](<', '>)', '\n[r]: ', '[r]', '<!--', '-->', '<textarea>', '<noscript>',
+    '<math>', '%2e', ':\\', 'xmpp:', '?body=', '<a href="', '"><img src=',
+    '<details open ontoggle=x>', '![', '](//', '(/', ' "t")', '<br>', '&amp;',
 ];
 
 function randomAnswer(rnd) {
