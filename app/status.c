@@ -108,6 +108,15 @@ cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
                 atomic_load(&c->tokens_out),
                 (double) atomic_load(&c->spend_microusd) / 1e6,
                 atomic_load(&c->respawns), atomic_load(&c->terminated));
+    /* The configured caps, so a dashboard (the WordPress plugin's usage
+     * summary) can set spend against them; 0 means no cap. */
+    cg_buf_addf(b, ",\"budget_micro_usd\":{\"user_daily\":%llu,"
+                "\"user_monthly\":%llu,\"site_daily\":%llu,"
+                "\"site_monthly\":%llu}",
+                (unsigned long long) conf->budget.user_daily,
+                (unsigned long long) conf->budget.user_monthly,
+                (unsigned long long) conf->budget.global_daily,
+                (unsigned long long) conf->budget.global_monthly);
     cg_status_json_slots(sb, b);
     cg_buf_adds(b, "}\n");
 }

@@ -10,14 +10,8 @@ use lib "$FindBin::Bin/../lib";
 use Test::More;
 use CG;
 
-my $chromium = '/usr/bin/chromium';
-my $bdir = "$CG::ROOT/tests/browser";
-plan skip_all => "browser tests: $chromium is missing (scripts/deps --browser installs it)"
-    unless -x $chromium;
-plan skip_all => 'browser tests: node is missing' unless `node --version 2>/dev/null`;
-
-my $npm = CG::npm_ready('playwright-core');
-plan skip_all => "browser tests: $npm" if $npm;
+my $missing = CG::browser_missing();
+plan skip_all => "browser tests: $missing" if $missing;
 
 my $rpm = 5;
 my $t = CG->new;
@@ -33,9 +27,9 @@ my $shot = $t->dir . '/demo.png';
 $ENV{CG_KEY} = $t->key;
 $ENV{CG_RPM} = $rpm;
 $ENV{CG_SCREENSHOT} = $shot;
-CG::node_tap('browser', "node $bdir/chat.test.js @{[ $t->url('') ]} "
-                        . "@{[ $t->mock_url ]}/_mock/stats");
+my $rc = CG::run_browser('chat.test.js', $t->url(''), $t->mock_url . '/_mock/stats');
 delete $ENV{CG_KEY};
+is($rc, 0, 'browser test exits 0');
 ok(-s $shot, 'a screenshot was saved') and note("screenshot: $shot");
 if ($ENV{CG_SCREENSHOT_TO} && -s $shot) {
     system('cp', $shot, $ENV{CG_SCREENSHOT_TO});

@@ -14,23 +14,22 @@ use lib "$FindBin::Bin/../lib";
 use Test::More;
 use CG;
 
-my $chromium = '/usr/bin/chromium';
-plan skip_all => "differential: $chromium is missing (scripts/deps --browser installs it)"
-    unless -x $chromium;
-plan skip_all => 'differential: node is missing' unless `node --version 2>/dev/null`;
+my $missing = CG::browser_missing();
+plan skip_all => "differential: $missing" if $missing;
 for my $bin (qw(cmark cmark-gfm)) {
     plan skip_all => "differential: $bin is missing (scripts/deps --browser installs it)"
         unless `command -v $bin 2>/dev/null`;
 }
+plan skip_all => 'differential: markdown-it or marked is missing (npm ci)'
+    unless -d "$CG::ROOT/tests/browser/node_modules/markdown-it"
+           && -d "$CG::ROOT/tests/browser/node_modules/marked";
 my $ogf = "$CG::BUILD/ogfilter";
 plan skip_all => "differential: $ogf is not built (make all)" unless -x $ogf;
-
-my $npm = CG::npm_ready(qw(playwright-core markdown-it marked));
-plan skip_all => "differential: $npm" if $npm;
 
 local $ENV{DIFF_SEED} = $ENV{DIFF_SEED} // 15;
 local $ENV{DIFF_COUNT} = $ENV{DIFF_COUNT} // 120;
 local $ENV{DIFF_SECONDS} = $ENV{DIFF_SECONDS} // 0;
-CG::node_tap('differential', "node $CG::ROOT/tests/diff/diff.test.js $ogf "
-                             . "$CG::ROOT/tests/corpus/exfil");
+my $rc = CG::run_browser('../diff/diff.test.js', $ogf,
+                         "$CG::ROOT/tests/corpus/exfil");
+is($rc, 0, 'differential test exits 0');
 done_testing;
