@@ -84,7 +84,8 @@ sub walk {
 }
 
 my $t = CG->new;
-$t->start_stack('limits.requests_per_minute' => 100000, 'server.workers' => 1);
+$t->start_stack('limits.requests_per_minute' => 100000,
+               'limits.concurrent_requests' => 0, 'server.workers' => 1);
 my $u = CG->new;
 $u->start_stack('limits.requests_per_minute' => 1, 'server.workers' => 1);
 my $lim = $u->mint('limited');
