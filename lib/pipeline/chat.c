@@ -60,7 +60,13 @@ cg_chat_free(cg_chat_t *c)
 static int
 cg_chat_who(cg_chat_t *c, cg_req_t *r)
 {
-    return cg_auth_who(c->auth, c->store, r, time(NULL));
+    int rc = cg_auth_who(c->auth, c->store, r, time(NULL));
+
+    if (r->store_failed) {
+        cg_meter_store_failed(&c->meter, r, r->store_failed,
+                              r->err == CG_E_UNAVAILABLE);
+    }
+    return rc;
 }
 
 

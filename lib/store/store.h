@@ -10,11 +10,14 @@
  * Both give the same four atomic operations, so the limit and budget code
  * (and its tests) never knows which one it talks to.
  *
- * One cg_store_t per worker thread, never shared: libmemcached handles are
- * not thread-safe. Timeouts are short (tens of milliseconds) so a dead
- * memcached costs little latency; callers decide whether a store failure
- * fails the request open or closed. This module never logs; the local
- * backend reports a rebuilt file through cg_store_notice().
+ * One cg_store_t per worker thread, never shared: it owns its connections.
+ * Timeouts are short (tens of milliseconds) so a dead memcached costs
+ * little latency. Every call returns 0 only when the store answered it: a
+ * server that closed, reset, timed out or replied out of step is -1 with
+ * cg_store_error() naming the server and what happened, never a missing
+ * key or a zero; callers decide whether a store failure fails the request
+ * open or closed. This module never logs; the local backend reports a
+ * rebuilt file through cg_store_notice().
  */
 #ifndef CG_STORE_H
 #define CG_STORE_H
@@ -31,7 +34,9 @@ typedef struct cg_store_s cg_store_t;
 typedef enum {
     CG_STORE_INCR,      /* incr with ttl, created as delta when missing */
     CG_STORE_DECR,      /* decr, stopping at 0; missing reads as 0 */
-    CG_STORE_GET        /* read; missing reads as 0 */
+    CG_STORE_GET,       /* read; missing reads as 0 */
+    CG_STORE_ADD        /* store delta if missing; value 0 stored,
+                           1 existed */
 } cg_store_opcode_t;
 
 typedef struct {
@@ -94,11 +99,11 @@ int         cg_store_get_multi(cg_store_t *st, const char *const *keys,
                                uint64_t *values);
 /* Runs ops[0..n) with the effect of running them one after another, in
  * that order, in as few round trips as the backend can do that with:
- * memcached with a single server pipelines them on one connection (which
- * the server executes in order); several servers or the local store run
- * them one by one. Stops at the first failure and returns -1; each op's
- * done says whether the store answered it (an op sent but not answered
- * may still have happened). n is at most CG_STORE_BATCH_MAX. */
+ * memcached pipelines each run of consecutive ops on one server over that
+ * server's connection (which the server executes in order); the local
+ * store runs them one by one. Stops at the first failure and returns -1;
+ * each op's done says whether the store answered it (an op sent but not
+ * answered may still have happened). n is at most CG_STORE_BATCH_MAX. */
 int         cg_store_batch(cg_store_t *st, cg_store_op_t *ops, size_t n);
 /* The last error as text, for the operator's log. */
 const char *cg_store_error(cg_store_t *st);

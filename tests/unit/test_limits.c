@@ -299,17 +299,17 @@ test_budget_reserve_settle(void **state)
                      CG_BUDGET_OVER);
     assert_int_equal(h[2].over_period, CG_BUDGET_DAILY);
     /* Settling to 10 frees 30. */
-    assert_int_equal(cg_budget_settle(st, &b, &h[0], 10, now), 0);
+    assert_int_equal(cg_budget_settle(st, &b, &h[0], 10, now, NULL), 0);
     assert_int_equal(h[0].spent[0][0], 10);
     assert_true(cg_budget_check_stream(&h[1], 40));
     assert_false(cg_budget_check_stream(&h[1], 41));
     assert_int_equal(cg_budget_reserve(st, &b, "u", 40, now, &h[2]), 0);
     /* A worker "dies" holding h[1]: two hold periods later the hold has
      * expired and only settled spend counts. */
-    assert_int_equal(cg_budget_settle(st, &b, &h[2], 40, now), 0);
+    assert_int_equal(cg_budget_settle(st, &b, &h[2], 40, now, NULL), 0);
     assert_int_equal(cg_budget_reserve(st, &b, "u", 50, now + 200, &h[3]),
                      0);
-    assert_int_equal(cg_budget_settle(st, &b, &h[3], 50, now + 200), 0);
+    assert_int_equal(cg_budget_settle(st, &b, &h[3], 50, now + 200, NULL), 0);
     assert_int_equal(h[3].spent[0][0], 100);
     assert_int_equal(cg_budget_reserve(st, &b, "u", 1, now + 200, &h[3]),
                      CG_BUDGET_OVER);
