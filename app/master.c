@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "provider/upstream.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +54,8 @@ typedef struct {
     int         crashes;
     double      crash_window;
     double      ondemand_after; /* ondemand: no new fork before this */
+    cg_store_t *store;          /* [store] type = local: held open, so the
+                                   file is seen in use by this config */
 } cg_master_t;
 
 static int cg_master_pipe[2] = { -1, -1 };
@@ -565,9 +568,37 @@ cg_master_reload_fits(cg_master_t *m, cg_conf_t *nc)
 }
 
 
+/* [store] type = local: the master opens the file before any worker,
+ * so a configuration that cannot share it (another one, another size)
+ * refuses to start, or to reload, with a message naming both. Returns the
+ * open store (NULL for memcached) in *out; -1 refused. */
+static int
+cg_master_open_store(const cg_conf_t *conf, cg_store_t **out)
+{
+    char        err[1024];
+    const char *note;
+
+    *out = NULL;
+    if (strcmp(conf->store_type, "local") != 0) {
+        return 0;
+    }
+    *out = cg_store_new_local(conf->store_path, (unsigned) conf->store_slots,
+                              conf->path, err, sizeof(err));
+    if (*out == NULL) {
+        cg_log(CG_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    if ((note = cg_store_notice(*out)) != NULL) {
+        cg_log(CG_LOG_WARN, "%s", note);
+    }
+    return 0;
+}
+
+
 static void
 cg_master_reload(cg_master_t *m)
 {
+    cg_store_t *store;
     cg_conf_t *nc;
     char       err[512];
     int        old = m->generation;
@@ -587,11 +618,13 @@ cg_master_reload(cg_master_t *m)
         return;
     }
     cg_master_php_pool(nc);
-    if (!cg_master_reload_fits(m, nc)) {
+    if (!cg_master_reload_fits(m, nc) || cg_master_open_store(nc, &store)) {
         cg_conf_free(nc);
         free(nc);
         return;
     }
+    cg_store_free(m->store);
+    m->store = store;
     if (strcmp(nc->listen, m->conf->listen) != 0) {
         cg_log(CG_LOG_WARN, "reload: a new listen address needs a restart; "
                "keeping %s", m->conf->listen);
@@ -920,6 +953,11 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
         cg_log(CG_LOG_ERROR, "cannot start");
         return 1;
     }
+    if (cg_master_open_store(conf, &m.store) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start");
+        cg_master_pid_file(conf, 0);
+        return 1;
+    }
     cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
            "x %d threads (provider key %s, %d routes)",
            m.systemd ? "the systemd socket (fd 3)"
@@ -938,6 +976,7 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     }
     cg_master_pid_file(m.conf, 0);
     cg_log(CG_LOG_NOTICE, "stopped");
+    cg_store_free(m.store);
     cg_sb_destroy(&m.sb);
     cg_conf_free(m.conf);
     free(m.conf);

@@ -1469,6 +1469,16 @@ cg_conf_route(const cg_conf_t *conf, const char *name, size_t len)
 }
 
 
+static void
+cg_conf_remember_file(cg_conf_t *conf, const char *path)
+{
+    char *abs = realpath(path, NULL);
+
+    snprintf(conf->path, sizeof(conf->path), "%s", abs ? abs : path);
+    free(abs);
+}
+
+
 int
 cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
 {
@@ -1483,6 +1493,7 @@ cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
+    cg_conf_remember_file(conf, path);
     if (cg_conf_scan(f, path, err, errlen) != 0) {
         fclose(f);
         return -1;

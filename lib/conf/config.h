@@ -217,6 +217,9 @@ typedef struct {
     cg_secret_t jwt_secret;
     char       *system_prompt_text;   /* resolved system_prompt */
     cg_secret_t user_id_key;          /* [session] user_id_key or secret */
+    /* The file cg_conf_load() read (absolute when it could be resolved):
+     * names this configuration where two may meet (the local store). */
+    char        path[256];
 } cg_conf_t;
 
 typedef struct cg_conf_cmd_s cg_conf_cmd_t;

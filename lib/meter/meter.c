@@ -49,8 +49,8 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
     m->conf = conf;
     if (strcmp(conf->store_type, "local") == 0) {
         m->store = cg_store_new_local(conf->store_path,
-                                      (unsigned) conf->store_slots, err,
-                                      errlen);
+                                      (unsigned) conf->store_slots,
+                                      conf->path, err, errlen);
     } else {
         m->store = cg_store_new(conf->mc_servers, conf->mc_timeout_ms, err,
                                 errlen);
@@ -166,7 +166,8 @@ cg_meter_fallback(cg_meter_t *m)
         return NULL;
     }
     if (m->local == NULL) {
-        m->local = cg_store_new_local(NULL, 4096, err, sizeof(err));
+        m->local = cg_store_new_local(NULL, 4096, NULL, err,
+                                      sizeof(err));
         if (m->local == NULL) {
             return NULL;
         }
@@ -305,6 +306,10 @@ cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r)
     cg_limit_rc_t  rc;
 
     lim = lim ? lim : &m->limits;
+    if (cg_store_notice(m->store)) {
+        /* The local store rebuilt a corrupt file since the last request. */
+        cg_meter_note(m, m->store->notice);
+    }
     cg_meter_retry_pending(m, time(NULL));
     if (cg_meter_count(m, lim, r, &r->limit_hold, &r->rate, &rc) != 0) {
         return r->err == CG_OK ? 0 : -1;

@@ -335,8 +335,9 @@ cg_store_error(cg_store_t *st)
 const char *
 cg_store_notice(cg_store_t *st)
 {
-    if (st->notice[0] == '\0') {
+    if (st->notice[0] == '\0' || st->notice_taken) {
         return NULL;
     }
+    st->notice_taken = 1;
     return st->notice;
 }

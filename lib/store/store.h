@@ -69,17 +69,25 @@ typedef struct {
 
 struct cg_store_s {
     const cg_store_ops_t *ops;
-    char                  notice[200];  /* one-off event for the log */
+    char                  notice[1024];  /* one-off event for the log */
+    int                   notice_taken; /* cg_store_notice() returned it */
     int                   faulted;      /* the last call was made to fail */
 };
 
 cg_store_t *cg_store_new(const char *servers, int timeout_ms, char *err,
                          size_t errlen);
 /* The host-local store in the file at path with room for slots counters;
- * a missing or corrupt file is rebuilt (see cg_store_notice). A NULL
- * path gives counters private to this process. */
-cg_store_t *cg_store_new_local(const char *path, unsigned slots, char *err,
-                               size_t errlen);
+ * owner names the configuration (its file), for the header and for what
+ * a refusal says. Everything read from the file is checked against this
+ * process's own mapping (magic, version, slot count, size, checksum)
+ * before use. A missing, corrupt or stale file, or this owner's own file
+ * at another size, is rebuilt (see cg_store_notice); a file that a live
+ * configuration of another size uses is refused (NULL, err naming both).
+ * While serving, a corrupt file is rebuilt with this process's size and
+ * a file another size has taken over is a store error, never a rebuild.
+ * A NULL path gives counters private to this process. */
+cg_store_t *cg_store_new_local(const char *path, unsigned slots,
+                               const char *owner, char *err, size_t errlen);
 void        cg_store_free(cg_store_t *st);
 /* Atomically adds delta to key (creating it as delta with ttl seconds when
  * missing) and returns the new value in *value. Returns 0, or -1 when the
@@ -107,8 +115,8 @@ int         cg_store_get_multi(cg_store_t *st, const char *const *keys,
 int         cg_store_batch(cg_store_t *st, cg_store_op_t *ops, size_t n);
 /* The last error as text, for the operator's log. */
 const char *cg_store_error(cg_store_t *st);
-/* A pending one-off notice (e.g. "rebuilt corrupt file"), or NULL; the
- * caller logs it once. */
+/* A pending one-off notice (e.g. "rebuilt corrupt file"), or NULL; each
+ * notice is returned once, for the caller to log. */
 const char *cg_store_notice(cg_store_t *st);
 
 #endif
