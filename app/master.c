@@ -6,6 +6,7 @@
 #include "worker.h"
 
 #include "core/clock.h"
+#include "log/usagelog.h"
 #include "provider/upstream.h"
 #include "store/store.h"
 
@@ -465,25 +466,106 @@ cg_master_note_crash(cg_master_t *m, double now)
 }
 
 
+/* What a dead worker's request gets instead of the line it could not
+ * write. */
+typedef struct {
+    cg_master_t *m;
+    const char  *why;
+    cg_err_t     err;       /* what the client got */
+} cg_master_orphan_t;
+
+
+/* One usage line, written by the master from the scoreboard, for a
+ * request whose worker died before writing it: 502 (what the web server
+ * answers when the worker's connection breaks), the user, the route, and
+ * why. The count of usage lines stays the count of requests accepted. */
+static void
+cg_master_orphan_line(void *ctx, const cg_sb_thread_t *t)
+{
+    cg_master_orphan_t *o = ctx;
+    const cg_conf_t    *conf = o->m->conf;
+    const cg_route_t   *rt = cg_conf_route(conf, t->route, strlen(t->route));
+    cg_usage_ctx_t      u;
+    cg_usagelog_t       log;
+    cg_req_t            r;
+    cg_buf_t            line = { 0 };
+    char                err[256];
+
+    if (rt == NULL) {
+        rt = cg_conf_route(conf, conf->default_route,
+                           strlen(conf->default_route));
+    }
+    u = (cg_usage_ctx_t) { t->route[0] ? t->route : rt->name, rt->model,
+                           rt->api_key.fp };
+    memset(&r, 0, sizeof(r));
+    cg_req_init(&r, (double) atomic_load(&t->started_ms) / 1000.0);
+    snprintf(r.request_id, sizeof(r.request_id), "%s", t->request_id);
+    snprintf(r.user, sizeof(r.user), "%s", t->user);
+    r.stream = atomic_load(&t->stream);
+    snprintf(r.flags, sizeof(r.flags), "worker_died");
+    cg_req_fail(&r, o->err, NULL, "%s mid-request (line written by the "
+                "master)", o->why);
+    cg_usage_format(&r, &u, cg_clock_mono(), cg_clock_wall(), &line);
+    if (cg_usagelog_open(&log, conf->usage_log, err, sizeof(err)) != 0
+        || cg_usagelog_write(&log, &line) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot write usage line for %s: %.*s",
+               r.request_id, line.len ? (int) line.len - 1 : 0,
+               line.data ? line.data : "");
+    }
+    if (log.path) {
+        cg_usagelog_close(&log);
+    }
+    cg_buf_free(&line);
+    cg_req_destroy(&r);
+}
+
+
+/* Every death of every generation is logged with its cause and counted
+ * on the status page; only the current generation's is replaced (a
+ * draining one was leaving anyway). Requests it left without a usage
+ * line get one from the master. */
 static void
 cg_master_reap_one(cg_master_t *m, int i, int status, double now)
 {
-    cg_slot_t *s = &m->slots[i];
+    cg_slot_t          *s = &m->slots[i];
+    int                 sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int                 current = s->generation == m->generation
+                                  && !m->stopping;
+    char                why[96];
+    cg_master_orphan_t  o = { m, why, CG_E_UPSTREAM };
 
+    snprintf(why, sizeof(why), "worker %d left", (int) s->pid);
     if (s->killed || (WIFEXITED(status)
                       && WEXITSTATUS(status) == CG_WORKER_EXIT_TERMINATED)) {
         /* request_terminate_timeout: expected, not a crash */
         atomic_fetch_add(&m->sb.c->terminated, 1);
-    } else if (WIFSIGNALED(status) && !m->stopping
-               && s->generation == m->generation) {
-        cg_log(CG_LOG_WARN, "worker %d killed by signal %d; replacing it",
-               (int) s->pid, WTERMSIG(status));
-        cg_master_note_crash(m, now);
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0
-               && !m->stopping) {
-        cg_log(CG_LOG_WARN, "worker %d exited with status %d",
-               (int) s->pid, WEXITSTATUS(status));
-        cg_master_note_crash(m, now);
+        snprintf(why, sizeof(why), "worker %d ended by "
+                 "request_terminate_timeout", (int) s->pid);
+        o.err = CG_E_UPSTREAM_TIMEOUT;  /* it answered 504 itself */
+    } else if (sig) {
+        cg_log(CG_LOG_WARN, "worker %d killed by signal %d%s (%s, "
+               "generation %d%s)", (int) s->pid, sig,
+               current ? "; replacing it" : "", strsignal(sig),
+               s->generation, current ? "" : ", draining: not replaced");
+        cg_sb_death(&m->sb, sig);
+        snprintf(why, sizeof(why), "worker %d died (signal %d)",
+                 (int) s->pid, sig);
+        if (current) {
+            cg_master_note_crash(m, now);
+        }
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        cg_log(CG_LOG_WARN, "worker %d exited with status %d (generation "
+               "%d)", (int) s->pid, WEXITSTATUS(status), s->generation);
+        cg_sb_death(&m->sb, 0);
+        snprintf(why, sizeof(why), "worker %d exited (status %d)",
+                 (int) s->pid, WEXITSTATUS(status));
+        if (!m->stopping) {
+            cg_master_note_crash(m, now);
+        }
+    }
+    if (cg_sb_orphans(&m->sb, i, cg_master_orphan_line, &o) > 0) {
+        cg_log(CG_LOG_WARN, "%s: its requests in flight have usage lines "
+               "written by the master", why);
     }
     s->pid = 0;
     cg_master_clear_slot(m, i);
