@@ -10,8 +10,10 @@
  *                                    print a signed session token for USER
  *   chatgate keys                   list every config key with its default
  *   chatgate reload -c FILE         SIGHUP the running master (re-reads keys)
- *   chatgate probe  -c FILE [--key NAME]
+ *   chatgate probe  -c FILE [--key NAME] [--key-file PATH]
  *                                    one minimal provider call through a key
+ *                                    (PATH: a candidate for it, not yet
+ *                                    installed: scripts/rotate-key)
  *   chatgate audit  -c FILE [--json] who and what can reach the keys
  */
 #include "audit.h"
@@ -45,7 +47,7 @@ cg_usage(FILE *f)
         "       chatgate check [-c FILE]\n"
         "       chatgate mint  [-c FILE] USER [--ttl SECONDS]\n"
         "       chatgate reload [-c FILE]\n"
-        "       chatgate probe [-c FILE] [--key NAME]\n"
+        "       chatgate probe [-c FILE] [--key NAME] [--key-file PATH]\n"
         "       chatgate audit [-c FILE] [--json]\n"
         "       chatgate report [-c FILE] [--log PATH...] [--since DATE] "
         "[--until DATE]\n"
@@ -210,6 +212,7 @@ int
 main(int argc, char **argv)
 {
     const char *path = CG_DEFAULT_CONF, *cmd, *user = NULL, *key = NULL;
+    const char *key_file = NULL;
     long        ttl = 0;
     cg_conf_t  *conf;
     int         i, rc, json = 0;
@@ -229,6 +232,8 @@ main(int argc, char **argv)
             ttl = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
             key = argv[++i];
+        } else if (strcmp(argv[i], "--key-file") == 0 && i + 1 < argc) {
+            key_file = argv[++i];
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (user == NULL && argv[i][0] != '-') {
@@ -283,7 +288,7 @@ main(int argc, char **argv)
         cg_ctl_check_keys(conf);
         rc = 0;
     } else if (strcmp(cmd, "probe") == 0) {
-        rc = cg_ctl_probe(conf, key);
+        rc = cg_ctl_probe(conf, key, key_file);
     } else if (strcmp(cmd, "mint") == 0) {
         rc = cg_main_mint(conf, user, ttl);
     } else {

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -57,6 +58,8 @@ typedef struct {
     double      ondemand_after; /* ondemand: no new fork before this */
     cg_store_t *store;          /* [store] type = local: held open, so the
                                    file is seen in use by this config */
+    int         reload_pending; /* deferred: a key rotation holds the
+                                   config's lock */
 } cg_master_t;
 
 static int cg_master_pipe[2] = { -1, -1 };
@@ -725,6 +728,38 @@ cg_master_reload(cg_master_t *m)
 }
 
 
+/* scripts/rotate-key holds an exclusive flock(2) on the config file
+ * while the key files are not in a state it has probed: a reload then
+ * waits (the master checks again every loop, ~100 ms) rather than load a
+ * key half-way through a rotation. The master holds a shared lock while
+ * it reloads, so a rotation cannot start under it either. */
+static void
+cg_master_reload_when_unlocked(cg_master_t *m)
+{
+    int fd = open(m->conf_path, O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0
+        && errno == EWOULDBLOCK) {
+        if (!m->reload_pending) {
+            cg_log(CG_LOG_NOTICE, "reload deferred: a key rotation holds "
+                   "the lock on %s; reloading once it is released",
+                   m->conf_path);
+        }
+        m->reload_pending = 1;
+        close(fd);
+        return;
+    }
+    m->reload_pending = 0;
+    cg_master_reload(m);
+    if (fd >= 0) {
+        /* Unlocked explicitly: the new workers share this open file
+         * (forked with it), and a close here would leave it locked. */
+        (void) flock(fd, LOCK_UN);
+        close(fd);
+    }
+}
+
+
 static void
 cg_master_stop(cg_master_t *m, int sig)
 {
@@ -754,7 +789,7 @@ cg_master_handle(cg_master_t *m, unsigned char sig)
         break;
     case SIGHUP:
         if (!m->stopping) {
-            cg_master_reload(m);
+            cg_master_reload_when_unlocked(m);
         }
         break;
     case SIGUSR1:
@@ -820,6 +855,9 @@ cg_master_loop(cg_master_t *m)
             }
         }
         cg_master_reap(m);      /* in case a SIGCHLD byte was lost */
+        if (m->reload_pending && !m->stopping) {
+            cg_master_reload_when_unlocked(m);
+        }
         cg_master_terminate_stuck(m);
         cg_master_manage(m, nfds == 2 && rc > 0
                             && (pfd[1].revents & POLLIN));
