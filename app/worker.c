@@ -420,6 +420,7 @@ static int
 cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
 {
     const cg_route_t *rt;
+    const char       *note;
     char              err[512];
 
     w->conf = conf;
@@ -442,8 +443,8 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
     }
     cg_alert_set_sink(&w->chat.meter.alert, cg_worker_alert, w);
     w->chat.meter.note = cg_worker_note;
-    if (cg_store_notice(w->chat.store)) {
-        cg_log(CG_LOG_WARN, "%s", cg_store_notice(w->chat.store));
+    if ((note = cg_store_notice(w->chat.store)) != NULL) {
+        cg_log(CG_LOG_WARN, "%s", note);
     }
     w->chat.key_rejected = cg_worker_key_rejected;
     w->chat.user_known = cg_worker_user_known;
