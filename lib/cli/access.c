@@ -98,6 +98,16 @@ cg_access_members(const char *group, unsigned gid, const char *owner_name,
 }
 
 
+/* Sorted with root first; an empty list has no array to sort. */
+static void
+cg_access_sort(cg_accounts_t *a)
+{
+    if (a->n > 1) {
+        qsort(a->names, a->n, sizeof(*a->names), cg_access_cmp);
+    }
+}
+
+
 /* The members of group gid and the accounts with it as primary group. */
 static int
 cg_access_group_readers(const char *passwd, const char *group, unsigned gid,
@@ -220,8 +230,8 @@ cg_access_acl(const char *path, int dflt, int want, cg_acl_grants_t *out)
         rc |= cg_acl_entry(e, want & mask, out);
     }
     acl_free(acl);
-    qsort(out->users.names, out->users.n, sizeof(char *), cg_access_cmp);
-    qsort(out->groups.names, out->groups.n, sizeof(char *), cg_access_cmp);
+    cg_access_sort(&out->users);
+    cg_access_sort(&out->groups);
     return rc ? -1 : 0;
 }
 
@@ -304,9 +314,9 @@ cg_access_who_path(const char *path, const struct stat *st, int want,
         rc |= groups ? cg_access_add(groups, g.groups.names[i]) : 0;
     }
     out->everyone = (st->st_mode & want) != 0;
-    qsort(out->names, out->n, sizeof(*out->names), cg_access_cmp);
+    cg_access_sort(out);
     if (groups) {
-        qsort(groups->names, groups->n, sizeof(char *), cg_access_cmp);
+        cg_access_sort(groups);
     }
     cg_acl_grants_free(&g);
     return rc ? -1 : 0;
