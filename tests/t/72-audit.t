@@ -141,10 +141,10 @@ SKIP: {
     my $sec = "$d/session.secret";
     system('setfacl', '-m', "u:$lu:r", $sec) == 0 or die "setfacl";
     ($rc, $j) = audit();
-    my ($s) = grep { $_->{name} eq 'session secret' } @{ $j->{secrets} };
+    my ($s) = @{ $j->{session_secrets} // [] };
     ok($s, 'the session secret is audited');
-    ok((grep { $_ eq $lu } @{ $s->{file}{readers} // [] }), 'ACL on the session secret: the account is named');
-    ok((grep { $_->{severity} eq 'high' && $_->{subject} eq 'session secret' && $_->{message} =~ /user $lu/ }
+    ok((grep { $_ eq $lu } @{ $s->{readers} // [] }), 'ACL on the session secret: the account is named');
+    ok((grep { $_->{severity} eq 'high' && $_->{subject} eq '[session] secret' && $_->{message} =~ /user $lu/ }
         @{ $j->{findings} }), 'ACL on the session secret: high');
     system('setfacl', '-b', $sec);
     ($rc, $j) = audit();
