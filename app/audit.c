@@ -4,7 +4,10 @@
  *
  * The report is built once as a JSON object (printed as is with --json) and
  * printed as text from the same object, so both say the same thing. Keys
- * are shown by name and fingerprint only. Exit status: 3 when any finding
+ * are shown by name and fingerprint only. Readers of each key and secret
+ * file come from its mode and its POSIX ACL (a named user is a high
+ * finding, a named group medium), and from its directory's default ACL,
+ * which a rotated key inherits. Exit status: 3 when any finding
  * is high, 0 otherwise (1 when the config cannot be read).
  */
 #include "audit.h"
@@ -88,7 +91,7 @@ static json_object *
 cg_audit_file(const char *path, const struct stat *st, int writers)
 {
     json_object   *o = json_object_new_object();
-    cg_accounts_t  acc;
+    cg_accounts_t  acc, grp;
     char           name[64], mode[8];
 
     json_object_object_add(o, "path", json_object_new_string(path));
@@ -98,15 +101,93 @@ cg_audit_file(const char *path, const struct stat *st, int writers)
     json_object_object_add(o, "group", json_object_new_string(name));
     snprintf(mode, sizeof(mode), "%04o", (unsigned) (st->st_mode & 07777));
     json_object_object_add(o, "mode", json_object_new_string(mode));
-    if (cg_access_who(st, CG_ACCESS_READ, NULL, NULL, &acc) == 0) {
+    if (cg_access_who_path(path, st, CG_ACCESS_READ, NULL, NULL, &acc,
+                           &grp) == 0) {
         json_object_object_add(o, "readers", cg_audit_names(&acc));
+        json_object_object_add(o, "reader_groups", cg_audit_names(&grp));
     }
     cg_accounts_free(&acc);
+    cg_accounts_free(&grp);
     if (writers && cg_access_who(st, CG_ACCESS_WRITE, NULL, NULL, &acc) == 0) {
         json_object_object_add(o, "writers", cg_audit_names(&acc));
     }
     cg_accounts_free(&acc);
     return o;
+}
+
+
+/* Findings for a POSIX ACL (access ACL of the file, or default ACL of its
+ * directory, which a key written there by a rotation inherits): a named
+ * user is an account singled out to read the secret, high; a named group
+ * medium, and its name in the message. */
+static void
+cg_audit_acl(cg_audit_t *a, const char *subject, const char *what,
+             const char *path, int dflt)
+{
+    cg_acl_grants_t g;
+    size_t          i;
+    const char     *how = dflt ? "the default ACL of directory"
+                               : "a POSIX ACL on";
+
+    if (cg_access_acl(path, dflt, CG_ACCESS_READ, &g) != 0) {
+        cg_audit_find(a, CG_MEDIUM, subject, "cannot read the ACL of %s",
+                      path);
+        return;
+    }
+    for (i = 0; i < g.users.n; i++) {
+        cg_audit_find(a, CG_HIGH, subject, "%s %s grants read to user %s "
+                      "(a named-user grant on the %s)", how, path,
+                      g.users.names[i], what);
+    }
+    for (i = 0; i < g.groups.n; i++) {
+        cg_audit_find(a, CG_MEDIUM, subject, "%s %s grants read to group %s "
+                      "(its members are listed as readers)", how, path,
+                      g.groups.names[i]);
+    }
+    cg_acl_grants_free(&g);
+}
+
+
+/* A key or secret file's ACL and its directory's default ACL. */
+static void
+cg_audit_acls(cg_audit_t *a, const char *subject, const char *what,
+              const char *path)
+{
+    char dir[4096], *slash;
+
+    cg_audit_acl(a, subject, what, path, 0);
+    snprintf(dir, sizeof(dir), "%s", path);
+    if ((slash = strrchr(dir, '/')) != NULL) {
+        *(slash == dir ? slash + 1 : slash) = '\0';
+        cg_audit_acl(a, subject, what, dir, 1);
+    }
+}
+
+
+/* A key file: its ACLs, then who the mode (or the ACL's owning-group
+ * entry) lets read it. */
+static void
+cg_audit_secret_file(cg_audit_t *a, const char *subject, const char *what,
+                     const char *path, const struct stat *st)
+{
+    cg_acl_grants_t g;
+    int             group_reads = (st->st_mode & S_IRGRP) != 0;
+
+    cg_audit_acls(a, subject, what, path);
+    /* With an ACL the group bits are the mask: the owning group's own
+     * entry says whether it reads. */
+    if (cg_access_acl(path, 0, CG_ACCESS_READ, &g) == 0 && g.extended) {
+        group_reads = g.group_obj;
+    }
+    cg_acl_grants_free(&g);
+    if (st->st_mode & S_IROTH) {
+        cg_audit_find(a, CG_HIGH, subject, "%s file %s is readable by "
+                      "everyone (mode %04o)", what, path,
+                      (unsigned) (st->st_mode & 07777));
+    } else if (group_reads) {
+        cg_audit_find(a, CG_INFO, subject, "%s file %s is readable by its "
+                      "group; check the readers listed", what, path);
+    }
 }
 
 
@@ -187,6 +268,7 @@ cg_audit_session_secret(cg_audit_t *a, const cg_conf_t *conf)
                           (unsigned) (st.st_mode & 07777));
         }
         cg_audit_php_reads(a, names[i], "session secret file", path, &st);
+        cg_audit_acls(a, names[i], "secret", path);
     }
     json_object_object_add(a->root, "session_secrets", arr);
 }
@@ -213,14 +295,7 @@ cg_audit_key_file(cg_audit_t *a, const cg_key_t *k, json_object *jk)
     }
     json_object_object_add(jk, "file", cg_audit_file(path, &st, 0));
     cg_audit_php_reads(a, k->name, "key file", path, &st);
-    if (st.st_mode & S_IROTH) {
-        cg_audit_find(a, CG_HIGH, k->name, "key file %s is readable by "
-                      "everyone (mode %04o)", path,
-                      (unsigned) (st.st_mode & 07777));
-    } else if (st.st_mode & S_IRGRP) {
-        cg_audit_find(a, CG_INFO, k->name, "key file %s is readable by its "
-                      "group; check the readers listed", path);
-    }
+    cg_audit_secret_file(a, k->name, "key", path, &st);
 }
 
 
@@ -583,7 +658,8 @@ cg_audit_print_list(const char *label, json_object *o, const char *key)
     for (i = 0; i < n; i++) {
         printf("%s%s", i ? ", " : "",
                json_object_get_string(json_object_array_get_idx(arr, i)));
-        if (i == 0) {
+        if (i == 0 && strcmp(json_object_get_string(
+                              json_object_array_get_idx(arr, i)), "root") == 0) {
             printf(" (always)");
         }
     }
@@ -613,6 +689,7 @@ cg_audit_print_file(const char *title, json_object *f)
            cg_audit_str(f, "path"), cg_audit_str(f, "owner"),
            cg_audit_str(f, "group"), cg_audit_str(f, "mode"));
     cg_audit_print_list("readable by:", f, "readers");
+    cg_audit_print_list("groups:", f, "reader_groups");
     cg_audit_print_list("writable by:", f, "writers");
 }
 
@@ -651,6 +728,7 @@ cg_audit_print_key(json_object *k)
                cg_audit_str(f, "path"), cg_audit_str(f, "owner"),
                cg_audit_str(f, "group"), cg_audit_str(f, "mode"));
         cg_audit_print_list("readable by:", f, "readers");
+        cg_audit_print_list("groups:", f, "reader_groups");
     }
 }
 

@@ -114,26 +114,39 @@ cg_ctl_probe_route(cg_conf_t *conf, const char *name, cg_route_t *out)
 
 
 int
-cg_ctl_probe(cg_conf_t *conf, const char *key)
+cg_ctl_probe(cg_conf_t *conf, const char *key, const char *key_file)
 {
     cg_route_t        rt;
     const char       *name = key ? key : cg_provider_api_key_name(conf);
     long              status = 0;
-    char              why[160] = "", detail[200];
+    char              why[160] = "", detail[200], ref[4200], err[512];
     int               rc;
     cg_audit_event_t  ev = { "key_probe", name, NULL, NULL, detail };
+    cg_secret_t       cand;
 
+    memset(&cand, 0, sizeof(cand));
     if (cg_ctl_probe_route(conf, name, &rt) != 0) {
         return 1;
+    }
+    if (key_file) {
+        /* The candidate, with the checks any file: key gets. */
+        snprintf(ref, sizeof(ref), "file:%s", key_file);
+        if (cg_secret_load(&cand, ref, err, sizeof(err)) != 0) {
+            fprintf(stderr, "chatgate: probe: %s\n", err);
+            return 1;
+        }
+        rt.api_key = cand;
     }
     rt.max_tokens = 1;
     rc = cg_ctl_probe_call(conf, &rt, &status, why, sizeof(why));
     ev.key_id = rt.api_key.fp;
     snprintf(detail, sizeof(detail), "%s: status %ld%s%s",
              rc == 0 ? "ok" : "failed", status, why[0] ? ", " : "", why);
-    printf("chatgate: probe of key %s (%s): %s (route %s)\n", name,
-           rt.api_key.fp, detail, rt.name);
+    printf("chatgate: probe of %skey %s (%s): %s (route %s)\n",
+           key_file ? "candidate " : "", name, rt.api_key.fp, detail,
+           rt.name);
     cg_usagelog_audit(conf->log.usage_log, &ev);
+    cg_secret_free(&cand);
     return rc == 0 ? 0 : 1;
 }
 

@@ -12,7 +12,11 @@
 
 int cg_ctl_reload(const cg_conf_t *conf);
 /* key NULL: the provider key. Returns 0 when the provider accepted it. */
-int cg_ctl_probe(cg_conf_t *conf, const char *key);
+/* One minimal provider call through key (NULL: the default route's);
+ * with key_file, through the candidate key in that file instead of the
+ * installed one (loaded with the same checks as file: keys). 0 when the
+ * provider accepted it. */
+int cg_ctl_probe(cg_conf_t *conf, const char *key, const char *key_file);
 /* Prints each loaded key's name, environment and fingerprint, and an age
  * warning for keys past max_age_days (for `check`). */
 void cg_ctl_check_keys(const cg_conf_t *conf);

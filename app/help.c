@@ -45,7 +45,7 @@ static const cg_help_t cg_help_cmds[] = {
       "it is one) and its workers to reopen their logs (SIGUSR1), for\n"
       "logrotate's postrotate.\n",
       CG_HELP_CONF },
-    { "probe", "probe [-c FILE] [--key NAME]",
+    { "probe", "probe [-c FILE] [--key NAME] [--key-file PATH]",
       "Sends one minimal request (max_tokens 1) to the provider through a\n"
       "key, to prove it works; logs a key_probe audit event.\n",
       CG_HELP_CONF

@@ -138,6 +138,7 @@ int
 main(int argc, char **argv)
 {
     const char *path = CG_DEFAULT_CONF, *cmd, *user = NULL, *key = NULL;
+    const char *key_file = NULL;
     long        ttl = 0;
     cg_conf_t  *conf;
     int         i, rc, json = 0;
@@ -171,6 +172,8 @@ main(int argc, char **argv)
             ttl = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
             key = argv[++i];
+        } else if (strcmp(argv[i], "--key-file") == 0 && i + 1 < argc) {
+            key_file = argv[++i];
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (user == NULL && argv[i][0] != '-') {
@@ -209,7 +212,7 @@ main(int argc, char **argv)
         cg_ctl_check_keys(conf);
         rc = 0;
     } else if (strcmp(cmd, "probe") == 0) {
-        rc = cg_ctl_probe(conf, key);
+        rc = cg_ctl_probe(conf, key, key_file);
     } else if (strcmp(cmd, "mint") == 0) {
         rc = cg_main_mint(conf, user, ttl);
     } else {

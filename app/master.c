@@ -9,7 +9,9 @@
 #include "worker.h"
 
 #include "core/clock.h"
+#include "log/usagelog.h"
 #include "provider/upstream.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -56,6 +59,10 @@ typedef struct {
     int         crashes;
     double      crash_window;
     double      ondemand_after; /* ondemand: no new fork before this */
+    cg_store_t *store;          /* [store] type = local: held open, so the
+                                   file is seen in use by this config */
+    int         reload_pending; /* deferred: a key rotation holds the
+                                   config's lock */
     int         owed;           /* workers that left unasked, to replace */
     int         start_failures; /* in a row, with no worker serving */
     int         exit_code;
@@ -480,6 +487,67 @@ cg_master_note_crash(cg_master_t *m, double now)
 }
 
 
+/* What a dead worker's request gets instead of the line it could not
+ * write. */
+typedef struct {
+    cg_master_t *m;
+    const char  *why;
+    cg_err_t     err;       /* what the client got */
+} cg_master_orphan_t;
+
+
+/* One usage line, written by the master from the scoreboard, for a
+ * request whose worker died before writing it: 502 (what the web server
+ * answers when the worker's connection breaks), the user, the route, and
+ * why. The count of usage lines stays the count of requests accepted. */
+static void
+cg_master_orphan_line(void *ctx, const cg_sb_thread_t *t)
+{
+    cg_master_orphan_t *o = ctx;
+    const cg_conf_t    *conf = o->m->conf;
+    const cg_route_t   *rt = cg_provider_route_find(conf, t->route,
+                                                      strlen(t->route));
+    cg_usage_ctx_t      u;
+    cg_usagelog_t       log;
+    cg_req_t            r;
+    cg_buf_t            line = { 0 };
+    char                err[256];
+
+    if (rt == NULL) {
+        rt = cg_provider_route_find(conf, conf->provider.default_route,
+                                    strlen(conf->provider.default_route));
+    }
+    u = (cg_usage_ctx_t) { t->route[0] ? t->route : rt->name, rt->model,
+                           rt->api_key.fp };
+    memset(&r, 0, sizeof(r));
+    cg_req_init(&r, (double) atomic_load(&t->started_ms) / 1000.0);
+    snprintf(r.request_id, sizeof(r.request_id), "%s", t->request_id);
+    snprintf(r.user, sizeof(r.user), "%s", t->user);
+    r.stream = atomic_load(&t->stream);
+    snprintf(r.flags, sizeof(r.flags), "worker_died");
+    cg_req_fail(&r, o->err, NULL, "%s mid-request (line written by the "
+                "master)", o->why);
+    cg_usage_format(&r, &u, cg_clock_mono(), cg_clock_wall(), &line);
+    if (cg_usagelog_open(&log, conf->log.usage_log, err, sizeof(err)) != 0
+        || cg_usagelog_write(&log, &line) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot write usage line for %s: %.*s",
+               r.request_id, line.len ? (int) line.len - 1 : 0,
+               line.data ? line.data : "");
+    }
+    if (log.path) {
+        cg_usagelog_close(&log);
+    }
+    cg_buf_free(&line);
+    cg_req_destroy(&r);
+}
+
+
+/* Every death of every generation is logged with its cause and counted
+ * on the status page; only the current generation's is replaced (a
+ * draining one was leaving anyway). Requests it left without a usage
+ * line get one from the master. */
+
+
 /* 1 when a worker of the current generation has a thread up (idle or
  * busy): the pool can serve. */
 static int
@@ -528,7 +596,12 @@ cg_master_start_failed(cg_master_t *m)
 static void
 cg_master_reap_one(cg_master_t *m, int i, int status, double now)
 {
-    cg_slot_t *s = &m->slots[i];
+    cg_slot_t          *s = &m->slots[i];
+    int                 sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int                 current = s->generation == m->generation
+                                  && !m->stopping;
+    char                why[96];
+    cg_master_orphan_t  o = { m, why, CG_E_UPSTREAM };
 
     if (!s->retiring && !m->stopping && s->generation == m->generation) {
         m->owed++;
@@ -541,20 +614,38 @@ cg_master_reap_one(cg_master_t *m, int i, int status, double now)
         cg_master_start_failed(m);
         return;
     }
+    snprintf(why, sizeof(why), "worker %d left", (int) s->pid);
     if (s->killed || (WIFEXITED(status)
                       && WEXITSTATUS(status) == CG_WORKER_EXIT_TERMINATED)) {
         /* request_terminate_timeout: expected, not a crash */
         atomic_fetch_add(&m->sb.c->terminated, 1);
-    } else if (WIFSIGNALED(status) && !m->stopping
-               && s->generation == m->generation) {
-        cg_log(CG_LOG_WARN, "worker %d killed by signal %d; replacing it",
-               (int) s->pid, WTERMSIG(status));
-        cg_master_note_crash(m, now);
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0
-               && !m->stopping) {
-        cg_log(CG_LOG_WARN, "worker %d exited with status %d",
-               (int) s->pid, WEXITSTATUS(status));
-        cg_master_note_crash(m, now);
+        snprintf(why, sizeof(why), "worker %d ended by "
+                 "request_terminate_timeout", (int) s->pid);
+        o.err = CG_E_UPSTREAM_TIMEOUT;  /* it answered 504 itself */
+    } else if (sig) {
+        cg_log(CG_LOG_WARN, "worker %d killed by signal %d%s (%s, "
+               "generation %d%s)", (int) s->pid, sig,
+               current ? "; replacing it" : "", strsignal(sig),
+               s->generation, current ? "" : ", draining: not replaced");
+        cg_sb_death(&m->sb, sig);
+        snprintf(why, sizeof(why), "worker %d died (signal %d)",
+                 (int) s->pid, sig);
+        if (current) {
+            cg_master_note_crash(m, now);
+        }
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        cg_log(CG_LOG_WARN, "worker %d exited with status %d (generation "
+               "%d)", (int) s->pid, WEXITSTATUS(status), s->generation);
+        cg_sb_death(&m->sb, 0);
+        snprintf(why, sizeof(why), "worker %d exited (status %d)",
+                 (int) s->pid, WEXITSTATUS(status));
+        if (!m->stopping) {
+            cg_master_note_crash(m, now);
+        }
+    }
+    if (cg_sb_orphans(&m->sb, i, cg_master_orphan_line, &o) > 0) {
+        cg_log(CG_LOG_WARN, "%s: its requests in flight have usage lines "
+               "written by the master", why);
     }
     s->pid = 0;
     cg_master_clear_slot(m, i);
@@ -619,9 +710,37 @@ cg_master_reload_fits(cg_master_t *m, cg_conf_t *nc)
 }
 
 
+/* [store] type = local: the master opens the file before any worker,
+ * so a configuration that cannot share it (another one, another size)
+ * refuses to start, or to reload, with a message naming both. Returns the
+ * open store (NULL for memcached) in *out; -1 refused. */
+static int
+cg_master_open_store(const cg_conf_t *conf, cg_store_t **out)
+{
+    char        err[1024];
+    const char *note;
+
+    *out = NULL;
+    if (conf->store.type != CG_STORE_LOCAL) {
+        return 0;
+    }
+    *out = cg_store_new_local(conf->store.path, (unsigned) conf->store.slots,
+                              conf->path, err, sizeof(err));
+    if (*out == NULL) {
+        cg_log(CG_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    if ((note = cg_store_notice(*out)) != NULL) {
+        cg_log(CG_LOG_WARN, "%s", note);
+    }
+    return 0;
+}
+
+
 static void
 cg_master_reload(cg_master_t *m)
 {
+    cg_store_t *store;
     cg_conf_t *nc;
     char       err[512];
     int        old = m->generation;
@@ -636,10 +755,12 @@ cg_master_reload(cg_master_t *m)
         return;
     }
     cg_master_php_pool(nc);
-    if (!cg_master_reload_fits(m, nc)) {
+    if (!cg_master_reload_fits(m, nc) || cg_master_open_store(nc, &store)) {
         cg_confclose(nc);
         return;
     }
+    cg_store_free(m->store);
+    m->store = store;
     if (strcmp(nc->server.listen, m->conf->server.listen) != 0) {
         cg_log(CG_LOG_WARN, "reload: a new listen address needs a restart; "
                "keeping %s", m->conf->server.listen);
@@ -654,6 +775,38 @@ cg_master_reload(cg_master_t *m)
     cg_master_signal_all(m, SIGQUIT, old);
     cg_log(CG_LOG_NOTICE, "reloaded %s (generation %d)", m->conf_path,
            m->generation);
+}
+
+
+/* scripts/rotate-key holds an exclusive flock(2) on the config file
+ * while the key files are not in a state it has probed: a reload then
+ * waits (the master checks again every loop, ~100 ms) rather than load a
+ * key half-way through a rotation. The master holds a shared lock while
+ * it reloads, so a rotation cannot start under it either. */
+static void
+cg_master_reload_when_unlocked(cg_master_t *m)
+{
+    int fd = open(m->conf_path, O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0
+        && errno == EWOULDBLOCK) {
+        if (!m->reload_pending) {
+            cg_log(CG_LOG_NOTICE, "reload deferred: a key rotation holds "
+                   "the lock on %s; reloading once it is released",
+                   m->conf_path);
+        }
+        m->reload_pending = 1;
+        close(fd);
+        return;
+    }
+    m->reload_pending = 0;
+    cg_master_reload(m);
+    if (fd >= 0) {
+        /* Unlocked explicitly: the new workers share this open file
+         * (forked with it), and a close here would leave it locked. */
+        (void) flock(fd, LOCK_UN);
+        close(fd);
+    }
 }
 
 
@@ -686,7 +839,7 @@ cg_master_handle(cg_master_t *m, unsigned char sig)
         break;
     case SIGHUP:
         if (!m->stopping) {
-            cg_master_reload(m);
+            cg_master_reload_when_unlocked(m);
         }
         break;
     case SIGUSR1:
@@ -753,6 +906,9 @@ cg_master_loop(cg_master_t *m)
             }
         }
         cg_master_reap(m);      /* in case a SIGCHLD byte was lost */
+        if (m->reload_pending && !m->stopping) {
+            cg_master_reload_when_unlocked(m);
+        }
         cg_master_terminate_stuck(m);
         cg_master_manage(m, nfds == 2 && rc > 0
                             && (pfd[1].revents & POLLIN));
@@ -1006,6 +1162,11 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
                "failed to initialise");
         return 1;
     }
+    if (cg_master_open_store(conf, &m.store) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start");
+        cg_master_pid_file(conf, 0);
+        return 1;
+    }
     cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
            "x %d threads (provider key %s, %d routes)",
            m.systemd ? "the systemd socket (fd 3)"
@@ -1024,6 +1185,7 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     }
     cg_master_pid_file(m.conf, 0);
     cg_log(CG_LOG_NOTICE, "stopped");
+    cg_store_free(m.store);
     cg_sb_destroy(&m.sb);
     cg_confclose(m.conf);
     cg_secret_env_clear();

@@ -100,10 +100,20 @@ cg_report_file(cg_report_t *rp, const char *path)
     }
     while (gzgets(f, line, sizeof(line)) != NULL) {
         n = strlen(line);
+        if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+            /* Longer than any line chatgate writes: one bad line, however
+             * many buffers it takes to reach its end. */
+            while (gzgets(f, line, sizeof(line)) != NULL
+                   && line[strlen(line) - 1] != '\n') {
+            }
+            (void) cg_report_line(rp, "", 0);
+            continue;
+        }
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
             n--;
         }
-        if (n > 0) {
+        /* Blank padding (a test's filler, a hand edit) is no line. */
+        if (strspn(line, " \t") < n) {
             (void) cg_report_line(rp, line, n);
         }
     }

@@ -68,6 +68,10 @@ cg_sb_begin(cg_sb_t *sb, int proc, int thread)
     long long       now = cg_sb_now_ms();
 
     t->user[0] = '\0';
+    t->request_id[0] = '\0';
+    t->route[0] = '\0';
+    atomic_store(&t->logged, 0);
+    atomic_store(&t->stream, 0);
     atomic_store(&t->started_ms, now);
     atomic_store(&t->state, CG_SB_BUSY);
     atomic_fetch_add(&sb->procs[proc].busy, 1);
@@ -134,4 +138,62 @@ cg_sb_end(cg_sb_t *sb, int proc, int thread, const cg_req_t *r)
     atomic_fetch_add(&sb->procs[proc].requests, 1);
     atomic_fetch_sub(&sb->procs[proc].busy, 1);
     atomic_store(&sb->procs[proc].last_active_ms, cg_sb_now_ms());
+}
+
+
+void
+cg_sb_request(cg_sb_t *sb, int proc, int thread, const char *id, int stream)
+{
+    cg_sb_thread_t *t = cg_sb_thread(sb, proc, thread);
+
+    snprintf(t->request_id, sizeof(t->request_id), "%s", id);
+    atomic_store(&t->stream, stream);
+}
+
+
+void
+cg_sb_route(cg_sb_t *sb, int proc, int thread, const char *route)
+{
+    cg_sb_thread_t *t = cg_sb_thread(sb, proc, thread);
+
+    snprintf(t->route, sizeof(t->route), "%s", route ? route : "");
+}
+
+
+void
+cg_sb_logged(cg_sb_t *sb, int proc, int thread)
+{
+    atomic_store(&cg_sb_thread(sb, proc, thread)->logged, 1);
+}
+
+
+int
+cg_sb_orphans(cg_sb_t *sb, int proc,
+              void (*fn)(void *ctx, const cg_sb_thread_t *t), void *ctx)
+{
+    cg_sb_thread_t *t;
+    int             i, n = 0;
+
+    for (i = 0; i < sb->c->threads; i++) {
+        t = cg_sb_thread(sb, proc, i);
+        if (atomic_load(&t->state) == CG_SB_BUSY && t->request_id[0]
+            && !atomic_load(&t->logged)) {
+            fn(ctx, t);
+            n++;
+        }
+        t->request_id[0] = '\0';
+        atomic_store(&t->logged, 0);
+    }
+    atomic_fetch_add(&sb->c->orphan_lines, (unsigned long long) n);
+    return n;
+}
+
+
+void
+cg_sb_death(cg_sb_t *sb, int signal)
+{
+    atomic_fetch_add(&sb->c->deaths, 1);
+    if (signal > 0 && signal < CG_SB_SIGNALS) {
+        atomic_fetch_add(&sb->c->deaths_by_signal[signal], 1);
+    }
 }

@@ -23,6 +23,9 @@
 
 #define CG_SB_USER_MAX    (CG_USER_MAX + 1)
 #define CG_SB_LAT_BUCKETS 10
+#define CG_SB_ID_MAX      40
+#define CG_SB_ROUTE_MAX   72
+#define CG_SB_SIGNALS     65      /* worker deaths counted per signal */
 
 typedef enum {
     CG_SB_EMPTY = 0,
@@ -30,11 +33,18 @@ typedef enum {
     CG_SB_BUSY
 } cg_sb_state_t;
 
+/* The running request, for the status page and for the master: when the
+ * process dies before the thread wrote its usage line (logged still 0),
+ * the master writes the line from here (cg_sb_orphan). */
 typedef struct {
     atomic_int          state;
     atomic_llong        started_ms;     /* monotonic ms of current request */
     atomic_ullong       requests;
+    atomic_int          logged;         /* its usage line is written */
+    atomic_int          stream;         /* the client asked for SSE */
     char                user[CG_SB_USER_MAX];
+    char                request_id[CG_SB_ID_MAX];   /* "": not a chat */
+    char                route[CG_SB_ROUTE_MAX];
 } cg_sb_thread_t;
 
 typedef struct {
@@ -56,6 +66,12 @@ typedef struct {
     atomic_ullong       spend_microusd;  /* the usage lines' cost_micro_usd */
     atomic_ullong       respawns;
     atomic_ullong       terminated;      /* killed by request_terminate */
+    atomic_ullong       deaths;          /* workers of any generation that
+                                            died by a signal or exited
+                                            with an error */
+    atomic_ullong       deaths_by_signal[CG_SB_SIGNALS];
+    atomic_ullong       orphan_lines;    /* usage lines the master wrote
+                                            for requests a death cut */
     atomic_llong        started_wall;
     int                 nprocs;
     int                 threads;
@@ -79,5 +95,19 @@ void  cg_sb_begin(cg_sb_t *sb, int proc, int thread);
 /* The running request's user is known (after the session stage). */
 void  cg_sb_user(cg_sb_t *sb, int proc, int thread, const char *user);
 void  cg_sb_end(cg_sb_t *sb, int proc, int thread, const cg_req_t *r);
+/* The chat request on (proc, thread) has its id (and whether it
+ * streams), and later its route; then its usage line is written. */
+void  cg_sb_request(cg_sb_t *sb, int proc, int thread, const char *id,
+                    int stream);
+void  cg_sb_route(cg_sb_t *sb, int proc, int thread, const char *route);
+void  cg_sb_logged(cg_sb_t *sb, int proc, int thread);
+/* The master, after process slot proc died: the requests it left without
+ * a usage line, one call of fn each (thread slot, for its fields); then
+ * the slot's threads are cleared. Returns how many. */
+int   cg_sb_orphans(cg_sb_t *sb, int proc,
+                    void (*fn)(void *ctx, const cg_sb_thread_t *t),
+                    void *ctx);
+/* A worker death of any generation: counted, by signal (0: an exit). */
+void  cg_sb_death(cg_sb_t *sb, int signal);
 
 #endif

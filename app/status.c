@@ -71,6 +71,27 @@ cg_status_json_slots(cg_sb_t *sb, cg_buf_t *b)
 }
 
 
+/* Worker deaths of every generation (a draining one included), by the
+ * signal that ended them, and the usage lines the master wrote for the
+ * requests they cut. */
+static void
+cg_status_json_deaths(cg_sb_counters_t *c, cg_buf_t *b)
+{
+    int i, n = 0;
+
+    cg_buf_addf(b, ",\"worker_deaths\":%llu,\"worker_deaths_by_signal\":{",
+                atomic_load(&c->deaths));
+    for (i = 1; i < CG_SB_SIGNALS; i++) {
+        if (atomic_load(&c->deaths_by_signal[i]) > 0) {
+            cg_buf_addf(b, "%s\"%d\":%llu", n++ ? "," : "", i,
+                        atomic_load(&c->deaths_by_signal[i]));
+        }
+    }
+    cg_buf_addf(b, "},\"orphan_usage_lines\":%llu",
+                atomic_load(&c->orphan_lines));
+}
+
+
 static void
 cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
 {
@@ -117,8 +138,31 @@ cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
                 (unsigned long long) conf->budget.user_monthly,
                 (unsigned long long) conf->budget.global_daily,
                 (unsigned long long) conf->budget.global_monthly);
+    cg_status_json_deaths(c, b);
     cg_status_json_slots(sb, b);
     cg_buf_adds(b, "}\n");
+}
+
+
+static void
+cg_status_prom_deaths(cg_sb_counters_t *c, cg_buf_t *b)
+{
+    int i;
+
+    cg_buf_addf(b, "# TYPE chatgate_worker_deaths_total counter\n"
+                "chatgate_worker_deaths_total %llu\n"
+                "# TYPE chatgate_worker_deaths_by_signal_total counter\n",
+                atomic_load(&c->deaths));
+    for (i = 1; i < CG_SB_SIGNALS; i++) {
+        if (atomic_load(&c->deaths_by_signal[i]) > 0) {
+            cg_buf_addf(b, "chatgate_worker_deaths_by_signal_total"
+                        "{signal=\"%d\"} %llu\n", i,
+                        atomic_load(&c->deaths_by_signal[i]));
+        }
+    }
+    cg_buf_addf(b, "# TYPE chatgate_orphan_usage_lines_total counter\n"
+                "chatgate_orphan_usage_lines_total %llu\n",
+                atomic_load(&c->orphan_lines));
 }
 
 
@@ -168,6 +212,7 @@ cg_status_prom(cg_sb_t *sb, cg_buf_t *b)
                 atomic_load(&c->latency_count), atomic_load(&c->tokens_in),
                 atomic_load(&c->tokens_out),
                 (double) atomic_load(&c->spend_microusd) / 1e6);
+    cg_status_prom_deaths(c, b);
 }
 
 

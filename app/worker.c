@@ -178,8 +178,14 @@ cg_worker_out_write(void *ctx, const char *p, size_t n)
     /* The first byte of a streamed answer claims the connection, so the
      * request_terminate_timeout watchdog can no longer write its 504 over
      * it; if the watchdog was first, this answer is dropped. */
-    if (atomic_load(&w->phase) != CG_W_ANSWERING && !cg_worker_claim(w)) {
-        return -1;
+    if (atomic_load(&w->phase) != CG_W_ANSWERING) {
+        if (!cg_worker_claim(w)) {
+            return -1;
+        }
+        /* For the master's line, should this process die mid-stream. */
+        cg_sb_request(w->proc->sb, w->proc->slot, w->index,
+                      w->req.request_id, 1);
+        cg_sb_route(w->proc->sb, w->proc->slot, w->index, w->req.route);
     }
     return FCGX_PutStr(p, (int) n, w->fr.out) == (int) n ? 0 : -1;
 }
@@ -295,6 +301,8 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
                w->line.data);
     }
     w->log_failing = rc != 0;
+    /* Written (or in the error log): the master must not write it too. */
+    cg_sb_logged(w->proc->sb, w->proc->slot, w->index);
     if (r->upstream_status == 401 && r->route && r->key_id) {
         cg_worker_key_audit(w, r);
     }
@@ -310,6 +318,10 @@ cg_worker_user_known(void *ctx, const cg_req_t *r)
     cg_worker_t *w = ctx;
 
     cg_sb_user(w->proc->sb, w->proc->slot, w->index, r->user);
+    cg_sb_request(w->proc->sb, w->proc->slot, w->index, r->request_id,
+                  r->stream);
+    cg_sb_route(w->proc->sb, w->proc->slot, w->index,
+                r->route ? r->route : r->route_req);
 }
 
 
@@ -361,6 +373,9 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 
     cg_req_init(r, cg_clock_mono());
     cg_worker_request_id(w, r->request_id, sizeof(r->request_id));
+    /* From here the request is accepted: if this process dies before its
+     * usage line, the master writes one from the scoreboard. */
+    cg_sb_request(w->proc->sb, w->proc->slot, w->index, r->request_id, 0);
     cg_worker_params(r, fr);
     if (cg_http_admit(w->conf, r) == 0 && cg_worker_log_ok(w, r) == 0
         && cg_worker_read_body(w, fr, r) == 0) {
@@ -412,6 +427,7 @@ static int
 cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
 {
     const cg_route_t *rt;
+    const char       *note;
     char              err[512];
 
     w->conf = conf;
@@ -434,8 +450,8 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
     }
     cg_alert_set_sink(&w->chat.meter.alert, cg_worker_alert, w);
     w->chat.meter.note = cg_worker_note;
-    if (cg_store_notice(w->chat.store)) {
-        cg_log(CG_LOG_WARN, "%s", cg_store_notice(w->chat.store));
+    if ((note = cg_store_notice(w->chat.store)) != NULL) {
+        cg_log(CG_LOG_WARN, "%s", note);
     }
     w->chat.key_rejected = cg_worker_key_rejected;
     w->chat.user_known = cg_worker_user_known;

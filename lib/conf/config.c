@@ -1,6 +1,7 @@
 #include "conf/config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -15,6 +16,10 @@ cg_conf_init(cg_conf_t *conf, char *err, size_t errlen)
 int
 cg_conf_load(cg_conf_t *conf, const char *path, char *err, size_t errlen)
 {
+    char *abs = realpath(path, NULL);
+
+    snprintf(conf->path, sizeof(conf->path), "%s", abs ? abs : path);
+    free(abs);
     return cg_conf_reg_load(cg_conf_registry, conf, path, err, errlen);
 }
 

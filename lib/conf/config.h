@@ -45,6 +45,9 @@ typedef struct cg_conf_s {
     cg_input_conf_t     input;
     cg_guard_conf_t     guard;
     cg_pii_conf_t       pii;
+    /* The file cg_conf_load() read (absolute when it could be resolved):
+     * names this configuration where two may meet (the local store). */
+    char                path[256];
 } cg_conf_t;
 
 /* Fills conf with the defaults. */

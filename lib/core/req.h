@@ -51,6 +51,9 @@ typedef struct {
     const char  *err_msg;       /* client message; NULL: the table's */
     char         reason[160];   /* operator's reason, for the log */
     int          retry_after;   /* seconds, for 429/503; 0: none */
+    const char  *store_failed;  /* a stage's counter the store did not
+                                   answer ("pre-auth"), for the meter to
+                                   alert and log; NULL: none */
     cg_limit_report_t rate;     /* figures for the RateLimit headers */
     cg_limit_hold_t  limit_hold;
     cg_limits_t      route_limits;  /* the chosen route's own (ns NULL:

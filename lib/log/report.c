@@ -206,16 +206,28 @@ cg_report_count(cg_report_t *rp, json_object *o, const char *ts)
 }
 
 
+/* One JSON object filling the whole line: anything after it (another
+ * line glued on) makes the line bad, so it is never read as one good
+ * line that hides the other. */
 static json_object *
 cg_report_parse(const char *line, size_t len)
 {
     json_tokener *tok = json_tokener_new();
     json_object  *o;
+    size_t        used;
 
     if (tok == NULL) {
         return NULL;
     }
     o = json_tokener_parse_ex(tok, line, (int) len);
+    used = (size_t) json_tokener_get_parse_end(tok);
+    while (o && used < len && (line[used] == ' ' || line[used] == '\t')) {
+        used++;
+    }
+    if (o && used != len) {
+        json_object_put(o);
+        o = NULL;
+    }
     json_tokener_free(tok);
     return o;
 }

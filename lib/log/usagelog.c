@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@ cg_usagelog_open(cg_usagelog_t *log, const char *path, char *err,
                  size_t errlen)
 {
     log->path = strdup(path);
+    log->torn = 0;
     log->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (log->fd < 0 || log->path == NULL) {
         snprintf(err, errlen, "cannot open usage log %s: %s", path,
@@ -199,18 +202,73 @@ cg_usage_format_min(const cg_req_t *r, double wall, char *out, size_t cap)
 }
 
 
+/* Writes all of data[0..len) at the end of the file (under the writers'
+ * lock): 0, or -1 with errno after cutting the file back to where the
+ * line started, so that a short write (a full disk, a file size limit)
+ * leaves no fragment for the next line to be glued to. When even the cut
+ * fails, the next line starts with a newline of its own (log->torn). */
+static int
+cg_usagelog_put(cg_usagelog_t *log, const char *data, size_t len)
+{
+    struct iovec iov[2] = { { (void *) "\n", 1 }, { (void *) data, len } };
+    size_t       done = 0, want = len + (log->torn ? 1 : 0);
+    int          first = log->torn ? 0 : 1, saved;
+    ssize_t      n;
+    off_t        end;
+
+    while (done < want) {
+        if (done == 0) {
+            n = writev(log->fd, iov + first, 2 - first);
+        } else {
+            n = write(log->fd, data + (done - (want - len)), want - done);
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        done += (size_t) n;
+    }
+    if (done == want) {
+        log->torn = 0;
+        return 0;
+    }
+    saved = n < 0 ? errno : ENOSPC;
+    if (done > 0) {
+        /* O_APPEND left the offset at the end of what we wrote, and the
+         * lock kept every other writer out since. */
+        end = lseek(log->fd, 0, SEEK_CUR);
+        if (end < (off_t) done || ftruncate(log->fd, end - (off_t) done) != 0) {
+            log->torn = 1;
+        }
+    }
+    errno = saved;
+    return -1;
+}
+
+
 int
 cg_usagelog_write(cg_usagelog_t *log, const cg_buf_t *line)
 {
-    ssize_t n;
+    int rc, locked, saved;
 
     if (log->fd < 0 || line->oom) {
         return -1;
     }
+    /* Every writer of the file (workers, threads, the master, the CLI)
+     * takes the lock, so a cut after a short write can only remove this
+     * line's own fragment. */
     do {
-        n = write(log->fd, line->data, line->len);
-    } while (n < 0 && errno == EINTR);
-    return n == (ssize_t) line->len ? 0 : -1;
+        locked = flock(log->fd, LOCK_EX) == 0;
+    } while (!locked && errno == EINTR);
+    rc = cg_usagelog_put(log, line->data, line->len);
+    saved = errno;
+    if (locked) {
+        (void) flock(log->fd, LOCK_UN);
+    }
+    errno = saved;
+    return rc;
 }
 
 

@@ -7,8 +7,11 @@
  * provider, stream, retries, fallback_from, usage_estimated, flags (an
  * array of guard findings, [] when none) and cost_micro_usd (when the
  * model has a price). Alert events share the file (lib/meter/alert.c). Each
- * line is written with a single write(2) to a file opened O_APPEND, so
- * lines from many workers never interleave. Every string goes through the
+ * line is written with a single write(2) to a file opened O_APPEND, under
+ * flock(2) held by every writer, so lines from many workers never
+ * interleave; a short or failed write (a full disk) is cut back to the
+ * line's start, so a line is in the file whole or not at all and the next
+ * one is never glued to a fragment. Every string goes through the
  * one JSON escaper, so no input can break a line. The key appears only as
  * its fingerprint (key_id).
  */
@@ -21,6 +24,8 @@
 typedef struct {
     int     fd;
     char   *path;
+    int     torn;       /* a fragment could not be cut: next line starts
+                           with a newline */
 } cg_usagelog_t;
 
 typedef struct {
@@ -42,6 +47,8 @@ void cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u,
  * request goes unlogged. Returns its length (0: cap too small). */
 size_t cg_usage_format_min(const cg_req_t *r, double wall, char *out,
                            size_t cap);
+/* 0 when the whole line is in the file; -1 with errno when none of it is
+ * (the caller puts it in the error log or refuses, per on_write_error). */
 int  cg_usagelog_write(cg_usagelog_t *log, const cg_buf_t *line);
 
 /* An admin event (start, reload, key_loaded, key_rotated, key_age, probe):

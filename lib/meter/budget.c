@@ -280,9 +280,54 @@ cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
 /* One round trip (with one memcached server): spend first, hold released
  * second, in that order: in between a reader counts the request twice
  * (too strict), never not at all. */
+/* Keeps the ops of ops[0..n) that were not answered in left. */
+static void
+cg_budget_keep(const cg_store_op_t *ops, size_t n, cg_budget_pending_t *left)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ops[i].done) {
+            continue;
+        }
+        memcpy(left->keys[k], ops[i].key, ops[i].keylen);
+        left->keys[k][ops[i].keylen] = '\0';
+        left->ops[k] = ops[i];
+        left->ops[k].key = left->keys[k];
+        left->ops[k].done = 0;
+        k++;
+    }
+    left->n = k;
+}
+
+
+int
+cg_budget_retry(cg_store_t *st, cg_budget_pending_t *left)
+{
+    cg_store_op_t ops[CG_BUDGET_SETTLE_OPS];
+    char          keys[CG_BUDGET_SETTLE_OPS][CG_BKEY_LEN];
+    size_t        i, n = left->n;
+
+    if (n == 0) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        memcpy(keys[i], left->keys[i], sizeof(keys[i]));
+        ops[i] = left->ops[i];
+        ops[i].key = keys[i];
+    }
+    if (cg_store_batch(st, ops, n) == 0) {
+        left->n = 0;
+        return 0;
+    }
+    cg_budget_keep(ops, n, left);
+    return left->n ? -1 : 0;
+}
+
+
 int
 cg_budget_settle(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
-                 uint64_t actual, time_t now)
+                 uint64_t actual, time_t now, cg_budget_pending_t *left)
 {
     char          keys[CG_BSCOPE__COUNT * CG_BUDGET__PERIODS][CG_BKEY_LEN];
     char          hkeys[CG_BSCOPE__COUNT][CG_BKEY_LEN];
@@ -317,6 +362,10 @@ cg_budget_settle(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
         }
     }
     h->active = 0;
+    if (rc != 0 && left) {
+        cg_budget_keep(ops, n, left);
+        left->amount = actual;
+    }
     return rc;
 }
 

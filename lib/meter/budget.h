@@ -63,11 +63,31 @@ int      cg_budgets_any(const cg_budgets_t *b);
 cg_budget_rc_t cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b,
                                  const char *caller, uint64_t amount,
                                  time_t now, cg_budget_hold_t *h);
+/* The ops of a settlement the store did not answer, kept to be run again
+ * once it does: the spend is never dropped because the store went away
+ * between the reservation and the settlement. Ops that were sent but not
+ * answered may have happened; running them again can only count too
+ * much (refusing sooner), never too little. Keys live in the struct:
+ * fill it in place, do not copy it. */
+#define CG_BUDGET_SETTLE_OPS  (CG_BSCOPE__COUNT * (CG_BUDGET__PERIODS + 1))
+
+typedef struct {
+    char          keys[CG_BUDGET_SETTLE_OPS][CG_STORE_KEY_MAX + 1];
+    cg_store_op_t ops[CG_BUDGET_SETTLE_OPS];
+    size_t        n;        /* 0: nothing left */
+    uint64_t      amount;   /* the spend it carries, for the log */
+} cg_budget_pending_t;
+
 /* Settles to the actual cost (which may exceed the reservation when the
- * estimate was short: the actual is always what is recorded). */
+ * estimate was short: the actual is always what is recorded). Returns 0,
+ * or -1 when the store did not answer every op: those are then copied
+ * into left (when not NULL) for cg_budget_retry(). */
 int            cg_budget_settle(cg_store_t *st, const cg_budgets_t *b,
                                 cg_budget_hold_t *h, uint64_t actual,
-                                time_t now);
+                                time_t now, cg_budget_pending_t *left);
+/* Runs the ops left of a settlement again: 0 when all are answered now
+ * (left->n becomes 0), -1 when some are still left. */
+int            cg_budget_retry(cg_store_t *st, cg_budget_pending_t *left);
 /* For a streaming answer: 1 while used_so_far fits in what was reserved,
  * 0 when the stream should end with an error event and then settle. */
 int            cg_budget_check_stream(const cg_budget_hold_t *h,

@@ -3,6 +3,7 @@
 #include "who/svctoken.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,8 +72,8 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
     m->conf = conf;
     if (conf->store.type == CG_STORE_LOCAL) {
         m->store = cg_store_new_local(conf->store.path,
-                                      (unsigned) conf->store.slots, err,
-                                      errlen);
+                                      (unsigned) conf->store.slots,
+                                      conf->path, err, errlen);
     } else {
         m->store = cg_store_new(conf->memcached.servers,
                                 conf->memcached.timeout_ms, err,
@@ -100,6 +101,7 @@ void
 cg_meter_free(cg_meter_t *m)
 {
     cg_alert_free(&m->alert);
+    free(m->pending);
     cg_store_free(m->local);
     cg_store_free(m->store);
     memset(m, 0, sizeof(*m));
@@ -115,6 +117,68 @@ cg_meter_note(cg_meter_t *m, const char *msg)
 }
 
 
+/* Adds tag to the request's flags (the usage line's), once. */
+static void
+cg_meter_flag(cg_req_t *r, const char *tag)
+{
+    size_t n = strlen(r->flags), t = strlen(tag);
+    const char *p = r->flags;
+
+    while ((p = strstr(p, tag)) != NULL) {
+        if ((p == r->flags || p[-1] == ',') && (p[t] == ',' || !p[t])) {
+            return;
+        }
+        p += t;
+    }
+    snprintf(r->flags + n, sizeof(r->flags) - n, "%s%s", n ? "," : "", tag);
+}
+
+
+/* One error-log line per counter per CG_METER_NOTE_EVERY seconds at most,
+ * saying how many were held back since the last: a store that is down for
+ * every request must not flood the log, but it must be in it. */
+static void
+cg_meter_note_store(cg_meter_t *m, const char *what, const char *policy,
+                    time_t now)
+{
+    char   msg[512];
+    size_t i;
+
+    for (i = 0; i < CG_METER_NOTE_KINDS - 1 && m->notes[i].what
+                && strcmp(m->notes[i].what, what) != 0; i++) {
+    }
+    m->notes[i].what = what;
+    if (now < m->notes[i].until) {
+        m->notes[i].held++;
+        return;
+    }
+    m->notes[i].until = now + CG_METER_NOTE_EVERY;
+    snprintf(msg, sizeof(msg), "store error (%s, %s): %s", what, policy,
+             cg_store_error(m->store));
+    if (m->notes[i].held) {
+        snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+                 " (%lu more since the last line)", m->notes[i].held);
+    }
+    m->notes[i].held = 0;
+    cg_meter_note(m, msg);
+}
+
+
+void
+cg_meter_store_failed(cg_meter_t *m, cg_req_t *r, const char *what,
+                      int denied)
+{
+    time_t now = time(NULL);
+
+    cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
+    cg_meter_note_store(m, what, denied ? "fail-closed" : "not counted",
+                        now);
+    if (r && !denied) {
+        cg_meter_flag(r, "store_down");
+    }
+}
+
+
 /* The store for rate limits after the shared one failed, or NULL when the
  * config says deny or allow. */
 static cg_store_t *
@@ -126,7 +190,8 @@ cg_meter_fallback(cg_meter_t *m)
         return NULL;
     }
     if (m->local == NULL) {
-        m->local = cg_store_new_local(NULL, 4096, err, sizeof(err));
+        m->local = cg_store_new_local(NULL, 4096, NULL, err,
+                                      sizeof(err));
         if (m->local == NULL) {
             return NULL;
         }
@@ -150,6 +215,22 @@ cg_meter_refuse(cg_meter_t *m, cg_req_t *r, const cg_limits_t *lim)
 }
 
 
+static const cg_budgets_t *cg_meter_budgets(const cg_meter_t *m,
+                                            const cg_req_t *r,
+                                            cg_budgets_t *own);
+
+
+/* Does a budget apply to r that the store-failure policy would refuse? */
+static int
+cg_meter_budget_denies(const cg_meter_t *m, const cg_req_t *r)
+{
+    cg_budgets_t own;
+
+    return m->conf->budget.on_store_error != CG_FAIL_ALLOW
+           && cg_budgets_any(cg_meter_budgets(m, r, &own));
+}
+
+
 /* Counts r against lim into hold and rep, following the store-failure
  * policy; 1 when the store was down and requests go uncounted. */
 static int
@@ -165,8 +246,9 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
     if (*rc != CG_LIMIT_STORE_DOWN) {
         return 0;
     }
-    cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
     rep->n = 0;
+    cg_meter_store_failed(m, r, "limits",
+                          m->conf->limits.on_store_error == CG_FAIL_DENY);
     if ((fb = cg_meter_fallback(m)) != NULL) {
         *rc = cg_limit_begin(fb, NULL, lim, r->user, r->remote_addr, now,
                              hold, rep);
@@ -178,9 +260,68 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
         return 1;
     }
     r->retry_after = 5;
-    return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "%s: %s",
-                       cg_store_type_name(m->conf->store.type),
+    /* The budget would be refused by the same store: say so, since the
+     * money cap is what an operator looks for. */
+    return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "limits fail-closed%s: %s",
+                       cg_meter_budget_denies(m, r)
+                       ? ", budget fail-closed" : "",
                        cg_store_error(m->store));
+}
+
+
+/* Settlements the store did not answer, run again (in order, stopping at
+ * the first the store still does not answer; at most once a second while
+ * it stays away) before this request uses the store. */
+static void
+cg_meter_retry_pending(cg_meter_t *m, time_t now)
+{
+    char   msg[160];
+    size_t i, done = 0;
+
+    if (m->npending == 0 || now < m->pending_retry) {
+        return;
+    }
+    for (i = 0; i < m->npending; i++) {
+        if (cg_budget_retry(m->store, &m->pending[i]) != 0) {
+            break;
+        }
+        done++;
+    }
+    if (done > 0) {
+        memmove(m->pending, m->pending + done,
+                (m->npending - done) * sizeof(*m->pending));
+        m->npending -= done;
+        snprintf(msg, sizeof(msg), "store answers again: %zu queued "
+                 "settlement(s) counted, %zu still queued", done,
+                 m->npending);
+        cg_meter_note(m, msg);
+    }
+    m->pending_retry = m->npending ? now + 1 : 0;
+}
+
+
+/* A slot for a settlement the store did not answer; the oldest is given
+ * up (and said so) when every slot is taken. */
+static cg_budget_pending_t *
+cg_meter_pending_slot(cg_meter_t *m)
+{
+    char msg[160];
+
+    if (m->pending == NULL
+        && (m->pending = calloc(CG_METER_PENDING,
+                                sizeof(*m->pending))) == NULL) {
+        return NULL;
+    }
+    if (m->npending == CG_METER_PENDING) {
+        snprintf(msg, sizeof(msg), "store down too long: a queued spend "
+                 "of %llu micro-dollars is given up uncounted",
+                 (unsigned long long) m->pending[0].amount);
+        cg_meter_note(m, msg);
+        memmove(m->pending, m->pending + 1,
+                (CG_METER_PENDING - 1) * sizeof(*m->pending));
+        m->npending--;
+    }
+    return &m->pending[m->npending];
 }
 
 
@@ -190,6 +331,11 @@ cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r)
     cg_limit_rc_t  rc;
 
     lim = lim ? lim : &m->limits;
+    if (cg_store_notice(m->store)) {
+        /* The local store rebuilt a corrupt file since the last request. */
+        cg_meter_note(m, m->store->notice);
+    }
+    cg_meter_retry_pending(m, time(NULL));
     if (cg_meter_count(m, lim, r, &r->limit_hold, &r->rate, &rc) != 0) {
         return r->err == CG_OK ? 0 : -1;
     }
@@ -318,6 +464,7 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
         return cg_req_fail(r, CG_E_INTERNAL, NULL, "no [price] row for "
                            "the budget");
     }
+    cg_meter_retry_pending(m, now);
     rc = cg_budget_reserve(m->store, b, r->user,
                            cg_price_worst(p, cg_meter_sent_bytes(r) + sys,
                                           rt->max_tokens), now,
@@ -333,17 +480,43 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
                                                       : "daily");
     }
     if (rc == CG_BUDGET_STORE_DOWN) {
-        cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
+        cg_meter_store_failed(m, r, "budget",
+                              m->conf->budget.on_store_error != CG_FAIL_ALLOW);
         if (m->conf->budget.on_store_error == CG_FAIL_ALLOW) {
             return 0;
         }
         r->retry_after = 5;
         return cg_req_fail(r, CG_E_UNAVAILABLE, NULL,
-                           "%s: %s (budget cannot be counted)",
-                           cg_store_type_name(m->conf->store.type),
+                           "budget fail-closed: %s",
                            cg_store_error(m->store));
     }
     return 0;
+}
+
+
+/* Settles r's reservation; what the store did not answer is queued for
+ * the next request to run again (cg_meter_retry_pending), so the spend
+ * is counted once the store is back. */
+static void
+cg_meter_settle(cg_meter_t *m, const cg_budgets_t *b, cg_req_t *r,
+                uint64_t cost, time_t now)
+{
+    cg_budget_pending_t *left = cg_meter_pending_slot(m);
+
+    if (left) {
+        left->n = 0;
+    }
+    if (cg_budget_settle(m->store, b, &r->budget_hold, cost, now,
+                         left) == 0) {
+        cg_alert_budget(&m->alert, b, &r->budget_hold, 0, now);
+        return;
+    }
+    cg_meter_store_failed(m, r, "budget settle", 0);
+    if (left && left->n > 0) {
+        m->npending++;
+        m->pending_retry = 0;
+        cg_meter_flag(r, "spend_queued");
+    }
 }
 
 
@@ -358,9 +531,7 @@ cg_meter_next_attempt(cg_meter_t *m, cg_req_t *r, uint64_t cost,
     if (!r->budget_hold.active) {
         return 0;
     }
-    if (cg_budget_settle(m->store, b, &r->budget_hold, cost, now) != 0) {
-        cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
-    }
+    cg_meter_settle(m, b, r, cost, now);
     return cg_meter_reserve(m, r, next);
 }
 
@@ -391,21 +562,19 @@ cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
     r->input_tokens += r->prior_input_tokens;
     r->output_tokens += r->prior_output_tokens;
     if (r->budget_hold.active) {
-        if (cg_budget_settle(m->store, b, &r->budget_hold, cost,
-                             now) != 0) {
-            cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
-        } else {
-            cg_alert_budget(&m->alert, b, &r->budget_hold, 0, now);
-        }
+        cg_meter_settle(m, b, r, cost, now);
     }
-    (void) cg_limit_end(r->limit_hold.fallback && m->local ? m->local
+    if (cg_limit_end(r->limit_hold.fallback && m->local ? m->local
+                                                       : m->store,
+                     lim, &r->limit_hold,
+                     r->input_tokens + r->output_tokens, now) != 0) {
+        cg_meter_store_failed(m, r, "tokens and in-flight release", 0);
+    }
+    if (r->route_limits.ns
+        && cg_limit_end(r->route_hold.fallback && m->local ? m->local
                                                           : m->store,
-                        lim, &r->limit_hold,
-                        r->input_tokens + r->output_tokens, now);
-    if (r->route_limits.ns) {
-        (void) cg_limit_end(r->route_hold.fallback && m->local ? m->local
-                                                              : m->store,
-                            &r->route_limits, &r->route_hold,
-                            r->input_tokens + r->output_tokens, now);
+                        &r->route_limits, &r->route_hold,
+                        r->input_tokens + r->output_tokens, now) != 0) {
+        cg_meter_store_failed(m, r, "route tokens and in-flight release", 0);
     }
 }

@@ -9,11 +9,20 @@
  * service token that carries its own cg_limits_t passes it to
  * cg_meter_admit(); NULL means the global [limits].
  *
- * Store failures follow the config: rate limits deny (503), allow, or
- * count in this worker only (logged once); money budgets deny unless
- * [budget] on_store_error = allow. This module never logs directly: it
- * hands operator notices to the note callback and alerts to the alert
- * sink, both installed by the application.
+ * Store failures follow the config: rate limits, the in-flight count and
+ * the pre-auth counter deny (503), allow, or count in this worker only;
+ * money budgets deny unless [budget] on_store_error = allow. Only an
+ * answer from the store counts (see store.h): every failure raises the
+ * store_down alert, hands the note callback one line naming the server
+ * (at most one per CG_METER_NOTE_EVERY seconds, with the number held
+ * back), and marks the request (reason "limits|budget fail-closed: ...",
+ * or the flag store_down when the policy let it through). A settlement
+ * the store did not answer is queued in the worker and run again before
+ * the next request's own store calls, so spend already made is counted
+ * once the store is back (flag spend_queued on its usage line). This
+ * module never logs directly: it hands operator notices to the note
+ * callback and alerts to the alert sink, both installed by the
+ * application.
  */
 #ifndef CG_METER_H
 #define CG_METER_H
@@ -27,6 +36,14 @@
 
 typedef void (*cg_meter_note_pt)(void *ctx, const char *msg);
 
+/* Seconds between two store-error lines of one worker about one counter
+ * (limits, budget, pre-auth, ...); CG_METER_NOTE_KINDS counters. */
+#define CG_METER_NOTE_EVERY  10
+#define CG_METER_NOTE_KINDS  8
+/* Settlements one worker keeps while the store does not answer; past
+ * that the oldest is dropped, with a log line saying how much. */
+#define CG_METER_PENDING     32
+
 typedef struct {
     const cg_conf_t   *conf;
     cg_store_t        *store;
@@ -37,6 +54,14 @@ typedef struct {
     cg_alert_t         alert;
     cg_meter_note_pt   note;
     void              *note_ctx;
+    struct {
+        const char    *what;        /* a static name; NULL: free */
+        time_t         until;       /* no store-error line before */
+        unsigned long  held;        /* store errors not logged since */
+    }                  notes[CG_METER_NOTE_KINDS];
+    cg_budget_pending_t *pending;   /* [CG_METER_PENDING], made on need */
+    size_t             npending;
+    time_t             pending_retry; /* no retry before */
 } cg_meter_t;
 
 int  cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
@@ -70,5 +95,11 @@ int  cg_meter_next_attempt(cg_meter_t *m, cg_req_t *r, uint64_t cost,
  * far as admit or reserve. */
 void cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
                      const cg_price_t *p);
+/* A store failure seen outside the meter (the pre-auth counter): the
+ * alert, the rate-limited log line and the request's mark, as for the
+ * meter's own. what names the counter ("pre-auth"); denied: whether the
+ * policy refused the request. */
+void cg_meter_store_failed(cg_meter_t *m, cg_req_t *r, const char *what,
+                           int denied);
 
 #endif

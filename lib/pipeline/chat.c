@@ -60,7 +60,13 @@ cg_chat_free(cg_chat_t *c)
 static int
 cg_chat_who(cg_chat_t *c, cg_req_t *r)
 {
-    return cg_auth_who(c->auth, c->store, r, time(NULL));
+    int rc = cg_auth_who(c->auth, c->store, r, time(NULL));
+
+    if (r->store_failed) {
+        cg_meter_store_failed(&c->meter, r, r->store_failed,
+                              r->err == CG_E_UNAVAILABLE);
+    }
+    return rc;
 }
 
 
@@ -152,6 +158,18 @@ cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 }
 
 
+/* The body is parsed and the route chosen: the application hears of the
+ * request again (whether it streams, which route), for its scoreboard. */
+static int
+cg_chat_known(cg_chat_t *c, cg_req_t *r)
+{
+    if (c->user_known) {
+        c->user_known(c->user_ctx, r);
+    }
+    return 0;
+}
+
+
 void
 cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
@@ -175,6 +193,7 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
         || cg_guard_parse(r, &lim) != 0
         || cg_guardset_in(&c->guards, r) != 0
         || cg_chat_route(c, r, &rt) != 0
+        || cg_chat_known(c, r) != 0
         || cg_meter_admit_route(&c->meter, rt, r) != 0
         || cg_meter_reserve(&c->meter, r, rt) != 0
         || cg_relay_run(c, r, rt) != 0

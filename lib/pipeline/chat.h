@@ -43,6 +43,7 @@ typedef struct {
     void           (*key_rejected)(const cg_route_t *rt, const cg_req_t *r);
     /* Called once the session stage knows r->user (for the status
      * page's running requests); may be NULL. */
+    /* The user is known; called again once the route is chosen. */
     void           (*user_known)(void *ctx, const cg_req_t *r);
     void            *user_ctx;
     cg_guardset_t    guards;    /* input, PII and output guards */

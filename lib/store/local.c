@@ -28,14 +28,18 @@
 #include <unistd.h>
 
 #define CG_LOCAL_MAGIC    "CGSTORE\0"
-#define CG_LOCAL_VERSION  1
+#define CG_LOCAL_VERSION  2
 #define CG_LOCAL_PROBE    64
+#define CG_LOCAL_OWNER    256
 
+/* The owner is the configuration that built the file: what a refusal
+ * names when two configurations meet in one file. */
 typedef struct {
     char        magic[8];
     uint32_t    version;
     uint32_t    slots;
     uint64_t    size;
+    char        owner[CG_LOCAL_OWNER];
     uint64_t    checksum;
 } cg_local_hdr_t;
 
@@ -48,11 +52,21 @@ typedef struct {
 typedef struct {
     cg_store_t       base;
     int              fd;
+    unsigned         slots;     /* this process's own, never the file's */
     size_t           size;
     cg_local_hdr_t  *hdr;
     cg_local_slot_t *slot;
-    char             err[160];
+    char             owner[CG_LOCAL_OWNER];
+    char             path[CG_LOCAL_OWNER];
+    char             err[1024];
 } cg_store_local_t;
+
+/* What a header says about the file, against this process's mapping. */
+typedef enum {
+    CG_LOCAL_OK = 0,
+    CG_LOCAL_CORRUPT,       /* not a header we wrote: rebuild */
+    CG_LOCAL_OTHER          /* a valid header of another geometry */
+} cg_local_state_t;
 
 static const cg_store_ops_t cg_store_local_ops;
 
@@ -77,59 +91,158 @@ cg_local_hdr_sum(const cg_local_hdr_t *h)
 }
 
 
-static int
-cg_local_valid(const cg_store_local_t *st, unsigned slots)
+static size_t
+cg_local_size(uint64_t slots)
 {
-    const cg_local_hdr_t *h = st->hdr;
-
-    return memcmp(h->magic, CG_LOCAL_MAGIC, 8) == 0
-           && h->version == CG_LOCAL_VERSION && h->slots == slots
-           && h->size == st->size && h->checksum == cg_local_hdr_sum(h);
+    return sizeof(cg_local_hdr_t) + (size_t) slots * sizeof(cg_local_slot_t);
 }
 
 
-/* Clears the table and writes a fresh header; runs under the lock. */
+/* Reads the header once (another process may write it meanwhile) and
+ * checks every field: magic, version, checksum, a size that matches the
+ * slot count, and that geometry against this process's own. */
+static cg_local_state_t
+cg_local_check(const cg_store_local_t *st, cg_local_hdr_t *copy)
+{
+    memcpy(copy, (const void *) st->hdr, sizeof(*copy));
+    if (memcmp(copy->magic, CG_LOCAL_MAGIC, 8) != 0
+        || copy->version != CG_LOCAL_VERSION
+        || copy->owner[CG_LOCAL_OWNER - 1] != '\0'
+        || copy->checksum != cg_local_hdr_sum(copy)
+        || copy->slots < 1 || copy->size != cg_local_size(copy->slots)) {
+        return CG_LOCAL_CORRUPT;
+    }
+    if (copy->slots != st->slots || copy->size != st->size) {
+        return CG_LOCAL_OTHER;
+    }
+    return CG_LOCAL_OK;
+}
+
+
+/* Clears this process's mapping and writes a fresh header of its own
+ * size; runs under the lock. */
 static void
-cg_local_rebuild(cg_store_local_t *st, unsigned slots)
+cg_local_rebuild(cg_store_local_t *st)
 {
     memset(st->hdr, 0, st->size);
     memcpy(st->hdr->magic, CG_LOCAL_MAGIC, 8);
     st->hdr->version = CG_LOCAL_VERSION;
-    st->hdr->slots = slots;
+    st->hdr->slots = st->slots;
     st->hdr->size = st->size;
+    snprintf(st->hdr->owner, sizeof(st->hdr->owner), "%s", st->owner);
+    /* No msync: every process maps the same pages; the disk copy only
+     * matters across a reboot, and a torn one there is rebuilt. */
     st->hdr->checksum = cg_local_hdr_sum(st->hdr);
-    if (st->fd >= 0) {
-        (void) msync(st->hdr, sizeof(*st->hdr), MS_SYNC);
-    }
 }
 
 
+/* The file must be at least as long as this mapping, or touching its end
+ * would be SIGBUS. It is only ever grown: a process with a larger mapping
+ * may be using the rest. */
 static int
-cg_local_map(cg_store_local_t *st, const char *path, unsigned slots)
+cg_local_grow(cg_store_local_t *st, off_t *was)
 {
     struct stat sb;
-    int         grow;
 
     if (fstat(st->fd, &sb) != 0) {
         return -1;
     }
-    grow = (size_t) sb.st_size != st->size;
-    if (grow && ftruncate(st->fd, (off_t) st->size) != 0) {
+    *was = sb.st_size;
+    if ((size_t) sb.st_size < st->size
+        && ftruncate(st->fd, (off_t) st->size) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+
+/* Another open of the file (another process, another configuration)
+ * holds the presence lock: the file is in use. */
+static int
+cg_local_in_use(cg_store_local_t *st)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+                        .l_start = 0, .l_len = 1 };
+
+    return fcntl(st->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+
+/* Every open holds a shared open-file-description lock on byte 0 for its
+ * lifetime (released by the kernel when it closes or dies; independent of
+ * the flock(2) each operation takes): how a newcomer tells a file in use
+ * from a stale one. */
+static void
+cg_local_present(cg_store_local_t *st)
+{
+    struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
+                        .l_start = 0, .l_len = 1 };
+
+    (void) fcntl(st->fd, F_OFD_SETLK, &fl);
+}
+
+
+/* The file at open: used as it is, rebuilt (missing, corrupt, stale, or
+ * this configuration's own file at an older size), or refused when a
+ * live configuration of another size uses it. */
+static int
+cg_local_adopt(cg_store_local_t *st, off_t was, char *err, size_t errlen)
+{
+    cg_local_hdr_t h;
+
+    switch (cg_local_check(st, &h)) {
+    case CG_LOCAL_OK:
+        return 0;
+    case CG_LOCAL_OTHER:
+        if (strcmp(h.owner, st->owner) != 0 && cg_local_in_use(st)) {
+            snprintf(err, errlen, "local store %s is in use by %s "
+                     "([store] slots = %u) and %s has [store] slots = %u: "
+                     "two configurations can share a store file only with "
+                     "the same slots; give one its own [store] path",
+                     st->path, h.owner[0] ? h.owner : "another "
+                     "configuration", h.slots, st->owner[0] ? st->owner
+                     : "this configuration", st->slots);
+            return -1;
+        }
+        snprintf(st->base.notice, sizeof(st->base.notice),
+                 "local store %s held %u slots (%s): rebuilt empty with %u",
+                 st->path, h.slots, h.owner[0] ? h.owner : "unnamed",
+                 st->slots);
+        break;
+    case CG_LOCAL_CORRUPT:
+        snprintf(st->base.notice, sizeof(st->base.notice),
+                 "local store %s was %s: rebuilt empty", st->path,
+                 was == 0 ? "missing" : "corrupt");
+        break;
+    }
+    cg_local_rebuild(st);
+    return 0;
+}
+
+
+static int
+cg_local_map(cg_store_local_t *st, char *err, size_t errlen)
+{
+    off_t was;
+
+    if (cg_local_grow(st, &was) != 0) {
+        snprintf(err, errlen, "local store %s: %s", st->path,
+                 strerror(errno));
         return -1;
     }
     st->hdr = mmap(NULL, st->size, PROT_READ | PROT_WRITE, MAP_SHARED,
                    st->fd, 0);
     if (st->hdr == MAP_FAILED) {
         st->hdr = NULL;
+        snprintf(err, errlen, "local store %s: %s", st->path,
+                 strerror(errno));
         return -1;
     }
     st->slot = (cg_local_slot_t *) (st->hdr + 1);
-    if (!cg_local_valid(st, slots)) {
-        snprintf(st->base.notice, sizeof(st->base.notice),
-                 "local store %s was %s: rebuilt empty", path,
-                 sb.st_size == 0 ? "missing" : "corrupt or resized");
-        cg_local_rebuild(st, slots);
+    if (cg_local_adopt(st, was, err, errlen) != 0) {
+        return -1;
     }
+    cg_local_present(st);
     return 0;
 }
 
@@ -137,8 +250,7 @@ cg_local_map(cg_store_local_t *st, const char *path, unsigned slots)
 /* Without a path: private memory of this process, the per-worker
  * fallback counters of on_store_error = local. */
 static cg_store_t *
-cg_store_local_anon(cg_store_local_t *st, unsigned slots, char *err,
-                    size_t errlen)
+cg_store_local_anon(cg_store_local_t *st, char *err, size_t errlen)
 {
     st->fd = -1;
     st->hdr = mmap(NULL, st->size, PROT_READ | PROT_WRITE,
@@ -150,39 +262,44 @@ cg_store_local_anon(cg_store_local_t *st, unsigned slots, char *err,
         return NULL;
     }
     st->slot = (cg_local_slot_t *) (st->hdr + 1);
-    cg_local_rebuild(st, slots);
+    cg_local_rebuild(st);
     return &st->base;
 }
 
 
 cg_store_t *
-cg_store_new_local(const char *path, unsigned slots, char *err,
-                   size_t errlen)
+cg_store_new_local(const char *path, unsigned slots, const char *owner,
+                   char *err, size_t errlen)
 {
     cg_store_local_t *st;
     int               rc;
 
+    if (slots == 0) {
+        snprintf(err, errlen, "local store: no slots");
+        return NULL;
+    }
     st = calloc(1, sizeof(*st));
     if (st == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     st->base.ops = &cg_store_local_ops;
-    st->size = sizeof(cg_local_hdr_t)
-               + (size_t) slots * sizeof(cg_local_slot_t);
+    st->slots = slots;
+    st->size = cg_local_size(slots);
+    snprintf(st->owner, sizeof(st->owner), "%s", owner ? owner : "");
     if (path == NULL) {
-        return cg_store_local_anon(st, slots, err, errlen);
+        return cg_store_local_anon(st, err, errlen);
     }
+    snprintf(st->path, sizeof(st->path), "%s", path);
     st->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (st->fd < 0 || flock(st->fd, LOCK_EX) != 0) {
         snprintf(err, errlen, "local store %s: %s", path, strerror(errno));
         cg_store_free(&st->base);
         return NULL;
     }
-    rc = cg_local_map(st, path, slots);
+    rc = cg_local_map(st, err, errlen);
     flock(st->fd, LOCK_UN);
     if (rc != 0) {
-        snprintf(err, errlen, "local store %s: %s", path, strerror(errno));
         cg_store_free(&st->base);
         return NULL;
     }
@@ -205,35 +322,52 @@ cg_store_local_free(cg_store_t *base)
 }
 
 
+/* Takes the lock and checks the file against this process's mapping
+ * before any slot is touched. Corrupt (overwritten, cut short and grown
+ * back with zeros): rebuilt empty with this process's size, and said so.
+ * A valid header of another geometry (another configuration, or a newer
+ * generation of this one after a reload that changed slots): a store
+ * error, never a rebuild, so two sizes never take turns wiping the file. */
 static int
 cg_local_lock(cg_store_local_t *st)
 {
-    struct stat sb;
+    cg_local_hdr_t h;
+    off_t          was;
 
-    while (st->fd >= 0 && flock(st->fd, LOCK_EX) != 0) {
+    if (st->fd < 0) {
+        return 0;
+    }
+    while (flock(st->fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
-            snprintf(st->err, sizeof(st->err), "flock: %s", strerror(errno));
+            snprintf(st->err, sizeof(st->err), "local store %s: flock: %s",
+                     st->path, strerror(errno));
             return -1;
         }
     }
-    /* A file cut short under us would turn the next access into SIGBUS:
-     * give it its size back (zeros, so the check below rebuilds). */
-    if (st->fd >= 0 && (fstat(st->fd, &sb) != 0
-                        || ((size_t) sb.st_size < st->size
-                            && ftruncate(st->fd, (off_t) st->size) != 0))) {
-        snprintf(st->err, sizeof(st->err), "local store: %s",
+    if (cg_local_grow(st, &was) != 0) {
+        snprintf(st->err, sizeof(st->err), "local store %s: %s", st->path,
                  strerror(errno));
         (void) flock(st->fd, LOCK_UN);
         return -1;
     }
-    /* Someone truncated or overwrote the file under us: start again
-     * rather than count on garbage. */
-    if (!cg_local_valid(st, st->hdr->slots)) {
-        cg_local_rebuild(st, st->hdr->slots ? st->hdr->slots
-                         : (unsigned) ((st->size - sizeof(cg_local_hdr_t))
-                                       / sizeof(cg_local_slot_t)));
+    switch (cg_local_check(st, &h)) {
+    case CG_LOCAL_OK:
+        return 0;
+    case CG_LOCAL_CORRUPT:
+        cg_local_rebuild(st);
+        snprintf(st->base.notice, sizeof(st->base.notice),
+                 "local store %s was corrupt: rebuilt empty", st->path);
+        st->base.notice_taken = 0;
+        return 0;
+    case CG_LOCAL_OTHER:
+        break;
     }
-    return 0;
+    snprintf(st->err, sizeof(st->err), "local store %s now holds %u slots "
+             "(%s); this process has %u: restart it with the same [store] "
+             "slots", st->path, h.slots, h.owner[0] ? h.owner : "unnamed",
+             st->slots);
+    (void) flock(st->fd, LOCK_UN);
+    return -1;
 }
 
 
@@ -252,7 +386,7 @@ cg_local_find(cg_store_local_t *st, const char *key, size_t keylen,
               int create)
 {
     uint64_t         h = cg_local_fnv(key, keylen, 14695981039346656037ULL);
-    uint32_t         n = st->hdr->slots, i;
+    uint32_t         n = st->slots, i;
     int64_t          now = (int64_t) time(NULL);
     cg_local_slot_t *s, *free_slot = NULL;
 

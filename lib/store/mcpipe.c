@@ -18,13 +18,21 @@
 #define CG_MC_REQ       0x80
 #define CG_MC_RES       0x81
 #define CG_MC_GET       0x00
+#define CG_MC_ADD       0x02
 #define CG_MC_INCR      0x05
 #define CG_MC_DECR      0x06
 #define CG_MC_HDR       24
 #define CG_MC_NOTFOUND  0x0001
-/* Room for a full batch: header, extras and the longest key per op. */
-#define CG_MCPIPE_BUF   (CG_STORE_BATCH_MAX * (CG_MC_HDR + 20 \
-                                               + CG_STORE_KEY_MAX))
+#define CG_MC_EXISTS    0x0002
+#define CG_MC_NOTSTORED 0x0005
+/* The longest value we send (a decimal uint64) and read back. */
+#define CG_MC_VALUE_MAX 24
+/* Room for a full batch: header, extras (20 for incr), the longest key
+ * and value per op. */
+#define CG_MCPIPE_OP_MAX (CG_MC_HDR + 20 + CG_STORE_KEY_MAX + CG_MC_VALUE_MAX)
+#define CG_MCPIPE_BUF   (CG_STORE_BATCH_MAX * CG_MCPIPE_OP_MAX)
+/* The longest reply body a counter op can have: get's flags and value. */
+#define CG_MC_BODY_MAX  (4 + CG_MC_VALUE_MAX)
 
 
 void
@@ -58,6 +66,54 @@ cg_mcpipe_fail(cg_mcpipe_t *p, cg_mcpipe_err_t err)
 }
 
 
+const char *
+cg_mcpipe_strerror(const cg_mcpipe_t *p, char *buf, size_t len)
+{
+    char        what[96];
+    const char *sep = p->host[0] == '/' ? "" : ":";
+    char        port[16] = "";
+
+    if (p->host[0] != '/') {
+        snprintf(port, sizeof(port), "%u", p->port);
+    }
+    switch (p->err) {
+    case CG_MCPIPE_OK:
+        snprintf(what, sizeof(what), "no error");
+        break;
+    case CG_MCPIPE_CONNECT:
+        snprintf(what, sizeof(what), "cannot connect: %s",
+                 p->sys_errno ? strerror(p->sys_errno) : "no address");
+        break;
+    case CG_MCPIPE_TIMEOUT:
+        snprintf(what, sizeof(what), "no answer within %d ms",
+                 p->timeout_ms);
+        break;
+    case CG_MCPIPE_IO:
+        snprintf(what, sizeof(what), "connection failed: %s",
+                 strerror(p->sys_errno));
+        break;
+    case CG_MCPIPE_EOF:
+        snprintf(what, sizeof(what), "connection closed by the server");
+        break;
+    case CG_MCPIPE_PROTOCOL:
+        snprintf(what, sizeof(what), "a reply that does not match the "
+                 "request");
+        break;
+    case CG_MCPIPE_SERVER:
+        snprintf(what, sizeof(what), "server error status 0x%04x",
+                 p->status);
+        break;
+    }
+    if (p->err == CG_MCPIPE_CONNECT || p->err == CG_MCPIPE_OK) {
+        snprintf(buf, len, "memcached %s%s%s: %s", p->host, sep, port, what);
+    } else {
+        snprintf(buf, len, "memcached %s%s%s: %s after %zu of %zu answers",
+                 p->host, sep, port, what, p->answered, p->sent);
+    }
+    return buf;
+}
+
+
 /* Waits for events on the socket; 0 ready, -1 timeout or error. */
 static int
 cg_mcpipe_wait(cg_mcpipe_t *p, short events)
@@ -74,6 +130,7 @@ cg_mcpipe_wait(cg_mcpipe_t *p, short events)
     }
     if (rc < 0) {
         p->err = CG_MCPIPE_IO;
+        p->sys_errno = errno;
         return -1;
     }
     return 0;
@@ -90,6 +147,7 @@ cg_mcpipe_connect_addr(cg_mcpipe_t *p, int family, const struct sockaddr *sa,
 
     p->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p->fd < 0) {
+        p->sys_errno = errno;
         return -1;
     }
     if (family != AF_UNIX) {
@@ -98,12 +156,17 @@ cg_mcpipe_connect_addr(cg_mcpipe_t *p, int family, const struct sockaddr *sa,
     if (connect(p->fd, sa, salen) == 0) {
         return 0;
     }
+    p->sys_errno = errno;
     if (errno != EINPROGRESS || cg_mcpipe_wait(p, POLLOUT) != 0
         || getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0
         || soerr != 0) {
+        p->sys_errno = soerr ? soerr
+                       : p->err == CG_MCPIPE_TIMEOUT ? ETIMEDOUT
+                       : p->sys_errno;
         cg_mcpipe_close(p);
         return -1;
     }
+    p->sys_errno = 0;
     return 0;
 }
 
@@ -165,6 +228,46 @@ cg_mcpipe_get_be(const unsigned char *at, int bytes)
 }
 
 
+static unsigned char
+cg_mcpipe_opcode(cg_store_opcode_t op)
+{
+    return op == CG_STORE_GET ? CG_MC_GET : op == CG_STORE_ADD ? CG_MC_ADD
+           : op == CG_STORE_INCR ? CG_MC_INCR : CG_MC_DECR;
+}
+
+
+static uint32_t
+cg_mcpipe_expiry(unsigned ttl)
+{
+    /* memcached reads an expiry over 30 days as an absolute Unix time. */
+    return ttl > 30 * 86400 ? (uint32_t) (time(NULL) + ttl) : ttl;
+}
+
+
+/* An add: flags 0, the expiry, the value as decimal text (so that a
+ * later incr works on the same key). */
+static size_t
+cg_mcpipe_encode_add(unsigned char *b, const cg_store_op_t *op,
+                     uint32_t index)
+{
+    char  text[CG_MC_VALUE_MAX];
+    int   vlen = snprintf(text, sizeof(text), "%llu",
+                          (unsigned long long) op->delta);
+
+    memset(b, 0, CG_MC_HDR + 8);
+    b[0] = CG_MC_REQ;
+    b[1] = CG_MC_ADD;
+    cg_mcpipe_be(b + 2, op->keylen, 2);
+    b[4] = 8;
+    cg_mcpipe_be(b + 8, 8 + op->keylen + (size_t) vlen, 4);
+    cg_mcpipe_be(b + 12, index, 4);
+    cg_mcpipe_be(b + CG_MC_HDR + 4, cg_mcpipe_expiry(op->ttl), 4);
+    memcpy(b + CG_MC_HDR + 8, op->key, op->keylen);
+    memcpy(b + CG_MC_HDR + 8 + op->keylen, text, (size_t) vlen);
+    return CG_MC_HDR + 8 + op->keylen + (size_t) vlen;
+}
+
+
 /* One request; the opaque field carries the op's index. */
 static size_t
 cg_mcpipe_encode(unsigned char *b, const cg_store_op_t *op, uint32_t index)
@@ -172,10 +275,12 @@ cg_mcpipe_encode(unsigned char *b, const cg_store_op_t *op, uint32_t index)
     size_t   ext = op->op == CG_STORE_GET ? 0 : 20;
     uint32_t exp;
 
+    if (op->op == CG_STORE_ADD) {
+        return cg_mcpipe_encode_add(b, op, index);
+    }
     memset(b, 0, CG_MC_HDR + ext);
     b[0] = CG_MC_REQ;
-    b[1] = op->op == CG_STORE_GET ? CG_MC_GET
-           : op->op == CG_STORE_INCR ? CG_MC_INCR : CG_MC_DECR;
+    b[1] = cg_mcpipe_opcode(op->op);
     cg_mcpipe_be(b + 2, op->keylen, 2);
     b[4] = (unsigned char) ext;
     cg_mcpipe_be(b + 8, ext + op->keylen, 4);
@@ -185,8 +290,7 @@ cg_mcpipe_encode(unsigned char *b, const cg_store_op_t *op, uint32_t index)
          * the expiry; 0xffffffff makes decr of a missing key NOT_FOUND
          * instead of creating it. An expiry over 30 days is absolute. */
         exp = op->op == CG_STORE_DECR ? 0xffffffffu
-              : op->ttl > 30 * 86400 ? (uint32_t) (time(NULL) + op->ttl)
-              : op->ttl;
+                                      : cg_mcpipe_expiry(op->ttl);
         cg_mcpipe_be(b + CG_MC_HDR, op->delta, 8);
         cg_mcpipe_be(b + CG_MC_HDR + 8, op->op == CG_STORE_INCR ? op->delta
                                                                 : 0, 8);
@@ -215,6 +319,7 @@ cg_mcpipe_send(cg_mcpipe_t *p, const unsigned char *b, size_t len)
             continue;
         } else {
             p->err = CG_MCPIPE_IO;
+            p->sys_errno = w < 0 ? errno : EPIPE;
             return -1;
         }
     }
@@ -222,34 +327,60 @@ cg_mcpipe_send(cg_mcpipe_t *p, const unsigned char *b, size_t len)
 }
 
 
-/* The answer in b (header + body of len bytes) into op. */
+/* The answer in b (a header whose magic, opcode and opaque matched, and
+ * body bytes) into op: 0 an answer, -1 with p->err a reply this op cannot
+ * have (PROTOCOL) or an error status (SERVER). */
 static int
-cg_mcpipe_decode(const unsigned char *b, size_t body, cg_store_op_t *op)
+cg_mcpipe_decode(cg_mcpipe_t *p, const unsigned char *b, size_t body,
+                 cg_store_op_t *op)
 {
     unsigned  status = (unsigned) cg_mcpipe_get_be(b + 6, 2);
-    size_t    ext = b[4];
-    char      text[24];
+    size_t    ext = b[4], klen = (size_t) cg_mcpipe_get_be(b + 2, 2);
+    char      text[CG_MC_VALUE_MAX];
 
     op->value = 0;
-    if (status == CG_MC_NOTFOUND && op->op != CG_STORE_INCR) {
+    if (ext + klen > body) {
+        p->err = CG_MCPIPE_PROTOCOL;
+        return -1;
+    }
+    if (op->op == CG_STORE_ADD
+        && (status == CG_MC_EXISTS || status == CG_MC_NOTSTORED)) {
+        op->value = 1;
+        return 0;
+    }
+    if (status == CG_MC_NOTFOUND
+        && (op->op == CG_STORE_GET || op->op == CG_STORE_DECR)) {
         return 0;
     }
     if (status != 0) {
+        p->err = CG_MCPIPE_SERVER;
+        p->status = status;
         return -1;
     }
+    if (op->op == CG_STORE_ADD) {
+        return 0;
+    }
     if (op->op != CG_STORE_GET) {
-        if (body != 8) {
+        if (body != 8 || ext != 0 || klen != 0) {
+            p->err = CG_MCPIPE_PROTOCOL;
             return -1;
         }
         op->value = cg_mcpipe_get_be(b + CG_MC_HDR, 8);
         return 0;
     }
-    /* A counter is stored as decimal text (incr requires it). */
-    if (body < ext || body - ext >= sizeof(text)) {
+    /* A counter is stored as decimal text (incr requires it); anything
+     * else under our key is not an answer we can count on. */
+    body -= ext + klen;
+    if (ext != 4 || body == 0 || body >= sizeof(text)) {
+        p->err = CG_MCPIPE_PROTOCOL;
         return -1;
     }
-    memcpy(text, b + CG_MC_HDR + ext, body - ext);
-    text[body - ext] = '\0';
+    memcpy(text, b + CG_MC_HDR + ext + klen, body);
+    text[body] = '\0';
+    if (strspn(text, "0123456789") != body) {
+        p->err = CG_MCPIPE_PROTOCOL;
+        return -1;
+    }
     op->value = strtoull(text, NULL, 10);
     return 0;
 }
@@ -266,17 +397,19 @@ cg_mcpipe_recv(cg_mcpipe_t *p, cg_store_op_t *ops, size_t n)
     while (i < n) {
         if (have - off >= CG_MC_HDR) {
             body = (size_t) cg_mcpipe_get_be(buf + off + 8, 4);
-            if (buf[off] != CG_MC_RES || body > 256
+            if (buf[off] != CG_MC_RES
+                || buf[off + 1] != cg_mcpipe_opcode(ops[i].op)
+                || body > CG_STORE_KEY_MAX + CG_MC_BODY_MAX
                 || cg_mcpipe_get_be(buf + off + 12, 4) != i) {
                 p->err = CG_MCPIPE_PROTOCOL;
                 return -1;
             }
             if (have - off >= CG_MC_HDR + body) {
-                if (cg_mcpipe_decode(buf + off, body, &ops[i]) != 0) {
-                    p->err = CG_MCPIPE_PROTOCOL;
+                if (cg_mcpipe_decode(p, buf + off, body, &ops[i]) != 0) {
                     return -1;
                 }
                 ops[i++].done = 1;
+                p->answered = i;
                 off += CG_MC_HDR + body;
                 continue;
             }
@@ -294,12 +427,36 @@ cg_mcpipe_recv(cg_mcpipe_t *p, cg_store_op_t *ops, size_t n)
         r = recv(p->fd, buf + have, sizeof(buf) - have, 0);
         if (r > 0) {
             have += (size_t) r;
-        } else if (!(r < 0 && (errno == EINTR || errno == EAGAIN))) {
+        } else if (r == 0) {
+            p->err = CG_MCPIPE_EOF;
+            return -1;
+        } else if (errno != EINTR && errno != EAGAIN) {
             p->err = CG_MCPIPE_IO;
+            p->sys_errno = errno;
             return -1;
         }
     }
+    /* More than n answers: the stream is out of step with our requests
+     * (nothing on it can be trusted any more). */
+    if (have > off) {
+        p->err = CG_MCPIPE_PROTOCOL;
+        return -1;
+    }
     return 0;
+}
+
+
+/* A kept connection that has anything to read before we sent a thing
+ * is one the server closed (a clean stop or restart: end of file) or one
+ * out of step: it is dropped before use, when nothing is lost yet. */
+static void
+cg_mcpipe_check_idle(cg_mcpipe_t *p)
+{
+    struct pollfd pfd = { p->fd, POLLIN | POLLRDHUP, 0 };
+
+    if (p->fd >= 0 && poll(&pfd, 1, 0) != 0) {
+        cg_mcpipe_close(p);
+    }
 }
 
 
@@ -310,6 +467,10 @@ cg_mcpipe_run(cg_mcpipe_t *p, cg_store_op_t *ops, size_t n)
     size_t         len = 0, i;
 
     p->err = CG_MCPIPE_OK;
+    p->sys_errno = 0;
+    p->status = 0;
+    p->answered = 0;
+    p->sent = n;
     if (n > CG_STORE_BATCH_MAX) {
         p->err = CG_MCPIPE_PROTOCOL;
         return -1;
@@ -322,6 +483,7 @@ cg_mcpipe_run(cg_mcpipe_t *p, cg_store_op_t *ops, size_t n)
         }
         len += cg_mcpipe_encode(buf + len, &ops[i], (uint32_t) i);
     }
+    cg_mcpipe_check_idle(p);
     if (p->fd < 0 && cg_mcpipe_connect(p) != 0) {
         return cg_mcpipe_fail(p, CG_MCPIPE_CONNECT);
     }

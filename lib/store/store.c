@@ -4,18 +4,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libmemcached/memcached.h>
 
 #include "store/mcpipe.h"
 
+/* libmemcached parses the server list and picks each key's server (ketama,
+ * so several gateway hosts agree); every exchange goes over mcpipe, one
+ * connection per server, so that every op, single or batched, knows
+ * whether the store answered it (see mcpipe.h). */
 typedef struct {
     cg_store_t             base;
     memcached_st          *mc;
-    memcached_return_t     last;
-    int                    timeout_ms;
-    cg_mcpipe_t            pipe;        /* batches, with one server */
+    size_t                 nservers;
+    cg_mcpipe_t           *pipe;        /* one per server, by position */
+    char                   err[256];
 } cg_store_mc_t;
 
 static const cg_store_ops_t cg_store_mc_ops;
@@ -34,12 +37,25 @@ cg_store_batch_each(cg_store_t *st, cg_store_op_t *ops, size_t n)
     }
     for (i = 0; i < n; i++) {
         op = &ops[i];
-        rc = op->op == CG_STORE_INCR
-             ? st->ops->incr(st, op->key, op->keylen, op->delta, op->ttl,
-                             &op->value)
-             : op->op == CG_STORE_DECR
-             ? st->ops->decr(st, op->key, op->keylen, op->delta, &op->value)
-             : st->ops->get_multi(st, &op->key, &op->keylen, 1, &op->value);
+        switch (op->op) {
+        case CG_STORE_INCR:
+            rc = st->ops->incr(st, op->key, op->keylen, op->delta, op->ttl,
+                               &op->value);
+            break;
+        case CG_STORE_DECR:
+            rc = st->ops->decr(st, op->key, op->keylen, op->delta,
+                               &op->value);
+            break;
+        case CG_STORE_ADD:
+            rc = st->ops->add(st, op->key, op->keylen, op->delta, op->ttl);
+            op->value = rc == 1;
+            rc = rc < 0 ? -1 : 0;
+            break;
+        default:
+            rc = st->ops->get_multi(st, &op->key, &op->keylen, 1,
+                                    &op->value);
+            break;
+        }
         if (rc != 0) {
             return -1;
         }
@@ -49,21 +65,14 @@ cg_store_batch_each(cg_store_t *st, cg_store_op_t *ops, size_t n)
 }
 
 
-/* memcached reads an expiry over 30 days as an absolute Unix time, so
- * monthly counters need one. */
-static time_t
-cg_store_mc_ttl(unsigned ttl)
-{
-    return ttl > 30 * 86400 ? time(NULL) + (time_t) ttl : (time_t) ttl;
-}
-
-
 cg_store_t *
 cg_store_new(const char *servers, int timeout_ms, char *err, size_t errlen)
 {
-    cg_store_mc_t         *st;
-    memcached_server_st   *list;
-    memcached_return_t     rc;
+    cg_store_mc_t                *st;
+    memcached_server_st          *list;
+    memcached_return_t            rc;
+    const memcached_instance_st  *srv;
+    size_t                        i;
 
     st = calloc(1, sizeof(*st));
     if (st == NULL || (st->mc = memcached_create(NULL)) == NULL) {
@@ -72,18 +81,9 @@ cg_store_new(const char *servers, int timeout_ms, char *err, size_t errlen)
         return NULL;
     }
     st->base.ops = &cg_store_mc_ops;
-    st->timeout_ms = timeout_ms;
-    st->pipe.fd = -1;
-    /* Binary protocol is needed for increment-with-initial; ketama lets
-     * several gateway hosts agree on which server holds a counter. */
-    memcached_behavior_set(st->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    /* Ketama lets several gateway hosts agree on which server holds a
+     * counter. */
     memcached_behavior_set(st->mc, MEMCACHED_BEHAVIOR_KETAMA, 1);
-    memcached_behavior_set(st->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
-    memcached_behavior_set(st->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
-                           (uint64_t) timeout_ms);
-    memcached_behavior_set(st->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
-                           (uint64_t) timeout_ms);
-    memcached_behavior_set(st->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
     list = memcached_servers_parse(servers);
     if (list == NULL) {
         snprintf(err, errlen, "cannot parse memcached servers");
@@ -92,11 +92,19 @@ cg_store_new(const char *servers, int timeout_ms, char *err, size_t errlen)
     }
     rc = memcached_server_push(st->mc, list);
     memcached_server_list_free(list);
-    if (rc != MEMCACHED_SUCCESS) {
+    st->nservers = memcached_server_count(st->mc);
+    if (rc != MEMCACHED_SUCCESS || st->nservers == 0
+        || (st->pipe = calloc(st->nservers, sizeof(*st->pipe))) == NULL) {
         snprintf(err, errlen, "memcached servers: %s",
-                 memcached_strerror(st->mc, rc));
+                 rc != MEMCACHED_SUCCESS ? memcached_strerror(st->mc, rc)
+                                         : "none");
         cg_store_free(&st->base);
         return NULL;
+    }
+    for (i = 0; i < st->nservers; i++) {
+        srv = memcached_server_instance_by_position(st->mc, (uint32_t) i);
+        cg_mcpipe_init(&st->pipe[i], memcached_server_name(srv),
+                       memcached_server_port(srv), timeout_ms);
     }
     return &st->base;
 }
@@ -106,41 +114,70 @@ static void
 cg_store_mc_free(cg_store_t *base)
 {
     cg_store_mc_t *st = (cg_store_mc_t *) base;
+    size_t         i;
 
+    for (i = 0; st->pipe && i < st->nservers; i++) {
+        cg_mcpipe_close(&st->pipe[i]);
+    }
+    free(st->pipe);
     if (st->mc) {
         memcached_free(st->mc);
     }
-    cg_mcpipe_close(&st->pipe);
     free(st);
 }
 
 
-/* With one server, every op goes over mcpipe's connection: batches
- * pipelined, single ops as batches of one, so a worker thread holds one
- * connection to memcached, not two (memcached's -c limit counts them).
- * With several servers, ops on different servers could be applied out of
- * order, so everything goes through libmemcached, one by one. Returns 1
- * when the ops ran (or failed) on the pipe, 0 when they did not go. */
-static int
-cg_store_mc_pipe(cg_store_mc_t *st, cg_store_op_t *ops, size_t n, int *rc)
+/* The position of the server that holds key. */
+static size_t
+cg_store_mc_server(cg_store_mc_t *st, const char *key, size_t keylen)
 {
-    static const memcached_return_t err[] = {
-        MEMCACHED_SUCCESS, MEMCACHED_CONNECTION_FAILURE, MEMCACHED_TIMEOUT,
-        MEMCACHED_ERRNO, MEMCACHED_PROTOCOL_ERROR
-    };
-    const memcached_instance_st *srv;
+    const memcached_instance_st *srv, *at;
+    memcached_return_t           rc;
+    size_t                       i;
 
-    if (memcached_server_count(st->mc) != 1 || n > CG_STORE_BATCH_MAX) {
+    if (st->nservers == 1) {
         return 0;
     }
-    if (st->pipe.host[0] == '\0') {
-        srv = memcached_server_instance_by_position(st->mc, 0);
-        cg_mcpipe_init(&st->pipe, memcached_server_name(srv),
-                       memcached_server_port(srv), st->timeout_ms);
+    srv = memcached_server_by_key(st->mc, key, keylen, &rc);
+    for (i = 0; srv && i < st->nservers; i++) {
+        at = memcached_server_instance_by_position(st->mc, (uint32_t) i);
+        if (at == srv) {
+            return i;
+        }
     }
-    *rc = cg_mcpipe_run(&st->pipe, ops, n);
-    st->last = err[st->pipe.err];
-    return 1;
+    return 0;
+}
+
+
+/* Runs ops in order: each run of consecutive ops on one server is one
+ * pipelined round trip on that server's connection (which the server
+ * executes in order), and runs go one after another, so the effect is
+ * that of running every op in order. Stops at the first failure, with
+ * the failing server's own words in st->err. */
+static int
+cg_store_mc_run(cg_store_mc_t *st, cg_store_op_t *ops, size_t n)
+{
+    size_t       i, j, at, next;
+    cg_mcpipe_t *p;
+
+    for (i = 0; i < n; i++) {
+        ops[i].done = 0;
+    }
+    for (i = 0; i < n; i = j) {
+        at = cg_store_mc_server(st, ops[i].key, ops[i].keylen);
+        for (j = i + 1; j < n && j - i < CG_STORE_BATCH_MAX; j++) {
+            next = cg_store_mc_server(st, ops[j].key, ops[j].keylen);
+            if (next != at) {
+                break;
+            }
+        }
+        p = &st->pipe[at];
+        if (cg_mcpipe_run(p, ops + i, j - i) != 0) {
+            cg_mcpipe_strerror(p, st->err, sizeof(st->err));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 
@@ -148,19 +185,11 @@ static int
 cg_store_mc_incr(cg_store_t *base, const char *key, size_t keylen,
                  uint64_t delta, unsigned ttl, uint64_t *value)
 {
-    cg_store_mc_t *st = (cg_store_mc_t *) base;
-    cg_store_op_t  op = { CG_STORE_INCR, key, keylen, delta, ttl, 0, 0 };
-    int            rc;
+    cg_store_op_t op = { CG_STORE_INCR, key, keylen, delta, ttl, 0, 0 };
+    int           rc = cg_store_mc_run((cg_store_mc_t *) base, &op, 1);
 
-    if (cg_store_mc_pipe(st, &op, 1, &rc)) {
-        *value = op.value;
-        return rc;
-    }
-
-    st->last = memcached_increment_with_initial(st->mc, key, keylen, delta,
-                                                delta, cg_store_mc_ttl(ttl),
-                                                value);
-    return st->last == MEMCACHED_SUCCESS ? 0 : -1;
+    *value = op.value;
+    return rc;
 }
 
 
@@ -168,27 +197,11 @@ static int
 cg_store_mc_decr(cg_store_t *base, const char *key, size_t keylen,
                  uint64_t delta, uint64_t *value)
 {
-    cg_store_mc_t *st = (cg_store_mc_t *) base;
-    cg_store_op_t  op = { CG_STORE_DECR, key, keylen, delta, 0, 0, 0 };
-    uint32_t       step;
-    int            rc;
+    cg_store_op_t op = { CG_STORE_DECR, key, keylen, delta, 0, 0, 0 };
+    int           rc = cg_store_mc_run((cg_store_mc_t *) base, &op, 1);
 
-    if (cg_store_mc_pipe(st, &op, 1, &rc)) {
-        *value = op.value;
-        return rc;
-    }
-
-    /* The protocol call takes 32 bits; larger amounts go in steps. */
-    do {
-        step = delta > UINT32_MAX ? UINT32_MAX : (uint32_t) delta;
-        delta -= step;
-        st->last = memcached_decrement(st->mc, key, keylen, step, value);
-    } while (delta > 0 && st->last == MEMCACHED_SUCCESS && *value > 0);
-    if (st->last == MEMCACHED_NOTFOUND) {
-        *value = 0;
-        return 0;
-    }
-    return st->last == MEMCACHED_SUCCESS ? 0 : -1;
+    *value = op.value;
+    return rc;
 }
 
 
@@ -196,18 +209,12 @@ static int
 cg_store_mc_add(cg_store_t *base, const char *key, size_t keylen,
                 uint64_t value, unsigned ttl)
 {
-    cg_store_mc_t *st = (cg_store_mc_t *) base;
-    char           text[24];
-    int            n;
+    cg_store_op_t op = { CG_STORE_ADD, key, keylen, value, ttl, 0, 0 };
 
-    /* Decimal text, so that a later incr works on the same key. */
-    n = snprintf(text, sizeof(text), "%llu", (unsigned long long) value);
-    st->last = memcached_add(st->mc, key, keylen, text, (size_t) n,
-                             cg_store_mc_ttl(ttl), 0);
-    if (st->last == MEMCACHED_NOTSTORED || st->last == MEMCACHED_DATA_EXISTS) {
-        return 1;
+    if (cg_store_mc_run((cg_store_mc_t *) base, &op, 1) != 0) {
+        return -1;
     }
-    return st->last == MEMCACHED_SUCCESS ? 0 : -1;
+    return op.value ? 1 : 0;
 }
 
 
@@ -215,44 +222,21 @@ static int
 cg_store_mc_get_multi(cg_store_t *base, const char *const *keys,
                       const size_t *lens, size_t n, uint64_t *values)
 {
-    cg_store_mc_t      *st = (cg_store_mc_t *) base;
-    memcached_result_st *res;
-    memcached_return_t  rc;
-    cg_store_op_t       ops[CG_STORE_BATCH_MAX];
-    const char         *k, *v;
-    size_t              i, kl;
-    int                 prc;
+    cg_store_op_t ops[CG_STORE_BATCH_MAX];
+    size_t        i, k, m;
 
-    for (i = 0; i < n && i < CG_STORE_BATCH_MAX; i++) {
-        ops[i] = (cg_store_op_t) { CG_STORE_GET, keys[i], lens[i], 0, 0,
-                                   0, 0 };
-    }
-    if (cg_store_mc_pipe(st, ops, n, &prc)) {
-        for (i = 0; i < n; i++) {
-            values[i] = ops[i].value;
+    for (i = 0; i < n; i += m) {
+        m = n - i < CG_STORE_BATCH_MAX ? n - i : CG_STORE_BATCH_MAX;
+        for (k = 0; k < m; k++) {
+            ops[k] = (cg_store_op_t) { CG_STORE_GET, keys[i + k],
+                                       lens[i + k], 0, 0, 0, 0 };
         }
-        return prc;
-    }
-    memset(values, 0, n * sizeof(*values));
-    st->last = memcached_mget(st->mc, keys, lens, n);
-    if (st->last != MEMCACHED_SUCCESS) {
-        return -1;
-    }
-    while ((res = memcached_fetch_result(st->mc, NULL, &rc)) != NULL) {
-        k = memcached_result_key_value(res);
-        kl = memcached_result_key_length(res);
-        v = memcached_result_value(res);
-        for (i = 0; i < n; i++) {
-            if (lens[i] == kl && memcmp(keys[i], k, kl) == 0) {
-                values[i] = strtoull(v ? v : "0", NULL, 10);
-            }
+        if (cg_store_mc_run((cg_store_mc_t *) base, ops, m) != 0) {
+            return -1;
         }
-        memcached_result_free(res);
-    }
-    if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS
-        && rc != MEMCACHED_NOTFOUND) {
-        st->last = rc;
-        return -1;
+        for (k = 0; k < m; k++) {
+            values[i + k] = ops[k].value;
+        }
     }
     return 0;
 }
@@ -261,21 +245,14 @@ cg_store_mc_get_multi(cg_store_t *base, const char *const *keys,
 static int
 cg_store_mc_batch(cg_store_t *base, cg_store_op_t *ops, size_t n)
 {
-    int rc;
-
-    if (cg_store_mc_pipe((cg_store_mc_t *) base, ops, n, &rc)) {
-        return rc;
-    }
-    return cg_store_batch_each(base, ops, n);
+    return cg_store_mc_run((cg_store_mc_t *) base, ops, n);
 }
 
 
 static const char *
 cg_store_mc_error(cg_store_t *base)
 {
-    cg_store_mc_t *st = (cg_store_mc_t *) base;
-
-    return memcached_strerror(st->mc, st->last);
+    return ((cg_store_mc_t *) base)->err;
 }
 
 
@@ -340,6 +317,9 @@ cg_store_get_multi(cg_store_t *st, const char *const *keys,
 int
 cg_store_batch(cg_store_t *st, cg_store_op_t *ops, size_t n)
 {
+    if (cg_store_fault(st)) {
+        return -1;
+    }
     return st->ops->batch ? st->ops->batch(st, ops, n)
                           : cg_store_batch_each(st, ops, n);
 }
@@ -355,8 +335,9 @@ cg_store_error(cg_store_t *st)
 const char *
 cg_store_notice(cg_store_t *st)
 {
-    if (st->notice[0] == '\0') {
+    if (st->notice[0] == '\0' || st->notice_taken) {
         return NULL;
     }
+    st->notice_taken = 1;
     return st->notice;
 }

@@ -10,11 +10,14 @@
  * Both give the same four atomic operations, so the limit and budget code
  * (and its tests) never knows which one it talks to.
  *
- * One cg_store_t per worker thread, never shared: libmemcached handles are
- * not thread-safe. Timeouts are short (tens of milliseconds) so a dead
- * memcached costs little latency; callers decide whether a store failure
- * fails the request open or closed. This module never logs; the local
- * backend reports a rebuilt file through cg_store_notice().
+ * One cg_store_t per worker thread, never shared: it owns its connections.
+ * Timeouts are short (tens of milliseconds) so a dead memcached costs
+ * little latency. Every call returns 0 only when the store answered it: a
+ * server that closed, reset, timed out or replied out of step is -1 with
+ * cg_store_error() naming the server and what happened, never a missing
+ * key or a zero; callers decide whether a store failure fails the request
+ * open or closed. This module never logs; the local backend reports a
+ * rebuilt file through cg_store_notice().
  */
 #ifndef CG_STORE_H
 #define CG_STORE_H
@@ -31,7 +34,9 @@ typedef struct cg_store_s cg_store_t;
 typedef enum {
     CG_STORE_INCR,      /* incr with ttl, created as delta when missing */
     CG_STORE_DECR,      /* decr, stopping at 0; missing reads as 0 */
-    CG_STORE_GET        /* read; missing reads as 0 */
+    CG_STORE_GET,       /* read; missing reads as 0 */
+    CG_STORE_ADD        /* store delta if missing; value 0 stored,
+                           1 existed */
 } cg_store_opcode_t;
 
 typedef struct {
@@ -64,17 +69,25 @@ typedef struct {
 
 struct cg_store_s {
     const cg_store_ops_t *ops;
-    char                  notice[200];  /* one-off event for the log */
+    char                  notice[1024];  /* one-off event for the log */
+    int                   notice_taken; /* cg_store_notice() returned it */
     int                   faulted;      /* the last call was made to fail */
 };
 
 cg_store_t *cg_store_new(const char *servers, int timeout_ms, char *err,
                          size_t errlen);
 /* The host-local store in the file at path with room for slots counters;
- * a missing or corrupt file is rebuilt (see cg_store_notice). A NULL
- * path gives counters private to this process. */
-cg_store_t *cg_store_new_local(const char *path, unsigned slots, char *err,
-                               size_t errlen);
+ * owner names the configuration (its file), for the header and for what
+ * a refusal says. Everything read from the file is checked against this
+ * process's own mapping (magic, version, slot count, size, checksum)
+ * before use. A missing, corrupt or stale file, or this owner's own file
+ * at another size, is rebuilt (see cg_store_notice); a file that a live
+ * configuration of another size uses is refused (NULL, err naming both).
+ * While serving, a corrupt file is rebuilt with this process's size and
+ * a file another size has taken over is a store error, never a rebuild.
+ * A NULL path gives counters private to this process. */
+cg_store_t *cg_store_new_local(const char *path, unsigned slots,
+                               const char *owner, char *err, size_t errlen);
 void        cg_store_free(cg_store_t *st);
 /* Atomically adds delta to key (creating it as delta with ttl seconds when
  * missing) and returns the new value in *value. Returns 0, or -1 when the
@@ -94,16 +107,16 @@ int         cg_store_get_multi(cg_store_t *st, const char *const *keys,
                                uint64_t *values);
 /* Runs ops[0..n) with the effect of running them one after another, in
  * that order, in as few round trips as the backend can do that with:
- * memcached with a single server pipelines them on one connection (which
- * the server executes in order); several servers or the local store run
- * them one by one. Stops at the first failure and returns -1; each op's
- * done says whether the store answered it (an op sent but not answered
- * may still have happened). n is at most CG_STORE_BATCH_MAX. */
+ * memcached pipelines each run of consecutive ops on one server over that
+ * server's connection (which the server executes in order); the local
+ * store runs them one by one. Stops at the first failure and returns -1;
+ * each op's done says whether the store answered it (an op sent but not
+ * answered may still have happened). n is at most CG_STORE_BATCH_MAX. */
 int         cg_store_batch(cg_store_t *st, cg_store_op_t *ops, size_t n);
 /* The last error as text, for the operator's log. */
 const char *cg_store_error(cg_store_t *st);
-/* A pending one-off notice (e.g. "rebuilt corrupt file"), or NULL; the
- * caller logs it once. */
+/* A pending one-off notice (e.g. "rebuilt corrupt file"), or NULL; each
+ * notice is returned once, for the caller to log. */
 const char *cg_store_notice(cg_store_t *st);
 
 #endif

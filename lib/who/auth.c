@@ -365,8 +365,8 @@ cg_auth_client_addr(const cg_conf_t *conf, const cg_req_t *r, char *out,
  * never creates the key: only failed authentications make a counter, so
  * traffic from many addresses with valid credentials (or none yet) cannot
  * fill the store and crowd out the counters of users who log in. Returns
- * the count, or -1 when the store is unreachable (the limit then does not
- * apply; the rate limit stage decides about a dead store). */
+ * the count, or -1 when the store did not answer (the caller applies
+ * [limits] on_store_error). */
 static long
 cg_auth_failures(cg_store_t *st, const char *addr, time_t now, int delta)
 {
@@ -394,6 +394,26 @@ cg_auth_failures(cg_store_t *st, const char *addr, time_t now, int delta)
 }
 
 
+/* A failed authentication the pre-auth counter could not see (read or
+ * count): [limits] on_store_error decides, as for any rate limit. deny
+ * refuses it 503, so that guessing cannot go on uncounted while the store
+ * is away; allow and local answer 401 uncounted (local keeps no
+ * per-worker copy of this counter). An authentication that succeeds is
+ * not refused for it: the limits and budget stages decide about it. */
+static int
+cg_auth_uncounted(const cg_auth_t *a, cg_store_t *st, cg_req_t *r,
+                  const char *why)
+{
+    r->store_failed = "pre-auth";
+    if (a->conf->limits.on_store_error != CG_FAIL_DENY) {
+        return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s", why);
+    }
+    r->retry_after = 5;
+    return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "pre-auth fail-closed: %s",
+                       st ? cg_store_error(st) : "no store");
+}
+
+
 int
 cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r, time_t now)
 {
@@ -404,6 +424,9 @@ cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r, time_t now)
     r->remote_addr = r->client_addr;
     if (limit > 0) {
         fails = cg_auth_failures(st, r->client_addr, now, 0);
+        if (fails < 0) {
+            r->store_failed = "pre-auth";
+        }
         if (fails >= limit) {
             r->retry_after = (int) (60 - now % 60);
             return cg_req_fail(r, CG_E_RATE_LIMITED, NULL,
@@ -414,8 +437,9 @@ cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r, time_t now)
     if (cg_auth_verify(a, r, now, why, sizeof(why)) == 0) {
         return 0;
     }
-    if (limit > 0) {
-        (void) cg_auth_failures(st, r->client_addr, now, 1);
+    if (limit > 0 && (fails < 0
+                      || cg_auth_failures(st, r->client_addr, now, 1) < 0)) {
+        return cg_auth_uncounted(a, st, r, why);
     }
     return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s", why);
 }

@@ -45,7 +45,7 @@ local $ENV{CHATGATE} = "$CG::BUILD/chatgate";
 my $out = `$CG::ROOT/scripts/rotate-key provider $newfile -c $t->{conf} 2>&1`;
 my $rc = $? >> 8;
 is($rc, 0, 'rotate-key succeeds') or diag $out;
-like($out, qr/probe of key provider \([0-9a-f]{12}\): ok/, 'it probed the new key');
+like($out, qr/probe of candidate key provider \([0-9a-f]{12}\): ok/, 'it probed the new key');
 like($out, qr/Revoke the old key \(fingerprint [0-9a-f]{12}\)/, 'and says what is left to do');
 unlike($out, qr/\Q$new\E|\Q$old\E/, 'without printing either key');
 is(join(',', (stat($t->dir . '/provider.key'))[2, 4, 5]), $st_before,
@@ -98,8 +98,60 @@ $t3->start_chatgate;
 my $bad = $t3->write_file('bad.key', 'sk-ant-api03-' . CG::rand_hex(40) . "CC\n");
 $out = `$CG::ROOT/scripts/rotate-key provider $bad -c $t3->{conf} 2>&1`;
 isnt($? >> 8, 0, 'rotate-key fails when the provider rejects the new key');
-like($out, qr/old key \([0-9a-f]{12}\) is back in place/, 'and says the old key is back');
+like($out, qr/old key \([0-9a-f]{12}\) was never replaced/, 'and says the old key is back');
 is(CG::slurp($t3->dir . '/provider.key'), $t3->key . "\n", 'the old key file is restored');
+
+# --- issue 23: the candidate is probed before it replaces anything ---
+my ($prc, $pout) = $t3->run_chatgate('probe', '-c', $t3->{conf}, '--key', 'provider',
+                                     '--key-file', $bad);
+is($prc, 1, 'probe --key-file: a rejected candidate fails');
+like($pout, qr/probe of candidate key provider \([0-9a-f]{12}\): failed: status 401/,
+     'probe --key-file names the candidate by fingerprint');
+my $good = $t3->write_file('good.key', $t3->key . "\n");
+($prc, $pout) = $t3->run_chatgate('probe', '-c', $t3->{conf}, '--key', 'provider',
+                                  '--key-file', $good);
+is($prc, 0, 'probe --key-file: an accepted candidate passes') or diag $pout;
+
+# A reload storm while rotate-key probes a key the provider rejects: no
+# reload may load it, so the pool keeps serving on the old key.
+$t3->start_nginx;
+$t3->{default_token} = $t3->mint('rot');
+is($t3->chat->{status}, 200, 'serving before the rotation');
+my $rotor = fork() // die;
+if ($rotor == 0) {
+    my $o = `$CG::ROOT/scripts/rotate-key provider $bad -c $t3->{conf} 2>&1`;
+    CG::write_file($t3, 'rot.out', $o);
+    POSIX::_exit($? >> 8);
+}
+my $master = $t3->pid_of('chatgate');
+while (waitpid($rotor, WNOHANG) == 0) {
+    kill 'HUP', $master;
+    sleep 0.05;
+}
+isnt($? >> 8, 0, 'rotate-key refuses the rejected key');
+# The last reload's workers take the next requests (draining ones take
+# none), so no settling is waited for beyond a worker being there.
+CG::wait_for('a worker', sub { $t3->worker_pids >= 1 }, 20);
+my @after = map { $t3->chat->{status} } 1 .. 4;
+is_deeply(\@after, [200, 200, 200, 200],
+          'after a reload storm during the probe, the pool still serves on the old key');
+is(CG::slurp($t3->dir . '/provider.key'), $t3->key . "\n", 'the live key file never changed');
+ok(!glob($t3->dir . '/.provider.key.*'), 'no candidate or backup file is left');
+
+# Reloads honour the rotation lock: deferred while it is held, done once
+# it is released.
+open(my $lk, '<', $t3->{conf}) or die;
+flock($lk, 2) or die;     # LOCK_EX, as rotate-key takes it
+my $gens = () = CG::slurp($t3->dir . '/error.log') =~ /reloaded .* \(generation/g;
+kill 'HUP', $master;
+CG::wait_for('the deferral', sub { CG::slurp($t3->dir . '/error.log') =~ /reload deferred: a key rotation holds the lock/ });
+my $now = () = CG::slurp($t3->dir . '/error.log') =~ /reloaded .* \(generation/g;
+is($now, $gens, 'no reload while the rotation lock is held');
+close $lk;
+CG::wait_for('the deferred reload', sub {
+    my $n = () = CG::slurp($t3->dir . '/error.log') =~ /reloaded .* \(generation/g; $n > $gens });
+pass('the deferred reload runs once the lock is released');
+
 unlike($t->all_output . $t3->all_output, qr/\Q$new\E|\Q$old\E|sk-ant-\w/,
        'no key in any log');
 

@@ -95,6 +95,63 @@ SKIP: {
     chown 0, 0, $prod_key;
 }
 
+# POSIX ACLs (issue 23): a 0600 key with an ACL entry for another account
+# is readable by that account; it is named, and a named-user grant is
+# high. A named group is named with its members; a directory's default
+# ACL (inherited by a rotated key) is reported too.
+SKIP: {
+    skip 'needs root (test accounts) and setfacl (the acl package)', 12
+        unless $> == 0 && system('which setfacl >/dev/null 2>&1') == 0;
+    my $tag = 'cgl' . substr(CG::rand_hex(8), 0, 6);
+    my ($lu, $lg, $lm) = map { "$tag$_" } qw(u g m);
+    END {
+        system('userdel', $_) for grep { /^cgl/ } @main::acl_users;
+        system('groupdel', $main::acl_group) if $main::acl_group;
+    }
+    our @acl_users = ($lu, $lm);
+    our $acl_group = $lg;
+    system('groupadd', $lg) == 0 or die "groupadd";
+    system('useradd', '-M', '-N', '-g', 'nogroup', $lu) == 0 or die;
+    system('useradd', '-M', '-N', '-g', 'nogroup', '-G', $lg, $lm) == 0 or die;
+    chown 0, 0, $prod_key;
+    chmod 0600, $prod_key;
+    system('setfacl', '-m', "u:$lu:r", $prod_key) == 0 or die "setfacl";
+    ($rc, $j) = audit();
+    ($p) = grep { $_->{name} eq 'prod' } @{ $j->{keys} };
+    ok((grep { $_ eq $lu } @{ $p->{file}{readers} }), 'ACL: the named user is listed as a reader');
+    ok((grep { $_->{severity} eq 'high' && $_->{message} =~ /POSIX ACL on \Q$prod_key\E grants read to user $lu/ }
+        @{ $j->{findings} }), 'ACL: a named-user grant is a high finding naming the account');
+    ok(!(grep { $_->{message} =~ /readable by its group/ } @{ $j->{findings} }),
+       'ACL: not mistaken for the group reading it (the group bits are the mask)');
+    is($rc, 3, 'ACL: exit 3');
+    system('setfacl', '-b', $prod_key);
+    system('setfacl', '-m', "g:$lg:r", $prod_key) == 0 or die "setfacl";
+    ($rc, $j) = audit();
+    ($p) = grep { $_->{name} eq 'prod' } @{ $j->{keys} };
+    ok((grep { $_ eq $lm } @{ $p->{file}{readers} }), 'ACL: a named group\'s member is a reader');
+    ok((grep { $_ eq $lg } @{ $p->{file}{reader_groups} }), 'ACL: the named group is listed');
+    ok((grep { $_->{severity} eq 'medium' && $_->{message} =~ /grants read to group $lg/ }
+        @{ $j->{findings} }), 'ACL: a named-group grant is a medium finding');
+    system('setfacl', '-b', $prod_key);
+    system('setfacl', '-d', '-m', "u:$lu:r", $d) == 0 or die "setfacl -d";
+    ($rc, $j) = audit();
+    ok((grep { $_->{severity} eq 'high' && $_->{message} =~ /default ACL of directory \Q$d\E grants read to user $lu/ }
+        @{ $j->{findings} }), 'ACL: a default ACL on the key\'s directory is a high finding');
+    system('setfacl', '-k', $d);
+    my $sec = "$d/session.secret";
+    system('setfacl', '-m', "u:$lu:r", $sec) == 0 or die "setfacl";
+    ($rc, $j) = audit();
+    my ($s) = @{ $j->{session_secrets} // [] };
+    ok($s, 'the session secret is audited');
+    ok((grep { $_ eq $lu } @{ $s->{readers} // [] }), 'ACL on the session secret: the account is named');
+    ok((grep { $_->{severity} eq 'high' && $_->{subject} eq '[session] secret' && $_->{message} =~ /user $lu/ }
+        @{ $j->{findings} }), 'ACL on the session secret: high');
+    system('setfacl', '-b', $sec);
+    ($rc, $j) = audit();
+    ($p) = grep { $_->{name} eq 'prod' } @{ $j->{keys} };
+    is_deeply($p->{file}{readers}, ['root'], 'ACLs removed: only root again');
+}
+
 # Findings that make the exit status 3, and the ones that do not.
 my $shared = $t->write_file('shared.key', $t->key . "\n", 0600);
 $t->write_file('chatgate.ini', CG::slurp($conf)

@@ -91,4 +91,59 @@ like($elog, qr/cannot write usage line for \Q$id\E \(No space left on device\): 
      'continue: the usage line goes to the error log instead');
 unlike(CG::slurp("$udisk/usage.log"), qr/\Q$id\E/, 'not in the full usage log');
 
+# --- a write that only fits in part must not glue lines (issue 23) ---
+# The disk is filled, then the usage log gives back $room bytes of its
+# last page: the next line fits only in part (a short write).
+sub fill_leaving {
+    my ($dir, $room) = @_;
+    my $f = fill($dir);
+    truncate("$dir/usage.log", (-s "$dir/usage.log") - $room) or die "truncate: $!";
+    return $f;
+}
+
+# Every non-blank line of the usage log, each parsed on its own; a line
+# that does not parse whole is returned as { bad => TEXT }.
+sub lines_of {
+    my ($path) = @_;
+    my @out;
+    for my $l (split /\n/, CG::slurp($path)) {
+        next unless $l =~ /\S/;
+        my $o = eval { JSON::PP->new->decode($l) };
+        push @out, $o // { bad => $l };
+    }
+    return \@out;
+}
+
+for my $policy (qw(continue refuse)) {
+    my ($g, $gdisk) = stack($policy);
+    is($g->chat->{status}, 200, "$policy, short write: served while there is room");
+    my $filler = fill_leaving($gdisk, 100);
+    my $short = $g->chat;
+    my $sid = $short->{headers}{'x-request-id'};
+    is($short->{status}, $policy eq 'continue' ? 200 : 503,
+       "$policy, short write: the policy's status");
+    CG::wait_for('the line in the error log', sub {
+        CG::slurp($g->dir . '/error.log') =~ /cannot write usage line for \Q$sid\E/ });
+    like(CG::slurp($g->dir . '/error.log'), qr/cannot write usage line for \Q$sid\E .*"request_id":"\Q$sid\E"/,
+         "$policy, short write: the whole line is in the error log");
+    unlink $filler;
+    my @after;
+    push @after, $g->chat for 1 .. 3;
+    my $lines = lines_of("$gdisk/usage.log");
+    is_deeply([map { $_->{bad} } grep { $_->{bad} } @$lines], [],
+              "$policy, short write: every line of the usage log parses on its own (no fragment, nothing glued)");
+    my @req = grep { ($_->{event} // '') eq 'request' } @$lines;
+    for my $r (grep { $_->{status} == 200 } @after) {
+        my $rid = $r->{headers}{'x-request-id'};
+        is(scalar(grep { ($_->{request_id} // '') eq $rid } @req), 1,
+           "$policy, short write: a later request ($rid) has exactly one usage line");
+    }
+    ok(!(grep { ($_->{request_id} // '') eq $sid } @req),
+       "$policy, short write: the cut line is not half in the usage log");
+    my ($rc, $out) = $g->run_chatgate('report', '-c', $g->{conf}, '--json');
+    my $rep = eval { JSON::PP->new->decode($out) } // {};
+    is($rep->{bad_lines}, 0, "$policy, short write: report finds no bad line")
+        or diag($out);
+}
+
 done_testing;

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static cg_store_t *
 open_store(void)
 {
     char        err[200];
-    cg_store_t *st = cg_store_new_local(path, 1024, err, sizeof(err));
+    cg_store_t *st = cg_store_new_local(path, 1024, "test", err, sizeof(err));
 
     if (st == NULL) {
         fail_msg("%s", err);
@@ -104,6 +105,7 @@ test_store_corrupt_rebuilt(void **state)
     cg_store_t *st;
     uint64_t    v;
     FILE       *f;
+    const char *note;
 
     (void) state;
     st = open_store();
@@ -114,8 +116,10 @@ test_store_corrupt_rebuilt(void **state)
     fputs("garbage!", f);
     fclose(f);
     st = open_store();
-    assert_non_null(cg_store_notice(st));
-    assert_non_null(strstr(cg_store_notice(st), "corrupt"));
+    note = cg_store_notice(st);
+    assert_non_null(note);
+    assert_non_null(strstr(note, "corrupt"));
+    assert_null(cg_store_notice(st));           /* said once */
     assert_int_equal(cg_store_incr(st, "k", 1, 1, 60, &v), 0);
     assert_int_equal(v, 1);                     /* started again */
     /* Cut short while mapped: no SIGBUS, the table starts again. */
@@ -123,6 +127,102 @@ test_store_corrupt_rebuilt(void **state)
     assert_int_equal(truncate(path, 0), 0);
     assert_int_equal(cg_store_incr(st, "k", 1, 1, 60, &v), 0);
     assert_int_equal(v, 1);
+    cg_store_free(st);
+}
+
+
+static cg_store_t *
+open_sized(unsigned slots, const char *owner, char *err, size_t errlen)
+{
+    return cg_store_new_local(path, slots, owner, err, errlen);
+}
+
+
+/* Two configurations of different sizes cannot share a live file: the
+ * second refuses to start naming both. Once the first is gone the file is
+ * stale and the second rebuilds it. */
+static void
+test_store_two_sizes_refused(void **state)
+{
+    char        err[1024];
+    cg_store_t *a, *b;
+    uint64_t    v;
+
+    (void) state;
+    a = open_sized(1024, "/etc/chatgate/a.ini", err, sizeof(err));
+    assert_non_null(a);
+    assert_int_equal(cg_store_incr(a, "k", 1, 1, 60, &v), 0);
+    b = open_sized(65536, "/etc/chatgate/b.ini", err, sizeof(err));
+    assert_null(b);
+    assert_non_null(strstr(err, "/etc/chatgate/a.ini"));
+    assert_non_null(strstr(err, "/etc/chatgate/b.ini"));
+    assert_non_null(strstr(err, "1024"));
+    assert_non_null(strstr(err, "65536"));
+    /* a is untouched. */
+    assert_int_equal(cg_store_incr(a, "k", 1, 1, 60, &v), 0);
+    assert_int_equal(v, 2);
+    cg_store_free(a);
+    b = open_sized(65536, "/etc/chatgate/b.ini", err, sizeof(err));
+    assert_non_null(b);
+    assert_non_null(strstr(cg_store_notice(b), "rebuilt"));
+    cg_store_free(b);
+}
+
+
+/* A reload that changes the size (same configuration): the new size
+ * rebuilds the file; a process still mapping the old size gets store
+ * errors, never a crash and never a rebuild back, so the new one keeps
+ * counting (no reset loop). */
+static void
+test_store_resized_no_loop(void **state)
+{
+    char        err[1024];
+    cg_store_t *old, *neu;
+    uint64_t    v;
+
+    (void) state;
+    old = open_sized(1024, "/etc/chatgate/x.ini", err, sizeof(err));
+    assert_non_null(old);
+    assert_int_equal(cg_store_incr(old, "k", 1, 1, 60, &v), 0);
+    neu = open_sized(4096, "/etc/chatgate/x.ini", err, sizeof(err));
+    assert_non_null(neu);
+    assert_int_equal(cg_store_incr(neu, "k", 1, 1, 60, &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(cg_store_incr(old, "k", 1, 1, 60, &v), -1);
+    assert_non_null(strstr(cg_store_error(old), "4096"));
+    assert_int_equal(cg_store_incr(neu, "k", 1, 1, 60, &v), 0);
+    assert_int_equal(v, 2);
+    cg_store_free(old);
+    cg_store_free(neu);
+}
+
+
+/* The first 4 KiB overwritten while serving: rebuilt with this process's
+ * size, said so, no crash. */
+static void
+test_store_overwritten_live(void **state)
+{
+    char        err[1024], junk[4096];
+    cg_store_t *st;
+    uint64_t    v;
+    int         fd;
+    const char *note;
+
+    (void) state;
+    st = open_sized(1024, "/etc/chatgate/x.ini", err, sizeof(err));
+    assert_non_null(st);
+    (void) cg_store_notice(st);
+    assert_int_equal(cg_store_incr(st, "k", 1, 5, 60, &v), 0);
+    memset(junk, 0xff, sizeof(junk));
+    fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, junk, sizeof(junk), 0), sizeof(junk));
+    close(fd);
+    assert_int_equal(cg_store_incr(st, "k", 1, 1, 60, &v), 0);
+    assert_int_equal(v, 1);
+    note = cg_store_notice(st);
+    assert_non_null(note);
+    assert_non_null(strstr(note, "corrupt"));
     cg_store_free(st);
 }
 
@@ -299,17 +399,17 @@ test_budget_reserve_settle(void **state)
                      CG_BUDGET_OVER);
     assert_int_equal(h[2].over_period, CG_BUDGET_DAILY);
     /* Settling to 10 frees 30. */
-    assert_int_equal(cg_budget_settle(st, &b, &h[0], 10, now), 0);
+    assert_int_equal(cg_budget_settle(st, &b, &h[0], 10, now, NULL), 0);
     assert_int_equal(h[0].spent[0][0], 10);
     assert_true(cg_budget_check_stream(&h[1], 40));
     assert_false(cg_budget_check_stream(&h[1], 41));
     assert_int_equal(cg_budget_reserve(st, &b, "u", 40, now, &h[2]), 0);
     /* A worker "dies" holding h[1]: two hold periods later the hold has
      * expired and only settled spend counts. */
-    assert_int_equal(cg_budget_settle(st, &b, &h[2], 40, now), 0);
+    assert_int_equal(cg_budget_settle(st, &b, &h[2], 40, now, NULL), 0);
     assert_int_equal(cg_budget_reserve(st, &b, "u", 50, now + 200, &h[3]),
                      0);
-    assert_int_equal(cg_budget_settle(st, &b, &h[3], 50, now + 200), 0);
+    assert_int_equal(cg_budget_settle(st, &b, &h[3], 50, now + 200, NULL), 0);
     assert_int_equal(h[3].spent[0][0], 100);
     assert_int_equal(cg_budget_reserve(st, &b, "u", 1, now + 200, &h[3]),
                      CG_BUDGET_OVER);
@@ -428,6 +528,12 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_store_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_two_sizes_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_resized_no_loop, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_overwritten_live, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store_corrupt_rebuilt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_window_slides, setup, teardown),

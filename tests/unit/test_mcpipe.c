@@ -22,6 +22,16 @@
 
 static char sock_path[64];
 
+/* How the fake misbehaves. */
+enum {
+    FAKE_GOOD = 0,
+    FAKE_EOF_AFTER_ONE,     /* answers the first request, then closes */
+    FAKE_WRONG_OPCODE,      /* answers with another opcode */
+    FAKE_EXTRA_ANSWER,      /* answers the last request twice */
+    FAKE_RESET_AFTER_ONE    /* answers the first request, then resets */
+};
+static int fake_mode;
+
 
 static void
 put_be(unsigned char *at, uint64_t v, int bytes)
@@ -54,7 +64,7 @@ answer(const unsigned char *q, unsigned char *a)
 
     memset(a, 0, 24);
     a[0] = 0x81;
-    a[1] = q[1];
+    a[1] = fake_mode == FAKE_WRONG_OPCODE ? (unsigned char) (q[1] ^ 1) : q[1];
     memcpy(a + 12, q + 12, 4);
     if (q[1] == 0x05) {
         put_be(a + 24, get_be(q + 24, 8) + 100, 8);
@@ -62,6 +72,8 @@ answer(const unsigned char *q, unsigned char *a)
     } else if (q[1] == 0x06
                || (klen == 7 && memcmp(q + 24 + ext, "missing", 7) == 0)) {
         put_be(a + 6, 1, 2);
+    } else if (q[1] == 0x02) {
+        body = 0;
     } else {
         a[4] = 4;
         memset(a + 24, 0, 4);
@@ -97,8 +109,24 @@ fake_memcached(int lfd, int want)
             got++;
         }
     }
+    if (fake_mode == FAKE_EOF_AFTER_ONE || fake_mode == FAKE_RESET_AFTER_ONE) {
+        struct linger lg = { 1, 0 };
+
+        olen = 24 + get_be(out + 8, 4);
+        if (fake_mode == FAKE_RESET_AFTER_ONE) {
+            (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
+    }
+    if (fake_mode == FAKE_EXTRA_ANSWER) {
+        memcpy(out + olen, out, 24 + get_be(out + 8, 4));
+        olen += 24 + get_be(out + 8, 4);
+    }
     if (write(fd, out, olen) != (ssize_t) olen) {
         _exit(101);
+    }
+    if (fake_mode == FAKE_EOF_AFTER_ONE || fake_mode == FAKE_RESET_AFTER_ONE) {
+        usleep(50000);      /* the reply arrives before the close */
+        close(fd);
     }
     _exit(reads);
 }
@@ -185,12 +213,132 @@ test_batch_server_gone(void **state)
 }
 
 
+/* A fake that misbehaves in mode; the batch must fail with err, the
+ * ops before the misbehaviour done and none after it. */
+static void
+run_bad(int mode, cg_mcpipe_err_t err, int first_done, int later_done)
+{
+    cg_store_op_t ops[] = {
+        { CG_STORE_INCR, "cg:h:u:bob:1", 12, 7, 60, 0, 0 },
+        { CG_STORE_GET, "cg:$:u:bob:d", 12, 0, 0, 0, 0 },
+        { CG_STORE_GET, "cg:$:u:bob:m", 12, 0, 0, 0, 0 },
+    };
+    cg_mcpipe_t   p;
+    pid_t         pid;
+    char          text[256];
+
+    fake_mode = mode;
+    pid = start_fake(3);
+    cg_mcpipe_init(&p, sock_path, 0, 2000);
+    assert_int_equal(cg_mcpipe_run(&p, ops, 3), -1);
+    fake_mode = FAKE_GOOD;
+    /* A reset on a unix socket reads as end of file. */
+    assert_true(p.err == err || (err == CG_MCPIPE_IO
+                                 && p.err == CG_MCPIPE_EOF));
+    assert_int_equal(ops[0].done, first_done);
+    assert_int_equal(ops[1].done, later_done);
+    assert_int_equal(ops[2].done, later_done);
+    assert_int_equal(p.fd, -1);
+    /* The operator's text names the server and how far it got. */
+    cg_mcpipe_strerror(&p, text, sizeof(text));
+    assert_non_null(strstr(text, sock_path));
+    assert_non_null(strstr(text, later_done ? "after 3 of 3"
+                                : first_done ? "after 1 of 3"
+                                : "after 0 of 3"));
+    (void) fake_reads(pid);
+}
+
+
+/* A server that closes after answering part of a batch: end of file is
+ * an error, never a missing key read as 0. */
+static void
+test_eof_mid_batch(void **state)
+{
+    (void) state;
+    run_bad(FAKE_EOF_AFTER_ONE, CG_MCPIPE_EOF, 1, 0);
+}
+
+
+static void
+test_reset_mid_batch(void **state)
+{
+    (void) state;
+    run_bad(FAKE_RESET_AFTER_ONE, CG_MCPIPE_IO, 1, 0);
+}
+
+
+/* A reply with the right opaque but another opcode is not an answer. */
+static void
+test_wrong_opcode(void **state)
+{
+    (void) state;
+    run_bad(FAKE_WRONG_OPCODE, CG_MCPIPE_PROTOCOL, 0, 0);
+}
+
+
+/* More replies than requests: the stream is out of step. */
+static void
+test_extra_answer(void **state)
+{
+    (void) state;
+    run_bad(FAKE_EXTRA_ANSWER, CG_MCPIPE_PROTOCOL, 1, 1);
+}
+
+
+/* A kept connection the server closed while idle (a clean stop, then a
+ * restart on the same address) is replaced before anything is sent on
+ * it: the first batch after the restart is answered. */
+static void
+test_restart_while_idle(void **state)
+{
+    cg_store_op_t op = { CG_STORE_INCR, "k", 1, 1, 60, 0, 0 };
+    cg_mcpipe_t   p;
+    pid_t         pid = start_fake(1);
+
+    (void) state;
+    cg_mcpipe_init(&p, sock_path, 0, 2000);
+    assert_int_equal(cg_mcpipe_run(&p, &op, 1), 0);
+    (void) fake_reads(pid);             /* the server is gone: EOF queued */
+    pid = start_fake(1);
+    op.done = 0;
+    assert_int_equal(cg_mcpipe_run(&p, &op, 1), 0);
+    assert_true(op.done);
+    assert_int_equal(op.value, 101);
+    (void) fake_reads(pid);
+    cg_mcpipe_close(&p);
+}
+
+
+/* An add answers 0 (stored) or 1 (it existed); a decimal value is sent. */
+static void
+test_add(void **state)
+{
+    cg_store_op_t op = { CG_STORE_ADD, "cg:alert:x", 10, 1, 60, 9, 0 };
+    cg_mcpipe_t   p;
+    pid_t         pid = start_fake(1);
+
+    (void) state;
+    cg_mcpipe_init(&p, sock_path, 0, 2000);
+    assert_int_equal(cg_mcpipe_run(&p, &op, 1), 0);
+    assert_true(op.done);
+    assert_int_equal(op.value, 0);
+    (void) fake_reads(pid);
+    cg_mcpipe_close(&p);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_one_send),
         cmocka_unit_test(test_batch_server_gone),
+        cmocka_unit_test(test_eof_mid_batch),
+        cmocka_unit_test(test_reset_mid_batch),
+        cmocka_unit_test(test_wrong_opcode),
+        cmocka_unit_test(test_extra_answer),
+        cmocka_unit_test(test_restart_while_idle),
+        cmocka_unit_test(test_add),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -734,6 +737,79 @@ test_utf8_count(void **state)
 }
 
 
+/* A write that only fits in part (here a file size limit, in production
+ * a full disk): the file is cut back to the line's start, so it holds
+ * whole lines only and the next line is not glued to a fragment. Runs in
+ * a child, which owns the size limit. */
+static void
+short_write_child(const char *path)
+{
+    cg_usagelog_t log;
+    char          err[256], text[400];
+    cg_buf_t      b;
+    struct rlimit rl;
+    struct stat   sb;
+
+    signal(SIGXFSZ, SIG_IGN);
+    if (cg_usagelog_open(&log, path, err, sizeof(err)) != 0) {
+        _exit(10);
+    }
+    cg_buf_init(&b);
+    cg_buf_adds(&b, "{\"v\":1,\"n\":1}\n");
+    if (cg_usagelog_write(&log, &b) != 0 || stat(path, &sb) != 0) {
+        _exit(11);
+    }
+    rl.rlim_cur = rl.rlim_max = (rlim_t) sb.st_size + 100;
+    setrlimit(RLIMIT_FSIZE, &rl);
+    memset(text, 'x', sizeof(text));
+    cg_buf_reset(&b);
+    cg_buf_adds(&b, "{\"v\":1,\"n\":2,\"pad\":\"");
+    cg_buf_add(&b, text, sizeof(text));
+    cg_buf_adds(&b, "\"}\n");
+    if (cg_usagelog_write(&log, &b) != -1) {
+        _exit(12);          /* only 100 bytes fit */
+    }
+    if (stat(path, &sb) != 0 || (rlim_t) sb.st_size + 100 != rl.rlim_cur) {
+        _exit(13);          /* the fragment was not cut */
+    }
+    cg_buf_reset(&b);
+    cg_buf_adds(&b, "{\"v\":1,\"n\":3}\n");
+    if (cg_usagelog_write(&log, &b) != 0) {
+        _exit(14);
+    }
+    cg_buf_free(&b);
+    cg_usagelog_close(&log);
+    _exit(0);
+}
+
+
+static void
+test_log_short_write_cut(void **state)
+{
+    char   path[] = "/tmp/cg-usage-short-XXXXXX", buf[256];
+    int    fd = mkstemp(path), status = 0;
+    pid_t  pid;
+    ssize_t n;
+
+    (void) state;
+    assert_true(fd >= 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        short_write_child(path);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    n = read(fd, buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "{\"v\":1,\"n\":1}\n{\"v\":1,\"n\":3}\n");
+    close(fd);
+    unlink(path);
+}
+
+
 int
 main(void)
 {
@@ -751,6 +827,7 @@ main(void)
         cmocka_unit_test(test_log_write_and_reopen),
         cmocka_unit_test(test_log_format_then_write),
         cmocka_unit_test(test_log_open_fails),
+        cmocka_unit_test(test_log_short_write_cut),
         cmocka_unit_test(test_utf8_count),
     };
 
