@@ -8,6 +8,7 @@
 #include "pipeline/chat.h"
 #include "core/clock.h"
 #include "core/fault.h"
+#include "http/compat.h"
 #include "http/http.h"
 #include "core/req.h"
 #include "log/usagelog.h"
@@ -148,6 +149,7 @@ cg_worker_params(cg_req_t *r, FCGX_Request *fr)
     r->sec_fetch_site = FCGX_GetParam("HTTP_SEC_FETCH_SITE", env);
     r->forwarded_for = FCGX_GetParam("HTTP_X_FORWARDED_FOR", env);
     r->accept = FCGX_GetParam("HTTP_ACCEPT", env);
+    r->x_api_key = FCGX_GetParam("HTTP_X_API_KEY", env);
 }
 
 
@@ -279,6 +281,14 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
         cg_log(CG_LOG_ERROR, "%s: key exposed: an answer held a key; it was "
                "redacted, but rotate the key now", r->request_id);
     }
+    if (strstr(r->flags, "provider_key_sent") != NULL) {
+        /* lib/http/compat.c refused it; whoever holds it must rotate it. */
+        cg_log(CG_LOG_ERROR, "%s: key exposure: the caller at %s sent a "
+               "provider key instead of a service token; it was refused "
+               "and not forwarded, but rotate it and give that service a "
+               "cgt_ token", r->request_id,
+               r->remote_addr ? r->remote_addr : "?");
+    }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
     if (w->line.oom) {
         rc = cg_worker_usage_min(w, r);
@@ -352,11 +362,16 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
     cg_req_t *r = &w->req;
     cg_out_t  out = { cg_worker_out_write, cg_worker_out_flush,
                       cg_worker_out_alive, w };
+    cg_api_t  api;
 
     cg_req_init(r, cg_clock_mono());
     cg_worker_request_id(w, r->request_id, sizeof(r->request_id));
     cg_worker_params(r, fr);
-    if (cg_http_admit(w->conf, r) == 0 && cg_worker_log_ok(w, r) == 0
+    /* The path decides the front: /api/chat, or a provider's format. */
+    api = cg_compat_api(w->conf, r->uri);
+    if ((api != CG_API_CHAT ? cg_compat_admit(w->conf, r, api)
+                            : cg_http_admit(w->conf, r)) == 0
+        && cg_worker_log_ok(w, r) == 0
         && cg_worker_read_body(w, fr, r) == 0) {
         cg_chat_handle(&w->chat, r, &out);
     }

@@ -37,6 +37,8 @@ static int cg_conf_set_provider(const cg_conf_cmd_t *, void *,
                                 const char *, char *, size_t);
 static int cg_conf_set_pm(const cg_conf_cmd_t *, void *, const char *,
                           char *, size_t);
+static int cg_conf_set_prefix(const cg_conf_cmd_t *, void *, const char *,
+                              char *, size_t);
 static int cg_conf_set_path(const cg_conf_cmd_t *, void *, const char *,
                             char *, size_t);
 static int cg_conf_set_keyref(const cg_conf_cmd_t *, void *,
@@ -78,6 +80,12 @@ const cg_conf_cmd_t cg_conf_cmds[] = {
       "largest request body in bytes; larger gets 413 before it is read" },
     { "server", "chat_path", cg_conf_set_path, CG_OFF(chat_path),
       "/api/chat", 0, 0, "URL path of the chat endpoint" },
+    /* issue 20: the provider-compatible endpoints (lib/http/compat.h). */
+    { "server", "llm_prefix", cg_conf_set_prefix, CG_OFF(llm_prefix),
+      "/api/llm", 0, 0,
+      "URL prefix of the provider-compatible endpoints for service tokens: "
+      "<prefix>/v1/messages (Anthropic) and <prefix>/v1/chat/completions "
+      "(OpenAI), see docs/sdk.md (empty: off)" },
     { "server", "pid_file", cg_conf_set_str, CG_OFF(pid_file),
       "", 0, 0, "file the master writes its PID to (empty: none)" },
     { "server", "shutdown_timeout", cg_conf_set_int, CG_OFF(shutdown_timeout),
@@ -759,6 +767,22 @@ cg_conf_set_path(const cg_conf_cmd_t *cmd, void *conf, const char *value,
     if (value[0] != '/') {
         snprintf(err, errlen, "[%s] %s must start with /", cmd->section,
                  cmd->name);
+        return -1;
+    }
+    return cg_conf_set_str(cmd, conf, value, err, errlen);
+}
+
+
+/* A URL prefix: empty (off), or /path without a trailing slash. */
+static int
+cg_conf_set_prefix(const cg_conf_cmd_t *cmd, void *conf, const char *value,
+                   char *err, size_t errlen)
+{
+    size_t n = strlen(value);
+
+    if (n > 0 && (value[0] != '/' || value[n - 1] == '/')) {
+        snprintf(err, errlen, "[%s] %s must be empty or start with / and "
+                 "not end with /", cmd->section, cmd->name);
         return -1;
     }
     return cg_conf_set_str(cmd, conf, value, err, errlen);

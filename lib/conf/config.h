@@ -75,6 +75,7 @@ typedef struct {
     int     backlog;
     long    max_body;
     char   *chat_path;
+    char   *llm_prefix;         /* issue 20: provider-compatible endpoints */
     char   *pid_file;
     int     shutdown_timeout;
     int     environment;        /* cg_env_t */

@@ -6,7 +6,8 @@
  * latency_ms, upstream_ms, key_id, remote_addr; and (added, same version)
  * provider, stream, retries, fallback_from, usage_estimated, flags (an
  * array of guard findings, [] when none) and cost_micro_usd (when the
- * model has a price). Alert events share the file (lib/meter/alert.c). Each
+ * model has a price), api (chat, anthropic, openai: the front it came
+ * in by) and caller (browser, service or null). Alert events share the file (lib/meter/alert.c). Each
  * line is written with a single write(2) to a file opened O_APPEND, so
  * lines from many workers never interleave. Every string goes through the
  * one JSON escaper, so no input can break a line. The key appears only as
