@@ -46,6 +46,7 @@ struct cg_outguard_s {
     cg_buf_t                  mid;      /* stage A's output */
     long                      urls;     /* allowed URLs kept so far */
     unsigned                  events;
+    int                       keep_links;   /* stage 2 off (issue 20) */
 };
 
 typedef long (*cg_og_step_pt)(cg_outguard_t *g, cg_og_ctx_t *cx,
@@ -804,7 +805,7 @@ cg_og_step_b(cg_outguard_t *g, cg_og_ctx_t *cx, const unsigned char *p,
 {
     long r = cg_og_secret(g, cx, p, n, eof, out);
 
-    if (r == 0) {
+    if (r == 0 && !g->keep_links) {
         switch (p[0]) {
         case '!':
             if (n < 2) {
@@ -872,6 +873,13 @@ cg_outguard_reset(cg_outguard_t *g, const cg_pii_map_t *map)
     g->map = map;
     g->urls = 0;
     g->events = 0;
+}
+
+
+void
+cg_outguard_keep_links(cg_outguard_t *g, int on)
+{
+    g->keep_links = on;
 }
 
 

@@ -273,6 +273,8 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
         c->user_known(c->user_ctx, r);
     }
     rl = cg_chat_limits(c, r, &own);
+    /* A service token may leave links in the answers it never renders. */
+    c->guards.keep_links = r->sess.token && r->sess.token->keep_links;
     /* Settled however it ends: a refused answer was still paid for. */
     if (cg_chat_how_much(c, r, rl) != 0
         || cg_chat_parse(r, &lim) != 0
