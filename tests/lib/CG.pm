@@ -499,6 +499,22 @@ sub start_stack {
 
 sub url { "http://127.0.0.1:$_[0]{port}" . ($_[1] // '/api/chat') }
 
+# npm ci in $dir (its package-lock.json pins everything) when the lock
+# changed since the last install or $module is missing. Returns undef, or
+# the last line npm printed when it failed (no registry: the caller skips).
+sub npm_ci {
+    my ($dir, $module) = @_;
+    my $stamp = "$dir/node_modules/.lock-installed";
+    return undef if slurp($stamp) eq slurp("$dir/package-lock.json")
+                    && -d "$dir/node_modules/$module";
+    my $out = `cd $dir && npm ci --no-audit --no-fund 2>&1`;
+    return (split /\n/, $out)[-1] // 'npm ci failed' if $?;
+    open(my $fh, '>', $stamp) or die "$stamp: $!";
+    print $fh slurp("$dir/package-lock.json");
+    close $fh;
+    return undef;
+}
+
 sub mint {
     my ($self, $user, @args) = @_;
     my ($rc, $out) = $self->run_chatgate('mint', '-c', $self->{conf}, $user,

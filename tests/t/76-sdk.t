@@ -18,18 +18,9 @@ use CG;
 my $sdir = "$CG::ROOT/tests/sdk";
 plan skip_all => 'SDK tests: node is missing (scripts/deps --browser)'
     unless `node --version 2>/dev/null`;
-# npm ci only when the lock file changed since the last install (scripts/deps
-# does the same on a fresh machine).
-my $stamp = "$sdir/node_modules/.lock-installed";
-if (CG::slurp($stamp) ne CG::slurp("$sdir/package-lock.json")
-    || !-d "$sdir/node_modules/openai") {
-    my $out = `cd $sdir && npm ci --no-audit --no-fund 2>&1`;
-    plan skip_all => "SDK tests: npm ci failed (no npm registry?): "
-                     . (split /\n/, $out)[-1] if $?;
-    open(my $fh, '>', $stamp) or die "$stamp: $!";
-    print $fh CG::slurp("$sdir/package-lock.json");
-    close $fh;
-}
+# npm ci only when the lock file changed since the last install.
+my $npm = CG::npm_ci($sdir, 'openai');
+plan skip_all => "SDK tests: npm ci failed (no npm registry?): $npm" if defined $npm;
 
 my $batch = 'cgt_' . CG::rand_hex(48);
 my $narrow = 'cgt_' . CG::rand_hex(48);

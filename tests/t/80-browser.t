@@ -17,16 +17,8 @@ plan skip_all => "browser tests: $chromium is missing (scripts/deps --browser in
 plan skip_all => 'browser tests: node is missing' unless `node --version 2>/dev/null`;
 
 # npm ci only when the lock file changed since the last install.
-my $stamp = "$bdir/node_modules/.lock-installed";
-if (CG::slurp($stamp) ne CG::slurp("$bdir/package-lock.json")
-    || !-d "$bdir/node_modules/playwright-core") {
-    my $out = `cd $bdir && npm ci --no-audit --no-fund 2>&1`;
-    plan skip_all => "browser tests: npm ci failed (no npm registry?): "
-                     . (split /\n/, $out)[-1] if $?;
-    open(my $fh, '>', $stamp) or die "$stamp: $!";
-    print $fh CG::slurp("$bdir/package-lock.json");
-    close $fh;
-}
+my $npm = CG::npm_ci($bdir, 'playwright-core');
+plan skip_all => "browser tests: npm ci failed (no npm registry?): $npm" if defined $npm;
 
 my $rpm = 5;
 my $t = CG->new;
