@@ -26,6 +26,7 @@
 #include <sys/random.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -264,6 +265,28 @@ cg_worker_log_ok(cg_worker_t *w, cg_req_t *r)
 }
 
 
+/* A caller sent a provider key to a provider-compatible endpoint
+ * (lib/http/compat.c refused it): the key has been where it should not
+ * be, so the operator hears of it in the error log and as an alert. */
+static void
+cg_worker_key_sent(cg_worker_t *w, const cg_req_t *r)
+{
+    const char *addr = r->remote_addr ? r->remote_addr : "?";
+    time_t      now = time(NULL);
+    char        period[32], msg[160];
+
+    cg_log(CG_LOG_ERROR, "%s: key exposure: the caller at %s sent a "
+           "provider key instead of a service token; it was refused and not "
+           "forwarded, but rotate it and give that service a cgt_ token",
+           r->request_id, addr);
+    snprintf(period, sizeof(period), "%lld", (long long) now / 3600);
+    snprintf(msg, sizeof(msg), "the caller at %.64s sent a provider key to "
+             "a service endpoint: rotate that key", addr);
+    (void) cg_alert_raise(&w->chat.meter.alert, "key_exposure", addr, period,
+                          3600, msg, now);
+}
+
+
 /* Returns -1 when the usage line could not be written. */
 static int
 cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
@@ -282,12 +305,7 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
                "redacted, but rotate the key now", r->request_id);
     }
     if (strstr(r->flags, "provider_key_sent") != NULL) {
-        /* lib/http/compat.c refused it; whoever holds it must rotate it. */
-        cg_log(CG_LOG_ERROR, "%s: key exposure: the caller at %s sent a "
-               "provider key instead of a service token; it was refused "
-               "and not forwarded, but rotate it and give that service a "
-               "cgt_ token", r->request_id,
-               r->remote_addr ? r->remote_addr : "?");
+        cg_worker_key_sent(w, r);
     }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
     if (w->line.oom) {

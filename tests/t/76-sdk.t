@@ -33,6 +33,7 @@ $t->start_mock;
 my $m = $t->mock_url;
 $t->start_chatgate(
     'limits.requests_per_minute'    => 0,
+    'status.path'                   => '/chatgate-status',
     'guard.injection'               => 'block',
     'pii.card'                      => 'block',
     'token batch.sha256'            => sha256_hex($batch),
@@ -186,6 +187,9 @@ $u = last_usage($t, '');
 is_deeply($u->{flags}, ['provider_key_sent'], 'usage line flags the exposure');
 like(CG::slurp("$d/error.log"), qr/key exposure: the caller at 127\.0\.0\.1 sent a provider key/,
      'operator log: key exposure by the caller');
+my ($alert) = grep { ($_->{event} // '') eq 'alert' && $_->{alert} eq 'key_exposure' }
+              @{ $t->log_lines };
+is($alert->{subject}, '127.0.0.1', 'a key_exposure alert names the caller\'s address');
 
 for my $case (
     [ 'openai-plain', { model => 'gpt-test', extra => { temperature => 0.2 } }, 'BadRequestError', 400, 'unknown field' ],
@@ -234,6 +238,16 @@ $r = sdk($t, 'openai-stream', model => 'gpt-test', token => $keeper,
 like($r->{text}, qr{\Q[a](https://evil.test/x)\E}, 'output_links = keep: the link stays in a stream');
 like($r->{text}, qr/\[REDACTED\]/, 'output_links = keep: the key is still redacted');
 
+# A provider error mid-stream reaches the SDK as its own error event.
+$r = sdk($t, 'anthropic-stream', model => 'claude-test-model',
+         text => '[[mock:error_event]] abcdefghijklmnopqrstuvwxyz');
+is($r->{error}, 'APIError', 'anthropic stream: a mid-stream error is an APIError');
+is($r->{type}, 'api_error', 'anthropic stream: error event in Anthropic\'s shape');
+$r = sdk($t, 'openai-stream', model => 'gpt-test',
+         text => '[[mock:error_event]] abcdefghijklmnopqrstuvwxyz');
+is($r->{error}, 'APIError', 'openai stream: a mid-stream error is an APIError');
+unlike($r->{message}, qr/mock internal detail/, 'no provider text reaches the SDK');
+
 # ---- the client aborts a stream ----
 for my $sc (qw(anthropic-abort openai-abort)) {
     my $before = decode_json($t->{http}->get("$m/_mock/stats")->{content})->{closed_early};
@@ -251,6 +265,14 @@ for my $sc (qw(anthropic-abort openai-abort)) {
     is($line->{status}, 499, "$sc: logged as client_closed");
     ok($line->{output_tokens} > 0, "$sc: partial usage logged");
 }
+
+# ---- the operator's views: report --by user, the status page ----
+my ($rc, $rep) = $t->run_chatgate('report', '-c', $t->{conf}, '--json', '--by', 'user');
+my ($row) = grep { $_->{name} eq 'token:batch' } @{ (eval { decode_json($rep) } // {})->{groups} // [] };
+ok($row && $row->{requests} > 10, 'report --by user: the token\'s requests');
+my $st = decode_json($t->{http}->get($t->url('/chatgate-status?format=json'))->{content});
+ok($st->{requests_by_api}{anthropic} > 5, 'status page: anthropic requests counted');
+ok($st->{requests_by_api}{openai} > 5, 'status page: openai requests counted');
 
 # ---- 429 and the SDK's retry, on a stack with 3-second windows ----
 my $t2 = CG->new;
