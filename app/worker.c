@@ -670,6 +670,7 @@ cg_worker_answer_504(cg_worker_t *w)
     cg_req_init(&r, cg_clock_mono());
     memcpy(r.request_id, w->req.request_id, sizeof(r.request_id));
     r.request_id[sizeof(r.request_id) - 1] = '\0';
+    r.api = w->req.api;     /* in the format the caller speaks */
     cg_req_fail(&r, CG_E_UPSTREAM_TIMEOUT, NULL, "request_terminate_timeout");
     cg_http_response(&r, &resp);
     if (!resp.oom && resp.len < 65536) {

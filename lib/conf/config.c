@@ -935,6 +935,7 @@ cg_conf_is_str(const cg_conf_cmd_t *cmd)
     return cmd->set == cg_conf_set_str || cmd->set == cg_conf_set_ref
            || cmd->set == cg_conf_set_provider
            || cmd->set == cg_conf_set_path || cmd->set == cg_conf_set_optref
+           || cmd->set == cg_conf_set_prefix
            || cmd->set == cg_conf_set_keyref || cmd->set == cg_conf_set_date
            || cmd->set == cg_conf_set_auth
            || cmd->set == cg_conf_set_tokparam
