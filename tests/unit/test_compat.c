@@ -275,6 +275,21 @@ sink_flush(void *ctx)
 }
 
 
+/* A whole stream of one delta "ab" in r's format, with 9 + 2 tokens and
+ * the provider's stop reason stop. */
+static void
+stream_once(cg_stream_t *s, cg_out_t *out, cg_req_t *r, const char *stop)
+{
+    cg_stream_init(s, out);
+    assert_int_equal(cg_stream_start(s, r, 0), 0);
+    assert_int_equal(cg_stream_delta(s, "ab", 2, 0), 0);
+    r->input_tokens = 9;
+    r->output_tokens = 2;
+    snprintf(r->stop_reason, sizeof(r->stop_reason), "%s", stop);
+    assert_int_equal(cg_stream_done(s, r, 0), 0);
+}
+
+
 /* The events in order, as the SDKs' stream helpers read them. */
 static void
 test_streams(void **state)
@@ -288,14 +303,7 @@ test_streams(void **state)
     (void) state;
     cg_buf_init(&got);
     memset(&s, 0, sizeof(s));
-    cg_stream_init(&s, &out);
-    req_for(&r, CG_API_ANTHROPIC);
-    assert_int_equal(cg_stream_start(&s, &r, 0), 0);
-    assert_int_equal(cg_stream_delta(&s, "ab", 2, 0), 0);
-    r.input_tokens = 9;
-    r.output_tokens = 2;
-    snprintf(r.stop_reason, sizeof(r.stop_reason), "stop");
-    assert_int_equal(cg_stream_done(&s, &r, 0), 0);
+    stream_once(&s, &out, req_for(&r, CG_API_ANTHROPIC), "stop");
     p = got.data;
     assert_non_null(p = strstr(p, "event: message_start\ndata: {\"type\":"
                                "\"message_start\",\"message\":{\"id\":"
@@ -313,15 +321,8 @@ test_streams(void **state)
     assert_non_null(strstr(p, "event: message_stop\n"));
 
     cg_buf_reset(&got);
-    cg_stream_init(&s, &out);
-    req_for(&r, CG_API_OPENAI);
-    r.include_usage = 1;
-    assert_int_equal(cg_stream_start(&s, &r, 0), 0);
-    assert_int_equal(cg_stream_delta(&s, "ab", 2, 0), 0);
-    r.input_tokens = 9;
-    r.output_tokens = 2;
-    snprintf(r.stop_reason, sizeof(r.stop_reason), "end_turn");
-    assert_int_equal(cg_stream_done(&s, &r, 0), 0);
+    req_for(&r, CG_API_OPENAI)->include_usage = 1;
+    stream_once(&s, &out, &r, "end_turn");
     p = got.data;
     assert_non_null(p = strstr(p, "\"object\":\"chat.completion.chunk\""));
     assert_non_null(p = strstr(p, "\"delta\":{\"role\":\"assistant\","
