@@ -57,14 +57,31 @@ cg_compat_bearer(const char *authorization)
 }
 
 
+/* Whatever header a caller put it in, a provider key is an exposure. */
+static int
+cg_compat_provider_key(const char *header)
+{
+    return header && cg_secret_looks_like_key(header, strlen(header));
+}
+
+
 /* The credential: Anthropic's SDK sends x-api-key (or, with authToken,
  * a Bearer token), OpenAI's a Bearer token. Only a service token is
  * accepted; a provider key is an exposure the operator must hear of. */
 static int
 cg_compat_credential(cg_req_t *r, cg_api_t api)
 {
-    const char *tok = NULL;
+    const char *tok;
 
+    if (cg_compat_provider_key(r->x_api_key)
+        || cg_compat_provider_key(r->authorization)) {
+        cg_guard_flag_add(r->flags, sizeof(r->flags), CG_COMPAT_KEY_FLAG);
+        return cg_req_fail(r, CG_E_UNAUTHORIZED, "Provider keys are not "
+                           "accepted here: use a chatgate service token "
+                           "(cgt_...), and rotate the key you sent.",
+                           "compat: the caller sent a provider key "
+                           "(refused, not forwarded): rotate it");
+    }
     if (api == CG_API_ANTHROPIC && r->x_api_key && r->x_api_key[0]) {
         tok = r->x_api_key;
     } else {
@@ -77,14 +94,6 @@ cg_compat_credential(cg_req_t *r, cg_api_t api)
                            : "Send a chatgate service token (cgt_...) as "
                              "Authorization: Bearer.",
                            "compat: no credential");
-    }
-    if (cg_secret_looks_like_key(tok, strlen(tok))) {
-        cg_guard_flag_add(r->flags, sizeof(r->flags), CG_COMPAT_KEY_FLAG);
-        return cg_req_fail(r, CG_E_UNAUTHORIZED, "Provider keys are not "
-                           "accepted here: use a chatgate service token "
-                           "(cgt_...), and rotate the key you sent.",
-                           "compat: the caller sent a provider key "
-                           "(refused, not forwarded): rotate it");
     }
     if (strncmp(tok, CG_TOKEN_PREFIX, sizeof(CG_TOKEN_PREFIX) - 1) != 0) {
         return cg_req_fail(r, CG_E_UNAUTHORIZED, "Only chatgate service "

@@ -15,7 +15,8 @@
  * pipeline (lib/pipeline/chat.c); the body is read by lib/guard/compatbody.
  * It never puts caller text in an error message, never answers a browser
  * and never accepts a provider key: one sent by a caller is refused and
- * flagged "provider_key_sent" so the operator hears of the exposure.
+ * flagged "provider_key_sent" (in x-api-key or Authorization, whichever
+ * the credential was) so the operator hears of the exposure.
  */
 #ifndef CG_COMPAT_H
 #define CG_COMPAT_H

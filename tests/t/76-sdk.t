@@ -212,6 +212,12 @@ for my $case (
     is(scalar @{ $t->mock_requests }, $n, "$what: nothing sent to the provider");
 }
 is_deeply($r->{statuses}, [429], 'budget: x-should-retry false, the SDK did not retry');
+# The caller's lower max_tokens is what the provider is told, so it is the
+# worst case the budget reserves: $3 fits the $5 where $256 did not.
+$r = sdk($t, 'anthropic-plain', model => 'claude-test-model', token => $poor,
+         max_tokens => 3, text => '[[mock:text=ok]]');
+is($r->{text}, 'ok', 'budget: a call whose max_tokens fits is served');
+is(last_usage($t, 'token:poor')->{cost_micro_usd}, 1_000_000, 'budget: settled at its cost');
 
 $r = sdk($t, 'anthropic-plain', model => 'claude-test-model', max_tokens => 10, extra => { stream => JSON::PP::false }, token => $narrow);
 is($r->{status}, 404, 'narrow token: its scope holds');

@@ -188,6 +188,16 @@ test_admit(void **state)
     assert_string_equal(r.flags, "provider_key_sent");
     assert_null(r.service_token);
 
+    /* Beside a valid token, in the other header: still an exposure. */
+    req_for(&r, CG_API_CHAT);
+    r.method = "POST";
+    r.content_type = "application/json";
+    r.authorization = "Bearer cgt_abcdef";
+    r.x_api_key = "sk-ant-api03-"
+                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    assert_int_equal(cg_compat_admit(&conf, &r, CG_API_OPENAI), -1);
+    assert_string_equal(r.flags, "provider_key_sent");
+
     req_for(&r, CG_API_CHAT);
     r.method = "POST";
     r.content_type = "application/json";
