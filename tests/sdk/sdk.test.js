@@ -19,6 +19,20 @@ const prefix = process.env.CG_PREFIX || '/api/llm';
 const arg = JSON.parse(process.argv[3] || '{}');
 const token = arg.token || process.env.CG_TOKEN;
 
+// After an abort: milliseconds until the mock provider counts one more
+// connection closed early than arg.before (the upstream call ended), or
+// null if it does not within 10 s.
+async function upstreamClosedMs(t0) {
+  while (Date.now() - t0 < 10000) {
+    const st = await (await fetch(process.env.CG_MOCK_STATS)).json();
+    if (st.closed_early > arg.before) {
+      return Date.now() - t0;
+    }
+    await new Promise((ok) => setTimeout(ok, 10));
+  }
+  return null;
+}
+
 // Every HTTP exchange the SDK makes, for the retry scenarios.
 const seen = [];
 async function recordingFetch(url, init) {
@@ -82,15 +96,18 @@ const scenarios = {
     const s = openai().chat.completions.stream({
       model: arg.model, messages: msgs() });
     let got = '';
+    let t0;
     try {
       for await (const chunk of s) {
         got += chunk.choices[0] && chunk.choices[0].delta.content || '';
-        if (got.length > 0) {
+        if (got.length > 0 && !t0) {
+          t0 = Date.now();
           s.abort();
         }
       }
     } catch (e) {
-      return { aborted: e.constructor.name, got };
+      return { aborted: e.constructor.name, got,
+               closed_ms: await upstreamClosedMs(t0) };
     }
     return { aborted: null, got };
   },
@@ -120,14 +137,19 @@ const scenarios = {
     const s = anthropic().messages.stream({
       model: arg.model, max_tokens: 100, messages: msgs() });
     let got = '';
+    let t0;
     s.on('text', (t) => {
       got += t;
-      s.abort();
+      if (!t0) {
+        t0 = Date.now();
+        s.abort();
+      }
     });
     try {
       await s.finalMessage();
     } catch (e) {
-      return { aborted: e.constructor.name, got };
+      return { aborted: e.constructor.name, got,
+               closed_ms: await upstreamClosedMs(t0) };
     }
     return { aborted: null, got };
   },
