@@ -16,8 +16,9 @@ const Anthropic = require('@anthropic-ai/sdk');
 
 const origin = process.env.CG_ORIGIN;
 const prefix = process.env.CG_PREFIX || '/api/llm';
-const arg = JSON.parse(process.argv[3] || '{}');
-const token = arg.token || process.env.CG_TOKEN;
+// The scenario's arguments; "batch" runs several, one after the other.
+let arg = JSON.parse(process.argv[3] || '{}');
+const token = () => arg.token || process.env.CG_TOKEN;
 
 // After an abort: milliseconds until the mock provider counts one more
 // connection closed early than arg.before (the upstream call ended), or
@@ -46,12 +47,12 @@ async function recordingFetch(url, init) {
 
 // The one-line change of docs/sdk.md: baseURL, and the token as the key.
 function openai(opts = {}) {
-  return new OpenAI({ baseURL: `${origin}${prefix}/v1`, apiKey: token,
+  return new OpenAI({ baseURL: `${origin}${prefix}/v1`, apiKey: token(),
                       fetch: recordingFetch, maxRetries: 0, ...opts });
 }
 
 function anthropic(opts = {}) {
-  return new Anthropic({ baseURL: `${origin}${prefix}`, apiKey: token,
+  return new Anthropic({ baseURL: `${origin}${prefix}`, apiKey: token(),
                          fetch: recordingFetch, maxRetries: 0, ...opts });
 }
 
@@ -174,10 +175,10 @@ const scenarios = {
   },
 };
 
-async function main() {
-  const name = process.argv[2];
+async function run(name) {
   const mod = name.startsWith('openai') ? OpenAI : Anthropic;
   let out;
+  seen.length = 0;
   try {
     out = await scenarios[name]();
   } catch (e) {
@@ -185,6 +186,23 @@ async function main() {
   }
   out.requests = seen.length;
   out.statuses = seen.map((s) => s.status);
+  return out;
+}
+
+// node sdk.test.js batch '[["openai-plain", {...}], ...]': one JSON array
+// of results, so many short calls share one Node start.
+async function main() {
+  const name = process.argv[2];
+  let out;
+  if (name === 'batch') {
+    out = [];
+    for (const [scenario, a] of JSON.parse(process.argv[3])) {
+      arg = a;
+      out.push(await run(scenario));
+    }
+  } else {
+    out = await run(name);
+  }
   process.stdout.write(JSON.stringify(out) + '\n');
 }
 
