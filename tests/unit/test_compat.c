@@ -157,7 +157,7 @@ test_admit(void **state)
 {
     cg_conf_t conf;
     cg_req_t  r;
-    char      err[256];
+    char      err[256], *prefix;
 
     (void) state;
     assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
@@ -168,6 +168,15 @@ test_admit(void **state)
     assert_int_equal(cg_compat_api(&conf, "/api/llm/v1/messagesX"),
                      CG_API_CHAT);
     assert_int_equal(cg_compat_api(&conf, "/api/chat"), CG_API_CHAT);
+    prefix = conf.llm_prefix;
+    conf.llm_prefix = "/svc";       /* [server] llm_prefix */
+    assert_int_equal(cg_compat_api(&conf, "/svc/v1/messages"),
+                     CG_API_ANTHROPIC);
+    assert_int_equal(cg_compat_api(&conf, "/api/llm/v1/messages"),
+                     CG_API_CHAT);
+    conf.llm_prefix = "";           /* off */
+    assert_int_equal(cg_compat_api(&conf, "/v1/messages"), CG_API_CHAT);
+    conf.llm_prefix = prefix;
 
     req_for(&r, CG_API_CHAT);
     r.method = "POST";
