@@ -292,10 +292,14 @@ my $t2 = CG->new;
 $t2->start_memcached;
 $t2->start_mock;
 $t2->start_chatgate('limits.window_seconds' => 3,
+                    'server.heartbeat_seconds' => 1,
+                    'provider.timeout_ms' => 20000,
                     'limits.requests_per_minute' => 0,
                     'token batch.sha256' => sha256_hex($batch),
                     'token batch.routes' => '*',
-                    'token batch.requests_per_minute' => 1);
+                    'token batch.requests_per_minute' => 1,
+                    'token quiet.sha256' => sha256_hex($keeper),
+                    'token quiet.routes' => '*');
 $t2->start_nginx;
 $r = sdk($t2, 'anthropic-ratelimit', model => 'claude-test-model');
 is($r->{first}, 'mock reply: Hello SDK', 'rate limit: the first call passes');
@@ -317,5 +321,21 @@ for my $i (1 .. $#seen) {
 }
 my @lines = grep { ($_->{user} // '') eq 'token:batch' } @{ $t2->usage_lines };
 is(scalar(grep { $_->{status} == 429 } @lines), scalar(@seen), 'every 429 in the usage log');
+
+# Keep-alives on a quiet stream (heartbeat_seconds = 1, the mock waits
+# 1.1 s between events): Anthropic's ping events and OpenAI's SSE comments
+# are read past by the SDKs' stream helpers.
+for my $sc (qw(anthropic-stream openai-stream)) {
+    $r = sdk($t2, $sc, token => $keeper, model => 'claude-test-model',
+             text => '[[mock:hold_ms=1100]] [[mock:text=quiet]]');
+    is($r->{text}, 'quiet', "$sc: the answer, keep-alives between its events")
+        or diag explain $r;
+}
+my $raw = $t2->chat(token => undef, headers => { Authorization => "Bearer $keeper" },
+                    path => '/api/llm/v1/chat/completions',
+                    body => { model => 'claude-test-model', stream => JSON::PP::true,
+                              messages => [{ role => 'user', content => '[[mock:hold_ms=1100]] [[mock:text=quiet]]' }] });
+like($raw->{content}, qr/^: ping$/m, 'openai stream: the keep-alives were there');
+like($raw->{content}, qr/data: \[DONE\]/, 'openai stream: and it ended');
 
 done_testing;
