@@ -330,7 +330,7 @@ cg_compat_ok_body(const cg_req_t *r, cg_buf_t *b)
  * x-should-retry, so that an SDK retries only what a retry can fix (a
  * rate limit, an unavailable store) and never repeats chatgate's own
  * provider retries or a spent budget. */
-static void
+void
 cg_compat_headers(const cg_req_t *r, cg_buf_t *out)
 {
     cg_http_headers(r, out);

@@ -34,6 +34,10 @@ int  cg_compat_admit(const cg_conf_t *conf, cg_req_t *r, cg_api_t api);
 /* The whole HTTP answer (CGI header block and body) in r->api's format. */
 void cg_compat_response(const cg_req_t *r, cg_buf_t *out);
 
+/* The headers of an answer, JSON or stream: those every answer carries
+ * (cg_http_headers), Anthropic's request-id, and on an error
+ * x-should-retry. Each starts with CRLF; the caller ends the block. */
+void cg_compat_headers(const cg_req_t *r, cg_buf_t *out);
 /* The streamed answer in r->api's format, appended to s->buf (the caller
  * sends it): start (headers and the opening events), one text delta, a
  * keep-alive, the end (stop reason, usage) and a mid-stream error. */

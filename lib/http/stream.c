@@ -46,10 +46,14 @@ cg_stream_start(cg_stream_t *s, cg_req_t *r, double now)
     cg_buf_adds(&s->buf, "Status: 200 OK\r\n"
                 "Content-Type: text/event-stream; charset=utf-8\r\n"
                 "X-Accel-Buffering: no");
-    cg_http_headers(r, &s->buf);
+    s->api = r->api;
+    if (s->api != CG_API_CHAT) {
+        cg_compat_headers(r, &s->buf);
+    } else {
+        cg_http_headers(r, &s->buf);
+    }
     cg_buf_adds(&s->buf, "\r\n\r\n");
     r->streamed = 1;
-    s->api = r->api;
     if (s->api != CG_API_CHAT) {
         cg_compat_sse_start(s, r);     /* the provider's opening events */
     }

@@ -324,6 +324,7 @@ test_streams(void **state)
     memset(&s, 0, sizeof(s));
     stream_once(&s, &out, req_for(&r, CG_API_ANTHROPIC), "stop");
     p = got.data;
+    assert_non_null(strstr(p, "\r\nrequest-id: req_00000000000000ab\r\n"));
     assert_non_null(p = strstr(p, "event: message_start\ndata: {\"type\":"
                                "\"message_start\",\"message\":{\"id\":"
                                "\"msg_00000000000000ab\""));
