@@ -499,6 +499,22 @@ sub start_stack {
 
 sub url { "http://127.0.0.1:$_[0]{port}" . ($_[1] // '/api/chat') }
 
+# One call to each provider-compatible endpoint (docs/sdk.md) with service
+# token $tok, as an SDK makes it; returns the two responses.
+sub compat_calls {
+    my ($self, $tok) = @_;
+    my $msgs = [{ role => 'user', content => 'hello compat' }];
+    return ($self->chat(token => undef, headers => { 'x-api-key' => $tok },
+                        path => '/api/llm/v1/messages',
+                        body => { model => 'claude-test-model',
+                                  max_tokens => 50, messages => $msgs }),
+            $self->chat(token => undef,
+                        headers => { Authorization => "Bearer $tok" },
+                        path => '/api/llm/v1/chat/completions',
+                        body => { model => 'claude-test-model',
+                                  messages => $msgs }));
+}
+
 # npm ci in $dir (its package-lock.json pins everything) when the lock
 # changed since the last install or $module is missing. Returns undef, or
 # the last line npm printed when it failed (no registry: the caller skips).
