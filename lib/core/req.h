@@ -13,9 +13,7 @@
 #include <stddef.h>
 #include "core/buf.h"
 #include "core/err.h"
-#include "meter/budget.h"
-#include "meter/ratelimit.h"
-#include "who/signed.h"
+#include "core/reqparts.h"
 
 /* Which wire format the request came in and is answered in: chatgate's
  * own (/api/chat) or a provider's (lib/http/compat.h, issue 20). */

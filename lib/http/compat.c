@@ -28,14 +28,14 @@ cg_compat_path_is(const char *uri, const char *prefix, const char *path)
 cg_api_t
 cg_compat_api(const cg_conf_t *conf, const char *uri)
 {
-    if (uri == NULL || conf->llm_prefix == NULL
-        || conf->llm_prefix[0] == '\0') {
+    if (uri == NULL || conf->http.llm_prefix == NULL
+        || conf->http.llm_prefix[0] == '\0') {
         return CG_API_CHAT;
     }
-    if (cg_compat_path_is(uri, conf->llm_prefix, CG_COMPAT_ANTHROPIC_PATH)) {
+    if (cg_compat_path_is(uri, conf->http.llm_prefix, CG_COMPAT_ANTHROPIC_PATH)) {
         return CG_API_ANTHROPIC;
     }
-    if (cg_compat_path_is(uri, conf->llm_prefix, CG_COMPAT_OPENAI_PATH)) {
+    if (cg_compat_path_is(uri, conf->http.llm_prefix, CG_COMPAT_OPENAI_PATH)) {
         return CG_API_OPENAI;
     }
     return CG_API_CHAT;

@@ -72,7 +72,7 @@ cg_http_bearer_service(const char *authorization)
 static int
 cg_http_same_site(const cg_conf_t *conf, cg_req_t *r)
 {
-    const char *allowed = conf->allowed_origins;
+    const char *allowed = conf->http.allowed_origins;
     size_t      n;
 
     if (cg_http_bearer_service(r->authorization)) {
@@ -97,7 +97,8 @@ cg_http_same_site(const cg_conf_t *conf, cg_req_t *r)
      * (every Origin is refused above), so a cookie request without one is
      * a script's, as before admission existed; once origins are listed,
      * a browser's cookie request must say where it comes from. */
-    if (r->cookie && r->authorization == NULL && !conf->allow_missing_origin
+    if (r->cookie && r->authorization == NULL
+        && !conf->http.allow_missing_origin
         && allowed[0] != '\0') {
         return cg_req_fail(r, CG_E_CROSS_SITE, NULL, "cookie request with "
                            "neither Origin nor Referer");
@@ -120,7 +121,7 @@ cg_http_length(const cg_conf_t *conf, cg_req_t *r)
             }
             n = n * 10 + (*p - '0');
         }
-        if (n > conf->max_body) {
+        if (n > conf->http.max_body) {
             return cg_req_fail(r, CG_E_TOO_LARGE, NULL,
                                "declared body of %ld bytes over max_body",
                                n);
@@ -134,10 +135,10 @@ cg_http_length(const cg_conf_t *conf, cg_req_t *r)
 int
 cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
 {
-    if (!cg_http_path_is(r->uri, conf->chat_path)) {
+    if (!cg_http_path_is(r->uri, conf->http.chat_path)) {
         return cg_req_fail(r, CG_E_NOT_FOUND, NULL, "unknown path");
     }
-    if (r->origin && cg_csv_has(conf->allowed_origins, r->origin,
+    if (r->origin && cg_csv_has(conf->http.allowed_origins, r->origin,
                                 strlen(r->origin))) {
         r->cors_origin = r->origin;
     }
@@ -149,7 +150,7 @@ cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
         r->preflight = 1;
         return 1;
     }
-    r->options_ok = conf->allowed_origins[0] != '\0';
+    r->options_ok = conf->http.allowed_origins[0] != '\0';
     if (r->method == NULL || strcmp(r->method, "POST") != 0) {
         return cg_req_fail(r, CG_E_METHOD, NULL, "method not POST");
     }

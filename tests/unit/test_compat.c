@@ -168,15 +168,15 @@ test_admit(void **state)
     assert_int_equal(cg_compat_api(&conf, "/api/llm/v1/messagesX"),
                      CG_API_CHAT);
     assert_int_equal(cg_compat_api(&conf, "/api/chat"), CG_API_CHAT);
-    prefix = conf.llm_prefix;
-    conf.llm_prefix = "/svc";       /* [server] llm_prefix */
+    prefix = conf.http.llm_prefix;
+    conf.http.llm_prefix = "/svc";       /* [server] llm_prefix */
     assert_int_equal(cg_compat_api(&conf, "/svc/v1/messages"),
                      CG_API_ANTHROPIC);
     assert_int_equal(cg_compat_api(&conf, "/api/llm/v1/messages"),
                      CG_API_CHAT);
-    conf.llm_prefix = "";           /* off */
+    conf.http.llm_prefix = "";           /* off */
     assert_int_equal(cg_compat_api(&conf, "/v1/messages"), CG_API_CHAT);
-    conf.llm_prefix = prefix;
+    conf.http.llm_prefix = prefix;
 
     req_for(&r, CG_API_CHAT);
     r.method = "POST";
