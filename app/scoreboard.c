@@ -94,6 +94,9 @@ cg_sb_count(cg_sb_counters_t *c, const cg_req_t *r)
     int i;
 
     atomic_fetch_add(&c->requests, 1);
+    if ((unsigned) r->api < CG_SB_APIS) {
+        atomic_fetch_add(&c->by_api[r->api], 1);
+    }
     if (r->err != CG_OK && r->err < CG_E__COUNT) {
         atomic_fetch_add(&c->errors[r->err], 1);
     }

@@ -55,8 +55,12 @@ typedef struct {
     atomic_llong        last_active_ms;
 } cg_sb_proc_t;
 
+/* Requests counted per front (cg_api_t, issue 20). */
+#define CG_SB_APIS  3
+
 typedef struct {
     atomic_ullong       requests;
+    atomic_ullong       by_api[CG_SB_APIS];     /* cg_api_t: chat, ... */
     atomic_ullong       errors[CG_E__COUNT];
     atomic_ullong       latency[CG_SB_LAT_BUCKETS + 1];  /* +Inf last */
     atomic_ullong       latency_sum_us;

@@ -111,6 +111,10 @@ cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
         cg_buf_addf(b, "%s\"%s\":%llu", i > 1 ? "," : "",
                     cg_err_type((cg_err_t) i), atomic_load(&c->errors[i]));
     }
+    cg_buf_addf(b, "},\"requests_by_api\":{\"chat\":%llu,\"anthropic\":%llu,"
+                "\"openai\":%llu", atomic_load(&c->by_api[CG_API_CHAT]),
+                atomic_load(&c->by_api[CG_API_ANTHROPIC]),
+                atomic_load(&c->by_api[CG_API_OPENAI]));
     cg_buf_adds(b, "},\"upstream_latency_ms\":{\"buckets\":{");
     for (i = 0; i <= CG_SB_LAT_BUCKETS; i++) {
         if (i < CG_SB_LAT_BUCKETS) {
@@ -183,6 +187,13 @@ cg_status_prom(cg_sb_t *sb, cg_buf_t *b)
         cg_buf_addf(b, "chatgate_errors_total{type=\"%s\"} %llu\n",
                     cg_err_type((cg_err_t) i), atomic_load(&c->errors[i]));
     }
+    cg_buf_addf(b, "# TYPE chatgate_requests_by_api_total counter\n"
+                "chatgate_requests_by_api_total{api=\"chat\"} %llu\n"
+                "chatgate_requests_by_api_total{api=\"anthropic\"} %llu\n"
+                "chatgate_requests_by_api_total{api=\"openai\"} %llu\n",
+                atomic_load(&c->by_api[CG_API_CHAT]),
+                atomic_load(&c->by_api[CG_API_ANTHROPIC]),
+                atomic_load(&c->by_api[CG_API_OPENAI]));
     cg_buf_addf(b, "# TYPE chatgate_processes gauge\n"
                 "chatgate_processes %d\n"
                 "# TYPE chatgate_slots gauge\n"

@@ -10,6 +10,7 @@
 #include "pipeline/chat.h"
 #include "core/clock.h"
 #include "core/fault.h"
+#include "http/compat.h"
 #include "http/http.h"
 #include "core/req.h"
 #include "log/usagelog.h"
@@ -27,6 +28,7 @@
 #include <sys/random.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -154,6 +156,7 @@ cg_worker_params(cg_req_t *r, FCGX_Request *fr)
     r->sec_fetch_site = FCGX_GetParam("HTTP_SEC_FETCH_SITE", env);
     r->forwarded_for = FCGX_GetParam("HTTP_X_FORWARDED_FOR", env);
     r->accept = FCGX_GetParam("HTTP_ACCEPT", env);
+    r->x_api_key = FCGX_GetParam("HTTP_X_API_KEY", env);
 }
 
 
@@ -274,6 +277,28 @@ cg_worker_log_ok(cg_worker_t *w, cg_req_t *r)
 }
 
 
+/* A caller sent a provider key to a provider-compatible endpoint
+ * (lib/http/compat.c refused it): the key has been where it should not
+ * be, so the operator hears of it in the error log and as an alert. */
+static void
+cg_worker_key_sent(cg_worker_t *w, const cg_req_t *r)
+{
+    const char *addr = r->remote_addr ? r->remote_addr : "?";
+    time_t      now = time(NULL);
+    char        period[32], msg[160];
+
+    cg_log(CG_LOG_ERROR, "%s: key exposure: the caller at %s sent a "
+           "provider key instead of a service token; it was refused and not "
+           "forwarded, but rotate it and give that service a cgt_ token",
+           r->request_id, addr);
+    snprintf(period, sizeof(period), "%lld", (long long) now / 3600);
+    snprintf(msg, sizeof(msg), "the caller at %.64s sent a provider key to "
+             "a service endpoint: rotate that key", addr);
+    (void) cg_alert_raise(&w->chat.meter.alert, "key_exposure", addr, period,
+                          3600, msg, now);
+}
+
+
 /* Returns -1 when the usage line could not be written. */
 static int
 cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
@@ -290,6 +315,9 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
         /* The output guard redacted it, but the key reached the model. */
         cg_log(CG_LOG_ERROR, "%s: key exposed: an answer held a key; it was "
                "redacted, but rotate the key now", r->request_id);
+    }
+    if (strstr(r->flags, "provider_key_sent") != NULL) {
+        cg_worker_key_sent(w, r);
     }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
     if (w->line.oom) {
@@ -370,6 +398,7 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
     cg_req_t *r = &w->req;
     cg_out_t  out = { cg_worker_out_write, cg_worker_out_flush,
                       cg_worker_out_alive, w };
+    cg_api_t  api;
 
     cg_req_init(r, cg_clock_mono());
     cg_worker_request_id(w, r->request_id, sizeof(r->request_id));
@@ -377,7 +406,11 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
      * usage line, the master writes one from the scoreboard. */
     cg_sb_request(w->proc->sb, w->proc->slot, w->index, r->request_id, 0);
     cg_worker_params(r, fr);
-    if (cg_http_admit(w->conf, r) == 0 && cg_worker_log_ok(w, r) == 0
+    /* The path decides the front: /api/chat, or a provider's format. */
+    api = cg_compat_api(w->conf, r->uri);
+    if ((api != CG_API_CHAT ? cg_compat_admit(w->conf, r, api)
+                            : cg_http_admit(w->conf, r)) == 0
+        && cg_worker_log_ok(w, r) == 0
         && cg_worker_read_body(w, fr, r) == 0) {
         cg_chat_handle(&w->chat, r, &out);
     }
@@ -660,6 +693,7 @@ cg_worker_answer_504(cg_worker_t *w)
     cg_req_init(&r, cg_clock_mono());
     memcpy(r.request_id, w->req.request_id, sizeof(r.request_id));
     r.request_id[sizeof(r.request_id) - 1] = '\0';
+    r.api = w->req.api;     /* in the format the caller speaks */
     cg_req_fail(&r, CG_E_UPSTREAM_TIMEOUT, NULL, "request_terminate_timeout");
     cg_http_response(&r, &resp);
     if (!resp.oom && resp.len < 65536) {

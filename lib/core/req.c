@@ -33,6 +33,9 @@ cg_req_clear(cg_req_t *r)
     free(r->msgs);
     r->msgs = NULL;
     r->nmsgs = 0;
+    free(r->system);
+    r->system = NULL;
+    r->system_len = 0;
 }
 
 

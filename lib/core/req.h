@@ -15,6 +15,14 @@
 #include "core/err.h"
 #include "core/reqparts.h"
 
+/* Which wire format the request came in and is answered in: chatgate's
+ * own (/api/chat) or a provider's (lib/http/compat.h, issue 20). */
+typedef enum {
+    CG_API_CHAT = 0,
+    CG_API_ANTHROPIC,           /* <prefix>/v1/messages */
+    CG_API_OPENAI               /* <prefix>/v1/chat/completions */
+} cg_api_t;
+
 /* One turn of the conversation; text owned by the request. */
 typedef struct {
     int          assistant;     /* 0: user, 1: assistant */
@@ -36,6 +44,7 @@ typedef struct {
     const char  *sec_fetch_site;
     const char  *forwarded_for;
     const char  *accept;
+    const char  *x_api_key;     /* Anthropic's key header */
     const char  *body;
     size_t       body_len;
 
@@ -68,6 +77,16 @@ typedef struct {
     size_t       msgs_bytes;    /* bytes of all message texts */
     int          stream;        /* the client asked for SSE */
     char         route_req[72]; /* route the client named; "" none */
+
+    /* Provider-compatible endpoints (lib/http/compat.h). */
+    cg_api_t     api;
+    const char  *service_token; /* set: the only credential the who stage
+                                   may use (never a cookie); not owned */
+    char         model_req[128];/* the model the caller named */
+    long         max_tokens;    /* the caller's cap; 0: the route's */
+    int          include_usage; /* OpenAI stream_options.include_usage */
+    char        *system;        /* the caller's system prompt (owned) */
+    size_t       system_len;
 
     /* The provider call, for the usage line. */
     const char  *route;         /* route that answered (or was tried) */

@@ -355,6 +355,7 @@ cg_outguard_t *
 cg_guardset_stream(cg_guardset_t *gs)
 {
     cg_outguard_reset(gs->og, &gs->map);
+    cg_outguard_keep_links(gs->og, gs->keep_links);
     return gs->og;
 }
 

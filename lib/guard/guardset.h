@@ -36,6 +36,7 @@ typedef struct {
     cg_pii_map_t        map;
     cg_buf_t            tmp;
     cg_buf_t            tmp2;
+    int                 keep_links; /* this request's: see outguard.h */
 } cg_guardset_t;
 
 int  cg_guardset_init(cg_guardset_t *gs, const cg_conf_t *conf, char *err,

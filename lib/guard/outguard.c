@@ -90,6 +90,7 @@ struct cg_outguard_s {
     size_t                    gt_at;
     int                       gt_found; /* ... and one at gt_at */
     cg_og_brackets_t          br;
+    int                       keep_links;   /* stage 2 off (issue 20) */
 };
 
 typedef long (*cg_og_step_pt)(cg_outguard_t *g, cg_og_ctx_t *cx,
@@ -1725,7 +1726,7 @@ cg_og_step_b(cg_outguard_t *g, cg_og_ctx_t *cx, const unsigned char *p,
         return CG_OG_NEED;          /* cg_og_put looks one byte ahead */
     }
     r = cg_og_secret(g, cx, p, n, eof, o);
-    if (r == 0) {
+    if (r == 0 && !g->keep_links) {
         switch (p[0]) {
         case '\\':
             /* "\\", "\[", "\]" are one character for every renderer. */
@@ -1823,6 +1824,13 @@ cg_outguard_reset(cg_outguard_t *g, const cg_pii_map_t *map)
     g->gt_from = g->gt_at = 0;
     g->gt_found = 0;
     cg_og_brackets_reset(&g->br);
+}
+
+
+void
+cg_outguard_keep_links(cg_outguard_t *g, int on)
+{
+    g->keep_links = on;
 }
 
 

@@ -76,6 +76,11 @@ cg_outguard_t *cg_outguard_new(const cg_outguard_conf_t *c,
 /* Makes g ready for the next answer, keeping its memory. */
 void cg_outguard_reset(cg_outguard_t *g, const cg_pii_map_t *map);
 void cg_outguard_free(cg_outguard_t *g);
+/* 1: step 2 (links, images, tags, URLs) is skipped for this guard, for a
+ * caller that never renders the answer (a service token's output_links =
+ * keep); invisible characters, PII and secret redaction still apply.
+ * Kept across resets; the caller sets it for each answer. */
+void cg_outguard_keep_links(cg_outguard_t *g, int on);
 /* Appends the guarded text that is ready to out. -1 when out of memory. */
 int  cg_outguard_feed(cg_outguard_t *g, const char *chunk, size_t len,
                       cg_buf_t *out);

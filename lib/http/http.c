@@ -1,4 +1,5 @@
 #include "http/http.h"
+#include "http/compat.h"
 #include "core/csv.h"
 #include "who/svctoken.h"
 
@@ -157,6 +158,13 @@ cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
         r->cors_origin = NULL;      /* never let a refused page read it */
         return -1;
     }
+    return cg_http_admit_body(conf, r);
+}
+
+
+int
+cg_http_admit_body(const cg_conf_t *conf, cg_req_t *r)
+{
     if (!cg_http_is_json(r->content_type)) {
         return cg_req_fail(r, CG_E_MEDIA_TYPE, NULL,
                            "content type not application/json");
@@ -165,7 +173,7 @@ cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
 }
 
 
-static const char *
+const char *
 cg_http_status_line(int status)
 {
     switch (status) {
@@ -287,6 +295,10 @@ cg_http_response(const cg_req_t *r, cg_buf_t *out)
     cg_buf_t body;
     int      status = cg_err_status(r->err);
 
+    if (r->api != CG_API_CHAT) {
+        cg_compat_response(r, out);     /* a provider's wire format */
+        return;
+    }
     cg_buf_init(&body);
     if (r->preflight) {
         status = 204;
@@ -301,14 +313,21 @@ cg_http_response(const cg_req_t *r, cg_buf_t *out)
         cg_buf_adds(out, r->options_ok ? "\r\nAllow: POST, OPTIONS"
                                        : "\r\nAllow: POST");
     }
+    cg_http_end(out, &body);
+    cg_buf_free(&body);
+}
+
+
+void
+cg_http_end(cg_buf_t *out, const cg_buf_t *body)
+{
     cg_buf_adds(out, "\r\nContent-Length: ");
-    cg_buf_add_long(out, (long long) body.len);
+    cg_buf_add_long(out, (long long) body->len);
     cg_buf_adds(out, "\r\n\r\n");
-    cg_buf_add(out, body.data, body.len);
-    if (body.oom) {
+    cg_buf_add(out, body->data, body->len);
+    if (body->oom) {
         out->oom = 1;
     }
-    cg_buf_free(&body);
 }
 
 

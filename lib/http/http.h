@@ -24,7 +24,16 @@
 
 /* 0: go on; -1: r failed; 1: answered (preflight), do not read the body. */
 int  cg_http_admit(const cg_conf_t *conf, cg_req_t *r);
+/* The answer; a provider-compatible request's in its provider's format
+ * (lib/http/compat.h). */
 void cg_http_response(const cg_req_t *r, cg_buf_t *out);
+/* The checks of the body's declared type and size (415, 413), which the
+ * compatible endpoints share. */
+int  cg_http_admit_body(const cg_conf_t *conf, cg_req_t *r);
+/* Ends a header block with Content-Length and appends the body. */
+void cg_http_end(cg_buf_t *out, const cg_buf_t *body);
+/* "200 OK" ... for a status code. */
+const char *cg_http_status_line(int status);
 /* A fixed 500 internal_error answer for when building the real one ran out
  * of memory: written into out[cap], allocating nothing. Returns its length
  * (0: cap too small). */

@@ -32,6 +32,22 @@ cg_http_conf_origins(const cg_conf_cmd_t *cmd, const char *value, char *err,
 }
 
 
+/* A URL prefix: empty (off), or /path without a trailing slash. */
+static int
+cg_http_conf_prefix(const cg_conf_cmd_t *cmd, const char *value, char *err,
+                    size_t errlen)
+{
+    size_t n = strlen(value);
+
+    if (n > 0 && (value[0] != '/' || value[n - 1] == '/')) {
+        snprintf(err, errlen, "[%s] %s must be empty or start with / and "
+                 "not end with /", cmd->section, cmd->name);
+        return -1;
+    }
+    return 0;
+}
+
+
 static const cg_conf_cmd_t cg_http_server_cmds[] = {
     { "server", "max_body", cg_conf_set_long, CG_OFF(max_body),
       "65536", 64, 16777216,
@@ -39,6 +55,11 @@ static const cg_conf_cmd_t cg_http_server_cmds[] = {
     { "server", "chat_path", cg_conf_set_str, CG_OFF(chat_path),
       "/api/chat", 0, 0, "URL path of the chat endpoint",
       cg_conf_check_path },
+    { "server", "llm_prefix", cg_conf_set_str, CG_OFF(llm_prefix),
+      "/api/llm", 0, 0,
+      "URL prefix of the provider-compatible endpoints for service tokens: "
+      "<prefix>/v1/messages (Anthropic) and <prefix>/v1/chat/completions "
+      "(OpenAI), see docs/sdk.md (empty: off)", cg_http_conf_prefix },
     { "server", "heartbeat_seconds", cg_conf_set_int,
       CG_OFF(heartbeat_seconds), "15", 1, 300,
       "seconds between ': ping' comments on an idle answer stream" },

@@ -1,7 +1,8 @@
 /*
  * http_conf: the settings of admission and the answer, [http] and the
  * [server] keys about the endpoint (chat_path, max_body,
- * heartbeat_seconds). Plain types only: lib/conf/config.h embeds this.
+ * heartbeat_seconds, llm_prefix: the provider-compatible endpoints of
+ * lib/http/compat.h). Plain types only: lib/conf/config.h embeds this.
  */
 #ifndef CG_HTTP_CONF_H
 #define CG_HTTP_CONF_H
@@ -11,6 +12,7 @@
 typedef struct {
     long    max_body;
     char   *chat_path;
+    char   *llm_prefix;         /* the provider-compatible endpoints */
     int     heartbeat_seconds;
     char   *allowed_origins;
     int     allow_missing_origin;

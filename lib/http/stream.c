@@ -1,4 +1,5 @@
 #include "http/stream.h"
+#include "http/compat.h"
 #include "http/http.h"
 #include "core/err.h"
 
@@ -45,9 +46,17 @@ cg_stream_start(cg_stream_t *s, cg_req_t *r, double now)
     cg_buf_adds(&s->buf, "Status: 200 OK\r\n"
                 "Content-Type: text/event-stream; charset=utf-8\r\n"
                 "X-Accel-Buffering: no");
-    cg_http_headers(r, &s->buf);
+    s->api = r->api;
+    if (s->api != CG_API_CHAT) {
+        cg_compat_headers(r, &s->buf);
+    } else {
+        cg_http_headers(r, &s->buf);
+    }
     cg_buf_adds(&s->buf, "\r\n\r\n");
     r->streamed = 1;
+    if (s->api != CG_API_CHAT) {
+        cg_compat_sse_start(s, r);     /* the provider's opening events */
+    }
     return cg_stream_send(s, now);
 }
 
@@ -55,6 +64,10 @@ cg_stream_start(cg_stream_t *s, cg_req_t *r, double now)
 int
 cg_stream_delta(cg_stream_t *s, const char *text, size_t len, double now)
 {
+    if (s->api != CG_API_CHAT) {
+        cg_compat_sse_delta(s, text, len);
+        return cg_stream_send(s, now);
+    }
     cg_buf_adds(&s->buf, "event: delta\ndata: {\"text\":");
     cg_buf_add_json_str(&s->buf, text, len);
     cg_buf_adds(&s->buf, "}\n\n");
@@ -65,6 +78,10 @@ cg_stream_delta(cg_stream_t *s, const char *text, size_t len, double now)
 int
 cg_stream_ping(cg_stream_t *s, double now)
 {
+    if (s->api != CG_API_CHAT) {
+        cg_compat_sse_ping(s);
+        return cg_stream_send(s, now);
+    }
     cg_buf_adds(&s->buf, ": ping\n\n");
     return cg_stream_send(s, now);
 }
@@ -73,6 +90,10 @@ cg_stream_ping(cg_stream_t *s, double now)
 int
 cg_stream_done(cg_stream_t *s, const cg_req_t *r, double now)
 {
+    if (s->api != CG_API_CHAT) {
+        cg_compat_sse_done(s, r);
+        return cg_stream_send(s, now);
+    }
     cg_buf_adds(&s->buf, "event: done\ndata: {\"request_id\":");
     cg_buf_add_json_cstr(&s->buf, r->request_id);
     cg_buf_adds(&s->buf, ",\"route\":");
@@ -94,6 +115,10 @@ cg_stream_done(cg_stream_t *s, const cg_req_t *r, double now)
 int
 cg_stream_error(cg_stream_t *s, const cg_req_t *r, double now)
 {
+    if (s->api != CG_API_CHAT) {
+        cg_compat_sse_error(s, r);
+        return cg_stream_send(s, now);
+    }
     cg_buf_adds(&s->buf, "event: error\ndata: {\"error\":{\"type\":\"");
     cg_buf_adds(&s->buf, cg_err_type(r->err));
     cg_buf_adds(&s->buf, "\",\"message\":");

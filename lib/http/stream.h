@@ -28,11 +28,19 @@ typedef struct {
     void   *ctx;
 } cg_out_t;
 
+#define CG_STREAM_ID_MAX  64
+
 typedef struct {
     cg_out_t   *out;
     cg_buf_t    buf;
     double      last;       /* monotonic time of the last write */
     int         gone;
+    /* A provider-format stream (lib/http/compat.h): its format, and what
+     * every event repeats, set when it starts. */
+    cg_api_t    api;
+    char        id[CG_STREAM_ID_MAX];   /* JSON string, quotes included */
+    const char *model;
+    long long   created;
 } cg_stream_t;
 
 void cg_stream_init(cg_stream_t *s, cg_out_t *out);

@@ -115,6 +115,23 @@ cg_usage_call(const cg_req_t *r, cg_buf_t *b)
 }
 
 
+/* Which front the request came in by (issue 20) and whose traffic it is:
+ * "service" for a service token or any provider-compatible call (only
+ * tokens are accepted there), "browser" for a session, null when the
+ * request was refused before the caller was known. */
+static void
+cg_usage_caller(const cg_req_t *r, cg_buf_t *b)
+{
+    static const char *const api[] = { "chat", "anthropic", "openai" };
+
+    cg_buf_adds(b, ",\"api\":\"");
+    cg_buf_adds(b, (unsigned) r->api < 3 ? api[r->api] : "chat");
+    cg_buf_adds(b, "\",\"caller\":");
+    cg_buf_adds(b, r->sess.token || r->api != CG_API_CHAT ? "\"service\""
+                   : r->user[0] ? "\"browser\"" : "null");
+}
+
+
 /* ,"flags":["a","b"] from "a,b"; [] when no guard noticed anything. */
 static void
 cg_usage_flags(cg_buf_t *b, const char *flags)
@@ -174,6 +191,7 @@ cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
     cg_buf_adds(b, ",\"remote_addr\":");
     cg_buf_add_json_cstr(b, r->remote_addr);
     cg_usage_call(r, b);
+    cg_usage_caller(r, b);
     cg_usage_flags(b, r->flags);
     cg_buf_adds(b, "}\n");
 }

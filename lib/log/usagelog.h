@@ -6,12 +6,14 @@
  * latency_ms, upstream_ms, key_id, remote_addr; and (added, same version)
  * provider, stream, retries, fallback_from, usage_estimated, flags (an
  * array of guard findings, [] when none) and cost_micro_usd (when the
- * model has a price). Alert events share the file (lib/meter/alert.c). Each
- * line is written with a single write(2) to a file opened O_APPEND, under
- * flock(2) held by every writer, so lines from many workers never
- * interleave; a short or failed write (a full disk) is cut back to the
- * line's start, so a line is in the file whole or not at all and the next
- * one is never glued to a fragment. Every string goes through the
+ * model has a price), api (chat, anthropic, openai: the front it came
+ * in by) and caller (browser, service or null). Alert events share the
+ * file (lib/meter/alert.c). Each line is written with a single write(2)
+ * to a file opened O_APPEND, under flock(2) held by every writer, so
+ * lines from many workers never interleave; a short or failed write (a
+ * full disk) is cut back to the line's start, so a line is in the file
+ * whole or not at all and the next one is never glued to a fragment.
+ * Every string goes through the
  * one JSON escaper, so no input can break a line. The key appears only as
  * its fingerprint (key_id).
  */

@@ -1,5 +1,6 @@
 #include "meter/meter.h"
 #include "provider/plan.h"
+#include "provider/provider.h"
 #include "who/svctoken.h"
 
 #include <stdio.h>
@@ -454,8 +455,8 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
     cg_budgets_t        own;
     const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
     const cg_price_t   *p = cg_meter_route_price(m->conf, rt);
-    size_t              sys = rt->system_prompt_text
-                              ? strlen(rt->system_prompt_text) : 0;
+    const char         *prompt = cg_provider_system(rt, r);
+    size_t              sys = prompt ? strlen(prompt) : 0;
 
     if (!cg_budgets_any(b)) {
         return 0;
@@ -465,9 +466,13 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
                            "the budget");
     }
     cg_meter_retry_pending(m, now);
+    /* The worst case of what the provider is told: the route's
+     * max_tokens, or a compatible caller's lower cap, and the system
+     * prompt sent (the route's, or the caller's where it has none). */
     rc = cg_budget_reserve(m->store, b, r->user,
                            cg_price_worst(p, cg_meter_sent_bytes(r) + sys,
-                                          rt->max_tokens), now,
+                                          cg_provider_max_tokens(rt, r)),
+                           now,
                            &r->budget_hold);
     if (rc == CG_BUDGET_OVER) {
         cg_alert_budget(&m->alert, b, &r->budget_hold, 1, now);

@@ -1,12 +1,15 @@
 #include "pipeline/chat.h"
 #include "core/clock.h"
 #include "guard/body.h"
+#include "guard/compatbody.h"
 #include "provider/keys.h"
+#include "provider/provider.h"
 #include "provider/relay.h"
 #include "who/signed.h"
 #include "who/svctoken.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -170,6 +173,96 @@ cg_chat_known(cg_chat_t *c, cg_req_t *r)
 }
 
 
+/* ---- the provider-compatible endpoints (issue 20, docs/sdk.md) ---- */
+
+/* The body in the request's own format: chatgate's, or a provider's. */
+static int
+cg_chat_parse(cg_req_t *r, const cg_guard_limits_t *lim)
+{
+    return r->api == CG_API_CHAT ? cg_guard_parse(r, lim)
+                                 : cg_compat_parse(r, lim);
+}
+
+
+/* The input guard and PII on every message and on the caller's system
+ * prompt, which is as able to carry either: it goes through as one more
+ * message (first, so the conversation's last message stays last). */
+static int
+cg_chat_guard_in(cg_chat_t *c, cg_req_t *r)
+{
+    cg_msg_t *all, *msgs = r->msgs;
+    size_t    n = r->nmsgs;
+    int       rc;
+
+    if (r->system == NULL) {
+        return cg_guardset_in(&c->guards, r);
+    }
+    all = calloc(n + 1, sizeof(*all));
+    if (all == NULL) {
+        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
+    }
+    all[0].text = r->system;
+    all[0].len = r->system_len;
+    memcpy(all + 1, msgs, n * sizeof(*all));
+    r->msgs = all;
+    r->nmsgs = n + 1;
+    rc = cg_guardset_in(&c->guards, r);
+    /* The guards replaced texts in place: take them back. */
+    memcpy(msgs, all + 1, n * sizeof(*all));
+    r->system = all[0].text;
+    r->system_len = all[0].len;
+    r->msgs = msgs;
+    r->nmsgs = n;
+    free(all);
+    return rc;
+}
+
+
+/* The model a compatible call names, mapped through the token's scope:
+ * a route it may use by that name, else the first such route serving
+ * that model. An unknown model and one outside the scope get the same
+ * answer, so names do not leak. */
+static int
+cg_chat_model(cg_chat_t *c, cg_req_t *r)
+{
+    const cg_route_t *rt;
+    int               i;
+
+    if (r->api == CG_API_CHAT) {
+        return 0;
+    }
+    rt = cg_provider_route_find(c->conf, r->model_req, strlen(r->model_req));
+    for (i = 0; (rt == NULL || !cg_route_allowed(r, rt))
+                && i < c->conf->provider.nroutes; i++) {
+        rt = &c->conf->provider.routes[i];
+        if (strcmp(rt->model, r->model_req) != 0) {
+            rt = NULL;      /* not this model: go on looking */
+        }
+    }
+    if (rt == NULL || !cg_route_allowed(r, rt)) {
+        return cg_req_fail(r, CG_E_NOT_FOUND, "The model does not exist or "
+                           "this token may not use it.", "compat: model not "
+                           "in the token's routes (client text not logged)");
+    }
+    snprintf(r->route_req, sizeof(r->route_req), "%s", rt->name);
+    return 0;
+}
+
+
+/* A route with its own system prompt does not take the caller's. */
+static int
+cg_chat_system_ok(cg_req_t *r, const cg_route_t *rt)
+{
+    if (r->system && rt->system_prompt_text && rt->system_prompt_text[0]) {
+        return cg_req_fail(r, CG_E_INVALID, "This model's route sets its own "
+                           "system prompt; send none.", "compat: client "
+                           "system prompt on route %s, which fixes one",
+                           rt->name);
+    }
+    return 0;
+}
+
+
 void
 cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
@@ -188,12 +281,16 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
         c->user_known(c->user_ctx, r);
     }
     rl = cg_chat_limits(c, r, &own);
+    /* A service token may leave links in the answers it never renders. */
+    c->guards.keep_links = r->sess.token && r->sess.token->keep_links;
     /* Settled however it ends: a refused answer was still paid for. */
     if (cg_chat_how_much(c, r, rl) != 0
-        || cg_guard_parse(r, &lim) != 0
-        || cg_guardset_in(&c->guards, r) != 0
+        || cg_chat_parse(r, &lim) != 0
+        || cg_chat_guard_in(c, r) != 0
+        || cg_chat_model(c, r) != 0
         || cg_chat_route(c, r, &rt) != 0
         || cg_chat_known(c, r) != 0
+        || cg_chat_system_ok(r, rt) != 0
         || cg_meter_admit_route(&c->meter, rt, r) != 0
         || cg_meter_reserve(&c->meter, r, rt) != 0
         || cg_relay_run(c, r, rt) != 0

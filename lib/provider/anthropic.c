@@ -12,10 +12,10 @@ cg_anthropic_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
     cg_buf_adds(out, "{\"model\":");
     cg_buf_add_json_cstr(out, rt->model);
     cg_buf_adds(out, ",\"max_tokens\":");
-    cg_buf_add_long(out, rt->max_tokens);
-    if (rt->system_prompt_text && rt->system_prompt_text[0]) {
+    cg_buf_add_long(out, cg_provider_max_tokens(rt, r));
+    if (cg_provider_system(rt, r)) {
         cg_buf_adds(out, ",\"system\":");
-        cg_buf_add_json_cstr(out, rt->system_prompt_text);
+        cg_buf_add_json_cstr(out, cg_provider_system(rt, r));
     }
     if (rt->temperature[0]) {
         cg_buf_addf(out, ",\"temperature\":%s", rt->temperature);

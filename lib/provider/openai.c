@@ -54,7 +54,7 @@ cg_openai_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
     cg_buf_adds(out, "{\"model\":");
     cg_buf_add_json_cstr(out, rt->model);
     cg_buf_addf(out, ",\"%s\":", cg_openai_tokparam(rt));
-    cg_buf_add_long(out, rt->max_tokens);
+    cg_buf_add_long(out, cg_provider_max_tokens(rt, r));
     if (rt->temperature[0] && !cg_openai_reasoning(rt->model)) {
         cg_buf_addf(out, ",\"temperature\":%s", rt->temperature);
     }
@@ -66,9 +66,9 @@ cg_openai_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
                     "\"stream_options\":{\"include_usage\":true}");
     }
     cg_buf_adds(out, ",\"messages\":[");
-    if (rt->system_prompt_text && rt->system_prompt_text[0]) {
+    if (cg_provider_system(rt, r)) {
         cg_buf_adds(out, "{\"role\":\"system\",\"content\":");
-        cg_buf_add_json_cstr(out, rt->system_prompt_text);
+        cg_buf_add_json_cstr(out, cg_provider_system(rt, r));
         cg_buf_adds(out, "},");
     }
     cg_provider_add_turns(r, out);

@@ -50,6 +50,24 @@ cg_provider_add_turns(const cg_req_t *r, cg_buf_t *out)
 }
 
 
+long
+cg_provider_max_tokens(const cg_route_t *rt, const cg_req_t *r)
+{
+    return r->max_tokens > 0 && r->max_tokens < rt->max_tokens
+           ? r->max_tokens : rt->max_tokens;
+}
+
+
+const char *
+cg_provider_system(const cg_route_t *rt, const cg_req_t *r)
+{
+    if (rt->system_prompt_text && rt->system_prompt_text[0]) {
+        return rt->system_prompt_text;
+    }
+    return r->system && r->system[0] ? r->system : NULL;
+}
+
+
 void
 cg_provider_url(const cg_provider_t *p, const cg_route_t *rt, cg_buf_t *out)
 {

@@ -67,6 +67,12 @@ void cg_provider_headers(const cg_provider_t *p, const cg_route_t *rt,
                          cg_buf_t *out);
 /* The conversation as comma-separated {"role","content"} objects. */
 void cg_provider_add_turns(const cg_req_t *r, cg_buf_t *out);
+/* The max_tokens to send: the route's, or the caller's when lower (a
+ * provider-compatible call, lib/guard/compatbody.h). */
+long cg_provider_max_tokens(const cg_route_t *rt, const cg_req_t *r);
+/* The system prompt to send: the route's, else the caller's (which the
+ * pipeline refuses on a route that fixes one), else NULL. */
+const char *cg_provider_system(const cg_route_t *rt, const cg_req_t *r);
 /* The request URL of the route. */
 void cg_provider_url(const cg_provider_t *p, const cg_route_t *rt,
                      cg_buf_t *out);

@@ -126,7 +126,8 @@ static const cg_conf_cmd_t cg_provider_cmds[] = {
       "1024", 1, 200000, "max_tokens sent to the provider" },
     { "provider", "system_prompt", cg_conf_set_str, CG_OFF(system_prompt),
       "", 0, 0,
-      "system prompt text, or file:/path for a long one (empty: none)" },
+      "system prompt text, or file:/path for a long one (empty: none; "
+      "then a provider-compatible caller may send its own, docs/sdk.md)" },
     { "provider", "anthropic_version", cg_conf_set_str,
       CG_OFF(anthropic_version), "2023-06-01", 0, 0,
       "anthropic-version header" },
@@ -178,7 +179,8 @@ static const cg_conf_cmd_t cg_route_cmds[] = {
       2, "sampling temperature (empty: not sent; never sent to models that "
       "reject it)", cg_provider_conf_temp },
     { "route", "system_prompt", cg_conf_set_str, CG_ROFF(system_prompt), "",
-      0, 0, "system prompt text, or file:/path (empty: none)" },
+      0, 0, "system prompt text, or file:/path (empty: none; then a "
+      "provider-compatible caller may send its own, docs/sdk.md)" },
     { "route", "anthropic_version", cg_conf_set_str,
       CG_ROFF(anthropic_version), "2023-06-01", 0, 0,
       "anthropic-version header" },

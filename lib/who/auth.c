@@ -264,6 +264,10 @@ cg_auth_verify(cg_auth_t *a, cg_req_t *r, time_t now, char *why,
     char                  msg[128];
     int                   i, rc, failed = 0;
 
+    if (r->service_token) {
+        /* A provider-compatible endpoint: a service token or nothing. */
+        return cg_auth_token(a, r, r->service_token, why, whylen);
+    }
     if (r->authorization && strncasecmp(r->authorization, "Bearer ", 7) == 0) {
         for (bearer = r->authorization + 7; *bearer == ' '; bearer++) {
         }

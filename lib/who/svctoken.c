@@ -94,6 +94,10 @@ cg_tokens_set(cg_token_t *t, const char *key, const char *value)
         return (end != value && *end == '\0' && *v >= 0
                 && *v <= 1000000000) ? 0 : -1;
     }
+    if (strcmp(key, "output_links") == 0) {
+        t->keep_links = strcmp(value, "keep") == 0;
+        return t->keep_links || strcmp(value, "remove") == 0 ? 0 : -1;
+    }
     if (strcmp(key, "budget_daily") == 0
         || strcmp(key, "budget_monthly") == 0) {
         int i = key[7] == 'm';
@@ -127,11 +131,11 @@ cg_tokens_conf(cg_token_t **list, const char *section, const char *key,
     if (rc == -2) {
         snprintf(err, errlen, "unknown key [%s] %s (known: sha256, routes, "
                  "requests_per_minute, tokens_per_minute, budget_daily, "
-                 "budget_monthly)", section, key);
+                 "budget_monthly, output_links)", section, key);
     } else if (rc != 0) {
         snprintf(err, errlen, "[%s] %s: bad value (sha256 is 64 hex "
                  "digits, *_per_minute 0-1000000000, budget_* dollars such "
-                 "as 5 or 0.25)", section, key);
+                 "as 5 or 0.25, output_links remove or keep)", section, key);
     }
     return rc == 0 ? 0 : -1;
 }

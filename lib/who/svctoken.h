@@ -5,7 +5,9 @@
  * the token (sha256 = <64 hex>), the routes it may use (routes = a,b or *),
  * its own requests_per_minute and tokens_per_minute, and its own money
  * caps (budget_daily, budget_monthly, dollars), which take the place of
- * [budget] user_daily / user_monthly for it. A caller presents the token as
+ * [budget] user_daily / user_monthly for it, and output_links (remove,
+ * or keep for a batch job that never renders Markdown: the output guard
+ * then leaves links and images, never the key redaction). A caller presents the token as
  * "Authorization: Bearer cgt_..."; it is hashed and compared against every
  * configured hash in constant time. The token itself is never stored,
  * logged or echoed; a request made with one is logged as user "token:NAME".
@@ -28,6 +30,7 @@ typedef struct cg_token_s {
     long                tpm;        /* -1: the [limits] default */
     uint64_t            budget[2];  /* daily, monthly micro-dollars */
     int                 have_budget[2];     /* 0: [budget] user_* */
+    int                 keep_links; /* output_links = keep (issue 20) */
     struct cg_token_s  *next;
 } cg_token_t;
 

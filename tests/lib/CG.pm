@@ -502,21 +502,8 @@ sub browser_missing {
     return "$chromium is missing (scripts/deps --browser installs it)"
         unless -x $chromium;
     return 'node is missing' unless `node --version 2>/dev/null`;
-    my $stamp = "$bdir/node_modules/.lock-installed";
-    # Two browser tests may start at once (prove -j2): one installs, the
-    # other waits for it.
-    require Fcntl;
-    open(my $lock, '<', "$bdir/package-lock.json") or die "package-lock.json: $!";
-    flock($lock, Fcntl::LOCK_EX()) or die "flock: $!";
-    if (slurp($stamp) ne slurp("$bdir/package-lock.json")
-        || !-d "$bdir/node_modules/playwright-core") {
-        my $out = `cd $bdir && npm ci --no-audit --no-fund 2>&1`;
-        return 'npm ci failed (no npm registry?): ' . (split /\n/, $out)[-1]
-            if $?;
-        open(my $fh, '>', $stamp) or die "$stamp: $!";
-        print $fh slurp("$bdir/package-lock.json");
-        close $fh;
-    }
+    my $npm = npm_ci($bdir, 'playwright-core');
+    return "npm ci failed (no npm registry?): $npm" if defined $npm;
     return '';
 }
 
@@ -592,6 +579,43 @@ sub start_stack {
 }
 
 sub url { "http://127.0.0.1:$_[0]{port}" . ($_[1] // '/api/chat') }
+
+# One call to each provider-compatible endpoint (docs/sdk.md) with service
+# token $tok, as an SDK makes it; returns the two responses.
+sub compat_calls {
+    my ($self, $tok) = @_;
+    my $msgs = [{ role => 'user', content => 'hello compat' }];
+    return ($self->chat(token => undef, headers => { 'x-api-key' => $tok },
+                        path => '/api/llm/v1/messages',
+                        body => { model => 'claude-test-model',
+                                  max_tokens => 50, messages => $msgs }),
+            $self->chat(token => undef,
+                        headers => { Authorization => "Bearer $tok" },
+                        path => '/api/llm/v1/chat/completions',
+                        body => { model => 'claude-test-model',
+                                  messages => $msgs }));
+}
+
+# npm ci in $dir (its package-lock.json pins everything) when the lock
+# changed since the last install or $module is missing. Returns undef, or
+# the last line npm printed when it failed (no registry: the caller skips).
+sub npm_ci {
+    my ($dir, $module) = @_;
+    my $stamp = "$dir/node_modules/.lock-installed";
+    # Two tests may start at once (prove -j2): one installs, the other
+    # waits for it.
+    require Fcntl;
+    open(my $lock, '<', "$dir/package-lock.json") or die "package-lock.json: $!";
+    flock($lock, Fcntl::LOCK_EX()) or die "flock: $!";
+    return undef if slurp($stamp) eq slurp("$dir/package-lock.json")
+                    && -d "$dir/node_modules/$module";
+    my $out = `cd $dir && npm ci --no-audit --no-fund 2>&1`;
+    return (split /\n/, $out)[-1] // 'npm ci failed' if $?;
+    open(my $fh, '>', $stamp) or die "$stamp: $!";
+    print $fh slurp("$dir/package-lock.json");
+    close $fh;
+    return undef;
+}
 
 sub mint {
     my ($self, $user, @args) = @_;

@@ -8,6 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use CG;
+use Digest::SHA qw(sha256_hex);
 
 plan skip_all => 'apache2 with mod_proxy_fcgi and mod_fcgid not installed'
     unless -x '/usr/sbin/apache2'
@@ -26,10 +27,13 @@ sub chat_ok {
 {
     my $t = CG->new;
     my (undef, $group) = CG::web_user();
+    my $svc = 'cgt_' . CG::rand_hex(48);
     $t->start_memcached;
     $t->start_mock;
     $t->start_chatgate('limits.requests_per_minute' => 0,
                        ($group ? ('server.socket_group' => $group) : ()),
+                       'token svc.sha256' => sha256_hex($svc),
+                       'token svc.routes' => '*',
                        'status.path' => '/chatgate-status');
     my $site = $t->conf_file('apache/chatgate-proxy-fcgi.conf',
                              '/run/chatgate/chatgate.sock' => $t->{sock},
@@ -39,6 +43,9 @@ sub chat_ok {
     my $s = $t->{http}->get($t->url('/chatgate-status'));
     is($s->{status}, 200, 'mod_proxy_fcgi: the status page is routed');
     like($s->{content}, qr/"requests":1\b/, 'and counts the request');
+    my ($an, $oa) = $t->compat_calls($svc);
+    like($an->{content}, qr/"type":"message"/, 'mod_proxy_fcgi: the Anthropic endpoint (x-api-key)');
+    like($oa->{content}, qr/"object":"chat.completion"/, 'mod_proxy_fcgi: the OpenAI endpoint (Bearer)');
     # chatgate down: Apache's own 503 is JSON (ErrorDocument).
     $t->stop('chatgate');
     my $r = $t->chat(message => 'nobody home');

@@ -7,6 +7,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use CG;
+use Digest::SHA qw(sha256_hex);
 
 plan skip_all => 'lighttpd not installed' unless -x '/usr/sbin/lighttpd';
 
@@ -19,15 +20,21 @@ sub chat_ok {
 
 {
     my $t = CG->new;
+    my $svc = 'cgt_' . CG::rand_hex(48);
     $t->start_memcached;
     $t->start_mock;
     $t->start_chatgate('limits.requests_per_minute' => 0,
+                       'token svc.sha256' => sha256_hex($svc),
+                       'token svc.routes' => '*',
                        'status.path' => '/chatgate-status');
     $t->start_lighttpd(conf => $t->conf_file('lighttpd/chatgate-socket.conf',
                        '/run/chatgate/chatgate.sock' => $t->{sock}));
     chat_ok($t, 'lighttpd socket');
     my $s = $t->{http}->get($t->url('/chatgate-status'));
     is($s->{status}, 200, 'the status page is routed');
+    my ($an, $oa) = $t->compat_calls($svc);
+    like($an->{content}, qr/"type":"message"/, 'lighttpd: the Anthropic endpoint (x-api-key)');
+    like($oa->{content}, qr/"object":"chat.completion"/, 'lighttpd: the OpenAI endpoint (Bearer)');
 }
 
 {
