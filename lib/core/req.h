@@ -51,6 +51,9 @@ typedef struct {
     int          options_ok;    /* preflights answered (Allow names it) */
     cg_err_t     err;
     const char  *err_msg;       /* client message; NULL: the table's */
+    char         err_text[128];  /* a client message chatgate composed
+                                   (err_msg may point here); never holds
+                                   client input */
     char         reason[160];   /* operator's reason, for the log */
     int          retry_after;   /* seconds, for 429/503; 0: none */
     cg_limit_report_t rate;     /* figures for the RateLimit headers */
