@@ -148,6 +148,7 @@ cg_worker_params(cg_req_t *r, FCGX_Request *fr)
     r->sec_fetch_site = FCGX_GetParam("HTTP_SEC_FETCH_SITE", env);
     r->forwarded_for = FCGX_GetParam("HTTP_X_FORWARDED_FOR", env);
     r->accept = FCGX_GetParam("HTTP_ACCEPT", env);
+    r->dup_header = cg_http_dup_param(env);
 }
 
 

@@ -38,6 +38,8 @@ typedef struct {
     const char  *sec_fetch_site;
     const char  *forwarded_for;
     const char  *accept;
+    const char  *dup_header;    /* a header read below sent twice as
+                                   separate params (cg_http_dup_param) */
     const char  *body;
     size_t       body_len;
 

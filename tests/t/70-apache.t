@@ -18,6 +18,10 @@ sub chat_ok {
     my $r = $t->chat(message => 'hello through apache');
     is($r->{status}, 200, "$what: a chat request succeeds");
     like($r->{json}{text} // '', qr/mock reply/, "$what: with the answer");
+    # Issue 18: the server joins two Origin lines into one value.
+    my $dup = $t->chat(headers => { Origin => ['https://app.test', 'https://evil.test'] });
+    is($dup->{status}, 400, "$what: two Origin lines are refused");
+    is(($dup->{json}{error}{type} // ''), 'invalid_request', "$what: as invalid_request");
     unlike($r->{content}, qr/\Q${\ $t->key }\E/, "$what: no key in the answer");
 }
 
