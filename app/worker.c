@@ -29,6 +29,10 @@
 
 #include <fcgiapp.h>
 
+/* Body and answer buffers kept between requests, per thread; a larger one
+ * is given back after its request. */
+#define CG_WORKER_KEEP  (64 * 1024)
+
 typedef struct cg_wproc_s cg_wproc_t;
 
 /* Who answers the current request: its thread, or (past
@@ -347,6 +351,17 @@ cg_worker_put_answer(cg_worker_t *w, const cg_req_t *r, FCGX_Request *fr)
 }
 
 
+/* The request is over: what it owned is freed, and a body or answer
+ * buffer that grew past CG_WORKER_KEEP for it is given back. */
+static void
+cg_worker_done(cg_worker_t *w, cg_req_t *r)
+{
+    cg_req_clear(r);
+    cg_buf_shrink(&w->body, CG_WORKER_KEEP);
+    cg_buf_shrink(&w->out, CG_WORKER_KEEP);
+}
+
+
 static void
 cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 {
@@ -366,7 +381,7 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
             fr->keepConnection = 0;
         }
         cg_worker_log_usage(w, r);
-        cg_req_clear(r);
+        cg_worker_done(w, r);
         return;
     }
     if (r->err != CG_OK && r->body == NULL) {
@@ -398,7 +413,7 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
-    cg_req_clear(r);
+    cg_worker_done(w, r);
 }
 
 
