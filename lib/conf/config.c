@@ -1175,7 +1175,7 @@ static int
 cg_conf_scan_key(const char *line, size_t n, const char *path, int lineno,
                  char *err, size_t errlen)
 {
-    if (!cg_secret_looks_like_key(line, n)) {
+    if (!cg_secret_config_has_key(line, n)) {
         return 0;
     }
     snprintf(err, errlen, "%s:%d: this line holds what looks like a provider "
@@ -1415,6 +1415,16 @@ cg_conf_check_route(const cg_conf_t *conf, cg_route_t *rt, char *err,
     if (cg_conf_route(conf, rt->name, strlen(rt->name)) != rt) {
         snprintf(err, errlen, "route %s is defined twice (note: [provider] "
                  "is the route \"default\")", rt->name);
+        return -1;
+    }
+    /* issue 18: a password in a URL is a secret in the config file (and
+     * in every log line that quotes the URL). */
+    if (cg_secret_url_has_userinfo(rt->base_url)
+        || cg_secret_url_has_userinfo(rt->url)) {
+        snprintf(err, errlen, "[route %s] %s holds a user name or password "
+                 "(user:pass@host); keep credentials out of URLs and give "
+                 "the key as api_key = env:NAME or file:/path", rt->name,
+                 cg_secret_url_has_userinfo(rt->url) ? "url" : "base_url");
         return -1;
     }
     if (rt->base_url[0] == '\0') {
