@@ -74,6 +74,28 @@ my $everything = $t->all_output;
 unlike($everything, qr/alice\.smith|4111 1111/, 'no personal data in any log');
 unlike($everything, qr/\Q$shape\E|\Q$t->{secret}\E/, 'no secret in any log');
 
+# Issue 18: the whole Unicode Default_Ignorable_Code_Point set (and the
+# format characters U+FFF9-FFFB) is invisible, in the input and in the
+# answer; visible look-alikes (NBSP, ideographic space, Hangul) stay.
+{
+    require Encode;
+    my $says = sub { mock_says(Encode::encode_utf8($_[0])) };
+    my @inv = (0x034F, 0x115F, 0x1160, 0x17B4, 0x180E, 0x206A .. 0x206F, 0x3164,
+               0xFFA0, 0xFFF9 .. 0xFFFB, 0x1D173 .. 0x1D17A, 0x1BCA0, 0xE0FFF);
+    my $mixed = join '', map { chr(0x61 + $_ % 26) . chr($inv[$_]) } 0 .. $#inv;
+    (my $clean = $mixed) =~ s/[^a-z]//g;
+    my $r = $t->chat(message => $mixed);
+    is($r->{status}, 200, 'default-ignorable input: stripped, not refused');
+    is($r->{json}{text}, "mock reply: $clean", 'none reaches the provider');
+    my $req = $t->mock_requests->[-1]{body} // '';
+    ok(!grep({ index($req, chr $_) >= 0 } @inv), 'the provider request holds none of them');
+    $r = $t->chat(message => $says->("out$mixed"));
+    is($r->{json}{text}, "out$clean", 'none reaches the user from the answer');
+    my $vis = "a\x{00A0}b\x{3000}c\x{D55C}d\x{2028}e";
+    is($t->chat(message => $says->($vis))->{json}{text}, $vis,
+       'visible characters and separators pass unchanged');
+}
+
 # Blocking configurations: 400 with a stable type; the provider is not called.
 my $b = CG->new;
 $b->start_stack('guard.injection' => 'block', 'pii.card' => 'block',
