@@ -74,6 +74,41 @@ my $everything = $t->all_output;
 unlike($everything, qr/alice\.smith|4111 1111/, 'no personal data in any log');
 unlike($everything, qr/\Q$shape\E|\Q$t->{secret}\E/, 'no secret in any log');
 
+# Issue 18: personal data in every script and spacing is found on the
+# normalised view, and the original text (as typed) is what is replaced and
+# restored; a checksum-invalid IBAN reaches the provider whole.
+{
+    my @cases = (
+        [ "anna\@b\x{fc}cher.de",                       qr/\[EMAIL_[0-9a-f]{8}\]/, 'IDN e-mail' ],
+        [ "j\x{f6}rg\x{FF20}example.com",                qr/\[EMAIL_[0-9a-f]{8}\]/, 'Unicode local part, fullwidth @' ],
+        [ "0049 30 12345678",                            qr/\[PHONE_[0-9a-f]{8}\]/, '00 prefix' ],
+        [ "+49\x{A0}30\x{A0}12345678",                   qr/\[PHONE_[0-9a-f]{8}\]/, 'phone with NBSP' ],
+        [ "\x{FF0B}\x{FF14}\x{FF19} \x{FF13}\x{FF10} \x{FF11}\x{FF12}\x{FF13}\x{FF14}\x{FF15}\x{FF16}\x{FF17}\x{FF18}",
+                                                         qr/\[PHONE_[0-9a-f]{8}\]/, 'fullwidth phone' ],
+    );
+    for my $c (@cases) {
+        my ($pii, $ph, $what) = @$c;
+        my $r = $t->chat(message => "note $pii end");
+        is($r->{json}{text}, "mock reply: note $pii end", "$what: the user sees it as typed");
+        my $body = $t->mock_requests->[-1]{body} // '';
+        like($body, $ph, "$what: the provider gets a placeholder");
+        ok(index($body, $pii) < 0, "$what: and never the original");
+    }
+    for my $c ([ "4111\x{A0}1111\x{A0}1111\x{A0}1111", 'card with NBSP' ],
+               [ "4111\x{202F}1111\x{202F}1111\x{202F}1111", 'card with NARROW NBSP' ],
+               [ 'de89 3704 0044 0532 0130 00', 'lower-case IBAN' ]) {
+        my ($pii, $what) = @$c;
+        my $r = $t->chat(message => "pay $pii now");
+        like($r->{json}{text} // '', qr/^mock reply: pay \[(CARD|IBAN)\] now$/, "$what: masked");
+    }
+    my $bad = 'DE89 3704 0044 0532 0130 01';
+    is($t->chat(message => "iban $bad please")->{json}{text}, "mock reply: iban $bad please",
+       'a checksum-invalid IBAN stays whole, no phone taken from its tail');
+    is($t->chat(message => "pay DE89 3704 0044 0532 0130 00 or 0049 30 12345678")->{json}{text},
+       "mock reply: pay [IBAN] or 0049 30 12345678",
+       'a valid IBAN is masked, the phone beside it pseudonymised and restored');
+}
+
 # Issue 18: the whole Unicode Default_Ignorable_Code_Point set (and the
 # format characters U+FFF9-FFFB) is invisible, in the input and in the
 # answer; visible look-alikes (NBSP, ideographic space, Hangul) stay.
