@@ -103,10 +103,14 @@ unlike($everything, qr/\Q$shape\E|\Q$t->{secret}\E/, 'no secret in any log');
     }
     my $bad = 'DE89 3704 0044 0532 0130 01';
     is($t->chat(message => "iban $bad please")->{json}{text}, "mock reply: iban $bad please",
-       'a checksum-invalid IBAN stays whole, no phone taken from its tail');
+       'a checksum-invalid IBAN comes back as sent');
+    like($t->mock_requests->[-1]{body} // '', qr/iban \Q$bad\E please/,
+         'and reaches the provider whole: no phone taken from its tail');
     is($t->chat(message => "pay DE89 3704 0044 0532 0130 00 or 0049 30 12345678")->{json}{text},
        "mock reply: pay [IBAN] or 0049 30 12345678",
        'a valid IBAN is masked, the phone beside it pseudonymised and restored');
+    like($t->mock_requests->[-1]{body} // '', qr/pay \[IBAN\] or \[PHONE_[0-9a-f]{8}\]"/,
+         'the provider sees [IBAN] and a phone placeholder');
 }
 
 # Issue 18: the whole Unicode Default_Ignorable_Code_Point set (and the
