@@ -80,6 +80,13 @@ typedef struct {
     const char  *key_id;
     const char  *fallback_from; /* first route, when a fallback answered */
     int          retries;
+    int          attempts;      /* provider calls made */
+    /* Billed by attempts given up for a retry or a fallback (the last
+     * attempt's own usage is input_tokens / output_tokens until the
+     * meter settles, which adds these in). */
+    long         prior_input_tokens;
+    long         prior_output_tokens;
+    long long    prior_cost_micro_usd;
     int          usage_estimated;
     int          streamed;      /* SSE headers went out to the client */
     char         stop_reason[32];

@@ -90,7 +90,9 @@ cg_usage_ms(cg_buf_t *b, double ms)
 
 
 /* The provider call: which route and provider, streamed or not, retries,
- * the route that failed over, and whether the usage is an estimate. */
+ * the provider calls made (attempts) and what the ones given up for a
+ * retry or a fallback cost (already inside the totals), the route that
+ * failed over, and whether the usage is an estimate. */
 static void
 cg_usage_call(const cg_req_t *r, cg_buf_t *b)
 {
@@ -99,6 +101,10 @@ cg_usage_call(const cg_req_t *r, cg_buf_t *b)
     cg_buf_adds(b, r->stream ? ",\"stream\":true" : ",\"stream\":false");
     cg_buf_adds(b, ",\"retries\":");
     cg_buf_add_long(b, r->retries);
+    cg_buf_adds(b, ",\"attempts\":");
+    cg_buf_add_long(b, r->attempts);
+    cg_buf_adds(b, ",\"prior_cost_micro_usd\":");
+    cg_buf_add_long(b, r->prior_cost_micro_usd);
     cg_buf_adds(b, ",\"fallback_from\":");
     cg_buf_add_json_cstr(b, r->fallback_from);
     cg_buf_adds(b, r->usage_estimated ? ",\"usage_estimated\":true"

@@ -1,14 +1,21 @@
 #include "meter/meter.h"
+#include "provider/plan.h"
 #include "who/svctoken.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+/* JSON around one message in a provider request ({"role":"user",
+ * "content":"..."}), for the reservation's byte count. */
+#define CG_METER_MSG_OVERHEAD  32
+/* Seconds a slot or a hold outlives the longest plan. */
+#define CG_METER_HOLD_MARGIN  30
 
-/* Seconds the longest provider call can take (with retries and
- * fallbacks, over every route), plus a margin: what an in-flight slot
- * and a budget hold must outlive. */
+
+/* Seconds the longest plan can take (every try of every route of it, the
+ * waits between retries, over every route a request may start on), plus
+ * a margin: what an in-flight slot and a budget hold must outlive. */
 static int
 cg_meter_longest_call(const cg_conf_t *conf)
 {
@@ -16,11 +23,10 @@ cg_meter_longest_call(const cg_conf_t *conf)
     int  i;
 
     for (i = 0; i < conf->nroutes; i++) {
-        one = (long) conf->routes[i].timeout_ms
-              * (conf->routes[i].retries + 1);
+        one = cg_plan_worst_ms(conf, &conf->routes[i]);
         ms = one > ms ? one : ms;
     }
-    return (int) (ms / 1000) + 30;
+    return (int) (ms / 1000) + CG_METER_HOLD_MARGIN;
 }
 
 
@@ -257,14 +263,34 @@ cg_meter_period_left(int period, time_t now)
 }
 
 
+/* Bytes of the conversation as it will be sent: after the input guards,
+ * which may lengthen it (a pseudonymised e-mail is a longer placeholder),
+ * plus the JSON around each message; never less than the client's body.
+ * The relay estimates input tokens from r->msgs_bytes too. */
+static size_t
+cg_meter_sent_bytes(cg_req_t *r)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < r->nmsgs; i++) {
+        n += r->msgs[i].len;
+    }
+    r->msgs_bytes = n;
+    n += r->nmsgs * CG_METER_MSG_OVERHEAD;
+    return n > r->body_len ? n : r->body_len;
+}
+
+
 int
-cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
-                 size_t bytes_sent, long max_tokens)
+cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
 {
     cg_budget_rc_t      rc;
     time_t              now = time(NULL);
     cg_budgets_t        own;
     const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
+    const cg_price_t   *p = cg_conf_route_price(m->conf, rt);
+    size_t              sys = rt->system_prompt_text
+                              ? strlen(rt->system_prompt_text) : 0;
 
     if (!cg_budgets_any(b)) {
         return 0;
@@ -274,7 +300,8 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
                            "the budget");
     }
     rc = cg_budget_reserve(m->store, b, r->user,
-                           cg_price_worst(p, bytes_sent, max_tokens), now,
+                           cg_price_worst(p, cg_meter_sent_bytes(r) + sys,
+                                          rt->max_tokens), now,
                            &r->budget_hold);
     if (rc == CG_BUDGET_OVER) {
         cg_alert_budget(&m->alert, b, &r->budget_hold, 1, now);
@@ -300,6 +327,24 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
 }
 
 
+int
+cg_meter_next_attempt(cg_meter_t *m, cg_req_t *r, uint64_t cost,
+                      const cg_route_t *next)
+{
+    time_t              now = time(NULL);
+    cg_budgets_t        own;
+    const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
+
+    if (!r->budget_hold.active) {
+        return 0;
+    }
+    if (cg_budget_settle(m->store, b, &r->budget_hold, cost, now) != 0) {
+        cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
+    }
+    return cg_meter_reserve(m, r, next);
+}
+
+
 void
 cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
                 const cg_price_t *p)
@@ -312,14 +357,19 @@ cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
     lim = lim ? lim : &m->limits;
     if (p) {
         cost = cg_price_cost(p, r->input_tokens, r->output_tokens, 0, 0);
-        r->cost_micro_usd = (long long) cost;
     }
     if (r->budget_hold.active && r->err == CG_E_UPSTREAM_TIMEOUT) {
         /* The provider may have done (and billed) the work we stopped
          * waiting for: count the worst case rather than nothing. */
         cost = r->budget_hold.reserved;
-        r->cost_micro_usd = (long long) cost;
     }
+    /* Earlier attempts were settled as they were given up (see
+     * cg_meter_next_attempt); the request's totals include them. */
+    if (p || r->prior_cost_micro_usd > 0) {
+        r->cost_micro_usd = (long long) cost + r->prior_cost_micro_usd;
+    }
+    r->input_tokens += r->prior_input_tokens;
+    r->output_tokens += r->prior_output_tokens;
     if (r->budget_hold.active) {
         if (cg_budget_settle(m->store, b, &r->budget_hold, cost,
                              now) != 0) {

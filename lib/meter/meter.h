@@ -51,14 +51,22 @@ int  cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r);
  * and reported beside them; fails r with 429/503. */
 int  cg_meter_admit_route(cg_meter_t *m, const cg_route_t *rt,
                           cg_req_t *r);
-/* Reserves the worst case of sending bytes_sent and getting max_tokens
- * back at price p (NULL: no price, refused when a budget is set); fails r
- * with 429 budget_exceeded or 503. */
-int  cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_price_t *p,
-                      size_t bytes_sent, long max_tokens);
+/* Reserves the worst case of one call to route rt, at its price (none:
+ * refused when a budget is set): the conversation as it will be sent
+ * (after the input guards; never less than the client's body) and the
+ * system prompt as input, max_tokens as output. Fails r with 429
+ * budget_exceeded or 503. */
+int  cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt);
+/* An attempt given up for a retry or a fallback that was billed (cost,
+ * at its own route's price): settles it now and reserves the next
+ * attempt, to route next, afresh; so every attempt is paid and a cap
+ * holds across them. Fails r like cg_meter_reserve. */
+int  cg_meter_next_attempt(cg_meter_t *m, cg_req_t *r, uint64_t cost,
+                           const cg_route_t *next);
 /* After the call (success or not): settles the reservation to the actual
- * usage, counts tokens, frees the in-flight slot, raises alerts, and
- * sets r->cost_micro_usd. Safe to call for a request that never got as
+ * usage of the last attempt, counts tokens, frees the in-flight slot,
+ * raises alerts, and sets r->cost_micro_usd and the token counts to the
+ * sums over every attempt that was billed. Safe to call for a request that never got as
  * far as admit or reserve. */
 void cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
                      const cg_price_t *p);

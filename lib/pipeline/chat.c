@@ -94,18 +94,6 @@ cg_chat_how_much(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
 }
 
 
-/* The worst case of the call before it is made: the client's body and
- * the system prompt as input, the route's max_tokens as output. */
-static int
-cg_chat_reserve(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
-{
-    size_t sys = rt->system_prompt_text ? strlen(rt->system_prompt_text) : 0;
-
-    return cg_meter_reserve(&c->meter, r, cg_conf_route_price(c->conf, rt),
-                            r->body_len + sys, rt->max_tokens);
-}
-
-
 /* After the call, however it ended: settle at the price of the route
  * that answered, count tokens, free the in-flight slot, raise alerts
  * (a rejected key is raised by the relay, per route tried). */
@@ -202,7 +190,7 @@ cg_chat_stages(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
         || cg_guardset_in(&c->guards, r) != 0
         || cg_chat_route(c, r, &rt) != 0
         || cg_meter_admit_route(&c->meter, rt, r) != 0
-        || cg_chat_reserve(c, r, rt) != 0
+        || cg_meter_reserve(&c->meter, r, rt) != 0
         || cg_relay_run(c, r, rt) != 0
         || (!r->stream && cg_guardset_out(&c->guards, r) != 0)) {
         cg_chat_settle(c, r, rl);

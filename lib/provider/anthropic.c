@@ -59,13 +59,15 @@ cg_anthropic_usage(json_object *usage, cg_pstream_t *ps, int with_output)
     if (!json_object_is_type(usage, json_type_object)) {
         return;
     }
-    if (json_object_object_get_ex(usage, "input_tokens", &v)) {
+    if (json_object_object_get_ex(usage, "input_tokens", &v)
+        && json_object_is_type(v, json_type_int)) {
         ps->input_tokens = cg_anthropic_int(usage, "input_tokens")
             + cg_anthropic_int(usage, "cache_creation_input_tokens")
             + cg_anthropic_int(usage, "cache_read_input_tokens");
         ps->have_input = 1;
     }
-    if (json_object_object_get_ex(usage, "output_tokens", &v)) {
+    if (json_object_object_get_ex(usage, "output_tokens", &v)
+        && json_object_is_type(v, json_type_int)) {
         ps->output_tokens = cg_anthropic_int(usage, "output_tokens");
         ps->have_output |= with_output;
     }
@@ -107,12 +109,14 @@ cg_anthropic_parse(const char *body, size_t len, cg_buf_t *text,
     int          rc = -1;
 
     root = cg_provider_json(body, len);
+    /* An answer without usage (a proxy that strips it) is still an
+     * answer: the relay estimates what it cost. */
     if (root
         && json_object_object_get_ex(root, "content", &content)
-        && json_object_object_get_ex(root, "usage", &usage)
-        && json_object_is_type(usage, json_type_object)
         && cg_anthropic_text(content, text) == 0) {
-        cg_anthropic_usage(usage, ps, 1);
+        if (json_object_object_get_ex(root, "usage", &usage)) {
+            cg_anthropic_usage(usage, ps, 1);
+        }
         if (json_object_object_get_ex(root, "stop_reason", &v)) {
             cg_provider_ident(v, ps->stop_reason, sizeof(ps->stop_reason));
         }

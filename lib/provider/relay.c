@@ -1,6 +1,6 @@
 #include "provider/relay.h"
 #include "core/clock.h"
-#include "core/csv.h"
+#include "provider/plan.h"
 #include "provider/provider.h"
 
 #include <errno.h>
@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define CG_RELAY_MAX_ROUTES  8
 
 /* One call to one route. */
 typedef struct {
@@ -26,6 +24,7 @@ typedef struct {
     int                  gone;          /* the client left */
     int                  bad_event;     /* error event or garbage */
     int                  over_budget;   /* used its whole reservation */
+    int                  up_stream;     /* the provider is asked for SSE */
     const cg_price_t    *price;         /* the route's, for the budget */
 } cg_attempt_t;
 
@@ -38,29 +37,44 @@ cg_relay_quarter(size_t bytes)
 
 
 /* Input tokens: the provider's count, or the conversation and system
- * prompt's bytes / 4. */
+ * prompt's bytes / 4. A count of 0 is no count: something was sent. */
 static long
 cg_relay_input(const cg_attempt_t *a)
 {
     size_t sys = a->rt->system_prompt_text
                  ? strlen(a->rt->system_prompt_text) : 0;
 
-    return a->ps.have_input ? a->ps.input_tokens
-                            : cg_relay_quarter(a->r->msgs_bytes + sys);
+    return a->ps.have_input && a->ps.input_tokens > 0
+           ? a->ps.input_tokens
+           : cg_relay_quarter(a->r->msgs_bytes + sys);
+}
+
+
+/* Output tokens: the provider's count, or the answer's bytes / 4 when it
+ * gave none, or 0 for an answer that is not empty. */
+static int
+cg_relay_have_output(const cg_attempt_t *a)
+{
+    return a->ps.have_output
+           && (a->ps.output_tokens > 0 || a->text_bytes == 0);
 }
 
 
 /* The provider's usage where it gave it; a conservative estimate (bytes
- * / 4, never zero) where it did not. */
+ * / 4, never zero) where it did not, JSON answers and streams alike: a
+ * provider or proxy that strips usage must not make answers free. */
 static void
 cg_relay_usage(cg_attempt_t *a)
 {
     cg_req_t *r = a->r;
+    int       have_in = a->ps.have_input && a->ps.input_tokens > 0;
 
     r->input_tokens = cg_relay_input(a);
-    r->output_tokens = a->ps.have_output ? a->ps.output_tokens
-                                         : cg_relay_quarter(a->text_bytes);
-    r->usage_estimated = !a->ps.have_input || !a->ps.have_output;
+    r->output_tokens = cg_relay_have_output(a)
+                       ? a->ps.output_tokens
+                       : cg_relay_quarter(a->text_bytes);
+    /* |=: an earlier attempt's estimate stays in the request's totals. */
+    r->usage_estimated |= !have_in || !cg_relay_have_output(a);
     memcpy(r->stop_reason, a->ps.stop_reason, sizeof(r->stop_reason));
 }
 
@@ -78,7 +92,7 @@ cg_relay_within_budget(const cg_attempt_t *a)
         return 1;
     }
     out = cg_relay_quarter(a->text_bytes);
-    if (a->ps.have_output && a->ps.output_tokens > out) {
+    if (cg_relay_have_output(a) && a->ps.output_tokens > out) {
         out = a->ps.output_tokens;
     }
     return cg_budget_check_stream(&r->budget_hold,
@@ -104,6 +118,20 @@ cg_relay_send(cg_attempt_t *a, const cg_buf_t *text)
 }
 
 
+/* A stream request that got a whole JSON answer (a provider that ignored
+ * "stream": true): the text goes out as one delta, guarded like any. */
+static int
+cg_relay_whole(cg_attempt_t *a)
+{
+    cg_chat_t *c = a->c;
+
+    cg_buf_reset(&c->gdelta);
+    return cg_outguard_feed(c->og, a->r->text.data, a->r->text.len,
+                            &c->gdelta) != 0
+           || cg_relay_send(a, &c->gdelta) != 0 ? -1 : 0;
+}
+
+
 static int
 cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
 {
@@ -118,6 +146,12 @@ cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
         if (!cg_relay_within_budget(a)) {
             a->over_budget = 1;
             return -1;
+        }
+        if (!a->r->stream) {
+            /* A JSON answer assembled from the provider's stream: the
+             * output guard sees it whole, after the call. */
+            cg_buf_add(&a->r->text, c->delta.data, c->delta.len);
+            return rc < 0 ? (a->bad_event = 1, -1) : rc;
         }
         /* The output guard sees every delta before the client does; it
          * holds text back only while a link or tag is still open. */
@@ -190,7 +224,9 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     cg_up_call_t  call;
     double        t0;
 
-    /* A failed earlier attempt is forgotten: this one decides. */
+    /* A failed earlier attempt is forgotten (its cost is not: see
+     * cg_relay_give_up): this one decides. */
+    r->attempts++;
     r->err = CG_OK;
     r->err_msg = NULL;
     r->reason[0] = '\0';
@@ -198,7 +234,11 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     cg_buf_reset(&c->call);
     cg_buf_reset(&c->url);
     cg_buf_reset(&c->headers);
-    a->p->build(a->rt, r, uid, r->stream, &c->call);
+    /* Under a budget a JSON answer is asked for as a stream too, so it can
+     * be cut at its reservation when the provider does not hold to
+     * max_tokens; the provider then bills only what it sent. */
+    a->up_stream = r->stream || r->budget_hold.active;
+    a->p->build(a->rt, r, uid, a->up_stream, &c->call);
     cg_provider_url(a->p, a->rt, &c->url);
     cg_provider_headers(a->p, a->rt, &c->headers);
     memset(&a->ps, 0, sizeof(a->ps));
@@ -221,7 +261,7 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     call.first_byte_ms = a->rt->first_byte_timeout_ms;
     call.idle_ms = a->rt->idle_timeout_ms;
     call.total_ms = a->rt->timeout_ms;
-    call.on_body = r->stream ? cg_relay_body : NULL;
+    call.on_body = a->up_stream ? cg_relay_body : NULL;
     call.on_tick = cg_relay_tick;
     call.ctx = a;
     if (c->call.oom || c->url.oom || c->headers.oom) {
@@ -270,7 +310,7 @@ cg_relay_outcome(cg_attempt_t *a)
                     "whole reservation (the provider passed max_tokens?)");
         return CG_NEXT_DONE;
     }
-    if (r->stream && a->ps.done) {
+    if (a->body_seen && a->ps.done) {
         return CG_NEXT_DONE;    /* complete, whatever came after the end */
     }
     if (a->rc == CG_UP_TIMEOUT || a->rc == CG_UP_IDLE) {
@@ -304,7 +344,9 @@ cg_relay_outcome(cg_attempt_t *a)
         }
         return CG_NEXT_FALLBACK;
     }
-    if (!r->stream) {
+    if (!a->body_seen) {
+        /* A JSON answer (a provider that was asked for a stream may send
+         * one anyway: the body was not SSE and was kept whole). */
         if (a->p->parse(a->c->resp.data, a->c->resp.len, &r->text,
                         &a->ps) != 0) {
             cg_buf_reset(&r->text);
@@ -312,9 +354,13 @@ cg_relay_outcome(cg_attempt_t *a)
                         "provider answer not understood");
             return CG_NEXT_DONE;
         }
-        r->input_tokens = a->ps.input_tokens;
-        r->output_tokens = a->ps.output_tokens;
-        memcpy(r->stop_reason, a->ps.stop_reason, sizeof(r->stop_reason));
+        a->text_bytes = r->text.len;
+        cg_relay_usage(a);
+        if (r->stream && cg_relay_whole(a) != 0) {
+            a->gone = 1;
+            cg_req_fail(r, CG_E_CLIENT_CLOSED, NULL, "client closed the "
+                        "connection");
+        }
         return CG_NEXT_DONE;
     }
     if (!a->ps.done) {
@@ -345,6 +391,43 @@ cg_relay_wait(cg_chat_t *c, long ms)
             /* go on sleeping */
         }
         ms -= step;
+    }
+    return 0;
+}
+
+
+/* An attempt given up for a retry or a fallback may still have been
+ * billed: a stream that had started (its usage so far, or the estimate),
+ * or a call that timed out (the provider may have done the work we
+ * stopped waiting for: the worst case). That cost joins the request's
+ * totals and is settled now; the next attempt, to route next, is reserved
+ * afresh. Returns -1 with r failed when the budget cannot take it. */
+static int
+cg_relay_give_up(cg_attempt_t *a, const cg_route_t *next)
+{
+    cg_req_t *r = a->r;
+    int       timed_out = a->rc == CG_UP_TIMEOUT || a->rc == CG_UP_IDLE;
+    long      in, out;
+    uint64_t  cost;
+
+    if (!a->body_seen && !timed_out) {
+        return 0;       /* refused before any work: nothing was billed */
+    }
+    in = cg_relay_input(a);
+    out = a->body_seen ? (cg_relay_have_output(a)
+                          ? a->ps.output_tokens
+                          : cg_relay_quarter(a->text_bytes))
+                       : a->rt->max_tokens;
+    cost = a->price ? cg_price_cost(a->price, in, out, 0, 0) : 0;
+    r->prior_input_tokens += in;
+    r->prior_output_tokens += out;
+    r->prior_cost_micro_usd += (long long) cost;
+    r->usage_estimated |= timed_out || !cg_relay_have_output(a)
+                          || !(a->ps.have_input && a->ps.input_tokens > 0);
+    /* They are in the totals now: the next attempt counts its own. */
+    r->input_tokens = r->output_tokens = 0;
+    if (cg_meter_next_attempt(&a->c->meter, r, cost, next) != 0) {
+        return -1;
     }
     return 0;
 }
@@ -381,6 +464,9 @@ cg_relay_route(cg_attempt_t *a, const char *uid)
         if (n >= a->rt->retries || (ms = cg_relay_backoff(a, n)) < 0) {
             return CG_NEXT_FALLBACK;
         }
+        if (cg_relay_give_up(a, a->rt) != 0) {
+            return CG_NEXT_DONE;
+        }
         if (cg_relay_wait(a->c, ms) != 0) {
             cg_req_fail(a->r, CG_E_CLIENT_CLOSED, NULL, "client closed the "
                         "connection while a retry waited");
@@ -391,53 +477,21 @@ cg_relay_route(cg_attempt_t *a, const char *uid)
 }
 
 
-/* 1 if rt may join the plan: not in it yet (a chain that loops back
- * ends there), and, for a service token, a route it could have named
- * itself, so no fallback widens its scope. */
+/* For a service token, only routes it could have named itself may join
+ * the plan, so no fallback widens its scope. */
 static int
-cg_relay_may_add(const cg_req_t *r, const cg_route_t *rt,
-                 const cg_route_t **plan, int n)
+cg_relay_may_add(const void *ctx, const cg_route_t *rt)
 {
-    int i;
+    const cg_req_t *r = ctx;
 
-    for (i = 0; i < n; i++) {
-        if (plan[i] == rt) {
-            return 0;
-        }
-    }
     return r->sess.token == NULL || cg_route_allowed(r, rt);
-}
-
-
-/* The route, then its fallbacks in order, then theirs (breadth first),
- * each route once and at most CG_RELAY_MAX_ROUTES in all. */
-static int
-cg_relay_plan(const cg_conf_t *conf, const cg_req_t *r,
-              const cg_route_t *rt, const cg_route_t **plan)
-{
-    const cg_route_t *fb;
-    const char       *p, *item;
-    size_t            len;
-    int               n = 0, i;
-
-    plan[n++] = rt;
-    for (i = 0; i < n && n < CG_RELAY_MAX_ROUTES; i++) {
-        p = plan[i]->fallback;
-        while (n < CG_RELAY_MAX_ROUTES && cg_csv_next(&p, &item, &len)) {
-            fb = cg_conf_route(conf, item, len);
-            if (fb && cg_relay_may_add(r, fb, plan, n)) {
-                plan[n++] = fb;
-            }
-        }
-    }
-    return n;
 }
 
 
 int
 cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
 {
-    const cg_route_t *plan[CG_RELAY_MAX_ROUTES];
+    const cg_route_t *plan[CG_PLAN_MAX];
     const cg_secret_t *key;
     cg_attempt_t      a;
     char              uid[CG_UID_LEN + 1];
@@ -446,7 +500,7 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
     key = c->conf->user_id_key.len ? &c->conf->user_id_key
                                    : &c->conf->session_secret;
     cg_provider_user_id(key, r->user, uid);
-    n = cg_relay_plan(c->conf, r, rt, plan);
+    n = cg_plan_build(c->conf, rt, cg_relay_may_add, r, plan);
     for (i = 0; i < n; i++) {
         memset(&a, 0, sizeof(a));
         a.c = c;
@@ -459,7 +513,8 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
         r->model = plan[i]->model;
         r->key_id = plan[i]->api_key.fp;
         r->fallback_from = i ? plan[0]->name : NULL;
-        if (cg_relay_route(&a, uid) == CG_NEXT_DONE) {
+        if (cg_relay_route(&a, uid) == CG_NEXT_DONE
+            || (i + 1 < n && cg_relay_give_up(&a, plan[i + 1]) != 0)) {
             break;
         }
     }

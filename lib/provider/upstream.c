@@ -27,6 +27,8 @@ typedef enum {
     CG_XFER_FAULT,
 } cg_xfer_stop_t;
 
+#define CG_UPSTREAM_SSE_TYPE  "text/event-stream"
+
 /* One call in flight. */
 typedef struct {
     const cg_up_call_t *call;
@@ -49,6 +51,20 @@ cg_upstream_global_init(void)
 }
 
 
+/* Only an event stream goes to on_body: a provider asked for a stream
+ * that answers with a whole JSON document anyway is read as one. */
+static int
+cg_upstream_is_sse(CURL *h)
+{
+    char *ct = NULL;
+
+    return curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK
+           && ct != NULL
+           && strncasecmp(ct, CG_UPSTREAM_SSE_TYPE,
+                          sizeof(CG_UPSTREAM_SSE_TYPE) - 1) == 0;
+}
+
+
 static size_t
 cg_upstream_write(char *p, size_t size, size_t n, void *user)
 {
@@ -65,7 +81,7 @@ cg_upstream_write(char *p, size_t size, size_t n, void *user)
         x->checked = 1;
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->res->status);
         x->pass = x->call->on_body && x->res->status >= 200
-                  && x->res->status <= 299;
+                  && x->res->status <= 299 && cg_upstream_is_sse(x->h);
     }
     if (x->pass) {
         if (x->call->on_body(x->call->ctx, p, n) != 0) {

@@ -35,8 +35,9 @@ typedef struct {
     long        first_byte_ms;  /* 0: only total_ms */
     long        idle_ms;
     long        total_ms;
-    /* When set, a 2xx body goes here as it arrives instead of into resp;
-     * nonzero stops the call (CG_UP_ABORTED). */
+    /* When set, a 2xx event stream (Content-Type text/event-stream) goes
+     * here as it arrives instead of into resp; nonzero stops the call
+     * (CG_UP_ABORTED). Any other 2xx body is kept whole in resp. */
     int       (*on_body)(void *ctx, const char *p, size_t n);
     /* Called often while the call runs (at least about once a second);
      * nonzero stops the call. */
@@ -57,7 +58,7 @@ int            cg_upstream_global_init(void);
 cg_upstream_t *cg_upstream_new(const cg_conf_t *conf);
 void           cg_upstream_free(cg_upstream_t *up);
 /* POSTs the call's body; resp gets a non-2xx body, or a 2xx one when
- * there is no on_body. */
+ * there is no on_body or it is not an event stream. */
 cg_up_rc_t     cg_upstream_call(cg_upstream_t *up, const cg_up_call_t *call,
                                 cg_buf_t *resp, cg_up_result_t *res);
 

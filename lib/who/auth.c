@@ -12,7 +12,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define CG_XFF_MAX  32
+/* A failure counter lives for its minute and the next one. */
+#define CG_AUTH_FAIL_TTL  120
 
 struct cg_auth_s {
     const cg_conf_t *conf;
@@ -305,24 +306,48 @@ cg_auth_addr_ok(const char *s, size_t n)
 }
 
 
+/* The item of a comma-separated list that ends at end (exclusive), spaces
+ * trimmed; *start is where its comma (or the list) begins. */
+static void
+cg_auth_xff_prev(const char *list, const char *end, const char **start,
+                 const char **item, size_t *len)
+{
+    const char *p = end, *e;
+
+    while (p > list && p[-1] != ',') {
+        p--;
+    }
+    *start = p > list ? p - 1 : list;
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    e = end;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t')) {
+        e--;
+    }
+    *item = p;
+    *len = (size_t) (e - p);
+}
+
+
+/* X-Forwarded-For is walked from the right, through every hop: each
+ * trusted proxy appended the address it saw, so the first address from
+ * the right that is not a trusted proxy is the client. Whatever stands to
+ * its left was written by the client and is never read: a client that
+ * sends many forged hops cannot push the real one out of reach. */
 void
 cg_auth_client_addr(const cg_conf_t *conf, const cg_req_t *r, char *out,
                     size_t cap)
 {
-    const char *addr = r->remote_addr ? r->remote_addr : "", *p, *item;
-    const char *hops[CG_XFF_MAX];
-    size_t      lens[CG_XFF_MAX], len = strlen(addr), n = 0;
+    const char *addr = r->remote_addr ? r->remote_addr : "", *end, *start;
+    size_t      len = strlen(addr);
 
     if (r->forwarded_for && cg_csv_has(conf->trusted_proxies, addr, len)) {
-        p = r->forwarded_for;
-        while (n < CG_XFF_MAX && cg_csv_next(&p, &item, &lens[n])) {
-            hops[n++] = item;
-        }
-        /* Right to left: the first hop we do not trust is the client. */
-        while (n > 0) {
-            addr = hops[--n];
-            len = lens[n];
-            if (!cg_csv_has(conf->trusted_proxies, addr, len)) {
+        end = r->forwarded_for + strlen(r->forwarded_for);
+        while (end > r->forwarded_for) {
+            cg_auth_xff_prev(r->forwarded_for, end, &start, &addr, &len);
+            end = start;
+            if (len > 0 && !cg_csv_has(conf->trusted_proxies, addr, len)) {
                 break;
             }
         }
@@ -336,20 +361,33 @@ cg_auth_client_addr(const cg_conf_t *conf, const cg_req_t *r, char *out,
 }
 
 
-/* The pre-auth counter: delta 0 reads it, 1 counts a failure. Returns the
- * count, or -1 when the store is unreachable (the limit then does not
+/* The pre-auth counter: delta 0 reads it, 1 counts a failure. Reading
+ * never creates the key: only failed authentications make a counter, so
+ * traffic from many addresses with valid credentials (or none yet) cannot
+ * fill the store and crowd out the counters of users who log in. Returns
+ * the count, or -1 when the store is unreachable (the limit then does not
  * apply; the rate limit stage decides about a dead store). */
 static long
 cg_auth_failures(cg_store_t *st, const char *addr, time_t now, int delta)
 {
-    char     key[96];
-    int      n;
-    uint64_t v = 0;
+    char        key[96];
+    const char *keys[1];
+    size_t      lens[1];
+    int         n;
+    uint64_t    v = 0;
 
     n = snprintf(key, sizeof(key), "cg:authfail:%s:%lld", addr,
                  (long long) now / 60);
-    if (st == NULL || cg_store_incr(st, key, (size_t) n, (uint64_t) delta,
-                                    120, &v) != 0) {
+    if (st == NULL || n < 0 || (size_t) n >= sizeof(key)) {
+        return -1;
+    }
+    keys[0] = key;
+    lens[0] = (size_t) n;
+    if (delta == 0) {
+        return cg_store_get_multi(st, keys, lens, 1, &v) == 0 ? (long) v : -1;
+    }
+    if (cg_store_incr(st, key, (size_t) n, (uint64_t) delta,
+                      CG_AUTH_FAIL_TTL, &v) != 0) {
         return -1;
     }
     return (long) v;

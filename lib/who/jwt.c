@@ -179,6 +179,7 @@ cg_jwt_user(const cg_jwt_conf_t *jc, json_object *p,
     json_object *v;
     const char  *s;
     int64_t      id;
+    size_t       len;
 
     if (!json_object_object_get_ex(p, jc->user_claim, &v)) {
         return CG_JWT_NO_USER;
@@ -195,10 +196,13 @@ cg_jwt_user(const cg_jwt_conf_t *jc, json_object *p,
         return CG_JWT_NO_USER;
     }
     s = json_object_get_string(v);
-    if (!cg_session_user_valid(s, strlen(s))) {
+    len = (size_t) json_object_get_string_len(v);
+    /* "\u0000" decodes to a NUL: strlen() would see a shorter id. */
+    if (memchr(s, '\0', len) != NULL || !cg_session_user_valid(s, len)) {
         return CG_JWT_NO_USER;
     }
-    memcpy(user, s, strlen(s) + 1);
+    memcpy(user, s, len);
+    user[len] = '\0';
     return CG_JWT_OK;
 }
 

@@ -22,6 +22,12 @@ cg_session_user_valid(const char *user, size_t n)
     if (n == 0 || n > CG_USER_MAX) {
         return 0;
     }
+    /* "token:NAME" is how a service token is counted, billed and logged:
+     * a site user of that name would share its limits, budget and PII key. */
+    if (n >= sizeof(CG_USER_TOKEN_NS) - 1
+        && memcmp(user, CG_USER_TOKEN_NS, sizeof(CG_USER_TOKEN_NS) - 1) == 0) {
+        return 0;
+    }
     for (i = 0; i < n; i++) {
         c = user[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')

@@ -54,6 +54,9 @@ typedef enum {
     CG_TOKEN_UNKNOWN_KID
 } cg_token_rc_t;
 
+/* The namespace of service token callers ("token:NAME"); no session,
+ * JWT or PHP user id may start with it. */
+#define CG_USER_TOKEN_NS  "token:"
 int  cg_session_user_valid(const char *user, size_t n);
 /* Writes a token for user valid until exp into out (cap bytes). Returns its
  * length or -1. */

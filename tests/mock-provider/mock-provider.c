@@ -83,7 +83,7 @@ struct mock_conn {
 
 struct mock_dir {
     int status, fail_first, delay_ms, stall_after, hold_ms, big;
-    int garbage, truncate, error_event, reset, no_usage, has_text;
+    int garbage, truncate, error_event, reset, no_usage, zero_usage, has_text;
     int fat_event;
     struct mock_buf text;           /* decoded text= value */
     struct mock_buf retry_after;    /* decoded retry_after= value */
@@ -697,6 +697,7 @@ static const struct mock_dirdef {
     { "error_event", offsetof(struct mock_dir, error_event), -1, 0 },
     { "reset", offsetof(struct mock_dir, reset), -1, 0 },
     { "no_usage", offsetof(struct mock_dir, no_usage), -1, 0 },
+    { "zero_usage", offsetof(struct mock_dir, zero_usage), -1, 0 },
     { "fat_event", offsetof(struct mock_dir, fat_event), 0, 1000000 },
 };
 
@@ -920,10 +921,12 @@ static void mock_body_anthropic(struct mock_buf *b, const struct mock_ctx *x)
     mock_buf_json(b, x->model, strlen(x->model));
     mock_buf_str(b, ",\"content\":[{\"type\":\"text\",\"text\":");
     mock_buf_json(b, x->ans, x->ans_len);
-    mock_buf_printf(b, "}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
-                    "\"usage\":{\"input_tokens\":%ld,\"output_tokens\":%ld,"
-                    "\"cache_creation_input_tokens\":0,"
-                    "\"cache_read_input_tokens\":0}}", x->in_tok, x->out_tok);
+    mock_buf_str(b, "}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null");
+    if (!x->no_usage)
+        mock_buf_printf(b, ",\"usage\":{\"input_tokens\":%ld,\"output_tokens\":"
+                        "%ld,\"cache_creation_input_tokens\":0,"
+                        "\"cache_read_input_tokens\":0}", x->in_tok, x->out_tok);
+    mock_buf_str(b, "}");
 }
 
 static void mock_body_openai(struct mock_buf *b, const struct mock_ctx *x)
@@ -935,10 +938,13 @@ static void mock_body_openai(struct mock_buf *b, const struct mock_ctx *x)
     mock_buf_str(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":"
                  "\"assistant\",\"content\":");
     mock_buf_json(b, x->ans, x->ans_len);
-    mock_buf_printf(b, ",\"refusal\":null},\"finish_reason\":\"stop\","
-                    "\"logprobs\":null}],\"usage\":{\"prompt_tokens\":%ld,"
-                    "\"completion_tokens\":%ld,\"total_tokens\":%ld}}",
-                    x->in_tok, x->out_tok, x->in_tok + x->out_tok);
+    mock_buf_str(b, ",\"refusal\":null},\"finish_reason\":\"stop\","
+                 "\"logprobs\":null}]");
+    if (!x->no_usage)
+        mock_buf_printf(b, ",\"usage\":{\"prompt_tokens\":%ld,"
+                        "\"completion_tokens\":%ld,\"total_tokens\":%ld}",
+                        x->in_tok, x->out_tok, x->in_tok + x->out_tok);
+    mock_buf_str(b, "}");
 }
 
 static void mock_ev_close(struct mock_evs *e, const char *tail)
@@ -1237,6 +1243,8 @@ static void mock_answer(struct mock_conn *c, int api, unsigned long serial,
         x.fat_event = d.fat_event;
         x.in_tok = in->in_bytes / 4 > 1 ? (long)(in->in_bytes / 4) : 1;
         x.out_tok = ans.len / 4 > 1 ? (long)(ans.len / 4) : 1;
+        if (d.zero_usage)
+            x.in_tok = x.out_tok = 0;
         if (in->stream)
             mock_stream(c, &x, &d, delay);
         else

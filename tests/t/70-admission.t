@@ -9,6 +9,7 @@ use Test::More;
 use Digest::SHA qw(sha256_hex hmac_sha256);
 use MIME::Base64 qw(encode_base64url);
 use CG;
+use IO::Socket::INET;
 
 my $t = CG->new;
 my $d = $t->dir;
@@ -196,5 +197,39 @@ is($last->{remote_addr}, '192.0.2.7',
    'client address: right-most untrusted X-Forwarded-For hop');
 ok((grep { ($_->{reason} // '') =~ /^signed: / } @r401),
    'the log says which verifier refused');
+
+# Many forged hops cannot push the real one out of reach: X-Forwarded-For
+# is walked from the right, through every hop.
+my $forged = join(', ', map { "198.18.0.$_" } 1 .. 40);
+$res = $t->chat(token => $tok,
+                headers => { 'X-Forwarded-For' => "$forged, 192.0.2.99" });
+is($res->{status}, 200, '41 hops: answered');
+is($t->usage_for($res)->{remote_addr}, '192.0.2.99',
+   '41 hops: the right-most untrusted hop is the client, not a forged one');
+
+# Only failures make a pre-auth counter: requests with a valid session from
+# many addresses leave no key behind (they cannot fill the store).
+sub mc_get {
+    my ($key) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$t->{mc_port}")
+        or die "memcached: $!";
+    print $s "get $key\r\n";
+    my $out = '';
+    while (my $l = <$s>) { $out .= $l; last if $l =~ /^(END|ERROR)/ }
+    close $s;
+    return $out =~ /^VALUE / ? 1 : 0;
+}
+my $min = int(time / 60);
+my @clean = map { from() } 1 .. 5;
+my $made = 0;
+for my $h (@clean) {
+    is($t->chat(token => $tok, headers => $h)->{status}, 200,
+       "valid session from $h->{'X-Forwarded-For'}");
+    $made += mc_get("cg:authfail:$h->{'X-Forwarded-For'}:$_")
+        for ($min, $min + 1);
+}
+is($made, 0, 'no pre-auth counter was created for a valid session');
+ok(mc_get("cg:authfail:192.0.2.7:$min") || mc_get("cg:authfail:192.0.2.7:"
+   . ($min - 1)), 'failures still have their counter');
 
 done_testing;

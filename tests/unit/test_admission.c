@@ -262,6 +262,24 @@ test_client_addr(void **state)
 }
 
 
+/* A client that forges more hops than any fixed window read from the left
+ * must not choose its own address: the walk starts at the right. */
+static void
+test_client_addr_many_hops(void **state)
+{
+    char xff[2048];
+    int  i, n = 0;
+
+    (void) state;
+    for (i = 0; i < 40; i++) {
+        n += snprintf(xff + n, sizeof(xff) - (size_t) n, "10.9.9.%d, ", i);
+    }
+    snprintf(xff + n, sizeof(xff) - (size_t) n, "198.51.100.77, 10.0.0.2");
+    client("127.0.0.1", xff, "198.51.100.77");
+    client("127.0.0.1", "1.2.3.4,,198.51.100.9", "198.51.100.9");
+}
+
+
 static void
 test_tokens(void **state)
 {
@@ -466,6 +484,7 @@ main(void)
         cmocka_unit_test(test_fetch_metadata_and_tokens),
         cmocka_unit_test(test_preflight),
         cmocka_unit_test(test_client_addr),
+        cmocka_unit_test(test_client_addr_many_hops),
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_config_rows),
         cmocka_unit_test(test_csv),

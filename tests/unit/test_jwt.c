@@ -164,6 +164,27 @@ test_times(void **state)
 }
 
 
+/* A sub that JSON decodes to a NUL, or that names a service token's
+ * caller, is no user id: it would be cut short or collide. */
+static void
+test_user_ids(void **state)
+{
+    char user[CG_USER_MAX + 1];
+
+    (void) state;
+    assert_int_equal(check(HS256, "{\"sub\":\"alice\\u0000x\",\"iss\":"
+                           "\"https://site.test\",\"aud\":\"chatgate\","
+                           "\"exp\":1700000600}", user), CG_JWT_NO_USER);
+    assert_int_equal(check(HS256, "{\"sub\":\"token:batch\",\"iss\":"
+                           "\"https://site.test\",\"aud\":\"chatgate\","
+                           "\"exp\":1700000600}", user), CG_JWT_NO_USER);
+    assert_int_equal(check(HS256, "{\"sub\":\"alice\",\"iss\":"
+                           "\"https://site.test\",\"aud\":\"chatgate\","
+                           "\"exp\":1700000600}", user), CG_JWT_OK);
+    assert_string_equal(user, "alice");
+}
+
+
 static void
 test_parties(void **state)
 {
@@ -292,6 +313,7 @@ main(void)
         cmocka_unit_test(test_algorithms),
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_times),
+        cmocka_unit_test(test_user_ids),
         cmocka_unit_test(test_parties),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_keyring),

@@ -485,6 +485,10 @@ test_user_valid(void **state)
     assert_false(cg_session_user_valid("a\0b", 3));
     /* Only n bytes are looked at. */
     assert_true(cg_session_user_valid("ab cd", 2));
+    /* Service token callers are "token:NAME": no site user may be one. */
+    assert_false(cg_session_user_valid("token:batch", 11));
+    assert_true(cg_session_user_valid("tokenx:batch", 12));
+    assert_true(cg_session_user_valid("wp:5", 4));
 }
 
 

@@ -1,0 +1,58 @@
+#include "provider/plan.h"
+#include "core/csv.h"
+
+
+static int
+cg_plan_has(const cg_route_t *const *plan, int n, const cg_route_t *rt)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (plan[i] == rt) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+int
+cg_plan_build(const cg_conf_t *conf, const cg_route_t *rt,
+              cg_plan_filter_pt filter, const void *ctx,
+              const cg_route_t **plan)
+{
+    const cg_route_t *fb;
+    const char       *p, *item;
+    size_t            len;
+    int               n = 0, i;
+
+    plan[n++] = rt;
+    for (i = 0; i < n && n < CG_PLAN_MAX; i++) {
+        p = plan[i]->fallback;
+        while (n < CG_PLAN_MAX && cg_csv_next(&p, &item, &len)) {
+            fb = cg_conf_route(conf, item, len);
+            /* A chain that loops back ends there. */
+            if (fb && !cg_plan_has(plan, n, fb)
+                && (filter == NULL || filter(ctx, fb))) {
+                plan[n++] = fb;
+            }
+        }
+    }
+    return n;
+}
+
+
+long
+cg_plan_worst_ms(const cg_conf_t *conf, const cg_route_t *rt)
+{
+    const cg_route_t *plan[CG_PLAN_MAX];
+    long              ms = 0;
+    int               i, n;
+
+    n = cg_plan_build(conf, rt, NULL, NULL, plan);
+    for (i = 0; i < n; i++) {
+        ms += (long) plan[i]->timeout_ms * (plan[i]->retries + 1)
+              + (long) plan[i]->retry_max_wait_ms * plan[i]->retries;
+    }
+    return ms;
+}
