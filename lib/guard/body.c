@@ -276,10 +276,11 @@ cg_guard_strict(cg_req_t *r)
         return 0;
     }
     snprintf(r->err_text, sizeof(r->err_text), "The request body has a raw "
-             "control character in a string at byte %ld; escape it.", at);
+             "control character in a string at byte offset %ld; escape it "
+             "(RFC 8259).", at);
     return cg_req_fail(r, CG_E_INVALID, r->err_text,
-                       "raw control character in a JSON string at byte %ld",
-                       at);
+                       "raw control character in a JSON string at byte "
+                       "offset %ld", at);
 }
 
 

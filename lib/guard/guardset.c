@@ -350,6 +350,14 @@ cg_gs_in_one(cg_guardset_t *gs, cg_req_t *r, cg_msg_t *m)
 }
 
 
+void
+cg_guardset_shrink(cg_guardset_t *gs, size_t keep)
+{
+    cg_buf_shrink(&gs->tmp, keep);
+    cg_buf_shrink(&gs->tmp2, keep);
+}
+
+
 /* Every message of the conversation (the user's and the earlier answers
  * the client sends back) goes through the guards: an earlier turn is as
  * able to carry hidden instructions or personal data as the last one. */

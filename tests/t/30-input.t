@@ -56,10 +56,10 @@ err_is($t->chat(method => 'PUT'), 405, 'method_not_allowed', 'PUT');
 for my $c ("\t", "\n", "\x01", "\x1b") {
     my $r = $t->chat(body => "{\"message\":\"SECRET$c!\"}");
     err_is($r, 400, 'invalid_request', sprintf('raw U+%04X in a string', ord $c));
-    like($r->{json}{error}{message} // '', qr/control character .* at byte 18\b/,
+    like($r->{json}{error}{message} // '', qr/control character .* at byte offset 18\b/,
          'the message names the offset');
     unlike($r->{json}{error}{message} // '', qr/SECRET/, 'and not the content');
-    like($t->usage_for($r)->{reason} // '', qr/raw control character .*byte 18/,
+    like($t->usage_for($r)->{reason} // '', qr/raw control character .*byte offset 18\b/,
          'the usage line says why');
 }
 is($t->chat(body => "{\n\t\"message\":\r\n\"a\\tb\"\n}")->{status}, 200,

@@ -375,7 +375,7 @@ test_raw_control_chars(void **state)
                      ctl[i]);
         expect_invalid_n(body, (size_t) n, MAX_CHARS);
         assert_int_equal(guard(&r, body, (size_t) n, MAX_CHARS), -1);
-        assert_non_null(strstr(r.err_msg, "at byte 23"));
+        assert_non_null(strstr(r.err_msg, "at byte offset 23"));
         assert_null(memchr(r.err_msg, ctl[i], strlen(r.err_msg)));
         cg_req_destroy(&r);
     }
