@@ -27,11 +27,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <fcgiapp.h>
 
 /* Body and answer buffers kept between requests, per thread; a larger one
  * is given back after its request. */
 #define CG_WORKER_KEEP  (64 * 1024)
+/* Allocations from this size up get their own mapping, given back to the
+ * system when freed. glibc's default threshold moves up to 32 MiB after
+ * the first large free, and the freed space of a thread's arena is then
+ * kept for ever: a worker kept every large request's memory. */
+#define CG_WORKER_MMAP_THRESHOLD  (256 * 1024)
 
 typedef struct cg_wproc_s cg_wproc_t;
 
@@ -799,6 +806,7 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     char              err[256];
     int               rc = 0;
 
+    (void) mallopt(M_MMAP_THRESHOLD, CG_WORKER_MMAP_THRESHOLD);
     memset(&p, 0, sizeof(p));
     p.conf = conf;
     p.sb = sb;

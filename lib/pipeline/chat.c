@@ -164,6 +164,7 @@ cg_chat_shrink(cg_chat_t *c)
     cg_buf_shrink(&c->delta, CG_CHAT_KEEP);
     cg_buf_shrink(&c->gdelta, CG_CHAT_KEEP);
     cg_guardset_shrink(&c->guards, CG_CHAT_KEEP);
+    c->og = NULL;           /* the relay takes a fresh one per attempt */
     cg_sse_reset(&c->sse);
 }
 
