@@ -33,6 +33,10 @@ for my $i (1 .. 3) {
 }
 $t->chat(message => 'small again');
 my $grew = anon_kb() - $before;
-ok($grew < 4096, "the worker kept $grew kB after 900 kB requests and 3 MB answers (< 4 MB)");
+SKIP: {
+    # ASan's allocator keeps freed memory in quarantine by design.
+    skip 'memory is not given back under ASan (SAN=1)', 1 if $ENV{CG_SAN};
+    ok($grew < 4096, "the worker kept $grew kB after 900 kB requests and 3 MB answers (< 4 MB)");
+}
 
 done_testing;
