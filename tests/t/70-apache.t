@@ -13,15 +13,19 @@ plan skip_all => 'apache2 with mod_proxy_fcgi and mod_fcgid not installed'
     unless -x '/usr/sbin/apache2'
         && -e '/usr/lib/apache2/modules/mod_fcgid.so';
 
+# Issue 18: Apache joins two Origin lines into one value, "a, b".
+sub dup_refused {
+    my ($t, $what) = @_;
+    my $dup = $t->chat(headers => { Origin => ['https://app.test', 'https://evil.test'] });
+    is($dup->{status}, 400, "$what: two Origin lines are refused");
+    is(($dup->{json}{error}{type} // ''), 'invalid_request', "$what: as invalid_request");
+}
+
 sub chat_ok {
     my ($t, $what) = @_;
     my $r = $t->chat(message => 'hello through apache');
     is($r->{status}, 200, "$what: a chat request succeeds");
     like($r->{json}{text} // '', qr/mock reply/, "$what: with the answer");
-    # Issue 18: the server joins two Origin lines into one value.
-    my $dup = $t->chat(headers => { Origin => ['https://app.test', 'https://evil.test'] });
-    is($dup->{status}, 400, "$what: two Origin lines are refused");
-    is(($dup->{json}{error}{type} // ''), 'invalid_request', "$what: as invalid_request");
     unlike($r->{content}, qr/\Q${\ $t->key }\E/, "$what: no key in the answer");
 }
 
@@ -42,6 +46,7 @@ sub chat_ok {
     my $s = $t->{http}->get($t->url('/chatgate-status'));
     is($s->{status}, 200, 'mod_proxy_fcgi: the status page is routed');
     like($s->{content}, qr/"requests":1\b/, 'and counts the request');
+    dup_refused($t, 'mod_proxy_fcgi');
 }
 
 # mod_fcgid, server config: Apache starts chatgate through the wrapper.
@@ -72,6 +77,7 @@ sub fcgid_globals {
     $t->start_apache(conf => fcgid_globals($t) . $site, modules => ['fcgid']);
     chat_ok($t, 'mod_fcgid');
     chat_ok($t, 'mod_fcgid, second request');
+    dup_refused($t, 'mod_fcgid');
     like(CG::slurp($t->dir . '/error.log'), qr/serving on the inherited socket/,
          'chatgate ran as a single worker on the socket mod_fcgid passed');
 }
@@ -93,6 +99,7 @@ sub fcgid_globals {
     $t->start_apache(conf => fcgid_globals($t) . $server,
                      modules => ['fcgid']);
     chat_ok($t, 'mod_fcgid via .htaccess');
+    dup_refused($t, 'mod_fcgid via .htaccess');
     like(CG::slurp($t->dir . '/error.log'), qr/serving on the inherited socket/,
          'chatgate ran as a single worker on the socket mod_fcgid passed');
 }
