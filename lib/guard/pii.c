@@ -150,28 +150,44 @@ cg_pii_card_ok(const char *s, size_t n)
 }
 
 
-int
-cg_pii_iban_ok(const char *s, size_t n)
-{
-    char    c[40];
-    size_t  k = 0, i;
-    unsigned rem = 0;
+/* Country code and IBAN length of the ISO 13616 registry. A lower-case
+ * match must fit it: lower-case text of that shape is mostly hex (an MD5
+ * "ab12..." passes mod-97 one time in 97), an IBAN typed in lower case
+ * still names its country. */
+static const char cg_pii_iban_countries[] =
+    "AD24AE23AL28AT20AZ28BA20BE16BG22BH22BR29BY28CH21CR22CY28CZ24DE22"
+    "DK18DO28EE20EG29ES24FI18FO18FR27GB22GE22GI23GL18GR27GT28HR21HU28"
+    "IE22IL23IQ23IS26IT27JO30KW30KZ20LB28LC32LI21LT20LU20LV21LY25MC27"
+    "MD24ME22MK19MR27MT31MU30NL18NO15PK24PL28PS29PT25QA29RO24RS22SA24"
+    "SC31SD18SE24SI19SK24SM27ST25SV28TL23TN24TR26UA29VA22VG24XK20";
 
-    for (i = 0; i < n; i++) {
-        if (s[i] != ' ') {
-            if (k == sizeof(c)) {
-                return 0;
-            }
-            c[k++] = s[i];
+
+static int
+cg_pii_iban_country(const char *c, size_t k)
+{
+    const char *p;
+
+    for (p = cg_pii_iban_countries; *p; p += 4) {
+        if ((c[0] & ~0x20) == p[0] && (c[1] & ~0x20) == p[1]) {
+            return (size_t) ((p[2] - '0') * 10 + (p[3] - '0')) == k;
         }
     }
-    if (k < 15 || k > 34) {
-        return 0;
-    }
+    return 0;
+}
+
+
+/* Mod-97 of c[0..k) moved by four (ISO 7064), letters of either case. */
+static int
+cg_pii_iban_mod97(const char *c, size_t k)
+{
+    unsigned rem = 0;
+    size_t   i;
+    char     ch;
+
     for (i = 0; i < k; i++) {
-        char ch = c[(i + 4) % k];
+        ch = c[(i + 4) % k];
         if (ch >= 'a' && ch <= 'z') {
-            ch = (char) (ch - 'a' + 'A');      /* lower-case IBANs too */
+            ch = (char) (ch - 'a' + 'A');
         }
         if (ch >= '0' && ch <= '9') {
             rem = (rem * 10 + (unsigned) (ch - '0')) % 97;
@@ -182,6 +198,29 @@ cg_pii_iban_ok(const char *s, size_t n)
         }
     }
     return rem == 1;
+}
+
+
+int
+cg_pii_iban_ok(const char *s, size_t n)
+{
+    char    c[40];
+    size_t  k = 0, i;
+    int     lower = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] != ' ') {
+            if (k == sizeof(c)) {
+                return 0;
+            }
+            lower |= s[i] >= 'a' && s[i] <= 'z';
+            c[k++] = s[i];
+        }
+    }
+    if (k < 15 || k > 34 || (lower && !cg_pii_iban_country(c, k))) {
+        return 0;
+    }
+    return cg_pii_iban_mod97(c, k);
 }
 
 
