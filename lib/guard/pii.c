@@ -252,7 +252,9 @@ cg_pii_phone_ok(const char *s, size_t n)
         return k >= 8 && k <= 15;
     }
     if (n > 2 && s[0] == '0' && s[1] == '0') {
-        return k - 2 >= 8 && k - 2 <= 15;       /* 00: the + of E.164 */
+        /* 00 is the + of E.164; unlike +, it also starts order numbers
+         * and ids, so a separator must show the grouping. */
+        return k - 2 >= 8 && k - 2 <= 15 && k < n;
     }
     return k >= 9 && k <= 12;
 }
