@@ -19,6 +19,10 @@ sub dup_refused {
     my $dup = $t->chat(headers => { Origin => ['https://app.test', 'https://evil.test'] });
     is($dup->{status}, 400, "$what: two Origin lines are refused");
     is(($dup->{json}{error}{type} // ''), 'invalid_request', "$what: as invalid_request");
+    my $tok = $t->mint('alice');
+    $dup = $t->chat(token => undef, headers => { Origin => 'https://app.test',
+        Cookie => ["chatgate_session=$tok", "chatgate_session=$tok"] });
+    is($dup->{status}, 400, "$what: two Cookie lines with the session are refused");
 }
 
 sub chat_ok {
