@@ -18,17 +18,13 @@
 int
 cg_syslog_open(const cg_conf_t *conf, char *err, size_t errlen)
 {
-    int facility = cg_conf_syslog_facility(conf->syslog_facility);
-
-    if (!conf->syslog) {
+    (void) err;
+    (void) errlen;
+    if (!conf->log.syslog) {
         return 0;
     }
-    if (facility < 0) {
-        snprintf(err, errlen, "[log] syslog_facility: unknown facility %s",
-                 conf->syslog_facility);
-        return -1;
-    }
-    openlog("chatgate", LOG_PID | LOG_NDELAY, facility);
+    /* The facility was checked and turned into LOG_* at load. */
+    openlog("chatgate", LOG_PID | LOG_NDELAY, conf->log.syslog_facility);
     return 0;
 }
 
@@ -38,7 +34,7 @@ cg_syslog_line(const cg_conf_t *conf, const cg_buf_t *line)
 {
     int n = (int) line->len;
 
-    if (!conf->syslog || line->oom || n == 0) {
+    if (!conf->log.syslog || line->oom || n == 0) {
         return;
     }
     if (line->data[n - 1] == '\n') {
@@ -142,11 +138,11 @@ cg_alertsend_child(const cg_conf_t *conf, const cg_buf_t *line)
     }
     /* Keep no worker socket (FastCGI listener, memcached) open. */
     (void) close_range(3, ~0U, 0);
-    if (conf->alert_webhook[0]) {
-        cg_alertsend_webhook(conf->alert_webhook, line);
+    if (conf->alerts.webhook[0]) {
+        cg_alertsend_webhook(conf->alerts.webhook, line);
     }
-    if (conf->alert_command[0]) {
-        cg_alertsend_command(conf->alert_command, line);
+    if (conf->alerts.command[0]) {
+        cg_alertsend_command(conf->alerts.command, line);
     }
 }
 
@@ -156,7 +152,7 @@ cg_alertsend(const cg_conf_t *conf, const cg_buf_t *line)
 {
     pid_t pid;
 
-    if ((!conf->alert_webhook[0] && !conf->alert_command[0]) || line->oom) {
+    if ((!conf->alerts.webhook[0] && !conf->alerts.command[0]) || line->oom) {
         return;
     }
     /* Double fork: the grandchild is adopted by init (or the master as

@@ -9,6 +9,7 @@
  */
 #include "audit.h"
 #include "acl.h"
+#include "confopen.h"
 
 #include "cli/access.h"
 #include "conf/config.h"
@@ -176,7 +177,7 @@ cg_audit_services(cg_audit_t *a, const cg_conf_t *conf, const cg_key_t *k)
         if (len == 1 && item[0] == '*') {
             continue;
         }
-        for (t = conf->tokens; t; t = t->next) {
+        for (t = conf->session.tokens; t; t = t->next) {
             if (strlen(t->name) == len && memcmp(t->name, item, len) == 0) {
                 break;
             }
@@ -216,12 +217,13 @@ cg_audit_key(cg_audit_t *a, cg_conf_t *conf, cg_key_t *k, json_object *used,
     json_object_object_add(jk, "provider_key",
                            json_object_new_boolean(used != NULL));
     json_object_object_add(jk, "used_by", used);
-    if (used && k->env != conf->environment) {
+    if (used && k->env != conf->provider.environment) {
         cg_audit_find(a, CG_HIGH, k->name, "route %s uses this %s key but "
                       "[server] environment is %s",
                       json_object_get_string(json_object_array_get_idx(used,
                                                                        0)),
-                      cg_env_name(k->env), cg_env_name(conf->environment));
+                      cg_env_name(k->env),
+                      cg_env_name(conf->provider.environment));
     }
     cg_audit_services(a, conf, k);
     cg_audit_key_file(a, k, jk);
@@ -236,13 +238,14 @@ cg_audit_users(const cg_conf_t *conf, const char *name)
     json_object *arr = NULL;
     int          i;
 
-    for (i = 0; i < conf->nroutes; i++) {
-        if (strcmp(cg_conf_route_key_name(&conf->routes[i]), name) == 0) {
+    for (i = 0; i < conf->provider.nroutes; i++) {
+        if (strcmp(cg_provider_route_key_name(&conf->provider.routes[i]), name)
+            == 0) {
             if (arr == NULL) {
                 arr = json_object_new_array();
             }
             json_object_array_add(arr, json_object_new_string(
-                                  conf->routes[i].name));
+                                  conf->provider.routes[i].name));
         }
     }
     return arr;
@@ -290,24 +293,26 @@ cg_audit_keys(cg_audit_t *a, cg_conf_t *conf)
     const char  *name;
     int          r;
 
-    for (r = 0; r < conf->nroutes && n < 64; r++) {
-        name = cg_conf_route_key_name(&conf->routes[r]);
-        if (strncmp(conf->routes[r].api_key_ref, "key:", 4) != 0) {
-            cg_conf_route_keyview(conf, &conf->routes[r], &all[n]);
+    for (r = 0; r < conf->provider.nroutes && n < 64; r++) {
+        name = cg_provider_route_key_name(&conf->provider.routes[r]);
+        if (strncmp(conf->provider.routes[r].api_key_ref, "key:", 4) != 0) {
+            cg_provider_route_keyview(conf, &conf->provider.routes[r],
+                                      &all[n]);
             memset(&all[n].secret, 0, sizeof(all[n].secret));
             cg_audit_key(a, conf, &all[n], cg_audit_users(conf, name), keys);
             n++;
-        } else if (cg_keys_find(&conf->keys, name) == NULL) {
+        } else if (cg_keys_find(&conf->provider.keys, name) == NULL) {
             cg_audit_find(a, CG_HIGH, name, "route %s api_key refers to "
                           "key:%s, which has no [key %s] section",
-                          conf->routes[r].name, name, name);
+                          conf->provider.routes[r].name, name, name);
         }
     }
     direct = n;
-    for (i = 0; i < conf->keys.n; i++) {
-        cg_audit_key(a, conf, &conf->keys.v[i],
-                     cg_audit_users(conf, conf->keys.v[i].name), keys);
-        all[n++] = conf->keys.v[i];
+    for (i = 0; i < conf->provider.keys.n; i++) {
+        cg_audit_key(a, conf, &conf->provider.keys.v[i],
+                     cg_audit_users(conf, conf->provider.keys.v[i].name),
+                     keys);
+        all[n++] = conf->provider.keys.v[i];
     }
     cg_audit_shared(a, all, n);
     for (i = 0; i < direct; i++) {
@@ -323,29 +328,29 @@ cg_audit_socket(cg_audit_t *a, const cg_conf_t *conf)
     json_object *o;
     struct stat  st;
 
-    if (conf->listen[0] != '/') {
+    if (conf->server.listen[0] != '/') {
         o = json_object_new_object();
         json_object_object_add(o, "address",
-                               json_object_new_string(conf->listen));
+                               json_object_new_string(conf->server.listen));
         json_object_object_add(o, "connect", json_object_new_string(
                                "any local account (TCP)"));
         cg_audit_find(a, CG_MEDIUM, "socket", "listens on TCP %s: every "
                       "local account can send requests; use a Unix socket",
-                      conf->listen);
-    } else if (stat(conf->listen, &st) != 0) {
+                      conf->server.listen);
+    } else if (stat(conf->server.listen, &st) != 0) {
         o = json_object_new_object();
         json_object_object_add(o, "path",
-                               json_object_new_string(conf->listen));
+                               json_object_new_string(conf->server.listen));
         cg_audit_find(a, CG_INFO, "socket", "%s does not exist (server not "
-                      "running?); socket_mode is %04o", conf->listen,
-                      (unsigned) conf->socket_mode);
+                      "running?); socket_mode is %04o", conf->server.listen,
+                      (unsigned) conf->server.socket_mode);
     } else {
         /* Connecting to a Unix socket needs write permission on it. */
-        o = cg_audit_file(conf->listen, &st, 1);
+        o = cg_audit_file(conf->server.listen, &st, 1);
         if (st.st_mode & S_IWOTH) {
             cg_audit_find(a, CG_HIGH, "socket", "%s is writable by everyone: "
                           "any local account can use the provider key",
-                          conf->listen);
+                          conf->server.listen);
         }
     }
     json_object_object_add(a->root, "socket", o);
@@ -395,18 +400,22 @@ cg_audit_provider(cg_audit_t *a, const cg_conf_t *conf)
     time_t       t = 0;
     long         days = -1;
 
-    if (conf->reviewed[0] && cg_date_parse(conf->reviewed, &t) == 0) {
+    if (conf->provider.reviewed[0]
+        && cg_date_parse(conf->provider.reviewed, &t) == 0) {
         days = (long) ((a->now - t) / CG_DAY);
     }
     json_object_object_add(o, "type",
-                           json_object_new_string(conf->provider_type));
-    json_object_object_add(o, "retention", conf->retention[0]
-                           ? json_object_new_string(conf->retention) : NULL);
-    json_object_object_add(o, "reviewed", conf->reviewed[0]
-                           ? json_object_new_string(conf->reviewed) : NULL);
+                           json_object_new_string(
+                               cg_provider_type_name(conf->provider.type)));
+    json_object_object_add(o, "retention", conf->provider.retention[0]
+                           ? json_object_new_string(conf->provider.retention)
+                           : NULL);
+    json_object_object_add(o, "reviewed", conf->provider.reviewed[0]
+                           ? json_object_new_string(conf->provider.reviewed)
+                           : NULL);
     json_object_object_add(o, "review_age_days",
                            days < 0 ? NULL : json_object_new_int64(days));
-    if (conf->retention[0] == '\0') {
+    if (conf->provider.retention[0] == '\0') {
         cg_audit_find(a, CG_MEDIUM, "provider", "no data-retention policy "
                       "recorded: set [provider] retention and reviewed");
     }
@@ -443,17 +452,17 @@ cg_audit_status_page(cg_audit_t *a, const cg_conf_t *conf)
     int          i, wide = 0;
 
     json_object_object_add(o, "configured",
-                           json_object_new_boolean(conf->status_path[0]));
+                           json_object_new_boolean(conf->status.path[0]));
     json_object_object_add(a->root, "status_page", o);
-    if (conf->status_path[0] == '\0') {
+    if (conf->status.path[0] == '\0') {
         cg_audit_find(a, CG_INFO, "status", "no status page configured");
         return;
     }
     json_object_object_add(o, "path",
-                           json_object_new_string(conf->status_path));
+                           json_object_new_string(conf->status.path));
     json_object_object_add(o, "allow",
-                           json_object_new_string(conf->status_allow));
-    if (cg_acl_parse(&acl, conf->status_allow, err, sizeof(err)) != 0) {
+                           json_object_new_string(conf->status.allow));
+    if (cg_acl_parse(&acl, conf->status.allow, err, sizeof(err)) != 0) {
         cg_audit_find(a, CG_MEDIUM, "status", "[status] allow: %s (the "
                       "server refuses to start)", err);
         return;
@@ -465,11 +474,11 @@ cg_audit_status_page(cg_audit_t *a, const cg_conf_t *conf)
         cg_audit_find(a, CG_MEDIUM, "status", "status page %s exposed: "
                       "[status] allow admits %d non-loopback address(es) "
                       "(%s); it shows the pool and the routes, keep it to "
-                      "127.0.0.1, ::1", conf->status_path, wide,
-                      conf->status_allow);
+                      "127.0.0.1, ::1", conf->status.path, wide,
+                      conf->status.allow);
     } else {
         cg_audit_find(a, CG_INFO, "status", "status page %s readable from "
-                      "loopback only", conf->status_path);
+                      "loopback only", conf->status.path);
     }
 }
 
@@ -608,15 +617,14 @@ int
 cg_audit_run(const char *path, int json)
 {
     cg_audit_t  a;
-    cg_conf_t   conf;
+    cg_conf_t   *conf;
     json_object *sum;
     char         err[1024];
     int          i;
 
-    if (cg_conf_init(&conf, err, sizeof(err)) != 0
-        || cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
+    conf = cg_confopen(path, CG_OPEN_SETTINGS, err, sizeof(err));
+    if (conf == NULL) {
         fprintf(stderr, "chatgate: %s\n", err);
-        cg_conf_free(&conf);
         return 1;
     }
     memset(&a, 0, sizeof(a));
@@ -625,14 +633,14 @@ cg_audit_run(const char *path, int json)
     a.findings = json_object_new_array();
     json_object_object_add(a.root, "config", json_object_new_string(path));
     json_object_object_add(a.root, "environment", json_object_new_string(
-                           cg_env_name(conf.environment)));
+                           cg_env_name(conf->provider.environment)));
     json_object_object_add(a.root, "usage_log",
-                           json_object_new_string(conf.usage_log));
-    cg_audit_keys(&a, &conf);
-    cg_audit_socket(&a, &conf);
+                           json_object_new_string(conf->log.usage_log));
+    cg_audit_keys(&a, conf);
+    cg_audit_socket(&a, conf);
     cg_audit_config(&a, path);
-    cg_audit_status_page(&a, &conf);
-    cg_audit_provider(&a, &conf);
+    cg_audit_status_page(&a, conf);
+    cg_audit_provider(&a, conf);
     json_object_object_add(a.root, "findings", a.findings);
     sum = json_object_new_object();
     for (i = 0; i < 4; i++) {
@@ -647,6 +655,6 @@ cg_audit_run(const char *path, int json)
         cg_audit_print(&a);
     }
     json_object_put(a.root);
-    cg_conf_free(&conf);
+    cg_confclose(conf);
     return a.counts[CG_HIGH] ? 3 : 0;
 }

@@ -1,5 +1,6 @@
 #include "ctl.h"
 
+#include "provider/keys.h"
 #include "provider/provider.h"
 #include "provider/upstream.h"
 #include "log/usagelog.h"
@@ -18,14 +19,14 @@ cg_ctl_reload(const cg_conf_t *conf)
     FILE *f;
     long  pid = 0;
 
-    if (conf->pid_file == NULL || conf->pid_file[0] == '\0') {
+    if (conf->server.pid_file == NULL || conf->server.pid_file[0] == '\0') {
         fprintf(stderr, "chatgate: reload needs [server] pid_file\n");
         return 1;
     }
-    f = fopen(conf->pid_file, "re");
+    f = fopen(conf->server.pid_file, "re");
     if (f == NULL || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
         fprintf(stderr, "chatgate: cannot read a pid from %s\n",
-                conf->pid_file);
+                conf->server.pid_file);
         if (f) {
             fclose(f);
         }
@@ -106,13 +107,14 @@ cg_ctl_probe_route(cg_conf_t *conf, const char *name, cg_route_t *out)
     const cg_key_t *k;
     int             i;
 
-    for (i = 0; i < conf->nroutes; i++) {
-        if (strcmp(cg_conf_route_key_name(&conf->routes[i]), name) == 0) {
-            *out = conf->routes[i];
+    for (i = 0; i < conf->provider.nroutes; i++) {
+        if (strcmp(cg_provider_route_key_name(&conf->provider.routes[i]), name)
+            == 0) {
+            *out = conf->provider.routes[i];
             return 0;
         }
     }
-    if ((k = cg_keys_find(&conf->keys, name)) == NULL) {
+    if ((k = cg_keys_find(&conf->provider.keys, name)) == NULL) {
         fprintf(stderr, "chatgate: probe: no [key %s] and no route using "
                 "it\n", name);
         return -1;
@@ -120,15 +122,15 @@ cg_ctl_probe_route(cg_conf_t *conf, const char *name, cg_route_t *out)
     if (k->secret.data == NULL) {
         fprintf(stderr, "chatgate: probe: key %s is a %s key; this server "
                 "is %s and never reads it\n", name, cg_env_name(k->env),
-                cg_env_name(conf->environment));
+                cg_env_name(conf->provider.environment));
         return -1;
     }
-    for (i = 0; i < conf->nroutes - 1; i++) {
-        if (cg_keys_list_has(k->routes, conf->routes[i].name)) {
+    for (i = 0; i < conf->provider.nroutes - 1; i++) {
+        if (cg_keys_list_has(k->routes, conf->provider.routes[i].name)) {
             break;
         }
     }
-    *out = conf->routes[i];
+    *out = conf->provider.routes[i];
     out->api_key = k->secret;       /* borrowed for the one call */
     return 0;
 }
@@ -138,7 +140,7 @@ int
 cg_ctl_probe(cg_conf_t *conf, const char *key)
 {
     cg_route_t        rt;
-    const char       *name = key ? key : cg_conf_api_key_name(conf);
+    const char       *name = key ? key : cg_provider_api_key_name(conf);
     long              status = 0;
     char              why[160] = "", detail[200];
     int               rc;
@@ -154,7 +156,7 @@ cg_ctl_probe(cg_conf_t *conf, const char *key)
              rc == 0 ? "ok" : "failed", status, why[0] ? ", " : "", why);
     printf("chatgate: probe of key %s (%s): %s (route %s)\n", name,
            rt.api_key.fp, detail, rt.name);
-    cg_usagelog_audit(conf->usage_log, &ev);
+    cg_usagelog_audit(conf->log.usage_log, &ev);
     return rc == 0 ? 0 : 1;
 }
 
@@ -167,15 +169,15 @@ cg_ctl_check_keys(const cg_conf_t *conf)
     int      r;
     cg_key_t pk;
 
-    for (r = 0; r < conf->nroutes; r++) {
-        cg_conf_route_keyview(conf, &conf->routes[r], &pk);
-        if (strncmp(conf->routes[r].api_key_ref, "key:", 4) != 0
+    for (r = 0; r < conf->provider.nroutes; r++) {
+        cg_provider_route_keyview(conf, &conf->provider.routes[r], &pk);
+        if (strncmp(conf->provider.routes[r].api_key_ref, "key:", 4) != 0
             && cg_key_age_check(&pk, time(NULL), msg, sizeof(msg))) {
             printf("chatgate: warning: %s\n", msg);
         }
     }
-    for (i = 0; i < conf->keys.n; i++) {
-        const cg_key_t *k = &conf->keys.v[i];
+    for (i = 0; i < conf->provider.keys.n; i++) {
+        const cg_key_t *k = &conf->provider.keys.v[i];
 
         printf("chatgate: key %s (%s): %s\n", k->name, cg_env_name(k->env),
                k->secret.data ? k->secret.fp : "not read (other "

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include "log/usagelog.h"
+#include "provider/keys.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,16 +18,17 @@ cg_keylog_old_fp(const cg_conf_t *old, const cg_key_t *k)
     if (old == NULL) {
         return NULL;
     }
-    for (r = 0; r < old->nroutes; r++) {
-        if (strcmp(cg_conf_route_key_name(&old->routes[r]), k->name) == 0
-            && old->routes[r].api_key.data) {
-            return old->routes[r].api_key.fp;
+    for (r = 0; r < old->provider.nroutes; r++) {
+        if (strcmp(cg_provider_route_key_name(&old->provider.routes[r]),
+                   k->name) == 0
+            && old->provider.routes[r].api_key.data) {
+            return old->provider.routes[r].api_key.fp;
         }
     }
-    for (i = 0; i < old->keys.n; i++) {
-        if (strcmp(old->keys.v[i].name, k->name) == 0
-            && old->keys.v[i].secret.data) {
-            return old->keys.v[i].secret.fp;
+    for (i = 0; i < old->provider.keys.n; i++) {
+        if (strcmp(old->provider.keys.v[i].name, k->name) == 0
+            && old->provider.keys.v[i].secret.data) {
+            return old->provider.keys.v[i].secret.fp;
         }
     }
     return NULL;
@@ -41,11 +43,11 @@ cg_keylog_key(const cg_conf_t *old, const cg_conf_t *nc, const cg_key_t *k)
     const char       *ofp = cg_keylog_old_fp(old, k);
     char              msg[300];
 
-    cg_usagelog_audit(nc->usage_log, &ev);
+    cg_usagelog_audit(nc->log.usage_log, &ev);
     if (ofp && strcmp(ofp, k->secret.fp) != 0) {
         ev.action = "key_rotated";
         ev.old_key_id = ofp;
-        cg_usagelog_audit(nc->usage_log, &ev);
+        cg_usagelog_audit(nc->log.usage_log, &ev);
         cg_log(CG_LOG_NOTICE, "key %s rotated: %s -> %s", k->name, ofp,
                k->secret.fp);
     }
@@ -53,7 +55,7 @@ cg_keylog_key(const cg_conf_t *old, const cg_conf_t *nc, const cg_key_t *k)
         ev.action = "key_age";
         ev.old_key_id = NULL;
         ev.detail = msg;
-        cg_usagelog_audit(nc->usage_log, &ev);
+        cg_usagelog_audit(nc->log.usage_log, &ev);
         cg_log(CG_LOG_WARN, "%s", msg);
     }
 }
@@ -64,7 +66,7 @@ cg_keylog_refused(const cg_conf_t *cur, const char *why)
 {
     cg_audit_event_t ev = { "reload_refused", NULL, NULL, NULL, why };
 
-    cg_usagelog_audit(cur->usage_log, &ev);
+    cg_usagelog_audit(cur->log.usage_log, &ev);
 }
 
 
@@ -73,21 +75,21 @@ cg_keylog_events(const cg_conf_t *old, const cg_conf_t *nc,
                  const char *action)
 {
     cg_audit_event_t ev = { action, NULL, NULL, NULL,
-                            cg_env_name(nc->environment) };
+                            cg_env_name(nc->provider.environment) };
     cg_key_t         pk;
     size_t           i;
     int              r;
 
-    cg_usagelog_audit(nc->usage_log, &ev);
-    for (r = 0; r < nc->nroutes; r++) {
-        if (strncmp(nc->routes[r].api_key_ref, "key:", 4) != 0) {
-            cg_conf_route_keyview(nc, &nc->routes[r], &pk);
+    cg_usagelog_audit(nc->log.usage_log, &ev);
+    for (r = 0; r < nc->provider.nroutes; r++) {
+        if (strncmp(nc->provider.routes[r].api_key_ref, "key:", 4) != 0) {
+            cg_provider_route_keyview(nc, &nc->provider.routes[r], &pk);
             cg_keylog_key(old, nc, &pk);
         }
     }
-    for (i = 0; i < nc->keys.n; i++) {
-        if (nc->keys.v[i].secret.data) {
-            cg_keylog_key(old, nc, &nc->keys.v[i]);
+    for (i = 0; i < nc->provider.keys.n; i++) {
+        if (nc->provider.keys.v[i].secret.data) {
+            cg_keylog_key(old, nc, &nc->provider.keys.v[i]);
         }
     }
 }

@@ -15,21 +15,19 @@
  *   chatgate audit  -c FILE [--json] who and what can reach the keys
  */
 #include "audit.h"
+#include "confopen.h"
 #include "ctl.h"
 #include "log.h"
 #include "master.h"
 #include "report_cmd.h"
 
-#include "who/auth.h"
 #include "conf/config.h"
 #include "who/signed.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pwd.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -56,66 +54,15 @@ cg_usage(FILE *f)
 }
 
 
-static int
-cg_main_check_auth(const cg_conf_t *conf)
-{
-    cg_auth_t *a;
-    char       err[512];
-
-    a = cg_auth_new(conf, err, sizeof(err));
-    if (a == NULL) {
-        fprintf(stderr, "chatgate: %s\n", err);
-        return -1;
-    }
-    cg_auth_free(a);
-    return 0;
-}
-
-
-/* Key files may belong to root, to the account chatgate runs as, to the
- * [server] user it drops to, or to the config file's owner (who can point
- * api_key at a file of its own anyway, so trusting it adds nothing). */
-static int
-cg_main_trust(const cg_conf_t *conf, const char *path)
-{
-    struct stat    st;
-    struct passwd *pw;
-
-    if (stat(path, &st) == 0) {
-        cg_secret_trust_uid(st.st_uid);
-    }
-    if (conf->user[0] && (pw = getpwnam(conf->user)) != NULL) {
-        cg_secret_trust_uid(pw->pw_uid);
-    }
-    return 0;
-}
-
-
 static cg_conf_t *
-cg_main_load(const char *path, int all_secrets)
+cg_main_load(const char *path, cg_open_level_t level)
 {
-    cg_conf_t *conf = calloc(1, sizeof(*conf));
+    cg_conf_t *conf;
     char       err[1024];
 
-    if (conf == NULL || cg_conf_init(conf, err, sizeof(err)) != 0
-        || cg_conf_load(conf, path, err, sizeof(err)) != 0
-        || cg_main_trust(conf, path) != 0
-        || (all_secrets ? cg_conf_load_secrets(conf, err, sizeof(err))
-                        : cg_conf_load_session_secret(conf, err,
-                                                      sizeof(err))) != 0) {
-        fprintf(stderr, "chatgate: %s\n", conf ? err : "out of memory");
-        if (conf) {
-            cg_conf_free(conf);
-            free(conf);
-        }
-        return NULL;
-    }
-    /* The verifiers' own settings (php_file_owner, memcached prefix) are
-     * checked here too, so `check` and `serve` fail before any worker. */
-    if (all_secrets && cg_main_check_auth(conf) != 0) {
-        cg_conf_free(conf);
-        free(conf);
-        return NULL;
+    conf = cg_confopen(path, level, err, sizeof(err));
+    if (conf == NULL) {
+        fprintf(stderr, "chatgate: %s\n", err);
     }
     return conf;
 }
@@ -127,15 +74,15 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
     char tok[CG_TOKEN_MAX + 1];
 
     if (ttl <= 0) {
-        ttl = conf->session_ttl;
+        ttl = conf->session.ttl;
     }
-    if (conf->n_session_keys == 0) {
+    if (conf->session.nkeys == 0) {
         fprintf(stderr, "chatgate: mint: no [session] secret or secrets "
                 "configured\n");
         return 1;
     }
     /* The newest key signs: v2.<kid>... with secrets, else v1. */
-    if (cg_token_sign_key(&conf->session_keys[0], user, time(NULL) + ttl,
+    if (cg_token_sign_key(&conf->session.keys[0], user, time(NULL) + ttl,
                           tok, sizeof(tok)) < 0) {
         fprintf(stderr, "chatgate: mint: a user id is 1-%d characters of "
                 "A-Z a-z 0-9 . _ @ + : -\n", CG_USER_MAX);
@@ -146,51 +93,49 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
 }
 
 
-static void
-cg_main_key(const char *section, const char *name, const char *dflt,
-            const char *doc)
-{
-    printf("[%s] %s\t%s\t%s\n", section, name,
-           dflt ? (dflt[0] ? dflt : "(empty)") : "(required)", doc);
-}
-
-
-/* The config reference, straight from the table: docs are checked
- * against this output, so a key cannot go undocumented. */
+/* The config reference, straight from the modules' rows: docs are
+ * checked against this output, so a key cannot go undocumented. */
 static int
 cg_main_keys(void)
 {
-    const cg_conf_cmd_t *cmd;
-    const cg_key_cmd_t  *kc;
-
-    for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        cg_main_key(cmd->section, cmd->name, cmd->dflt, cmd->doc);
-    }
-    for (cmd = cg_route_cmds; cmd->name; cmd++) {
-        cg_main_key("route NAME", cmd->name, cmd->dflt, cmd->doc);
-    }
-    for (kc = cg_keys_cmds; kc->name; kc++) {
-        cg_main_key("key NAME", kc->name, kc->dflt, kc->doc);
-    }
+    cg_conf_print_keys(stdout);
     return 0;
 }
 
 
-/* reload needs only [server] pid_file: no secrets are read. */
+/* `check`: what was loaded, each route with its key's fingerprint. */
+static void
+cg_main_check_print(const cg_conf_t *conf, const char *path)
+{
+    const cg_provider_conf_t *pc = &conf->provider;
+    const cg_route_t         *rt;
+    int                       i;
+
+    printf("chatgate: configuration %s is ok (provider key %s %s)\n",
+           path, cg_provider_api_key_name(conf), pc->routes[0].api_key.fp);
+    for (i = 0; i < pc->nroutes; i++) {
+        rt = &pc->routes[i];
+        printf("route %s: %s %s, key %s %s%s\n", rt->name,
+               cg_provider_type_name(rt->provider), rt->model,
+               cg_provider_route_key_name(rt), rt->api_key.fp,
+               strcmp(rt->name, pc->default_route) == 0 ? " (default)" : "");
+    }
+}
+
+
+/* reload needs only [server] pid_file: no secrets are read (the master
+ * checks the file itself, as `check` would, before it takes it). */
 static int
 cg_main_reload(const char *path)
 {
-    cg_conf_t conf;
-    char      err[1024];
-    int       rc = 1;
+    cg_conf_t *conf = cg_main_load(path, CG_OPEN_SETTINGS);
+    int        rc;
 
-    if (cg_conf_init(&conf, err, sizeof(err)) != 0
-        || cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
-        fprintf(stderr, "chatgate: %s\n", err);
-    } else {
-        rc = cg_ctl_reload(&conf);
+    if (conf == NULL) {
+        return 1;
     }
-    cg_conf_free(&conf);
+    rc = cg_ctl_reload(conf);
+    cg_confclose(conf);
     return rc;
 }
 
@@ -265,21 +210,13 @@ main(int argc, char **argv)
         return 2;
     }
     cg_main_harden();
-    conf = cg_main_load(path, strcmp(cmd, "mint") != 0);
+    conf = cg_main_load(path, strcmp(cmd, "mint") == 0 ? CG_OPEN_SESSION
+                                                        : CG_OPEN_ALL);
     if (conf == NULL) {
         return 1;
     }
     if (strcmp(cmd, "check") == 0) {
-        printf("chatgate: configuration %s is ok (provider key %s %s)\n",
-               path, cg_conf_api_key_name(conf), conf->routes[0].api_key.fp);
-        for (i = 0; i < conf->nroutes; i++) {
-            printf("route %s: %s %s, key %s %s%s\n", conf->routes[i].name,
-                   conf->routes[i].provider, conf->routes[i].model,
-                   cg_conf_route_key_name(&conf->routes[i]),
-                   conf->routes[i].api_key.fp,
-                   strcmp(conf->routes[i].name, conf->default_route) == 0
-                   ? " (default)" : "");
-        }
+        cg_main_check_print(conf, path);
         cg_ctl_check_keys(conf);
         rc = 0;
     } else if (strcmp(cmd, "probe") == 0) {
@@ -287,18 +224,16 @@ main(int argc, char **argv)
     } else if (strcmp(cmd, "mint") == 0) {
         rc = cg_main_mint(conf, user, ttl);
     } else {
-        if (cg_log_open(conf->error_log) != 0) {
+        if (cg_log_open(conf->log.error_log) != 0) {
             fprintf(stderr, "chatgate: cannot open error log %s\n",
-                    conf->error_log);
-            cg_conf_free(conf);
-            free(conf);
+                    conf->log.error_log);
+            cg_confclose(conf);
             return 1;
         }
         return cg_master_inherited() ? cg_master_run_single(conf, path)
                                      : cg_master_run(conf, path);
     }
-    cg_conf_free(conf);
-    free(conf);
+    cg_confclose(conf);
     cg_secret_env_clear();
     return rc;
 }

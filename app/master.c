@@ -1,5 +1,5 @@
 #include "master.h"
-#include "acl.h"
+#include "confopen.h"
 #include "keylog.h"
 #include "log.h"
 #include "scoreboard.h"
@@ -68,9 +68,9 @@ static void
 cg_master_php_pool(cg_conf_t *conf)
 {
     if (cg_master_php_children > 0) {
-        conf->pm = CG_PM_STATIC;
-        conf->max_children = cg_master_php_children;
-        conf->threads = 1;
+        conf->pool.mode = CG_PM_STATIC;
+        conf->pool.max_children = cg_master_php_children;
+        conf->server.threads = 1;
     }
 }
 
@@ -224,7 +224,8 @@ cg_master_max_children(const cg_conf_t *conf)
 {
     /* [server] workers is the documented static pool size; [pool]
      * max_children overrides it. */
-    return conf->max_children > 0 ? conf->max_children : conf->workers;
+    return conf->pool.max_children > 0 ? conf->pool.max_children
+                                       : conf->server.workers;
 }
 
 
@@ -378,15 +379,16 @@ cg_master_manage(cg_master_t *m, int listen_ready)
         return;
     }
     cg_master_count(m, &c);
-    switch (conf->pm) {
+    switch (conf->pool.mode) {
     case CG_PM_STATIC:
         cg_master_spawn_n(m, max - c.live);
         break;
     case CG_PM_DYNAMIC:
-        if (c.idle < conf->min_spare && c.live < max) {
-            cg_master_spawn_n(m, conf->min_spare - c.idle < max - c.live
-                                 ? conf->min_spare - c.idle : max - c.live);
-        } else if (c.idle > conf->max_spare) {
+        if (c.idle < conf->pool.min_spare && c.live < max) {
+            cg_master_spawn_n(m, conf->pool.min_spare - c.idle < max - c.live
+                                 ? conf->pool.min_spare - c.idle
+                                 : max - c.live);
+        } else if (c.idle > conf->pool.max_spare) {
             cg_master_retire_idle(m, 0, "more idle processes than "
                                   "max_spare");
         }
@@ -399,7 +401,7 @@ cg_master_manage(cg_master_t *m, int listen_ready)
              * counting it as still waiting. */
             m->ondemand_after = cg_clock_mono() + 0.05;
         }
-        cg_master_retire_idle(m, conf->idle_timeout * 1000LL,
+        cg_master_retire_idle(m, conf->pool.idle_timeout * 1000LL,
                               "idle_timeout");
         break;
     }
@@ -413,12 +415,12 @@ cg_master_terminate_stuck(cg_master_t *m)
     cg_sb_thread_t *t;
     int             i, j;
 
-    if (m->conf->request_terminate_timeout <= 0) {
+    if (m->conf->pool.request_terminate_timeout <= 0) {
         return;
     }
     /* The worker answers 504 and leaves on its own at the timeout; this
      * is the backstop for a worker that cannot. */
-    limit = (m->conf->request_terminate_timeout + 2) * 1000LL;
+    limit = (m->conf->pool.request_terminate_timeout + 2) * 1000LL;
     for (i = 0; i < m->nslots; i++) {
         if (m->slots[i].pid == 0 || m->slots[i].killed) {
             continue;
@@ -430,7 +432,7 @@ cg_master_terminate_stuck(cg_master_t *m)
                 cg_log(CG_LOG_WARN, "worker %d: a request has run for over "
                        "%d s (request_terminate_timeout); killing it",
                        (int) m->slots[i].pid,
-                       m->conf->request_terminate_timeout);
+                       m->conf->pool.request_terminate_timeout);
                 kill(m->slots[i].pid, SIGKILL);
                 m->slots[i].killed = 1;
                 break;
@@ -443,14 +445,14 @@ cg_master_terminate_stuck(cg_master_t *m)
 static void
 cg_master_note_crash(cg_master_t *m, double now)
 {
-    int limit = m->conf->emergency_restart_threshold;
+    int limit = m->conf->pool.emergency_restart_threshold;
 
     /* Emergency throttle: a burst of crashes (a bad deploy, a dead
      * dependency) must not become a fork storm. */
     if (limit <= 0) {
         limit = cg_master_max_children(m->conf) * 2 + 2;
     }
-    if (now - m->crash_window > m->conf->emergency_restart_interval) {
+    if (now - m->crash_window > m->conf->pool.emergency_restart_interval) {
         m->crash_window = now;
         m->crashes = 0;
     }
@@ -530,31 +532,11 @@ cg_master_signal_all(cg_master_t *m, int sig, int generation)
 }
 
 
-/* The address lists are parsed where they are used (workers); check them
- * here so a typo fails the start or the reload, not every worker. */
-static int
-cg_master_check_acls(const cg_conf_t *conf, char *err, size_t errlen)
-{
-    cg_acl_t acl;
-    char     e[200];
-
-    if (cg_acl_parse(&acl, conf->allowed_clients, e, sizeof(e)) != 0) {
-        snprintf(err, errlen, "[server] allowed_clients: %s", e);
-        return -1;
-    }
-    if (cg_acl_parse(&acl, conf->status_allow, e, sizeof(e)) != 0) {
-        snprintf(err, errlen, "[status] allow: %s", e);
-        return -1;
-    }
-    return 0;
-}
-
-
 static int
 cg_master_reload_fits(cg_master_t *m, cg_conf_t *nc)
 {
     /* The scoreboard was sized at start: two generations of the pool. */
-    if (nc->threads != m->threads
+    if (nc->server.threads != m->threads
         || cg_master_max_children(nc) * 2 > m->nslots) {
         cg_log(CG_LOG_ERROR, "reload refused, still serving with the old "
                "configuration: a different [server] threads or a larger "
@@ -572,35 +554,28 @@ cg_master_reload(cg_master_t *m)
     char       err[512];
     int        old = m->generation;
 
-    nc = calloc(1, sizeof(*nc));
-    if (nc == NULL || cg_conf_init(nc, err, sizeof(err)) != 0
-        || cg_conf_load(nc, m->conf_path, err, sizeof(err)) != 0
-        || cg_conf_load_secrets(nc, err, sizeof(err)) != 0
-        || cg_master_check_acls(nc, err, sizeof(err)) != 0) {
+    /* Exactly what `check` applies: a file every new worker would fail
+     * to start with must not replace the one the old workers serve. */
+    nc = cg_confopen(m->conf_path, CG_OPEN_ALL, err, sizeof(err));
+    if (nc == NULL) {
         cg_log(CG_LOG_ERROR, "reload refused, still serving with the old "
                "configuration: %s", err);
         cg_keylog_refused(m->conf, err);
-        if (nc) {
-            cg_conf_free(nc);
-            free(nc);
-        }
         return;
     }
     cg_master_php_pool(nc);
     if (!cg_master_reload_fits(m, nc)) {
-        cg_conf_free(nc);
-        free(nc);
+        cg_confclose(nc);
         return;
     }
-    if (strcmp(nc->listen, m->conf->listen) != 0) {
+    if (strcmp(nc->server.listen, m->conf->server.listen) != 0) {
         cg_log(CG_LOG_WARN, "reload: a new listen address needs a restart; "
-               "keeping %s", m->conf->listen);
+               "keeping %s", m->conf->server.listen);
     }
     cg_keylog_events(m->conf, nc, "reload");
     /* New workers, forked with the new config, take new requests while
      * the old ones finish theirs and leave. */
-    cg_conf_free(m->conf);
-    free(m->conf);
+    cg_confclose(m->conf);
     m->conf = nc;
     m->generation++;
     cg_master_start_pool(m);
@@ -617,10 +592,10 @@ cg_master_stop(cg_master_t *m, int sig)
         return;
     }
     m->stopping = 1;
-    m->stop_deadline = cg_clock_mono() + m->conf->shutdown_timeout;
+    m->stop_deadline = cg_clock_mono() + m->conf->server.shutdown_timeout;
     cg_log(CG_LOG_NOTICE, "stopping (%s): waiting up to %d s for requests "
            "in flight", sig == SIGQUIT ? "graceful" : "terminate",
-           m->conf->shutdown_timeout);
+           m->conf->server.shutdown_timeout);
     cg_master_signal_all(m, SIGQUIT, -1);
 }
 
@@ -655,16 +630,17 @@ cg_master_pid_file(const cg_conf_t *conf, int create)
 {
     FILE *f;
 
-    if (conf->pid_file == NULL || conf->pid_file[0] == '\0') {
+    if (conf->server.pid_file == NULL || conf->server.pid_file[0] == '\0') {
         return;
     }
     if (!create) {
-        unlink(conf->pid_file);
+        unlink(conf->server.pid_file);
         return;
     }
-    f = fopen(conf->pid_file, "we");
+    f = fopen(conf->server.pid_file, "we");
     if (f == NULL) {
-        cg_log(CG_LOG_WARN, "cannot write pid file %s: %s", conf->pid_file,
+        cg_log(CG_LOG_WARN, "cannot write pid file %s: %s",
+               conf->server.pid_file,
                strerror(errno));
         return;
     }
@@ -695,7 +671,7 @@ cg_master_loop(cg_master_t *m)
         pfd[0] = (struct pollfd) { .fd = cg_master_pipe[0], .events = POLLIN };
         pfd[1] = (struct pollfd) { .fd = m->listen_fd, .events = POLLIN };
         /* ondemand: the master watches the socket for waiting clients. */
-        nfds = m->conf->pm == CG_PM_ONDEMAND && !m->stopping ? 2 : 1;
+        nfds = m->conf->pool.mode == CG_PM_ONDEMAND && !m->stopping ? 2 : 1;
         rc = poll(pfd, nfds, 100);
         if (rc > 0 && pfd[0].revents) {
             while ((n = read(cg_master_pipe[0], sigs, sizeof(sigs))) > 0) {
@@ -724,11 +700,12 @@ cg_master_start_pool(cg_master_t *m)
     const cg_conf_t *conf = m->conf;
     int              max = cg_master_max_children(conf), n = max;
 
-    if (conf->pm == CG_PM_DYNAMIC) {
-        n = conf->start_children > 0
-            ? conf->start_children
-            : conf->min_spare + (conf->max_spare - conf->min_spare) / 2;
-    } else if (conf->pm == CG_PM_ONDEMAND) {
+    if (conf->pool.mode == CG_PM_DYNAMIC) {
+        n = conf->pool.start_children > 0
+            ? conf->pool.start_children
+            : conf->pool.min_spare
+              + (conf->pool.max_spare - conf->pool.min_spare) / 2;
+    } else if (conf->pool.mode == CG_PM_ONDEMAND) {
         n = 0;
     }
     cg_master_spawn_n(m, n < max ? n : max);
@@ -741,20 +718,22 @@ cg_master_socket_owner(const cg_conf_t *conf)
     struct passwd *pw = NULL;
     struct group  *gr = NULL;
 
-    if (conf->listen[0] != '/'
-        || (conf->socket_owner[0] == '\0' && conf->socket_group[0] == '\0')) {
+    if (conf->server.listen[0] != '/'
+        || (conf->server.socket_owner[0] == '\0'
+            && conf->server.socket_group[0] == '\0')) {
         return 0;
     }
-    if ((conf->socket_owner[0] && (pw = getpwnam(conf->socket_owner)) == NULL)
-        || (conf->socket_group[0]
-            && (gr = getgrnam(conf->socket_group)) == NULL)) {
+    if ((conf->server.socket_owner[0]
+         && (pw = getpwnam(conf->server.socket_owner)) == NULL)
+        || (conf->server.socket_group[0]
+            && (gr = getgrnam(conf->server.socket_group)) == NULL)) {
         cg_log(CG_LOG_ERROR, "socket_owner/socket_group: no such user or "
                "group");
         return -1;
     }
-    if (chown(conf->listen, pw ? pw->pw_uid : (uid_t) -1,
+    if (chown(conf->server.listen, pw ? pw->pw_uid : (uid_t) -1,
               gr ? gr->gr_gid : (gid_t) -1) != 0) {
-        cg_log(CG_LOG_ERROR, "cannot chown %s: %s", conf->listen,
+        cg_log(CG_LOG_ERROR, "cannot chown %s: %s", conf->server.listen,
                strerror(errno));
         return -1;
     }
@@ -771,15 +750,15 @@ cg_master_drop(const cg_conf_t *conf)
     struct group  *gr;
     gid_t          gid;
 
-    if (geteuid() != 0 || conf->user[0] == '\0') {
+    if (geteuid() != 0 || conf->server.user[0] == '\0') {
         if (geteuid() == 0) {
             cg_log(CG_LOG_WARN, "running as root: set [server] user");
         }
         return 0;
     }
-    pw = getpwnam(conf->user);
-    gr = conf->group[0] ? getgrnam(conf->group) : NULL;
-    if (pw == NULL || (conf->group[0] && gr == NULL)) {
+    pw = getpwnam(conf->server.user);
+    gr = conf->server.group[0] ? getgrnam(conf->server.group) : NULL;
+    if (pw == NULL || (conf->server.group[0] && gr == NULL)) {
         cg_log(CG_LOG_ERROR, "[server] user/group: no such user or group");
         return -1;
     }
@@ -787,7 +766,7 @@ cg_master_drop(const cg_conf_t *conf)
     if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0
         || setuid(pw->pw_uid) != 0) {
         cg_log(CG_LOG_ERROR, "cannot drop privileges to %s: %s",
-               conf->user, strerror(errno));
+               conf->server.user, strerror(errno));
         return -1;
     }
     /* setuid() makes the process dumpable again; keys are in memory. */
@@ -858,11 +837,10 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
     }
     atomic_store(&sb.procs[0].pid, (int) getpid());
     cg_log(CG_LOG_NOTICE, "serving on the inherited socket (provider key "
-           "%s)", conf->api_key.fp);
+           "%s)", conf->provider.api_key.fp);
     rc = cg_worker_run(conf, 0, &sb, 0, 1);
     cg_sb_destroy(&sb);
-    cg_conf_free(conf);
-    free(conf);
+    cg_confclose(conf);
     return rc;
 }
 
@@ -881,13 +859,14 @@ cg_master_open(cg_master_t *m)
         m->systemd = 1;
         return 0;
     }
-    m->listen_fd = cg_master_listen(m->conf->listen, m->conf->socket_mode,
-                                    m->conf->backlog, err, sizeof(err));
+    m->listen_fd = cg_master_listen(m->conf->server.listen,
+                                    m->conf->server.socket_mode,
+                                    m->conf->server.backlog, err, sizeof(err));
     if (m->listen_fd < 0) {
         cg_log(CG_LOG_ERROR, "%s", err);
         return -1;
     }
-    m->own_socket = m->conf->listen[0] == '/';
+    m->own_socket = m->conf->server.listen[0] == '/';
     return cg_master_socket_owner(m->conf);
 }
 
@@ -898,17 +877,12 @@ int
 cg_master_run(cg_conf_t *conf, const char *conf_path)
 {
     static cg_master_t m;
-    char               err[256];
 
-    if (cg_master_check_acls(conf, err, sizeof(err)) != 0) {
-        cg_log(CG_LOG_ERROR, "%s", err);
-        return 1;
-    }
     memset(&m, 0, sizeof(m));
     m.conf = conf;
     m.conf_path = conf_path;
     m.master_pid = getpid();
-    m.threads = conf->threads;
+    m.threads = conf->server.threads;
     m.nslots = cg_master_max_children(conf) * 2 + 2;
     if (cg_master_signals() != 0 || cg_master_open(&m) != 0
         || cg_sb_create(&m.sb, m.nslots, m.threads) != 0) {
@@ -924,23 +898,22 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
            "x %d threads (provider key %s, %d routes)",
            m.systemd ? "the systemd socket (fd 3)"
            : cg_master_php_children ? "the inherited socket (fd 0)"
-           : conf->listen,
-           conf->pm == CG_PM_STATIC ? "static"
-           : conf->pm == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
-           cg_master_max_children(conf), conf->threads,
-           conf->routes[0].api_key.fp, conf->nroutes);
+           : conf->server.listen,
+           conf->pool.mode == CG_PM_STATIC ? "static"
+           : conf->pool.mode == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
+           cg_master_max_children(conf), conf->server.threads,
+           conf->provider.routes[0].api_key.fp, conf->provider.nroutes);
     cg_keylog_events(NULL, conf, "start");
     cg_master_start_pool(&m);
     cg_master_loop(&m);
     close(m.listen_fd);
     if (m.own_socket) {
-        unlink(m.conf->listen);
+        unlink(m.conf->server.listen);
     }
     cg_master_pid_file(m.conf, 0);
     cg_log(CG_LOG_NOTICE, "stopped");
     cg_sb_destroy(&m.sb);
-    cg_conf_free(m.conf);
-    free(m.conf);
+    cg_confclose(m.conf);
     cg_secret_env_clear();
     return 0;
 }

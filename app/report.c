@@ -2,6 +2,7 @@
 #include "log/report.h"
 
 #include "core/buf.h"
+#include "confopen.h"
 #include "conf/config.h"
 
 #include <errno.h>
@@ -132,23 +133,22 @@ cg_report_default_logs(cg_report_t *rp, const char *usage_log)
 }
 
 
-static int
-cg_report_load_conf(const char *path, int required, cg_conf_t *conf)
+/* The config through the one opening path; when it is optional and
+ * cannot be read, the defaults (path NULL). */
+static cg_conf_t *
+cg_report_load_conf(const char *path, int required)
 {
-    char err[1024];
+    cg_conf_t *conf;
+    char       err[1024];
 
-    if (cg_conf_init(conf, err, sizeof(err)) != 0) {
-        fprintf(stderr, "chatgate: %s\n", err);
-        return -1;
+    conf = cg_confopen(path, CG_OPEN_SETTINGS, err, sizeof(err));
+    if (conf == NULL && !required) {
+        conf = cg_confopen(NULL, CG_OPEN_SETTINGS, err, sizeof(err));
     }
-    if (path && cg_conf_load(conf, path, err, sizeof(err)) != 0) {
-        if (!required) {
-            return 0;
-        }
+    if (conf == NULL) {
         fprintf(stderr, "chatgate: %s\n", err);
-        return -1;
     }
-    return 0;
+    return conf;
 }
 
 
@@ -157,7 +157,7 @@ cg_report_main(int argc, char **argv)
 {
     cg_report_args_t  a;
     cg_report_t       rp;
-    cg_conf_t         conf;
+    cg_conf_t        *conf;
     cg_buf_t          out;
     int               i, rc = 0;
 
@@ -168,17 +168,17 @@ cg_report_main(int argc, char **argv)
     }
     /* The config gives prices and the log path; with --log and no -c it
      * is optional (lines carrying cost_micro_usd need no prices). */
-    if (cg_report_load_conf(a.conf_path ? a.conf_path
-                                        : "/etc/chatgate/chatgate.ini",
-                            a.conf_path != NULL || a.nlogs == 0,
-                            &conf) != 0) {
-        cg_conf_free(&conf);
+    conf = cg_report_load_conf(a.conf_path ? a.conf_path
+                                           : "/etc/chatgate/chatgate.ini",
+                               a.conf_path != NULL || a.nlogs == 0);
+    if (conf == NULL) {
+        cg_report_free(&rp);
         return 1;
     }
-    rp.prices = conf.prices;
-    rp.nprices = conf.nprices;
+    rp.prices = conf->budget.prices;
+    rp.nprices = conf->budget.nprices;
     if (a.nlogs == 0) {
-        rc |= cg_report_default_logs(&rp, conf.usage_log);
+        rc |= cg_report_default_logs(&rp, conf->log.usage_log);
     }
     for (i = 0; i < a.nlogs; i++) {
         rc |= cg_report_file(&rp, a.logs[i]);
@@ -194,6 +194,6 @@ cg_report_main(int argc, char **argv)
     }
     cg_buf_free(&out);
     cg_report_free(&rp);
-    cg_conf_free(&conf);
+    cg_confclose(conf);
     return rc ? 1 : 0;
 }

@@ -83,7 +83,7 @@ cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
     cg_buf_addf(b, "{\"pool\":{\"mode\":\"%s\",\"processes\":%d,"
                 "\"threads\":%d,\"busy\":%d,\"idle\":%d},"
                 "\"uptime_s\":%lld,\"requests\":%llu,\"errors\":{",
-                modes[conf->pm], p.procs, c->threads, p.busy, p.idle,
+                modes[conf->pool.mode], p.procs, c->threads, p.busy, p.idle,
                 (long long) time(NULL) - atomic_load(&c->started_wall),
                 atomic_load(&c->requests));
     for (i = 1; i < CG_E__COUNT; i++) {
@@ -108,6 +108,15 @@ cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
                 atomic_load(&c->tokens_out),
                 (double) atomic_load(&c->spend_microusd) / 1e6,
                 atomic_load(&c->respawns), atomic_load(&c->terminated));
+    /* The configured caps, so a dashboard (the WordPress plugin's usage
+     * summary) can set spend against them; 0 means no cap. */
+    cg_buf_addf(b, ",\"budget_micro_usd\":{\"user_daily\":%llu,"
+                "\"user_monthly\":%llu,\"site_daily\":%llu,"
+                "\"site_monthly\":%llu}",
+                (unsigned long long) conf->budget.user_daily,
+                (unsigned long long) conf->budget.user_monthly,
+                (unsigned long long) conf->budget.global_daily,
+                (unsigned long long) conf->budget.global_monthly);
     cg_status_json_slots(sb, b);
     cg_buf_adds(b, "}\n");
 }
@@ -199,7 +208,7 @@ cg_status_serve(const cg_conf_t *conf, cg_sb_t *sb, FCGX_Request *fr)
     cg_buf_t    b = { 0 };
     char        err[128];
 
-    if (cg_acl_parse(&allow, conf->status_allow, err, sizeof(err)) != 0
+    if (cg_acl_parse(&allow, conf->status.allow, err, sizeof(err)) != 0
         || !cg_acl_match_str(&allow, addr)) {
         cg_buf_adds(&b, "{\"error\":{\"type\":\"forbidden\",\"message\":"
                     "\"Forbidden.\"}}\n");

@@ -109,7 +109,7 @@ cg_worker_request_id(cg_worker_t *w, char *out, size_t cap)
 static int
 cg_worker_read_body(cg_worker_t *w, FCGX_Request *fr, cg_req_t *r)
 {
-    long   want = w->conf->max_body + 1, got;
+    long   want = w->conf->http.max_body + 1, got;
     char  *end;
 
     if (r->content_length && r->content_length[0]) {
@@ -125,7 +125,7 @@ cg_worker_read_body(cg_worker_t *w, FCGX_Request *fr, cg_req_t *r)
     }
     w->body.len = (size_t) got;
     w->body.data[got] = '\0';
-    if (got > w->conf->max_body) {
+    if (got > w->conf->http.max_body) {
         return cg_req_fail(r, CG_E_TOO_LARGE, NULL,
                            "undeclared body over max_body");
     }
@@ -229,10 +229,10 @@ cg_worker_key_rejected(const cg_route_t *rt, const cg_req_t *r)
 static void
 cg_worker_key_audit(cg_worker_t *w, const cg_req_t *r)
 {
-    const cg_route_t *rt = cg_conf_route(w->conf, r->route,
-                                         strlen(r->route));
+    const cg_route_t *rt = cg_provider_route_find(w->conf, r->route,
+                                                  strlen(r->route));
     cg_audit_event_t  ev = { "key_rejected",
-                             rt ? cg_conf_route_key_name(rt) : r->route,
+                             rt ? cg_provider_route_key_name(rt) : r->route,
                              r->key_id, NULL, r->request_id };
 
     cg_usage_audit_format(&ev, cg_clock_wall(), &w->line);
@@ -266,7 +266,7 @@ static int
 cg_worker_log_ok(cg_worker_t *w, cg_req_t *r)
 {
     if (!w->log_failing
-        || strcmp(w->conf->log_on_write_error, "refuse") != 0) {
+        || w->conf->log.on_write_error != CG_LOG_WRITE_REFUSE) {
         return 0;
     }
     return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "usage log not writable "
@@ -434,15 +434,15 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
     w->usage.fd = -1;
     /* Requests that fail before a route is chosen are logged under the
      * default route. */
-    rt = cg_conf_route(conf, conf->default_route,
-                       strlen(conf->default_route));
+    rt = cg_provider_route_find(conf, conf->provider.default_route,
+                                strlen(conf->provider.default_route));
     w->uctx.route = rt->name;
     w->uctx.model = rt->model;
     w->uctx.key_id = rt->api_key.fp;
     if (getrandom(&w->id_seed, sizeof(w->id_seed), 0) != sizeof(w->id_seed)) {
         w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) time(NULL);
     }
-    if (cg_usagelog_open(&w->usage, conf->usage_log, err, sizeof(err)) != 0
+    if (cg_usagelog_open(&w->usage, conf->log.usage_log, err, sizeof(err)) != 0
         || cg_syslog_open(conf, err, sizeof(err)) != 0
         || cg_chat_init(&w->chat, conf, err, sizeof(err)) != 0) {
         cg_log(CG_LOG_ERROR, "worker start failed: %s", err);
@@ -520,11 +520,11 @@ cg_worker_is_status(const cg_conf_t *conf, FCGX_Request *fr)
     const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
     size_t      n;
 
-    if (conf->status_path[0] == '\0' || uri == NULL) {
+    if (conf->status.path[0] == '\0' || uri == NULL) {
         return 0;
     }
-    n = strlen(conf->status_path);
-    return strncmp(uri, conf->status_path, n) == 0
+    n = strlen(conf->status.path);
+    return strncmp(uri, conf->status.path, n) == 0
            && (uri[n] == '\0' || uri[n] == '?');
 }
 
@@ -580,9 +580,9 @@ cg_worker_one(cg_worker_t *w)
      * client that has its answer also sees it on the status page. */
     cg_sb_end(sb, p->slot, w->index, status ? NULL : &w->req);
     FCGX_Finish_r(&w->fr);
-    if (p->conf->max_requests > 0
+    if (p->conf->pool.max_requests > 0
         && atomic_load(&sb->procs[p->slot].requests)
-           >= (unsigned long long) p->conf->max_requests) {
+           >= (unsigned long long) p->conf->pool.max_requests) {
         /* Recycle: finish what is in flight, then leave; the master
          * starts a fresh process. */
         cg_worker_stop(p);
@@ -685,7 +685,7 @@ cg_worker_answer_504(cg_worker_t *w)
 static void
 cg_worker_watchdog(cg_wproc_t *p)
 {
-    long long       limit = p->conf->request_terminate_timeout * 1000LL;
+    long long       limit = p->conf->pool.request_terminate_timeout * 1000LL;
     long long       now = cg_sb_now_ms();
     cg_sb_thread_t *t;
     int             i, n = 0, expected;
@@ -709,7 +709,7 @@ cg_worker_watchdog(cg_wproc_t *p)
     if (n > 0) {
         cg_log(CG_LOG_WARN, "%d request(s) ran past "
                "request_terminate_timeout (%d s): answered 504, worker "
-               "leaves", n, p->conf->request_terminate_timeout);
+               "leaves", n, p->conf->pool.request_terminate_timeout);
         _exit(CG_WORKER_EXIT_TERMINATED);
     }
 }
@@ -735,7 +735,7 @@ cg_worker_signals(cg_wproc_t *p, const sigset_t *set)
         }
         cg_worker_watchdog(p);
         if (atomic_load(&p->stop) && deadline == 0) {
-            deadline = cg_clock_mono() + p->conf->shutdown_timeout;
+            deadline = cg_clock_mono() + p->conf->server.shutdown_timeout;
         }
         if (deadline > 0 && cg_clock_mono() > deadline) {
             /* Under a spawner there is no master to enforce the grace
@@ -818,7 +818,8 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     p.dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     p.stop_fd = eventfd(0, EFD_CLOEXEC);
     p.threads = calloc((size_t) nthreads, sizeof(cg_worker_t));
-    if (cg_acl_parse(&p.clients, conf->allowed_clients, err, sizeof(err))
+    if (cg_acl_parse(&p.clients, conf->server.allowed_clients, err,
+                     sizeof(err))
         != 0) {
         cg_log(CG_LOG_ERROR, "allowed_clients: %s", err);
         return 1;

@@ -13,9 +13,7 @@
 #include <stddef.h>
 #include "core/buf.h"
 #include "core/err.h"
-#include "meter/budget.h"
-#include "meter/ratelimit.h"
-#include "who/signed.h"
+#include "core/reqparts.h"
 
 /* One turn of the conversation; text owned by the request. */
 typedef struct {

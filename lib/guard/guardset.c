@@ -9,62 +9,6 @@
 #define CG_GS_KEY_LABEL  "chatgate pii pseudonym key v1"
 
 
-/* ---- config setters ---- */
-
-static int
-cg_gs_choice(const cg_conf_cmd_t *cmd, cg_conf_t *conf, int v,
-             const char *allowed, char *err, size_t errlen)
-{
-    if (v < 0) {
-        snprintf(err, errlen, "[%s] %s must be %s", cmd->section, cmd->name,
-                 allowed);
-        return -1;
-    }
-    *(int *) ((char *) conf + cmd->offset) = v;
-    return 0;
-}
-
-
-int
-cg_conf_set_guard_action(const cg_conf_cmd_t *cmd, void *conf,
-                         const char *value, char *err, size_t errlen)
-{
-    return cg_gs_choice(cmd, conf, cg_guard_action_parse(value),
-                        "block, flag or off", err, errlen);
-}
-
-
-int
-cg_conf_set_pii_action(const cg_conf_cmd_t *cmd, void *conf,
-                       const char *value, char *err, size_t errlen)
-{
-    return cg_gs_choice(cmd, conf, cg_pii_action_parse(value),
-                        "pseudonymize, mask, block or allow", err, errlen);
-}
-
-
-int
-cg_conf_set_invisible(const cg_conf_cmd_t *cmd, void *conf,
-                      const char *value, char *err, size_t errlen)
-{
-    int v = strcmp(value, "strip") == 0 ? 0
-            : strcmp(value, "refuse") == 0 ? 1 : -1;
-
-    return cg_gs_choice(cmd, conf, v, "strip or refuse", err, errlen);
-}
-
-
-int
-cg_conf_set_bare_urls(const cg_conf_cmd_t *cmd, void *conf,
-                      const char *value, char *err, size_t errlen)
-{
-    int v = strcmp(value, "keep") == 0 ? 0
-            : strcmp(value, "check") == 0 ? 1 : -1;
-
-    return cg_gs_choice(cmd, conf, v, "keep or check", err, errlen);
-}
-
-
 /* ---- building ---- */
 
 static int
@@ -86,21 +30,21 @@ cg_gs_input(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
     char                  msg[300];
     int                   f;
 
-    lim.max_bytes = conf->guard_max_bytes;
-    lim.max_chars = conf->max_chars;
-    lim.max_tokens = conf->guard_max_tokens;
-    lim.refuse_invisible = conf->guard_refuse_invisible;
+    lim.max_bytes = conf->guard.max_bytes;
+    lim.max_chars = conf->input.max_chars;
+    lim.max_tokens = conf->guard.max_tokens;
+    lim.refuse_invisible = conf->guard.refuse_invisible;
     gs->tg = cg_textguard_new(&lim);
     if (gs->tg == NULL
         || cg_textguard_add_defaults(gs->tg,
-                                     (cg_guard_action_t) conf->guard_injection,
+                                     (cg_guard_action_t) conf->guard.injection,
                                      msg, sizeof(msg)) != 0) {
         snprintf(err, errlen, "[guard] out of memory");
         return -1;
     }
-    f = cg_gs_file(conf->guard_patterns, "[guard] injection_patterns", err,
+    f = cg_gs_file(conf->guard.patterns, "[guard] injection_patterns", err,
                    errlen);
-    if (f > 0 && cg_textguard_load(gs->tg, conf->guard_patterns + 5, msg,
+    if (f > 0 && cg_textguard_load(gs->tg, conf->guard.patterns + 5, msg,
                                    sizeof(msg)) != 0) {
         snprintf(err, errlen, "[guard] injection_patterns: %s", msg);
         return -1;
@@ -117,16 +61,16 @@ cg_gs_pii_key(const cg_conf_t *conf, unsigned char key[32], char *err,
     unsigned int n = 0;
     char         msg[300];
 
-    if (conf->pii_key_ref[0] == '\0') {
+    if (conf->pii.key_ref[0] == '\0') {
         /* A key of its own, derived so that knowing a placeholder says
          * nothing about the session secret. */
-        HMAC(EVP_sha256(), conf->session_secret.data,
-             (int) conf->session_secret.len,
+        HMAC(EVP_sha256(), conf->session.secret.data,
+             (int) conf->session.secret.len,
              (const unsigned char *) CG_GS_KEY_LABEL,
              strlen(CG_GS_KEY_LABEL), key, &n);
         return n == 32 ? 0 : -1;
     }
-    if (cg_secret_load(&s, conf->pii_key_ref, msg, sizeof(msg)) != 0) {
+    if (cg_secret_load(&s, conf->pii.key_ref, msg, sizeof(msg)) != 0) {
         snprintf(err, errlen, "[pii] key: %s", msg);
         return -1;
     }
@@ -143,9 +87,9 @@ cg_gs_pii(cg_guardset_t *gs, const cg_conf_t *conf, char *err, size_t errlen)
 {
     static const char *names[] = { "email", "phone", "card", "iban", "ssn",
                                    "ip" };
-    const int          acts[] = { conf->pii_email, conf->pii_phone,
-                                  conf->pii_card, conf->pii_iban,
-                                  conf->pii_ssn, conf->pii_ip };
+    const int          acts[] = { conf->pii.email, conf->pii.phone,
+                                  conf->pii.card, conf->pii.iban,
+                                  conf->pii.ssn, conf->pii.ip };
     unsigned char      key[32];
     char               msg[300];
     size_t             i;
@@ -163,8 +107,8 @@ cg_gs_pii(cg_guardset_t *gs, const cg_conf_t *conf, char *err, size_t errlen)
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         cg_pii_set_action(gs->pii, names[i], (cg_pii_action_t) acts[i]);
     }
-    f = cg_gs_file(conf->pii_patterns, "[pii] patterns", err, errlen);
-    if (f > 0 && cg_pii_load(gs->pii, conf->pii_patterns + 5, msg,
+    f = cg_gs_file(conf->pii.patterns, "[pii] patterns", err, errlen);
+    if (f > 0 && cg_pii_load(gs->pii, conf->pii.patterns + 5, msg,
                              sizeof(msg)) != 0) {
         snprintf(err, errlen, "[pii] patterns: %s", msg);
         return -1;
@@ -177,18 +121,19 @@ static int
 cg_gs_output(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
              size_t errlen)
 {
-    const cg_secret_t *own[] = { &conf->api_key, &conf->session_secret };
+    const cg_secret_t *own[] = { &conf->provider.api_key,
+                                 &conf->session.secret };
     size_t             i;
 
     gs->ogc = cg_outguard_conf_new();
     if (gs->ogc == NULL
-        || cg_outguard_conf_allow_hosts(gs->ogc, conf->guard_allowed_hosts)
+        || cg_outguard_conf_allow_hosts(gs->ogc, conf->guard.allowed_hosts)
            != 0) {
         snprintf(err, errlen, "[guard] out of memory");
         return -1;
     }
-    cg_outguard_conf_max_urls(gs->ogc, conf->guard_max_urls);
-    cg_outguard_conf_bare_urls(gs->ogc, conf->guard_bare_urls);
+    cg_outguard_conf_max_urls(gs->ogc, conf->guard.max_urls);
+    cg_outguard_conf_bare_urls(gs->ogc, conf->guard.bare_urls);
     /* chatgate's own secrets, matched exactly: seeing one in an answer
      * means it leaked into the model's context and must be rotated. */
     for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {

@@ -16,8 +16,7 @@
  * "invisible", "url_removed", "key_exposed") for the usage log; they never
  * put user text, originals or secrets in r->reason or r->flags. The PII map
  * holds this request's originals and is wiped at the next cg_guardset_in().
- * The config setters below are used by the [guard] and [pii] rows of
- * cg_conf_cmds.
+ * Its settings are guard_conf.h's ([input], [guard], [pii]).
  */
 #ifndef CG_GUARDSET_H
 #define CG_GUARDSET_H
@@ -54,15 +53,5 @@ int  cg_guardset_in(cg_guardset_t *gs, cg_req_t *r);
 int  cg_guardset_out(cg_guardset_t *gs, cg_req_t *r);
 cg_outguard_t *cg_guardset_stream(cg_guardset_t *gs);
 void cg_guardset_stream_done(cg_guardset_t *gs, cg_req_t *r);
-
-/* Config setters (see cg_conf_cmds). */
-int  cg_conf_set_guard_action(const cg_conf_cmd_t *cmd, void *conf,
-                              const char *value, char *err, size_t errlen);
-int  cg_conf_set_pii_action(const cg_conf_cmd_t *cmd, void *conf,
-                            const char *value, char *err, size_t errlen);
-int  cg_conf_set_invisible(const cg_conf_cmd_t *cmd, void *conf,
-                           const char *value, char *err, size_t errlen);
-int  cg_conf_set_bare_urls(const cg_conf_cmd_t *cmd, void *conf,
-                           const char *value, char *err, size_t errlen);
 
 #endif

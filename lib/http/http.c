@@ -82,7 +82,7 @@ cg_http_bearer_service(const char *authorization)
 static int
 cg_http_same_site(const cg_conf_t *conf, cg_req_t *r)
 {
-    const char *allowed = conf->allowed_origins;
+    const char *allowed = conf->http.allowed_origins;
     size_t      n;
 
     if (cg_http_bearer_service(r->authorization)) {
@@ -108,7 +108,7 @@ cg_http_same_site(const cg_conf_t *conf, cg_req_t *r)
      * a script's, as before admission existed; once origins are listed,
      * a browser's cookie request must say where it comes from. */
     if (r->cookie && !cg_http_bearer(r->authorization)
-        && !conf->allow_missing_origin
+        && !conf->http.allow_missing_origin
         && allowed[0] != '\0') {
         return cg_req_fail(r, CG_E_CROSS_SITE, NULL, "cookie request with "
                            "neither Origin nor Referer");
@@ -131,7 +131,7 @@ cg_http_length(const cg_conf_t *conf, cg_req_t *r)
             }
             n = n * 10 + (*p - '0');
         }
-        if (n > conf->max_body) {
+        if (n > conf->http.max_body) {
             return cg_req_fail(r, CG_E_TOO_LARGE, NULL,
                                "declared body of %ld bytes over max_body",
                                n);
@@ -307,9 +307,9 @@ cg_http_joined(const cg_conf_t *conf, const cg_req_t *r)
     if (r->content_length && strchr(r->content_length, ',')) {
         return "Content-Length";
     }
-    if (cg_http_cookie_count(r->cookie, conf->cookie_name) > 1
-        || cg_http_cookie_count(r->cookie, conf->jwt_cookie) > 1
-        || cg_http_cookie_count(r->cookie, conf->php_cookie) > 1) {
+    if (cg_http_cookie_count(r->cookie, conf->session.cookie_name) > 1
+        || cg_http_cookie_count(r->cookie, conf->session.jwt_cookie) > 1
+        || cg_http_cookie_count(r->cookie, conf->session.php_cookie) > 1) {
         return "Cookie";
     }
     return NULL;
@@ -338,13 +338,13 @@ cg_http_unambiguous(const cg_conf_t *conf, cg_req_t *r)
 int
 cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
 {
-    if (!cg_http_path_is(r->uri, conf->chat_path)) {
+    if (!cg_http_path_is(r->uri, conf->http.chat_path)) {
         return cg_req_fail(r, CG_E_NOT_FOUND, NULL, "unknown path");
     }
     if (cg_http_unambiguous(conf, r) != 0) {
         return -1;
     }
-    if (r->origin && cg_csv_has(conf->allowed_origins, r->origin,
+    if (r->origin && cg_csv_has(conf->http.allowed_origins, r->origin,
                                 strlen(r->origin))) {
         r->cors_origin = r->origin;
     }
@@ -356,7 +356,7 @@ cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
         r->preflight = 1;
         return 1;
     }
-    r->options_ok = conf->allowed_origins[0] != '\0';
+    r->options_ok = conf->http.allowed_origins[0] != '\0';
     if (r->method == NULL || strcmp(r->method, "POST") != 0) {
         return cg_req_fail(r, CG_E_METHOD, NULL, "method not POST");
     }

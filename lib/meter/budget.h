@@ -25,28 +25,12 @@
 
 #include <stdint.h>
 #include <time.h>
+#include "core/reqparts.h"
+#include "meter/meter_conf.h"
 #include "store/store.h"
 
-/* Micro-dollars per million tokens. */
-typedef struct {
-    char       *model;
-    uint64_t    input;
-    uint64_t    output;
-    uint64_t    cache_write;
-    uint64_t    cache_read;
-} cg_price_t;
+/* Prices (cg_price_t) are micro-dollars per million tokens. */
 
-typedef enum {
-    CG_BUDGET_DAILY = 0,
-    CG_BUDGET_MONTHLY,
-    CG_BUDGET__PERIODS
-} cg_budget_period_t;
-
-typedef enum {
-    CG_BSCOPE_CALLER = 0,
-    CG_BSCOPE_GLOBAL,
-    CG_BSCOPE__COUNT
-} cg_bscope_t;
 
 /* The caps, micro-dollars (0: none). A service token's caps fit the
  * same shape: pass them as the caller's. */
@@ -55,16 +39,6 @@ typedef struct {
     int         hold_seconds;   /* >= the longest provider call */
 } cg_budgets_t;
 
-typedef struct {
-    const char *caller;
-    uint64_t    reserved;
-    long long   bucket;
-    int         active;
-    unsigned    held;                     /* scopes holding it (bits) */
-    /* After settle (or a refusal): spend in each budget, for alerts. */
-    uint64_t    spent[CG_BSCOPE__COUNT][CG_BUDGET__PERIODS];
-    int         over_scope, over_period;   /* which cap refused */
-} cg_budget_hold_t;
 
 typedef enum {
     CG_BUDGET_OK = 0,

@@ -19,11 +19,11 @@
 static int
 cg_meter_longest_call(const cg_conf_t *conf)
 {
-    long ms = conf->timeout_ms, one;
+    long ms = conf->provider.timeout_ms, one;
     int  i;
 
-    for (i = 0; i < conf->nroutes; i++) {
-        one = cg_plan_worst_ms(conf, &conf->routes[i]);
+    for (i = 0; i < conf->provider.nroutes; i++) {
+        one = cg_plan_worst_ms(conf, &conf->provider.routes[i]);
         ms = one > ms ? one : ms;
     }
     return (int) (ms / 1000) + CG_METER_HOLD_MARGIN;
@@ -34,14 +34,14 @@ void
 cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
 {
     memset(lim, 0, sizeof(*lim));
-    lim->rpm[CG_SCOPE_CALLER] = conf->requests_per_minute;
-    lim->rpm[CG_SCOPE_ADDR] = conf->addr_requests_per_minute;
-    lim->rpm[CG_SCOPE_GLOBAL] = conf->global_requests_per_minute;
-    lim->tpm[CG_SCOPE_CALLER] = conf->tokens_per_minute;
-    lim->tpm[CG_SCOPE_ADDR] = conf->addr_tokens_per_minute;
-    lim->tpm[CG_SCOPE_GLOBAL] = conf->global_tokens_per_minute;
-    lim->concurrent = conf->concurrent_requests;
-    lim->window = conf->window_seconds;
+    lim->rpm[CG_SCOPE_CALLER] = conf->limits.requests_per_minute;
+    lim->rpm[CG_SCOPE_ADDR] = conf->limits.addr_requests_per_minute;
+    lim->rpm[CG_SCOPE_GLOBAL] = conf->limits.global_requests_per_minute;
+    lim->tpm[CG_SCOPE_CALLER] = conf->limits.tokens_per_minute;
+    lim->tpm[CG_SCOPE_ADDR] = conf->limits.addr_tokens_per_minute;
+    lim->tpm[CG_SCOPE_GLOBAL] = conf->limits.global_tokens_per_minute;
+    lim->concurrent = conf->limits.concurrent_requests;
+    lim->window = conf->limits.window_seconds;
     /* A slot outlives the longest provider call, plus a margin. */
     lim->inflight_ttl = cg_meter_longest_call(conf);
 }
@@ -52,12 +52,13 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
     m->conf = conf;
-    if (strcmp(conf->store_type, "local") == 0) {
-        m->store = cg_store_new_local(conf->store_path,
-                                      (unsigned) conf->store_slots, err,
+    if (conf->store.type == CG_STORE_LOCAL) {
+        m->store = cg_store_new_local(conf->store.path,
+                                      (unsigned) conf->store.slots, err,
                                       errlen);
     } else {
-        m->store = cg_store_new(conf->mc_servers, conf->mc_timeout_ms, err,
+        m->store = cg_store_new(conf->memcached.servers,
+                                conf->memcached.timeout_ms, err,
                                 errlen);
     }
     if (m->store == NULL) {
@@ -65,16 +66,16 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
     }
     cg_meter_limits(conf, &m->limits);
     m->budgets.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] =
-        conf->budget_user_daily;
+        conf->budget.user_daily;
     m->budgets.cap[CG_BSCOPE_CALLER][CG_BUDGET_MONTHLY] =
-        conf->budget_user_monthly;
+        conf->budget.user_monthly;
     m->budgets.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_DAILY] =
-        conf->budget_global_daily;
+        conf->budget.global_daily;
     m->budgets.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] =
-        conf->budget_global_monthly;
+        conf->budget.global_monthly;
     m->budgets.hold_seconds = cg_meter_longest_call(conf);
-    return cg_alert_init(&m->alert, m->store, conf->alert_thresholds,
-                         conf->alert_spike_rpm, err, errlen);
+    return cg_alert_init(&m->alert, m->store, conf->alerts.budget_thresholds,
+                         conf->alerts.spike_rpm, err, errlen);
 }
 
 
@@ -104,7 +105,7 @@ cg_meter_fallback(cg_meter_t *m)
 {
     char err[200];
 
-    if (m->conf->store_fail_open != 2) {
+    if (m->conf->limits.on_store_error != CG_FAIL_LOCAL) {
         return NULL;
     }
     if (m->local == NULL) {
@@ -155,13 +156,14 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
         hold->fallback = 1;
         return 0;
     }
-    if (m->conf->store_fail_open) {
+    if (m->conf->limits.on_store_error != CG_FAIL_DENY) {
         *rc = CG_LIMIT_PASS;
         return 1;
     }
     r->retry_after = 5;
     return cg_req_fail(r, CG_E_UNAVAILABLE, NULL, "%s: %s",
-                       m->conf->store_type, cg_store_error(m->store));
+                       cg_store_type_name(m->conf->store.type),
+                       cg_store_error(m->store));
 }
 
 
@@ -288,7 +290,7 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
     time_t              now = time(NULL);
     cg_budgets_t        own;
     const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
-    const cg_price_t   *p = cg_conf_route_price(m->conf, rt);
+    const cg_price_t   *p = cg_meter_route_price(m->conf, rt);
     size_t              sys = rt->system_prompt_text
                               ? strlen(rt->system_prompt_text) : 0;
 
@@ -315,13 +317,14 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
     }
     if (rc == CG_BUDGET_STORE_DOWN) {
         cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
-        if (m->conf->budget_fail_open) {
+        if (m->conf->budget.on_store_error == CG_FAIL_ALLOW) {
             return 0;
         }
         r->retry_after = 5;
         return cg_req_fail(r, CG_E_UNAVAILABLE, NULL,
                            "%s: %s (budget cannot be counted)",
-                           m->conf->store_type, cg_store_error(m->store));
+                           cg_store_type_name(m->conf->store.type),
+                           cg_store_error(m->store));
     }
     return 0;
 }

@@ -26,6 +26,7 @@
 #define CG_RATELIMIT_H
 
 #include <time.h>
+#include "core/reqparts.h"
 #include "store/store.h"
 
 typedef enum {
@@ -34,49 +35,7 @@ typedef enum {
     CG_LIMIT_STORE_DOWN
 } cg_limit_rc_t;
 
-typedef enum {
-    CG_SCOPE_CALLER = 0,
-    CG_SCOPE_ADDR,
-    CG_SCOPE_GLOBAL,
-    CG_SCOPE__COUNT
-} cg_scope_t;
 
-typedef struct {
-    long    rpm[CG_SCOPE__COUNT];   /* requests per window; 0: none */
-    long    tpm[CG_SCOPE__COUNT];   /* tokens per window; 0: none */
-    long    concurrent;             /* caller's requests in flight; 0: none */
-    int     window;                 /* seconds (60: "per minute") */
-    int     inflight_ttl;           /* safety net for a dead worker */
-    const char *ns;                 /* a route's own counters: its name;
-                                       NULL: the global ones */
-} cg_limits_t;
-
-/* One policy's figures, for the RateLimit headers. */
-typedef struct {
-    const char *name;       /* e.g. "user-rpm" */
-    long        quota;
-    long        remaining;
-    long        used;       /* the estimate, for spike alerts */
-    int         window;
-    int         reset;      /* seconds until the figures improve */
-} cg_limit_info_t;
-
-#define CG_LIMIT_POLICIES  12     /* the global ones and a route's */
-
-typedef struct {
-    cg_limit_info_t p[CG_LIMIT_POLICIES];
-    int             n;
-    int             over;   /* index of the exhausted policy, or -1 */
-} cg_limit_report_t;
-
-/* What one request took, to give back in cg_limit_end(). */
-typedef struct {
-    const char *id[CG_SCOPE__COUNT];  /* NULL: scope not counted */
-    long long   bucket;
-    const char *caller;               /* holds an in-flight slot */
-    const char *ns;                   /* the limits' ns */
-    int         fallback;             /* caller's mark: counted elsewhere */
-} cg_limit_hold_t;
 
 /* A worker's memory of finished request buckets: once a window is over
  * its request count no longer changes, so the "previous" bucket is read

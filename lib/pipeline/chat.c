@@ -100,12 +100,13 @@ cg_chat_how_much(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
 static void
 cg_chat_settle(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
 {
-    const cg_route_t *rt = r->route ? cg_conf_route(c->conf, r->route,
+    const cg_route_t *rt = r->route
+                           ? cg_provider_route_find(c->conf, r->route,
                                                     strlen(r->route))
-                                    : NULL;
+                           : NULL;
 
     cg_meter_finish(&c->meter, lim, r,
-                    rt ? cg_conf_route_price(c->conf, rt) : NULL);
+                    rt ? cg_meter_route_price(c->conf, rt) : NULL);
 }
 
 
@@ -131,9 +132,9 @@ static int
 cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 {
     const char *name = r->route_req[0] ? r->route_req
-                                       : c->conf->default_route;
+                                       : c->conf->provider.default_route;
 
-    *rt = cg_conf_route(c->conf, name, strlen(name));
+    *rt = cg_provider_route_find(c->conf, name, strlen(name));
     if (r->route_req[0] == '\0') {
         if (*rt == NULL) {
             return cg_req_fail(r, CG_E_INTERNAL, NULL, "no default route");
@@ -172,8 +173,9 @@ cg_chat_shrink(cg_chat_t *c)
 static void
 cg_chat_stages(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
-    cg_guard_limits_t  lim = { c->conf->max_chars, c->conf->max_messages,
-                               c->conf->max_total_chars };
+    cg_guard_limits_t  lim = { c->conf->input.max_chars,
+                               c->conf->input.max_messages,
+                               c->conf->input.max_total_chars };
     const cg_route_t  *rt = NULL;
     const cg_limits_t *rl;
     cg_limits_t        own;

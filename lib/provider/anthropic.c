@@ -178,7 +178,7 @@ cg_anthropic_event(cg_pstream_t *ps, const char *event, const char *data,
 
 
 const cg_provider_t cg_provider_anthropic = {
-    "anthropic", "/v1/messages", "x-api-key",
+    "anthropic", "/v1/messages", CG_AUTH_X_API_KEY,
     cg_anthropic_build, cg_anthropic_headers, cg_anthropic_parse,
     cg_anthropic_event,
 };

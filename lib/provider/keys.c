@@ -13,20 +13,21 @@ enum {
 };
 
 /* Order matches the enum above; `chatgate keys` prints this table. */
-const cg_key_cmd_t cg_keys_cmds[] = {
-    { "source", NULL,
+const cg_conf_cmd_t cg_keys_cmds[] = {
+    { "key NAME", "source", NULL, 0, NULL, 0, 0,
       "where the key is: env:NAME, file:/path or credential:NAME" },
-    { "environment", NULL,
+    { "key NAME", "environment", NULL, 0, NULL, 0, 0,
       "production, staging or development; must match [server] "
       "environment for the routes that use the key" },
-    { "routes", "*", "comma-separated routes that may use the key (*: all)" },
-    { "services", "*",
+    { "key NAME", "routes", NULL, 0, "*", 0, 0,
+      "comma-separated routes that may use the key (*: all)" },
+    { "key NAME", "services", NULL, 0, "*", 0, 0,
       "comma-separated service tokens that may use the key (*: all)" },
-    { "created", "",
+    { "key NAME", "created", NULL, 0, "", 0, 0,
       "date the key was issued, YYYY-MM-DD (empty: the key file's ctime)" },
-    { "max_age_days", "90",
+    { "key NAME", "max_age_days", NULL, 0, "90", 0, 0,
       "age in days after which check and audit ask for a rotation" },
-    { NULL, NULL, NULL }
+    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 
 static const char *cg_env_names[] = { "production", "staging",

@@ -9,8 +9,8 @@
  * start when a route refers to a key of another one. cg_keys_allowed() is
  * the one question the routes and token code ask.
  *
- * The section parser is table-driven like config.c (cg_keys_cmds) and
- * hooked into config.c's INI handler for sections named "key NAME". This
+ * The section parser is table-driven (cg_keys_cmds) and registered as the
+ * named section [key NAME] by provider_conf.c. This
  * module never logs and never prints a key: only names and fingerprints.
  */
 #ifndef CG_KEYS_H
@@ -18,42 +18,11 @@
 
 #include <stddef.h>
 #include <time.h>
-#include "core/secret.h"
+#include "provider/provider_conf.h"
 
-#define CG_KEYS_MAX      64
-#define CG_KEY_NAME_MAX  64
 
-typedef enum {
-    CG_ENV_PRODUCTION = 0,
-    CG_ENV_STAGING,
-    CG_ENV_DEVELOPMENT
-} cg_env_t;
-
-typedef struct {
-    char        *name;
-    char        *source;        /* env:NAME, file:/path, credential:NAME */
-    int          env;           /* cg_env_t, -1 until set */
-    char        *routes;        /* "a,b" or "*" */
-    char        *services;      /* "tok1,tok2" or "*" */
-    char        *created;       /* YYYY-MM-DD or NULL */
-    time_t       created_t;     /* 0: not set */
-    int          max_age_days;
-    unsigned     seen;          /* bit per cg_keys_cmds row */
-    cg_secret_t  secret;        /* loaded by cg_keys_load() */
-} cg_key_t;
-
-typedef struct {
-    cg_key_t    v[CG_KEYS_MAX];
-    size_t      n;
-} cg_keys_t;
-
-typedef struct {
-    const char  *name;
-    const char  *dflt;          /* NULL: required */
-    const char  *doc;
-} cg_key_cmd_t;
-
-extern const cg_key_cmd_t cg_keys_cmds[];
+/* The [key NAME] keys (name, default, doc; set by cg_keys_set()). */
+extern const cg_conf_cmd_t cg_keys_cmds[];
 
 /* Parses YYYY-MM-DD (UTC midnight); 0 or -1. */
 int         cg_date_parse(const char *value, time_t *out);

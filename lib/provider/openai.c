@@ -21,10 +21,10 @@ cg_openai_reasoning(const char *model)
 }
 
 
-static const char *
-cg_openai_tokparam(const cg_route_t *rt)
+int
+cg_openai_max_tokens_param(const cg_route_t *rt)
 {
-    if (strcmp(rt->max_tokens_param, "auto") != 0) {
+    if (rt->max_tokens_param != CG_TOKPARAM_AUTO) {
         return rt->max_tokens_param;
     }
     /* OpenAI and Azure deprecated max_tokens; compatible servers (Ollama,
@@ -32,9 +32,18 @@ cg_openai_tokparam(const cg_route_t *rt)
     if (rt->url[0] || strstr(rt->base_url, "api.openai.com")
         || strstr(rt->base_url, ".openai.azure.com")
         || cg_openai_reasoning(rt->model)) {
-        return "max_completion_tokens";
+        return CG_TOKPARAM_MAX_COMPLETION_TOKENS;
     }
-    return "max_tokens";
+    return CG_TOKPARAM_MAX_TOKENS;
+}
+
+
+/* Routes from the config come with auto resolved at load. */
+static const char *
+cg_openai_tokparam(const cg_route_t *rt)
+{
+    return cg_openai_max_tokens_param(rt) == CG_TOKPARAM_MAX_TOKENS
+           ? "max_tokens" : "max_completion_tokens";
 }
 
 
@@ -181,6 +190,6 @@ cg_openai_event(cg_pstream_t *ps, const char *event, const char *data,
 
 
 const cg_provider_t cg_provider_openai = {
-    "openai", "/chat/completions", "bearer",
+    "openai", "/chat/completions", CG_AUTH_BEARER,
     cg_openai_build, cg_openai_headers, cg_openai_parse, cg_openai_event,
 };

@@ -30,7 +30,7 @@ cg_plan_build(const cg_conf_t *conf, const cg_route_t *rt,
     for (i = 0; i < n && n < CG_PLAN_MAX; i++) {
         p = plan[i]->fallback;
         while (n < CG_PLAN_MAX && cg_csv_next(&p, &item, &len)) {
-            fb = cg_conf_route(conf, item, len);
+            fb = cg_provider_route_find(conf, item, len);
             /* A chain that loops back ends there. */
             if (fb && !cg_plan_has(plan, n, fb)
                 && (filter == NULL || filter(ctx, fb))) {

@@ -8,15 +8,10 @@
 
 
 const cg_provider_t *
-cg_provider_find(const char *name)
+cg_provider_find(int type)
 {
-    if (strcmp(name, "anthropic") == 0) {
-        return &cg_provider_anthropic;
-    }
-    if (strcmp(name, "openai") == 0) {
-        return &cg_provider_openai;
-    }
-    return NULL;
+    return type == CG_PROVIDER_OPENAI ? &cg_provider_openai
+                                      : &cg_provider_anthropic;
 }
 
 
@@ -24,11 +19,11 @@ void
 cg_provider_headers(const cg_provider_t *p, const cg_route_t *rt,
                     cg_buf_t *out)
 {
-    const char *auth = rt->auth[0] ? rt->auth : p->auth;
+    int auth = rt->auth != CG_AUTH_DEFAULT ? rt->auth : p->auth;
 
-    if (strcmp(auth, "bearer") == 0) {
+    if (auth == CG_AUTH_BEARER) {
         cg_buf_adds(out, "Authorization: Bearer ");
-    } else if (strcmp(auth, "api-key") == 0) {
+    } else if (auth == CG_AUTH_API_KEY) {
         cg_buf_adds(out, "api-key: ");
     } else {
         cg_buf_adds(out, "x-api-key: ");

@@ -9,8 +9,8 @@
  * text is never copied anywhere: callers keep only the status code and, for
  * errors, the error type or code (a short identifier).
  *
- * Provider modules: provider_anthropic.c (Messages API) and
- * provider_openai.c (Chat Completions and compatible servers).
+ * Provider modules: anthropic.c (Messages API) and openai.c (Chat
+ * Completions and compatible servers).
  */
 #ifndef CG_PROVIDER_H
 #define CG_PROVIDER_H
@@ -36,8 +36,8 @@ typedef struct {
     const char *name;
     /* Appended to base_url when the route has no full url. */
     const char *path;
-    /* The route's auth style when it sets none. */
-    const char *auth;
+    /* The route's auth style when it sets none (cg_route_auth_t). */
+    int         auth;
     void (*build)(const cg_route_t *rt, const cg_req_t *r, const char *uid,
                   int stream, cg_buf_t *out);
     /* "Name: value\n" lines other than the key header. */
@@ -54,8 +54,13 @@ typedef struct {
 extern const cg_provider_t cg_provider_anthropic;
 extern const cg_provider_t cg_provider_openai;
 
-/* The provider called name (anthropic, openai), or NULL. */
-const cg_provider_t *cg_provider_find(const char *name);
+/* The max_tokens parameter an OpenAI route sends (a cg_route_tokparam_t,
+ * never auto): auto is the newer name for OpenAI, Azure and reasoning
+ * models, the older one for compatible servers. */
+int cg_openai_max_tokens_param(const cg_route_t *rt);
+
+/* The wire format of a cg_provider_type_t. */
+const cg_provider_t *cg_provider_find(int type);
 /* "Name: value\n" lines for the route's key (in a buffer the caller must
  * wipe) and the provider's other headers. */
 void cg_provider_headers(const cg_provider_t *p, const cg_route_t *rt,

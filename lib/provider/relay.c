@@ -191,7 +191,7 @@ cg_relay_tick(void *ctx)
 {
     cg_attempt_t *a = ctx;
     cg_stream_t  *s = &a->c->stream;
-    double        now, hb = a->c->conf->heartbeat_seconds;
+    double        now, hb = a->c->conf->http.heartbeat_seconds;
 
     if (!cg_stream_alive(s)) {
         a->gone = 1;
@@ -497,8 +497,8 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
     char              uid[CG_UID_LEN + 1];
     int               i, n;
 
-    key = c->conf->user_id_key.len ? &c->conf->user_id_key
-                                   : &c->conf->session_secret;
+    key = c->conf->session.user_id_key.len ? &c->conf->session.user_id_key
+                                   : &c->conf->session.secret;
     cg_provider_user_id(key, r->user, uid);
     n = cg_plan_build(c->conf, rt, cg_relay_may_add, r, plan);
     for (i = 0; i < n; i++) {
@@ -507,9 +507,9 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
         a.r = r;
         a.rt = plan[i];
         a.p = cg_provider_find(plan[i]->provider);
-        a.price = cg_conf_route_price(c->conf, plan[i]);
+        a.price = cg_meter_route_price(c->conf, plan[i]);
         r->route = plan[i]->name;
-        r->provider = plan[i]->provider;
+        r->provider = a.p->name;
         r->model = plan[i]->model;
         r->key_id = plan[i]->api_key.fp;
         r->fallback_from = i ? plan[0]->name : NULL;

@@ -171,8 +171,8 @@ cg_upstream_new(const cg_conf_t *conf)
     curl_easy_setopt(up->h, CURLOPT_HEADERFUNCTION, cg_upstream_header);
     curl_easy_setopt(up->h, CURLOPT_XFERINFOFUNCTION, cg_upstream_tick);
     curl_easy_setopt(up->h, CURLOPT_NOPROGRESS, 0L);
-    if (conf->ca_file && conf->ca_file[0]) {
-        curl_easy_setopt(up->h, CURLOPT_CAINFO, conf->ca_file);
+    if (conf->provider.ca_file && conf->provider.ca_file[0]) {
+        curl_easy_setopt(up->h, CURLOPT_CAINFO, conf->provider.ca_file);
     }
     return up;
 }

@@ -66,22 +66,22 @@ cg_auth_new(const cg_conf_t *conf, char *err, size_t errlen)
         return NULL;
     }
     a->conf = conf;
-    a->jwt.key = conf->jwt_secret.data;
-    a->jwt.key_len = conf->jwt_secret.len;
-    a->jwt.issuer = conf->jwt_issuer;
-    a->jwt.audience = conf->jwt_audience;
-    a->jwt.user_claim = conf->jwt_user_claim;
-    a->jwt.leeway = conf->jwt_leeway;
-    a->php_ser = strcmp(conf->php_serializer, "php") == 0
-                 ? CG_PHPSER_PHP : CG_PHPSER_SERIALIZE;
-    if (cg_auth_owner(conf->php_file_owner, &a->php_owner) != 0) {
+    a->jwt.key = conf->session.jwt_secret.data;
+    a->jwt.key_len = conf->session.jwt_secret.len;
+    a->jwt.issuer = conf->session.jwt_issuer;
+    a->jwt.audience = conf->session.jwt_audience;
+    a->jwt.user_claim = conf->session.jwt_user_claim;
+    a->jwt.leeway = conf->session.jwt_leeway;
+    a->php_ser = (cg_phpser_t) conf->session.php_serializer;
+    if (cg_auth_owner(conf->session.php_file_owner, &a->php_owner) != 0) {
         snprintf(err, errlen, "[session] php_file_owner: no such user");
         cg_auth_free(a);
         return NULL;
     }
-    if (cg_conf_has_mode(conf, "php-memcached")) {
-        a->phpmc = cg_phpmc_new(conf->php_mc_servers, conf->php_mc_prefix,
-                                conf->mc_timeout_ms, err, errlen);
+    if (cg_conf_list_has(&conf->session.mode, CG_SESSION_PHP_MEMCACHED)) {
+        a->phpmc = cg_phpmc_new(conf->session.php_mc_servers,
+                                conf->session.php_mc_prefix,
+                                conf->memcached.timeout_ms, err, errlen);
         if (a->phpmc == NULL) {
             cg_auth_free(a);
             return NULL;
@@ -121,10 +121,10 @@ cg_auth_signed(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
 
     if (bearer ? strncmp(bearer, "v1.", 3) != 0
                  && strncmp(bearer, "v2.", 3) != 0
-               : !cg_auth_cookie(r, a->conf->cookie_name, &tok, &n)) {
+               : !cg_auth_cookie(r, a->conf->session.cookie_name, &tok, &n)) {
         return 1;
     }
-    rc = cg_token_verify_ring(a->conf->session_keys, a->conf->n_session_keys,
+    rc = cg_token_verify_ring(a->conf->session.keys, a->conf->session.nkeys,
                               tok, n, now, r->user);
     if (rc == CG_TOKEN_OK) {
         return 0;
@@ -144,7 +144,7 @@ cg_auth_jwt(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
 
     if (bearer ? strncmp(bearer, "v1.", 3) == 0
                  || strncmp(bearer, "v2.", 3) == 0
-               : !cg_auth_cookie(r, a->conf->jwt_cookie, &tok, &n)) {
+               : !cg_auth_cookie(r, a->conf->session.jwt_cookie, &tok, &n)) {
         return 1;
     }
     rc = cg_jwt_verify(&a->jwt, tok, n, now, r->user);
@@ -166,11 +166,12 @@ cg_auth_php(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
     cg_php_rc_t      rc;
     cg_phpsess_rc_t  prc;
 
-    if (bearer || !cg_auth_cookie(r, a->conf->php_cookie, &sid, &n)) {
+    if (bearer || !cg_auth_cookie(r, a->conf->session.php_cookie, &sid, &n)) {
         return 1;
     }
-    rc = files ? cg_php_file_read(a->conf->php_save_path, a->php_owner,
-                                  a->conf->php_max_lifetime, sid, n, now,
+    rc = files ? cg_php_file_read(a->conf->session.php_save_path, a->php_owner,
+                                  a->conf->session.php_max_lifetime, sid, n,
+                                  now,
                                   &a->data)
                : cg_phpmc_read(a->phpmc, sid, n, &a->data);
     if (rc != CG_PHP_OK) {
@@ -179,7 +180,7 @@ cg_auth_php(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
         return -1;
     }
     prc = cg_phpsess_get(a->data.data ? a->data.data : "", a->data.len,
-                         a->php_ser, a->conf->php_user_key, r->user,
+                         a->php_ser, a->conf->session.php_user_key, r->user,
                          CG_USER_MAX + 1);
     if (prc == CG_PHPSESS_FOUND
         && !cg_session_user_valid(r->user, strlen(r->user))) {
@@ -210,14 +211,15 @@ cg_auth_php_mc(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
 }
 
 
+/* Indexed by cg_session_mode_t. */
 static const struct {
     const char        *name;
     cg_auth_verify_pt  verify;
 } cg_auth_modes[] = {
-    { "signed", cg_auth_signed },
-    { "jwt", cg_auth_jwt },
-    { "php-files", cg_auth_php_files },
-    { "php-memcached", cg_auth_php_mc },
+    [CG_SESSION_SIGNED] = { "signed", cg_auth_signed },
+    [CG_SESSION_JWT] = { "jwt", cg_auth_jwt },
+    [CG_SESSION_PHP_FILES] = { "php-files", cg_auth_php_files },
+    [CG_SESSION_PHP_MEMCACHED] = { "php-memcached", cg_auth_php_mc },
 };
 
 
@@ -227,7 +229,7 @@ cg_auth_token(cg_auth_t *a, cg_req_t *r, const char *bearer, char *why,
 {
     const cg_token_t *t;
 
-    t = cg_tokens_find(a->conf->tokens, bearer, strlen(bearer));
+    t = cg_tokens_find(a->conf->session.tokens, bearer, strlen(bearer));
     if (t == NULL) {
         snprintf(why, whylen, "service token not configured");
         return -1;
@@ -239,21 +241,17 @@ cg_auth_token(cg_auth_t *a, cg_req_t *r, const char *bearer, char *why,
 }
 
 
-/* Runs the verifier named item[0..len); returns as a verifier does. */
+/* Runs verifier mode (a cg_session_mode_t); returns as a verifier does. */
 static int
-cg_auth_run(cg_auth_t *a, cg_req_t *r, const char *item, size_t len,
-            const char *bearer, time_t now, char *why, size_t whylen)
+cg_auth_run(cg_auth_t *a, cg_req_t *r, int mode, const char *bearer,
+            time_t now, char *why, size_t whylen)
 {
-    size_t i;
-
-    for (i = 0; i < sizeof(cg_auth_modes) / sizeof(cg_auth_modes[0]); i++) {
-        if (strlen(cg_auth_modes[i].name) == len
-            && memcmp(cg_auth_modes[i].name, item, len) == 0) {
-            r->sess.via = cg_auth_modes[i].name;
-            return cg_auth_modes[i].verify(a, r, bearer, now, why, whylen);
-        }
+    if (mode < 0 || (size_t) mode >= sizeof(cg_auth_modes)
+                                     / sizeof(cg_auth_modes[0])) {
+        return 1;
     }
-    return 1;
+    r->sess.via = cg_auth_modes[mode].name;
+    return cg_auth_modes[mode].verify(a, r, bearer, now, why, whylen);
 }
 
 
@@ -261,10 +259,10 @@ static int
 cg_auth_verify(cg_auth_t *a, cg_req_t *r, time_t now, char *why,
                size_t whylen)
 {
-    const char *bearer = NULL, *mode = a->conf->session_mode, *item;
-    size_t      len;
-    char        msg[128];
-    int         rc, failed = 0;
+    const cg_conf_list_t *modes = &a->conf->session.mode;
+    const char           *bearer = NULL;
+    char                  msg[128];
+    int                   i, rc, failed = 0;
 
     if (r->authorization && strncasecmp(r->authorization, "Bearer ", 7) == 0) {
         for (bearer = r->authorization + 7; *bearer == ' '; bearer++) {
@@ -274,8 +272,8 @@ cg_auth_verify(cg_auth_t *a, cg_req_t *r, time_t now, char *why,
         }
     }
     snprintf(why, whylen, "no session credential");
-    while (cg_csv_next(&mode, &item, &len)) {
-        rc = cg_auth_run(a, r, item, len, bearer, now, msg, sizeof(msg));
+    for (i = 0; i < modes->n; i++) {
+        rc = cg_auth_run(a, r, modes->v[i], bearer, now, msg, sizeof(msg));
         if (rc == 0) {
             return 0;
         }
@@ -342,12 +340,14 @@ cg_auth_client_addr(const cg_conf_t *conf, const cg_req_t *r, char *out,
     const char *addr = r->remote_addr ? r->remote_addr : "", *end, *start;
     size_t      len = strlen(addr);
 
-    if (r->forwarded_for && cg_csv_has(conf->trusted_proxies, addr, len)) {
+    if (r->forwarded_for
+        && cg_csv_has(conf->http.trusted_proxies, addr, len)) {
         end = r->forwarded_for + strlen(r->forwarded_for);
         while (end > r->forwarded_for) {
             cg_auth_xff_prev(r->forwarded_for, end, &start, &addr, &len);
             end = start;
-            if (len > 0 && !cg_csv_has(conf->trusted_proxies, addr, len)) {
+            if (len > 0
+                && !cg_csv_has(conf->http.trusted_proxies, addr, len)) {
                 break;
             }
         }
@@ -397,7 +397,7 @@ cg_auth_failures(cg_store_t *st, const char *addr, time_t now, int delta)
 int
 cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r, time_t now)
 {
-    long limit = a->conf->auth_failures_per_minute, fails = 0;
+    long limit = a->conf->session.auth_failures_per_minute, fails = 0;
     char why[160];
 
     cg_auth_client_addr(a->conf, r, r->client_addr, sizeof(r->client_addr));

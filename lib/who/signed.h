@@ -24,26 +24,12 @@
 
 #include <stddef.h>
 #include <time.h>
+#include "core/reqparts.h"
 #include "core/secret.h"
+#include "who/session_conf.h"
 
-#define CG_USER_MAX     128
 #define CG_TOKEN_MAX    512
-#define CG_KID_MAX      16
 
-/* One verification key; an empty kid means "legacy [session] secret". */
-typedef struct {
-    char         kid[CG_KID_MAX + 1];
-    cg_secret_t  key;
-} cg_session_key_t;
-
-struct cg_token_s;
-
-/* Who a request was admitted as, beyond the user id: set by the who stage.
- * token is the service token used, or NULL for a browser session. */
-typedef struct {
-    const char              *via;      /* "signed", "jwt", "php-files", ... */
-    const struct cg_token_s *token;
-} cg_session_t;
 
 typedef enum {
     CG_TOKEN_OK = 0,

@@ -329,7 +329,10 @@ sub start_nginx {
         '    server {',
         "        listen 127.0.0.1:$port;",
         "        include $d/nginx-chatgate.conf;",
-        ($self->{php_sock} ? (
+        # $o{site}: the site's own lines (WordPress, say) in place of the
+        # default tests/php location.
+        ($o{site} ? ("        include $o{site};") : ()),
+        ($self->{php_sock} && !$o{site} ? (
         '        location ~ \\.php$ {',
         "            fastcgi_pass unix:$self->{php_sock};",
         '            include fastcgi_params;',
@@ -391,10 +394,10 @@ sub give_dir_to_web_user {
 
 # Apache 2.4 in the foreground with its own config in the test dir;
 # $o{conf}: the site's part (usually a file from fcgi-conf/apache/);
-# $o{modules}: extra modules; $o{docroot}: DocumentRoot.
+# $o{modules}: extra modules; $o{docroot}: DocumentRoot; $o{port}.
 sub start_apache {
     my ($self, %o) = @_;
-    my $port = free_port();
+    my $port = $o{port} // free_port();
     my $d = $self->{dir};
     my $docroot = $o{docroot} // "$d/htdocs";
     mkdir $docroot;
@@ -484,6 +487,93 @@ sub start_php_fpm {
     my $sock = $self->{php_sock};
     wait_for('php-fpm', sub { -S $sock });
     return $self;
+}
+
+# The browser tests' prerequisites (Debian's chromium, node, playwright-core
+# from tests/browser's npm lock, installed when the lock changed). Returns
+# '' when ready, else why not (for skip_all).
+sub browser_missing {
+    my $chromium = '/usr/bin/chromium';
+    my $bdir = "$ROOT/tests/browser";
+    return "$chromium is missing (scripts/deps --browser installs it)"
+        unless -x $chromium;
+    return 'node is missing' unless `node --version 2>/dev/null`;
+    my $stamp = "$bdir/node_modules/.lock-installed";
+    # Two browser tests may start at once (prove -j2): one installs, the
+    # other waits for it.
+    require Fcntl;
+    open(my $lock, '<', "$bdir/package-lock.json") or die "package-lock.json: $!";
+    flock($lock, Fcntl::LOCK_EX()) or die "flock: $!";
+    if (slurp($stamp) ne slurp("$bdir/package-lock.json")
+        || !-d "$bdir/node_modules/playwright-core") {
+        my $out = `cd $bdir && npm ci --no-audit --no-fund 2>&1`;
+        return 'npm ci failed (no npm registry?): ' . (split /\n/, $out)[-1]
+            if $?;
+        open(my $fh, '>', $stamp) or die "$stamp: $!";
+        print $fh slurp("$bdir/package-lock.json");
+        close $fh;
+    }
+    return '';
+}
+
+# Runs a node script of tests/browser and turns its TAP lines into tests of
+# this file; returns the process's exit code.
+sub run_browser {
+    my ($script, @args) = @_;
+    my $cmd = join ' ', map { quotemeta } ('node', "$ROOT/tests/browser/$script", @args);
+    my @out = `$cmd 2>&1`;
+    my $rc = $? >> 8;
+    my $summary = '';
+    for (@out) {
+        chomp;
+        if (/^(not )?ok \d+ - (.*)/) {
+            Test::More::ok(!$1, "browser: $2");
+        } elsif (/^# (.*)/) {
+            Test::More::diag($1);
+        } elsif (/^\d+ passed, \d+ failed$/) {
+            $summary = $_;
+        } elsif (/\S/) {
+            Test::More::diag($_);
+        }
+    }
+    Test::More::like($summary, qr/^[1-9]\d* passed, 0 failed$/, 'browser test summary');
+    return $rc;
+}
+
+# A private MariaDB in the test dir: its own datadir and socket, no TCP,
+# started and stopped by PID like every other server. Returns the socket.
+sub start_mariadb {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    my ($install) = grep { -x } qw(/usr/bin/mariadb-install-db /usr/bin/mysql_install_db);
+    my ($server) = grep { -x } qw(/usr/sbin/mariadbd /usr/sbin/mysqld);
+    die "mariadb-server is not installed" unless $install && $server;
+    # As root, the server must be told to stay root (it refuses otherwise);
+    # the files are then root's, in the test's own dir.
+    my @user = $> == 0 ? ('--user=root') : ();
+    my $sock = "$d/mariadb.sock";
+    my @common = ('--no-defaults', "--datadir=$d/mariadb", @user);
+    system("$install @common --auth-root-authentication-method=normal "
+           . "--skip-test-db >$d/mariadb-install.out 2>&1") == 0
+        or die "mariadb-install-db failed: " . slurp("$d/mariadb-install.out");
+    $self->spawn('mariadb', undef, $server, @common, "--socket=$sock",
+                 '--skip-networking', "--pid-file=$d/mariadb.pid",
+                 "--log-error=$d/mariadb-error.log",
+                 '--innodb-buffer-pool-size=32M',
+                 '--innodb-flush-log-at-trx-commit=0', '--skip-log-bin');
+    wait_for('mariadb', sub { -S $sock }, 60);
+    $self->{mariadb_sock} = $sock;
+    return $sock;
+}
+
+# Runs SQL as MariaDB's root over the private socket; returns the output.
+sub mariadb_sql {
+    my ($self, $sql) = @_;
+    my $d = $self->{dir};
+    $self->write_file('mariadb-in.sql', $sql);
+    my $out = `mariadb --no-defaults -S $self->{mariadb_sock} -u root < $d/mariadb-in.sql 2>&1`;
+    die "mariadb: $out" if $?;
+    return $out;
 }
 
 # memcached, mock, chatgate and nginx: the usual stack.
@@ -615,7 +705,7 @@ sub stop {
 
 sub stop_all {
     my ($self) = @_;
-    for my $name (qw(nginx apache lighttpd php-fpm chatgate mock memcached),
+    for my $name (qw(nginx apache lighttpd php-fpm chatgate mock memcached mariadb),
                    keys %{$self->{names}}) {
         $self->stop($name) if $self->{names}{$name};
     }

@@ -37,6 +37,9 @@ is($idle->{json}{pool}{processes}, 4, 'it counts the processes');
 is($idle->{json}{pool}{busy} + $idle->{json}{pool}{idle}, 256,
    'and 4 x 64 slots');
 is($idle->{json}{pool}{busy}, 1, 'of which only the status request is busy');
+is_deeply($idle->{json}{budget_micro_usd},
+          { user_daily => 0, user_monthly => 0, site_daily => 0, site_monthly => 0 },
+          'it reports the budget caps (none configured: 0)');
 
 # One request first: it also mints the session the clients share, so
 # they do not each run `chatgate mint`.

@@ -10,23 +10,8 @@ use lib "$FindBin::Bin/../lib";
 use Test::More;
 use CG;
 
-my $chromium = '/usr/bin/chromium';
-my $bdir = "$CG::ROOT/tests/browser";
-plan skip_all => "browser tests: $chromium is missing (scripts/deps --browser installs it)"
-    unless -x $chromium;
-plan skip_all => 'browser tests: node is missing' unless `node --version 2>/dev/null`;
-
-# npm ci only when the lock file changed since the last install.
-my $stamp = "$bdir/node_modules/.lock-installed";
-if (CG::slurp($stamp) ne CG::slurp("$bdir/package-lock.json")
-    || !-d "$bdir/node_modules/playwright-core") {
-    my $out = `cd $bdir && npm ci --no-audit --no-fund 2>&1`;
-    plan skip_all => "browser tests: npm ci failed (no npm registry?): "
-                     . (split /\n/, $out)[-1] if $?;
-    open(my $fh, '>', $stamp) or die "$stamp: $!";
-    print $fh CG::slurp("$bdir/package-lock.json");
-    close $fh;
-}
+my $missing = CG::browser_missing();
+plan skip_all => "browser tests: $missing" if $missing;
 
 my $rpm = 5;
 my $t = CG->new;
@@ -42,24 +27,8 @@ my $shot = $t->dir . '/demo.png';
 $ENV{CG_KEY} = $t->key;
 $ENV{CG_RPM} = $rpm;
 $ENV{CG_SCREENSHOT} = $shot;
-my @out = `node $bdir/chat.test.js @{[ $t->url('') ]} @{[ $t->mock_url ]}/_mock/stats 2>&1`;
-my $rc = $? >> 8;
+my $rc = CG::run_browser('chat.test.js', $t->url(''), $t->mock_url . '/_mock/stats');
 delete $ENV{CG_KEY};
-
-my $summary = '';
-for (@out) {
-    chomp;
-    if (/^(not )?ok \d+ - (.*)/) {
-        ok(!$1, "browser: $2");
-    } elsif (/^# (.*)/) {
-        diag($1);
-    } elsif (/^\d+ passed, \d+ failed$/) {
-        $summary = $_;
-    } elsif (/\S/) {
-        diag($_);
-    }
-}
-like($summary, qr/^[1-9]\d* passed, 0 failed$/, 'browser test summary');
 is($rc, 0, 'browser test exits 0');
 ok(-s $shot, 'a screenshot was saved') and note("screenshot: $shot");
 if ($ENV{CG_SCREENSHOT_TO} && -s $shot) {

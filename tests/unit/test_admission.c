@@ -34,11 +34,12 @@ setup(void **state)
     if (cg_conf_init(&conf, err, sizeof(err)) != 0) {
         return -1;
     }
-    free(conf.allowed_origins);
-    conf.allowed_origins = strdup("https://app.test, http://127.0.0.1:8080");
-    free(conf.trusted_proxies);
-    conf.trusted_proxies = strdup("127.0.0.1, ::1, 10.0.0.2");
-    return conf.allowed_origins && conf.trusted_proxies ? 0 : -1;
+    free(conf.http.allowed_origins);
+    conf.http.allowed_origins =
+        strdup("https://app.test, http://127.0.0.1:8080");
+    free(conf.http.trusted_proxies);
+    conf.http.trusted_proxies = strdup("127.0.0.1, ::1, 10.0.0.2");
+    return conf.http.allowed_origins && conf.http.trusted_proxies ? 0 : -1;
 }
 
 
@@ -131,23 +132,23 @@ test_referer_and_missing(void **state)
     r.referer = "https://app.testing/";
     assert_int_equal(admit(&r), CG_E_CROSS_SITE);
     /* Configured to allow: a cookie request without either passes. */
-    conf.allow_missing_origin = 1;
+    conf.http.allow_missing_origin = 1;
     cookie_req(&r);
     r.origin = NULL;
     assert_int_equal(admit(&r), CG_OK);
-    conf.allow_missing_origin = 0;
+    conf.http.allow_missing_origin = 0;
     /* No allowed origins configured: no browser is served (any Origin is
      * refused), and a cookie request without Origin passes, as a script's. */
     {
-        char *saved = conf.allowed_origins;
+        char *saved = conf.http.allowed_origins;
 
-        conf.allowed_origins = "";
+        conf.http.allowed_origins = "";
         cookie_req(&r);
         r.origin = NULL;
         assert_int_equal(admit(&r), CG_OK);
         cookie_req(&r);
         assert_int_equal(admit(&r), CG_E_CROSS_SITE);
-        conf.allowed_origins = saved;
+        conf.http.allowed_origins = saved;
     }
     /* A Bearer token without a cookie is not ambient: no Origin needed. */
     cookie_req(&r);
@@ -327,13 +328,19 @@ test_tokens(void **state)
 static int
 set(const char *section, const char *name, const char *value)
 {
-    const cg_conf_cmd_t *cmd;
-    char                 err[256];
+    const cg_conf_section_t *const *sec;
+    const cg_conf_cmd_t            *cmd;
+    char                            err[256];
 
-    for (cmd = cg_conf_cmds; cmd->name; cmd++) {
-        if (strcmp(cmd->section, section) == 0
-            && strcmp(cmd->name, name) == 0) {
-            return cmd->set(cmd, &conf, value, err, sizeof(err));
+    for (sec = cg_conf_registry; *sec; sec++) {
+        if ((*sec)->flags & CG_CONF_NAMED || strcmp((*sec)->name, section)) {
+            continue;
+        }
+        for (cmd = (*sec)->cmds; cmd->name; cmd++) {
+            if (strcmp(cmd->name, name) == 0) {
+                return cmd->set(cmd, (char *) &conf + (*sec)->offset, value,
+                                err, sizeof(err));
+            }
         }
     }
     fail_msg("no row [%s] %s", section, name);
@@ -353,8 +360,9 @@ test_config_rows(void **state)
     assert_int_equal(set("http", "allowed_origins", "https://"), -1);
     assert_int_equal(set("http", "allowed_origins", ""), 0);
     assert_int_equal(set("session", "mode", "php-files, jwt,signed"), 0);
-    assert_true(cg_conf_has_mode(&conf, "jwt"));
-    assert_false(cg_conf_has_mode(&conf, "php-memcached"));
+    assert_true(cg_conf_list_has(&conf.session.mode, CG_SESSION_JWT));
+    assert_false(cg_conf_list_has(&conf.session.mode,
+                                  CG_SESSION_PHP_MEMCACHED));
     assert_int_equal(set("session", "mode", "signed, cookie"), -1);
     assert_int_equal(set("session", "mode", " , "), -1);
     assert_int_equal(set("session", "php_serializer", "php_serialize"), 0);

@@ -1,5 +1,6 @@
 /*
- * Unit tests for lib/conf/config.c (the INI configuration) and lib/core/secret.c
+ * Unit tests for lib/conf (the INI driver, the section registry and the
+ * modules' sections) and lib/core/secret.c
  * (secret references, loading, fingerprints, key detection).
  *
  * Every key used here is an obviously fake run of 'A's or 'x's.
@@ -14,14 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "conf/config.h"
 #include "core/secret.h"
+#include "who/svctoken.h"
 
-#define MAX_TMP 16
+#define MAX_TMP 64
 
 static char tmp_paths[MAX_TMP][64];
 static int  tmp_count;
@@ -173,25 +176,25 @@ test_defaults(void **state)
 
     (void) state;
     assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
-    assert_int_equal(conf.workers, 4);
-    assert_int_equal(conf.max_chars, 10000);
-    assert_string_equal(conf.chat_path, "/api/chat");
-    assert_int_equal(conf.requests_per_minute, 20);
-    assert_int_equal(conf.max_body, 65536);
-    assert_int_equal(conf.socket_mode, 0660);
-    assert_int_equal(conf.backlog, 511);
-    assert_int_equal(conf.store_fail_open, 0);
-    assert_int_equal(conf.session_ttl, 86400);
-    assert_string_equal(conf.cookie_name, "chatgate_session");
-    assert_string_equal(conf.provider_type, "anthropic");
-    assert_string_equal(conf.base_url, "https://api.anthropic.com");
-    assert_string_equal(conf.mc_servers, "127.0.0.1:11211");
-    assert_int_equal(conf.max_tokens, 1024);
-    assert_string_equal(conf.system_prompt, "");
+    assert_int_equal(conf.server.workers, 4);
+    assert_int_equal(conf.input.max_chars, 10000);
+    assert_string_equal(conf.http.chat_path, "/api/chat");
+    assert_int_equal(conf.limits.requests_per_minute, 20);
+    assert_int_equal(conf.http.max_body, 65536);
+    assert_int_equal(conf.server.socket_mode, 0660);
+    assert_int_equal(conf.server.backlog, 511);
+    assert_int_equal(conf.limits.on_store_error, 0);
+    assert_int_equal(conf.session.ttl, 86400);
+    assert_string_equal(conf.session.cookie_name, "chatgate_session");
+    assert_int_equal(conf.provider.type, CG_PROVIDER_ANTHROPIC);
+    assert_string_equal(conf.provider.base_url, "https://api.anthropic.com");
+    assert_string_equal(conf.memcached.servers, "127.0.0.1:11211");
+    assert_int_equal(conf.provider.max_tokens, 1024);
+    assert_string_equal(conf.provider.system_prompt, "");
     /* The required ones have no default; the session secret is only
      * required for mode signed (checked after parsing). */
-    assert_string_equal(conf.session_secret_ref, "");
-    assert_null(conf.api_key_ref);
+    assert_string_equal(conf.session.secret_ref, "");
+    assert_null(conf.provider.api_key_ref);
     cg_conf_free(&conf);
 }
 
@@ -208,26 +211,26 @@ test_minimal_valid(void **state)
     if (cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
         fail_msg("load: %s", err);
     }
-    assert_int_equal(conf.workers, 4);
-    assert_int_equal(conf.max_chars, 10000);
-    assert_string_equal(conf.chat_path, "/api/chat");
-    assert_int_equal(conf.requests_per_minute, 20);
-    assert_non_null(conf.session_secret_ref);
-    assert_int_equal(strncmp(conf.session_secret_ref, "file:/tmp/", 10), 0);
-    assert_int_equal(strncmp(conf.api_key_ref, "file:/tmp/", 10), 0);
+    assert_int_equal(conf.server.workers, 4);
+    assert_int_equal(conf.input.max_chars, 10000);
+    assert_string_equal(conf.http.chat_path, "/api/chat");
+    assert_int_equal(conf.limits.requests_per_minute, 20);
+    assert_non_null(conf.session.secret_ref);
+    assert_int_equal(strncmp(conf.session.secret_ref, "file:/tmp/", 10), 0);
+    assert_int_equal(strncmp(conf.provider.api_key_ref, "file:/tmp/", 10), 0);
 
     if (cg_conf_load_secrets(&conf, err, sizeof(err)) != 0) {
         fail_msg("secrets: %s", err);
     }
-    assert_int_equal(conf.session_secret.len, strlen(session_secret));
-    assert_memory_equal(conf.session_secret.data, session_secret,
+    assert_int_equal(conf.session.secret.len, strlen(session_secret));
+    assert_memory_equal(conf.session.secret.data, session_secret,
                         strlen(session_secret));
-    assert_int_equal(conf.api_key.len, strlen(api_key));
-    assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
-    assert_true(is_hex_fp(conf.api_key.fp));
-    assert_string_equal(conf.system_prompt_text, "");
+    assert_int_equal(conf.provider.api_key.len, strlen(api_key));
+    assert_memory_equal(conf.provider.api_key.data, api_key, strlen(api_key));
+    assert_true(is_hex_fp(conf.provider.api_key.fp));
+    assert_string_equal(conf.provider.system_prompt_text, "");
     cg_conf_free(&conf);
-    assert_null(conf.api_key.data);
+    assert_null(conf.provider.api_key.data);
 }
 
 
@@ -249,16 +252,16 @@ test_overrides(void **state)
     if (cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
         fail_msg("load: %s", err);
     }
-    assert_int_equal(conf.workers, 8);
-    assert_int_equal(conf.socket_mode, 0600);
-    assert_string_equal(conf.chat_path, "/v1/chat");
-    assert_int_equal(conf.max_body, 1024);
-    assert_int_equal(conf.requests_per_minute, 0);
-    assert_int_equal(conf.store_fail_open, 1);
-    assert_int_equal(conf.max_chars, 5);
-    assert_string_equal(conf.model, "test-model");
+    assert_int_equal(conf.server.workers, 8);
+    assert_int_equal(conf.server.socket_mode, 0600);
+    assert_string_equal(conf.http.chat_path, "/v1/chat");
+    assert_int_equal(conf.http.max_body, 1024);
+    assert_int_equal(conf.limits.requests_per_minute, 0);
+    assert_int_equal(conf.limits.on_store_error, 1);
+    assert_int_equal(conf.input.max_chars, 5);
+    assert_string_equal(conf.provider.model, "test-model");
     /* Untouched keys keep their defaults. */
-    assert_int_equal(conf.backlog, 511);
+    assert_int_equal(conf.server.backlog, 511);
     cg_conf_free(&conf);
 }
 
@@ -494,11 +497,11 @@ test_secrets_env(void **state)
                   err, sizeof(err)) != 0) {
         fail_msg("secrets: %s", err);
     }
-    assert_int_equal(conf.session_secret.len, strlen(session_secret));
-    assert_memory_equal(conf.session_secret.data, session_secret,
+    assert_int_equal(conf.session.secret.len, strlen(session_secret));
+    assert_memory_equal(conf.session.secret.data, session_secret,
                         strlen(session_secret));
-    assert_int_equal(conf.api_key.len, strlen(api_key));
-    assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
+    assert_int_equal(conf.provider.api_key.len, strlen(api_key));
+    assert_memory_equal(conf.provider.api_key.data, api_key, strlen(api_key));
     cg_conf_free(&conf);
     /* Read once, then gone from the environment; a reload still finds the
      * value that was read. */
@@ -506,7 +509,7 @@ test_secrets_env(void **state)
     assert_null(getenv("CG_TEST_SESSION_SECRET"));
     assert_int_equal(load_refs(&conf, "env:CG_TEST_SESSION_SECRET",
                                "env:CG_TEST_API_KEY", err, sizeof(err)), 0);
-    assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
+    assert_memory_equal(conf.provider.api_key.data, api_key, strlen(api_key));
     cg_conf_free(&conf);
 
     /* Unset (and never read). */
@@ -605,7 +608,7 @@ test_session_secret_too_short(void **state)
     if (load_refs(&conf, sref, kref, err, sizeof(err)) != 0) {
         fail_msg("32 bytes: %s", err);
     }
-    assert_int_equal(conf.session_secret.len, 32);
+    assert_int_equal(conf.session.secret.len, 32);
     cg_conf_free(&conf);
 
     /* An empty file. */
@@ -639,12 +642,13 @@ test_secret_trailing_newline(void **state)
     if (load_refs(&conf, sref, kref, err, sizeof(err)) != 0) {
         fail_msg("secrets: %s", err);
     }
-    assert_int_equal(conf.session_secret.len, strlen(session_secret));
-    assert_memory_equal(conf.session_secret.data, session_secret,
+    assert_int_equal(conf.session.secret.len, strlen(session_secret));
+    assert_memory_equal(conf.session.secret.data, session_secret,
                         strlen(session_secret));
-    assert_int_equal(conf.api_key.len, strlen(api_key));
-    assert_memory_equal(conf.api_key.data, api_key, strlen(api_key));
-    assert_int_equal(conf.api_key.data[conf.api_key.len], '\0');
+    assert_int_equal(conf.provider.api_key.len, strlen(api_key));
+    assert_memory_equal(conf.provider.api_key.data, api_key, strlen(api_key));
+    assert_int_equal(conf.provider.api_key.data[conf.provider.api_key.len],
+                     '\0');
     cg_conf_free(&conf);
 }
 
@@ -864,6 +868,272 @@ test_empty_unknown_section(void **state)
 }
 
 
+/* ---- the driver and the registry ------------------------------------- */
+
+/* A toy module, to test the driver apart from chatgate's own sections. */
+typedef struct {
+    char           *name;
+    int             count;
+    int             color;
+    cg_conf_list_t  order;
+    int             items;      /* [item NAME] keys seen */
+    char            last[32];
+    int             checked;
+} toy_t;
+
+enum { TOY_RED = 7, TOY_BLUE = 9 };
+
+static const cg_conf_enum_t toy_colors[] = {
+    { "red", TOY_RED }, { "blue", TOY_BLUE }, { NULL, 0 }
+};
+
+static const cg_conf_cmd_t toy_cmds[] = {
+    { "toy", "name", cg_conf_set_str, offsetof(toy_t, name), NULL, 0, 0,
+      "required" },
+    { "toy", "count", cg_conf_set_int, offsetof(toy_t, count), "3", 1, 10,
+      "a number" },
+    { "toy", "color", cg_conf_set_enum, offsetof(toy_t, color), "blue", 0, 0,
+      "a choice", NULL, toy_colors },
+    { "toy", "order", cg_conf_set_list, offsetof(toy_t, order), "red", 0, 0,
+      "a list", NULL, toy_colors },
+    { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
+};
+
+static int
+toy_item(void *conf, const char *arg, const char *key, const char *value,
+         char *err, size_t errlen)
+{
+    toy_t *t = conf;
+
+    if (strcmp(key, "x") != 0) {
+        return 1;
+    }
+    if (strcmp(value, "bad") == 0) {
+        snprintf(err, errlen, "[item %s] x is bad", arg);
+        return -1;
+    }
+    t->items++;
+    snprintf(t->last, sizeof(t->last), "%s", arg);
+    return 0;
+}
+
+static int
+toy_check(void *conf, const cg_conf_ctx_t *ctx, char *err, size_t errlen)
+{
+    toy_t *t = conf;
+
+    t->checked = 1 + cg_conf_was_set(ctx, "toy", "count");
+    if (t->count == 5) {
+        snprintf(err, errlen, "five is not allowed");
+        return -1;
+    }
+    return 0;
+}
+
+static const cg_conf_section_t toy_section = {
+    .name = "toy", .cmds = toy_cmds, .check = toy_check,
+};
+static const cg_conf_section_t toy_item_section = {
+    .name = "item", .flags = CG_CONF_NAMED, .key = toy_item,
+};
+static const cg_conf_section_t *const toy_registry[] = {
+    &toy_section, &toy_item_section, NULL
+};
+
+
+static int
+toy_load(toy_t *t, const char *text, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    err[0] = '\0';
+    assert_int_equal(cg_conf_reg_init(toy_registry, t, err, errlen), 0);
+    return cg_conf_reg_load(toy_registry, t, tmp_text(text, 0644), err,
+                            errlen);
+}
+
+
+static void
+test_registry_driver(void **state)
+{
+    toy_t t;
+    char  err[512];
+
+    (void) state;
+    /* Defaults come from the rows, through the same setters. */
+    assert_int_equal(toy_load(&t, "[toy]\nname = a\n", err, sizeof(err)), 0);
+    assert_string_equal(t.name, "a");
+    assert_int_equal(t.count, 3);
+    assert_int_equal(t.color, TOY_BLUE);
+    assert_int_equal(t.order.n, 1);
+    assert_int_equal(t.order.v[0], TOY_RED);
+    assert_int_equal(t.checked, 1);         /* count not set in the file */
+    cg_conf_reg_free(toy_registry, &t);
+    assert_null(t.name);
+
+    /* Choices become their enum values, lists keep their order. */
+    assert_int_equal(toy_load(&t, "[toy]\nname = a\ncolor = red\n"
+                              "order = blue, red,blue\ncount = 4\n", err,
+                              sizeof(err)), 0);
+    assert_int_equal(t.color, TOY_RED);
+    assert_int_equal(t.order.n, 3);
+    assert_int_equal(t.order.v[0], TOY_BLUE);
+    assert_int_equal(t.order.v[1], TOY_RED);
+    assert_int_equal(t.checked, 2);
+    cg_conf_reg_free(toy_registry, &t);
+
+    /* Named sections go to their hook, with the name. */
+    assert_int_equal(toy_load(&t, "[toy]\nname = a\n[item one]\nx = 1\n"
+                              "[item  two]\nx = 2\n", err, sizeof(err)), 0);
+    assert_int_equal(t.items, 2);
+    assert_string_equal(t.last, "two");
+    cg_conf_reg_free(toy_registry, &t);
+
+#define TOY_REFUSED(text, needle) do {                                    \
+        assert_int_equal(toy_load(&t, text, err, sizeof(err)), -1);       \
+        if (strstr(err, needle) == NULL) {                                \
+            fail_msg("error \"%s\" does not mention \"%s\"", err, needle); \
+        }                                                                 \
+        cg_conf_reg_free(toy_registry, &t);                               \
+    } while (0)
+
+    TOY_REFUSED("[toy]\nname = a\ncolor = green\n",
+                "[toy] color must be red or blue");
+    TOY_REFUSED("[toy]\nname = a\norder = red, green\n",
+                "[toy] order must be a list of red or blue");
+    TOY_REFUSED("[toy]\nname = a\norder = ,\n", "[toy] order is empty");
+    TOY_REFUSED("[toy]\nname = a\nsize = 1\n", "unknown key [toy] size");
+    TOY_REFUSED("[toy]\nname = a\n[box]\nx = 1\n", "unknown section [box]");
+    TOY_REFUSED("[toy]\nname = a\n[box]\n", "unknown section [box]");
+    /* A plain section is not a named one, nor the other way round. */
+    TOY_REFUSED("[toy]\nname = a\n[item]\nx = 1\n", "unknown section [item]");
+    TOY_REFUSED("[toy one]\nname = a\n", "unknown section [toy one]");
+    TOY_REFUSED("[toy]\nname = a\n[item one]\ny = 1\n",
+                "unknown key [item one] y");
+    TOY_REFUSED("[toy]\nname = a\n[item one]\nx = bad\n",
+                "[item one] x is bad");
+    TOY_REFUSED("[toy]\nname = a\nname = b\n", "[toy] name is set twice");
+    TOY_REFUSED("[toy]\ncount = 2\n", "[toy] name is required");
+    TOY_REFUSED("[toy]\nname = a\ncount = 11\n",
+                "[toy] count must be a number from 1 to 10");
+    /* The module's own check runs after the file is read. */
+    TOY_REFUSED("[toy]\nname = a\ncount = 5\n", "five is not allowed");
+#undef TOY_REFUSED
+}
+
+
+/* chatgate's own registry: every default passes its own setter (init
+ * would fail otherwise), no key is declared twice for a section, named
+ * sections have a hook, every row is documented. */
+static void
+test_registry_sections(void **state)
+{
+    const cg_conf_section_t *const *s, *const *t;
+    const cg_conf_cmd_t            *a, *b;
+    int                             named = 0;
+
+    (void) state;
+    for (s = cg_conf_registry; *s; s++) {
+        if ((*s)->flags & CG_CONF_NAMED) {
+            named++;
+            assert_non_null((*s)->key);
+            assert_non_null((*s)->doc_name);
+        }
+        for (a = (*s)->cmds; a && a->name; a++) {
+            assert_non_null(a->doc);
+            assert_true(a->doc[0] != '\0');
+            for (t = s; *t; t++) {
+                if (strcmp((*t)->name, (*s)->name) != 0
+                    || ((*t)->flags & CG_CONF_NAMED)
+                       != ((*s)->flags & CG_CONF_NAMED)) {
+                    continue;
+                }
+                for (b = (*t)->cmds; b && b->name; b++) {
+                    if (b != a && strcmp(a->name, b->name) == 0) {
+                        fail_msg("[%s] %s is declared twice", (*s)->name,
+                                 a->name);
+                    }
+                }
+            }
+        }
+    }
+    /* [route NAME], [key NAME], [token NAME], [price MODEL] */
+    assert_int_equal(named, 4);
+}
+
+
+static void
+test_registry_named_and_enums(void **state)
+{
+    cg_conf_t   conf;
+    char        err[1024];
+    const char *path;
+
+    (void) state;
+    path = write_config(
+        "[session]\nmode = php-files, signed,jwt\njwt_secret = env:X\n"
+        "php_serializer = php_serialize\n"
+        "[log]\non_write_error = continue\nsyslog_facility = daemon\n"
+        "[store]\ntype = local\n"
+        "[limits]\non_store_error = local\nauth_failures_per_minute = 7\n"
+        "[route fast]\napi_key = env:K\nmodel = m\nprovider = openai\n"
+        "auth = api-key\n"
+        "[route slow]\napi_key = env:K\nmodel = n\nmax_tokens_param = "
+        "max_tokens\n"
+        "[price m]\ninput = 3\n"
+        "[token svc]\nsha256 = "
+        "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\n"
+        "[key main]\nsource = env:K\nenvironment = production\n");
+    assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
+    if (cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(conf.session.mode.n, 3);
+    assert_int_equal(conf.session.mode.v[0], CG_SESSION_PHP_FILES);
+    assert_int_equal(conf.session.mode.v[1], CG_SESSION_SIGNED);
+    assert_int_equal(conf.session.mode.v[2], CG_SESSION_JWT);
+    assert_int_equal(conf.session.php_serializer, 1);
+    assert_int_equal(conf.session.auth_failures_per_minute, 7);
+    assert_int_equal(conf.log.on_write_error, CG_LOG_WRITE_CONTINUE);
+    assert_int_equal(conf.log.syslog_facility, LOG_DAEMON);
+    assert_int_equal(conf.store.type, CG_STORE_LOCAL);
+    assert_int_equal(conf.limits.on_store_error, CG_FAIL_LOCAL);
+    assert_int_equal(conf.provider.nroutes, 3);  /* default, fast, slow */
+    assert_string_equal(conf.provider.routes[1].name, "fast");
+    assert_int_equal(conf.provider.routes[1].provider, CG_PROVIDER_OPENAI);
+    assert_int_equal(conf.provider.routes[1].auth, CG_AUTH_API_KEY);
+    assert_string_equal(conf.provider.routes[1].base_url,
+                        "https://api.openai.com/v1");
+    /* auto is decided at load: the newer name for api.openai.com. */
+    assert_int_equal(conf.provider.routes[1].max_tokens_param,
+                     CG_TOKPARAM_MAX_COMPLETION_TOKENS);
+    assert_int_equal(conf.provider.routes[2].max_tokens_param,
+                     CG_TOKPARAM_MAX_TOKENS);
+    assert_int_equal(conf.provider.routes[0].auth, CG_AUTH_DEFAULT);
+    assert_int_equal(conf.budget.nprices, 1);
+    assert_int_equal(conf.budget.prices[0].input, 3000000);
+    assert_non_null(conf.session.tokens);
+    assert_string_equal(conf.session.tokens->name, "svc");
+    assert_int_equal(conf.provider.keys.n, 1);
+    assert_string_equal(conf.provider.keys.v[0].name, "main");
+    cg_conf_free(&conf);
+
+    expect_load_error("[route]\nmodel = m\n", "unknown section [route]");
+    expect_load_error("[route bad/name]\nmodel = m\n", "a route name is");
+    expect_load_error("[route r]\nmodel = m\napi_key = env:K\ncolour = 1\n",
+                      "unknown key [route r] colour");
+    expect_load_error("[route r]\nmodel = m\napi_key = env:K\n"
+                      "auth = basic\n", "[route] auth must be bearer, "
+                      "api-key or x-api-key (or empty)");
+    expect_load_error("[price m]\nin = 3\n", "unknown key [price m] in");
+    expect_load_error("[session]\nmode = signed, cookie\n",
+                      "[session] mode must be a list of signed, jwt, "
+                      "php-files or php-memcached");
+    expect_load_error("[log]\non_write_error = ignore\n",
+                      "[log] on_write_error must be refuse or continue");
+    expect_load_error("[budget]\non_store_error = local\n",
+                      "[budget] on_store_error must be deny or allow");
+}
+
 int
 main(void)
 {
@@ -891,6 +1161,9 @@ main(void)
         cmocka_unit_test_teardown(test_key_split_across_scan_buffer,
                                   teardown),
         cmocka_unit_test_teardown(test_empty_unknown_section, teardown),
+        cmocka_unit_test_teardown(test_registry_driver, teardown),
+        cmocka_unit_test_teardown(test_registry_sections, teardown),
+        cmocka_unit_test_teardown(test_registry_named_and_enums, teardown),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -22,11 +22,11 @@ setup(void **state)
 
     (void) state;
     assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
-    conf.session_secret.data = (unsigned char *) strdup(
+    conf.session.secret.data = (unsigned char *) strdup(
         "0123456789abcdef0123456789abcdef");
-    conf.session_secret.len = 32;
-    free(conf.guard_allowed_hosts);
-    conf.guard_allowed_hosts = strdup("docs.example.com");
+    conf.session.secret.len = 32;
+    free(conf.guard.allowed_hosts);
+    conf.guard.allowed_hosts = strdup("docs.example.com");
     assert_int_equal(cg_guardset_init(&gs, &conf, err, sizeof(err)), 0);
     return 0;
 }
@@ -106,18 +106,18 @@ test_check(void **state)
     char err[300];
 
     (void) state;
-    free(conf.guard_patterns);
-    conf.guard_patterns = strdup("/no/file:");
+    free(conf.guard.patterns);
+    conf.guard.patterns = strdup("/no/file:");
     assert_int_equal(cg_guardset_check(&conf, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "injection_patterns"));
-    free(conf.guard_patterns);
-    conf.guard_patterns = strdup("");
-    free(conf.pii_key_ref);
-    conf.pii_key_ref = strdup("env:CG_TEST_NO_SUCH_VARIABLE");
+    free(conf.guard.patterns);
+    conf.guard.patterns = strdup("");
+    free(conf.pii.key_ref);
+    conf.pii.key_ref = strdup("env:CG_TEST_NO_SUCH_VARIABLE");
     assert_int_equal(cg_guardset_check(&conf, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "[pii] key"));
-    free(conf.pii_key_ref);
-    conf.pii_key_ref = strdup("");
+    free(conf.pii.key_ref);
+    conf.pii.key_ref = strdup("");
     assert_int_equal(cg_guardset_check(&conf, err, sizeof(err)), 0);
 }
 

@@ -117,16 +117,16 @@ static void
 test_admit_custom_path(void **state)
 {
     cg_req_t r;
-    char    *saved = conf.chat_path;
+    char    *saved = conf.http.chat_path;
 
     (void) state;
-    conf.chat_path = "/v1/chat";
+    conf.http.chat_path = "/v1/chat";
     good_req(&r);
     r.uri = "/v1/chat";
     expect_admit(&r, CG_OK);
     good_req(&r);
     expect_admit(&r, CG_E_NOT_FOUND);
-    conf.chat_path = saved;
+    conf.http.chat_path = saved;
 }
 
 
@@ -211,11 +211,11 @@ test_admit_content_length(void **state)
     expect_admit(&r, CG_OK);
 
     /* At max_body and one over. */
-    snprintf(big, sizeof(big), "%ld", conf.max_body);
+    snprintf(big, sizeof(big), "%ld", conf.http.max_body);
     good_req(&r);
     r.content_length = big;
     expect_admit(&r, CG_OK);
-    snprintf(big, sizeof(big), "%ld", conf.max_body + 1);
+    snprintf(big, sizeof(big), "%ld", conf.http.max_body + 1);
     good_req(&r);
     r.content_length = big;
     expect_admit(&r, CG_E_TOO_LARGE);

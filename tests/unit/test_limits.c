@@ -391,10 +391,10 @@ test_conf_price(void **state)
     fclose(f);
     assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
     assert_int_equal(cg_conf_load(&conf, path, err, sizeof(err)), 0);
-    assert_int_equal(conf.budget_user_daily, 2500000);
-    assert_int_equal(conf.nprices, 1);
-    assert_int_equal(conf.prices[0].output, 15000000);
-    assert_int_equal(conf.prices[0].cache_read, 300000);
+    assert_int_equal(conf.budget.user_daily, 2500000);
+    assert_int_equal(conf.budget.nprices, 1);
+    assert_int_equal(conf.budget.prices[0].output, 15000000);
+    assert_int_equal(conf.budget.prices[0].cache_read, 300000);
     cg_conf_free(&conf);
     f = fopen(path, "w");
     fputs("[session]\nsecret = env:X\n[provider]\napi_key = env:Y\n"

@@ -53,16 +53,17 @@ test_build(void **state)
 
     (void) state;
     load(&conf, ROUTES);
-    n = cg_plan_build(&conf, cg_conf_route(&conf, "default", 7), NULL, NULL,
-                      plan);
+    n = cg_plan_build(&conf, cg_provider_route_find(&conf, "default", 7),
+                      NULL, NULL, plan);
     /* default, its fallback a, then a's b. */
     assert_int_equal(n, 3);
     assert_string_equal(plan[0]->name, "default");
     assert_string_equal(plan[1]->name, "a");
     assert_string_equal(plan[2]->name, "b");
     /* From b: b alone. */
-    assert_int_equal(cg_plan_build(&conf, cg_conf_route(&conf, "b", 1), NULL,
-                                   NULL, plan), 1);
+    assert_int_equal(cg_plan_build(&conf,
+                                   cg_provider_route_find(&conf, "b", 1),
+                                   NULL, NULL, plan), 1);
     cg_conf_free(&conf);
 }
 
@@ -76,11 +77,12 @@ test_worst(void **state)
     (void) state;
     load(&conf, ROUTES);
     /* a: 3 tries of 10 s + 2 waits of 1 s; then b: 5 s. */
-    assert_int_equal(cg_plan_worst_ms(&conf, cg_conf_route(&conf, "a", 1)),
+    assert_int_equal(cg_plan_worst_ms(&conf,
+                                      cg_provider_route_find(&conf, "a", 1)),
                      37000);
     /* default: 1 s, then a and b. */
-    assert_int_equal(cg_plan_worst_ms(&conf,
-                                      cg_conf_route(&conf, "default", 7)),
+    assert_int_equal(cg_plan_worst_ms(&conf, cg_provider_route_find(&conf,
+                                                        "default", 7)),
                      38000);
     /* The in-flight slot outlives the longest plan (plus 30 s), not the
      * longest single route (a: 30 s). */
