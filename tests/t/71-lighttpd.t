@@ -15,14 +15,7 @@ sub chat_ok {
     my $r = $t->chat(message => 'hello through lighttpd');
     is($r->{status}, 200, "$what: a chat request succeeds");
     like($r->{json}{text} // '', qr/mock reply/, "$what: with the answer");
-    # Issue 18: the server joins two Origin lines into one value.
-    my $dup = $t->chat(headers => { Origin => ['https://app.test', 'https://evil.test'] });
-    is($dup->{status}, 400, "$what: two Origin lines are refused");
-    is(($dup->{json}{error}{type} // ''), 'invalid_request', "$what: as invalid_request");
-    my $tok = $t->mint('alice');
-    $dup = $t->chat(token => undef, headers => { Origin => 'https://app.test',
-        Cookie => ["chatgate_session=$tok", "chatgate_session=$tok"] });
-    is($dup->{status}, 400, "$what: two Cookie lines with the session are refused");
+    $t->check_dup_headers($what);      # lighttpd joins them: "a, b"
 }
 
 {
