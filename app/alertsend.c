@@ -57,7 +57,7 @@ cg_alertsend_discard(char *p, size_t size, size_t n, void *ud)
 static void
 cg_alertsend_webhook(const char *url, const cg_buf_t *line)
 {
-    json_object        *o, *msg = NULL, *body;
+    json_object        *o, *msg = NULL, *host = NULL, *body;
     struct curl_slist  *h;
     CURL               *curl;
     char                text[512];
@@ -67,8 +67,10 @@ cg_alertsend_webhook(const char *url, const cg_buf_t *line)
         return;
     }
     json_object_object_get_ex(o, "message", &msg);
-    snprintf(text, sizeof(text), "chatgate alert: %s",
-             msg ? json_object_get_string(msg) : "?");
+    json_object_object_get_ex(o, "host", &host);
+    snprintf(text, sizeof(text), "chatgate alert: %s (on %s)",
+             msg ? json_object_get_string(msg) : "?",
+             host ? json_object_get_string(host) : "?");
     body = json_object_new_object();
     json_object_object_add(body, "text", json_object_new_string(text));
     curl = curl_easy_init();

@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ typedef struct {
     json_object *findings;
     int          counts[4];
     time_t       now;
+    const char  *php_user;      /* the account PHP runs as, or NULL */
 } cg_audit_t;
 
 static const char *cg_sev_names[] = { "info", "low", "medium", "high" };
@@ -108,6 +110,89 @@ cg_audit_file(const char *path, const struct stat *st, int writers)
 }
 
 
+/* --- PHP and the session secret (issue 19) --- */
+
+/* The account PHP code runs as: [session] php_file_owner, else Debian's
+ * www-data (mod_php, and php-fpm's default pool), when it exists. */
+static const char *
+cg_audit_php_user(const cg_conf_t *conf)
+{
+    if (conf->session.php_file_owner[0]) {
+        return conf->session.php_file_owner;
+    }
+    return getpwnam("www-data") ? "www-data" : NULL;
+}
+
+
+static int
+cg_audit_readable_by(const struct stat *st, const char *user)
+{
+    cg_accounts_t acc;
+    size_t        i;
+    int           yes = 0;
+
+    if (cg_access_who(st, CG_ACCESS_READ, NULL, NULL, &acc) != 0) {
+        return 0;
+    }
+    yes = acc.everyone;
+    for (i = 0; i < acc.n && !yes; i++) {
+        yes = strcmp(acc.names[i], user) == 0;
+    }
+    cg_accounts_free(&acc);
+    return yes;
+}
+
+
+/* Any PHP code on the site runs as the PHP user: a secret it can read is
+ * a secret every PHP script (and every upload that becomes one) has. */
+static void
+cg_audit_php_reads(cg_audit_t *a, const char *subject, const char *what,
+                   const char *path, const struct stat *st)
+{
+    if (a->php_user && !(st->st_mode & S_IROTH)
+        && cg_audit_readable_by(st, a->php_user)) {
+        cg_audit_find(a, CG_HIGH, subject, "%s %s is readable by %s, the "
+                      "account PHP runs as: any PHP code on the site can "
+                      "read it; make it root:chatgate-keys 0640 and run "
+                      "chatgate with [server] group = chatgate-keys, a "
+                      "group %s is not in (docs/keys.md)", what, path,
+                      a->php_user, a->php_user);
+    }
+}
+
+
+/* Whoever reads [session] secret (or jwt_secret) can forge a session for
+ * any user: it is audited like a provider key. */
+static void
+cg_audit_session_secret(cg_audit_t *a, const cg_conf_t *conf)
+{
+    const char  *refs[] = { conf->session.secret_ref,
+                            conf->session.jwt_secret_ref };
+    const char  *names[] = { "[session] secret", "[session] jwt_secret" };
+    json_object *arr = json_object_new_array();
+    struct stat  st;
+    char         path[4096];
+    size_t       i;
+
+    for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+        if (refs[i] == NULL || cg_secret_path(refs[i], path, sizeof(path))
+            || stat(path, &st) != 0) {
+            continue;
+        }
+        json_object_array_add(arr, cg_audit_file(path, &st, 0));
+        if (st.st_mode & S_IROTH) {
+            cg_audit_find(a, CG_HIGH, names[i], "%s file %s is readable by "
+                          "everyone (mode %04o): anyone can forge any "
+                          "user's session", names[i], path,
+                          (unsigned) (st.st_mode & 07777));
+        }
+        cg_audit_php_reads(a, names[i], "session secret file", path, &st);
+    }
+    json_object_object_add(a->root, "session_secrets", arr);
+}
+/* --- end PHP and the session secret --- */
+
+
 static void
 cg_audit_key_file(cg_audit_t *a, const cg_key_t *k, json_object *jk)
 {
@@ -127,6 +212,7 @@ cg_audit_key_file(cg_audit_t *a, const cg_key_t *k, json_object *jk)
         return;     /* the load error already says why */
     }
     json_object_object_add(jk, "file", cg_audit_file(path, &st, 0));
+    cg_audit_php_reads(a, k->name, "key file", path, &st);
     if (st.st_mode & S_IROTH) {
         cg_audit_find(a, CG_HIGH, k->name, "key file %s is readable by "
                       "everyone (mode %04o)", path,
@@ -636,7 +722,9 @@ cg_audit_run(const char *path, int json)
                            cg_env_name(conf->provider.environment)));
     json_object_object_add(a.root, "usage_log",
                            json_object_new_string(conf->log.usage_log));
+    a.php_user = cg_audit_php_user(conf);
     cg_audit_keys(&a, conf);
+    cg_audit_session_secret(&a, conf);
     cg_audit_socket(&a, conf);
     cg_audit_config(&a, path);
     cg_audit_status_page(&a, conf);

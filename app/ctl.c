@@ -1,4 +1,5 @@
 #include "ctl.h"
+#include "masterctl.h"
 
 #include "provider/keys.h"
 #include "provider/provider.h"
@@ -16,31 +17,7 @@
 int
 cg_ctl_reload(const cg_conf_t *conf)
 {
-    FILE *f;
-    long  pid = 0;
-
-    if (conf->server.pid_file == NULL || conf->server.pid_file[0] == '\0') {
-        fprintf(stderr, "chatgate: reload needs [server] pid_file\n");
-        return 1;
-    }
-    f = fopen(conf->server.pid_file, "re");
-    if (f == NULL || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
-        fprintf(stderr, "chatgate: cannot read a pid from %s\n",
-                conf->server.pid_file);
-        if (f) {
-            fclose(f);
-        }
-        return 1;
-    }
-    fclose(f);
-    if (kill((pid_t) pid, SIGHUP) != 0) {
-        fprintf(stderr, "chatgate: cannot signal %ld: %s\n", pid,
-                strerror(errno));
-        return 1;
-    }
-    printf("chatgate: sent SIGHUP to %ld; the error log says whether the "
-           "reload was accepted\n", pid);
-    return 0;
+    return cg_masterctl_reload(conf->server.pid_file, conf->log.error_log);
 }
 
 

@@ -2,23 +2,18 @@
  * chatgate: a FastCGI application server that lets a website offer AI chat
  * without exposing its provider key. Commands:
  *
- *   chatgate serve -c FILE          run the master and its workers (or,
- *                                    on an inherited fd 0 socket, one
- *                                    worker for the spawner)
- *   chatgate check -c FILE          validate the config (like nginx -t)
- *   chatgate mint  -c FILE USER [--ttl SECONDS]
- *                                    print a signed session token for USER
- *   chatgate keys                   list every config key with its default
- *   chatgate reload -c FILE         SIGHUP the running master (re-reads keys)
- *   chatgate probe  -c FILE [--key NAME]
- *                                    one minimal provider call through a key
- *   chatgate audit  -c FILE [--json] who and what can reach the keys
+ * serve, check, mint, keys, reload, probe, audit, report, version; each
+ * one's synopsis and --help text is in help.c, and chatgate(8) says the
+ * same at length.
  */
 #include "audit.h"
 #include "confopen.h"
 #include "ctl.h"
+#include "help.h"
 #include "log.h"
 #include "master.h"
+#include "masterctl.h"
+#include "preflight.h"
 #include "report_cmd.h"
 
 #include "conf/config.h"
@@ -31,26 +26,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define CG_DEFAULT_CONF  "/etc/chatgate/chatgate.ini"
-#define CG_VERSION       "0.1.0"
-
-
-static void
-cg_usage(FILE *f)
+/* What a command line mistake gets: the list of commands, exit 2. */
+static int
+cg_usage_error(void)
 {
-    fprintf(f,
-        "usage: chatgate serve [-c FILE]\n"
-        "       chatgate check [-c FILE]\n"
-        "       chatgate mint  [-c FILE] USER [--ttl SECONDS]\n"
-        "       chatgate reload [-c FILE]\n"
-        "       chatgate probe [-c FILE] [--key NAME]\n"
-        "       chatgate audit [-c FILE] [--json]\n"
-        "       chatgate report [-c FILE] [--log PATH...] [--since DATE] "
-        "[--until DATE]\n"
-        "                       [--by user|day|route|key] [--json|--csv]\n"
-        "       chatgate keys\n"
-        "       chatgate version\n"
-        "The default config file is " CG_DEFAULT_CONF ".\n");
+    cg_help_usage(stderr);
+    return 2;
 }
 
 
@@ -123,10 +104,11 @@ cg_main_check_print(const cg_conf_t *conf, const char *path)
 }
 
 
-/* reload needs only [server] pid_file: no secrets are read (the master
- * checks the file itself, as `check` would, before it takes it). */
+/* reload and reopen need only [server] pid_file and [log] error_log: no
+ * secrets are read (the master checks the file itself, as `check`
+ * would, before it takes it). */
 static int
-cg_main_reload(const char *path)
+cg_main_reload(const char *path, int reopen)
 {
     cg_conf_t *conf = cg_main_load(path, CG_OPEN_SETTINGS);
     int        rc;
@@ -134,7 +116,8 @@ cg_main_reload(const char *path)
     if (conf == NULL) {
         return 1;
     }
-    rc = cg_ctl_reload(conf);
+    rc = reopen ? cg_masterctl_reopen(conf->server.pid_file)
+                : cg_ctl_reload(conf);
     cg_confclose(conf);
     return rc;
 }
@@ -160,8 +143,22 @@ main(int argc, char **argv)
     int         i, rc, json = 0;
 
     if (argc < 2) {
-        cg_usage(stderr);
-        return 2;
+        return cg_usage_error();
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0
+        || strcmp(argv[1], "-h") == 0) {
+        if (argc > 2) {
+            return cg_help_command(argv[2]);
+        }
+        cg_help_usage(stdout);
+        return 0;
+    }
+    if (cg_help_known(argv[1]) && cg_help_wanted(argc, argv)) {
+        return cg_help_command(argv[1]);
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("chatgate %s\n", CG_VERSION);
+        return 0;
     }
     if (strcmp(argv[1], "report") == 0) {
         return cg_report_main(argc - 1, argv + 1);
@@ -179,35 +176,23 @@ main(int argc, char **argv)
         } else if (user == NULL && argv[i][0] != '-') {
             user = argv[i];
         } else {
-            cg_usage(stderr);
-            return 2;
+            return cg_usage_error();
         }
-    }
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("chatgate %s\n", CG_VERSION);
-        return 0;
     }
     if (strcmp(cmd, "keys") == 0) {
         return cg_main_keys();
     }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
-        cg_usage(stdout);
-        return 0;
+    if (!cg_help_known(cmd)) {
+        return cg_usage_error();
     }
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0
-        && strcmp(cmd, "mint") != 0 && strcmp(cmd, "reload") != 0
-        && strcmp(cmd, "probe") != 0 && strcmp(cmd, "audit") != 0) {
-        cg_usage(stderr);
-        return 2;
-    }
-    if (strcmp(cmd, "audit") == 0 || strcmp(cmd, "reload") == 0) {
+    if (strcmp(cmd, "audit") == 0 || strcmp(cmd, "reload") == 0
+        || strcmp(cmd, "reopen") == 0) {
         cg_main_harden();
         return strcmp(cmd, "audit") == 0 ? cg_audit_run(path, json)
-                                         : cg_main_reload(path);
+               : cg_main_reload(path, strcmp(cmd, "reopen") == 0);
     }
     if ((strcmp(cmd, "mint") == 0) != (user != NULL)) {
-        cg_usage(stderr);
-        return 2;
+        return cg_usage_error();
     }
     cg_main_harden();
     conf = cg_main_load(path, strcmp(cmd, "mint") == 0 ? CG_OPEN_SESSION
@@ -215,7 +200,11 @@ main(int argc, char **argv)
     if (conf == NULL) {
         return 1;
     }
-    if (strcmp(cmd, "check") == 0) {
+    if (strcmp(cmd, "check") == 0 && (rc = cg_preflight(conf)) != 0) {
+        fprintf(stderr, "chatgate: %s: %d problem%s above; serve would not "
+                "start\n", path, rc, rc == 1 ? "" : "s");
+        rc = 1;
+    } else if (strcmp(cmd, "check") == 0) {
         cg_main_check_print(conf, path);
         cg_ctl_check_keys(conf);
         rc = 0;

@@ -1,5 +1,8 @@
 #include "master.h"
+#include "acl.h"
+#include "cleanup.h"
 #include "confopen.h"
+#include "confwatch.h"
 #include "keylog.h"
 #include "log.h"
 #include "scoreboard.h"
@@ -53,7 +56,14 @@ typedef struct {
     int         crashes;
     double      crash_window;
     double      ondemand_after; /* ondemand: no new fork before this */
+    int         owed;           /* workers that left unasked, to replace */
+    int         start_failures; /* in a row, with no worker serving */
+    int         exit_code;
 } cg_master_t;
+
+/* Workers in a row that could not start, with none serving, before the
+ * master gives up instead of respawning forever. */
+#define CG_MASTER_START_TRIES  3
 
 static int cg_master_pipe[2] = { -1, -1 };
 
@@ -355,11 +365,17 @@ cg_master_retire_idle(cg_master_t *m, long long min_idle_ms, const char *why)
 }
 
 
+/* The status page's respawns counts replacements of workers that left
+ * unasked (a crash, a failed start, max_requests), not the first forks,
+ * a reload's new generation or a dynamic pool growing. */
 static void
 cg_master_spawn_n(cg_master_t *m, int n)
 {
     while (n-- > 0 && cg_master_spawn(m) == 0) {
-        atomic_fetch_add(&m->sb.c->respawns, 1);
+        if (m->owed > 0) {
+            m->owed--;
+            atomic_fetch_add(&m->sb.c->respawns, 1);
+        }
     }
 }
 
@@ -464,11 +480,67 @@ cg_master_note_crash(cg_master_t *m, double now)
 }
 
 
+/* 1 when a worker of the current generation has a thread up (idle or
+ * busy): the pool can serve. */
+static int
+cg_master_serving(cg_master_t *m)
+{
+    int i, j;
+
+    for (i = 0; i < m->nslots; i++) {
+        if (m->slots[i].pid == 0 || m->slots[i].generation != m->generation) {
+            continue;
+        }
+        for (j = 0; j < m->threads; j++) {
+            if (atomic_load(&cg_sb_thread(&m->sb, i, j)->state)
+                != CG_SB_EMPTY) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+
+static void
+cg_master_stop(cg_master_t *m, int sig);
+
+
+/* A worker could not start (it logged why). When none serves and this
+ * keeps happening, no worker ever will: stop, and exit non-zero. */
+static void
+cg_master_start_failed(cg_master_t *m)
+{
+    if (cg_master_serving(m)) {
+        m->start_failures = 0;
+        return;
+    }
+    if (++m->start_failures >= CG_MASTER_START_TRIES) {
+        cg_log(CG_LOG_ERROR, "no worker can start (%d in a row failed; "
+               "\"worker start failed\" above says why): stopping",
+               m->start_failures);
+        m->exit_code = 1;
+        cg_master_stop(m, SIGTERM);
+    }
+}
+
+
 static void
 cg_master_reap_one(cg_master_t *m, int i, int status, double now)
 {
     cg_slot_t *s = &m->slots[i];
 
+    if (!s->retiring && !m->stopping && s->generation == m->generation) {
+        m->owed++;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == CG_WORKER_EXIT_START
+        && !m->stopping && s->generation == m->generation) {
+        s->pid = 0;
+        cg_master_clear_slot(m, i);
+        cg_master_note_crash(m, now);
+        cg_master_start_failed(m);
+        return;
+    }
     if (s->killed || (WIFEXITED(status)
                       && WEXITSTATUS(status) == CG_WORKER_EXIT_TERMINATED)) {
         /* request_terminate_timeout: expected, not a crash */
@@ -723,12 +795,16 @@ cg_master_socket_owner(const cg_conf_t *conf)
             && conf->server.socket_group[0] == '\0')) {
         return 0;
     }
-    if ((conf->server.socket_owner[0]
-         && (pw = getpwnam(conf->server.socket_owner)) == NULL)
-        || (conf->server.socket_group[0]
-            && (gr = getgrnam(conf->server.socket_group)) == NULL)) {
-        cg_log(CG_LOG_ERROR, "socket_owner/socket_group: no such user or "
-               "group");
+    if (conf->server.socket_owner[0]
+        && (pw = getpwnam(conf->server.socket_owner)) == NULL) {
+        cg_log(CG_LOG_ERROR, "[server] socket_owner %s: no such user",
+               conf->server.socket_owner);
+        return -1;
+    }
+    if (conf->server.socket_group[0]
+        && (gr = getgrnam(conf->server.socket_group)) == NULL) {
+        cg_log(CG_LOG_ERROR, "[server] socket_group %s: no such group",
+               conf->server.socket_group);
         return -1;
     }
     if (chown(conf->server.listen, pw ? pw->pw_uid : (uid_t) -1,
@@ -738,6 +814,26 @@ cg_master_socket_owner(const cg_conf_t *conf)
         return -1;
     }
     return 0;
+}
+
+
+/* Started as root with a user to drop to: the pid file and socket made
+ * as root must still go at exit (cleanup.h). */
+static void
+cg_master_cleaner(cg_master_t *m)
+{
+    struct passwd *pw;
+
+    if (geteuid() != 0 || m->conf->server.user[0] == '\0'
+        || (pw = getpwnam(m->conf->server.user)) == NULL) {
+        return;
+    }
+    if (cg_cleanup_spawn(m->conf, m->conf->server.pid_file,
+                         m->own_socket ? m->conf->server.listen : NULL,
+                         pw->pw_uid) != 0) {
+        cg_log(CG_LOG_WARN, "cannot start the helper that removes the pid "
+               "file and socket at exit: %s", strerror(errno));
+    }
 }
 
 
@@ -756,10 +852,15 @@ cg_master_drop(const cg_conf_t *conf)
         }
         return 0;
     }
-    pw = getpwnam(conf->server.user);
+    if ((pw = getpwnam(conf->server.user)) == NULL) {
+        cg_log(CG_LOG_ERROR, "[server] user %s: no such user",
+               conf->server.user);
+        return -1;
+    }
     gr = conf->server.group[0] ? getgrnam(conf->server.group) : NULL;
-    if (pw == NULL || (conf->server.group[0] && gr == NULL)) {
-        cg_log(CG_LOG_ERROR, "[server] user/group: no such user or group");
+    if (conf->server.group[0] && gr == NULL) {
+        cg_log(CG_LOG_ERROR, "[server] group %s: no such group",
+               conf->server.group);
         return -1;
     }
     gid = gr ? gr->gr_gid : pw->pw_gid;
@@ -838,6 +939,7 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
     atomic_store(&sb.procs[0].pid, (int) getpid());
     cg_log(CG_LOG_NOTICE, "serving on the inherited socket (provider key "
            "%s)", conf->provider.api_key.fp);
+    cg_confwatch_start(conf_path);  /* no master to reload: see confwatch.h */
     rc = cg_worker_run(conf, 0, &sb, 0, 1);
     cg_sb_destroy(&sb);
     cg_confclose(conf);
@@ -884,14 +986,24 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     m.master_pid = getpid();
     m.threads = conf->server.threads;
     m.nslots = cg_master_max_children(conf) * 2 + 2;
-    if (cg_master_signals() != 0 || cg_master_open(&m) != 0
+    if (cg_master_signals() != 0
         || cg_sb_create(&m.sb, m.nslots, m.threads) != 0) {
         cg_log(CG_LOG_ERROR, "cannot start: %s", strerror(errno));
         return 1;
     }
+    if (cg_master_open(&m) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: see the line above");
+        return 1;
+    }
     cg_master_pid_file(conf, 1);
-    if (cg_master_drop(conf) != 0 || cg_upstream_global_init() != 0) {
-        cg_log(CG_LOG_ERROR, "cannot start");
+    cg_master_cleaner(&m);
+    if (cg_master_drop(conf) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: see the line above");
+        return 1;
+    }
+    if (cg_upstream_global_init() != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: the HTTP client (libcurl) "
+               "failed to initialise");
         return 1;
     }
     cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
@@ -915,5 +1027,5 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     cg_sb_destroy(&m.sb);
     cg_confclose(m.conf);
     cg_secret_env_clear();
-    return 0;
+    return m.exit_code;
 }

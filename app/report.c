@@ -1,4 +1,5 @@
 #include "report_cmd.h"
+#include "help.h"
 #include "log/report.h"
 
 #include "core/buf.h"
@@ -169,7 +170,7 @@ cg_report_main(int argc, char **argv)
     /* The config gives prices and the log path; with --log and no -c it
      * is optional (lines carrying cost_micro_usd need no prices). */
     conf = cg_report_load_conf(a.conf_path ? a.conf_path
-                                           : "/etc/chatgate/chatgate.ini",
+                                           : CG_DEFAULT_CONF,
                                a.conf_path != NULL || a.nlogs == 0);
     if (conf == NULL) {
         cg_report_free(&rp);

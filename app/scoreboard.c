@@ -111,6 +111,11 @@ cg_sb_count(cg_sb_counters_t *c, const cg_req_t *r)
         atomic_fetch_add(&c->tokens_out,
                          (unsigned long long) r->output_tokens);
     }
+    /* The same cost the usage line carries (and `report` sums). */
+    if (r->cost_micro_usd > 0) {
+        atomic_fetch_add(&c->spend_microusd,
+                         (unsigned long long) r->cost_micro_usd);
+    }
 }
 
 

@@ -53,7 +53,7 @@ typedef struct {
     atomic_ullong       latency_count;
     atomic_ullong       tokens_in;
     atomic_ullong       tokens_out;
-    atomic_ullong       spend_microusd;  /* filled by the budgets module */
+    atomic_ullong       spend_microusd;  /* the usage lines' cost_micro_usd */
     atomic_ullong       respawns;
     atomic_ullong       terminated;      /* killed by request_terminate */
     atomic_llong        started_wall;

@@ -1,4 +1,6 @@
 #include "worker.h"
+#include "confwatch.h"
+#include "outage.h"
 #include "acl.h"
 #include "alertsend.h"
 #include "log.h"
@@ -39,6 +41,9 @@
  * the first large free, and the freed space of a thread's arena is then
  * kept for ever: a worker kept every large request's memory. */
 #define CG_WORKER_MMAP_THRESHOLD  (256 * 1024)
+/* The signal loop wakes every 100 ms; the config is looked at every 10th
+ * time (confwatch.h: under a spawner only). */
+#define CG_WORKER_WATCH_TICKS  10
 
 typedef struct cg_wproc_s cg_wproc_t;
 
@@ -414,6 +419,7 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_buf_reset(&w->out);
         cg_http_response(r, &w->out);
     }
+    cg_outage_note(w->conf, r);
     /* No flush here: FCGX_Finish_r writes what is buffered together with
      * the end records, one write(2) and one nginx wake-up instead of two. */
     if (cg_worker_put_answer(w, r, fr) < 0) {
@@ -723,9 +729,14 @@ cg_worker_signals(cg_wproc_t *p, const sigset_t *set)
     struct timespec ts = { 0, 100 * 1000 * 1000 };
     double          deadline = 0;
     int             sig;
+    unsigned        ticks = 0;
 
     while (atomic_load(&p->running) > 0) {
         sig = sigtimedwait(set, NULL, &ts);
+        if ((sig == SIGHUP || ++ticks % CG_WORKER_WATCH_TICKS == 0)
+            && !atomic_load(&p->stop) && cg_confwatch_poll(sig == SIGHUP)) {
+            cg_worker_stop(p);
+        }
         if (sig == SIGUSR1) {
             cg_log_reopen();
             atomic_fetch_add(&p->reopen, 1);
@@ -822,7 +833,7 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
                      sizeof(err))
         != 0) {
         cg_log(CG_LOG_ERROR, "allowed_clients: %s", err);
-        return 1;
+        return CG_WORKER_EXIT_START;
     }
     /* The listening socket is shared by every worker; accept() after a
      * poll() must not block when another process won the race. */
@@ -830,7 +841,7 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     if (p.dead_fd < 0 || p.stop_fd < 0 || p.threads == NULL
         || FCGX_Init() != 0 || cg_worker_start(&p) != 0) {
         cg_worker_stop(&p);
-        rc = 1;
+        rc = CG_WORKER_EXIT_START;
     }
     cg_worker_signals(&p, &set);
     cg_worker_finish(&p);

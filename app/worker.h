@@ -18,6 +18,9 @@
 /* Exit status of a worker that left after answering requests past
  * request_terminate_timeout with 504: not a crash. */
 #define CG_WORKER_EXIT_TERMINATED  75
+/* Exit status of a worker that could not start (it logged why): after a
+ * few in a row with none serving, the master gives up (EX_CONFIG). */
+#define CG_WORKER_EXIT_START       78
 
 /* Serves on listen_fd with nthreads threads, recording into scoreboard
  * process slot `slot`, until told to stop; returns the exit status. */

@@ -1,6 +1,7 @@
 #include "core/secret.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,9 +139,16 @@ cg_secret_check_custody(const struct stat *st, const char *path, char *err,
         return -1;
     }
     if (!cg_secret_trusted_owner(st->st_uid, svc)) {
-        snprintf(err, errlen, "secret file:%s is owned by uid %u, not by "
-                 "root or the service user (uid %u); chown it", path,
-                 (unsigned) st->st_uid, (unsigned) svc);
+        struct passwd *pw = getpwuid(st->st_uid);
+        char           owner[64];
+
+        snprintf(owner, sizeof(owner), "%s", pw ? pw->pw_name : "?");
+        pw = getpwuid(svc);
+        snprintf(err, errlen, "secret file:%s is owned by %s (uid %u), not "
+                 "by root, the account chatgate runs as (%s, uid %u), "
+                 "[server] user or the config file's owner; chown it",
+                 path, owner, (unsigned) st->st_uid, pw ? pw->pw_name : "?",
+                 (unsigned) svc);
         return -1;
     }
     return 0;
@@ -158,9 +166,17 @@ cg_secret_load_file(cg_secret_t *s, const char *path, char *err,
     int          fd, rc;
 
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ELOOP) {
+        /* A link could be repointed by whoever owns its directory. */
+        snprintf(err, errlen, "secret file:%s is a symbolic link, and "
+                 "symbolic links are refused; name the file itself", path);
+        return -1;
+    }
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open secret file:%s: %s", path,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot open secret file:%s: %s%s", path,
+                 strerror(errno), errno == EACCES ? " (it must be readable "
+                 "by the account chatgate runs as, [server] user after the "
+                 "drop, e.g. through [server] group)" : "");
         return -1;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -3,6 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Caps are kept in micro-dollars; people read dollars. */
+#define CG_ALERT_MICRO_PER_USD  1e6
 
 #define CG_ALERT_DOWN_PERIOD  300
 
@@ -93,6 +97,19 @@ cg_alert_seen(cg_alert_t *a, uint64_t h, time_t now, time_t until)
 }
 
 
+/* The machine the alert comes from: whoever reads it may run several. */
+static const char *
+cg_alert_host(void)
+{
+    static char host[256];
+
+    if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) != 0) {
+        snprintf(host, sizeof(host), "unknown");
+    }
+    return host;
+}
+
+
 static void
 cg_alert_emit(cg_alert_t *a, const char *kind, const char *subject,
               const char *period, const char *message, time_t now)
@@ -115,6 +132,8 @@ cg_alert_emit(cg_alert_t *a, const char *kind, const char *subject,
     cg_buf_add_json_cstr(&a->line, period);
     cg_buf_adds(&a->line, ",\"message\":");
     cg_buf_add_json_cstr(&a->line, message);
+    cg_buf_adds(&a->line, ",\"host\":");
+    cg_buf_add_json_cstr(&a->line, cg_alert_host());
     cg_buf_adds(&a->line, "}\n");
     if (!a->line.oom) {
         a->sink(a->sink_ctx, &a->line);
@@ -172,9 +191,9 @@ cg_alert_one_budget(cg_alert_t *a, const cg_budget_hold_t *h, int s, int p,
         snprintf(subject, sizeof(subject), "%s_%s:%s:%d", scope[s], per[p],
                  s == 0 ? h->caller : "*", a->threshold[i]);
         snprintf(msg, sizeof(msg), "%s %s budget of %s at %d%% (threshold "
-                 "%d%%, cap %llu micro-USD)", scope[s], per[p],
+                 "%d%%, cap $%.2f)", scope[s], per[p],
                  s == 0 ? h->caller : "the site", pct, a->threshold[i],
-                 (unsigned long long) cap);
+                 (double) cap / CG_ALERT_MICRO_PER_USD);
         (void) cg_alert_raise(a, "budget", subject, period,
                               p == 0 ? 2 * 86400 : 32 * 86400, msg, now);
     }

@@ -307,6 +307,8 @@ sub start_nginx {
     my $snippet = slurp("$ROOT/fcgi-conf/nginx/chatgate.conf");
     $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
         or die "socket path not found in fcgi-conf/nginx/chatgate.conf";
+    $snippet =~ s{/usr/local/share/chatgate/errors/}{$ROOT/fcgi-conf/errors/}g
+        or die "error documents not found in fcgi-conf/nginx/chatgate.conf";
     $self->write_file('nginx-chatgate.conf', $snippet, 0644);
     system('cp', '/etc/nginx/fastcgi_params', "$d/fastcgi_params");
     mkdir "$d/nginx-tmp";
@@ -394,7 +396,8 @@ sub give_dir_to_web_user {
 
 # Apache 2.4 in the foreground with its own config in the test dir;
 # $o{conf}: the site's part (usually a file from fcgi-conf/apache/);
-# $o{modules}: extra modules; $o{docroot}: DocumentRoot; $o{port}.
+# $o{modules}: extra modules; $o{docroot}: DocumentRoot; $o{port}; $o{user}:
+# the [user, group] Apache runs as (default: web_user()).
 sub start_apache {
     my ($self, %o) = @_;
     my $port = $o{port} // free_port();
@@ -404,7 +407,7 @@ sub start_apache {
     mkdir "$d/apache-run";
     my @mods = (qw(mpm_event authz_core authz_host alias headers mime
                    rewrite), @{$o{modules} // []});
-    my ($user, $group) = web_user();
+    my ($user, $group) = $o{user} ? @{$o{user}} : web_user();
     my $conf = join "\n",
         (map { "LoadModule ${_}_module /usr/lib/apache2/modules/mod_$_.so" }
          @mods),

@@ -32,25 +32,35 @@ sub chat_ok {
                        ($group ? ('server.socket_group' => $group) : ()),
                        'status.path' => '/chatgate-status');
     my $site = $t->conf_file('apache/chatgate-proxy-fcgi.conf',
-                             '/run/chatgate/chatgate.sock' => $t->{sock});
+                             '/run/chatgate/chatgate.sock' => $t->{sock},
+                             '/usr/local/share/chatgate/errors' => "$CG::ROOT/fcgi-conf/errors");
     $t->start_apache(conf => $site, modules => [qw(proxy proxy_fcgi)]);
     chat_ok($t, 'mod_proxy_fcgi');
     my $s = $t->{http}->get($t->url('/chatgate-status'));
     is($s->{status}, 200, 'mod_proxy_fcgi: the status page is routed');
     like($s->{content}, qr/"requests":1\b/, 'and counts the request');
     $t->check_dup_headers('mod_proxy_fcgi');   # Apache joins them: "a, b"
+    # chatgate down: Apache's own 503 is JSON (ErrorDocument).
+    $t->stop('chatgate');
+    my $r = $t->chat(message => 'nobody home');
+    is($r->{status}, 503, 'mod_proxy_fcgi, chatgate down: 503');
+    like($r->{headers}{'content-type'} // '', qr{^application/json}, 'as JSON');
+    is($r->{json}{error}{type}, 'service_unavailable', 'with chatgate\'s error shape');
 }
 
 # mod_fcgid, server config: Apache starts chatgate through the wrapper.
 sub fcgid_stack {
-    my ($t) = @_;
+    my ($t, $shared) = @_;
     $t->start_memcached;
     $t->start_mock;
     $t->write_config('limits.requests_per_minute' => 0);
-    my $wrapper = $t->conf_file('apache/shared-hosting/chatgate.fcgi',
+    return $t->conf_file('apache/shared-hosting/chatgate.fcgi',
+        '/home/me/chatgate/chatgate' => $t->chatgate_copy,
+        '/home/me/chatgate/chatgate.ini' => $t->{conf},
+        '/home/me/chatgate/error.log' => $t->dir . '/error.log') if $shared;
+    return $t->conf_file('apache/chatgate.fcgi',
         '/usr/local/bin/chatgate' => $t->chatgate_copy,
         '/etc/chatgate/chatgate.ini' => $t->{conf});
-    return $wrapper;
 }
 
 sub fcgid_globals {
@@ -78,7 +88,7 @@ sub fcgid_globals {
 # web root; the URL is still /api/chat.
 {
     my $t = CG->new;
-    my $wrapper = fcgid_stack($t);
+    my $wrapper = fcgid_stack($t, 1);
     my $api = $t->dir . '/htdocs/api';
     mkdir $t->dir . '/htdocs';
     mkdir $api;

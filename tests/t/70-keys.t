@@ -87,7 +87,7 @@ SKIP: {
     skip 'ownership checks need root', 2 unless $> == 0;
     chown 65534, 0, $prod_key;
     ($rc, $out) = check(with_keys('key:prod', undef, $prod));
-    like($out, qr/owned by uid 65534, not by root or the service user/,
+    like($out, qr/owned by \S+ \(uid 65534\), not by root, the account chatgate runs as .*\[server\] user/,
          'a key file owned by another account is refused');
     chown 0, 0, $prod_key;
     ($rc) = check(with_keys('key:prod', undef, $prod));

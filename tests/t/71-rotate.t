@@ -82,7 +82,7 @@ ok((grep { $_->{action} eq 'key_probe' && $_->{detail} =~ /^ok/ }
 # A bad key file is refused on reload; the old (current) key stays.
 chmod 0644, $t->dir . '/provider.key';
 my ($c, $o) = $t->run_chatgate('reload', '-c', $t->{conf});
-is($c, 0, 'chatgate reload signals the master');
+is($c, 1, 'chatgate reload reports the refusal (exit 1)');
 CG::wait_for('refusal', sub { CG::slurp($t->dir . '/error.log') =~ /reload refused/ });
 like(CG::slurp($t->dir . '/error.log'), qr/reload refused.*readable or writable by others/,
      'the refusal says why');
