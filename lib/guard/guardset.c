@@ -117,13 +117,44 @@ cg_gs_pii(cg_guardset_t *gs, const cg_conf_t *conf, char *err, size_t errlen)
 }
 
 
+/* chatgate's own secrets, matched exactly (and in hex and base64): seeing
+ * one in an answer means it leaked into the model's context and must be
+ * rotated. Every provider key it may hold counts: [provider], each route's
+ * and each [key NAME]'s, and the session and JWT secrets. */
+static void
+cg_gs_own_secrets(cg_outguard_conf_t *ogc, const cg_conf_t *conf)
+{
+    const cg_provider_conf_t *pc = &conf->provider;
+    const cg_secret_t *own[] = { &pc->api_key, &conf->session.secret,
+                                 &conf->session.jwt_secret };
+    size_t             i;
+    int                r;
+
+    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        if (own[i]->data != NULL) {
+            (void) cg_outguard_conf_add_secret(ogc, own[i]->data,
+                                               own[i]->len);
+        }
+    }
+    for (r = 0; r < pc->nroutes; r++) {
+        if (pc->routes[r].api_key.data != NULL) {
+            (void) cg_outguard_conf_add_secret(ogc, pc->routes[r].api_key.data,
+                                               pc->routes[r].api_key.len);
+        }
+    }
+    for (i = 0; i < pc->keys.n; i++) {
+        if (pc->keys.v[i].secret.data != NULL) {
+            (void) cg_outguard_conf_add_secret(ogc, pc->keys.v[i].secret.data,
+                                               pc->keys.v[i].secret.len);
+        }
+    }
+}
+
+
 static int
 cg_gs_output(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
              size_t errlen)
 {
-    const cg_secret_t *own[] = { &conf->provider.api_key,
-                                 &conf->session.secret };
-    size_t             i;
 
     gs->ogc = cg_outguard_conf_new();
     if (gs->ogc == NULL
@@ -134,14 +165,7 @@ cg_gs_output(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
     }
     cg_outguard_conf_max_urls(gs->ogc, conf->guard.max_urls);
     cg_outguard_conf_bare_urls(gs->ogc, conf->guard.bare_urls);
-    /* chatgate's own secrets, matched exactly: seeing one in an answer
-     * means it leaked into the model's context and must be rotated. */
-    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-        if (own[i]->data != NULL) {
-            (void) cg_outguard_conf_add_secret(gs->ogc, own[i]->data,
-                                               own[i]->len);
-        }
-    }
+    cg_gs_own_secrets(gs->ogc, conf);
     gs->og = cg_outguard_new(gs->ogc, &gs->map);
     if (gs->og == NULL) {
         snprintf(err, errlen, "[guard] out of memory");

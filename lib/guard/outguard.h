@@ -9,21 +9,29 @@
  *      restores PII placeholders from the request's map, also when a
  *      placeholder arrives split across chunks;
  *   2. neutralises the channels an answer can leak data through once a
- *      browser renders it: markdown images and links (inline, reference and
- *      the "](url)" / "]: url" halves of broken ones), autolinks, HTML
- *      tags (img, a, iframe, any tag with a URL, style or event handler)
- *      and, optionally, bare URLs whose host is not in
- *      the allow-list. The URL is removed and the text kept; data:,
+ *      renderer (CommonMark, GFM, markdown-it, marked) and a browser have
+ *      read it: markdown images and links, parsed as CommonMark parses
+ *      them (what is no link is read on inside), reference definitions,
+ *      autolinks, HTML tags read as the HTML tokenizer reads them (any
+ *      URL-bearing attribute, srcdoc, srcset, style, event handlers, and
+ *      the content of <script> and <style>), and, with bare_urls (the
+ *      default), bare URLs, www. and host-like words. Every URL is decoded
+ *      and read as the WHATWG URL parser reads it (guard/ogurl) before its
+ *      host is judged. The URL is removed and the text kept; data:,
  *      javascript: and every other non-http(s) scheme are never allowed,
- *      and past max_urls allowed URLs the rest are removed too;
+ *      past max_urls allowed URLs the rest are removed too, and what is
+ *      left around a removal can never join into a new construct;
  *   3. redacts secrets as "[REDACTED]": provider key shapes (the patterns of
  *      cg_secret_looks_like_key) and exact strings registered by the caller
- *      (chatgate's own keys), and reports that it did so, so the caller can
- *      raise a "key exposed" alert.
+ *      (chatgate's own keys, also in hex, base64 and base64url), and
+ *      reports that it did so, so the caller can raise a "key exposed"
+ *      alert, also when the key was inside something removed.
  *
  * Text is held back only while a construct may still be open, at most
  * CG_OG_LOOKAHEAD bytes; a construct longer than that is decided on what
- * was seen. It never logs and never keeps text after finish/reset.
+ * was seen. Its cost is linear in the answer. It never logs and never keeps
+ * text after finish/reset. What it guarantees for which renderer:
+ * docs/guards.md; tests/t/81-differential.t holds it to that.
  */
 #ifndef CG_OUTGUARD_H
 #define CG_OUTGUARD_H
@@ -53,9 +61,11 @@ void cg_outguard_conf_free(cg_outguard_conf_t *c);
 int  cg_outguard_conf_allow_hosts(cg_outguard_conf_t *c, const char *list);
 /* Allowed URLs kept per answer; later ones are removed. Default 10. */
 void cg_outguard_conf_max_urls(cg_outguard_conf_t *c, long max);
-/* 1: bare http(s):// URLs in text are checked like links. Default 0. */
+/* 1: bare URLs, www. and host-like words in text are checked (GFM, marked
+ * and linkify make links of them). Default 1. */
 void cg_outguard_conf_bare_urls(cg_outguard_conf_t *c, int on);
-/* Registers a string redacted wherever it appears (copied). */
+/* Registers a string redacted wherever it appears, verbatim, in hex and in
+ * base64/base64url at any offset (copied). */
 int  cg_outguard_conf_add_secret(cg_outguard_conf_t *c, const void *s,
                                  size_t n);
 

@@ -30,6 +30,23 @@ cg_meter_longest_call(const cg_conf_t *conf)
 }
 
 
+/* [limits] concurrent_requests = auto: half of the requests the pool
+ * can serve at once, at least 1, so one caller always leaves room. */
+static long
+cg_meter_concurrent(const cg_conf_t *conf)
+{
+    long children = conf->pool.max_children > 0 ? conf->pool.max_children
+                                                : conf->server.workers;
+    long half = children * (conf->server.threads > 0 ? conf->server.threads
+                                                     : 1) / 2;
+
+    if (conf->limits.concurrent_requests != CG_LIMITS_CONCURRENT_AUTO) {
+        return conf->limits.concurrent_requests;
+    }
+    return half > 0 ? half : 1;
+}
+
+
 void
 cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
 {
@@ -40,7 +57,7 @@ cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
     lim->tpm[CG_SCOPE_CALLER] = conf->limits.tokens_per_minute;
     lim->tpm[CG_SCOPE_ADDR] = conf->limits.addr_tokens_per_minute;
     lim->tpm[CG_SCOPE_GLOBAL] = conf->limits.global_tokens_per_minute;
-    lim->concurrent = conf->limits.concurrent_requests;
+    lim->concurrent = cg_meter_concurrent(conf);
     lim->window = conf->limits.window_seconds;
     /* A slot outlives the longest provider call, plus a margin. */
     lim->inflight_ttl = cg_meter_longest_call(conf);

@@ -24,6 +24,19 @@ cg_meter_conf_money(const cg_conf_cmd_t *cmd, void *base, const char *value,
 }
 
 
+/* "auto", or a count (0: no limit). */
+static int
+cg_meter_conf_concurrent(const cg_conf_cmd_t *cmd, void *base,
+                         const char *value, char *err, size_t errlen)
+{
+    if (strcmp(value, "auto") == 0) {
+        *(long *) ((char *) base + cmd->offset) = CG_LIMITS_CONCURRENT_AUTO;
+        return 0;
+    }
+    return cg_conf_set_long(cmd, base, value, err, errlen);
+}
+
+
 static int
 cg_meter_conf_thresholds(const cg_conf_cmd_t *cmd, const char *value,
                          char *err, size_t errlen)
@@ -74,9 +87,11 @@ static const cg_conf_cmd_t cg_limits_cmds[] = {
     { "limits", "global_tokens_per_minute", cg_conf_set_long,
       CG_OFF(global_tokens_per_minute), "0", 0, 1000000000,
       "tokens for the whole site per window (0: no limit)" },
-    { "limits", "concurrent_requests", cg_conf_set_long,
-      CG_OFF(concurrent_requests), "0", 0, 1000000,
-      "requests one user may have in flight at once (0: no limit)" },
+    { "limits", "concurrent_requests", cg_meter_conf_concurrent,
+      CG_OFF(concurrent_requests), "auto", 0, 1000000,
+      "requests one caller (user or service token) may have in flight at "
+      "once; auto: half the pool (children x threads / 2, at least 1), so "
+      "no caller's slow requests can hold every worker; 0: no limit" },
     { "limits", "window_seconds", cg_conf_set_int, CG_OFF(window_seconds),
       "60", 1, 3600, "length of a rate window (\"per minute\" = 60)" },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }

@@ -6,6 +6,9 @@
 #ifndef CG_METER_CONF_H
 #define CG_METER_CONF_H
 
+/* [limits] concurrent_requests = auto: half the pool. */
+#define CG_LIMITS_CONCURRENT_AUTO  (-1L)
+
 #include <stddef.h>
 #include <stdint.h>
 #include "conf/conf.h"
@@ -34,7 +37,7 @@ typedef struct {
     long    addr_tokens_per_minute;
     long    global_requests_per_minute;
     long    global_tokens_per_minute;
-    long    concurrent_requests;
+    long    concurrent_requests;    /* CG_LIMITS_CONCURRENT_AUTO: auto */
     int     window_seconds;
 } cg_limits_conf_t;
 

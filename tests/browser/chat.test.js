@@ -11,6 +11,7 @@
 'use strict';
 
 const { chromium } = require('playwright-core');
+const launch = require('./launch');
 
 const [base, statsUrl] = process.argv.slice(2);
 const origin = new URL(base).origin;
@@ -68,7 +69,7 @@ async function say(page, text) {
     const last = page.locator('#log > li').last();
     return { cls: await last.getAttribute('class'),
              mode: await last.getAttribute('data-mode'),
-             text: await last.locator('.text').textContent() };
+             text: (await last.locator('.text').textContent()).trim() };
 }
 
 // For [[mock:text=...]]: percent-encoded, so it holds no "]]".
@@ -128,14 +129,7 @@ async function contract(browser) {
 }
 
 async function main() {
-    const browser = await chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        headless: true,
-        // Playwright gives each launch a fresh, empty profile directory.
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-               '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launch(chromium);
     const seen = [];
     const pending = [];
     const consoleLines = [];
@@ -255,6 +249,19 @@ async function main() {
             .map((e) => e.outerHTML));
         ok(active.length === 0, 'no image, link or embed element in the conversation',
            active.join('\n'));
+        // 4b. The page renders answers as Markdown (markdown-it, as a site
+        //     would): formatting works, and the issue-15 answer whose outer
+        //     link CommonMark rejects, so that it renders the inner image,
+        //     reaches the page without that image.
+        const trick = '**Bold** [x](/rel ![i](' + outside + '/p.png?d=SECRET)) '
+            + '<img src=" //127.0.0.2/x"> www.example.org/p?d=SECRET';
+        const m = await say(page, 'Markdown [[mock:text=' + pctEncode(trick) + ']]');
+        const html = await page.evaluate(() => document.querySelector(
+            '#log > li.assistant:last-of-type .text').innerHTML);
+        ok(m.cls === 'assistant' && /<strong>Bold<\/strong>/.test(html),
+           'answers are rendered as Markdown', html);
+        ok(!/<img|<a |127\.0\.0\.2|example\.org/.test(html),
+           'the Markdown answer holds no image, link or outside URL', html);
         // Give any (wrongly) created element a moment to fetch: the check
         // below must be able to see such a request.
         await page.waitForTimeout(300);

@@ -94,6 +94,7 @@ sub write_file {
     return $path;
 }
 
+
 sub slurp {
     my ($path) = @_;
     open(my $fh, '<', $path) or return '';

@@ -18,6 +18,7 @@ my %price = (
     'provider.max_tokens'            => 8,
     'budget.user_daily'              => '80',
     'limits.requests_per_minute'     => 0,
+    'limits.concurrent_requests'     => 0,   # one user, 100 at once
     'server.workers'                 => 4,
 );
 my $msg = '[[mock:text=abcdefghabcdefghabcdefghabcdefgh]] go';

@@ -25,7 +25,7 @@ sub mc_stats {
 
 # --- sliding window rolls over (2 s windows) and round trips ------------
 my $t = CG->new;
-$t->start_stack('limits.requests_per_minute' => 2,
+$t->start_stack('limits.requests_per_minute' => 2, 'limits.concurrent_requests' => 0,
                 'limits.window_seconds' => 2, 'server.workers' => 1,
                 'alerts.spike_requests_per_minute' => 1,
                 # The pre-auth failure counter (issue 4) costs its own
@@ -104,7 +104,7 @@ for my $h ($a, $b) {
     $h->{secret} = $a->{secret};
     $h->start_mock;
     $h->start_chatgate('memcached.servers' => $servers,
-                       'limits.requests_per_minute' => 0,
+                       'limits.requests_per_minute' => 0, 'limits.concurrent_requests' => 0,
                        'limits.global_requests_per_minute' => 5,
                        'alerts.spike_requests_per_minute' => 3);
     $h->start_nginx;
@@ -121,7 +121,7 @@ is(scalar @spike, 0, 'no spike alert without a per-user window');
 my $w = CG->new;
 my $hook_url = $w->start_hook;
 $w->start_stack('limits.on_store_error' => 'local',
-                'limits.requests_per_minute' => 3,
+                'limits.requests_per_minute' => 3, 'limits.concurrent_requests' => 0,
                 'alerts.webhook' => $hook_url,
                 'alerts.command' => $w->write_file('cmd.sh',
                     "#!/bin/sh\ncat >> " . $w->dir . "/cmd.log\n", 0755));
@@ -152,7 +152,7 @@ my $l = CG->new;
 my $path = $l->dir . '/counters';
 $l->start_mock;
 $l->start_chatgate('store.type' => 'local', 'store.path' => $path,
-                   'limits.requests_per_minute' => 3,
+                   'limits.requests_per_minute' => 3, 'limits.concurrent_requests' => 0,
                    'server.workers' => 3);
 $l->start_nginx;
 my $ltok = $l->mint('lou');

