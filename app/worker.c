@@ -31,8 +31,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <fcgiapp.h>
 
+/* Body and answer buffers kept between requests, per thread; a larger one
+ * is given back after its request. */
+#define CG_WORKER_KEEP  (64 * 1024)
+/* Allocations from this size up get their own mapping, given back to the
+ * system when freed. glibc's default threshold moves up to 32 MiB after
+ * the first large free, and the freed space of a thread's arena is then
+ * kept for ever: a worker kept every large request's memory. */
+#define CG_WORKER_MMAP_THRESHOLD  (256 * 1024)
 /* The signal loop wakes every 100 ms; the config is looked at every 10th
  * time (confwatch.h: under a spawner only). */
 #define CG_WORKER_WATCH_TICKS  10
@@ -157,6 +167,7 @@ cg_worker_params(cg_req_t *r, FCGX_Request *fr)
     r->forwarded_for = FCGX_GetParam("HTTP_X_FORWARDED_FOR", env);
     r->accept = FCGX_GetParam("HTTP_ACCEPT", env);
     r->x_api_key = FCGX_GetParam("HTTP_X_API_KEY", env);
+    r->dup_header = cg_http_dup_param(env);
 }
 
 
@@ -392,6 +403,17 @@ cg_worker_put_answer(cg_worker_t *w, const cg_req_t *r, FCGX_Request *fr)
 }
 
 
+/* The request is over: what it owned is freed, and a body or answer
+ * buffer that grew past CG_WORKER_KEEP for it is given back. */
+static void
+cg_worker_done(cg_worker_t *w, cg_req_t *r)
+{
+    cg_req_clear(r);
+    cg_buf_shrink(&w->body, CG_WORKER_KEEP);
+    cg_buf_shrink(&w->out, CG_WORKER_KEEP);
+}
+
+
 static void
 cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
 {
@@ -419,7 +441,7 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
             fr->keepConnection = 0;
         }
         cg_worker_log_usage(w, r);
-        cg_req_clear(r);
+        cg_worker_done(w, r);
         return;
     }
     if (r->err != CG_OK && r->body == NULL) {
@@ -452,7 +474,7 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
-    cg_req_clear(r);
+    cg_worker_done(w, r);
 }
 
 
@@ -845,6 +867,7 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     char              err[256];
     int               rc = 0;
 
+    (void) mallopt(M_MMAP_THRESHOLD, CG_WORKER_MMAP_THRESHOLD);
     memset(&p, 0, sizeof(p));
     p.conf = conf;
     p.sb = sb;

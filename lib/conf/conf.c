@@ -491,7 +491,7 @@ static int
 cg_conf_scan_key(const cg_conf_ctx_t *ctx, const char *line, size_t n,
                  const char *path, int lineno)
 {
-    if (!cg_secret_looks_like_key(line, n)) {
+    if (!cg_secret_config_has_key(line, n)) {
         return 0;
     }
     snprintf(ctx->err, ctx->errlen, "%s:%d: this line holds what looks like "

@@ -31,6 +31,17 @@ cg_buf_reset(cg_buf_t *b)
 }
 
 
+void
+cg_buf_shrink(cg_buf_t *b, size_t keep)
+{
+    if (b->cap > keep) {
+        cg_buf_free(b);
+    } else {
+        cg_buf_reset(b);
+    }
+}
+
+
 int
 cg_buf_reserve(cg_buf_t *b, size_t extra)
 {

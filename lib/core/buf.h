@@ -26,6 +26,10 @@ void cg_buf_init(cg_buf_t *b);
 void cg_buf_free(cg_buf_t *b);
 /* Forgets the contents but keeps the memory for reuse across requests. */
 void cg_buf_reset(cg_buf_t *b);
+/* cg_buf_reset(), but a buffer that grew past keep bytes (for one large
+ * request) gives its memory back instead of holding it for every later
+ * one. */
+void cg_buf_shrink(cg_buf_t *b, size_t keep);
 int  cg_buf_reserve(cg_buf_t *b, size_t extra);
 void cg_buf_add(cg_buf_t *b, const void *p, size_t n);
 void cg_buf_adds(cg_buf_t *b, const char *s);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CG_REQ_TEXT_KEEP  (64 * 1024)
+
 
 void
 cg_req_init(cg_req_t *r, double now)
@@ -36,6 +38,10 @@ cg_req_clear(cg_req_t *r)
     free(r->system);
     r->system = NULL;
     r->system_len = 0;
+    /* An answer that grew past this is not held for the next request. */
+    if (r->text.cap > CG_REQ_TEXT_KEEP) {
+        cg_buf_free(&r->text);
+    }
 }
 
 

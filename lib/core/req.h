@@ -45,6 +45,8 @@ typedef struct {
     const char  *forwarded_for;
     const char  *accept;
     const char  *x_api_key;     /* Anthropic's key header */
+    const char  *dup_header;    /* a header read below sent twice as
+                                   separate params (cg_http_dup_param) */
     const char  *body;
     size_t       body_len;
 
@@ -58,6 +60,9 @@ typedef struct {
     int          options_ok;    /* preflights answered (Allow names it) */
     cg_err_t     err;
     const char  *err_msg;       /* client message; NULL: the table's */
+    char         err_text[128];  /* a client message chatgate composed
+                                   (err_msg may point here); never holds
+                                   client input */
     char         reason[160];   /* operator's reason, for the log */
     int          retry_after;   /* seconds, for 429/503; 0: none */
     const char  *store_failed;  /* a stage's counter the store did not

@@ -344,17 +344,94 @@ cg_secret_fingerprint(const void *data, size_t len, char out[CG_FP_LEN + 1])
 }
 
 
+static int
+cg_secret_keychar(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+
+static int
+cg_secret_alnum(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9');
+}
+
+
+static int
+cg_secret_upper_digit(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+
+/* How many characters of class ok start at p. */
 static size_t
-cg_secret_keychars(const char *p, const char *end)
+cg_secret_run(const char *p, const char *end, int (*ok)(char))
 {
     const char *q = p;
 
-    while (q < end && ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z')
-                       || (*q >= '0' && *q <= '9') || *q == '-'
-                       || *q == '_')) {
+    while (q < end && ok(*q)) {
         q++;
     }
     return (size_t) (q - p);
+}
+
+
+/* The key formats chatgate talks to or a site may paste by mistake, each a
+ * prefix at the start of a token and a body of at least min (and, when max
+ * is set, at most max: an AWS key id is exactly 20 characters) characters
+ * of one class. Bodies are shorter than the real keys, so a truncated
+ * paste is still caught. */
+static const struct {
+    const char *prefix;
+    size_t      min, max;
+    int       (*ok)(char);
+} cg_secret_shapes[] = {
+    { "sk-ant-", 4,  0,  cg_secret_keychar },   /* Anthropic: api03, admin01 */
+    { "sk-",     20, 0,  cg_secret_keychar },   /* OpenAI legacy, proj-,
+                                                   svcacct-, admin-;
+                                                   OpenRouter sk-or-v1-;
+                                                   DeepSeek */
+    { "gsk_",    20, 0,  cg_secret_alnum },     /* Groq */
+    { "xai-",    20, 0,  cg_secret_alnum },     /* xAI */
+    { "hf_",     30, 0,  cg_secret_alnum },     /* Hugging Face */
+    { "AIza",    30, 0,  cg_secret_keychar },   /* Google (Gemini) */
+    { "AKIA",    16, 16, cg_secret_upper_digit }, /* AWS access key id */
+    { "ASIA",    16, 16, cg_secret_upper_digit }, /* AWS temporary key id */
+};
+#define CG_SECRET_NSHAPES (sizeof(cg_secret_shapes) / sizeof(cg_secret_shapes[0]))
+
+/* Azure's (and other Microsoft services') common annotated key: 84
+ * alphanumerics with the signature "JQQJ9" at offset 52. */
+#define CG_SECRET_AZURE_LEN   84
+#define CG_SECRET_AZURE_SIG   52
+
+
+static int
+cg_secret_shape_at(const char *p, const char *end)
+{
+    size_t i, plen, body;
+
+    for (i = 0; i < CG_SECRET_NSHAPES; i++) {
+        plen = strlen(cg_secret_shapes[i].prefix);
+        if ((size_t) (end - p) < plen
+            || memcmp(p, cg_secret_shapes[i].prefix, plen) != 0) {
+            continue;
+        }
+        body = cg_secret_run(p + plen, end, cg_secret_shapes[i].ok);
+        if (body >= cg_secret_shapes[i].min
+            && (cg_secret_shapes[i].max == 0
+                || (body == cg_secret_shapes[i].max
+                    && (p + plen + body == end
+                        || !cg_secret_keychar(p[plen + body]))))) {
+            return 1;
+        }
+    }
+    return cg_secret_run(p, end, cg_secret_alnum) >= CG_SECRET_AZURE_LEN
+           && memcmp(p + CG_SECRET_AZURE_SIG, "JQQJ9", 5) == 0;
 }
 
 
@@ -363,20 +440,72 @@ cg_secret_looks_like_key(const char *s, size_t n)
 {
     const char *p = s, *end = s + n;
 
-    for (; p + 3 <= end; p++) {
-        if (p[0] == 's' && p[1] == 'k' && p[2] == '-'
-            && (p == s || cg_secret_keychars(p - 1, p) == 0)) {
-            if (end - p >= 7 && memcmp(p, "sk-ant-", 7) == 0
-                && cg_secret_keychars(p + 7, end) >= 4) {
-                return 1;
-            }
-            if (cg_secret_keychars(p + 3, end) >= 20) {
-                return 1;
-            }
+    for (; p < end; p++) {
+        if ((p == s || !cg_secret_keychar(p[-1]))
+            && cg_secret_shape_at(p, end)) {
+            return 1;
         }
+        /* OpenAI's marker, base64 of "openai", inside many of its keys. */
         if (end - p >= 8 && memcmp(p, "T3BlbkFJ", 8) == 0) {
             return 1;
         }
     }
     return 0;
+}
+
+
+/* A token of exactly CG_SECRET_BARE_LEN letters and digits, with both: an
+ * Azure (classic, 32 hex) or Mistral key pasted bare. Too common a shape in
+ * answers (MD5 sums) for the output guard; in a config file it is never
+ * anything but a key. */
+#define CG_SECRET_BARE_LEN  32
+
+static int
+cg_secret_bare_key(const char *p, const char *end)
+{
+    size_t n = cg_secret_run(p, end, cg_secret_keychar), i;
+    int    digit = 0, letter = 0;
+
+    if (n != CG_SECRET_BARE_LEN
+        || cg_secret_run(p, end, cg_secret_alnum) != n) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        digit |= p[i] >= '0' && p[i] <= '9';
+        letter |= !(p[i] >= '0' && p[i] <= '9');
+    }
+    return digit && letter;
+}
+
+
+int
+cg_secret_config_has_key(const char *s, size_t n)
+{
+    const char *p, *end = s + n;
+
+    if (cg_secret_looks_like_key(s, n)) {
+        return 1;
+    }
+    for (p = s; p < end; p++) {
+        if ((p == s || !cg_secret_keychar(p[-1]))
+            && cg_secret_bare_key(p, end)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+int
+cg_secret_url_has_userinfo(const char *url)
+{
+    const char *p = url ? strstr(url, "://") : NULL;
+    size_t      n;
+
+    if (p == NULL) {
+        return 0;
+    }
+    p += 3;
+    n = strcspn(p, "/?#");
+    return memchr(p, '@', n) != NULL;
 }

@@ -52,8 +52,17 @@ void cg_secret_free(cg_secret_t *s);
 /* Hex SHA-256 prefix of data, CG_FP_LEN characters plus NUL. */
 void cg_secret_fingerprint(const void *data, size_t len,
                            char out[CG_FP_LEN + 1]);
-/* Returns 1 if s[0..n) contains something shaped like a provider API key
- * (sk-ant-..., sk-proj-..., legacy sk-..., OpenAI's T3BlbkFJ marker). */
+/* Returns 1 if s[0..n) contains something shaped like an API key, at the
+ * start of a token: Anthropic sk-ant-, OpenAI sk- (proj-, svcacct-,
+ * admin-, legacy; OpenRouter sk-or-, DeepSeek), OpenAI's T3BlbkFJ marker
+ * anywhere, Groq gsk_, xAI xai-, Hugging Face hf_, Google AIza, AWS
+ * AKIA/ASIA key ids, Azure's 84-character keys (JQQJ9 signature). The
+ * output guard redacts exactly these; docs/guards.md lists them. */
 int  cg_secret_looks_like_key(const char *s, size_t n);
+/* The same, plus what is only a key in a config file: a bare token of 32
+ * letters and digits (Azure classic, Mistral). */
+int  cg_secret_config_has_key(const char *s, size_t n);
+/* 1 if url carries userinfo (user:password@ before the host). */
+int  cg_secret_url_has_userinfo(const char *url);
 
 #endif

@@ -1,12 +1,14 @@
 #include "guard/body.h"
 #include "core/utf8.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #define CG_JSON_DEPTH  16
+#define CG_JSON_CONTROL_MAX 0x1F    /* RFC 8259 7: U+0000-U+001F escaped */
 
 
 static int
@@ -234,6 +236,54 @@ cg_guard_conversation(cg_req_t *r, json_object *root,
 }
 
 
+/* RFC 8259 section 7: inside a string every character below U+0020 must be
+ * escaped. json-c's strict mode still takes raw ones (only NUL ends its
+ * string), so this pre-scan refuses them, naming the byte offset and never
+ * the content. Returns the offset of the first one, or -1. Outside strings
+ * JSON allows only space, tab, LF and CR, which json-c already enforces. */
+long
+cg_guard_json_raw_control(const char *s, size_t n)
+{
+    size_t i;
+    int    in_str = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if (!in_str) {
+            in_str = c == '"';
+        } else if (c <= CG_JSON_CONTROL_MAX) {
+            return (long) i;
+        } else if (c == '\\') {
+            i++;                        /* the escaped byte, even a '"' */
+            if (i < n && (unsigned char) s[i] <= CG_JSON_CONTROL_MAX) {
+                return (long) i;
+            }
+        } else if (c == '"') {
+            in_str = 0;
+        }
+    }
+    return -1;
+}
+
+
+static int
+cg_guard_strict(cg_req_t *r)
+{
+    long at = cg_guard_json_raw_control(r->body, r->body_len);
+
+    if (at < 0) {
+        return 0;
+    }
+    snprintf(r->err_text, sizeof(r->err_text), "The request body has a raw "
+             "control character in a string at byte offset %ld; escape it "
+             "(RFC 8259).", at);
+    return cg_req_fail(r, CG_E_INVALID, r->err_text,
+                       "raw control character in a JSON string at byte "
+                       "offset %ld", at);
+}
+
+
 int
 cg_guard_parse_chat(cg_req_t *r, long max_chars)
 {
@@ -253,6 +303,9 @@ cg_guard_parse(cg_req_t *r, const cg_guard_limits_t *l)
     if (r->body_len == 0) {
         return cg_req_fail(r, CG_E_INVALID, "The request body is empty.",
                            "empty body");
+    }
+    if (cg_guard_strict(r) != 0) {
+        return -1;
     }
     tok = json_tokener_new_ex(CG_JSON_DEPTH);
     if (tok == NULL) {

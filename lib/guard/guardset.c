@@ -319,6 +319,24 @@ cg_gs_in_one(cg_guardset_t *gs, cg_req_t *r, cg_msg_t *m)
 }
 
 
+void
+cg_guardset_shrink(cg_guardset_t *gs, size_t keep)
+{
+    cg_outguard_t *fresh;
+
+    /* A large answer went through the output guard in one piece (its
+     * result is in tmp), and the guard's own buffers grew with it: a
+     * fresh guard holds none of that. Kept as is when out of memory. */
+    if (gs->tmp.cap > keep
+        && (fresh = cg_outguard_new(gs->ogc, &gs->map)) != NULL) {
+        cg_outguard_free(gs->og);
+        gs->og = fresh;
+    }
+    cg_buf_shrink(&gs->tmp, keep);
+    cg_buf_shrink(&gs->tmp2, keep);
+}
+
+
 /* Every message of the conversation (the user's and the earlier answers
  * the client sends back) goes through the guards: an earlier turn is as
  * able to carry hidden instructions or personal data as the last one. */

@@ -1,4 +1,5 @@
 #include "guard/pii.h"
+#include "guard/piiview.h"
 #include "guard/textguard.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -22,6 +23,9 @@ typedef struct {
     cg_pii_action_t  action;
     pcre2_code      *re;
     cg_pii_valid_pt  valid;
+    int              keep_invalid;  /* a shape failing valid() is kept
+                                       whole: no other detector takes
+                                       part of it */
 } cg_pii_det_t;
 
 struct cg_pii_s {
@@ -31,40 +35,54 @@ struct cg_pii_s {
     size_t          ndet;
 };
 
+/* A match: [start, end) in the view; keep: a checksum-invalid shape that
+ * stays as written and shields its text from later detectors. */
 typedef struct {
     size_t              start, end;
     const cg_pii_det_t *det;
+    int                 keep;
 } cg_pii_span_t;
 
 static int cg_pii_phone_ok(const char *s, size_t n);
 static int cg_pii_card_ok(const char *s, size_t n);
 static int cg_pii_ip_ok(const char *s, size_t n);
 
-/* In priority order: where two detectors match overlapping text, the
- * earlier one wins (a card number is not also a phone number). */
+/* In priority order, matched on the normalised view (guard/piiview.h):
+ * where two detectors match overlapping text, the earlier one wins (a card
+ * number is not also a phone number; a checksum-valid IBAN beats a phone,
+ * and a checksum-invalid one stays whole, so no phone takes its tail). */
+#define CG_PII_UWORD "\\p{L}\\p{M}\\p{N}"
 static const struct {
     const char       *name;
     cg_pii_action_t   action;
     cg_pii_valid_pt   valid;
+    int               keep_invalid;
     const char       *re;
 } cg_pii_builtin[] = {
-    { "email", CG_PII_PSEUDO, NULL,
-      "(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@"
-      "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,24}"
-      "(?![A-Za-z0-9-])" },
-    { "iban", CG_PII_MASK, cg_pii_iban_ok,
-      "(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|"
+    /* Unicode local parts and internationalised domains (RFC 6531/5890);
+     * a TLD of letters in any script, or an A-label (xn--...). */
+    { "email", CG_PII_PSEUDO, NULL, 0,
+      "(?<![" CG_PII_UWORD "._%+-])[" CG_PII_UWORD "._%+-]{1,64}@"
+      "(?:[" CG_PII_UWORD "](?:[" CG_PII_UWORD "-]{0,61}[" CG_PII_UWORD
+      "])?\\.)+(?:\\p{L}[\\p{L}\\p{M}]{1,23}|xn--[A-Za-z0-9-]{1,59})"
+      "(?![" CG_PII_UWORD "-])" },
+    /* Case-insensitive: the checksum reads letters either way. */
+    { "iban", CG_PII_MASK, cg_pii_iban_ok, 1,
+      "(?<![A-Za-z0-9])(?i)[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|"
       "(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)(?![A-Za-z0-9])" },
-    { "card", CG_PII_MASK, cg_pii_card_ok,
+    { "card", CG_PII_MASK, cg_pii_card_ok, 0,
       "(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])" },
-    { "ssn", CG_PII_MASK, cg_pii_ssn_ok,
+    { "ssn", CG_PII_MASK, cg_pii_ssn_ok, 0,
       "(?<![0-9-])[0-9]{3}-[0-9]{2}-[0-9]{4}(?![0-9-])" },
-    { "phone", CG_PII_PSEUDO, cg_pii_phone_ok,
+    /* E.164 with + or the 00 international prefix, North American, and
+     * national numbers with a leading 0. */
+    { "phone", CG_PII_PSEUDO, cg_pii_phone_ok, 0,
       "(?<![\\w+])\\+[1-9](?:[ .()-]{0,2}[0-9]){6,14}(?![0-9])"
+      "|(?<![\\w+])00[1-9](?:[ .()/-]{0,2}[0-9]){6,14}(?![0-9])"
       "|(?<![\\w+-])(?:\\([2-9][0-9]{2}\\) ?|[2-9][0-9]{2}[-. ])[2-9][0-9]{2}"
       "[-. ][0-9]{4}(?![\\w-])"
       "|(?<![\\w+-])0[1-9][0-9]{0,3}(?:[ ./-][0-9]{2,4}){2,4}(?![\\w-])" },
-    { "ip", CG_PII_ALLOW, cg_pii_ip_ok,
+    { "ip", CG_PII_ALLOW, cg_pii_ip_ok, 0,
       "(?<![0-9.])(?:[0-9]{1,3}\\.){3}[0-9]{1,3}(?!\\.?[0-9])"
       "|(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}"
       "(?![0-9A-Fa-f:])" },
@@ -132,26 +150,45 @@ cg_pii_card_ok(const char *s, size_t n)
 }
 
 
-int
-cg_pii_iban_ok(const char *s, size_t n)
-{
-    char    c[40];
-    size_t  k = 0, i;
-    unsigned rem = 0;
+/* Country code and IBAN length of the ISO 13616 registry. A lower-case
+ * match must fit it: lower-case text of that shape is mostly hex (an MD5
+ * "ab12..." passes mod-97 one time in 97), an IBAN typed in lower case
+ * still names its country. */
+static const char cg_pii_iban_countries[] =
+    "AD24AE23AL28AT20AZ28BA20BE16BG22BH22BR29BY28CH21CR22CY28CZ24DE22"
+    "DK18DO28EE20EG29ES24FI18FO18FR27GB22GE22GI23GL18GR27GT28HR21HU28"
+    "IE22IL23IQ23IS26IT27JO30KW30KZ20LB28LC32LI21LT20LU20LV21LY25MC27"
+    "MD24ME22MK19MR27MT31MU30NL18NO15PK24PL28PS29PT25QA29RO24RS22SA24"
+    "SC31SD18SE24SI19SK24SM27ST25SV28TL23TN24TR26UA29VA22VG24XK20";
 
-    for (i = 0; i < n; i++) {
-        if (s[i] != ' ') {
-            if (k == sizeof(c)) {
-                return 0;
-            }
-            c[k++] = s[i];
+
+static int
+cg_pii_iban_country(const char *c, size_t k)
+{
+    const char *p;
+
+    for (p = cg_pii_iban_countries; *p; p += 4) {
+        if ((c[0] & ~0x20) == p[0] && (c[1] & ~0x20) == p[1]) {
+            return (size_t) ((p[2] - '0') * 10 + (p[3] - '0')) == k;
         }
     }
-    if (k < 15 || k > 34) {
-        return 0;
-    }
+    return 0;
+}
+
+
+/* Mod-97 of c[0..k) moved by four (ISO 7064), letters of either case. */
+static int
+cg_pii_iban_mod97(const char *c, size_t k)
+{
+    unsigned rem = 0;
+    size_t   i;
+    char     ch;
+
     for (i = 0; i < k; i++) {
-        char ch = c[(i + 4) % k];
+        ch = c[(i + 4) % k];
+        if (ch >= 'a' && ch <= 'z') {
+            ch = (char) (ch - 'a' + 'A');
+        }
         if (ch >= '0' && ch <= '9') {
             rem = (rem * 10 + (unsigned) (ch - '0')) % 97;
         } else if (ch >= 'A' && ch <= 'Z') {
@@ -161,6 +198,29 @@ cg_pii_iban_ok(const char *s, size_t n)
         }
     }
     return rem == 1;
+}
+
+
+int
+cg_pii_iban_ok(const char *s, size_t n)
+{
+    char    c[40];
+    size_t  k = 0, i;
+    int     lower = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] != ' ') {
+            if (k == sizeof(c)) {
+                return 0;
+            }
+            lower |= s[i] >= 'a' && s[i] <= 'z';
+            c[k++] = s[i];
+        }
+    }
+    if (k < 15 || k > 34 || (lower && !cg_pii_iban_country(c, k))) {
+        return 0;
+    }
+    return cg_pii_iban_mod97(c, k);
 }
 
 
@@ -188,7 +248,15 @@ cg_pii_phone_ok(const char *s, size_t n)
     char   d[32];
     size_t k = cg_pii_digits(s, n, d, sizeof(d));
 
-    return s[0] == '+' ? (k >= 8 && k <= 15) : (k >= 9 && k <= 12);
+    if (s[0] == '+') {
+        return k >= 8 && k <= 15;
+    }
+    if (n > 2 && s[0] == '0' && s[1] == '0') {
+        /* 00 is the + of E.164; unlike +, it also starts order numbers
+         * and ids, so a separator must show the grouping. */
+        return k - 2 >= 8 && k - 2 <= 15 && k < n;
+    }
+    return k >= 9 && k <= 12;
 }
 
 
@@ -278,6 +346,7 @@ cg_pii_new(const void *key, size_t keylen)
             return NULL;
         }
         d->valid = cg_pii_builtin[i].valid;
+        d->keep_invalid = cg_pii_builtin[i].keep_invalid;
         p->ndet++;
     }
     return p;
@@ -419,50 +488,79 @@ cg_pii_span_cmp(const void *a, const void *b)
 }
 
 
-/* Finds the spans of every active detector; NULL (and *n = 0) when none,
- * *n = (size_t) -1 when out of memory. */
+static int
+cg_pii_push(cg_pii_span_t **sp, size_t *n, size_t *cap, cg_pii_span_t one)
+{
+    cg_pii_span_t *t;
+
+    if (*n == *cap) {
+        t = realloc(*sp, (*cap ? *cap * 2 : 8) * sizeof(**sp));
+        if (t == NULL) {
+            return -1;
+        }
+        *sp = t;
+        *cap = *cap ? *cap * 2 : 8;
+    }
+    (*sp)[(*n)++] = one;
+    return 0;
+}
+
+
+/* The matches of one detector that no earlier one holds. */
+static int
+cg_pii_find_one(const cg_pii_det_t *d, const char *s, size_t len,
+                pcre2_match_data *md, cg_pii_span_t **sp, size_t *n,
+                size_t *cap)
+{
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    size_t      off;
+    int         ok;
+
+    for (off = 0; off <= len; off = ov[1]) {
+        if (pcre2_match(d->re, (PCRE2_SPTR) s, len, off, 0, md, NULL) < 0) {
+            break;
+        }
+        if (ov[1] == ov[0]) {
+            ov[1]++;        /* an empty match from a custom pattern */
+            continue;
+        }
+        ok = d->valid == NULL || d->valid(s + ov[0], ov[1] - ov[0]);
+        if ((!ok && !d->keep_invalid)
+            || cg_pii_overlaps(*sp, *n, ov[0], ov[1])) {
+            continue;
+        }
+        if (cg_pii_push(sp, n, cap,
+                        (cg_pii_span_t) { ov[0], ov[1], d, !ok }) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+/* One ordered pass: every active detector in priority order over the view
+ * s[0..len), each taking only text no earlier one holds. Returns the spans
+ * sorted by start; NULL (and *n = 0) when none, *n = (size_t) -1 when out
+ * of memory. */
 static cg_pii_span_t *
 cg_pii_find(const cg_pii_t *p, const char *s, size_t len, size_t *n)
 {
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    cg_pii_span_t    *sp = NULL, *t;
-    size_t            i, cap = 0, off;
-    PCRE2_SIZE       *ov;
+    cg_pii_span_t    *sp = NULL;
+    size_t            i, cap = 0;
 
     *n = 0;
-    if (md == NULL) {
+    for (i = 0; md != NULL && i < p->ndet; i++) {
+        if (p->det[i].action != CG_PII_ALLOW
+            && cg_pii_find_one(&p->det[i], s, len, md, &sp, n, &cap) != 0) {
+            break;
+        }
+    }
+    if (md == NULL || i < p->ndet) {
+        free(sp);
+        pcre2_match_data_free(md);
         *n = (size_t) -1;
         return NULL;
-    }
-    ov = pcre2_get_ovector_pointer(md);
-    for (i = 0; i < p->ndet; i++) {
-        const cg_pii_det_t *d = &p->det[i];
-        for (off = 0; d->action != CG_PII_ALLOW && off <= len; off = ov[1]) {
-            if (pcre2_match(d->re, (PCRE2_SPTR) s, len, off, 0, md, NULL)
-                < 0) {
-                break;
-            }
-            if (ov[1] == ov[0]) {
-                ov[1]++;        /* an empty match from a custom pattern */
-                continue;
-            }
-            if ((d->valid && !d->valid(s + ov[0], ov[1] - ov[0]))
-                || cg_pii_overlaps(sp, *n, ov[0], ov[1])) {
-                continue;
-            }
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 8;
-                t = realloc(sp, cap * sizeof(*sp));
-                if (t == NULL) {
-                    free(sp);
-                    pcre2_match_data_free(md);
-                    *n = (size_t) -1;
-                    return NULL;
-                }
-                sp = t;
-            }
-            sp[(*n)++] = (cg_pii_span_t) { ov[0], ov[1], d };
-        }
     }
     pcre2_match_data_free(md);
     if (*n > 1) {
@@ -529,20 +627,59 @@ cg_pii_map_add(cg_pii_map_t *m, const char *ph, const char *v, size_t n)
 }
 
 
+/* The placeholder is keyed on the normalised value (view v[0..vn)), so
+ * "＋49 30 1234567" and "+49 30 1234567" are the same person's number;
+ * the map restores what the user wrote (orig[0..on)). */
 static int
-cg_pii_replace(const cg_pii_t *p, const char *user, const char *s,
-               const cg_pii_span_t *sp, cg_buf_t *out, cg_pii_map_t *map)
+cg_pii_replace(const cg_pii_t *p, const char *user, const cg_pii_det_t *d,
+               const char *v, size_t vn, const char *orig, size_t on,
+               cg_buf_t *out, cg_pii_map_t *map)
 {
     char ph[CG_PII_PH_MAX];
 
-    if (sp->det->action == CG_PII_MASK) {
-        cg_buf_addf(out, "[%s]", sp->det->label);
+    if (d->action == CG_PII_MASK) {
+        cg_buf_addf(out, "[%s]", d->label);
         return 0;
     }
-    cg_pii_placeholder(p, user, sp->det, s + sp->start,
-                       sp->end - sp->start, ph);
+    cg_pii_placeholder(p, user, d, v, vn, ph);
     cg_buf_adds(out, ph);
-    return cg_pii_map_add(map, ph, s + sp->start, sp->end - sp->start);
+    return cg_pii_map_add(map, ph, orig, on);
+}
+
+
+/* Writes in with every span replaced, in the original's bytes. */
+static cg_pii_rc_t
+cg_pii_emit(const cg_pii_t *p, const char *user, const cg_piiview_t *v,
+            const char *in, size_t n, const cg_pii_span_t *sp, size_t nsp,
+            cg_buf_t *out, cg_pii_map_t *map, cg_pii_result_t *res)
+{
+    size_t i, at = 0, os, oe;
+    char   tag[40];
+
+    for (i = 0; i < nsp; i++) {
+        cg_piiview_span(v, sp[i].start, sp[i].end, &os, &oe);
+        if (sp[i].keep || os < at) {
+            continue;       /* kept as written; or shares a code point */
+        }
+        snprintf(tag, sizeof(tag), "pii:%s", sp[i].det->name);
+        cg_guard_flag_add(res->flags, sizeof(res->flags), tag);
+        if (sp[i].det->action == CG_PII_BLOCK) {
+            snprintf(res->detector, sizeof(res->detector), "%s",
+                     sp[i].det->name);
+            cg_buf_reset(out);
+            return CG_PII_BLOCKED;
+        }
+        cg_buf_add(out, in + at, os - at);
+        if (cg_pii_replace(p, user, sp[i].det, v->text.data + sp[i].start,
+                           sp[i].end - sp[i].start, in + os, oe - os, out,
+                           map) != 0) {
+            return CG_PII_NOMEM;
+        }
+        at = oe;
+        res->found++;
+    }
+    cg_buf_add(out, in + at, n - at);
+    return out->oom ? CG_PII_NOMEM : CG_PII_OK;
 }
 
 
@@ -550,37 +687,21 @@ cg_pii_rc_t
 cg_pii_apply(const cg_pii_t *p, const char *user, const char *in, size_t n,
              cg_buf_t *out, cg_pii_map_t *map, cg_pii_result_t *res)
 {
-    cg_pii_span_t *sp;
-    size_t         nsp, i, at = 0;
-    char           tag[40];
+    cg_piiview_t   v;
+    cg_pii_span_t *sp = NULL;
+    size_t         nsp = (size_t) -1;
 
     memset(res, 0, sizeof(*res));
     cg_buf_reset(out);
-    sp = cg_pii_find(p, in, n, &nsp);
-    if (nsp == (size_t) -1) {
-        return res->rc = CG_PII_NOMEM;
+    cg_piiview_init(&v);
+    if (cg_piiview_build(&v, in, n) == 0) {
+        sp = cg_pii_find(p, v.text.data, v.text.len, &nsp);
     }
-    for (i = 0; i < nsp; i++) {
-        snprintf(tag, sizeof(tag), "pii:%s", sp[i].det->name);
-        cg_guard_flag_add(res->flags, sizeof(res->flags), tag);
-        if (sp[i].det->action == CG_PII_BLOCK) {
-            snprintf(res->detector, sizeof(res->detector), "%s",
-                     sp[i].det->name);
-            free(sp);
-            cg_buf_reset(out);
-            return res->rc = CG_PII_BLOCKED;
-        }
-        cg_buf_add(out, in + at, sp[i].start - at);
-        if (cg_pii_replace(p, user, in, &sp[i], out, map) != 0) {
-            free(sp);
-            return res->rc = CG_PII_NOMEM;
-        }
-        at = sp[i].end;
-        res->found++;
-    }
-    cg_buf_add(out, in + at, n - at);
+    res->rc = nsp == (size_t) -1 ? CG_PII_NOMEM
+              : cg_pii_emit(p, user, &v, in, n, sp, nsp, out, map, res);
     free(sp);
-    return res->rc = out->oom ? CG_PII_NOMEM : CG_PII_OK;
+    cg_piiview_free(&v);
+    return res->rc;
 }
 
 

@@ -3,7 +3,10 @@
  *
  * Detectors (e-mail, phone, payment card with Luhn, IBAN with mod-97, US SSN
  * with the invalid-area rules, IPv4/IPv6, and configured PCRE2 patterns)
- * find personal data in the user's text; each detector has an action:
+ * find personal data in the user's text, matched in one ordered pass on its
+ * normalised view (guard/piiview.h: NFKC, every space a space, every dash
+ * a dash) and replaced in the original bytes; a checksum-invalid IBAN is
+ * kept whole. Each detector has an action:
  *
  *   pseudonymize  replace with "[EMAIL_1a2b3c4d]": 8 hex of
  *                 HMAC-SHA256(server key, user, kind, value), so the same

@@ -3,6 +3,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <utf8proc.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,20 +304,27 @@ cg_tg_ansi(const unsigned char *p, size_t n, int eof)
 }
 
 
-static int
-cg_tg_invisible_cp(unsigned cp)
+/* What a person cannot see but a model reads, from the Unicode data (via
+ * utf8proc, never a hand-kept list): Default_Ignorable_Code_Point (zero
+ * widths, bidi controls, tags, variation selectors, Hangul fillers, U+034F,
+ * U+180E, U+1D173-1D17A, ...), every other format character (Cf: U+FFF9-
+ * FFFB interlinear annotations, which the Unicode data leaves out of
+ * Default_Ignorable), controls (Cc) other than newline and tab, and code
+ * points unassigned in utf8proc's Unicode version (Cn): utf8proc carries
+ * no property for the reserved parts of Default_Ignorable (U+2065,
+ * U+FFF0-FFF8, most of U+E0000-E0FFF), and nothing unassigned has a glyph. */
+int
+cg_textguard_invisible_cp(unsigned cp)
 {
-    return (cp < 0x20 && cp != '\n' && cp != '\t')
-           || (cp >= 0x7f && cp <= 0x9f)
-           || cp == 0xad                           /* soft hyphen */
-           || cp == 0x061c
-           || (cp >= 0x200b && cp <= 0x200f)
-           || (cp >= 0x202a && cp <= 0x202e)
-           || (cp >= 0x2060 && cp <= 0x2069)
-           || cp == 0xfeff
-           || (cp >= 0xfe00 && cp <= 0xfe0f)
-           || (cp >= 0xe0000 && cp <= 0xe007f)
-           || (cp >= 0xe0100 && cp <= 0xe01ef);
+    const utf8proc_property_t *prop;
+
+    if (cp == '\n' || cp == '\t' || cp > 0x10ffff) {
+        return 0;
+    }
+    prop = utf8proc_get_property((utf8proc_int32_t) cp);
+    return prop->ignorable || prop->category == UTF8PROC_CATEGORY_CC
+           || prop->category == UTF8PROC_CATEGORY_CF
+           || prop->category == UTF8PROC_CATEGORY_CN;
 }
 
 
@@ -333,7 +341,7 @@ cg_textguard_invisible(const unsigned char *p, size_t n, int eof)
         return cg_tg_ansi(p, n, eof);
     }
     if (p[0] < 0x80) {
-        return cg_tg_invisible_cp(p[0]) ? 1 : 0;
+        return cg_textguard_invisible_cp(p[0]) ? 1 : 0;
     }
     need = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
     if (n < need && !eof) {
@@ -343,7 +351,7 @@ cg_textguard_invisible(const unsigned char *p, size_t n, int eof)
     if (len == 0) {
         return 0;
     }
-    return cg_tg_invisible_cp(cp) ? (long) len : 0;
+    return cg_textguard_invisible_cp(cp) ? (long) len : 0;
 }
 
 

@@ -3,9 +3,10 @@
  *
  * It checks that the text is valid UTF-8 within limits (bytes, characters,
  * estimated tokens = bytes / 4), strips or refuses characters a person cannot
- * see but a model reads (C0/C1 controls except newline and tab, bidi
- * controls, zero-width characters, Unicode tags, variation selectors, ANSI
- * escape sequences), and runs injection heuristics: PCRE2 patterns matched
+ * see but a model reads (the Unicode Default_Ignorable_Code_Point set,
+ * format and control characters except newline and tab, from utf8proc's
+ * tables: bidi controls, zero widths, tags, variation selectors, fillers;
+ * and ANSI escape sequences), and runs injection heuristics: PCRE2 patterns matched
  * on a copy folded for case and whitespace, each with an action (block,
  * flag, off). The heuristics are a tripwire for the usage log, not a
  * defence: a determined attacker rephrases.
@@ -86,6 +87,10 @@ cg_tg_rc_t cg_textguard_check(const cg_textguard_t *tg, const char *in,
  * UTF-8), or -1 if more bytes are needed to decide; -1 only when !eof.
  */
 long cg_textguard_invisible(const unsigned char *p, size_t n, int eof);
+/* 1 if the code point is invisible: Unicode Default_Ignorable_Code_Point,
+ * a format (Cf) or a control (Cc) character other than newline and tab, or
+ * unassigned (Cn), all from utf8proc's Unicode tables. */
+int  cg_textguard_invisible_cp(unsigned cp);
 
 /* Adds each tag of the comma-separated tags to the comma-separated flags
  * list, skipping those already there and those that do not fit. */

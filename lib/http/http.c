@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define CG_HTTP_DUP_MSG "A request header is sent more than once."
+
 
 static int
 cg_http_path_is(const char *uri, const char *path)
@@ -52,12 +54,21 @@ cg_http_referer_origin(const char *ref)
 }
 
 
+/* Only a Bearer credential replaces the cookie (cg_session_find_token); a
+ * browser's cached Basic credentials ride along with it. */
+static int
+cg_http_bearer(const char *authorization)
+{
+    return authorization && strncasecmp(authorization, "Bearer ", 7) == 0;
+}
+
+
 static int
 cg_http_bearer_service(const char *authorization)
 {
     const char *p;
 
-    if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7)) {
+    if (!cg_http_bearer(authorization)) {
         return 0;
     }
     for (p = authorization + 7; *p == ' '; p++) {
@@ -97,7 +108,7 @@ cg_http_same_site(const cg_conf_t *conf, cg_req_t *r)
      * (every Origin is refused above), so a cookie request without one is
      * a script's, as before admission existed; once origins are listed,
      * a browser's cookie request must say where it comes from. */
-    if (r->cookie && r->authorization == NULL
+    if (r->cookie && !cg_http_bearer(r->authorization)
         && !conf->http.allow_missing_origin
         && allowed[0] != '\0') {
         return cg_req_fail(r, CG_E_CROSS_SITE, NULL, "cookie request with "
@@ -131,12 +142,209 @@ cg_http_length(const cg_conf_t *conf, cg_req_t *r)
 }
 
 
+/* The params whose header admission or the who stage reads. */
+static const struct {
+    const char *param;
+    const char *header;
+} cg_http_watched[] = {
+    { "HTTP_ORIGIN",          "Origin" },
+    { "HTTP_REFERER",         "Referer" },
+    { "HTTP_SEC_FETCH_SITE",  "Sec-Fetch-Site" },
+    { "HTTP_COOKIE",          "Cookie" },
+    { "HTTP_AUTHORIZATION",   "Authorization" },
+    { "HTTP_X_API_KEY",       "X-API-Key" },   /* the compatible endpoints */
+    { "CONTENT_TYPE",         "Content-Type" },
+    { "CONTENT_LENGTH",       "Content-Length" },
+    /* nginx sets CONTENT_TYPE from the first line only, and passes every
+     * line again as HTTP_CONTENT_TYPE: that is where a second one shows. */
+    { "HTTP_CONTENT_TYPE",    "Content-Type" },
+    { "HTTP_CONTENT_LENGTH",  "Content-Length" },
+    { "HTTP_X_FORWARDED_FOR", "X-Forwarded-For" },
+};
+#define CG_HTTP_NWATCHED (sizeof(cg_http_watched) / sizeof(cg_http_watched[0]))
+
+
+/* nginx before 1.23 passes each header line as its own param, and libfcgi's
+ * lookup returns the first: a second Origin or X-Forwarded-For would go
+ * unseen. */
+const char *
+cg_http_dup_param(char *const *envp)
+{
+    int    seen[CG_HTTP_NWATCHED] = { 0 };
+    size_t i, n;
+
+    for (; envp && *envp; envp++) {
+        for (i = 0; i < CG_HTTP_NWATCHED; i++) {
+            n = strlen(cg_http_watched[i].param);
+            if (strncmp(*envp, cg_http_watched[i].param, n) == 0
+                && (*envp)[n] == '=' && seen[i]++) {
+                return cg_http_watched[i].header;
+            }
+        }
+    }
+    return NULL;
+}
+
+
+/* A comma outside a quoted string: two media types joined. */
+static int
+cg_http_list_comma(const char *v)
+{
+    int quoted = 0;
+
+    for (; *v; v++) {
+        if (*v == '\\' && quoted && v[1]) {
+            v++;
+        } else if (*v == '"') {
+            quoted = !quoted;
+        } else if (*v == ',' && !quoted) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+static int
+cg_http_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c);
+}
+
+
+/* Two credentials joined ("Bearer a, Basic b"): after a comma, a scheme
+ * token and a space. Digest's "realm=..." after a comma is one. */
+static int
+cg_http_two_credentials(const char *v)
+{
+    const char *p;
+
+    for (v = strchr(v, ','); v; v = strchr(v + 1, ',')) {
+        for (p = v + 1; *p == ' ' || *p == '\t'; p++) {
+        }
+        if (!cg_http_tchar(*p)) {
+            continue;
+        }
+        while (*p && cg_http_tchar(*p)) {
+            p++;
+        }
+        if (*p == ' ') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+/* How many cookies named name the Cookie value holds. Items split on ';'
+ * and on ',' (Apache joins two Cookie lines with ", "). */
+static int
+cg_http_cookie_count(const char *cookies, const char *name)
+{
+    size_t      nlen = strlen(name);
+    const char *p = cookies;
+    int         count = 0;
+
+    if (nlen == 0 || p == NULL) {
+        return 0;
+    }
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ';' || *p == ',') {
+            p++;
+        }
+        if (strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            count++;
+        }
+        p += strcspn(p, ";,");
+    }
+    return count;
+}
+
+
+/* Two items in a single-valued field: a comma, or a space between two
+ * words (RFC 6454's space-separated origin list). */
+static int
+cg_http_two_items(const char *v)
+{
+    const char *sp;
+
+    if (strchr(v, ',')) {
+        return 1;
+    }
+    for (sp = strpbrk(v, " \t"); sp; sp = strpbrk(sp + 1, " \t")) {
+        if (sp > v && sp[-1] != ' ' && sp[-1] != '\t'
+            && sp[1 + strspn(sp + 1, " \t")] != '\0') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+/* Which header, joined from two by the web server or sent twice in its own
+ * list syntax, is ambiguous: NULL when none. X-Forwarded-For is a list by
+ * definition (RFC 9110 5.3: two lines mean the same as one joined), so
+ * only its separate params (dup_header) count. */
+static const char *
+cg_http_joined(const cg_conf_t *conf, const cg_req_t *r)
+{
+    if (r->origin && cg_http_two_items(r->origin)) {
+        return "Origin";
+    }
+    if (r->sec_fetch_site && cg_http_two_items(r->sec_fetch_site)) {
+        return "Sec-Fetch-Site";
+    }
+    /* A URL holds no raw space, and every server joins with ", ". */
+    if (r->referer && strpbrk(r->referer, " \t")
+        && cg_http_two_items(r->referer)) {
+        return "Referer";
+    }
+    if (r->authorization && cg_http_two_credentials(r->authorization)) {
+        return "Authorization";
+    }
+    if (r->content_type && cg_http_list_comma(r->content_type)) {
+        return "Content-Type";
+    }
+    if (r->content_length && strchr(r->content_length, ',')) {
+        return "Content-Length";
+    }
+    if (cg_http_cookie_count(r->cookie, conf->session.cookie_name) > 1
+        || cg_http_cookie_count(r->cookie, conf->session.jwt_cookie) > 1
+        || cg_http_cookie_count(r->cookie, conf->session.php_cookie) > 1) {
+        return "Cookie";
+    }
+    return NULL;
+}
+
+
+static int
+cg_http_unambiguous(const cg_conf_t *conf, cg_req_t *r)
+{
+    const char *h;
+
+    if (r->dup_header) {
+        return cg_req_fail(r, CG_E_INVALID, CG_HTTP_DUP_MSG,
+                           "duplicated %s header", r->dup_header);
+    }
+    h = cg_http_joined(conf, r);
+    if (h) {
+        return cg_req_fail(r, CG_E_INVALID, CG_HTTP_DUP_MSG,
+                           "ambiguous %s header: more than one value", h);
+    }
+    return 0;
+}
+
+
 /* Returns 0 to go on, -1 when r failed, 1 for an answered preflight. */
 int
 cg_http_admit(const cg_conf_t *conf, cg_req_t *r)
 {
     if (!cg_http_path_is(r->uri, conf->http.chat_path)) {
         return cg_req_fail(r, CG_E_NOT_FOUND, NULL, "unknown path");
+    }
+    if (cg_http_unambiguous(conf, r) != 0) {
+        return -1;
     }
     if (r->origin && cg_csv_has(conf->http.allowed_origins, r->origin,
                                 strlen(r->origin))) {

@@ -10,6 +10,13 @@
  * server to server and exempt. An OPTIONS from an allowed origin is a CORS
  * preflight: admit returns 1 and the response is a 204; CORS headers are
  * only ever sent for an allowed origin.
+ * Before any of that it refuses (400 invalid_request) an ambiguous request:
+ * a header that admission or the who stage reads (Origin, Referer,
+ * Sec-Fetch-Site, Cookie, Authorization, Content-Type, Content-Length,
+ * X-Forwarded-For) sent twice, whether the web server passes the copies as
+ * separate params (nginx before 1.23) or joins them into one value (nginx
+ * 1.23+, Apache, lighttpd: ", ", "; " for Cookie), and a session cookie
+ * name that appears twice. The first value never silently wins.
  * cg_http_response() is the one place a request's outcome becomes an HTTP
  * response (CGI-style "Status:" header block plus body): a JSON answer, or
  * the JSON error {"error":{"type","message"},"request_id"} whose message is
@@ -22,6 +29,10 @@
 #include "conf/config.h"
 #include "core/req.h"
 
+/* The header name (as "Origin") of the first header admission or the who
+ * stage reads that appears more than once in envp ("NAME=value" strings,
+ * NULL-terminated, as CGI and FastCGI pass them), or NULL. */
+const char *cg_http_dup_param(char *const *envp);
 /* 0: go on; -1: r failed; 1: answered (preflight), do not read the body. */
 int  cg_http_admit(const cg_conf_t *conf, cg_req_t *r);
 /* The answer; a provider-compatible request's in its provider's format

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#define CG_CHAT_KEEP  (64 * 1024)   /* per buffer, kept between requests */
+
 
 int
 cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
@@ -263,8 +265,24 @@ cg_chat_system_ok(cg_req_t *r, const cg_route_t *rt)
 }
 
 
-void
-cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
+/* After an answer: what grew for a large one (a big provider response, a
+ * runaway event) is given back, so a worker does not hold its largest
+ * request's memory for ever. */
+static void
+cg_chat_shrink(cg_chat_t *c)
+{
+    cg_buf_shrink(&c->call, CG_CHAT_KEEP);
+    cg_buf_shrink(&c->resp, CG_CHAT_KEEP);
+    cg_buf_shrink(&c->delta, CG_CHAT_KEEP);
+    cg_buf_shrink(&c->gdelta, CG_CHAT_KEEP);
+    cg_guardset_shrink(&c->guards, CG_CHAT_KEEP);
+    c->og = NULL;           /* the relay takes a fresh one per attempt */
+    cg_sse_reset(&c->sse);
+}
+
+
+static void
+cg_chat_stages(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
     cg_guard_limits_t  lim = { c->conf->input.max_chars,
                                c->conf->input.max_messages,
@@ -302,4 +320,12 @@ cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
     if (r->text.oom) {
         cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
     }
+}
+
+
+void
+cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
+{
+    cg_chat_stages(c, r, out);
+    cg_chat_shrink(c);
 }

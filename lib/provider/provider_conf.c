@@ -1,6 +1,7 @@
 #include "conf/config.h"
 #include "provider/keys.h"
 #include "core/buf.h"
+#include "core/secret.h"
 #include "provider/provider.h"
 
 #include <stdio.h>
@@ -451,6 +452,16 @@ cg_route_check(const cg_conf_t *conf, cg_route_t *rt, char *err,
     if (cg_provider_route_find(conf, rt->name, strlen(rt->name)) != rt) {
         snprintf(err, errlen, "route %s is defined twice (note: [provider] "
                  "is the route \"default\")", rt->name);
+        return -1;
+    }
+    /* issue 18: a password in a URL is a secret in the config file (and
+     * in every log line that quotes the URL). */
+    if (cg_secret_url_has_userinfo(rt->base_url)
+        || cg_secret_url_has_userinfo(rt->url)) {
+        snprintf(err, errlen, "[route %s] %s holds a user name or password "
+                 "(user:pass@host); keep credentials out of URLs and give "
+                 "the key as api_key = env:NAME or file:/path", rt->name,
+                 cg_secret_url_has_userinfo(rt->url) ? "url" : "base_url");
         return -1;
     }
     if (rt->base_url[0] == '\0') {

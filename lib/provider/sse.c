@@ -15,12 +15,13 @@ cg_sse_init(cg_sse_t *p, cg_sse_event_pt on_event, void *ctx)
 void
 cg_sse_reset(cg_sse_t *p)
 {
-    cg_buf_reset(&p->line);
-    cg_buf_reset(&p->event);
-    cg_buf_reset(&p->data);
+    cg_buf_shrink(&p->line, CG_SSE_KEEP);
+    cg_buf_shrink(&p->event, CG_SSE_KEEP);
+    cg_buf_shrink(&p->data, CG_SSE_KEEP);
     p->has_data = 0;
     p->after_cr = 0;
     p->failed = 0;
+    p->total = 0;
 }
 
 
@@ -71,6 +72,9 @@ cg_sse_line(cg_sse_t *p, const char *s, size_t n)
         v++;
         vlen--;
     }
+    if (p->data.len + p->event.len + vlen + 1 > CG_SSE_MAX_EVENT) {
+        return -1;
+    }
     if (nlen == 4 && memcmp(s, "data", 4) == 0) {
         if (p->has_data) {
             cg_buf_addc(&p->data, '\n');
@@ -92,9 +96,11 @@ cg_sse_feed(cg_sse_t *p, const char *buf, size_t len)
     const char *end = buf + len, *eol;
     size_t      n;
 
-    if (p->failed) {
+    if (p->failed || len > CG_SSE_MAX_STREAM - p->total) {
+        p->failed = 1;
         return -1;
     }
+    p->total += len;
     while (buf < end) {
         if (p->after_cr) {
             p->after_cr = 0;

@@ -1,6 +1,7 @@
 #include "provider/upstream.h"
 #include "core/clock.h"
 #include "core/fault.h"
+#include "core/num.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,10 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+
+/* A provider asking to wait longer than a day is not retried at all (no
+ * route waits that long), whatever number it wrote. */
+#define CG_UPSTREAM_RETRY_MAX_S  86400L
 
 struct cg_upstream_s {
     CURL    *h;
@@ -94,32 +99,28 @@ cg_upstream_write(char *p, size_t size, size_t n, void *user)
 }
 
 
-/* Only retry-after (seconds) and retry-after-ms are read. */
+/* Only retry-after (seconds) and retry-after-ms are read, clamped: a
+ * provider's 99999999999999999999 is "longer than any route waits", not an
+ * overflow; an HTTP-date or other text counts as none given. */
 static size_t
 cg_upstream_header(char *p, size_t size, size_t n, void *user)
 {
     cg_xfer_t *x = user;
-    char       v[32];
-    size_t     len = size * n, vl;
-    long       ms = -1;
+    size_t     len = size * n;
+    long       v;
 
     x->got = 1;
     x->last = cg_clock_mono();
-    if (len > 12 && len < 12 + sizeof(v)
-        && strncasecmp(p, "retry-after:", 12) == 0) {
-        vl = len - 12;
-        memcpy(v, p + 12, vl);
-        v[vl] = '\0';
-        ms = strtol(v, NULL, 10) * 1000;
+    if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+        v = cg_num_parse(p + 12, len - 12, CG_UPSTREAM_RETRY_MAX_S);
         if (x->res->retry_after_ms < 0) {
-            x->res->retry_after_ms = ms;
+            x->res->retry_after_ms = v < 0 ? -1 : v * 1000;
         }
-    } else if (len > 15 && len < 15 + sizeof(v)
-               && strncasecmp(p, "retry-after-ms:", 15) == 0) {
-        vl = len - 15;
-        memcpy(v, p + 15, vl);
-        v[vl] = '\0';
-        x->res->retry_after_ms = strtol(v, NULL, 10);  /* more precise */
+    } else if (len > 15 && strncasecmp(p, "retry-after-ms:", 15) == 0) {
+        v = cg_num_parse(p + 15, len - 15, CG_UPSTREAM_RETRY_MAX_S * 1000);
+        if (v >= 0) {
+            x->res->retry_after_ms = v;                 /* more precise */
+        }
     }
     return len;
 }

@@ -692,6 +692,21 @@ sub all_output {
 # The key-leak sweep: nothing chatgate or the front end wrote may hold the
 # provider key, its base64 form, or anything shaped like a provider key.
 # (The mock's own request log holds the key by design and is skipped.)
+# Issue 18: two Origin lines, and two Cookie lines carrying the session,
+# are refused (400 invalid_request) whatever the front end does with them.
+sub check_dup_headers {
+    my ($self, $what) = @_;
+    my $dup = $self->chat(headers => { Origin => [$ORIGIN, 'https://evil.test'] });
+    Test::More::is($dup->{status}, 400, "$what: two Origin lines are refused");
+    Test::More::is($dup->{json}{error}{type} // '', 'invalid_request',
+                   "$what: as invalid_request");
+    my $tok = $self->mint('alice');
+    $dup = $self->chat(token => undef, headers => { Origin => $ORIGIN,
+        Cookie => ["chatgate_session=$tok", "chatgate_session=$tok"] });
+    Test::More::is($dup->{status}, 400,
+                   "$what: two Cookie lines with the session are refused");
+}
+
 sub check_key_leaks {
     my ($self) = @_;
     require MIME::Base64;

@@ -84,7 +84,9 @@ struct mock_conn {
 struct mock_dir {
     int status, fail_first, delay_ms, stall_after, hold_ms, big;
     int garbage, truncate, error_event, reset, no_usage, zero_usage, has_text;
+    int fat_event;
     struct mock_buf text;           /* decoded text= value */
+    struct mock_buf retry_after;    /* decoded retry_after= value */
     struct mock_buf key;            /* all directive tokens (fail_first id) */
 };
 
@@ -103,6 +105,7 @@ struct mock_ctx {
     long in_tok, out_tok;
     const char *ans;
     size_t ans_len;
+    int fat_event;                  /* lines of the fat first event */
 };
 
 struct mock_evs {                   /* SSE events, concatenated */
@@ -545,13 +548,18 @@ static void mock_respond(struct mock_conn *c, int st, const char *extra,
     mock_plan_start(c, delay, end, 0);
 }
 
+/* retry_after=VALUE of the request being answered (single-threaded). */
+static const char *g_retry_after;
+
 static void mock_extra(struct mock_buf *h, int api, unsigned long serial,
                        int st)
 {
     mock_buf_printf(h, "%s: req_mock%lu\r\n",
                     api == MOCK_API_OPENAI ? "x-request-id" : "request-id",
                     serial);
-    if (st == 429 || st == 503 || st == 529)
+    if ((st == 429 || st == 503 || st == 529) && g_retry_after)
+        mock_buf_printf(h, "retry-after: %s\r\n", g_retry_after);
+    else if (st == 429 || st == 503 || st == 529)
         mock_buf_str(h, "retry-after: 1\r\nretry-after-ms: 1000\r\n");
 }
 
@@ -690,6 +698,7 @@ static const struct mock_dirdef {
     { "reset", offsetof(struct mock_dir, reset), -1, 0 },
     { "no_usage", offsetof(struct mock_dir, no_usage), -1, 0 },
     { "zero_usage", offsetof(struct mock_dir, zero_usage), -1, 0 },
+    { "fat_event", offsetof(struct mock_dir, fat_event), 0, 1000000 },
 };
 
 static void mock_dir_init(struct mock_dir *d)
@@ -706,6 +715,11 @@ static void mock_dir_apply(struct mock_dir *d, const char *t, size_t n)
     size_t i;
     int *field;
 
+    if (mock_span_eq(name, "retry_after")) {
+        d->retry_after.len = 0;
+        mock_pct_decode(&d->retry_after, v.p, v.n);
+        return;
+    }
     if (mock_span_eq(name, "text")) {
         d->has_text = 1;
         d->text.len = 0;
@@ -1031,8 +1045,29 @@ static int mock_ev_deltas(struct mock_evs *e, const struct mock_ctx *x)
     return -1;
 }
 
+/* fat_event=N: one event of N data: lines of 1 KiB each, before the
+ * answer (a provider's runaway event). */
+static void mock_ev_fat(struct mock_evs *e, const struct mock_ctx *x)
+{
+    static const char line[] = "data: "
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    int i, j;
+
+    if (x->fat_event <= 0)
+        return;
+    mock_buf_str(&e->d, "event: ping\n");
+    for (i = 0; i < x->fat_event; i++) {
+        for (j = 0; j < 16; j++)    /* 16 x 64 bytes of value per line */
+            mock_buf_str(&e->d, j ? line + 6 : line);
+        mock_buf_str(&e->d, "\n");
+    }
+    mock_buf_str(&e->d, "\n");
+    mock_push_size(&e->end, &e->n, &e->cap, e->d.len);
+}
+
 static void mock_ev_anthropic(struct mock_evs *e, const struct mock_ctx *x)
 {
+    mock_ev_fat(e, x);
     mock_sse(e, "message_start");
     mock_buf_printf(&e->d, "{\"type\":\"message_start\",\"message\":{\"id\":"
                     "\"msg_mock%lu\",\"type\":\"message\",\"role\":"
@@ -1067,6 +1102,7 @@ static void mock_ev_anthropic(struct mock_evs *e, const struct mock_ctx *x)
 
 static void mock_ev_openai(struct mock_evs *e, const struct mock_ctx *x)
 {
+    mock_ev_fat(e, x);
     mock_oai_begin(e, x);
     mock_buf_str(&e->d, "[{\"index\":0,\"delta\":{\"role\":\"assistant\","
                  "\"content\":\"\",\"refusal\":null},\"logprobs\":null,"
@@ -1194,7 +1230,9 @@ static void mock_answer(struct mock_conn *c, int api, unsigned long serial,
     if (d.reset) {
         mock_plan_start(c, delay, MOCK_END_RESET, 0);
     } else if (d.status >= 400) {
+        g_retry_after = d.retry_after.len ? d.retry_after.p : NULL;
         mock_error(c, api, d.status, serial, MOCK_DETAIL, delay);
+        g_retry_after = NULL;
     } else if (d.garbage) {
         mock_garbage(c, api, serial, delay);
     } else {
@@ -1202,6 +1240,7 @@ static void mock_answer(struct mock_conn *c, int api, unsigned long serial,
         x = (struct mock_ctx){ api, in->include_usage, d.no_usage,
                                d.error_event, serial, in->model,
                                (long long)time(NULL), 0, 0, ans.p, ans.len };
+        x.fat_event = d.fat_event;
         x.in_tok = in->in_bytes / 4 > 1 ? (long)(in->in_bytes / 4) : 1;
         x.out_tok = ans.len / 4 > 1 ? (long)(ans.len / 4) : 1;
         if (d.zero_usage)
@@ -1214,6 +1253,7 @@ static void mock_answer(struct mock_conn *c, int api, unsigned long serial,
     mock_buf_free(&echo);
     mock_buf_free(&ans);
     mock_buf_free(&d.text);
+    mock_buf_free(&d.retry_after);
     mock_buf_free(&d.key);
 }
 

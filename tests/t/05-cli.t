@@ -41,6 +41,27 @@ unlike($o, qr/QQQQQQQQ/, 'the key is not echoed');
 $o = check_fails("; old key: sk-proj-" . ('Z' x 40) . "\n$base",
                  qr/:1: /, 'key in a comment, line named');
 unlike($o, qr/ZZZZZZZZ/, 'not echoed either');
+# Issue 18: every provider's key shape, pasted into a value or a comment.
+for my $k ('gsk_' . ('G' x 52), 'xai-' . ('X' x 80), 'hf_' . ('H' x 34),
+           'AIzaSy' . ('g' x 33), 'AKIAIOSFODNN7EXAMPL2', 'sk-or-v1-' . ('0' x 64),
+           'sk-svcacct-' . ('S' x 40), 'sk-admin-' . ('D' x 40),
+           ('A' x 52) . 'JQQJ99' . ('B' x 26), '0123456789abcdef' x 2,
+           'Mi5tRaL' . ('m' x 24) . '7') {
+    (my $c = $base) =~ s/^api_key = .*$/api_key = env:K\n; pasted: $k/m;
+    my $shown = substr($k, 0, 4);
+    my $out = check_fails($c, qr/:\d+: .*looks like a provider API key/, "$shown... key");
+    unlike($out, qr/\Q$k\E/, "$shown... key not echoed");
+}
+# A password in a base_url is a secret in the config too.
+for my $u ('https://user:s3cret@api.example.test/v1', 'http://token@127.0.0.1:9/') {
+    (my $c = $base) =~ s/^base_url = .*$/base_url = $u/m;
+    my $out = check_fails($c, qr/base_url holds a user name or password/, "userinfo in $u");
+    unlike($out, qr/s3cret|token@/, 'the URL is not echoed');
+}
+(my $at = $base) =~ s/^base_url = .*$/base_url = http:\/\/127.0.0.1:9\/v1?user=a\@b/m;
+my $apath = $t->write_file('at.ini', $at, 0640);
+is(($t->run_chatgate('check', '-c', $apath))[0], 0, 'an @ in the query is no userinfo');
+
 (my $plain = $base) =~ s/^api_key = .*$/api_key = hunter2hunter2/m;
 $o = check_fails($plain, qr/\[provider\] api_key must reference/, 'plain secret');
 unlike($o, qr/hunter2/, 'plain secret not echoed');

@@ -51,11 +51,25 @@ err_is($res, 405, 'method_not_allowed', 'GET');
 is($res->{headers}{allow}, 'POST, OPTIONS', 'Allow header on 405 names OPTIONS (preflights are answered)');
 err_is($t->chat(method => 'PUT'), 405, 'method_not_allowed', 'PUT');
 
-is(scalar @{$t->mock_requests}, 3, 'only the three valid requests reached the provider');
+# RFC 8259: raw U+0000-U+001F inside a string are refused (issue 18), with
+# the byte offset in the message and in the usage line, never the content.
+for my $c ("\t", "\n", "\x01", "\x1b") {
+    my $r = $t->chat(body => "{\"message\":\"SECRET$c!\"}");
+    err_is($r, 400, 'invalid_request', sprintf('raw U+%04X in a string', ord $c));
+    like($r->{json}{error}{message} // '', qr/control character .* at byte offset 18\b/,
+         'the message names the offset');
+    unlike($r->{json}{error}{message} // '', qr/SECRET/, 'and not the content');
+    like($t->usage_for($r)->{reason} // '', qr/raw control character .*byte offset 18\b/,
+         'the usage line says why');
+}
+is($t->chat(body => "{\n\t\"message\":\r\n\"a\\tb\"\n}")->{status}, 200,
+   'whitespace between tokens and escaped controls pass');
+
+is(scalar @{$t->mock_requests}, 4, 'only the four valid requests reached the provider');
 # The usage line is written after the answer, which the client may already
 # have (it carries Content-Length): wait for the last one.
-eval { CG::wait_for('usage lines', sub { @{$t->usage_lines} >= 19 }, 5) };
+eval { CG::wait_for('usage lines', sub { @{$t->usage_lines} >= 24 }, 5) };
 my @lines = @{$t->usage_lines};
-is(scalar @lines, 19, 'every request has a usage line');
+is(scalar @lines, 24, 'every request has a usage line');
 
 done_testing;

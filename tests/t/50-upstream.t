@@ -38,6 +38,46 @@ my $took = time - $t0;
 ok($took < 2.5, "timeout enforced (took ${took}s with timeout_ms 1000)");
 upstream_err('[[mock:stall_after=1]]', 504, 'upstream_timeout', 'stalled body');
 
+# Issue 18: a Retry-After no route waits for is clamped, not overflowed (a
+# SAN build aborted on it and nginx answered its own 502): chatgate answers
+# its own 502 and does not retry; an HTTP-date counts as none given.
+my $ra = upstream_err('[[mock:status=429]] [[mock:retry_after=99999999999999999999]]',
+                      502, 'upstream_error', 'Retry-After 99999999999999999999');
+is($t->usage_for($ra)->{retries}, 0, 'a wait longer than retry_max_wait_ms is not retried');
+$ra = upstream_err('[[mock:status=429]] [[mock:retry_after=Wed,+21+Oct+2026+07:28:00+GMT]]',
+                   502, 'upstream_error', 'Retry-After as an HTTP-date');
+is($t->usage_for($ra)->{retries}, 2, 'an HTTP-date is no wait: the default backoff retries');
+
+# Issue 18: one provider event of 20,000 data: lines (20 MB) is refused at
+# the event cap, and the worker does not keep what it grew to.
+sub workers_rss_kb {
+    my $kb = 0;
+    for my $pid ($t->worker_pids) {
+        my ($v) = (CG::slurp("/proc/$pid/status") // '') =~ /^VmRSS:\s+(\d+)/m;
+        $kb += $v // 0;
+    }
+    return $kb;
+}
+for my $stream (0, 1) {
+    $t->chat(body => { message => 'warm up', stream => $stream ? JSON::PP::true : JSON::PP::false })
+        for 1 .. 4;
+}
+my $before = workers_rss_kb();
+for (1 .. 2) {
+    my $fat = $t->chat(body => { message => '[[mock:fat_event=20000]] hi',
+                                 stream => JSON::PP::true });
+    is($fat->{status}, 502, 'a 20 MB event: 502');
+    like($t->usage_for($fat)->{reason} // '', qr/./, 'with a reason in the usage line');
+}
+my $grew = workers_rss_kb() - $before;
+SKIP: {
+    # ASan's allocator keeps freed memory in quarantine by design.
+    skip 'memory is not given back under ASan (SAN=1)', 1 if $ENV{CG_SAN};
+    ok($grew < 8 * 1024, "the workers kept ${grew} kB after two 20 MB events (< 8 MB)");
+}
+is($t->chat(body => { message => 'after', stream => JSON::PP::true })->{status}, 200,
+   'the next stream is answered');
+
 # Provider gone entirely.
 $t->stop('mock');
 upstream_err('hello', 502, 'upstream_error', 'provider down');

@@ -136,6 +136,47 @@ for my $lang (qw(sh php python)) {
        "$lang snippet's token is accepted");
 }
 
+# Issue 18: a header admission or the who stage reads, sent twice, is
+# refused with 400 and the reason in the usage line, whichever way nginx
+# passes the copies on (1.22: as separate params; 1.23+: joined). Even two
+# equal Origins: the first value never silently decides.
+my $cookie = "chatgate_session=$tok";
+my @dups = (
+    [ 'two equal Origins', from(Origin => ['https://app.test', 'https://app.test']), 'Origin' ],
+    [ 'Origin allowed, then foreign', from(Origin => ['https://app.test', 'https://evil.test']), 'Origin' ],
+    [ 'two Cookie lines', from(Cookie => [$cookie, "chatgate_session=$v1"]), 'Cookie' ],
+    [ 'one Cookie line, the session twice', from(Cookie => "$cookie; chatgate_session=$v1"), 'Cookie' ],
+    [ 'two X-Forwarded-For lines', { Origin => 'https://app.test',
+      'X-Forwarded-For' => ['10.9.9.9', '10.8.8.8'] }, 'X-Forwarded-For' ],
+    [ 'two Sec-Fetch-Site lines', from('Sec-Fetch-Site' => ['same-origin', 'cross-site']), 'Sec-Fetch-Site' ],
+    [ 'two Referers', from(Origin => undef, Referer => ['https://app.test/', 'https://evil.test/']), 'Referer' ],
+    [ 'two Content-Types', from('Content-Type' => ['application/json', 'text/plain']), 'Content-Type' ],
+);
+for my $c (@dups) {
+    my ($what, $h, $name) = @$c;
+    my %o = (headers => $h);
+    $o{token} = undef if exists $h->{Cookie};
+    my $r = $t->chat(%o);
+    refused($r, 400, 'invalid_request', $what);
+    like($t->usage_for($r)->{reason} // '', qr/\b(duplicated|ambiguous) \Q$name\E header/,
+         "$what: the usage line names the header");
+}
+# Authorization twice: nginx itself refuses it (a unique header line).
+is($t->chat(token => undef, headers => from(Authorization => ["Bearer $tok", "Bearer $v1"]))->{status},
+   400, 'two Authorization lines: 400');
+# Near misses pass: one X-Forwarded-For list, other cookies beside the
+# session, a Referer with commas in it.
+is($t->chat(headers => { Origin => 'https://app.test',
+                         'X-Forwarded-For' => '10.7.7.7, 127.0.0.1' })->{status},
+   200, 'one X-Forwarded-For list passes');
+is($t->chat(token => undef, headers => from(Cookie => "a=1; $cookie; b=2, c=3"))->{status},
+   200, 'the session cookie once among others passes');
+is($t->chat(headers => from(Origin => undef, Referer => 'https://app.test/a,b?x=1,2'))->{status},
+   200, 'a Referer with commas passes');
+# A browser's cached Basic credentials do not lift the missing-Origin rule.
+refused($t->chat(headers => from(Origin => undef, Authorization => 'Basic dXNlcjpwYXNz')),
+        403, 'cross_site_request', 'cookie + Basic, no Origin');
+
 # Pre-auth limit: 4 failures from one address, then 429 even for a valid
 # session, while other addresses are unaffected.
 my %ip = ('X-Forwarded-For' => '192.0.2.7, 127.0.0.1');

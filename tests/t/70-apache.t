@@ -46,6 +46,7 @@ sub chat_ok {
     my ($an, $oa) = $t->compat_calls($svc);
     like($an->{content}, qr/"type":"message"/, 'mod_proxy_fcgi: the Anthropic endpoint (x-api-key)');
     like($oa->{content}, qr/"object":"chat.completion"/, 'mod_proxy_fcgi: the OpenAI endpoint (Bearer)');
+    $t->check_dup_headers('mod_proxy_fcgi');   # Apache joins them: "a, b"
     # chatgate down: Apache's own 503 is JSON (ErrorDocument).
     $t->stop('chatgate');
     my $r = $t->chat(message => 'nobody home');
@@ -85,6 +86,7 @@ sub fcgid_globals {
     $t->start_apache(conf => fcgid_globals($t) . $site, modules => ['fcgid']);
     chat_ok($t, 'mod_fcgid');
     chat_ok($t, 'mod_fcgid, second request');
+    $t->check_dup_headers('mod_fcgid');
     like(CG::slurp($t->dir . '/error.log'), qr/serving on the inherited socket/,
          'chatgate ran as a single worker on the socket mod_fcgid passed');
 }
@@ -106,6 +108,7 @@ sub fcgid_globals {
     $t->start_apache(conf => fcgid_globals($t) . $server,
                      modules => ['fcgid']);
     chat_ok($t, 'mod_fcgid via .htaccess');
+    $t->check_dup_headers('mod_fcgid via .htaccess');
     like(CG::slurp($t->dir . '/error.log'), qr/serving on the inherited socket/,
          'chatgate ran as a single worker on the socket mod_fcgid passed');
 }

@@ -15,7 +15,9 @@ sub enc { my $s = shift; $s =~ s/([^A-Za-z0-9 .,:\-])/sprintf('%%%02X', ord $1)/
 sub mock_says { '[[mock:text=' . enc($_[0]) . ']]' }
 
 my $t = CG->new; diag "dir ".$t->dir if $ENV{CG_KEEP};
-$t->start_stack('guard.allowed_hosts' => 'docs.example.com');
+$t->start_stack('guard.allowed_hosts' => 'docs.example.com',
+                # issue 18's cases pass the default 20 requests a minute
+                'limits.requests_per_minute' => 0);
 
 # PII round trip: the provider sees a placeholder, the user the original.
 my $email = 'alice.smith@example.com';
@@ -99,6 +101,70 @@ like(CG::slurp($t->dir . '/error.log'), qr/key exposed: .*rotate the key now/,
 my $everything = $t->all_output;
 unlike($everything, qr/alice\.smith|4111 1111/, 'no personal data in any log');
 unlike($everything, qr/\Q$shape\E|\Q$t->{secret}\E/, 'no secret in any log');
+
+# Issue 18: personal data in every script and spacing is found on the
+# normalised view, and the original text (as typed) is what is replaced and
+# restored; a checksum-invalid IBAN reaches the provider whole.
+{
+    my @cases = (
+        [ "anna\@b\x{fc}cher.de",                       qr/\[EMAIL_[0-9a-f]{8}\]/, 'IDN e-mail' ],
+        [ "j\x{f6}rg\x{FF20}example.com",                qr/\[EMAIL_[0-9a-f]{8}\]/, 'Unicode local part, fullwidth @' ],
+        [ "0049 30 12345678",                            qr/\[PHONE_[0-9a-f]{8}\]/, '00 prefix' ],
+        [ "+49\x{A0}30\x{A0}12345678",                   qr/\[PHONE_[0-9a-f]{8}\]/, 'phone with NBSP' ],
+        [ "\x{FF0B}\x{FF14}\x{FF19} \x{FF13}\x{FF10} \x{FF11}\x{FF12}\x{FF13}\x{FF14}\x{FF15}\x{FF16}\x{FF17}\x{FF18}",
+                                                         qr/\[PHONE_[0-9a-f]{8}\]/, 'fullwidth phone' ],
+    );
+    for my $c (@cases) {
+        my ($pii, $ph, $what) = @$c;
+        my $r = $t->chat(message => "note $pii end");
+        # The output guard may write a host-like word's dots as "\." when
+        # it does not read the text as an e-mail address (fullwidth @).
+        (my $shown = $r->{json}{text} // '') =~ s/\\\./\./g;
+        is($shown, "mock reply: note $pii end", "$what: the user sees it as typed");
+        my $body = $t->mock_requests->[-1]{body} // '';
+        like($body, $ph, "$what: the provider gets a placeholder");
+        ok(index($body, $pii) < 0, "$what: and never the original");
+    }
+    for my $c ([ "4111\x{A0}1111\x{A0}1111\x{A0}1111", 'card with NBSP' ],
+               [ "4111\x{202F}1111\x{202F}1111\x{202F}1111", 'card with NARROW NBSP' ],
+               [ 'de89 3704 0044 0532 0130 00', 'lower-case IBAN' ]) {
+        my ($pii, $what) = @$c;
+        my $r = $t->chat(message => "pay $pii now");
+        like($r->{json}{text} // '', qr/^mock reply: pay \[(CARD|IBAN)\] now$/, "$what: masked");
+    }
+    my $bad = 'DE89 3704 0044 0532 0130 01';
+    is($t->chat(message => "iban $bad please")->{json}{text}, "mock reply: iban $bad please",
+       'a checksum-invalid IBAN comes back as sent');
+    like($t->mock_requests->[-1]{body} // '', qr/iban \Q$bad\E please/,
+         'and reaches the provider whole: no phone taken from its tail');
+    is($t->chat(message => "pay DE89 3704 0044 0532 0130 00 or 0049 30 12345678")->{json}{text},
+       "mock reply: pay [IBAN] or 0049 30 12345678",
+       'a valid IBAN is masked, the phone beside it pseudonymised and restored');
+    like($t->mock_requests->[-1]{body} // '', qr/pay \[IBAN\] or \[PHONE_[0-9a-f]{8}\]"/,
+         'the provider sees [IBAN] and a phone placeholder');
+}
+
+# Issue 18: the whole Unicode Default_Ignorable_Code_Point set (and the
+# format characters U+FFF9-FFFB) is invisible, in the input and in the
+# answer; visible look-alikes (NBSP, ideographic space, Hangul) stay.
+{
+    require Encode;
+    my $says = sub { mock_says(Encode::encode_utf8($_[0])) };
+    my @inv = (0x034F, 0x115F, 0x1160, 0x17B4, 0x180E, 0x206A .. 0x206F, 0x3164,
+               0xFFA0, 0xFFF9 .. 0xFFFB, 0x1D173 .. 0x1D17A, 0x1BCA0, 0xE0FFF);
+    my $mixed = join '', map { chr(0x61 + $_ % 26) . chr($inv[$_]) } 0 .. $#inv;
+    (my $clean = $mixed) =~ s/[^a-z]//g;
+    my $r = $t->chat(message => $mixed);
+    is($r->{status}, 200, 'default-ignorable input: stripped, not refused');
+    is($r->{json}{text}, "mock reply: $clean", 'none reaches the provider');
+    my $req = $t->mock_requests->[-1]{body} // '';
+    ok(!grep({ index($req, chr $_) >= 0 } @inv), 'the provider request holds none of them');
+    $r = $t->chat(message => $says->("out$mixed"));
+    is($r->{json}{text}, "out$clean", 'none reaches the user from the answer');
+    my $vis = "a\x{00A0}b\x{3000}c\x{D55C}d\x{2028}e";
+    is($t->chat(message => $says->($vis))->{json}{text}, $vis,
+       'visible characters and separators pass unchanged');
+}
 
 # Blocking configurations: 400 with a stable type; the provider is not called.
 my $b = CG->new;

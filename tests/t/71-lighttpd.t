@@ -16,6 +16,7 @@ sub chat_ok {
     my $r = $t->chat(message => 'hello through lighttpd');
     is($r->{status}, 200, "$what: a chat request succeeds");
     like($r->{json}{text} // '', qr/mock reply/, "$what: with the answer");
+    $t->check_dup_headers($what);      # lighttpd joins them: "a, b"
 }
 
 {

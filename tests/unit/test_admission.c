@@ -389,6 +389,100 @@ test_csv(void **state)
 }
 
 
+/* Issue 18: a header that admission or the who stage reads, sent twice,
+ * is refused with 400 whatever form the web server passes it in: separate
+ * params (nginx < 1.23) or one value joined with ", " (nginx 1.23+, Apache,
+ * lighttpd) or "; " (Cookie). The first value never silently wins. */
+static void
+test_ambiguous_headers(void **state)
+{
+    static char *const env_dup[] = {
+        "REQUEST_METHOD=POST", "HTTP_ORIGIN=https://app.test",
+        "HTTP_ACCEPT=*/*", "HTTP_ORIGIN=https://evil.test", NULL };
+    static char *const env_xff[] = {
+        "HTTP_X_FORWARDED_FOR=1.2.3.4", "HTTP_X_FORWARDED_FOR=5.6.7.8", NULL };
+    static char *const env_ok[] = {
+        "HTTP_ORIGIN=https://app.test", "HTTP_ORIGINAL=x", "HTTP_X=1",
+        "HTTP_X=2", "HTTP_COOKIE=a=1", NULL };
+    static const struct { const char *field, *value; } joined[] = {
+        { "origin", "https://app.test, https://evil.test" },
+        { "origin", "https://app.test,https://app.test" },
+        { "origin", "https://app.test https://evil.test" },
+        { "sfs", "same-origin, cross-site" },
+        { "referer", "https://app.test/, https://evil.test/" },
+        { "auth", "Basic dTpw, Bearer cgt_x" },
+        { "auth", "Bearer a,Bearer b" },
+        { "ct", "application/json, text/plain" },
+        { "cl", "5, 5" },
+        { "cookie", "chatgate_session=v1.x.1.y; chatgate_session=v1.z" },
+        { "cookie", "a=1, chatgate_session=v1.x, chatgate_session=v1.z" },
+        { "cookie", "chatgate_session=v1.x;chatgate_session=" },
+    };
+    cg_req_t r;
+    size_t   i;
+
+    (void) state;
+    assert_string_equal(cg_http_dup_param(env_dup), "Origin");
+    assert_string_equal(cg_http_dup_param(env_xff), "X-Forwarded-For");
+    assert_null(cg_http_dup_param(env_ok));
+    assert_null(cg_http_dup_param(NULL));
+    cookie_req(&r);
+    r.dup_header = "Origin";
+    assert_int_equal(admit(&r), CG_E_INVALID);
+    assert_non_null(strstr(r.reason, "duplicated Origin header"));
+    assert_null(r.cors_origin);
+    for (i = 0; i < sizeof(joined) / sizeof(joined[0]); i++) {
+        cookie_req(&r);
+        switch (joined[i].field[1]) {
+        case 'r': r.origin = joined[i].value; break;
+        case 'f': r.sec_fetch_site = joined[i].value; break;
+        case 'e': r.origin = NULL; r.referer = joined[i].value; break;
+        case 'u': r.authorization = joined[i].value; break;
+        case 't': r.content_type = joined[i].value; break;
+        case 'l': r.content_length = joined[i].value; break;
+        default:  r.cookie = joined[i].value; break;
+        }
+        if (admit(&r) != CG_E_INVALID || !strstr(r.reason, "ambiguous")) {
+            fail_msg("%s '%s' not refused as ambiguous (%s)",
+                     joined[i].field, joined[i].value, r.reason);
+        }
+    }
+    /* Near misses: one value in its own syntax passes. */
+    cookie_req(&r);
+    r.cookie = "other=1; chatgate_session=v1.x.1.y; chatgate_sessionx=2";
+    r.referer = "https://app.test/a,b?c=d,e";
+    r.content_type = "application/json; charset=\"utf-8,x\"";
+    r.content_length = "16";
+    r.authorization = "Digest username=\"u\", realm=\"r\", nonce=\"n\"";
+    r.forwarded_for = "10.0.0.1, 10.0.0.2";
+    assert_int_equal(admit(&r), CG_OK);
+}
+
+
+/* A browser's cached Basic credentials ride along with its cookie: they do
+ * not make a cookie request a script's, so the missing-Origin rule holds;
+ * a Bearer token (which replaces the cookie) still lifts it. */
+static void
+test_basic_keeps_origin_rule(void **state)
+{
+    cg_req_t r;
+
+    (void) state;
+    cookie_req(&r);
+    r.origin = NULL;
+    r.authorization = "Basic dXNlcjpwYXNz";
+    assert_int_equal(admit(&r), CG_E_CROSS_SITE);
+    cookie_req(&r);
+    r.origin = NULL;
+    r.authorization = "Digest username=\"u\"";
+    assert_int_equal(admit(&r), CG_E_CROSS_SITE);
+    cookie_req(&r);
+    r.origin = NULL;
+    r.authorization = "Bearer v1.x.1.y";
+    assert_int_equal(admit(&r), CG_OK);
+}
+
+
 int
 main(void)
 {
@@ -402,6 +496,8 @@ main(void)
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_config_rows),
         cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_ambiguous_headers),
+        cmocka_unit_test(test_basic_keeps_origin_rule),
     };
 
     return cmocka_run_group_tests_name("admission", tests, setup, teardown);

@@ -753,6 +753,19 @@ test_looks_like_key(void **state)
         "# sk-ant-api03-AAAAAAAAAAAAAAAAAAAA\n",
         "xxxxT3BlbkFJxxxx",
         "T3BlbkFJ",
+        /* issue 18: the other providers' shapes */
+        "gsk_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijkl",
+        "xai-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+        "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+        "key=AKIAIOSFODNN7EXAMPLE",
+        "(ASIAIOSFODNN7EXAMPLE)",
+        "sk-or-v1-0123456789abcdef0123456789abcdef",
+        "sk-svcacct-AbCdEfGhIjKlMnOpQrSt",
+        "sk-admin-AbCdEfGhIjKlMnOpQrSt",
+        "sk-ant-admin01-AbCd",
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIjKlMnOpJQQJ99BAACOG"
+        "AbCdEfGhIjKlMnOpQrSt",
         NULL
     };
     static const char *no[] = {
@@ -771,6 +784,10 @@ test_looks_like_key(void **state)
         "api_key = file:/etc/chatgate/provider.key",
         "model = claude-sonnet-4-5",
         "T3Blbk",
+        "gsk_short", "hf_hub_download", "AIzawa", "xai-grok-2",
+        "AKIAbcdefghijklmnopq", "AKIAIOSFODNN7EXAMPLEXX", "XAKIAIOSFODNN7EXAMPLE",
+        "5d41402abc4b2a76b9719d911017c592",     /* an MD5: config only */
+        "skill-tree-of-the-quarterly-planning",
         NULL
     };
     int i;
@@ -790,6 +807,25 @@ test_looks_like_key(void **state)
     assert_false(cg_secret_looks_like_key("sk-ant-AAAA", 10));
     assert_true(cg_secret_looks_like_key("sk-ant-AAAA", 11));
     assert_false(cg_secret_looks_like_key("xT3BlbkFJ", 8));
+    /* In a config file a bare 32-character key (Azure classic, Mistral)
+     * counts too; a 64-hex sha256 or a 31-character word does not. */
+    assert_true(cg_secret_config_has_key("; 5d41402abc4b2a76b9719d911017c592",
+                                         34));
+    assert_true(cg_secret_config_has_key("k = aBcD1234aBcD1234aBcD1234aBcD1234",
+                                         36));
+    assert_false(cg_secret_config_has_key("sha256 = 5d41402abc4b2a76b9719d91"
+                                          "1017c5925d41402abc4b2a76b9719d911017"
+                                          "c592", 73));
+    assert_false(cg_secret_config_has_key("abcdefghijklmnopqrstuvwxyzabcdef",
+                                          32));
+    assert_true(cg_secret_config_has_key("gsk_AbCdEfGhIjKlMnOpQrStUvWx", 28));
+    /* URL userinfo */
+    assert_true(cg_secret_url_has_userinfo("https://u:p@api.example/v1"));
+    assert_true(cg_secret_url_has_userinfo("http://tok@127.0.0.1:9"));
+    assert_false(cg_secret_url_has_userinfo("https://api.example/v1?u=a@b"));
+    assert_false(cg_secret_url_has_userinfo("https://api.example/a@b"));
+    assert_false(cg_secret_url_has_userinfo(""));
+    assert_false(cg_secret_url_has_userinfo(NULL));
 }
 
 

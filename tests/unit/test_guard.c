@@ -356,6 +356,44 @@ test_lone_surrogate(void **state)
 }
 
 
+/* RFC 8259: U+0000-U+001F must be escaped inside strings (issue 18). Raw
+ * ones, tab and newline included, are refused with the byte offset in the
+ * message and never the content; escaped ones and whitespace between
+ * tokens pass. */
+static void
+test_raw_control_chars(void **state)
+{
+    static const char ctl[] = { 0x01, 0x08, 0x09, 0x0a, 0x0d, 0x1b, 0x1f };
+    char     body[64];
+    cg_req_t r;
+    size_t   i;
+    int      n;
+
+    (void) state;
+    for (i = 0; i < sizeof(ctl); i++) {
+        n = snprintf(body, sizeof(body), "{\"message\":\"SECRETINPUT%c!\"}",
+                     ctl[i]);
+        expect_invalid_n(body, (size_t) n, MAX_CHARS);
+        assert_int_equal(guard(&r, body, (size_t) n, MAX_CHARS), -1);
+        assert_non_null(strstr(r.err_msg, "at byte offset 23"));
+        assert_null(memchr(r.err_msg, ctl[i], strlen(r.err_msg)));
+        cg_req_destroy(&r);
+    }
+    /* In a key, in "route", after an escaped quote, and a raw one after a
+     * backslash (an invalid escape that must not hide it). */
+    expect_invalid("{\"mess\001age\":\"hi\"}");
+    expect_invalid("{\"message\":\"hi\",\"route\":\"a\tb\"}");
+    expect_invalid("{\"message\":\"a\\\"b\nc\"}");
+    expect_invalid("{\"message\":\"a\\\nb\"}");
+    assert_int_equal(cg_guard_json_raw_control("\"a\\\\\"\t", 6), -1);
+    assert_int_equal(cg_guard_json_raw_control("\"a\\\\\t\"", 6), 4);
+    /* Escaped controls, whitespace between tokens and DEL pass. */
+    expect_ok("{\"message\":\"a\\tb\\nc\\u0001d\"}", "a\tb\nc\001d");
+    expect_ok("{\n\t\"message\" :\r\n \"hi\"\n}\n", "hi");
+    expect_ok("{\"message\":\"a\x7f" "b\"}", "a\x7f" "b");
+}
+
+
 int
 main(void)
 {
@@ -374,6 +412,7 @@ main(void)
         cmocka_unit_test(test_no_echo),
         cmocka_unit_test(test_reuse_after_failure),
         cmocka_unit_test(test_lone_surrogate),
+        cmocka_unit_test(test_raw_control_chars),
     };
 
     return cmocka_run_group_tests_name("guard", tests, NULL, NULL);

@@ -12,8 +12,10 @@
 
 #include "guard/outguard.h"
 #include "guard/pii.h"
+#include "guard/piiview.h"
 
 #define KEY "0123456789abcdef0123456789abcdef"
+#define PII_CORPUS "tests/corpus/pii/cases.txt"
 
 static cg_pii_t *pii;
 
@@ -264,6 +266,164 @@ test_load(void **state)
 }
 
 
+/* \uXXXX, \UXXXXXXXX and \t of the corpus, into out as UTF-8. */
+static void
+unescape(const char *s, cg_buf_t *out)
+{
+    unsigned cp;
+    int      w;
+    char     hex[9];
+
+    cg_buf_reset(out);
+    while (*s) {
+        if (s[0] == '\\' && (s[1] == 'u' || s[1] == 'U')) {
+            w = s[1] == 'u' ? 4 : 8;
+            snprintf(hex, sizeof(hex), "%.*s", w, s + 2);
+            cp = (unsigned) strtoul(hex, NULL, 16);
+            if (cp < 0x80) {
+                cg_buf_addc(out, (char) cp);
+            } else if (cp < 0x800) {
+                cg_buf_addc(out, (char) (0xc0 | (cp >> 6)));
+                cg_buf_addc(out, (char) (0x80 | (cp & 0x3f)));
+            } else if (cp < 0x10000) {
+                cg_buf_addc(out, (char) (0xe0 | (cp >> 12)));
+                cg_buf_addc(out, (char) (0x80 | ((cp >> 6) & 0x3f)));
+                cg_buf_addc(out, (char) (0x80 | (cp & 0x3f)));
+            } else {
+                cg_buf_addc(out, (char) (0xf0 | (cp >> 18)));
+                cg_buf_addc(out, (char) (0x80 | ((cp >> 12) & 0x3f)));
+                cg_buf_addc(out, (char) (0x80 | ((cp >> 6) & 0x3f)));
+                cg_buf_addc(out, (char) (0x80 | (cp & 0x3f)));
+            }
+            s += 2 + w;
+        } else if (s[0] == '\\' && s[1] == 't') {
+            cg_buf_addc(out, '\t');
+            s += 2;
+        } else {
+            cg_buf_addc(out, *s++);
+        }
+    }
+}
+
+
+/* [EMAIL_1a2b3c4d] -> [EMAIL], in place. */
+static void
+generic_placeholders(char *s)
+{
+    char  *p = s, *u;
+    size_t i;
+
+    while ((p = strchr(p, '[')) != NULL) {
+        u = strchr(p, ']');
+        if (u == NULL) {
+            break;
+        }
+        for (i = 1; p + i < u && p[i] != '_'; i++) { }
+        if (p + i + 9 == u) {
+            memmove(p + i, u, strlen(u) + 1);
+        }
+        p++;
+    }
+}
+
+
+static void
+check_case(const cg_pii_t *fresh, int lineno, const char *in_esc, const char *out_esc,
+           const char *flags)
+{
+    cg_pii_map_t    map;
+    cg_pii_result_t res;
+    cg_buf_t        in, want, got;
+    size_t          i;
+
+    cg_buf_init(&in);
+    cg_buf_init(&want);
+    cg_buf_init(&got);
+    cg_pii_map_init(&map);
+    unescape(in_esc, &in);
+    unescape(out_esc, &want);
+    assert_int_equal(cg_pii_apply(fresh, "alice", in.data, in.len, &got,
+                                  &map, &res), CG_PII_OK);
+    generic_placeholders(got.data);
+    if (strcmp(got.data, want.data) != 0 || strcmp(res.flags, flags) != 0) {
+        fail_msg("%s:%d: got '%s' [%s]", PII_CORPUS, lineno, got.data,
+                 res.flags);
+    }
+    /* The map restores what the user wrote, byte for byte. */
+    for (i = 0; i < map.n; i++) {
+        assert_non_null(memmem(in.data, in.len, map.e[i].orig,
+                               map.e[i].orig_len));
+    }
+    cg_pii_map_free(&map);
+    cg_buf_free(&in);
+    cg_buf_free(&want);
+    cg_buf_free(&got);
+}
+
+
+/* Issue 18: the corpus of forms real users type (IDN and Unicode e-mail,
+ * fullwidth, NBSP and NARROW NBSP groups, 00 prefixes, lower-case IBANs)
+ * and the near misses that must pass unchanged. */
+static void
+test_corpus(void **state)
+{
+    FILE     *f = fopen(PII_CORPUS, "r");
+    char      line[1024], in[1024] = "", out[1024] = "";
+    int       lineno = 0, cases = 0;
+    cg_pii_t *fresh = cg_pii_new(KEY, strlen(KEY));   /* default actions */
+
+    (void) state;
+    assert_non_null(f);
+    assert_non_null(fresh);
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "in: ", 4) == 0) {
+            snprintf(in, sizeof(in), "%s", line + 4);
+        } else if (strncmp(line, "out: ", 5) == 0) {
+            snprintf(out, sizeof(out), "%s", line + 5);
+        } else if (strncmp(line, "flags:", 6) == 0) {
+            check_case(fresh, lineno, in, out, line[6] == ' ' ? line + 7 : "");
+            cases++;
+        }
+    }
+    fclose(f);
+    cg_pii_free(fresh);
+    assert_true(cases >= 42);
+}
+
+
+/* The view: NFKC per code point, spaces and dashes unified, and every byte
+ * maps back to the code point it came from. */
+static void
+test_view(void **state)
+{
+    cg_piiview_t v;
+    size_t       s, e;
+    const char  *in = "a\xef\xbc\xa0" "b\xc2\xa0" "c\xe2\x80\x93" "d\xef\xac\x81";
+
+    (void) state;
+    cg_piiview_init(&v);
+    assert_int_equal(cg_piiview_build(&v, in, strlen(in)), 0);
+    assert_string_equal(v.text.data, "a@b c-dfi");
+    cg_piiview_span(&v, 1, 2, &s, &e);          /* the fullwidth @ */
+    assert_int_equal(s, 1);
+    assert_int_equal(e, 4);
+    cg_piiview_span(&v, 7, 9, &s, &e);          /* "fi" from U+FB01 */
+    assert_int_equal(s, 12);
+    assert_int_equal(e, 15);
+    cg_piiview_span(&v, 0, 9, &s, &e);
+    assert_int_equal(s, 0);
+    assert_int_equal(e, strlen(in));
+    /* Not UTF-8: copied as it is. */
+    assert_int_equal(cg_piiview_build(&v, "x\xff" "y", 3), 0);
+    assert_memory_equal(v.text.data, "x\xff" "y", 3);
+    assert_int_equal(cg_piiview_build(&v, "", 0), 0);
+    assert_int_equal(v.text.len, 0);
+    cg_piiview_free(&v);
+}
+
+
 int
 main(void)
 {
@@ -275,6 +435,8 @@ main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_actions),
         cmocka_unit_test(test_load),
+        cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_view),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

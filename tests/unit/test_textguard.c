@@ -86,6 +86,9 @@ test_invisible_strip(void **state)
         { "a\x1b" "b", "ab" },                          /* lone ESC */
         { "a\x1b[", "a[" },                             /* cut CSI */
         { "a\x01\x7f\xc2\x80\xc2\x9f" "b", "ab" },      /* C0, DEL, C1 */
+        { "a\xcd\x8f" "b\xe1\xa0\x8e" "c\xe3\x85\xa4" "d", "abcd" },  /* CGJ,
+                                                   MVS, Hangul filler */
+        { "a\xef\xbf\xb9" "b\xf0\x9d\x85\xb3" "c", "abc" },  /* IAA, U+1D173 */
         { "line\r\nnext\ttab", "line\nnext\ttab" },
         { "caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80", "caf\xc3\xa9 "
           "\xe4\xb8\xad \xf0\x9f\x98\x80" },            /* visible */
@@ -106,6 +109,41 @@ test_invisible_strip(void **state)
     assert_string_equal(res.flags, "invisible");
     cg_textguard_free(tg);
     cg_buf_free(&out);
+}
+
+
+/* Issue 18: the invisible set is the Unicode data's, from utf8proc: all of
+ * Default_Ignorable_Code_Point (assigned or reserved), the other format
+ * characters, controls; every visible neighbour stays. */
+static void
+test_invisible_unicode_set(void **state)
+{
+    static const unsigned inv[] = {
+        0x00ad, 0x034f, 0x061c, 0x115f, 0x1160, 0x17b4, 0x17b5, 0x180b,
+        0x180e, 0x180f, 0x200b, 0x2060, 0x2064, 0x2065, 0x206a, 0x206b,
+        0x206c, 0x206d, 0x206e, 0x206f, 0x3164, 0xfe00, 0xfeff, 0xffa0,
+        0xfff0, 0xfff9, 0xfffa, 0xfffb, 0x1bca0, 0x1bca3, 0x1d173, 0x1d17a,
+        0xe0000, 0xe0001, 0xe0080, 0xe01ef, 0xe0fff, 0x7f, 0x85, 0x0d,
+    };
+    static const unsigned vis[] = {
+        ' ', 'a', 0xa0, 0x2000, 0x2028, 0x2029, 0x202f, 0x3000, 0x1100,
+        0xac00, 0xd55c, 0xff21, 0xff20, 0xffe0, 0x1f600, 0x0301, 0x05d0,
+        0x0627, 0x0e01, 0xe000, '\n', '\t',
+    };
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(inv) / sizeof(inv[0]); i++) {
+        if (!cg_textguard_invisible_cp(inv[i])) {
+            fail_msg("U+%04X is not invisible", inv[i]);
+        }
+    }
+    for (i = 0; i < sizeof(vis) / sizeof(vis[0]); i++) {
+        if (cg_textguard_invisible_cp(vis[i])) {
+            fail_msg("U+%04X is taken for invisible", vis[i]);
+        }
+    }
+    assert_false(cg_textguard_invisible_cp(0x110000));
 }
 
 
@@ -276,6 +314,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_invisible_strip),
+        cmocka_unit_test(test_invisible_unicode_set),
         cmocka_unit_test(test_invisible_refuse),
         cmocka_unit_test(test_invisible_incremental),
         cmocka_unit_test(test_injection),
