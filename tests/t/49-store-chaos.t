@@ -30,6 +30,7 @@ my %counter = (
                   'limits.auth_failures_per_minute' => 0 },
     budget   => { 'limits.requests_per_minute' => 0,
                   'limits.auth_failures_per_minute' => 0,
+                  'limits.concurrent_requests' => 0,   # budget alone
                   'budget.user_daily' => '80000', %price },
     preauth  => { 'limits.requests_per_minute' => 0,
                   'limits.auth_failures_per_minute' => 5 },

@@ -24,7 +24,7 @@ sub count { my ($text, $re) = @_; my $n = () = $text =~ /$re/g; return $n }
     my @st = map { $t->chat->{status} } 1 .. 4;
     is("@st", '503 503 503 503', 'store down: 503');
     my $log = CG::slurp($t->dir . '/error.log');
-    my $n = count($log, qr/counter store down \(memcached 127\.0\.0\.1:1\)/);
+    my $n = count($log, qr/store error \([a-z-]+, fail-closed\): memcached 127\.0\.0\.1:1:/);
     ok($n >= 1, 'the error log names the store and its servers');
     cmp_ok($n, '<=', 2, 'once per worker process, not once per request');
 }
