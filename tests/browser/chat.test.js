@@ -19,42 +19,7 @@ const key = process.env.CG_KEY || '';
 const rpm = Number(process.env.CG_RPM || 0);
 const outside = 'http://127.0.0.2:9';
 
-let n = 0;
-let failed = 0;
-
-function ok(cond, name, diag) {
-    n++;
-    if (!cond) {
-        failed++;
-    }
-    console.log((cond ? 'ok ' : 'not ok ') + n + ' - ' + name);
-    if (!cond && diag !== undefined) {
-        console.log('# ' + String(diag).replace(/\n/g, '\n# '));
-    }
-}
-
-// Everything the browser sends and receives, for the leak and origin checks.
-function record(context, seen) {
-    const pending = [];
-    context.on('request', (req) => {
-        pending.push(req.allHeaders().then((h) => {
-            seen.push({ kind: 'request', url: req.url(), headers: h,
-                        body: req.postData() || '' });
-        }));
-    });
-    context.on('response', (res) => {
-        pending.push((async () => {
-            const h = await res.allHeaders();
-            const body = await res.body().catch(() => Buffer.alloc(0));
-            seen.push({ kind: 'response', url: res.url(), status: res.status(),
-                        headers: h, body: body.toString('utf8') });
-        })());
-    });
-    context.on('requestfailed', (req) => {
-        seen.push({ kind: 'failed', url: req.url(), headers: {}, body: '' });
-    });
-    return pending;
-}
+const { ok, done, record } = require('./tap');
 
 // Types a message, sends it and waits until the page is ready again; returns
 // the entry the answer (or error) produced.
@@ -111,7 +76,7 @@ async function contract(browser) {
     ];
     const ctx = await browser.newContext();
     const seen = [];
-    const pending = record(ctx, seen);
+    const pending = record(ctx, seen, { failed: true });
     const page = await ctx.newPage();
     page.setDefaultTimeout(15000);
     await page.goto(base + '/');
@@ -141,7 +106,7 @@ async function main() {
         // the recorder sees attempts the CSP blocks.)
         const probeCtx = await browser.newContext();
         const probeSeen = [];
-        const probePending = record(probeCtx, probeSeen);
+        const probePending = record(probeCtx, probeSeen, { failed: true });
         const p0 = await probeCtx.newPage();
         await p0.goto(base + '/');
         const blocked = await p0.evaluate((u) => new Promise((resolve) => {
@@ -164,7 +129,7 @@ async function main() {
         // 1. Not logged in: the page loads with its headers, and a message
         //    gets the 401 words.
         const anon = await browser.newContext();
-        pending.push(...record(anon, seen));
+        pending.push(...record(anon, seen, { failed: true }));
         const p1 = await anon.newPage();
         p1.setDefaultTimeout(15000);
         p1.on('console', (m) => consoleLines.push(m.text()));
@@ -190,7 +155,7 @@ async function main() {
         // 2. Log in through the demo login: an HttpOnly, SameSite=Strict
         //    cookie for /api/ only.
         const ctx = await browser.newContext({ viewport: { width: 900, height: 640 } });
-        pending.push(...record(ctx, seen));
+        pending.push(...record(ctx, seen, { failed: true }));
         const page = await ctx.newPage();
         page.setDefaultTimeout(15000);
         page.on('console', (m) => consoleLines.push(m.text()));
@@ -332,6 +297,5 @@ async function main() {
 main().catch((e) => {
     ok(false, 'browser test ran to the end', e && e.stack);
 }).finally(() => {
-    console.log((n - failed) + ' passed, ' + failed + ' failed');
-    process.exitCode = failed || n === 0 ? 1 : 0;
+    done();
 });

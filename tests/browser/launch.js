@@ -1,4 +1,5 @@
 // How the browser tests start Debian's chromium (tests/browser/chat.test.js,
+// tests/browser/wordpress.test.js,
 // tests/diff/diff.test.js): headless, no sandbox (CI containers), nothing
 // that talks to the network on its own. Playwright gives each launch a
 // fresh, empty profile directory.

@@ -13,6 +13,7 @@
 'use strict';
 
 const { chromium } = require('playwright-core');
+const launch = require('./launch');
 
 const [base, statsUrl] = process.argv.slice(2);
 const origin = new URL(base).origin;
@@ -23,39 +24,7 @@ const pageUrl = base + '/?page_id=' + wp.page;
 const blockUrl = base + '/?page_id=' + wp.block_page;
 const outside = 'http://127.0.0.2:9';
 
-let n = 0;
-let failed = 0;
-
-function ok(cond, name, diag) {
-    n++;
-    if (!cond) {
-        failed++;
-    }
-    console.log((cond ? 'ok ' : 'not ok ') + n + ' - ' + name);
-    if (!cond && diag !== undefined) {
-        console.log('# ' + String(diag).replace(/\n/g, '\n# '));
-    }
-}
-
-// Everything the browser sends and receives, for the leak checks.
-function record(context, seen) {
-    const pending = [];
-    context.on('request', (req) => {
-        pending.push(req.allHeaders().then((h) => {
-            seen.push({ kind: 'request', url: req.url(), headers: h,
-                        body: req.postData() || '' });
-        }).catch(() => {}));    // closed with its context
-    });
-    context.on('response', (res) => {
-        pending.push((async () => {
-            const h = await res.allHeaders();
-            const body = await res.body().catch(() => Buffer.alloc(0));
-            seen.push({ kind: 'response', url: res.url(), status: res.status(),
-                        headers: h, body: body.toString('utf8') });
-        })().catch(() => {}));
-    });
-    return pending;
-}
+const { ok, done, record } = require('./tap');
 
 function b64url(s) {
     return Buffer.from(s).toString('base64url');
@@ -116,13 +85,7 @@ async function storageOf(page) {
 }
 
 async function main() {
-    const browser = await chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-               '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launch(chromium);
     const seen = [];
     const pending = [];
     const storage = [];
@@ -367,6 +330,5 @@ async function main() {
 main().catch((e) => {
     ok(false, 'browser test ran to the end', e && e.stack);
 }).finally(() => {
-    console.log((n - failed) + ' passed, ' + failed + ' failed');
-    process.exitCode = failed || n === 0 ? 1 : 0;
+    done();
 });
