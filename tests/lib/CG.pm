@@ -678,6 +678,17 @@ sub usage_for {
     return $line;
 }
 
+# On a failure: the last lines chatgate and memcached wrote, so that a
+# failure seen only in CI says why.
+sub diag_errors {
+    my ($self) = @_;
+    for my $f (map { "$self->{dir}/$_" } qw(error.log chatgate.out memcached.out)) {
+        my @l = split /\n/, slurp($f);
+        Test::More::diag("$f:\n" . join("\n", @l > 30 ? @l[-30 .. -1] : @l)) if @l;
+    }
+    return 0;
+}
+
 # Every file the test produced, concatenated: for leak checks.
 sub all_output {
     my ($self) = @_;

@@ -175,7 +175,7 @@ $ENV{CG_SCREENSHOT} = $shot;
 my $rc = CG::run_browser('wordpress.test.js', $url, $t->mock_url . '/_mock/stats');
 system('cp', $shot, $ENV{CG_SCREENSHOT_TO}) if $ENV{CG_SCREENSHOT_TO} && -s $shot;
 delete @ENV{qw(CG_KEY CG_SECRET CG_WP CG_REPORT_CMD CG_SCREENSHOT)};
-is($rc, 0, 'browser test exits 0');
+is($rc, 0, 'browser test exits 0') or $t->diag_errors;
 
 # The status page the plugin reads gives the budget caps (0: none).
 my $st = decode_json($t->{http}->get("$url/chatgate-status")->{content});
@@ -239,7 +239,7 @@ SKIP: {
          'Apache: the administrator gets the chat box');
     my ($tok) = ($line // '') =~ /^chatgate_session=([^;]+)/;
     my $r = $t->chat(token => $tok, headers => { Origin => $url });
-    is($r->{status}, 200, 'Apache: the cookie chats through chatgate');
+    is($r->{status}, 200, 'Apache: the cookie chats through chatgate') or $t->diag_errors;
     like($r->{json}{text} // '', qr/^mock reply/, 'Apache: with the mock provider\'s answer');
     my ($remember) = grep { /^chatgate_session=/ } $wp_login->(-remember => 1);
     my ($rexp) = ($remember // '') =~ /^chatgate_session=v2\.wp1\.[\w-]+\.(\d+)\./;
