@@ -376,6 +376,11 @@ cg_mcpipe_decode(cg_mcpipe_t *p, const unsigned char *b, size_t body,
         return -1;
     }
     memcpy(text, b + CG_MC_HDR + ext + klen, body);
+    /* memcached rewrites a counter in place when incr or decr leaves it
+     * shorter (1000 -> 999) and pads it with spaces: "999 " is 999. */
+    while (body > 1 && text[body - 1] == ' ') {
+        body--;
+    }
     text[body] = '\0';
     if (strspn(text, "0123456789") != body) {
         p->err = CG_MCPIPE_PROTOCOL;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -327,6 +328,70 @@ test_add(void **state)
 }
 
 
+/* The real memcached, not the fake: a decr that shortens a counter's
+ * decimal text (1000 -> 999) rewrites it in place and pads it with
+ * spaces, so a later get reads "999 ". That is a counter, not a protocol
+ * error (it once made every budget check of that user fail closed, 503,
+ * until the counter expired). Skipped where memcached is not installed. */
+static pid_t real_pid = -1;
+static char  real_path[64];
+
+/* A failed assertion jumps out of the test: the server goes here. */
+static int
+stop_real_memcached(void **state)
+{
+    (void) state;
+    if (real_pid > 0) {
+        kill(real_pid, SIGTERM);
+        waitpid(real_pid, NULL, 0);
+        real_pid = -1;
+    }
+    unlink(real_path);
+    return 0;
+}
+
+
+static void
+test_real_memcached_padded_counter(void **state)
+{
+    cg_store_op_t ops[] = {
+        { CG_STORE_INCR, "cg:t:pad", 8, 1000, 60, 0, 0 },
+        { CG_STORE_DECR, "cg:t:pad", 8, 1, 0, 0, 0 },
+        { CG_STORE_GET, "cg:t:pad", 8, 0, 0, 0, 0 },
+        { CG_STORE_INCR, "cg:t:pad", 8, 2, 60, 0, 0 },
+    };
+    char         *path = real_path;
+    cg_mcpipe_t   p;
+    int           i, rc = -1;
+
+    (void) state;
+    if (access("/usr/bin/memcached", X_OK) != 0) {
+        skip();
+    }
+    snprintf(real_path, sizeof(real_path), "/tmp/cg-mcpipe-real-%d.sock",
+             (int) getpid());
+    unlink(path);
+    real_pid = fork();
+    assert_true(real_pid >= 0);
+    if (real_pid == 0) {
+        execl("/usr/bin/memcached", "memcached", "-s", path, "-U", "0",
+              "-t", "1", "-m", "8", "-u", "nobody", (char *) NULL);
+        _exit(127);
+    }
+    cg_mcpipe_init(&p, path, 0, 2000);
+    for (i = 0; i < 100 && rc != 0; i++) {      /* until it listens */
+        usleep(20000);
+        rc = cg_mcpipe_run(&p, ops, 2);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(ops[1].value, 999);
+    assert_int_equal(cg_mcpipe_run(&p, ops + 2, 2), 0);
+    assert_int_equal(ops[2].value, 999);
+    assert_int_equal(ops[3].value, 1001);
+    cg_mcpipe_close(&p);
+}
+
+
 int
 main(void)
 {
@@ -339,6 +404,8 @@ main(void)
         cmocka_unit_test(test_extra_answer),
         cmocka_unit_test(test_restart_while_idle),
         cmocka_unit_test(test_add),
+        cmocka_unit_test_teardown(test_real_memcached_padded_counter,
+                                  stop_real_memcached),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
