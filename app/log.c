@@ -50,6 +50,13 @@ cg_log_reopen(void)
 }
 
 
+int
+cg_log_fileno(void)
+{
+    return cg_log_fd;
+}
+
+
 void
 cg_log(cg_log_level_t level, const char *fmt, ...)
 {
