@@ -16,6 +16,7 @@
 
 #include "cli/access.h"
 #include "conf/config.h"
+#include "core/clock.h"
 #include "core/csv.h"
 #include "provider/keys.h"
 #include "who/svctoken.h"
@@ -792,7 +793,7 @@ cg_audit_run(const char *path, int json)
         return 1;
     }
     memset(&a, 0, sizeof(a));
-    a.now = time(NULL);
+    a.now = cg_clock_now();
     a.root = json_object_new_object();
     a.findings = json_object_new_array();
     json_object_object_add(a.root, "config", json_object_new_string(path));

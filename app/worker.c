@@ -295,7 +295,7 @@ static void
 cg_worker_key_sent(cg_worker_t *w, const cg_req_t *r)
 {
     const char *addr = r->remote_addr ? r->remote_addr : "?";
-    time_t      now = time(NULL);
+    time_t      now = cg_clock_now();
     char        period[32], msg[160];
 
     cg_log(CG_LOG_ERROR, "%s: key exposure: the caller at %s sent a "
@@ -495,7 +495,7 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
     w->uctx.model = rt->model;
     w->uctx.key_id = rt->api_key.fp;
     if (getrandom(&w->id_seed, sizeof(w->id_seed), 0) != sizeof(w->id_seed)) {
-        w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) time(NULL);
+        w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) cg_clock_now();
     }
     if (cg_usagelog_open(&w->usage, conf->log.usage_log, err, sizeof(err)) != 0
         || cg_syslog_open(conf, err, sizeof(err)) != 0

@@ -1,4 +1,5 @@
 #include "store/mcpipe.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -240,7 +241,7 @@ static uint32_t
 cg_mcpipe_expiry(unsigned ttl)
 {
     /* memcached reads an expiry over 30 days as an absolute Unix time. */
-    return ttl > 30 * 86400 ? (uint32_t) (time(NULL) + ttl) : ttl;
+    return ttl > 30 * 86400 ? (uint32_t) (cg_clock_now() + ttl) : ttl;
 }
 
 
