@@ -32,7 +32,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define CG_DAY  86400
 
 typedef struct {
     json_object *root;
@@ -564,7 +563,7 @@ cg_audit_provider(cg_audit_t *a, const cg_conf_t *conf)
 
     if (conf->provider.reviewed[0]
         && cg_date_parse(conf->provider.reviewed, &t) == 0) {
-        days = (long) ((a->now - t) / CG_DAY);
+        days = (long) ((a->now - t) / CG_DAY_S);
     }
     json_object_object_add(o, "type",
                            json_object_new_string(

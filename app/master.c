@@ -897,7 +897,8 @@ cg_master_loop(cg_master_t *m)
             cg_log(CG_LOG_WARN, "shutdown timeout: killing the remaining "
                    "workers");
             cg_master_signal_all(m, SIGKILL, -1);
-            m->stop_deadline = cg_clock_mono() + 3600;
+            /* SIGKILL once: waiting for them to be reaped is all left. */
+            m->stop_deadline = cg_clock_mono() + CG_HOUR_S;
         }
         pfd[0] = (struct pollfd) { .fd = cg_master_pipe[0], .events = POLLIN };
         pfd[1] = (struct pollfd) { .fd = m->listen_fd, .events = POLLIN };

@@ -46,6 +46,8 @@
 /* The signal loop wakes every 100 ms; the config is looked at every 10th
  * time (confwatch.h: under a spawner only). */
 #define CG_WORKER_WATCH_TICKS  10
+/* A key_exposure alert for one caller is raised once an hour. */
+#define CG_WORKER_EXPOSURE_PERIOD  CG_HOUR_S
 
 typedef struct cg_wproc_s cg_wproc_t;
 
@@ -302,11 +304,12 @@ cg_worker_key_sent(cg_worker_t *w, const cg_req_t *r)
            "provider key instead of a service token; it was refused and not "
            "forwarded, but rotate it and give that service a cgt_ token",
            r->request_id, addr);
-    snprintf(period, sizeof(period), "%lld", (long long) now / 3600);
+    snprintf(period, sizeof(period), "%lld",
+             (long long) now / CG_WORKER_EXPOSURE_PERIOD);
     snprintf(msg, sizeof(msg), "the caller at %.64s sent a provider key to "
              "a service endpoint: rotate that key", addr);
     (void) cg_alert_raise(&w->chat.meter.alert, "key_exposure", addr, period,
-                          3600, msg, now);
+                          CG_WORKER_EXPOSURE_PERIOD, msg, now);
 }
 
 

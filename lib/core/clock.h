@@ -12,6 +12,12 @@
 
 #include <time.h>
 
+/* Durations in seconds, for periods, windows and TTLs (a UTC day has
+ * no leap second in Unix time). */
+#define CG_MINUTE_S  60
+#define CG_HOUR_S    (60 * CG_MINUTE_S)
+#define CG_DAY_S     (24 * CG_HOUR_S)
+
 /* Monotonic seconds: only differences mean anything. */
 double cg_clock_mono(void);
 /* Wall-clock seconds since the epoch, with the fraction. */

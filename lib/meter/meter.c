@@ -419,7 +419,7 @@ cg_meter_period_left(int period, time_t now)
     time_t    next;
 
     if (period == CG_BUDGET_DAILY) {
-        return (int) (86400 - now % 86400);
+        return (int) (CG_DAY_S - now % CG_DAY_S);
     }
     gmtime_r(&now, &tm);
     tm.tm_mday = 1;
