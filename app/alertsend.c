@@ -47,6 +47,7 @@ typedef struct {
     char *command;
 } cg_alertsend_dest_t;
 
+
 int
 cg_syslog_open(const cg_conf_t *conf, char *err, size_t errlen)
 {
