@@ -17,6 +17,7 @@
 #define CG_MINUTE_S  60
 #define CG_HOUR_S    (60 * CG_MINUTE_S)
 #define CG_DAY_S     (24 * CG_HOUR_S)
+#define CG_YEAR_S    (365 * CG_DAY_S)
 
 /* Monotonic seconds: only differences mean anything. */
 double cg_clock_mono(void);
