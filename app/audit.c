@@ -16,6 +16,7 @@
 
 #include "cli/access.h"
 #include "conf/config.h"
+#include "core/clock.h"
 #include "core/csv.h"
 #include "provider/keys.h"
 #include "who/svctoken.h"
@@ -31,7 +32,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define CG_DAY  86400
 
 typedef struct {
     json_object *root;
@@ -563,7 +563,7 @@ cg_audit_provider(cg_audit_t *a, const cg_conf_t *conf)
 
     if (conf->provider.reviewed[0]
         && cg_date_parse(conf->provider.reviewed, &t) == 0) {
-        days = (long) ((a->now - t) / CG_DAY);
+        days = (long) ((a->now - t) / CG_DAY_S);
     }
     json_object_object_add(o, "type",
                            json_object_new_string(
@@ -792,7 +792,7 @@ cg_audit_run(const char *path, int json)
         return 1;
     }
     memset(&a, 0, sizeof(a));
-    a.now = time(NULL);
+    a.now = cg_clock_now();
     a.root = json_object_new_object();
     a.findings = json_object_new_array();
     json_object_object_add(a.root, "config", json_object_new_string(path));

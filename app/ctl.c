@@ -5,6 +5,7 @@
 #include "provider/provider.h"
 #include "provider/upstream.h"
 #include "log/usagelog.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -162,7 +163,7 @@ cg_ctl_check_keys(const cg_conf_t *conf)
     for (r = 0; r < conf->provider.nroutes; r++) {
         cg_provider_route_keyview(conf, &conf->provider.routes[r], &pk);
         if (strncmp(conf->provider.routes[r].api_key_ref, "key:", 4) != 0
-            && cg_key_age_check(&pk, time(NULL), msg, sizeof(msg))) {
+            && cg_key_age_check(&pk, cg_clock_now(), msg, sizeof(msg))) {
             printf("chatgate: warning: %s\n", msg);
         }
     }
@@ -172,7 +173,7 @@ cg_ctl_check_keys(const cg_conf_t *conf)
         printf("chatgate: key %s (%s): %s\n", k->name, cg_env_name(k->env),
                k->secret.data ? k->secret.fp : "not read (other "
                "environment)");
-        if (k->secret.data && cg_key_age_check(k, time(NULL), msg,
+        if (k->secret.data && cg_key_age_check(k, cg_clock_now(), msg,
                                                sizeof(msg))) {
             printf("chatgate: warning: %s\n", msg);
         }

@@ -1,11 +1,15 @@
 #include "fcgi.h"
 
-#include <fastcgi.h>
 #include <stdio.h>
 #include <string.h>
 
 /* A GET_VALUES body names a few variables; more is not a real query. */
 #define CG_FCGI_MGMT_MAX  1024
+/* Records are padded to a multiple of 8 bytes, as the specification
+ * recommends and php-fpm does. */
+#define CG_FCGI_ALIGN     8
+
+static const char cg_fcgi_zeros[CG_FCGI_ALIGN];
 
 
 void
@@ -43,45 +47,61 @@ cg_fcgi_free(cg_fcgi_conn_t *c)
 static void
 cg_fcgi_header(cg_buf_t *out, int type, unsigned id, size_t len, size_t pad)
 {
-    unsigned char h[FCGI_HEADER_LEN];
+    FCGI_Header h = {
+        .version = FCGI_VERSION_1,
+        .type = (unsigned char) type,
+        .requestIdB1 = (unsigned char) (id >> 8),
+        .requestIdB0 = (unsigned char) id,
+        .contentLengthB1 = (unsigned char) (len >> 8),
+        .contentLengthB0 = (unsigned char) len,
+        .paddingLength = (unsigned char) pad,
+    };
 
-    h[0] = FCGI_VERSION_1;
-    h[1] = (unsigned char) type;
-    h[2] = (unsigned char) (id >> 8);
-    h[3] = (unsigned char) id;
-    h[4] = (unsigned char) (len >> 8);
-    h[5] = (unsigned char) len;
-    h[6] = (unsigned char) pad;
-    h[7] = 0;
-    cg_buf_add(out, h, sizeof(h));
+    cg_buf_add(out, &h, sizeof(h));
+}
+
+
+static size_t
+cg_fcgi_pad(size_t len)
+{
+    return (CG_FCGI_ALIGN - len % CG_FCGI_ALIGN) % CG_FCGI_ALIGN;
+}
+
+
+/* Content of len bytes, then its padding (as the header announced). */
+static void
+cg_fcgi_put_padded(cg_buf_t *out, const void *p, size_t len)
+{
+    cg_buf_add(out, p, len);
+    cg_buf_add(out, cg_fcgi_zeros, cg_fcgi_pad(len));
 }
 
 
 static void
 cg_fcgi_end_record(cg_buf_t *out, unsigned id, uint32_t app, int proto)
 {
-    unsigned char b[8] = { (unsigned char) (app >> 24),
-                           (unsigned char) (app >> 16),
-                           (unsigned char) (app >> 8), (unsigned char) app,
-                           (unsigned char) proto, 0, 0, 0 };
+    FCGI_EndRequestBody b = {
+        .appStatusB3 = (unsigned char) (app >> 24),
+        .appStatusB2 = (unsigned char) (app >> 16),
+        .appStatusB1 = (unsigned char) (app >> 8),
+        .appStatusB0 = (unsigned char) app,
+        .protocolStatus = (unsigned char) proto,
+    };
 
     cg_fcgi_header(out, FCGI_END_REQUEST, id, sizeof(b), 0);
-    cg_buf_add(out, b, sizeof(b));
+    cg_buf_add(out, &b, sizeof(b));
 }
 
 
 void
 cg_fcgi_stdout(cg_buf_t *out, unsigned id, const char *p, size_t n)
 {
-    static const char zeros[8];
-    size_t            k, pad;
+    size_t k;
 
     while (n > 0) {
         k = n > CG_FCGI_OUT_CHUNK ? CG_FCGI_OUT_CHUNK : n;
-        pad = (8 - k % 8) % 8;
-        cg_fcgi_header(out, FCGI_STDOUT, id, k, pad);
-        cg_buf_add(out, p, k);
-        cg_buf_add(out, zeros, pad);
+        cg_fcgi_header(out, FCGI_STDOUT, id, k, cg_fcgi_pad(k));
+        cg_fcgi_put_padded(out, p, k);
         p += k;
         n -= k;
     }
@@ -192,19 +212,15 @@ static int
 cg_fcgi_get_values(cg_fcgi_conn_t *c, cg_buf_t *out)
 {
     cg_fcgi_values_t x = { c->cb, { NULL, 0, 0, 0 } };
-    size_t           pad;
-    static const char zeros[8];
 
     if (cg_fcgi_pairs(c->mgmt.data, c->mgmt.len, cg_fcgi_value, &x) != 0) {
         cg_buf_free(&x.body);
         c->error = "malformed FCGI_GET_VALUES";
         return -1;
     }
-    pad = (8 - x.body.len % 8) % 8;
     cg_fcgi_header(out, FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID,
-                   x.body.len, pad);
-    cg_buf_add(out, x.body.data, x.body.len);
-    cg_buf_add(out, zeros, pad);
+                   x.body.len, cg_fcgi_pad(x.body.len));
+    cg_fcgi_put_padded(out, x.body.data, x.body.len);
     cg_buf_free(&x.body);
     cg_buf_reset(&c->mgmt);
     return 0;
@@ -234,7 +250,8 @@ cg_fcgi_params_end(cg_fcgi_conn_t *c)
 static int
 cg_fcgi_begin(cg_fcgi_conn_t *c, cg_buf_t *out)
 {
-    int role = (c->begin[0] << 8) | c->begin[1];
+    const FCGI_BeginRequestBody *b = (const FCGI_BeginRequestBody *) c->begin;
+    int                          role = (b->roleB1 << 8) | b->roleB0;
 
     if (c->id == FCGI_NULL_REQUEST_ID || c->active) {
         c->error = c->active ? "FCGI_BEGIN_REQUEST while a request is open"
@@ -248,7 +265,7 @@ cg_fcgi_begin(cg_fcgi_conn_t *c, cg_buf_t *out)
     c->active = c->id;
     return c->cb->on_begin
            && c->cb->on_begin(c->cb->ctx, c->id,
-                              (c->begin[2] & FCGI_KEEP_CONN) != 0) ? 1 : 0;
+                              (b->flags & FCGI_KEEP_CONN) != 0) ? 1 : 0;
 }
 
 
@@ -256,7 +273,7 @@ cg_fcgi_begin(cg_fcgi_conn_t *c, cg_buf_t *out)
 static int
 cg_fcgi_check(cg_fcgi_conn_t *c)
 {
-    if (c->hdr[0] != FCGI_VERSION_1) {
+    if (((const FCGI_Header *) c->hdr)->version != FCGI_VERSION_1) {
         c->error = "FastCGI version is not 1";
     } else if (c->id == FCGI_NULL_REQUEST_ID) {
         if (c->type == FCGI_GET_VALUES && c->left > CG_FCGI_MGMT_MAX) {
@@ -316,16 +333,15 @@ cg_fcgi_content(cg_fcgi_conn_t *c, const char *p, size_t k)
 static int
 cg_fcgi_record_end(cg_fcgi_conn_t *c, cg_buf_t *out)
 {
-    unsigned char u[8] = { 0 };
+    FCGI_UnknownTypeBody u = { .type = (unsigned char) c->type };
 
     if (c->id == FCGI_NULL_REQUEST_ID) {
         if (c->type == FCGI_GET_VALUES) {
             return cg_fcgi_get_values(c, out);
         }
-        u[0] = (unsigned char) c->type;
         cg_fcgi_header(out, FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID,
                        sizeof(u), 0);
-        cg_buf_add(out, u, sizeof(u));
+        cg_buf_add(out, &u, sizeof(u));
         return 0;
     }
     switch (c->type) {
@@ -353,10 +369,12 @@ cg_fcgi_record_end(cg_fcgi_conn_t *c, cg_buf_t *out)
 static int
 cg_fcgi_header_done(cg_fcgi_conn_t *c)
 {
-    c->type = c->hdr[1];
-    c->id = ((unsigned) c->hdr[2] << 8) | c->hdr[3];
-    c->left = ((size_t) c->hdr[4] << 8) | c->hdr[5];
-    c->pad = c->hdr[6];
+    const FCGI_Header *h = (const FCGI_Header *) c->hdr;
+
+    c->type = h->type;
+    c->id = ((unsigned) h->requestIdB1 << 8) | h->requestIdB0;
+    c->left = ((size_t) h->contentLengthB1 << 8) | h->contentLengthB0;
+    c->pad = h->paddingLength;
     c->empty = c->left == 0;
     c->begin_len = 0;
     c->hdr_len = 0;

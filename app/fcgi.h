@@ -22,6 +22,7 @@
 #ifndef CG_FCGI_H
 #define CG_FCGI_H
 
+#include <fastcgi.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "core/buf.h"
@@ -60,14 +61,14 @@ typedef enum {
 typedef struct {
     const cg_fcgi_cb_t *cb;
     cg_fcgi_state_t     state;
-    unsigned char       hdr[8];
+    unsigned char       hdr[FCGI_HEADER_LEN];
     size_t              hdr_len;
     int                 type;
     unsigned            id;
     size_t              left;       /* content bytes still to come */
     size_t              pad;        /* padding bytes still to come */
     int                 empty;      /* the record has no content */
-    unsigned char       begin[8];   /* BEGIN_REQUEST / GET_VALUES body */
+    unsigned char       begin[sizeof(FCGI_BeginRequestBody)];
     size_t              begin_len;
     unsigned            active;     /* request id, 0: none open */
     int                 params_done;

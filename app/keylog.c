@@ -3,6 +3,7 @@
 
 #include "log/usagelog.h"
 #include "provider/keys.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -51,7 +52,7 @@ cg_keylog_key(const cg_conf_t *old, const cg_conf_t *nc, const cg_key_t *k)
         cg_log(CG_LOG_NOTICE, "key %s rotated: %s -> %s", k->name, ofp,
                k->secret.fp);
     }
-    if (cg_key_age_check(k, time(NULL), msg, sizeof(msg))) {
+    if (cg_key_age_check(k, cg_clock_now(), msg, sizeof(msg))) {
         ev.action = "key_age";
         ev.old_key_id = NULL;
         ev.detail = msg;

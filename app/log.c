@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "core/clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -50,13 +52,20 @@ cg_log_reopen(void)
 }
 
 
+int
+cg_log_fileno(void)
+{
+    return cg_log_fd;
+}
+
+
 void
 cg_log(cg_log_level_t level, const char *fmt, ...)
 {
     static const char *names[] = { "error", "warn", "notice" };
     char               line[1024];
     struct tm          tm;
-    time_t             now = time(NULL);
+    time_t             now = cg_clock_now();
     va_list            ap;
     int                n, saved = errno;
     size_t             len;

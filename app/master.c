@@ -1,5 +1,6 @@
 #include "master.h"
 #include "acl.h"
+#include "alertsend.h"
 #include "cleanup.h"
 #include "confopen.h"
 #include "confwatch.h"
@@ -292,6 +293,7 @@ cg_master_spawn(cg_master_t *m)
         }
         close(cg_master_pipe[0]);
         close(cg_master_pipe[1]);
+        cg_alertsend_forked();
         cg_master_child_signals();
         /* The listening socket is the only fd a worker inherits on
          * purpose; keep it across nothing else (no exec happens). */
@@ -660,6 +662,9 @@ cg_master_reap(cg_master_t *m)
     double now = cg_clock_mono();
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (cg_alertsend_reaped(pid, status)) {
+            continue;
+        }
         for (i = 0; i < m->nslots; i++) {
             if (m->slots[i].pid == pid) {
                 cg_master_reap_one(m, i, status, now);
@@ -766,6 +771,7 @@ cg_master_reload(cg_master_t *m)
                "keeping %s", m->conf->server.listen);
     }
     cg_keylog_events(m->conf, nc, "reload");
+    cg_alertsend_reload(m->conf, nc);
     /* New workers, forked with the new config, take new requests while
      * the old ones finish theirs and leave. */
     cg_confclose(m->conf);
@@ -891,7 +897,8 @@ cg_master_loop(cg_master_t *m)
             cg_log(CG_LOG_WARN, "shutdown timeout: killing the remaining "
                    "workers");
             cg_master_signal_all(m, SIGKILL, -1);
-            m->stop_deadline = cg_clock_mono() + 3600;
+            /* SIGKILL once: waiting for them to be reaped is all left. */
+            m->stop_deadline = cg_clock_mono() + CG_HOUR_S;
         }
         pfd[0] = (struct pollfd) { .fd = cg_master_pipe[0], .events = POLLIN };
         pfd[1] = (struct pollfd) { .fd = m->listen_fd, .events = POLLIN };
@@ -910,6 +917,7 @@ cg_master_loop(cg_master_t *m)
             cg_master_reload_when_unlocked(m);
         }
         cg_master_terminate_stuck(m);
+        cg_alertsend_tick(m->conf, m->stopping);
         cg_master_manage(m, nfds == 2 && rc > 0
                             && (pfd[1].revents & POLLIN));
         if (nfds == 2 && rc > 0 && (pfd[1].revents & POLLIN)
@@ -1089,7 +1097,7 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
      * processes and sends one request at a time, so one process, one
      * thread, no master. */
     if (cg_master_drop(conf) != 0 || cg_upstream_global_init() != 0
-        || cg_sb_create(&sb, 1, 1) != 0) {
+        || cg_sb_create(&sb, 1, 1) != 0 || cg_alertsend_start(conf) != 0) {
         return 1;
     }
     atomic_store(&sb.procs[0].pid, (int) getpid());
@@ -1097,6 +1105,7 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
            "%s)", conf->provider.api_key.fp);
     cg_confwatch_start(conf_path);  /* no master to reload: see confwatch.h */
     rc = cg_worker_run(conf, 0, &sb, 0, 1);
+    cg_alertsend_stop();
     cg_sb_destroy(&sb);
     cg_confclose(conf);
     return rc;
@@ -1177,8 +1186,16 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
            cg_master_max_children(conf), conf->server.threads,
            conf->provider.routes[0].api_key.fp, conf->provider.nroutes);
     cg_keylog_events(NULL, conf, "start");
+    /* Before the first worker, so no sender is ever forked by a process
+     * with threads. */
+    if (cg_alertsend_start(conf) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: see the line above");
+        cg_master_pid_file(conf, 0);
+        return 1;
+    }
     cg_master_start_pool(&m);
     cg_master_loop(&m);
+    cg_alertsend_stop();
     close(m.listen_fd);
     if (m.own_socket) {
         unlink(m.conf->server.listen);

@@ -32,7 +32,7 @@ cg_sb_create(cg_sb_t *sb, int nprocs, int threads)
     sb->threads = (cg_sb_thread_t *) (sb->procs + nprocs);
     sb->c->nprocs = nprocs;
     sb->c->threads = threads;
-    atomic_store(&sb->c->started_wall, (long long) time(NULL));
+    atomic_store(&sb->c->started_wall, (long long) cg_clock_now());
     return 0;
 }
 

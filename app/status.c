@@ -2,6 +2,7 @@
 #include "acl.h"
 
 #include "core/buf.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -105,7 +106,7 @@ cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
                 "\"threads\":%d,\"busy\":%d,\"idle\":%d},"
                 "\"uptime_s\":%lld,\"requests\":%llu,\"errors\":{",
                 modes[conf->pool.mode], p.procs, c->threads, p.busy, p.idle,
-                (long long) time(NULL) - atomic_load(&c->started_wall),
+                (long long) cg_clock_now() - atomic_load(&c->started_wall),
                 atomic_load(&c->requests));
     for (i = 1; i < CG_E__COUNT; i++) {
         cg_buf_addf(b, "%s\"%s\":%llu", i > 1 ? "," : "",

@@ -46,6 +46,8 @@
 /* The signal loop wakes every 100 ms; the config is looked at every 10th
  * time (confwatch.h: under a spawner only). */
 #define CG_WORKER_WATCH_TICKS  10
+/* A key_exposure alert for one caller is raised once an hour. */
+#define CG_WORKER_EXPOSURE_PERIOD  CG_HOUR_S
 
 typedef struct cg_wproc_s cg_wproc_t;
 
@@ -295,18 +297,19 @@ static void
 cg_worker_key_sent(cg_worker_t *w, const cg_req_t *r)
 {
     const char *addr = r->remote_addr ? r->remote_addr : "?";
-    time_t      now = time(NULL);
+    time_t      now = cg_clock_now();
     char        period[32], msg[160];
 
     cg_log(CG_LOG_ERROR, "%s: key exposure: the caller at %s sent a "
            "provider key instead of a service token; it was refused and not "
            "forwarded, but rotate it and give that service a cgt_ token",
            r->request_id, addr);
-    snprintf(period, sizeof(period), "%lld", (long long) now / 3600);
+    snprintf(period, sizeof(period), "%lld",
+             (long long) now / CG_WORKER_EXPOSURE_PERIOD);
     snprintf(msg, sizeof(msg), "the caller at %.64s sent a provider key to "
              "a service endpoint: rotate that key", addr);
     (void) cg_alert_raise(&w->chat.meter.alert, "key_exposure", addr, period,
-                          3600, msg, now);
+                          CG_WORKER_EXPOSURE_PERIOD, msg, now);
 }
 
 
@@ -495,7 +498,7 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
     w->uctx.model = rt->model;
     w->uctx.key_id = rt->api_key.fp;
     if (getrandom(&w->id_seed, sizeof(w->id_seed), 0) != sizeof(w->id_seed)) {
-        w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) time(NULL);
+        w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) cg_clock_now();
     }
     if (cg_usagelog_open(&w->usage, conf->log.usage_log, err, sizeof(err)) != 0
         || cg_syslog_open(conf, err, sizeof(err)) != 0

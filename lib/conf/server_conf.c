@@ -1,4 +1,5 @@
 #include "conf/config.h"
+#include "core/clock.h"
 
 #define CG_OFF(field)  offsetof(cg_server_conf_t, field)
 
@@ -16,7 +17,7 @@ static const cg_conf_cmd_t cg_server_cmds[] = {
     { "server", "pid_file", cg_conf_set_str, CG_OFF(pid_file),
       "", 0, 0, "file the master writes its PID to (empty: none)" },
     { "server", "shutdown_timeout", cg_conf_set_int, CG_OFF(shutdown_timeout),
-      "30", 0, 3600,
+      "30", 0, CG_HOUR_S,
       "seconds in-flight requests get to finish on SIGTERM before workers "
       "are killed" },
     { "server", "threads", cg_conf_set_int, CG_OFF(threads),
@@ -62,12 +63,12 @@ static const cg_conf_cmd_t cg_pool_cmds[] = {
     { "pool", "max_spare", cg_conf_set_int, CG_OFF(max_spare),
       "3", 1, 1024, "dynamic: most idle processes" },
     { "pool", "idle_timeout", cg_conf_set_int, CG_OFF(idle_timeout),
-      "10", 1, 86400, "ondemand: seconds an idle process stays" },
+      "10", 1, CG_DAY_S, "ondemand: seconds an idle process stays" },
     { "pool", "max_requests", cg_conf_set_int, CG_OFF(max_requests),
       "0", 0, 100000000,
       "requests a process serves before it is replaced (0: never)" },
     { "pool", "request_terminate_timeout", cg_conf_set_int,
-      CG_OFF(request_terminate_timeout), "0", 0, 86400,
+      CG_OFF(request_terminate_timeout), "0", 0, CG_DAY_S,
       "seconds after which a request is answered 504 and its process "
       "replaced (0: never)" },
     { "pool", "emergency_restart_threshold", cg_conf_set_int,
@@ -75,7 +76,7 @@ static const cg_conf_cmd_t cg_pool_cmds[] = {
       "crashes within emergency_restart_interval that pause respawning "
       "for a second (0: 2 x max_children + 2)" },
     { "pool", "emergency_restart_interval", cg_conf_set_int,
-      CG_OFF(emergency_restart_interval), "10", 1, 86400,
+      CG_OFF(emergency_restart_interval), "10", 1, CG_DAY_S,
       "window in seconds for emergency_restart_threshold" },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };

@@ -1,6 +1,7 @@
 #include "core/clock.h"
 
-#include <time.h>
+/* Set by unit tests only, before any thread runs: a plain read. */
+static double cg_clock_offset;
 
 
 static double
@@ -23,5 +24,19 @@ cg_clock_mono(void)
 double
 cg_clock_wall(void)
 {
-    return cg_clock_read(CLOCK_REALTIME);
+    return cg_clock_read(CLOCK_REALTIME) + cg_clock_offset;
+}
+
+
+time_t
+cg_clock_now(void)
+{
+    return (time_t) cg_clock_wall();
+}
+
+
+void
+cg_clock_test_offset(double seconds)
+{
+    cg_clock_offset = seconds;
 }

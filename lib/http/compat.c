@@ -4,6 +4,7 @@
 #include "core/secret.h"
 #include "guard/textguard.h"
 #include "who/svctoken.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -311,7 +312,7 @@ cg_compat_ok_body(const cg_req_t *r, cg_buf_t *b)
         return;
     }
     cg_buf_adds(b, ",\"object\":\"chat.completion\",\"created\":");
-    cg_buf_add_long(b, (long long) time(NULL));
+    cg_buf_add_long(b, (long long) cg_clock_now());
     cg_buf_adds(b, ",\"model\":");
     cg_buf_add_json_cstr(b, r->model);
     cg_buf_adds(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":"
@@ -421,7 +422,7 @@ cg_compat_sse_start(cg_stream_t *s, const cg_req_t *r)
 
     cg_compat_id_str(r, s->id, sizeof(s->id));
     s->model = r->model;
-    s->created = (long long) time(NULL);
+    s->created = (long long) cg_clock_now();
     if (r->api == CG_API_ANTHROPIC) {
         cg_compat_event(b, "message_start");
         cg_buf_adds(b, ",\"message\":{\"id\":");

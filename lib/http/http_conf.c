@@ -1,4 +1,5 @@
 #include "conf/config.h"
+#include "core/clock.h"
 #include "core/csv.h"
 
 #include <stdio.h>
@@ -61,7 +62,7 @@ static const cg_conf_cmd_t cg_http_server_cmds[] = {
       "<prefix>/v1/messages (Anthropic) and <prefix>/v1/chat/completions "
       "(OpenAI), see docs/sdk.md (empty: off)", cg_http_conf_prefix },
     { "server", "heartbeat_seconds", cg_conf_set_int,
-      CG_OFF(heartbeat_seconds), "15", 1, 300,
+      CG_OFF(heartbeat_seconds), "15", 1, 5 * CG_MINUTE_S,
       "seconds between ': ping' comments on an idle answer stream" },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };

@@ -1,4 +1,5 @@
 #include "log/usagelog.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -315,16 +316,14 @@ cg_usagelog_audit(const char *path, const cg_audit_event_t *ev)
 {
     cg_usagelog_t   log;
     cg_buf_t        b;
-    struct timespec ts;
     char            err[256];
     int             rc;
 
     if (cg_usagelog_open(&log, path, err, sizeof(err)) != 0) {
         return -1;
     }
-    clock_gettime(CLOCK_REALTIME, &ts);
     cg_buf_init(&b);
-    cg_usage_audit_format(ev, (double) ts.tv_sec + ts.tv_nsec / 1e9, &b);
+    cg_usage_audit_format(ev, cg_clock_wall(), &b);
     rc = cg_usagelog_write(&log, &b);
     cg_buf_free(&b);
     cg_usagelog_close(&log);

@@ -1,4 +1,5 @@
 #include "meter/alert.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,13 @@
 /* Caps are kept in micro-dollars; people read dollars. */
 #define CG_ALERT_MICRO_PER_USD  1e6
 
-#define CG_ALERT_DOWN_PERIOD  300
+#define CG_ALERT_DOWN_PERIOD  (5 * CG_MINUTE_S)
+/* How long "raised already" is kept: past the end of the period (a day,
+ * a month of up to 31 days) whatever the hour it was raised at. */
+#define CG_ALERT_DAY_TTL      (2 * CG_DAY_S)
+#define CG_ALERT_MONTH_TTL    (32 * CG_DAY_S)
+/* A key refused by the provider is raised once an hour. */
+#define CG_ALERT_KEY_PERIOD   CG_HOUR_S
 
 
 int
@@ -195,7 +202,8 @@ cg_alert_one_budget(cg_alert_t *a, const cg_budget_hold_t *h, int s, int p,
                  s == 0 ? h->caller : "the site", pct, a->threshold[i],
                  (double) cap / CG_ALERT_MICRO_PER_USD);
         (void) cg_alert_raise(a, "budget", subject, period,
-                              p == 0 ? 2 * 86400 : 32 * 86400, msg, now);
+                              p == 0 ? CG_ALERT_DAY_TTL : CG_ALERT_MONTH_TTL, msg,
+                              now);
     }
 }
 
@@ -232,7 +240,7 @@ cg_alert_spike(cg_alert_t *a, const char *user, long used, int window,
     if (a->spike <= 0 || used <= a->spike) {
         return;
     }
-    window = window > 0 ? window : 60;
+    window = window > 0 ? window : CG_MINUTE_S;
     snprintf(period, sizeof(period), "%lld", (long long) now / window);
     snprintf(msg, sizeof(msg), "user %s sent %ld requests in a %d s window "
              "(spike threshold %ld)", user, used, window, a->spike);
@@ -247,11 +255,12 @@ cg_alert_key_rejected(cg_alert_t *a, const char *key_id, int status,
 {
     char period[32], msg[160];
 
-    snprintf(period, sizeof(period), "%lld", (long long) now / 3600);
+    snprintf(period, sizeof(period), "%lld",
+             (long long) now / CG_ALERT_KEY_PERIOD);
     snprintf(msg, sizeof(msg), "the provider refused key %s with status %d: "
              "revoked or wrong?", key_id ? key_id : "?", status);
     if (cg_alert_raise(a, "key_rejected", key_id ? key_id : "?", period,
-                       3600, msg, now) < 0) {
+                       CG_ALERT_KEY_PERIOD, msg, now) < 0) {
         cg_alert_emit(a, "key_rejected", key_id, period, msg, now);
     }
 }

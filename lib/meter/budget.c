@@ -1,9 +1,15 @@
 #include "meter/budget.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define CG_BKEY_LEN  (CG_STORE_KEY_MAX + 1)
+/* A hold's bucket when [budget] hold_seconds is not set, and how long a
+ * held amount outlives its two buckets (memcached's TTL is whole
+ * seconds, and the clock of another host may lag). */
+#define CG_BUDGET_HOLD_S        (5 * CG_MINUTE_S)
+#define CG_BUDGET_HOLD_SLACK_S  CG_MINUTE_S
 
 static const char *const cg_bscope_key[CG_BSCOPE__COUNT] = { "u", "g" };
 
@@ -127,8 +133,8 @@ cg_budget_date(time_t now, int period)
     static _Thread_local char      text[2][16];
     struct tm                      tm;
 
-    if ((long long) (now / 86400) != day) {
-        day = (long long) (now / 86400);
+    if ((long long) (now / CG_DAY_S) != day) {
+        day = (long long) (now / CG_DAY_S);
         gmtime_r(&now, &tm);
         strftime(text[0], sizeof(text[0]), "d:%Y%m%d", &tm);
         strftime(text[1], sizeof(text[1]), "m:%Y%m", &tm);
@@ -226,7 +232,8 @@ cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
     int           scope[CG_BSCOPE__COUNT];
     uint64_t      cur[CG_BSCOPE__COUNT] = { 0, 0 };
     unsigned      ttl, period = (unsigned) (b->hold_seconds > 0
-                                            ? b->hold_seconds : 300);
+                                            ? b->hold_seconds
+                                            : CG_BUDGET_HOLD_S);
     size_t        n = 0, nh, i;
     int           s, p, rc, over;
 
@@ -242,7 +249,9 @@ cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
             ops[n] = (cg_store_op_t) { CG_STORE_INCR, keys[n],
                                        cg_budget_held_key(keys[n], h, s,
                                                           h->bucket),
-                                       amount, 2 * period + 60, 0, 0 };
+                                       amount,
+                                       2 * period + CG_BUDGET_HOLD_SLACK_S,
+                                       0, 0 };
             n++;
         }
     }

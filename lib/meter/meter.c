@@ -2,6 +2,7 @@
 #include "provider/plan.h"
 #include "provider/provider.h"
 #include "who/svctoken.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,7 +170,7 @@ void
 cg_meter_store_failed(cg_meter_t *m, cg_req_t *r, const char *what,
                       int denied)
 {
-    time_t now = time(NULL);
+    time_t now = cg_clock_now();
 
     cg_alert_store_down(&m->alert, cg_store_error(m->store), now);
     cg_meter_note_store(m, what, denied ? "fail-closed" : "not counted",
@@ -240,7 +241,7 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
                cg_limit_rc_t *rc)
 {
     cg_store_t    *fb;
-    time_t         now = time(NULL);
+    time_t         now = cg_clock_now();
 
     *rc = cg_limit_begin(m->store, &m->cache, lim, r->user, r->remote_addr,
                          now, hold, rep);
@@ -336,13 +337,13 @@ cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r)
         /* The local store rebuilt a corrupt file since the last request. */
         cg_meter_note(m, m->store->notice);
     }
-    cg_meter_retry_pending(m, time(NULL));
+    cg_meter_retry_pending(m, cg_clock_now());
     if (cg_meter_count(m, lim, r, &r->limit_hold, &r->rate, &rc) != 0) {
         return r->err == CG_OK ? 0 : -1;
     }
     if (r->rate.n > 0 && strcmp(r->rate.p[0].name, "rpm") == 0) {
         cg_alert_spike(&m->alert, r->user, r->rate.p[0].used, lim->window,
-                       time(NULL));
+                       cg_clock_now());
     }
     if (rc == CG_LIMIT_OVER) {
         return cg_meter_refuse(m, r, lim);
@@ -418,7 +419,7 @@ cg_meter_period_left(int period, time_t now)
     time_t    next;
 
     if (period == CG_BUDGET_DAILY) {
-        return (int) (86400 - now % 86400);
+        return (int) (CG_DAY_S - now % CG_DAY_S);
     }
     gmtime_r(&now, &tm);
     tm.tm_mday = 1;
@@ -451,7 +452,7 @@ int
 cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
 {
     cg_budget_rc_t      rc;
-    time_t              now = time(NULL);
+    time_t              now = cg_clock_now();
     cg_budgets_t        own;
     const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
     const cg_price_t   *p = cg_meter_route_price(m->conf, rt);
@@ -529,7 +530,7 @@ int
 cg_meter_next_attempt(cg_meter_t *m, cg_req_t *r, uint64_t cost,
                       const cg_route_t *next)
 {
-    time_t              now = time(NULL);
+    time_t              now = cg_clock_now();
     cg_budgets_t        own;
     const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
 
@@ -545,7 +546,7 @@ void
 cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
                 const cg_price_t *p)
 {
-    time_t              now = time(NULL);
+    time_t              now = cg_clock_now();
     uint64_t            cost = 0;
     cg_budgets_t        own;
     const cg_budgets_t *b = cg_meter_budgets(m, r, &own);

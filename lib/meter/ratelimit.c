@@ -1,4 +1,5 @@
 #include "meter/ratelimit.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +40,7 @@ typedef struct {
 static int
 cg_limit_window(const cg_limits_t *lim)
 {
-    return lim->window > 0 ? lim->window : 60;
+    return lim->window > 0 ? lim->window : CG_MINUTE_S;
 }
 
 

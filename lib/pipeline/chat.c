@@ -65,7 +65,7 @@ cg_chat_free(cg_chat_t *c)
 static int
 cg_chat_who(cg_chat_t *c, cg_req_t *r)
 {
-    int rc = cg_auth_who(c->auth, c->store, r, time(NULL));
+    int rc = cg_auth_who(c->auth, c->store, r, cg_clock_now());
 
     if (r->store_failed) {
         cg_meter_store_failed(&c->meter, r, r->store_failed,

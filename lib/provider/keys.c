@@ -1,5 +1,6 @@
 #include "provider/keys.h"
 #include "core/buf.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -355,7 +356,7 @@ cg_key_age_days(const cg_key_t *key, time_t now)
         }
         from = st.st_ctime;
     }
-    return now > from ? (long) ((now - from) / 86400) : 0;
+    return now > from ? (long) ((now - from) / CG_DAY_S) : 0;
 }
 
 

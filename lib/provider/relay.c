@@ -329,7 +329,7 @@ cg_relay_outcome(cg_attempt_t *a)
         cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider status %ld", st);
         if (st == 401) {
             cg_alert_key_rejected(&a->c->meter.alert, a->rt->api_key.fp,
-                                  401, time(NULL));
+                                  401, cg_clock_now());
         }
         if (st == 401 && a->c->key_rejected) {
             a->c->key_rejected(a->rt, r);

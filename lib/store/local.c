@@ -15,6 +15,7 @@
  * tool, a debugger) never sees a torn word.
  */
 #include "store/store.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -387,7 +388,7 @@ cg_local_find(cg_store_local_t *st, const char *key, size_t keylen,
 {
     uint64_t         h = cg_local_fnv(key, keylen, 14695981039346656037ULL);
     uint32_t         n = st->slots, i;
-    int64_t          now = (int64_t) time(NULL);
+    int64_t          now = (int64_t) cg_clock_now();
     cg_local_slot_t *s, *free_slot = NULL;
 
     h = h ? h : 1;
@@ -430,7 +431,7 @@ cg_store_local_incr(cg_store_t *base, const char *key, size_t keylen,
     }
     s = cg_local_find(st, key, keylen, 0);
     if (s == NULL && (s = cg_local_find(st, key, keylen, 1)) != NULL) {
-        s->expires = (int64_t) time(NULL) + ttl;
+        s->expires = (int64_t) cg_clock_now() + ttl;
     }
     if (s) {
         *value = __atomic_add_fetch(&s->value, delta, __ATOMIC_RELAXED);
@@ -476,7 +477,7 @@ cg_store_local_add(cg_store_t *base, const char *key, size_t keylen,
         s = cg_local_find(st, key, keylen, 1);
         rc = -1;
         if (s) {
-            s->expires = (int64_t) time(NULL) + ttl;
+            s->expires = (int64_t) cg_clock_now() + ttl;
             __atomic_store_n(&s->value, value, __ATOMIC_RELAXED);
             rc = 0;
         }

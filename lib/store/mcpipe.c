@@ -1,4 +1,5 @@
 #include "store/mcpipe.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -236,11 +237,15 @@ cg_mcpipe_opcode(cg_store_opcode_t op)
 }
 
 
+/* memcached reads an expiry over 30 days as an absolute Unix time. */
+#define CG_MCPIPE_RELATIVE_MAX  (30 * CG_DAY_S)
+
+
 static uint32_t
 cg_mcpipe_expiry(unsigned ttl)
 {
-    /* memcached reads an expiry over 30 days as an absolute Unix time. */
-    return ttl > 30 * 86400 ? (uint32_t) (time(NULL) + ttl) : ttl;
+    return ttl > CG_MCPIPE_RELATIVE_MAX ? (uint32_t) (cg_clock_now() + ttl)
+                                        : ttl;
 }
 
 

@@ -4,6 +4,7 @@
 #include "who/jwt.h"
 #include "who/phpstore.h"
 #include "who/svctoken.h"
+#include "core/clock.h"
 
 #include <pwd.h>
 #include <stdio.h>
@@ -381,7 +382,7 @@ cg_auth_failures(cg_store_t *st, const char *addr, time_t now, int delta)
     uint64_t    v = 0;
 
     n = snprintf(key, sizeof(key), "cg:authfail:%s:%lld", addr,
-                 (long long) now / 60);
+                 (long long) now / CG_MINUTE_S);
     if (st == NULL || n < 0 || (size_t) n >= sizeof(key)) {
         return -1;
     }
@@ -432,7 +433,7 @@ cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r, time_t now)
             r->store_failed = "pre-auth";
         }
         if (fails >= limit) {
-            r->retry_after = (int) (60 - now % 60);
+            r->retry_after = (int) (CG_MINUTE_S - now % CG_MINUTE_S);
             return cg_req_fail(r, CG_E_RATE_LIMITED, NULL,
                                "pre-auth limit: %ld failed authentications "
                                "from %s this minute", fails, r->client_addr);

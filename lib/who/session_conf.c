@@ -1,4 +1,5 @@
 #include "conf/config.h"
+#include "core/clock.h"
 #include "core/csv.h"
 #include "who/auth.h"
 #include "who/phpser.h"
@@ -33,7 +34,8 @@ static const cg_conf_cmd_t cg_session_cmds[] = {
     { "session", "cookie", cg_conf_set_str, CG_OFF(cookie_name),
       "chatgate_session", 0, 0, "name of the session cookie" },
     { "session", "ttl", cg_conf_set_int, CG_OFF(ttl),
-      "86400", 60, 31536000, "lifetime in seconds of tokens made by `mint`" },
+      "86400", CG_MINUTE_S, CG_YEAR_S,
+      "lifetime in seconds of tokens made by `mint`" },
     { "session", "user_id_key", cg_conf_set_str, CG_OFF(user_id_key_ref),
       "", 0, 0,
       "key for the pseudonymous user id sent to the provider, as env:NAME "
@@ -56,7 +58,7 @@ static const cg_conf_cmd_t cg_session_cmds[] = {
     { "session", "jwt_user_claim", cg_conf_set_str, CG_OFF(jwt_user_claim),
       "sub", 0, 0, "claim that holds the user id" },
     { "session", "jwt_leeway", cg_conf_set_int, CG_OFF(jwt_leeway),
-      "60", 0, 300, "clock skew allowed on exp/nbf/iat, seconds" },
+      "60", 0, 5 * CG_MINUTE_S, "clock skew allowed on exp/nbf/iat, seconds" },
     { "session", "jwt_cookie", cg_conf_set_str, CG_OFF(jwt_cookie),
       "", 0, 0, "cookie holding the JWT (empty: Authorization: Bearer only)" },
     { "session", "php_save_path", cg_conf_set_str, CG_OFF(php_save_path),
@@ -73,7 +75,7 @@ static const cg_conf_cmd_t cg_session_cmds[] = {
       "", 0, 0,
       "user name or uid that must own session files (empty: chatgate's)" },
     { "session", "php_max_lifetime", cg_conf_set_int,
-      CG_OFF(php_max_lifetime), "1440", 0, 31536000,
+      CG_OFF(php_max_lifetime), "1440", 0, CG_YEAR_S,
       "session files not modified for this many seconds are refused "
       "(session.gc_maxlifetime; 0: no check)" },
     { "session", "php_memcached_servers", cg_conf_set_str,

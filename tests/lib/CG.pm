@@ -277,17 +277,31 @@ sub start_chatgate {
     return $self->pid_of('chatgate');
 }
 
-sub worker_pids {
+# The master's children: its workers, and the alert sender
+# ("chatgate-alert", app/alertsend.h) when [alerts] has a webhook or
+# command.
+sub master_children {
     my ($self) = @_;
     my $master = $self->pid_of('chatgate') or return ();
     my @kids;
     for my $stat (glob '/proc/[0-9]*/stat') {
         my $s = slurp($stat) or next;
-        my ($pid, $ppid) = $s =~ /^(\d+) \(.*\) \S+ (\d+)/s or next;
-        push @kids, $pid if $ppid == $master;
+        my ($pid, $comm, $ppid) = $s =~ /^(\d+) \((.*)\) \S+ (\d+)/s or next;
+        push @kids, [$pid, $comm] if $ppid == $master;
     }
-    my @sorted = sort { $a <=> $b } @kids;
-    return @sorted;
+    return sort { $a->[0] <=> $b->[0] } @kids;
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    return map { $_->[0] } grep { $_->[1] ne 'chatgate-alert' }
+           $self->master_children;
+}
+
+sub alert_sender_pids {
+    my ($self) = @_;
+    return map { $_->[0] } grep { $_->[1] eq 'chatgate-alert' }
+           $self->master_children;
 }
 
 # www => 1 also serves demo/www with the demo's headers and demo-only login
