@@ -325,12 +325,12 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
         w->reopen_seen = gen;
         cg_usagelog_reopen(&w->usage);
     }
-    if (strstr(r->flags, "key_exposed") != NULL) {
+    if (cg_findings_has(&r->findings, CG_FIND_KEY_EXPOSED)) {
         /* The output guard redacted it, but the key reached the model. */
         cg_log(CG_LOG_ERROR, "%s: key exposed: an answer held a key; it was "
                "redacted, but rotate the key now", r->request_id);
     }
-    if (strstr(r->flags, "provider_key_sent") != NULL) {
+    if (cg_findings_has(&r->findings, CG_FIND_PROVIDER_KEY_SENT)) {
         cg_worker_key_sent(w, r);
     }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/findings.h"
 #include "core/reqparts.h"
 
 /* Which wire format the request came in and is answered in: chatgate's
@@ -116,7 +117,8 @@ typedef struct {
     double       t_start;       /* monotonic seconds */
     double       upstream_ms;
     int          upstream_status;
-    char         flags[256];    /* guard findings, "a,b:c" (usage log) */
+    cg_findings_t findings;     /* what the stages noticed (usage log's
+                                   "flags") */
 } cg_req_t;
 
 void cg_req_init(cg_req_t *r, double now);

@@ -10,11 +10,11 @@
  *
  * For a streamed answer, cg_guardset_stream() hands out the output guard,
  * reset with this request's map; feed it the deltas, finish it, then call
- * cg_guardset_stream_done() to record what it did in r->flags.
+ * cg_guardset_stream_done() to record what it did in r->findings.
  *
- * Both record what they saw in r->flags ("injection:NAME", "pii:email",
- * "invisible", "url_removed", "key_exposed") for the usage log; they never
- * put user text, originals or secrets in r->reason or r->flags. The PII map
+ * Both record what they saw in r->findings (core/findings.h: events as
+ * bits, pattern names in a bounded list) for the usage log; they never
+ * put user text, originals or secrets in r->reason or r->findings. The PII map
  * holds this request's originals and is wiped at the next cg_guardset_in().
  * Its settings are guard_conf.h's ([input], [guard], [pii]).
  */
