@@ -231,30 +231,21 @@ cg_worker_out_alive(void *ctx)
 }
 
 
+/* The provider refused a route's key (401): revoked, mistyped or leaked
+ * and disabled. One audit event, for the alerting that reads the log, and
+ * one error-log line saying "rotate it"; the alert itself comes through
+ * cg_worker_alert. */
 static void
-cg_worker_key_rejected(const cg_route_t *rt, const cg_req_t *r)
+cg_worker_key_rejected(void *ctx, const cg_route_t *rt, const cg_req_t *r)
 {
-    /* The alerts hook point: the operator must replace this key. */
-    cg_log(CG_LOG_ERROR, "%s: provider rejected key %s (route %s)",
-           r->request_id, rt->api_key.fp, rt->name);
-}
-
-
-/* The provider refused the key: revoked, mistyped or leaked and disabled.
- * An audit event so that the alerting reading the log says "rotate now". */
-static void
-cg_worker_key_audit(cg_worker_t *w, const cg_req_t *r)
-{
-    const cg_route_t *rt = cg_provider_route_find(w->conf, r->route,
-                                                  strlen(r->route));
-    cg_audit_event_t  ev = { "key_rejected",
-                             rt ? cg_provider_route_key_name(rt) : r->route,
-                             r->key_id, NULL, r->request_id };
+    cg_worker_t      *w = ctx;
+    cg_audit_event_t  ev = { "key_rejected", cg_provider_route_key_name(rt),
+                             rt->api_key.fp, NULL, r->request_id };
 
     cg_usage_audit_format(&ev, cg_clock_wall(), &w->line);
     (void) cg_usagelog_write(&w->usage, &w->line);
-    cg_log(CG_LOG_WARN, "%s: the provider rejected key %s (%s): rotate it",
-           r->request_id, ev.key, ev.key_id);
+    cg_log(CG_LOG_ERROR, "%s: the provider rejected key %s (%s): rotate it "
+           "(route %s)", r->request_id, ev.key, ev.key_id, rt->name);
 }
 
 
@@ -308,8 +299,8 @@ cg_worker_key_sent(cg_worker_t *w, const cg_req_t *r)
              (long long) now / CG_WORKER_EXPOSURE_PERIOD);
     snprintf(msg, sizeof(msg), "the caller at %.64s sent a provider key to "
              "a service endpoint: rotate that key", addr);
-    (void) cg_alert_raise(&w->chat.meter.alert, "key_exposure", addr, period,
-                          CG_WORKER_EXPOSURE_PERIOD, msg, now);
+    (void) cg_chat_alert(&w->chat, "key_exposure", addr, period,
+                         CG_WORKER_EXPOSURE_PERIOD, msg, now);
 }
 
 
@@ -345,9 +336,6 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
     w->log_failing = rc != 0;
     /* Written (or in the error log): the master must not write it too. */
     cg_sb_logged(w->proc->sb, w->proc->slot, w->index);
-    if (r->upstream_status == 401 && r->route && r->key_id) {
-        cg_worker_key_audit(w, r);
-    }
     cg_syslog_line(w->conf, &w->line);
     return rc;
 }
@@ -485,7 +473,9 @@ static int
 cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
 {
     const cg_route_t *rt;
-    const char       *note;
+    cg_chat_events_t  ev = { cg_worker_alert, cg_worker_note,
+                             cg_worker_key_rejected, cg_worker_user_known,
+                             w };
     char              err[512];
 
     w->conf = conf;
@@ -506,14 +496,7 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
         cg_log(CG_LOG_ERROR, "worker start failed: %s", err);
         return -1;
     }
-    cg_alert_set_sink(&w->chat.meter.alert, cg_worker_alert, w);
-    w->chat.meter.note = cg_worker_note;
-    if ((note = cg_store_notice(w->chat.store)) != NULL) {
-        cg_log(CG_LOG_WARN, "%s", note);
-    }
-    w->chat.key_rejected = cg_worker_key_rejected;
-    w->chat.user_known = cg_worker_user_known;
-    w->chat.user_ctx = w;
+    cg_chat_set_events(&w->chat, &ev);
     return 0;
 }
 

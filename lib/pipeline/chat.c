@@ -62,6 +62,39 @@ cg_chat_free(cg_chat_t *c)
 }
 
 
+void
+cg_chat_set_events(cg_chat_t *c, const cg_chat_events_t *ev)
+{
+    const char *notice;
+
+    c->ev = *ev;
+    cg_alert_set_sink(&c->meter.alert, ev->alert, ev->ctx);
+    c->meter.note = ev->note;
+    c->meter.note_ctx = ev->ctx;
+    if ((notice = cg_store_notice(c->store)) != NULL && ev->note) {
+        ev->note(ev->ctx, notice);
+    }
+}
+
+
+int
+cg_chat_alert(cg_chat_t *c, const char *kind, const char *subject,
+              const char *period, unsigned ttl, const char *msg, time_t now)
+{
+    return cg_alert_raise(&c->meter.alert, kind, subject, period, ttl, msg,
+                          now);
+}
+
+
+static void
+cg_chat_user_known(cg_chat_t *c, const cg_req_t *r)
+{
+    if (c->ev.user_known) {
+        c->ev.user_known(c->ev.ctx, r);
+    }
+}
+
+
 static int
 cg_chat_who(cg_chat_t *c, cg_req_t *r)
 {
@@ -168,9 +201,7 @@ cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 static int
 cg_chat_known(cg_chat_t *c, cg_req_t *r)
 {
-    if (c->user_known) {
-        c->user_known(c->user_ctx, r);
-    }
+    cg_chat_user_known(c, r);
     return 0;
 }
 
@@ -295,9 +326,7 @@ cg_chat_stages(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
     if (cg_chat_who(c, r) != 0) {
         return;
     }
-    if (c->user_known) {
-        c->user_known(c->user_ctx, r);
-    }
+    cg_chat_user_known(c, r);
     rl = cg_chat_limits(c, r, &own);
     /* A service token may leave links in the answers it never renders. */
     c->guards.keep_links = r->sess.token && r->sess.token->keep_links;
