@@ -394,19 +394,23 @@ cg_worker_put_answer(cg_worker_t *w, const cg_req_t *r, FCGX_Request *fr)
 }
 
 
-/* The request is over: what it owned is freed, and a body or answer
- * buffer that grew past CG_WORKER_KEEP for it is given back. */
+/* The request is over, on every exit of cg_worker_serve(): the body
+ * read and the answer written are wiped with everything the pipeline
+ * held (cg_chat_end), and a buffer that grew past CG_WORKER_KEEP for it
+ * is given back. */
 static void
 cg_worker_done(cg_worker_t *w, cg_req_t *r)
 {
-    cg_req_clear(r);
+    cg_buf_wipe(&w->body);
+    cg_buf_wipe(&w->out);
+    cg_chat_end(&w->chat, r);
     cg_buf_shrink(&w->body, CG_WORKER_KEEP);
     cg_buf_shrink(&w->out, CG_WORKER_KEEP);
 }
 
 
 static void
-cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
+cg_worker_answer(cg_worker_t *w, FCGX_Request *fr)
 {
     cg_req_t *r = &w->req;
     cg_out_t  out = { cg_worker_out_write, cg_worker_out_flush,
@@ -432,7 +436,6 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
             fr->keepConnection = 0;
         }
         cg_worker_log_usage(w, r);
-        cg_worker_done(w, r);
         return;
     }
     if (r->err != CG_OK && r->body == NULL) {
@@ -465,7 +468,14 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
-    cg_worker_done(w, r);
+}
+
+
+static void
+cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
+{
+    cg_worker_answer(w, fr);
+    cg_worker_done(w, &w->req);
 }
 
 

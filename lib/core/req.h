@@ -122,7 +122,10 @@ typedef struct {
 } cg_req_t;
 
 void cg_req_init(cg_req_t *r, double now);
-/* Frees what the request owns; buffers are kept for the next request. */
+/* Wipes and frees what the request owns (the messages, the system prompt)
+ * and wipes the answer r->text, kept for the next request; forgets the
+ * body, which is the caller's. Part of cg_chat_end(), the one end of a
+ * request. */
 void cg_req_clear(cg_req_t *r);
 void cg_req_destroy(cg_req_t *r);
 /* Fails the request: err decides the status; msg (a fixed string or NULL)

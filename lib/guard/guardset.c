@@ -324,6 +324,9 @@ cg_guardset_shrink(cg_guardset_t *gs, size_t keep)
 {
     cg_outguard_t *fresh;
 
+    cg_buf_wipe(&gs->tmp);
+    cg_buf_wipe(&gs->tmp2);
+    cg_pii_map_reset(&gs->map);
     /* A large answer went through the output guard in one piece (its
      * result is in tmp), and the guard's own buffers grew with it: a
      * fresh guard holds none of that. Kept as is when out of memory. */

@@ -42,8 +42,9 @@ typedef struct {
 int  cg_guardset_init(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
                       size_t errlen);
 void cg_guardset_free(cg_guardset_t *gs);
-/* After a request: scratch buffers past keep bytes are given back (and
- * the output guard renewed after a large answer: a pointer from
+/* After a request: the scratch buffers are wiped and the PII map's
+ * originals with them; buffers past keep bytes are given back (and the
+ * output guard renewed after a large answer: a pointer from
  * cg_guardset_stream() is stale after this). */
 void cg_guardset_shrink(cg_guardset_t *gs, size_t keep);
 /* Builds and drops a guardset: validates patterns files and the PII key

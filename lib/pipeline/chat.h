@@ -85,6 +85,11 @@ int  cg_chat_alert(cg_chat_t *c, const char *kind, const char *subject,
 /* Handles r; a streamed answer goes out through out as it comes (then
  * r->streamed is set and the caller writes nothing more). */
 void cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out);
+/* The one end of a request, on every exit (also when cg_chat_handle never
+ * ran): frees what r owns and wipes the prompt, the answer and every
+ * buffer of c that held them, the PII map included. The caller wipes its
+ * own buffers (the body it read, the answer it wrote). */
+void cg_chat_end(cg_chat_t *c, cg_req_t *r);
 /* Whether r may name route rt. The hook for per-session or per-token
  * route scopes; for now every public route is allowed. */
 int  cg_route_allowed(const cg_req_t *r, const cg_route_t *rt);
