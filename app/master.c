@@ -526,7 +526,7 @@ cg_master_orphan_line(void *ctx, const cg_sb_thread_t *t)
     snprintf(r.request_id, sizeof(r.request_id), "%s", t->request_id);
     snprintf(r.user, sizeof(r.user), "%s", t->user);
     r.stream = atomic_load(&t->stream);
-    snprintf(r.flags, sizeof(r.flags), "worker_died");
+    cg_findings_set(&r.findings, CG_FIND_WORKER_DIED);
     cg_req_fail(&r, o->err, NULL, "%s mid-request (line written by the "
                 "master)", o->why);
     cg_usage_format(&r, &u, cg_clock_mono(), cg_clock_wall(), &line);

@@ -231,30 +231,21 @@ cg_worker_out_alive(void *ctx)
 }
 
 
+/* The provider refused a route's key (401): revoked, mistyped or leaked
+ * and disabled. One audit event, for the alerting that reads the log, and
+ * one error-log line saying "rotate it"; the alert itself comes through
+ * cg_worker_alert. */
 static void
-cg_worker_key_rejected(const cg_route_t *rt, const cg_req_t *r)
+cg_worker_key_rejected(void *ctx, const cg_route_t *rt, const cg_req_t *r)
 {
-    /* The alerts hook point: the operator must replace this key. */
-    cg_log(CG_LOG_ERROR, "%s: provider rejected key %s (route %s)",
-           r->request_id, rt->api_key.fp, rt->name);
-}
-
-
-/* The provider refused the key: revoked, mistyped or leaked and disabled.
- * An audit event so that the alerting reading the log says "rotate now". */
-static void
-cg_worker_key_audit(cg_worker_t *w, const cg_req_t *r)
-{
-    const cg_route_t *rt = cg_provider_route_find(w->conf, r->route,
-                                                  strlen(r->route));
-    cg_audit_event_t  ev = { "key_rejected",
-                             rt ? cg_provider_route_key_name(rt) : r->route,
-                             r->key_id, NULL, r->request_id };
+    cg_worker_t      *w = ctx;
+    cg_audit_event_t  ev = { "key_rejected", cg_provider_route_key_name(rt),
+                             rt->api_key.fp, NULL, r->request_id };
 
     cg_usage_audit_format(&ev, cg_clock_wall(), &w->line);
     (void) cg_usagelog_write(&w->usage, &w->line);
-    cg_log(CG_LOG_WARN, "%s: the provider rejected key %s (%s): rotate it",
-           r->request_id, ev.key, ev.key_id);
+    cg_log(CG_LOG_ERROR, "%s: the provider rejected key %s (%s): rotate it "
+           "(route %s)", r->request_id, ev.key, ev.key_id, rt->name);
 }
 
 
@@ -308,8 +299,8 @@ cg_worker_key_sent(cg_worker_t *w, const cg_req_t *r)
              (long long) now / CG_WORKER_EXPOSURE_PERIOD);
     snprintf(msg, sizeof(msg), "the caller at %.64s sent a provider key to "
              "a service endpoint: rotate that key", addr);
-    (void) cg_alert_raise(&w->chat.meter.alert, "key_exposure", addr, period,
-                          CG_WORKER_EXPOSURE_PERIOD, msg, now);
+    (void) cg_chat_alert(&w->chat, "key_exposure", addr, period,
+                         CG_WORKER_EXPOSURE_PERIOD, msg, now);
 }
 
 
@@ -325,12 +316,12 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
         w->reopen_seen = gen;
         cg_usagelog_reopen(&w->usage);
     }
-    if (strstr(r->flags, "key_exposed") != NULL) {
+    if (cg_findings_has(&r->findings, CG_FIND_KEY_EXPOSED)) {
         /* The output guard redacted it, but the key reached the model. */
         cg_log(CG_LOG_ERROR, "%s: key exposed: an answer held a key; it was "
                "redacted, but rotate the key now", r->request_id);
     }
-    if (strstr(r->flags, "provider_key_sent") != NULL) {
+    if (cg_findings_has(&r->findings, CG_FIND_PROVIDER_KEY_SENT)) {
         cg_worker_key_sent(w, r);
     }
     cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
@@ -345,9 +336,6 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
     w->log_failing = rc != 0;
     /* Written (or in the error log): the master must not write it too. */
     cg_sb_logged(w->proc->sb, w->proc->slot, w->index);
-    if (r->upstream_status == 401 && r->route && r->key_id) {
-        cg_worker_key_audit(w, r);
-    }
     cg_syslog_line(w->conf, &w->line);
     return rc;
 }
@@ -406,19 +394,23 @@ cg_worker_put_answer(cg_worker_t *w, const cg_req_t *r, FCGX_Request *fr)
 }
 
 
-/* The request is over: what it owned is freed, and a body or answer
- * buffer that grew past CG_WORKER_KEEP for it is given back. */
+/* The request is over, on every exit of cg_worker_serve(): the body
+ * read and the answer written are wiped with everything the pipeline
+ * held (cg_chat_end), and a buffer that grew past CG_WORKER_KEEP for it
+ * is given back. */
 static void
 cg_worker_done(cg_worker_t *w, cg_req_t *r)
 {
-    cg_req_clear(r);
+    cg_buf_wipe(&w->body);
+    cg_buf_wipe(&w->out);
+    cg_chat_end(&w->chat, r);
     cg_buf_shrink(&w->body, CG_WORKER_KEEP);
     cg_buf_shrink(&w->out, CG_WORKER_KEEP);
 }
 
 
 static void
-cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
+cg_worker_answer(cg_worker_t *w, FCGX_Request *fr)
 {
     cg_req_t *r = &w->req;
     cg_out_t  out = { cg_worker_out_write, cg_worker_out_flush,
@@ -444,7 +436,6 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
             fr->keepConnection = 0;
         }
         cg_worker_log_usage(w, r);
-        cg_worker_done(w, r);
         return;
     }
     if (r->err != CG_OK && r->body == NULL) {
@@ -477,7 +468,14 @@ cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
-    cg_worker_done(w, r);
+}
+
+
+static void
+cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
+{
+    cg_worker_answer(w, fr);
+    cg_worker_done(w, &w->req);
 }
 
 
@@ -485,7 +483,9 @@ static int
 cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
 {
     const cg_route_t *rt;
-    const char       *note;
+    cg_chat_events_t  ev = { cg_worker_alert, cg_worker_note,
+                             cg_worker_key_rejected, cg_worker_user_known,
+                             w };
     char              err[512];
 
     w->conf = conf;
@@ -506,14 +506,7 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
         cg_log(CG_LOG_ERROR, "worker start failed: %s", err);
         return -1;
     }
-    cg_alert_set_sink(&w->chat.meter.alert, cg_worker_alert, w);
-    w->chat.meter.note = cg_worker_note;
-    if ((note = cg_store_notice(w->chat.store)) != NULL) {
-        cg_log(CG_LOG_WARN, "%s", note);
-    }
-    w->chat.key_rejected = cg_worker_key_rejected;
-    w->chat.user_known = cg_worker_user_known;
-    w->chat.user_ctx = w;
+    cg_chat_set_events(&w->chat, &ev);
     return 0;
 }
 

@@ -32,6 +32,16 @@ cg_buf_reset(cg_buf_t *b)
 
 
 void
+cg_buf_wipe(cg_buf_t *b)
+{
+    if (b->data) {
+        explicit_bzero(b->data, b->cap);
+    }
+    cg_buf_reset(b);
+}
+
+
+void
 cg_buf_shrink(cg_buf_t *b, size_t keep)
 {
     if (b->cap > keep) {

@@ -30,6 +30,10 @@ void cg_buf_reset(cg_buf_t *b);
  * request) gives its memory back instead of holding it for every later
  * one. */
 void cg_buf_shrink(cg_buf_t *b, size_t keep);
+/* cg_buf_reset() after overwriting all its memory, not only the current
+ * contents (a reset in mid-request leaves older bytes past len): for a
+ * buffer that held a prompt, an answer or a secret. */
+void cg_buf_wipe(cg_buf_t *b);
 int  cg_buf_reserve(cg_buf_t *b, size_t extra);
 void cg_buf_add(cg_buf_t *b, const void *p, size_t n);
 void cg_buf_adds(cg_buf_t *b, const char *s);

@@ -21,24 +21,38 @@ cg_req_init(cg_req_t *r, double now)
 }
 
 
+/* Wipes text the request owns (a message, the system prompt) and frees
+ * it. */
+static void
+cg_req_free_text(char **p, size_t *len)
+{
+    if (*p) {
+        explicit_bzero(*p, *len);
+    }
+    free(*p);
+    *p = NULL;
+    *len = 0;
+}
+
+
 void
 cg_req_clear(cg_req_t *r)
 {
     size_t i;
 
-    free(r->message);
-    r->message = NULL;
-    r->message_len = 0;
+    cg_req_free_text(&r->message, &r->message_len);
     for (i = 0; i < r->nmsgs; i++) {
-        free(r->msgs[i].text);
+        cg_req_free_text(&r->msgs[i].text, &r->msgs[i].len);
     }
     free(r->msgs);
     r->msgs = NULL;
     r->nmsgs = 0;
-    free(r->system);
-    r->system = NULL;
-    r->system_len = 0;
+    cg_req_free_text(&r->system, &r->system_len);
+    /* The body is the caller's buffer (the caller wipes it). */
+    r->body = NULL;
+    r->body_len = 0;
     /* An answer that grew past this is not held for the next request. */
+    cg_buf_wipe(&r->text);
     if (r->text.cap > CG_REQ_TEXT_KEEP) {
         cg_buf_free(&r->text);
     }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/findings.h"
 #include "core/reqparts.h"
 
 /* Which wire format the request came in and is answered in: chatgate's
@@ -116,11 +117,15 @@ typedef struct {
     double       t_start;       /* monotonic seconds */
     double       upstream_ms;
     int          upstream_status;
-    char         flags[256];    /* guard findings, "a,b:c" (usage log) */
+    cg_findings_t findings;     /* what the stages noticed (usage log's
+                                   "flags") */
 } cg_req_t;
 
 void cg_req_init(cg_req_t *r, double now);
-/* Frees what the request owns; buffers are kept for the next request. */
+/* Wipes and frees what the request owns (the messages, the system prompt)
+ * and wipes the answer r->text, kept for the next request; forgets the
+ * body, which is the caller's. Part of cg_chat_end(), the one end of a
+ * request. */
 void cg_req_clear(cg_req_t *r);
 void cg_req_destroy(cg_req_t *r);
 /* Fails the request: err decides the status; msg (a fixed string or NULL)

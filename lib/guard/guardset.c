@@ -287,10 +287,10 @@ cg_gs_in_one(cg_guardset_t *gs, cg_req_t *r, cg_msg_t *m)
 
     if (cg_textguard_check(gs->tg, m->text, m->len, &gs->tmp, &tres)
         != CG_TG_OK) {
-        cg_guard_flag_add(r->flags, sizeof(r->flags), tres.flags);
+        cg_findings_merge(&r->findings, &tres.findings);
         return cg_gs_in_fail(r, tres.rc, tres.pattern);
     }
-    cg_guard_flag_add(r->flags, sizeof(r->flags), tres.flags);
+    cg_findings_merge(&r->findings, &tres.findings);
     if (cg_gs_blank(&gs->tmp)) {
         return cg_req_fail(r, CG_E_INVALID, "A message is empty.",
                            "message empty once invisible characters were "
@@ -299,7 +299,7 @@ cg_gs_in_one(cg_guardset_t *gs, cg_req_t *r, cg_msg_t *m)
     cg_pii_apply(gs->pii, r->user, gs->tmp.data, gs->tmp.len, &gs->tmp2,
                  &gs->map, &pres);
     explicit_bzero(gs->tmp.data, gs->tmp.len);
-    cg_guard_flag_add(r->flags, sizeof(r->flags), pres.flags);
+    cg_findings_merge(&r->findings, &pres.findings);
     if (pres.rc == CG_PII_BLOCKED) {
         return cg_req_fail(r, CG_E_PII_REJECTED, NULL,
                            "personal data (%s) with action block",
@@ -324,6 +324,9 @@ cg_guardset_shrink(cg_guardset_t *gs, size_t keep)
 {
     cg_outguard_t *fresh;
 
+    cg_buf_wipe(&gs->tmp);
+    cg_buf_wipe(&gs->tmp2);
+    cg_pii_map_reset(&gs->map);
     /* A large answer went through the output guard in one piece (its
      * result is in tmp), and the guard's own buffers grew with it: a
      * fresh guard holds none of that. Kept as is when out of memory. */
@@ -384,13 +387,13 @@ cg_guardset_stream_done(cg_guardset_t *gs, cg_req_t *r)
     unsigned ev = cg_outguard_events(gs->og);
 
     if (ev & CG_OG_EV_URL) {
-        cg_guard_flag_add(r->flags, sizeof(r->flags), "url_removed");
+        cg_findings_set(&r->findings, CG_FIND_URL_REMOVED);
     }
     if (ev & CG_OG_EV_INVISIBLE) {
-        cg_guard_flag_add(r->flags, sizeof(r->flags), "answer_invisible");
+        cg_findings_set(&r->findings, CG_FIND_ANSWER_INVISIBLE);
     }
     if (ev & CG_OG_EV_SECRET) {
-        cg_guard_flag_add(r->flags, sizeof(r->flags), "key_exposed");
+        cg_findings_set(&r->findings, CG_FIND_KEY_EXPOSED);
     }
     cg_outguard_reset(gs->og, NULL);
 }

@@ -10,11 +10,11 @@
  *
  * For a streamed answer, cg_guardset_stream() hands out the output guard,
  * reset with this request's map; feed it the deltas, finish it, then call
- * cg_guardset_stream_done() to record what it did in r->flags.
+ * cg_guardset_stream_done() to record what it did in r->findings.
  *
- * Both record what they saw in r->flags ("injection:NAME", "pii:email",
- * "invisible", "url_removed", "key_exposed") for the usage log; they never
- * put user text, originals or secrets in r->reason or r->flags. The PII map
+ * Both record what they saw in r->findings (core/findings.h: events as
+ * bits, pattern names in a bounded list) for the usage log; they never
+ * put user text, originals or secrets in r->reason or r->findings. The PII map
  * holds this request's originals and is wiped at the next cg_guardset_in().
  * Its settings are guard_conf.h's ([input], [guard], [pii]).
  */
@@ -42,8 +42,9 @@ typedef struct {
 int  cg_guardset_init(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
                       size_t errlen);
 void cg_guardset_free(cg_guardset_t *gs);
-/* After a request: scratch buffers past keep bytes are given back (and
- * the output guard renewed after a large answer: a pointer from
+/* After a request: the scratch buffers are wiped and the PII map's
+ * originals with them; buffers past keep bytes are given back (and the
+ * output guard renewed after a large answer: a pointer from
  * cg_guardset_stream() is stale after this). */
 void cg_guardset_shrink(cg_guardset_t *gs, size_t keep);
 /* Builds and drops a guardset: validates patterns files and the PII key

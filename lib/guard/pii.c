@@ -654,15 +654,13 @@ cg_pii_emit(const cg_pii_t *p, const char *user, const cg_piiview_t *v,
             cg_buf_t *out, cg_pii_map_t *map, cg_pii_result_t *res)
 {
     size_t i, at = 0, os, oe;
-    char   tag[40];
 
     for (i = 0; i < nsp; i++) {
         cg_piiview_span(v, sp[i].start, sp[i].end, &os, &oe);
         if (sp[i].keep || os < at) {
             continue;       /* kept as written; or shares a code point */
         }
-        snprintf(tag, sizeof(tag), "pii:%s", sp[i].det->name);
-        cg_guard_flag_add(res->flags, sizeof(res->flags), tag);
+        cg_findings_add_pii(&res->findings, sp[i].det->name);
         if (sp[i].det->action == CG_PII_BLOCK) {
             snprintf(res->detector, sizeof(res->detector), "%s",
                      sp[i].det->name);

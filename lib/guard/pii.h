@@ -60,7 +60,7 @@ typedef struct {
     cg_pii_rc_t rc;
     size_t      found;          /* items replaced */
     char        detector[32];   /* the blocking detector */
-    char        flags[160];     /* "pii:email,pii:card" */
+    cg_findings_t findings;     /* pii:email, pii:NAME */
 } cg_pii_result_t;
 
 /* Built-in detectors with their default actions (e-mail and phone

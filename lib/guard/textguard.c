@@ -355,40 +355,6 @@ cg_textguard_invisible(const unsigned char *p, size_t n, int eof)
 }
 
 
-static void
-cg_guard_flag_add1(char *flags, size_t size, const char *tag, size_t t)
-{
-    size_t      n = strlen(flags);
-    const char *p = flags, *q;
-
-    for (; *p; p = *q ? q + 1 : q) {
-        q = strchr(p, ',');
-        q = q ? q : p + strlen(p);
-        if ((size_t) (q - p) == t && memcmp(p, tag, t) == 0) {
-            return;
-        }
-    }
-    if (t == 0 || n + (n > 0) + t + 1 > size) {
-        return;
-    }
-    snprintf(flags + n, size - n, "%s%.*s", n > 0 ? "," : "", (int) t, tag);
-}
-
-
-void
-cg_guard_flag_add(char *flags, size_t size, const char *tags)
-{
-    const char *q;
-
-    while (*tags) {
-        q = strchr(tags, ',');
-        q = q ? q : tags + strlen(tags);
-        cg_guard_flag_add1(flags, size, tags, (size_t) (q - tags));
-        tags = *q ? q + 1 : q;
-    }
-}
-
-
 /* Copies in to out without invisible constructs; counts them. */
 static size_t
 cg_tg_strip(const char *in, size_t n, cg_buf_t *out)
@@ -459,7 +425,6 @@ cg_tg_patterns(const cg_textguard_t *tg, const char *s, size_t n,
     cg_buf_t          f;
     cg_tg_rc_t        rc = CG_TG_OK;
     size_t            i;
-    char              tag[CG_GUARD_NAME_MAX + 16];
 
     if (tg->npat == 0) {
         return CG_TG_OK;
@@ -479,8 +444,8 @@ cg_tg_patterns(const cg_textguard_t *tg, const char *s, size_t n,
                            0, 0, md, NULL) < 0) {
             continue;
         }
-        snprintf(tag, sizeof(tag), "injection:%s", p->name);
-        cg_guard_flag_add(res->flags, sizeof(res->flags), tag);
+        cg_findings_add_id(&res->findings, CG_FIND_ID_INJECTION, p->name,
+                           strlen(p->name));
         if (p->action == CG_GUARD_BLOCK) {
             snprintf(res->pattern, sizeof(res->pattern), "%s", p->name);
             rc = CG_TG_INJECTION;
@@ -528,7 +493,7 @@ cg_textguard_check(const cg_textguard_t *tg, const char *in, size_t n,
         return res->rc = CG_TG_INVISIBLE;
     }
     if (res->stripped > 0) {
-        cg_guard_flag_add(res->flags, sizeof(res->flags), "invisible");
+        cg_findings_set(&res->findings, CG_FIND_INVISIBLE);
     }
     res->rc = cg_tg_patterns(tg, out->data ? out->data : "", out->len, res);
     return res->rc;

@@ -20,9 +20,9 @@
 
 #include <stddef.h>
 #include "core/buf.h"
+#include "core/findings.h"
 
 #define CG_GUARD_NAME_MAX  32     /* pattern names: [A-Za-z0-9_-]{1,31} */
-#define CG_GUARD_FLAGS_MAX 192
 
 typedef enum {
     CG_GUARD_OFF = 0,
@@ -52,7 +52,7 @@ typedef struct {
     cg_tg_rc_t  rc;
     size_t      stripped;               /* invisible constructs removed */
     char        pattern[CG_GUARD_NAME_MAX]; /* the blocking pattern */
-    char        flags[CG_GUARD_FLAGS_MAX];  /* "injection:NAME,..." */
+    cg_findings_t findings;             /* invisible, injection:NAME */
 } cg_tg_result_t;
 
 /* A guard with the limits and no patterns. NULL when out of memory. */
@@ -91,10 +91,6 @@ long cg_textguard_invisible(const unsigned char *p, size_t n, int eof);
  * a format (Cf) or a control (Cc) character other than newline and tab, or
  * unassigned (Cn), all from utf8proc's Unicode tables. */
 int  cg_textguard_invisible_cp(unsigned cp);
-
-/* Adds each tag of the comma-separated tags to the comma-separated flags
- * list, skipping those already there and those that do not fit. */
-void cg_guard_flag_add(char *flags, size_t size, const char *tags);
 
 /* Reads a patterns file (the input guard's and the PII engine's): calls fn
  * for each line that is neither empty nor a # comment, with the line

@@ -2,7 +2,6 @@
 #include "http/http.h"
 #include "core/err.h"
 #include "core/secret.h"
-#include "guard/textguard.h"
 #include "who/svctoken.h"
 #include "core/clock.h"
 
@@ -13,7 +12,6 @@
 
 #define CG_COMPAT_ANTHROPIC_PATH  "/v1/messages"
 #define CG_COMPAT_OPENAI_PATH     "/v1/chat/completions"
-#define CG_COMPAT_KEY_FLAG        "provider_key_sent"
 
 
 static int
@@ -76,7 +74,7 @@ cg_compat_credential(cg_req_t *r, cg_api_t api)
 
     if (cg_compat_provider_key(r->x_api_key)
         || cg_compat_provider_key(r->authorization)) {
-        cg_guard_flag_add(r->flags, sizeof(r->flags), CG_COMPAT_KEY_FLAG);
+        cg_findings_set(&r->findings, CG_FIND_PROVIDER_KEY_SENT);
         return cg_req_fail(r, CG_E_UNAUTHORIZED, "Provider keys are not "
                            "accepted here: use a chatgate service token "
                            "(cgt_...), and rotate the key you sent.",

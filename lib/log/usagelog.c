@@ -133,22 +133,25 @@ cg_usage_caller(const cg_req_t *r, cg_buf_t *b)
 }
 
 
-/* ,"flags":["a","b"] from "a,b"; [] when no guard noticed anything. */
 static void
-cg_usage_flags(cg_buf_t *b, const char *flags)
+cg_usage_flag1(void *ctx, const char *text)
 {
-    const char *p = flags, *q;
+    cg_buf_t *b = ctx;
 
-    cg_buf_adds(b, ",\"flags\":[");
-    while (*p != '\0') {
-        q = strchr(p, ',');
-        cg_buf_add_json_str(b, p, q ? (size_t) (q - p) : strlen(p));
-        if (q == NULL || q[1] == '\0') {
-            break;
-        }
+    if (b->len > 0 && b->data[b->len - 1] != '[') {
         cg_buf_addc(b, ',');
-        p = q + 1;
     }
+    cg_buf_add_json_cstr(b, text);
+}
+
+
+/* ,"flags":["a","b:c"], rendered from the typed findings only here; []
+ * when no stage noticed anything. */
+static void
+cg_usage_flags(cg_buf_t *b, const cg_findings_t *f)
+{
+    cg_buf_adds(b, ",\"flags\":[");
+    cg_findings_each(f, cg_usage_flag1, b);
     cg_buf_addc(b, ']');
 }
 
@@ -193,7 +196,7 @@ cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
     cg_buf_add_json_cstr(b, r->remote_addr);
     cg_usage_call(r, b);
     cg_usage_caller(r, b);
-    cg_usage_flags(b, r->flags);
+    cg_usage_flags(b, &r->findings);
     cg_buf_adds(b, "}\n");
 }
 

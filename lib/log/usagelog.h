@@ -5,7 +5,7 @@
  * user, route, model, status, error, reason, input_tokens, output_tokens,
  * latency_ms, upstream_ms, key_id, remote_addr; and (added, same version)
  * provider, stream, retries, fallback_from, usage_estimated, flags (an
- * array of guard findings, [] when none) and cost_micro_usd (when the
+ * array of r->findings as text, rendered only here, [] when none) and cost_micro_usd (when the
  * model has a price), api (chat, anthropic, openai: the front it came
  * in by) and caller (browser, service or null). Alert events share the
  * file (lib/meter/alert.c). Each line is written with a single write(2)

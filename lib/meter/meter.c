@@ -119,23 +119,6 @@ cg_meter_note(cg_meter_t *m, const char *msg)
 }
 
 
-/* Adds tag to the request's flags (the usage line's), once. */
-static void
-cg_meter_flag(cg_req_t *r, const char *tag)
-{
-    size_t n = strlen(r->flags), t = strlen(tag);
-    const char *p = r->flags;
-
-    while ((p = strstr(p, tag)) != NULL) {
-        if ((p == r->flags || p[-1] == ',') && (p[t] == ',' || !p[t])) {
-            return;
-        }
-        p += t;
-    }
-    snprintf(r->flags + n, sizeof(r->flags) - n, "%s%s", n ? "," : "", tag);
-}
-
-
 /* One error-log line per counter per CG_METER_NOTE_EVERY seconds at most,
  * saying how many were held back since the last: a store that is down for
  * every request must not flood the log, but it must be in it. */
@@ -176,7 +159,7 @@ cg_meter_store_failed(cg_meter_t *m, cg_req_t *r, const char *what,
     cg_meter_note_store(m, what, denied ? "fail-closed" : "not counted",
                         now);
     if (r && !denied) {
-        cg_meter_flag(r, "store_down");
+        cg_findings_set(&r->findings, CG_FIND_STORE_DOWN);
     }
 }
 
@@ -521,7 +504,7 @@ cg_meter_settle(cg_meter_t *m, const cg_budgets_t *b, cg_req_t *r,
     if (left && left->n > 0) {
         m->npending++;
         m->pending_retry = 0;
-        cg_meter_flag(r, "spend_queued");
+        cg_findings_set(&r->findings, CG_FIND_SPEND_QUEUED);
     }
 }
 

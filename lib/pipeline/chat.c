@@ -62,6 +62,39 @@ cg_chat_free(cg_chat_t *c)
 }
 
 
+void
+cg_chat_set_events(cg_chat_t *c, const cg_chat_events_t *ev)
+{
+    const char *notice;
+
+    c->ev = *ev;
+    cg_alert_set_sink(&c->meter.alert, ev->alert, ev->ctx);
+    c->meter.note = ev->note;
+    c->meter.note_ctx = ev->ctx;
+    if ((notice = cg_store_notice(c->store)) != NULL && ev->note) {
+        ev->note(ev->ctx, notice);
+    }
+}
+
+
+int
+cg_chat_alert(cg_chat_t *c, const char *kind, const char *subject,
+              const char *period, unsigned ttl, const char *msg, time_t now)
+{
+    return cg_alert_raise(&c->meter.alert, kind, subject, period, ttl, msg,
+                          now);
+}
+
+
+static void
+cg_chat_user_known(cg_chat_t *c, const cg_req_t *r)
+{
+    if (c->ev.user_known) {
+        c->ev.user_known(c->ev.ctx, r);
+    }
+}
+
+
 static int
 cg_chat_who(cg_chat_t *c, cg_req_t *r)
 {
@@ -168,9 +201,7 @@ cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
 static int
 cg_chat_known(cg_chat_t *c, cg_req_t *r)
 {
-    if (c->user_known) {
-        c->user_known(c->user_ctx, r);
-    }
+    cg_chat_user_known(c, r);
     return 0;
 }
 
@@ -265,12 +296,22 @@ cg_chat_system_ok(cg_req_t *r, const cg_route_t *rt)
 }
 
 
-/* After an answer: what grew for a large one (a big provider response, a
- * runaway event) is given back, so a worker does not hold its largest
- * request's memory for ever. */
+/* The request is over, however it ended: every buffer that held its
+ * prompt or its answer (the provider call and response, the stream's
+ * events and deltas, the guards' scratch and the PII map) is wiped, and
+ * what grew for a large one is given back, so a worker holds neither the
+ * last request's text nor its largest request's memory. */
 static void
-cg_chat_shrink(cg_chat_t *c)
+cg_chat_wipe(cg_chat_t *c)
 {
+    cg_buf_t *b[] = { &c->call, &c->resp, &c->delta, &c->gdelta,
+                      &c->sse.line, &c->sse.event, &c->sse.data,
+                      &c->stream.buf };
+    size_t    i;
+
+    for (i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+        cg_buf_wipe(b[i]);
+    }
     cg_buf_shrink(&c->call, CG_CHAT_KEEP);
     cg_buf_shrink(&c->resp, CG_CHAT_KEEP);
     cg_buf_shrink(&c->delta, CG_CHAT_KEEP);
@@ -278,6 +319,14 @@ cg_chat_shrink(cg_chat_t *c)
     cg_guardset_shrink(&c->guards, CG_CHAT_KEEP);
     c->og = NULL;           /* the relay takes a fresh one per attempt */
     cg_sse_reset(&c->sse);
+}
+
+
+void
+cg_chat_end(cg_chat_t *c, cg_req_t *r)
+{
+    cg_chat_wipe(c);
+    cg_req_clear(r);
 }
 
 
@@ -295,9 +344,7 @@ cg_chat_stages(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
     if (cg_chat_who(c, r) != 0) {
         return;
     }
-    if (c->user_known) {
-        c->user_known(c->user_ctx, r);
-    }
+    cg_chat_user_known(c, r);
     rl = cg_chat_limits(c, r, &own);
     /* A service token may leave links in the answers it never renders. */
     c->guards.keep_links = r->sess.token && r->sess.token->keep_links;
@@ -327,5 +374,4 @@ void
 cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
     cg_chat_stages(c, r, out);
-    cg_chat_shrink(c);
 }

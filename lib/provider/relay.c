@@ -331,8 +331,8 @@ cg_relay_outcome(cg_attempt_t *a)
             cg_alert_key_rejected(&a->c->meter.alert, a->rt->api_key.fp,
                                   401, cg_clock_now());
         }
-        if (st == 401 && a->c->key_rejected) {
-            a->c->key_rejected(a->rt, r);
+        if (st == 401 && a->c->ev.key_rejected) {
+            a->c->ev.key_rejected(a->c->ev.ctx, a->rt, r);
         }
         if (st == 400 || st == 404 || st == 413 || st == 422) {
             return CG_NEXT_DONE;

@@ -191,4 +191,32 @@ my ($rc, $out) = $t->run_chatgate('check', '-c', $bad);
 isnt($rc, 0, 'check refuses a missing patterns file');
 like($out, qr/injection_patterns/, 'and names the key');
 
+
+# Issue 14: many findings never crowd out key_exposed. Twelve flag
+# patterns with long names match, six in each of three turns (over the
+# 256 bytes the flags text once had, which then dropped key_exposed and
+# with it the rotate line), and the answer holds a key.
+{
+    my $t3 = CG->new;
+    my @names = map { sprintf('long_pattern_name_number_%02d_xx', $_) } 1 .. 12;
+    my $pat = $t3->write_file('many.pat', join('', map {
+        "flag\t$names[$_]\t" . ($_ < 6 ? 'zzone' : 'zztwo') . "\n" } 0 .. 11));
+    $t3->start_stack('guard.injection_patterns' => "file:$pat",
+                     'limits.requests_per_minute' => 0);
+    my $r = $t3->chat(body => { messages => [
+        { role => 'user', content => 'zzone' },
+        { role => 'assistant', content => 'zztwo' },
+        { role => 'user', content => mock_says('k ' . $t3->key . ' end') } ] });
+    is($r->{status}, 200, 'many findings: answered');
+    my $u = $t3->usage_for($r);
+    ok((grep { $_ eq 'key_exposed' } @{ $u->{flags} }),
+       'many findings: key_exposed is still in flags')
+        or diag(encode_json($u->{flags}));
+    ok((grep { $_ eq 'flags_truncated' } @{ $u->{flags} }),
+       'many findings: the names that did not fit are said to be missing');
+    like(CG::slurp($t3->dir . '/error.log'),
+         qr/\Q$u->{request_id}\E: key exposed: .*rotate the key now/,
+         'many findings: the operator is still told to rotate the key');
+}
+
 done_testing;

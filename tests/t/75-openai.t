@@ -95,7 +95,7 @@ ok(!exists $b->{temperature}, 'temperature dropped for a reasoning model');
 # Provider 401: the operator hears about the key, by fingerprint.
 $res = $t->chat(body => { message => '[[mock:status=401]]', route => 'oa' });
 is($res->{status}, 502, '401 from the provider: 502');
-like(CG::slurp("$d/error.log"), qr/provider rejected key [0-9a-f]{12}/, 'operator log: key rejected');
+like(CG::slurp("$d/error.log"), qr/provider rejected key \S+ \([0-9a-f]{12}\): rotate it \(route oa\)/, 'operator log: key rejected');
 unlike($t->all_output, qr/\Q${\ $t->key}\E/, 'the key is in no log');
 
 done_testing;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "flagtext.h"
+
 #include "guard/compatbody.h"
 #include "http/compat.h"
 
@@ -194,7 +196,7 @@ test_admit(void **state)
                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     assert_int_equal(cg_compat_admit(&conf, &r, CG_API_OPENAI), -1);
     assert_int_equal(r.err, CG_E_UNAUTHORIZED);
-    assert_string_equal(r.flags, "provider_key_sent");
+    assert_string_equal(flagtext(&r.findings), "provider_key_sent");
     assert_null(r.service_token);
 
     /* Beside a valid token, in the other header: still an exposure. */
@@ -205,7 +207,7 @@ test_admit(void **state)
     r.x_api_key = "sk-ant-api03-"
                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     assert_int_equal(cg_compat_admit(&conf, &r, CG_API_OPENAI), -1);
-    assert_string_equal(r.flags, "provider_key_sent");
+    assert_string_equal(flagtext(&r.findings), "provider_key_sent");
 
     req_for(&r, CG_API_CHAT);
     r.method = "POST";

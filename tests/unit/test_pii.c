@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <cmocka.h>
 
+#include "flagtext.h"
+
 #include "guard/outguard.h"
 #include "guard/pii.h"
 #include "guard/piiview.h"
@@ -97,8 +99,8 @@ test_detect(void **state)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *o = apply(cases[i].in, &map, &res);
         if (strcmp(o, cases[i].out) != 0
-            || strcmp(res.flags, cases[i].flags) != 0) {
-            fail_msg("case %zu: got '%s' [%s]", i, o, res.flags);
+            || strcmp(flagtext(&res.findings), cases[i].flags) != 0) {
+            fail_msg("case %zu: got '%s' [%s]", i, o, flagtext(&res.findings));
         }
     }
     assert_int_equal(map.n, 0);     /* masks are never restorable */
@@ -143,7 +145,7 @@ test_pseudonymize(void **state)
     cg_pii_map_init(&map);
     o = apply("mail bob@example.com and bob@example.com", &map, &res);
     assert_int_equal(res.found, 2);
-    assert_string_equal(res.flags, "pii:email");
+    assert_string_equal(flagtext(&res.findings), "pii:email");
     assert_int_equal(map.n, 1);
     assert_int_equal(strncmp(o, "mail [EMAIL_", 12), 0);
     assert_null(strstr(o, "bob@"));
@@ -186,7 +188,7 @@ test_round_trip(void **state)
     o = apply(msg, &map, &res);
     assert_null(strstr(o, "carol"));
     assert_null(strstr(o, "7946"));
-    assert_string_equal(res.flags, "pii:email,pii:phone");
+    assert_string_equal(flagtext(&res.findings), "pii:email,pii:phone");
     cg_buf_init(&ans);
     cg_buf_init(&out);
     cg_buf_addf(&ans, "Hello %s!", o);
@@ -345,9 +347,9 @@ check_case(const cg_pii_t *fresh, int lineno, const char *in_esc, const char *ou
     assert_int_equal(cg_pii_apply(fresh, "alice", in.data, in.len, &got,
                                   &map, &res), CG_PII_OK);
     generic_placeholders(got.data);
-    if (strcmp(got.data, want.data) != 0 || strcmp(res.flags, flags) != 0) {
+    if (strcmp(got.data, want.data) != 0 || strcmp(flagtext(&res.findings), flags) != 0) {
         fail_msg("%s:%d: got '%s' [%s]", PII_CORPUS, lineno, got.data,
-                 res.flags);
+                 flagtext(&res.findings));
     }
     /* The map restores what the user wrote, byte for byte. */
     for (i = 0; i < map.n; i++) {

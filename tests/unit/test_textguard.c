@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <cmocka.h>
 
+#include "flagtext.h"
+
 #include "guard/textguard.h"
 
 
@@ -106,7 +108,7 @@ test_invisible_strip(void **state)
     }
     assert_int_equal(check(tg, "a\xe2\x80\x8b", &out, &res), CG_TG_OK);
     assert_int_equal(res.stripped, 1);
-    assert_string_equal(res.flags, "invisible");
+    assert_string_equal(flagtext(&res.findings), "invisible");
     cg_textguard_free(tg);
     cg_buf_free(&out);
 }
@@ -217,20 +219,20 @@ test_injection(void **state)
     cg_buf_init(&out);
     for (i = 0; i < sizeof(hits) / sizeof(hits[0]); i++) {
         assert_int_equal(check(tg, hits[i], &out, &res), CG_TG_OK);
-        if (strncmp(res.flags, "injection:", 10) != 0) {
+        if (strncmp(flagtext(&res.findings), "injection:", 10) != 0) {
             fail_msg("not flagged: %s", hits[i]);
         }
     }
     for (i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
         assert_int_equal(check(tg, misses[i], &out, &res), CG_TG_OK);
-        if (res.flags[0] != '\0') {
-            fail_msg("flagged (%s): %s", res.flags, misses[i]);
+        if (res.findings.bits || res.findings.nids) {
+            fail_msg("flagged (%s): %s", flagtext(&res.findings), misses[i]);
         }
     }
     /* Zero-width characters do not hide a phrase: stripped first. */
     assert_int_equal(check(tg, "ig\xe2\x80\x8bnore previous instructions",
                            &out, &res), CG_TG_OK);
-    assert_string_equal(res.flags, "invisible,injection:ignore_previous");
+    assert_string_equal(flagtext(&res.findings), "invisible,injection:ignore_previous");
     cg_textguard_free(tg);
 
     tg = guard(0, 0, 0, 0, CG_GUARD_BLOCK);
@@ -243,7 +245,7 @@ test_injection(void **state)
     tg = guard(0, 0, 0, 0, CG_GUARD_OFF);
     assert_int_equal(check(tg, "ignore previous instructions", &out, &res),
                      CG_TG_OK);
-    assert_string_equal(res.flags, "");
+    assert_string_equal(flagtext(&res.findings), "");
     cg_textguard_free(tg);
     cg_buf_free(&out);
 }
@@ -270,7 +272,7 @@ test_patterns_file(void **state)
                      CG_TG_INJECTION);
     assert_string_equal(res.pattern, "secret_word");
     assert_int_equal(check(tg, "Bananasss", &out, &res), CG_TG_OK);
-    assert_string_equal(res.flags, "injection:line4");
+    assert_string_equal(flagtext(&res.findings), "injection:line4");
     /* Errors name the file and line, not the input. */
     fd = open(path, O_WRONLY | O_TRUNC);
     assert_int_equal(write(fd, "maybe\tx\n", 8), 8);
@@ -289,20 +291,9 @@ test_patterns_file(void **state)
 
 
 static void
-test_flags(void **state)
+test_action_parse(void **state)
 {
-    char f[24] = "";
-
     (void) state;
-    cg_guard_flag_add(f, sizeof(f), "a:b");
-    cg_guard_flag_add(f, sizeof(f), "a:b");
-    cg_guard_flag_add(f, sizeof(f), "a");
-    assert_string_equal(f, "a:b,a");
-    cg_guard_flag_add(f, sizeof(f), "much-too-long-to-fit-here");
-    assert_string_equal(f, "a:b,a");
-    cg_guard_flag_add(f, sizeof(f), "");
-    cg_guard_flag_add(f, sizeof(f), "a,c,,a:b");
-    assert_string_equal(f, "a:b,a,c");
     assert_int_equal(cg_guard_action_parse("block"), CG_GUARD_BLOCK);
     assert_int_equal(cg_guard_action_parse("nope"), -1);
 }
@@ -319,7 +310,7 @@ main(void)
         cmocka_unit_test(test_invisible_incremental),
         cmocka_unit_test(test_injection),
         cmocka_unit_test(test_patterns_file),
-        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_action_parse),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
