@@ -57,8 +57,5 @@ void cg_chat_free(cg_chat_t *c);
 /* Handles r; a streamed answer goes out through out as it comes (then
  * r->streamed is set and the caller writes nothing more). */
 void cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out);
-/* Whether r may name route rt. The hook for per-session or per-token
- * route scopes; for now every public route is allowed. */
-int  cg_route_allowed(const cg_req_t *r, const cg_route_t *rt);
 
 #endif
