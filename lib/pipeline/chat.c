@@ -116,7 +116,7 @@ cg_chat_settle(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
                            : NULL;
 
     cg_meter_finish(&c->meter, lim, r,
-                    rt ? cg_meter_route_price(c->conf, rt) : NULL);
+                    rt ? cg_conf_route_price(c->conf, rt) : NULL);
 }
 
 
@@ -167,7 +167,7 @@ static int
 cg_chat_parse(cg_req_t *r, const cg_guard_limits_t *lim)
 {
     return r->api == CG_API_CHAT ? cg_guard_parse(r, lim)
-                                 : cg_compat_parse(r, lim);
+                                 : cg_compatbody_parse(r, lim);
 }
 
 

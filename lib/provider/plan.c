@@ -68,7 +68,7 @@ cg_plan_route_allowed(const cg_req_t *r, const cg_route_t *rt)
 {
     if (r->sess.token) {
         /* Both the token's routes and the route key's services decide. */
-        return cg_session_route_allowed(&r->sess, rt->name)
+        return cg_auth_route_allowed(&r->sess, rt->name)
                && (rt->key_services == NULL
                    || cg_keys_list_has(rt->key_services,
                                        r->sess.token->name));

@@ -96,7 +96,7 @@ cg_relay_within_budget(const cg_attempt_t *a)
         out = a->ps.output_tokens;
     }
     return cg_budget_check_stream(&r->budget_hold,
-                                  cg_price_cost(a->price, cg_relay_input(a),
+                                  cg_budget_price_cost(a->price, cg_relay_input(a),
                                                 out, 0, 0));
 }
 
@@ -418,7 +418,7 @@ cg_relay_give_up(cg_attempt_t *a, const cg_route_t *next)
                           ? a->ps.output_tokens
                           : cg_relay_quarter(a->text_bytes))
                        : a->rt->max_tokens;
-    cost = a->price ? cg_price_cost(a->price, in, out, 0, 0) : 0;
+    cost = a->price ? cg_budget_price_cost(a->price, in, out, 0, 0) : 0;
     r->prior_input_tokens += in;
     r->prior_output_tokens += out;
     r->prior_cost_micro_usd += (long long) cost;
@@ -507,7 +507,7 @@ cg_relay_run(cg_relay_t *c, cg_req_t *r, const cg_route_t *rt)
         a.r = r;
         a.rt = plan[i];
         a.p = cg_provider_find(plan[i]->provider);
-        a.price = cg_meter_route_price(c->conf, plan[i]);
+        a.price = cg_conf_route_price(c->conf, plan[i]);
         r->route = plan[i]->name;
         r->provider = a.p->name;
         r->model = plan[i]->model;

@@ -296,32 +296,32 @@ test_tokens(void **state)
     for (i = 0; i < 32; i++) {
         snprintf(hex + 2 * i, 3, "%02x", h[i]);
     }
-    assert_int_equal(cg_tokens_conf(&list, "token a", "sha256", hex, err,
+    assert_int_equal(cg_svctoken_conf(&list, "token a", "sha256", hex, err,
                                     sizeof(err)), 0);
-    assert_int_equal(cg_tokens_conf(&list, "token a", "routes",
+    assert_int_equal(cg_svctoken_conf(&list, "token a", "routes",
                                     "default, reports", err, sizeof(err)), 0);
-    assert_int_equal(cg_tokens_conf(&list, "token b", "routes", "*", err,
+    assert_int_equal(cg_svctoken_conf(&list, "token b", "routes", "*", err,
                                     sizeof(err)), 0);
     /* b has no hash yet. */
-    assert_int_equal(cg_tokens_check(list, err, sizeof(err)), -1);
+    assert_int_equal(cg_svctoken_check(list, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "[token b] sha256"));
-    assert_int_equal(cg_tokens_conf(&list, "token b", "sha256", "abc", err,
+    assert_int_equal(cg_svctoken_conf(&list, "token b", "sha256", "abc", err,
                                     sizeof(err)), -1);
-    assert_int_equal(cg_tokens_conf(&list, "token a b", "routes", "x", err,
+    assert_int_equal(cg_svctoken_conf(&list, "token a b", "routes", "x", err,
                                     sizeof(err)), -1);
-    assert_int_equal(cg_tokens_conf(&list, "token a", "colour", "x", err,
+    assert_int_equal(cg_svctoken_conf(&list, "token a", "colour", "x", err,
                                     sizeof(err)), -1);
-    t = cg_tokens_find(list, "cgt_secret1", 11);
+    t = cg_svctoken_find(list, "cgt_secret1", 11);
     assert_non_null(t);
     assert_string_equal(t->name, "a");
-    assert_null(cg_tokens_find(list, "cgt_secret2", 11));
-    assert_null(cg_tokens_find(list, "cgt_secret", 10));
-    assert_true(cg_token_route_allowed(t, "reports"));
-    assert_true(cg_token_route_allowed(t, "default"));
-    assert_false(cg_token_route_allowed(t, "report"));
-    assert_false(cg_token_route_allowed(t, "reports2"));
-    assert_true(cg_token_route_allowed(t->next, "anything"));
-    cg_tokens_free(list);
+    assert_null(cg_svctoken_find(list, "cgt_secret2", 11));
+    assert_null(cg_svctoken_find(list, "cgt_secret", 10));
+    assert_true(cg_svctoken_route_allowed(t, "reports"));
+    assert_true(cg_svctoken_route_allowed(t, "default"));
+    assert_false(cg_svctoken_route_allowed(t, "report"));
+    assert_false(cg_svctoken_route_allowed(t, "reports2"));
+    assert_true(cg_svctoken_route_allowed(t->next, "anything"));
+    cg_svctoken_free(list);
 }
 
 

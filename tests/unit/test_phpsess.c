@@ -27,7 +27,7 @@ static char dir[] = "/tmp/cg-test-phpsess-XXXXXX";
 static cg_phpsess_rc_t
 get(const char *data, cg_phpser_t ser, const char *key, char *out)
 {
-    return cg_phpsess_get(data, strlen(data), ser, key, out, 129);
+    return cg_phpser_get(data, strlen(data), ser, key, out, 129);
 }
 
 
@@ -91,7 +91,7 @@ test_php_serialize_format(void **state)
                          out), CG_PHPSESS_MALFORMED);
     /* Found by fuzz_phpsess: a NUL inside an integer was accepted (strchr
      * finds the terminator), giving an empty or cut-short user id. */
-    assert_int_equal(cg_phpsess_get("user_id|i:\0\0004;", 14, CG_PHPSER_PHP,
+    assert_int_equal(cg_phpser_get("user_id|i:\0\0004;", 14, CG_PHPSER_PHP,
                                     "user_id", out, 129),
                      CG_PHPSESS_MALFORMED);
     assert_int_equal(get("user_id|i:-;", CG_PHPSER_PHP, "user_id", out),
@@ -102,7 +102,7 @@ test_php_serialize_format(void **state)
                      CG_PHPSESS_FOUND);
     /* Found by fuzz_phpsess: a string user id holding a NUL would be cut
      * short (here to nothing); it is not a user id. */
-    assert_int_equal(cg_phpsess_get("user_id|s:3:\"\0bc\";", 18,
+    assert_int_equal(cg_phpser_get("user_id|s:3:\"\0bc\";", 18,
                                     CG_PHPSER_PHP, "user_id", out, 129),
                      CG_PHPSESS_BAD_VALUE);
 }
@@ -172,7 +172,7 @@ test_malformed(void **state)
     assert_int_equal(get(deep, CG_PHPSER_PHP, "user_id", out),
                      CG_PHPSESS_MALFORMED);
     /* An id longer than the caller's buffer. */
-    assert_int_equal(cg_phpsess_get("user_id|s:5:\"abcde\";", 20,
+    assert_int_equal(cg_phpser_get("user_id|s:5:\"abcde\";", 20,
                                     CG_PHPSER_PHP, "user_id", out, 5),
                      CG_PHPSESS_BAD_VALUE);
 }
@@ -184,14 +184,14 @@ test_sid(void **state)
     char long_sid[300];
 
     (void) state;
-    assert_true(cg_php_sid_valid("abc123,-XYZ", 11));
-    assert_false(cg_php_sid_valid("", 0));
-    assert_false(cg_php_sid_valid("../etc", 6));
-    assert_false(cg_php_sid_valid("a b", 3));
-    assert_false(cg_php_sid_valid("a\0b", 3));
+    assert_true(cg_phpstore_sid_valid("abc123,-XYZ", 11));
+    assert_false(cg_phpstore_sid_valid("", 0));
+    assert_false(cg_phpstore_sid_valid("../etc", 6));
+    assert_false(cg_phpstore_sid_valid("a b", 3));
+    assert_false(cg_phpstore_sid_valid("a\0b", 3));
     memset(long_sid, 'a', sizeof(long_sid));
-    assert_true(cg_php_sid_valid(long_sid, 256));
-    assert_false(cg_php_sid_valid(long_sid, 257));
+    assert_true(cg_phpstore_sid_valid(long_sid, 256));
+    assert_false(cg_phpstore_sid_valid(long_sid, 257));
 }
 
 
@@ -218,10 +218,10 @@ read_back(const char *save_path, const char *sid, cg_phpser_t ser,
     cg_phpsess_rc_t  rc;
 
     cg_buf_init(&b);
-    assert_int_equal(cg_php_file_read(save_path, geteuid(), 0, sid,
+    assert_int_equal(cg_phpstore_file_read(save_path, geteuid(), 0, sid,
                                       strlen(sid), time(NULL), &b),
                      CG_PHP_OK);
-    rc = cg_phpsess_get(b.data ? b.data : "", b.len, ser, "user_id", out,
+    rc = cg_phpser_get(b.data ? b.data : "", b.len, ser, "user_id", out,
                         129);
     cg_buf_free(&b);
     return rc;
@@ -270,22 +270,22 @@ test_file_rules(void **state)
     (void) state;
     cg_buf_init(&b);
     php_write(dir, "php", "rules1", "$_SESSION[\"user_id\"] = 1;");
-    assert_int_equal(cg_php_file_read(dir, geteuid(), 0, "nosuch", 6,
+    assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 0, "nosuch", 6,
                                       time(NULL), &b), CG_PHP_NONE);
-    assert_int_equal(cg_php_file_read(dir, geteuid(), 0, "../x", 4,
+    assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 0, "../x", 4,
                                       time(NULL), &b), CG_PHP_BAD_SID);
     /* Owned by someone else. */
-    assert_int_equal(cg_php_file_read(dir, geteuid() + 1, 0, "rules1", 6,
+    assert_int_equal(cg_phpstore_file_read(dir, geteuid() + 1, 0, "rules1", 6,
                                       time(NULL), &b), CG_PHP_REFUSED);
     /* A symlink is not followed. */
     snprintf(path, sizeof(path), "%s/sess_link1", dir);
     snprintf(sub, sizeof(sub), "%s/sess_rules1", dir);
     assert_int_equal(symlink(sub, path), 0);
-    assert_int_equal(cg_php_file_read(dir, geteuid(), 0, "link1", 5,
+    assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 0, "link1", 5,
                                       time(NULL), &b), CG_PHP_REFUSED);
     /* Older than the session lifetime. */
     assert_int_equal(utime(sub, &old), 0);
-    assert_int_equal(cg_php_file_read(dir, geteuid(), 1440, "rules1", 6,
+    assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 1440, "rules1", 6,
                                       time(NULL), &b), CG_PHP_STALE);
     /* Too large. */
     snprintf(path, sizeof(path), "%s/sess_big1", dir);
@@ -294,7 +294,7 @@ test_file_rules(void **state)
     assert_int_equal(fseek(f, CG_PHP_DATA_MAX + 10, SEEK_SET), 0);
     fputc('x', f);
     fclose(f);
-    assert_int_equal(cg_php_file_read(dir, geteuid(), 0, "big1", 4,
+    assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 0, "big1", 4,
                                       time(NULL), &b), CG_PHP_TOO_LARGE);
     /* "N;/dir": N levels of subdirectories from the id's first bytes. */
     snprintf(sub, sizeof(sub), "%s/a", dir);
@@ -303,7 +303,7 @@ test_file_rules(void **state)
     assert_int_equal(mkdir(sub, 0700), 0);
     snprintf(path, sizeof(path), "2;%s", dir);
     php_write(path, "php", "abdeep", "$_SESSION[\"user_id\"] = 7;");
-    assert_int_equal(cg_php_file_read(path, geteuid(), 0, "abdeep", 6,
+    assert_int_equal(cg_phpstore_file_read(path, geteuid(), 0, "abdeep", 6,
                                       time(NULL), &b), CG_PHP_OK);
     assert_int_equal(b.len, strlen("user_id|i:7;"));
     cg_buf_free(&b);
