@@ -112,4 +112,16 @@ passes('prefixes by module, folder and _conf', {
                               . qq{const char *cg_session_conf_z(int a);\n},
 });
 
+# The README's layout table names every module of lib/ and app/ (a file
+# added without it fails here, not in a reader's head).
+open my $fh, '<', "$root/README.md" or die "README.md: $!";
+my $readme = do { local $/; <$fh> };
+my @missing;
+for my $f (sort glob("$root/lib/*/*.[ch] $root/app/*.[ch]")) {
+    (my $name = $f) =~ s{.*/}{};
+    (my $mod = $name) =~ s{\.[ch]$}{};
+    push @missing, $name unless $readme =~ /`\Q$mod\E(?:\.[ch])?`|[(, ]\Q$mod\E[,)]/;
+}
+is_deeply(\@missing, [], 'README.md names every file of lib/ and app/');
+
 done_testing;
