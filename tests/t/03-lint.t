@@ -124,4 +124,17 @@ for my $f (sort glob("$root/lib/*/*.[ch] $root/app/*.[ch]")) {
 }
 is_deeply(\@missing, [], 'README.md names every file of lib/ and app/');
 
+# Unit tests are named after a module of lib/ or app/ (test_MODULE.c), and
+# no two integration tests share a number.
+my @stray = grep {
+    my ($m) = m{test_(\w+)\.c$};
+    my @module = (glob("$root/lib/*/$m.c"), glob("$root/app/$m.c"));
+    !grep { -e } @module
+} glob("$root/tests/unit/test_*.c");
+is_deeply([map { s{.*/}{}r } @stray], [], 'every unit test names its module');
+my %by_number;
+push @{$by_number{(m{/(\d+)-[^/]+\.t$})[0]}}, s{.*/}{}r for glob("$root/tests/t/*.t");
+is_deeply([grep { @{$by_number{$_}} > 1 } sort keys %by_number], [],
+          'every integration test has its own number');
+
 done_testing;
