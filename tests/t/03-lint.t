@@ -98,12 +98,12 @@ caught('a FastCGI call in lib/', {
 }, qr{^lib/http/http\.c:3: FCGX_PutS in lib/}m);
 
 caught('an unprefixed public function', {
-    'lib/who/signed.h' => qq{/* cg_token_sign(x) in a comment */\n#define X(a) cg_x(a)\n}
+    'lib/who/signed.h' => qq{/* cg_sign_token(x) in a comment */\n#define X(a) cg_x(a)\n}
                         . qq{int cg_signed_sign(const char *u);\nint cg_who_x(void);\n}
                         . qq{typedef int (*cg_cb_pt)(void);\nstatic inline int cg_t(void) { return 0; }\n}
                         . qq{struct s { int (*fn)(int); };\n}
-                        . qq{int\ncg_token_sign(const char *u,\n              long ttl);\n},
-}, qr{^lib/who/signed\.h:9: public function cg_token_sign without its module's prefix \(cg_signed_ or cg_who_\)$}m);
+                        . qq{int\ncg_sign_token(const char *u,\n              long ttl);\n},
+}, qr{^lib/who/signed\.h:9: public function cg_sign_token without its module's prefix \(cg_signed_ or cg_who_\)$}m);
 caught('an unprefixed function in a _conf.h', {
     'lib/who/session_conf.h' => qq{int cg_sess_x(void);\n},
 }, qr{^lib/who/session_conf\.h:1: public function cg_sess_x .*cg_session_}m);
