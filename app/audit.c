@@ -106,12 +106,12 @@ cg_audit_file(const char *path, const struct stat *st, int writers)
         json_object_object_add(o, "readers", cg_audit_names(&acc));
         json_object_object_add(o, "reader_groups", cg_audit_names(&grp));
     }
-    cg_accounts_free(&acc);
-    cg_accounts_free(&grp);
+    cg_access_accounts_free(&acc);
+    cg_access_accounts_free(&grp);
     if (writers && cg_access_who(st, CG_ACCESS_WRITE, NULL, NULL, &acc) == 0) {
         json_object_object_add(o, "writers", cg_audit_names(&acc));
     }
-    cg_accounts_free(&acc);
+    cg_access_accounts_free(&acc);
     return o;
 }
 
@@ -144,7 +144,7 @@ cg_audit_acl(cg_audit_t *a, const char *subject, const char *what,
                       "(its members are listed as readers)", how, path,
                       g.groups.names[i]);
     }
-    cg_acl_grants_free(&g);
+    cg_access_grants_free(&g);
 }
 
 
@@ -179,7 +179,7 @@ cg_audit_secret_file(cg_audit_t *a, const char *subject, const char *what,
     if (cg_access_acl(path, 0, CG_ACCESS_READ, &g) == 0 && g.extended) {
         group_reads = g.group_obj;
     }
-    cg_acl_grants_free(&g);
+    cg_access_grants_free(&g);
     if (st->st_mode & S_IROTH) {
         cg_audit_find(a, CG_HIGH, subject, "%s file %s is readable by "
                       "everyone (mode %04o)", what, path,
@@ -219,7 +219,7 @@ cg_audit_readable_by(const struct stat *st, const char *user)
     for (i = 0; i < acc.n && !yes; i++) {
         yes = strcmp(acc.names[i], user) == 0;
     }
-    cg_accounts_free(&acc);
+    cg_access_accounts_free(&acc);
     return yes;
 }
 
@@ -302,7 +302,7 @@ cg_audit_key_file(cg_audit_t *a, const cg_key_t *k, json_object *jk)
 static void
 cg_audit_key_age(cg_audit_t *a, const cg_key_t *k, json_object *jk)
 {
-    long age = cg_key_age_days(k, a->now);
+    long age = cg_keys_age_days(k, a->now);
 
     json_object_object_add(jk, "age_days",
                            age < 0 ? NULL : json_object_new_int64(age));
@@ -362,7 +362,7 @@ cg_audit_key(cg_audit_t *a, cg_conf_t *conf, cg_key_t *k, json_object *used,
 
     json_object_object_add(jk, "name", json_object_new_string(k->name));
     json_object_object_add(jk, "environment",
-                           json_object_new_string(cg_env_name(k->env)));
+                           json_object_new_string(cg_keys_env_name(k->env)));
     json_object_object_add(jk, "source", json_object_new_string(k->source));
     if (k->secret.data == NULL
         && cg_secret_load(&k->secret, k->source, err, sizeof(err)) != 0) {
@@ -383,8 +383,8 @@ cg_audit_key(cg_audit_t *a, cg_conf_t *conf, cg_key_t *k, json_object *used,
                       "[server] environment is %s",
                       json_object_get_string(json_object_array_get_idx(used,
                                                                        0)),
-                      cg_env_name(k->env),
-                      cg_env_name(conf->provider.environment));
+                      cg_keys_env_name(k->env),
+                      cg_keys_env_name(conf->provider.environment));
     }
     cg_audit_services(a, conf, k);
     cg_audit_key_file(a, k, jk);
@@ -430,8 +430,8 @@ cg_audit_shared(cg_audit_t *a, cg_key_t *all, size_t n)
                 cg_audit_find(a, CG_HIGH, all[i].name, "same key as %s "
                               "(%s), shared across environments %s and %s",
                               all[j].name, all[i].secret.fp,
-                              cg_env_name(all[i].env),
-                              cg_env_name(all[j].env));
+                              cg_keys_env_name(all[i].env),
+                              cg_keys_env_name(all[j].env));
             } else {
                 cg_audit_find(a, CG_MEDIUM, all[i].name, "same key as %s "
                               "(%s): give each service its own key",
@@ -562,7 +562,7 @@ cg_audit_provider(cg_audit_t *a, const cg_conf_t *conf)
     long         days = -1;
 
     if (conf->provider.reviewed[0]
-        && cg_date_parse(conf->provider.reviewed, &t) == 0) {
+        && cg_keys_date_parse(conf->provider.reviewed, &t) == 0) {
         days = (long) ((a->now - t) / CG_DAY_S);
     }
     json_object_object_add(o, "type",
@@ -797,7 +797,7 @@ cg_audit_run(const char *path, int json)
     a.findings = json_object_new_array();
     json_object_object_add(a.root, "config", json_object_new_string(path));
     json_object_object_add(a.root, "environment", json_object_new_string(
-                           cg_env_name(conf->provider.environment)));
+                           cg_keys_env_name(conf->provider.environment)));
     json_object_object_add(a.root, "usage_log",
                            json_object_new_string(conf->log.usage_log));
     a.php_user = cg_audit_php_user(conf);

@@ -99,8 +99,8 @@ cg_ctl_probe_route(cg_conf_t *conf, const char *name, cg_route_t *out)
     }
     if (k->secret.data == NULL) {
         fprintf(stderr, "chatgate: probe: key %s is a %s key; this server "
-                "is %s and never reads it\n", name, cg_env_name(k->env),
-                cg_env_name(conf->provider.environment));
+                "is %s and never reads it\n", name, cg_keys_env_name(k->env),
+                cg_keys_env_name(conf->provider.environment));
         return -1;
     }
     for (i = 0; i < conf->provider.nroutes - 1; i++) {
@@ -163,17 +163,17 @@ cg_ctl_check_keys(const cg_conf_t *conf)
     for (r = 0; r < conf->provider.nroutes; r++) {
         cg_provider_route_keyview(conf, &conf->provider.routes[r], &pk);
         if (strncmp(conf->provider.routes[r].api_key_ref, "key:", 4) != 0
-            && cg_key_age_check(&pk, cg_clock_now(), msg, sizeof(msg))) {
+            && cg_keys_age_check(&pk, cg_clock_now(), msg, sizeof(msg))) {
             printf("chatgate: warning: %s\n", msg);
         }
     }
     for (i = 0; i < conf->provider.keys.n; i++) {
         const cg_key_t *k = &conf->provider.keys.v[i];
 
-        printf("chatgate: key %s (%s): %s\n", k->name, cg_env_name(k->env),
+        printf("chatgate: key %s (%s): %s\n", k->name, cg_keys_env_name(k->env),
                k->secret.data ? k->secret.fp : "not read (other "
                "environment)");
-        if (k->secret.data && cg_key_age_check(k, cg_clock_now(), msg,
+        if (k->secret.data && cg_keys_age_check(k, cg_clock_now(), msg,
                                                sizeof(msg))) {
             printf("chatgate: warning: %s\n", msg);
         }

@@ -40,7 +40,7 @@ static void
 cg_keylog_key(const cg_conf_t *old, const cg_conf_t *nc, const cg_key_t *k)
 {
     cg_audit_event_t  ev = { "key_loaded", k->name, k->secret.fp, NULL,
-                             cg_env_name(k->env) };
+                             cg_keys_env_name(k->env) };
     const char       *ofp = cg_keylog_old_fp(old, k);
     char              msg[300];
 
@@ -52,7 +52,7 @@ cg_keylog_key(const cg_conf_t *old, const cg_conf_t *nc, const cg_key_t *k)
         cg_log(CG_LOG_NOTICE, "key %s rotated: %s -> %s", k->name, ofp,
                k->secret.fp);
     }
-    if (cg_key_age_check(k, cg_clock_now(), msg, sizeof(msg))) {
+    if (cg_keys_age_check(k, cg_clock_now(), msg, sizeof(msg))) {
         ev.action = "key_age";
         ev.old_key_id = NULL;
         ev.detail = msg;
@@ -76,7 +76,7 @@ cg_keylog_events(const cg_conf_t *old, const cg_conf_t *nc,
                  const char *action)
 {
     cg_audit_event_t ev = { action, NULL, NULL, NULL,
-                            cg_env_name(nc->provider.environment) };
+                            cg_keys_env_name(nc->provider.environment) };
     cg_key_t         pk;
     size_t           i;
     int              r;

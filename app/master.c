@@ -529,7 +529,7 @@ cg_master_orphan_line(void *ctx, const cg_sb_thread_t *t)
     cg_findings_set(&r.findings, CG_FIND_WORKER_DIED);
     cg_req_fail(&r, o->err, NULL, "%s mid-request (line written by the "
                 "master)", o->why);
-    cg_usage_format(&r, &u, cg_clock_mono(), cg_clock_wall(), &line);
+    cg_usagelog_format(&r, &u, cg_clock_mono(), cg_clock_wall(), &line);
     if (cg_usagelog_open(&log, conf->log.usage_log, err, sizeof(err)) != 0
         || cg_usagelog_write(&log, &line) != 0) {
         cg_log(CG_LOG_ERROR, "cannot write usage line for %s: %.*s",

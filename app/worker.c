@@ -242,7 +242,7 @@ cg_worker_key_rejected(void *ctx, const cg_route_t *rt, const cg_req_t *r)
     cg_audit_event_t  ev = { "key_rejected", cg_provider_route_key_name(rt),
                              rt->api_key.fp, NULL, r->request_id };
 
-    cg_usage_audit_format(&ev, cg_clock_wall(), &w->line);
+    cg_usagelog_audit_format(&ev, cg_clock_wall(), &w->line);
     (void) cg_usagelog_write(&w->usage, &w->line);
     cg_log(CG_LOG_ERROR, "%s: the provider rejected key %s (%s): rotate it "
            "(route %s)", r->request_id, ev.key, ev.key_id, rt->name);
@@ -256,7 +256,7 @@ cg_worker_usage_min(cg_worker_t *w, const cg_req_t *r)
     char     mem[512];
     cg_buf_t line = { mem, 0, sizeof(mem), 0 };
 
-    line.len = cg_usage_format_min(r, cg_clock_wall(), mem, sizeof(mem));
+    line.len = cg_usagelog_format_min(r, cg_clock_wall(), mem, sizeof(mem));
     if (line.len == 0 || cg_usagelog_write(&w->usage, &line) != 0) {
         cg_log(CG_LOG_ERROR, "cannot write usage line for %s: out of memory",
                r->request_id);
@@ -324,7 +324,7 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
     if (cg_findings_has(&r->findings, CG_FIND_PROVIDER_KEY_SENT)) {
         cg_worker_key_sent(w, r);
     }
-    cg_usage_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
+    cg_usagelog_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
     if (w->line.oom) {
         rc = cg_worker_usage_min(w, r);
     } else if ((rc = cg_usagelog_write(&w->usage, &w->line)) != 0) {

@@ -237,10 +237,10 @@ cg_access_acl(const char *path, int dflt, int want, cg_acl_grants_t *out)
 
 
 void
-cg_acl_grants_free(cg_acl_grants_t *g)
+cg_access_grants_free(cg_acl_grants_t *g)
 {
-    cg_accounts_free(&g->users);
-    cg_accounts_free(&g->groups);
+    cg_access_accounts_free(&g->users);
+    cg_access_accounts_free(&g->groups);
 }
 
 
@@ -280,7 +280,7 @@ cg_access_who_path(const char *path, const struct stat *st, int want,
         memset(groups, 0, sizeof(*groups));
     }
     if (cg_access_acl(path, 0, want, &g) != 0 || !g.extended) {
-        cg_acl_grants_free(&g);
+        cg_access_grants_free(&g);
         rc = cg_access_who(st, want, passwd, group, out);
         if (groups && (st->st_mode & (want << 3))) {
             cg_access_group_name((unsigned) st->st_gid, group, gname,
@@ -318,7 +318,7 @@ cg_access_who_path(const char *path, const struct stat *st, int want,
     if (groups) {
         cg_access_sort(groups);
     }
-    cg_acl_grants_free(&g);
+    cg_access_grants_free(&g);
     return rc ? -1 : 0;
 }
 
@@ -364,7 +364,7 @@ cg_access_group_name(unsigned gid, const char *group, char *out,
 
 
 void
-cg_accounts_free(cg_accounts_t *a)
+cg_access_accounts_free(cg_accounts_t *a)
 {
     size_t i;
 

@@ -38,7 +38,7 @@ void cg_access_user_name(unsigned uid, const char *passwd, char *out,
                          size_t outlen);
 void cg_access_group_name(unsigned gid, const char *group, char *out,
                           size_t outlen);
-void cg_accounts_free(cg_accounts_t *a);
+void cg_access_accounts_free(cg_accounts_t *a);
 
 /* What a POSIX ACL grants beyond the mode. */
 typedef struct {
@@ -54,7 +54,7 @@ typedef struct {
  * or -1 when the ACL cannot be read (not a file system with ACLs is 0). */
 int  cg_access_acl(const char *path, int dflt, int want,
                    cg_acl_grants_t *out);
-void cg_acl_grants_free(cg_acl_grants_t *g);
+void cg_access_grants_free(cg_acl_grants_t *g);
 /* cg_access_who() for the file at path, honouring its POSIX ACL: the
  * owning group's effective entry instead of the group bits (which then
  * show the mask), plus every named user and every member of a named

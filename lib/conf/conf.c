@@ -33,7 +33,7 @@ cg_conf_set_str(const cg_conf_cmd_t *cmd, void *base, const char *value,
     if (cmd->check && cmd->check(cmd, value, err, errlen) != 0) {
         return -1;
     }
-    if (cg_str_replace(CG_FIELD(cmd, base, char *), value) != 0) {
+    if (cg_buf_str_replace(CG_FIELD(cmd, base, char *), value) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

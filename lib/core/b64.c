@@ -5,14 +5,14 @@ static const char cg_b64_alpha[] =
 
 
 size_t
-cg_b64url_len(size_t n)
+cg_b64_url_len(size_t n)
 {
     return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
 }
 
 
 size_t
-cg_b64url_encode(const unsigned char *in, size_t n, char *out)
+cg_b64_url_encode(const unsigned char *in, size_t n, char *out)
 {
     size_t   i, o = 0;
     unsigned v;
@@ -52,7 +52,7 @@ cg_b64_val(unsigned char c)
 
 
 long
-cg_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
+cg_b64_url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
 {
     size_t   i, o = 0, rem = n % 4;
     unsigned acc = 0;

@@ -231,7 +231,7 @@ cg_buf_add_json_cstr(cg_buf_t *b, const char *s)
 
 
 int
-cg_str_replace(char **dst, const char *src)
+cg_buf_str_replace(char **dst, const char *src)
 {
     char *copy = strdup(src);
 

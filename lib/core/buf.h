@@ -48,6 +48,6 @@ void cg_buf_add_json_cstr(cg_buf_t *b, const char *s);
 
 /* Replaces *dst with a copy of src, freeing the old string; -1 when out of
  * memory (*dst is then unchanged). For config strings set more than once. */
-int  cg_str_replace(char **dst, const char *src);
+int  cg_buf_str_replace(char **dst, const char *src);
 
 #endif

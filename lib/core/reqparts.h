@@ -60,7 +60,7 @@ typedef struct {
     int             over;   /* index of the exhausted policy, or -1 */
 } cg_limit_report_t;
 
-/* What one request took, to give back in cg_limit_end(). */
+/* What one request took, to give back in cg_ratelimit_end(). */
 typedef struct {
     const char *id[CG_SCOPE__COUNT];  /* NULL: scope not counted */
     long long   bucket;

@@ -437,7 +437,7 @@ cg_cb_json(const char *s, size_t len)
 
 
 int
-cg_compat_parse(cg_req_t *r, const cg_guard_limits_t *l)
+cg_compatbody_parse(cg_req_t *r, const cg_guard_limits_t *l)
 {
     const char  *body = r->body;
     size_t       len = r->body_len;

@@ -23,6 +23,6 @@
 
 /* Fills r as cg_guard_parse() does, plus r->model_req, r->max_tokens,
  * r->include_usage and r->system, from a body in r->api's format. */
-int cg_compat_parse(cg_req_t *r, const cg_guard_limits_t *l);
+int cg_compatbody_parse(cg_req_t *r, const cg_guard_limits_t *l);
 
 #endif

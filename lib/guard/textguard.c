@@ -219,7 +219,7 @@ cg_tg_load_line(cg_textguard_t *tg, char *line, int lineno, char *err,
 
 
 int
-cg_pattern_file_each(const char *path, cg_pattern_line_pt fn, void *ctx,
+cg_textguard_pattern_file_each(const char *path, cg_pattern_line_pt fn, void *ctx,
                      char *err, size_t errlen)
 {
     FILE   *f;
@@ -262,7 +262,7 @@ int
 cg_textguard_load(cg_textguard_t *tg, const char *path, char *err,
                   size_t errlen)
 {
-    return cg_pattern_file_each(path, cg_tg_load_one, tg, err, errlen);
+    return cg_textguard_pattern_file_each(path, cg_tg_load_one, tg, err, errlen);
 }
 
 

@@ -97,7 +97,7 @@ int  cg_textguard_invisible_cp(unsigned cp);
  * number; stops at the first line fn refuses and reports "path: msg". */
 typedef int (*cg_pattern_line_pt)(void *ctx, char *line, int lineno,
                                   char *msg, size_t msglen);
-int cg_pattern_file_each(const char *path, cg_pattern_line_pt fn, void *ctx,
+int cg_textguard_pattern_file_each(const char *path, cg_pattern_line_pt fn, void *ctx,
                          char *err, size_t errlen);
 
 /* Whether to JIT-compile PCRE2 patterns: yes unless the environment has

@@ -54,7 +54,7 @@ cg_http_referer_origin(const char *ref)
 }
 
 
-/* Only a Bearer credential replaces the cookie (cg_session_find_token); a
+/* Only a Bearer credential replaces the cookie (cg_signed_find_token); a
  * browser's cached Basic credentials ride along with it. */
 static int
 cg_http_bearer(const char *authorization)

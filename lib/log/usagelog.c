@@ -157,7 +157,7 @@ cg_usage_flags(cg_buf_t *b, const cg_findings_t *f)
 
 
 void
-cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
+cg_usagelog_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
                 double wall, cg_buf_t *b)
 {
     cg_buf_reset(b);
@@ -202,7 +202,7 @@ cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
 
 
 size_t
-cg_usage_format_min(const cg_req_t *r, double wall, char *out, size_t cap)
+cg_usagelog_format_min(const cg_req_t *r, double wall, char *out, size_t cap)
 {
     struct tm tm;
     time_t    sec = (time_t) wall;
@@ -295,7 +295,7 @@ cg_usagelog_write(cg_usagelog_t *log, const cg_buf_t *line)
 
 
 void
-cg_usage_audit_format(const cg_audit_event_t *ev, double wall, cg_buf_t *b)
+cg_usagelog_audit_format(const cg_audit_event_t *ev, double wall, cg_buf_t *b)
 {
     cg_buf_reset(b);
     cg_buf_adds(b, "{\"v\":1,\"ts\":");
@@ -326,7 +326,7 @@ cg_usagelog_audit(const char *path, const cg_audit_event_t *ev)
         return -1;
     }
     cg_buf_init(&b);
-    cg_usage_audit_format(ev, cg_clock_wall(), &b);
+    cg_usagelog_audit_format(ev, cg_clock_wall(), &b);
     rc = cg_usagelog_write(&log, &b);
     cg_buf_free(&b);
     cg_usagelog_close(&log);

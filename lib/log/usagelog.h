@@ -42,12 +42,12 @@ int  cg_usagelog_open(cg_usagelog_t *log, const char *path, char *err,
 int  cg_usagelog_reopen(cg_usagelog_t *log);
 void cg_usagelog_close(cg_usagelog_t *log);
 /* Formats the request's line into b (cleared first). */
-void cg_usage_format(const cg_req_t *r, const cg_usage_ctx_t *u,
+void cg_usagelog_format(const cg_req_t *r, const cg_usage_ctx_t *u,
                      double now, double wall, cg_buf_t *b);
-/* The short line for when cg_usage_format() ran out of memory: request id,
+/* The short line for when cg_usagelog_format() ran out of memory: request id,
  * status, error and spend, written into out[cap] without allocating, so no
  * request goes unlogged. Returns its length (0: cap too small). */
-size_t cg_usage_format_min(const cg_req_t *r, double wall, char *out,
+size_t cg_usagelog_format_min(const cg_req_t *r, double wall, char *out,
                            size_t cap);
 /* 0 when the whole line is in the file; -1 with errno when none of it is
  * (the caller puts it in the error log or refuses, per on_write_error). */
@@ -65,7 +65,7 @@ typedef struct {
     const char *detail;
 } cg_audit_event_t;
 
-void cg_usage_audit_format(const cg_audit_event_t *ev, double wall,
+void cg_usagelog_audit_format(const cg_audit_event_t *ev, double wall,
                            cg_buf_t *b);
 /* Appends one audit line to the usage log at path (opened and closed here:
  * admin events are rare and come from the master and the CLI). */

@@ -15,7 +15,7 @@ static const char *const cg_bscope_key[CG_BSCOPE__COUNT] = { "u", "g" };
 
 
 int
-cg_money_parse(const char *s, uint64_t *micro)
+cg_budget_money_parse(const char *s, uint64_t *micro)
 {
     uint64_t whole = 0, frac = 0;
     int      digits = 0, fd = 0, round = 0;
@@ -57,7 +57,7 @@ cg_tokens(long n)
 
 
 uint64_t
-cg_price_cost(const cg_price_t *p, long input, long output, long cache_write,
+cg_budget_price_cost(const cg_price_t *p, long input, long output, long cache_write,
               long cache_read)
 {
     uint64_t sum = cg_tokens(input) * p->input
@@ -70,14 +70,14 @@ cg_price_cost(const cg_price_t *p, long input, long output, long cache_write,
 
 
 uint64_t
-cg_price_worst(const cg_price_t *p, size_t bytes_sent, long max_tokens)
+cg_budget_price_worst(const cg_price_t *p, size_t bytes_sent, long max_tokens)
 {
-    return cg_price_cost(p, (long) ((bytes_sent + 3) / 4), max_tokens, 0, 0);
+    return cg_budget_price_cost(p, (long) ((bytes_sent + 3) / 4), max_tokens, 0, 0);
 }
 
 
 const cg_price_t *
-cg_price_find(const cg_price_t *table, size_t n, const char *model)
+cg_budget_price_find(const cg_price_t *table, size_t n, const char *model)
 {
     size_t i;
 
@@ -98,7 +98,7 @@ cg_budget_scope_on(const cg_budgets_t *b, int s)
 
 
 int
-cg_budgets_any(const cg_budgets_t *b)
+cg_budget_any(const cg_budgets_t *b)
 {
     return cg_budget_scope_on(b, CG_BSCOPE_CALLER)
            || cg_budget_scope_on(b, CG_BSCOPE_GLOBAL);

@@ -212,7 +212,7 @@ cg_meter_budget_denies(const cg_meter_t *m, const cg_req_t *r)
     cg_budgets_t own;
 
     return m->conf->budget.on_store_error != CG_FAIL_ALLOW
-           && cg_budgets_any(cg_meter_budgets(m, r, &own));
+           && cg_budget_any(cg_meter_budgets(m, r, &own));
 }
 
 
@@ -226,7 +226,7 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
     cg_store_t    *fb;
     time_t         now = cg_clock_now();
 
-    *rc = cg_limit_begin(m->store, &m->cache, lim, r->user, r->remote_addr,
+    *rc = cg_ratelimit_begin(m->store, &m->cache, lim, r->user, r->remote_addr,
                          now, hold, rep);
     if (*rc != CG_LIMIT_STORE_DOWN) {
         return 0;
@@ -235,7 +235,7 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
     cg_meter_store_failed(m, r, "limits",
                           m->conf->limits.on_store_error == CG_FAIL_DENY);
     if ((fb = cg_meter_fallback(m)) != NULL) {
-        *rc = cg_limit_begin(fb, NULL, lim, r->user, r->remote_addr, now,
+        *rc = cg_ratelimit_begin(fb, NULL, lim, r->user, r->remote_addr, now,
                              hold, rep);
         hold->fallback = 1;
         return 0;
@@ -438,11 +438,11 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
     time_t              now = cg_clock_now();
     cg_budgets_t        own;
     const cg_budgets_t *b = cg_meter_budgets(m, r, &own);
-    const cg_price_t   *p = cg_meter_route_price(m->conf, rt);
+    const cg_price_t   *p = cg_conf_route_price(m->conf, rt);
     const char         *prompt = cg_provider_system(rt, r);
     size_t              sys = prompt ? strlen(prompt) : 0;
 
-    if (!cg_budgets_any(b)) {
+    if (!cg_budget_any(b)) {
         return 0;
     }
     if (p == NULL) {
@@ -454,7 +454,7 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
      * max_tokens, or a compatible caller's lower cap, and the system
      * prompt sent (the route's, or the caller's where it has none). */
     rc = cg_budget_reserve(m->store, b, r->user,
-                           cg_price_worst(p, cg_meter_sent_bytes(r) + sys,
+                           cg_budget_price_worst(p, cg_meter_sent_bytes(r) + sys,
                                           cg_provider_max_tokens(rt, r)),
                            now,
                            &r->budget_hold);
@@ -536,7 +536,7 @@ cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
 
     lim = lim ? lim : &m->limits;
     if (p) {
-        cost = cg_price_cost(p, r->input_tokens, r->output_tokens, 0, 0);
+        cost = cg_budget_price_cost(p, r->input_tokens, r->output_tokens, 0, 0);
     }
     if (r->budget_hold.active && r->err == CG_E_UPSTREAM_TIMEOUT) {
         /* The provider may have done (and billed) the work we stopped
@@ -553,14 +553,14 @@ cg_meter_finish(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
     if (r->budget_hold.active) {
         cg_meter_settle(m, b, r, cost, now);
     }
-    if (cg_limit_end(r->limit_hold.fallback && m->local ? m->local
+    if (cg_ratelimit_end(r->limit_hold.fallback && m->local ? m->local
                                                        : m->store,
                      lim, &r->limit_hold,
                      r->input_tokens + r->output_tokens, now) != 0) {
         cg_meter_store_failed(m, r, "tokens and in-flight release", 0);
     }
     if (r->route_limits.ns
-        && cg_limit_end(r->route_hold.fallback && m->local ? m->local
+        && cg_ratelimit_end(r->route_hold.fallback && m->local ? m->local
                                                           : m->store,
                         &r->route_limits, &r->route_hold,
                         r->input_tokens + r->output_tokens, now) != 0) {

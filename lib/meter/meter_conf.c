@@ -14,7 +14,7 @@ static int
 cg_meter_conf_money(const cg_conf_cmd_t *cmd, void *base, const char *value,
                     char *err, size_t errlen)
 {
-    if (cg_money_parse(value, (uint64_t *) ((char *) base + cmd->offset))
+    if (cg_budget_money_parse(value, (uint64_t *) ((char *) base + cmd->offset))
         != 0) {
         snprintf(err, errlen, "[%s] %s must be dollars such as 5 or 0.25",
                  cmd->section, cmd->name);
@@ -191,7 +191,7 @@ cg_price_conf_key(void *conf, const char *model, const char *key,
         snprintf(err, errlen, "unknown key [price %s] %s", model, key);
         return -1;
     }
-    p = (cg_price_t *) cg_price_find(b->prices, b->nprices, model);
+    p = (cg_price_t *) cg_budget_price_find(b->prices, b->nprices, model);
     if (p == NULL && (p = cg_price_add(b, model)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -207,9 +207,9 @@ cg_price_conf_key(void *conf, const char *model, const char *key,
 
 
 const cg_price_t *
-cg_meter_route_price(const cg_conf_t *conf, const cg_route_t *rt)
+cg_conf_route_price(const cg_conf_t *conf, const cg_route_t *rt)
 {
-    return cg_price_find(conf->budget.prices, conf->budget.nprices,
+    return cg_budget_price_find(conf->budget.prices, conf->budget.nprices,
                          rt->price && rt->price[0] ? rt->price : rt->model);
 }
 
@@ -233,7 +233,7 @@ cg_budget_conf_check(void *vconf, const cg_conf_ctx_t *ctx, char *err,
     }
     for (i = 0; any && i < conf->provider.nroutes; i++) {
         rt = &conf->provider.routes[i];
-        if (cg_meter_route_price(conf, rt) == NULL) {
+        if (cg_conf_route_price(conf, rt) == NULL) {
             snprintf(err, errlen, "a budget is set but route %s has no "
                      "[price %s] section", rt->name,
                      rt->price && rt->price[0] ? rt->price : rt->model);

@@ -3,6 +3,7 @@
 #include "guard/body.h"
 #include "guard/compatbody.h"
 #include "provider/keys.h"
+#include "provider/plan.h"
 #include "provider/provider.h"
 #include "provider/relay.h"
 #include "who/signed.h"
@@ -148,23 +149,7 @@ cg_chat_settle(cg_chat_t *c, cg_req_t *r, const cg_limits_t *lim)
                            : NULL;
 
     cg_meter_finish(&c->meter, lim, r,
-                    rt ? cg_meter_route_price(c->conf, rt) : NULL);
-}
-
-
-/* A browser session may use the public routes; a service token exactly
- * the routes its scope lists (public or not). */
-int
-cg_route_allowed(const cg_req_t *r, const cg_route_t *rt)
-{
-    if (r->sess.token) {
-        /* Both the token's routes and the route key's services decide. */
-        return cg_session_route_allowed(&r->sess, rt->name)
-               && (rt->key_services == NULL
-                   || cg_keys_list_has(rt->key_services,
-                                       r->sess.token->name));
-    }
-    return rt->is_public;
+                    rt ? cg_conf_route_price(c->conf, rt) : NULL);
 }
 
 
@@ -181,13 +166,13 @@ cg_chat_route(cg_chat_t *c, cg_req_t *r, const cg_route_t **rt)
         if (*rt == NULL) {
             return cg_req_fail(r, CG_E_INTERNAL, NULL, "no default route");
         }
-        if (r->sess.token && !cg_route_allowed(r, *rt)) {
+        if (r->sess.token && !cg_plan_route_allowed(r, *rt)) {
             return cg_req_fail(r, CG_E_FORBIDDEN, NULL, "service token not "
                                "allowed on route %s", (*rt)->name);
         }
         return 0;
     }
-    if (*rt == NULL || !cg_route_allowed(r, *rt)) {
+    if (*rt == NULL || !cg_plan_route_allowed(r, *rt)) {
         return cg_req_fail(r, CG_E_FORBIDDEN, "This route is not available.",
                            "route %s %s", *rt ? "not allowed:" : "unknown:",
                            *rt ? (*rt)->name : "(client text not logged)");
@@ -213,7 +198,7 @@ static int
 cg_chat_parse(cg_req_t *r, const cg_guard_limits_t *lim)
 {
     return r->api == CG_API_CHAT ? cg_guard_parse(r, lim)
-                                 : cg_compat_parse(r, lim);
+                                 : cg_compatbody_parse(r, lim);
 }
 
 
@@ -265,14 +250,14 @@ cg_chat_model(cg_chat_t *c, cg_req_t *r)
         return 0;
     }
     rt = cg_provider_route_find(c->conf, r->model_req, strlen(r->model_req));
-    for (i = 0; (rt == NULL || !cg_route_allowed(r, rt))
+    for (i = 0; (rt == NULL || !cg_plan_route_allowed(r, rt))
                 && i < c->conf->provider.nroutes; i++) {
         rt = &c->conf->provider.routes[i];
         if (strcmp(rt->model, r->model_req) != 0) {
             rt = NULL;      /* not this model: go on looking */
         }
     }
-    if (rt == NULL || !cg_route_allowed(r, rt)) {
+    if (rt == NULL || !cg_plan_route_allowed(r, rt)) {
         return cg_req_fail(r, CG_E_NOT_FOUND, "The model does not exist or "
                            "this token may not use it.", "compat: model not "
                            "in the token's routes (client text not logged)");
@@ -330,6 +315,22 @@ cg_chat_end(cg_chat_t *c, cg_req_t *r)
 }
 
 
+/* The provider call, lent what of this thread's state it works with. */
+static int
+cg_chat_relay(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
+{
+    cg_relay_t relay = {
+        .conf = c->conf, .up = c->up, .call = &c->call, .resp = &c->resp,
+        .headers = &c->headers, .url = &c->url, .delta = &c->delta,
+        .gdelta = &c->gdelta, .sse = &c->sse, .stream = &c->stream,
+        .meter = &c->meter, .guards = &c->guards, .og = &c->og,
+        .key_rejected = c->ev.key_rejected, .ctx = c->ev.ctx,
+    };
+
+    return cg_relay_run(&relay, r, rt);
+}
+
+
 static void
 cg_chat_stages(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
 {
@@ -358,7 +359,7 @@ cg_chat_stages(cg_chat_t *c, cg_req_t *r, cg_out_t *out)
         || cg_chat_system_ok(r, rt) != 0
         || cg_meter_admit_route(&c->meter, rt, r) != 0
         || cg_meter_reserve(&c->meter, r, rt) != 0
-        || cg_relay_run(c, r, rt) != 0
+        || cg_chat_relay(c, r, rt) != 0
         || (!r->stream && cg_guardset_out(&c->guards, r) != 0)) {
         cg_chat_settle(c, r, rl);
         return;

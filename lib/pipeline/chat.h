@@ -90,8 +90,5 @@ void cg_chat_handle(cg_chat_t *c, cg_req_t *r, cg_out_t *out);
  * buffer of c that held them, the PII map included. The caller wipes its
  * own buffers (the body it read, the answer it wrote). */
 void cg_chat_end(cg_chat_t *c, cg_req_t *r);
-/* Whether r may name route rt. The hook for per-session or per-token
- * route scopes; for now every public route is allowed. */
-int  cg_route_allowed(const cg_req_t *r, const cg_route_t *rt);
 
 #endif

@@ -36,7 +36,7 @@ static const char *cg_env_names[] = { "production", "staging",
 
 
 int
-cg_env_parse(const char *s)
+cg_keys_env_parse(const char *s)
 {
     int i;
 
@@ -50,7 +50,7 @@ cg_env_parse(const char *s)
 
 
 const char *
-cg_env_name(int env)
+cg_keys_env_name(int env)
 {
     return env >= 0 && env < 3 ? cg_env_names[env] : "unset";
 }
@@ -125,7 +125,7 @@ cg_keys_get(cg_keys_t *keys, const char *name, char *err, size_t errlen)
 static int
 cg_keys_set_str(char **field, const char *value, char *err, size_t errlen)
 {
-    if (cg_str_replace(field, value) != 0) {
+    if (cg_buf_str_replace(field, value) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -134,7 +134,7 @@ cg_keys_set_str(char **field, const char *value, char *err, size_t errlen)
 
 
 int
-cg_date_parse(const char *value, time_t *out)
+cg_keys_date_parse(const char *value, time_t *out)
 {
     struct tm tm;
     char     *end;
@@ -168,7 +168,7 @@ cg_keys_set_value(cg_key_t *k, int row, const char *value, char *err,
         }
         return cg_keys_set_str(&k->source, value, err, errlen);
     case CG_KEY_ENVIRONMENT:
-        k->env = cg_env_parse(value);
+        k->env = cg_keys_env_parse(value);
         if (k->env < 0) {
             snprintf(err, errlen, "[key %s] environment must be production, "
                      "staging or development", k->name);
@@ -181,7 +181,7 @@ cg_keys_set_value(cg_key_t *k, int row, const char *value, char *err,
         return cg_keys_set_str(&k->services, value, err, errlen);
     case CG_KEY_CREATED:
         k->created_t = 0;
-        if (value[0] && cg_date_parse(value, &k->created_t) != 0) {
+        if (value[0] && cg_keys_date_parse(value, &k->created_t) != 0) {
             snprintf(err, errlen, "[key %s] created must be a date, "
                      "YYYY-MM-DD", k->name);
             return -1;
@@ -293,7 +293,7 @@ cg_keys_check_route(cg_keys_t *keys, const char *name, int env,
     if (k->env != env) {
         snprintf(err, errlen, "route %s uses key %s, a %s key, but [server] "
                  "environment is %s; give this environment its own key",
-                 route, name, cg_env_name(k->env), cg_env_name(env));
+                 route, name, cg_keys_env_name(k->env), cg_keys_env_name(env));
         return -1;
     }
     if (!cg_keys_list_has(k->routes, route)) {
@@ -343,7 +343,7 @@ cg_keys_allowed(const cg_key_t *key, const char *route, const char *service)
 
 
 long
-cg_key_age_days(const cg_key_t *key, time_t now)
+cg_keys_age_days(const cg_key_t *key, time_t now)
 {
     struct stat st;
     char        path[4096];
@@ -361,9 +361,9 @@ cg_key_age_days(const cg_key_t *key, time_t now)
 
 
 int
-cg_key_age_check(const cg_key_t *key, time_t now, char *msg, size_t msglen)
+cg_keys_age_check(const cg_key_t *key, time_t now, char *msg, size_t msglen)
 {
-    long age = cg_key_age_days(key, now);
+    long age = cg_keys_age_days(key, now);
 
     if (age <= key->max_age_days) {
         return 0;

@@ -25,10 +25,10 @@
 extern const cg_conf_cmd_t cg_keys_cmds[];
 
 /* Parses YYYY-MM-DD (UTC midnight); 0 or -1. */
-int         cg_date_parse(const char *value, time_t *out);
+int         cg_keys_date_parse(const char *value, time_t *out);
 /* "production" ... -> cg_env_t, or -1. */
-int         cg_env_parse(const char *s);
-const char *cg_env_name(int env);
+int         cg_keys_env_parse(const char *s);
+const char *cg_keys_env_name(int env);
 /* 1 if name is usable as a key name (A-Z a-z 0-9 . _ -, 1-64). */
 int         cg_keys_valid_name(const char *name, size_t len);
 /* Sets one "name = value" of section [key NAME]; 0 or -1 with a message. */
@@ -51,10 +51,10 @@ int         cg_keys_allowed(const cg_key_t *key, const char *route,
 int         cg_keys_list_has(const char *list, const char *item);
 /* Age in days at now: from `created`, else the ctime of the key's file;
  * -1 when unknown (an env: key without `created`). */
-long        cg_key_age_days(const cg_key_t *key, time_t now);
+long        cg_keys_age_days(const cg_key_t *key, time_t now);
 /* 1 (and a message naming the key and its fingerprint) when the key is
  * older than its max_age_days; 0 otherwise. */
-int         cg_key_age_check(const cg_key_t *key, time_t now, char *msg,
+int         cg_keys_age_check(const cg_key_t *key, time_t now, char *msg,
                              size_t msglen);
 void        cg_keys_free(cg_keys_t *keys);
 

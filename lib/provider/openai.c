@@ -22,7 +22,7 @@ cg_openai_reasoning(const char *model)
 
 
 int
-cg_openai_max_tokens_param(const cg_route_t *rt)
+cg_provider_openai_max_tokens_param(const cg_route_t *rt)
 {
     if (rt->max_tokens_param != CG_TOKPARAM_AUTO) {
         return rt->max_tokens_param;
@@ -42,7 +42,7 @@ cg_openai_max_tokens_param(const cg_route_t *rt)
 static const char *
 cg_openai_tokparam(const cg_route_t *rt)
 {
-    return cg_openai_max_tokens_param(rt) == CG_TOKPARAM_MAX_TOKENS
+    return cg_provider_openai_max_tokens_param(rt) == CG_TOKPARAM_MAX_TOKENS
            ? "max_tokens" : "max_completion_tokens";
 }
 

@@ -1,5 +1,8 @@
 #include "provider/plan.h"
 #include "core/csv.h"
+#include "provider/keys.h"
+#include "who/auth.h"
+#include "who/svctoken.h"
 
 
 static int
@@ -55,4 +58,20 @@ cg_plan_worst_ms(const cg_conf_t *conf, const cg_route_t *rt)
               + (long) plan[i]->retry_max_wait_ms * plan[i]->retries;
     }
     return ms;
+}
+
+
+/* A browser session may use the public routes; a service token exactly
+ * the routes its scope lists (public or not). */
+int
+cg_plan_route_allowed(const cg_req_t *r, const cg_route_t *rt)
+{
+    if (r->sess.token) {
+        /* Both the token's routes and the route key's services decide. */
+        return cg_auth_route_allowed(&r->sess, rt->name)
+               && (rt->key_services == NULL
+                   || cg_keys_list_has(rt->key_services,
+                                       r->sess.token->name));
+    }
+    return rt->is_public;
 }

@@ -7,12 +7,14 @@
  * take, because an in-flight slot and a budget hold must outlive every
  * attempt of it (each try of each route, and the waits between retries),
  * not only the longest single call. This module reads the configuration
- * only; it never calls a provider and never counts anything.
+ * and the request's session only; it never calls a provider and never
+ * counts anything.
  */
 #ifndef CG_PLAN_H
 #define CG_PLAN_H
 
 #include "conf/config.h"
+#include "core/req.h"
 
 #define CG_PLAN_MAX  8
 
@@ -25,5 +27,9 @@ int  cg_plan_build(const cg_conf_t *conf, const cg_route_t *rt,
 /* Milliseconds the plan starting at rt can take at most: every try of
  * every route at its total timeout, plus the longest waits between. */
 long cg_plan_worst_ms(const cg_conf_t *conf, const cg_route_t *rt);
+/* Whether r may name route rt: a browser session the public routes, a
+ * service token the routes of its scope that the route's key serves. The
+ * route choice and the relay's fallbacks both ask. */
+int  cg_plan_route_allowed(const cg_req_t *r, const cg_route_t *rt);
 
 #endif

@@ -94,7 +94,7 @@ cg_provider_user_id(const cg_secret_t *key, const char *user,
     unsigned int  len = sizeof(mac), i;
 
     out[0] = '\0';
-    if (cg_session_hmac(key->data, key->len, user, strlen(user), mac) != 0) {
+    if (cg_signed_hmac(key->data, key->len, user, strlen(user), mac) != 0) {
         return;
     }
     for (i = 0; i < len && i * 2 < CG_UID_LEN; i++) {

@@ -57,7 +57,7 @@ extern const cg_provider_t cg_provider_openai;
 /* The max_tokens parameter an OpenAI route sends (a cg_route_tokparam_t,
  * never auto): auto is the newer name for OpenAI, Azure and reasoning
  * models, the older one for compatible servers. */
-int cg_openai_max_tokens_param(const cg_route_t *rt);
+int cg_provider_openai_max_tokens_param(const cg_route_t *rt);
 
 /* The wire format of a cg_provider_type_t. */
 const cg_provider_t *cg_provider_find(int type);

@@ -62,7 +62,7 @@ cg_provider_conf_date(const cg_conf_cmd_t *cmd, const char *value, char *err,
 {
     time_t t;
 
-    if (value[0] && cg_date_parse(value, &t) != 0) {
+    if (value[0] && cg_keys_date_parse(value, &t) != 0) {
         snprintf(err, errlen, "[%s] %s must be a date, YYYY-MM-DD",
                  cmd->section, cmd->name);
         return -1;
@@ -398,13 +398,13 @@ cg_provider_route(cg_provider_conf_t *pc, const cg_conf_ctx_t *ctx)
     rt->timeout_ms = pc->timeout_ms;
     rt->provider = pc->type;
     if (cg_conf_was_set(ctx, "provider", "base_url")
-        && cg_str_replace(&rt->base_url, pc->base_url) != 0) {
+        && cg_buf_str_replace(&rt->base_url, pc->base_url) != 0) {
         return -1;
     }
-    return cg_str_replace(&rt->api_key_ref, pc->api_key_ref)
-           | cg_str_replace(&rt->model, pc->model)
-           | cg_str_replace(&rt->system_prompt, pc->system_prompt)
-           | cg_str_replace(&rt->anthropic_version, pc->anthropic_version);
+    return cg_buf_str_replace(&rt->api_key_ref, pc->api_key_ref)
+           | cg_buf_str_replace(&rt->model, pc->model)
+           | cg_buf_str_replace(&rt->system_prompt, pc->system_prompt)
+           | cg_buf_str_replace(&rt->anthropic_version, pc->anthropic_version);
 }
 
 
@@ -467,13 +467,13 @@ cg_route_check(const cg_conf_t *conf, cg_route_t *rt, char *err,
     if (rt->base_url[0] == '\0') {
         dflt = rt->provider == CG_PROVIDER_OPENAI
                ? "https://api.openai.com/v1" : "https://api.anthropic.com";
-        if (cg_str_replace(&rt->base_url, dflt) != 0) {
+        if (cg_buf_str_replace(&rt->base_url, dflt) != 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
     }
     /* Decided once, not on every request. */
-    rt->max_tokens_param = cg_openai_max_tokens_param(rt);
+    rt->max_tokens_param = cg_provider_openai_max_tokens_param(rt);
     return cg_route_check_fallback(conf, rt, err, errlen);
 }
 

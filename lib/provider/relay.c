@@ -11,7 +11,7 @@
 
 /* One call to one route. */
 typedef struct {
-    cg_chat_t           *c;
+    cg_relay_t           *c;
     cg_req_t            *r;
     const cg_route_t    *rt;
     const cg_provider_t *p;
@@ -96,7 +96,7 @@ cg_relay_within_budget(const cg_attempt_t *a)
         out = a->ps.output_tokens;
     }
     return cg_budget_check_stream(&r->budget_hold,
-                                  cg_price_cost(a->price, cg_relay_input(a),
+                                  cg_budget_price_cost(a->price, cg_relay_input(a),
                                                 out, 0, 0));
 }
 
@@ -104,17 +104,17 @@ cg_relay_within_budget(const cg_attempt_t *a)
 static int
 cg_relay_send(cg_attempt_t *a, const cg_buf_t *text)
 {
-    cg_chat_t *c = a->c;
+    cg_relay_t *c = a->c;
     double     now;
 
     if (text->len == 0) {
         return 0;
     }
     now = cg_clock_mono();
-    if (!a->r->streamed && cg_stream_start(&c->stream, a->r, now) != 0) {
+    if (!a->r->streamed && cg_stream_start(c->stream, a->r, now) != 0) {
         return -1;
     }
-    return cg_stream_delta(&c->stream, text->data, text->len, now);
+    return cg_stream_delta(c->stream, text->data, text->len, now);
 }
 
 
@@ -123,12 +123,12 @@ cg_relay_send(cg_attempt_t *a, const cg_buf_t *text)
 static int
 cg_relay_whole(cg_attempt_t *a)
 {
-    cg_chat_t *c = a->c;
+    cg_relay_t *c = a->c;
 
-    cg_buf_reset(&c->gdelta);
-    return cg_outguard_feed(c->og, a->r->text.data, a->r->text.len,
-                            &c->gdelta) != 0
-           || cg_relay_send(a, &c->gdelta) != 0 ? -1 : 0;
+    cg_buf_reset(c->gdelta);
+    return cg_outguard_feed(*c->og, a->r->text.data, a->r->text.len,
+                            c->gdelta) != 0
+           || cg_relay_send(a, c->gdelta) != 0 ? -1 : 0;
 }
 
 
@@ -136,13 +136,13 @@ static int
 cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
 {
     cg_attempt_t *a = ctx;
-    cg_chat_t    *c = a->c;
+    cg_relay_t    *c = a->c;
     int           rc;
 
-    cg_buf_reset(&c->delta);
-    rc = a->p->event(&a->ps, event, data, len, &c->delta);
-    if (c->delta.len) {
-        a->text_bytes += c->delta.len;
+    cg_buf_reset(c->delta);
+    rc = a->p->event(&a->ps, event, data, len, c->delta);
+    if (c->delta->len) {
+        a->text_bytes += c->delta->len;
         if (!cg_relay_within_budget(a)) {
             a->over_budget = 1;
             return -1;
@@ -150,15 +150,15 @@ cg_relay_event(void *ctx, const char *event, const char *data, size_t len)
         if (!a->r->stream) {
             /* A JSON answer assembled from the provider's stream: the
              * output guard sees it whole, after the call. */
-            cg_buf_add(&a->r->text, c->delta.data, c->delta.len);
+            cg_buf_add(&a->r->text, c->delta->data, c->delta->len);
             return rc < 0 ? (a->bad_event = 1, -1) : rc;
         }
         /* The output guard sees every delta before the client does; it
          * holds text back only while a link or tag is still open. */
-        cg_buf_reset(&c->gdelta);
-        if (cg_outguard_feed(c->og, c->delta.data, c->delta.len,
-                             &c->gdelta) != 0
-            || cg_relay_send(a, &c->gdelta) != 0) {
+        cg_buf_reset(c->gdelta);
+        if (cg_outguard_feed(*c->og, c->delta->data, c->delta->len,
+                             c->gdelta) != 0
+            || cg_relay_send(a, c->gdelta) != 0) {
             a->gone = 1;
             return -1;
         }
@@ -177,7 +177,7 @@ cg_relay_body(void *ctx, const char *p, size_t n)
     cg_attempt_t *a = ctx;
 
     a->body_seen = 1;
-    if (cg_sse_feed(&a->c->sse, p, n) != 0) {
+    if (cg_sse_feed(a->c->sse, p, n) != 0) {
         /* The end of the answer stops the parser too: that is no error. */
         return a->ps.done ? 0 : -1;
     }
@@ -190,7 +190,7 @@ static int
 cg_relay_tick(void *ctx)
 {
     cg_attempt_t *a = ctx;
-    cg_stream_t  *s = &a->c->stream;
+    cg_stream_t  *s = a->c->stream;
     double        now, hb = a->c->conf->http.heartbeat_seconds;
 
     if (!cg_stream_alive(s)) {
@@ -219,7 +219,7 @@ cg_relay_tick(void *ctx)
 static void
 cg_relay_call(cg_attempt_t *a, const char *uid)
 {
-    cg_chat_t    *c = a->c;
+    cg_relay_t    *c = a->c;
     cg_req_t     *r = a->r;
     cg_up_call_t  call;
     double        t0;
@@ -231,32 +231,32 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     r->err_msg = NULL;
     r->reason[0] = '\0';
     cg_buf_reset(&r->text);
-    cg_buf_reset(&c->call);
-    cg_buf_reset(&c->url);
-    cg_buf_reset(&c->headers);
+    cg_buf_reset(c->call);
+    cg_buf_reset(c->url);
+    cg_buf_reset(c->headers);
     /* Under a budget a JSON answer is asked for as a stream too, so it can
      * be cut at its reservation when the provider does not hold to
      * max_tokens; the provider then bills only what it sent. */
     a->up_stream = r->stream || r->budget_hold.active;
-    a->p->build(a->rt, r, uid, a->up_stream, &c->call);
-    cg_provider_url(a->p, a->rt, &c->url);
-    cg_provider_headers(a->p, a->rt, &c->headers);
+    a->p->build(a->rt, r, uid, a->up_stream, c->call);
+    cg_provider_url(a->p, a->rt, c->url);
+    cg_provider_headers(a->p, a->rt, c->headers);
     memset(&a->ps, 0, sizeof(a->ps));
     if (!a->r->streamed) {
         /* A fresh attempt before anything reached the client: a fresh
          * output guard too (a failed attempt may have left text held). */
-        a->c->og = cg_guardset_stream(&a->c->guards);
+        *a->c->og = cg_guardset_stream(a->c->guards);
     }
-    cg_sse_reset(&c->sse);
-    c->sse.on_event = cg_relay_event;
-    c->sse.ctx = a;
+    cg_sse_reset(c->sse);
+    c->sse->on_event = cg_relay_event;
+    c->sse->ctx = a;
     a->text_bytes = 0;
     a->body_seen = a->bad_event = 0;
     memset(&call, 0, sizeof(call));
-    call.url = c->url.data;
-    call.headers = c->headers.data;
-    call.body = c->call.data;
-    call.len = c->call.len;
+    call.url = c->url->data;
+    call.headers = c->headers->data;
+    call.body = c->call->data;
+    call.len = c->call->len;
     call.connect_ms = a->rt->connect_timeout_ms;
     call.first_byte_ms = a->rt->first_byte_timeout_ms;
     call.idle_ms = a->rt->idle_timeout_ms;
@@ -264,16 +264,16 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
     call.on_body = a->up_stream ? cg_relay_body : NULL;
     call.on_tick = cg_relay_tick;
     call.ctx = a;
-    if (c->call.oom || c->url.oom || c->headers.oom) {
+    if (c->call->oom || c->url->oom || c->headers->oom) {
         a->rc = CG_UP_FAILED;
         snprintf(a->res.why, sizeof(a->res.why), "out of memory");
     } else {
         t0 = a->t0 = cg_clock_mono();
-        a->rc = cg_upstream_call(c->up, &call, &c->resp, &a->res);
+        a->rc = cg_upstream_call(c->up, &call, c->resp, &a->res);
         r->upstream_ms += (cg_clock_mono() - t0) * 1000.0;
     }
-    if (c->headers.data) {
-        explicit_bzero(c->headers.data, c->headers.len);
+    if (c->headers->data) {
+        explicit_bzero(c->headers->data, c->headers->len);
     }
     r->upstream_status = (int) a->res.status;
 }
@@ -328,17 +328,17 @@ cg_relay_outcome(cg_attempt_t *a)
          * internal details and is never passed on or logged. */
         cg_req_fail(r, CG_E_UPSTREAM, NULL, "provider status %ld", st);
         if (st == 401) {
-            cg_alert_key_rejected(&a->c->meter.alert, a->rt->api_key.fp,
+            cg_alert_key_rejected(&a->c->meter->alert, a->rt->api_key.fp,
                                   401, cg_clock_now());
         }
-        if (st == 401 && a->c->ev.key_rejected) {
-            a->c->ev.key_rejected(a->c->ev.ctx, a->rt, r);
+        if (st == 401 && a->c->key_rejected) {
+            a->c->key_rejected(a->c->ctx, a->rt, r);
         }
         if (st == 400 || st == 404 || st == 413 || st == 422) {
             return CG_NEXT_DONE;
         }
-        if ((st == 429 && !cg_provider_is_quota(a->c->resp.data,
-                                                a->c->resp.len))
+        if ((st == 429 && !cg_provider_is_quota(a->c->resp->data,
+                                                a->c->resp->len))
             || st == 529 || st >= 500) {
             return CG_NEXT_RETRY;
         }
@@ -347,7 +347,7 @@ cg_relay_outcome(cg_attempt_t *a)
     if (!a->body_seen) {
         /* A JSON answer (a provider that was asked for a stream may send
          * one anyway: the body was not SSE and was kept whole). */
-        if (a->p->parse(a->c->resp.data, a->c->resp.len, &r->text,
+        if (a->p->parse(a->c->resp->data, a->c->resp->len, &r->text,
                         &a->ps) != 0) {
             cg_buf_reset(&r->text);
             cg_req_fail(r, CG_E_UPSTREAM, NULL,
@@ -375,13 +375,13 @@ cg_relay_outcome(cg_attempt_t *a)
 
 /* Sleeps ms in short slices; -1 if the client left meanwhile. */
 static int
-cg_relay_wait(cg_chat_t *c, long ms)
+cg_relay_wait(cg_relay_t *c, long ms)
 {
     struct timespec ts;
     long            step;
 
     while (ms > 0) {
-        if (!cg_stream_alive(&c->stream)) {
+        if (!cg_stream_alive(c->stream)) {
             return -1;
         }
         step = ms > 100 ? 100 : ms;
@@ -418,7 +418,7 @@ cg_relay_give_up(cg_attempt_t *a, const cg_route_t *next)
                           ? a->ps.output_tokens
                           : cg_relay_quarter(a->text_bytes))
                        : a->rt->max_tokens;
-    cost = a->price ? cg_price_cost(a->price, in, out, 0, 0) : 0;
+    cost = a->price ? cg_budget_price_cost(a->price, in, out, 0, 0) : 0;
     r->prior_input_tokens += in;
     r->prior_output_tokens += out;
     r->prior_cost_micro_usd += (long long) cost;
@@ -426,7 +426,7 @@ cg_relay_give_up(cg_attempt_t *a, const cg_route_t *next)
                           || !(a->ps.have_input && a->ps.input_tokens > 0);
     /* They are in the totals now: the next attempt counts its own. */
     r->input_tokens = r->output_tokens = 0;
-    if (cg_meter_next_attempt(&a->c->meter, r, cost, next) != 0) {
+    if (cg_meter_next_attempt(a->c->meter, r, cost, next) != 0) {
         return -1;
     }
     return 0;
@@ -484,12 +484,12 @@ cg_relay_may_add(const void *ctx, const cg_route_t *rt)
 {
     const cg_req_t *r = ctx;
 
-    return r->sess.token == NULL || cg_route_allowed(r, rt);
+    return r->sess.token == NULL || cg_plan_route_allowed(r, rt);
 }
 
 
 int
-cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
+cg_relay_run(cg_relay_t *c, cg_req_t *r, const cg_route_t *rt)
 {
     const cg_route_t *plan[CG_PLAN_MAX];
     const cg_secret_t *key;
@@ -507,7 +507,7 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
         a.r = r;
         a.rt = plan[i];
         a.p = cg_provider_find(plan[i]->provider);
-        a.price = cg_meter_route_price(c->conf, plan[i]);
+        a.price = cg_conf_route_price(c->conf, plan[i]);
         r->route = plan[i]->name;
         r->provider = a.p->name;
         r->model = plan[i]->model;
@@ -518,23 +518,23 @@ cg_relay_run(cg_chat_t *c, cg_req_t *r, const cg_route_t *rt)
             break;
         }
     }
-    if (r->stream && c->og) {
-        cg_buf_reset(&c->gdelta);
-        if (cg_outguard_finish(c->og, &c->gdelta) == 0 && r->err == CG_OK
-            && cg_relay_send(&a, &c->gdelta) != 0) {
+    if (r->stream && *c->og) {
+        cg_buf_reset(c->gdelta);
+        if (cg_outguard_finish(*c->og, c->gdelta) == 0 && r->err == CG_OK
+            && cg_relay_send(&a, c->gdelta) != 0) {
             cg_req_fail(r, CG_E_CLIENT_CLOSED, NULL, "client closed the "
                         "connection");
         }
-        cg_guardset_stream_done(&c->guards, r);
+        cg_guardset_stream_done(c->guards, r);
     }
     if (r->err == CG_OK && r->stream) {
         if (!r->streamed) {
-            cg_stream_start(&c->stream, r, cg_clock_mono());
+            cg_stream_start(c->stream, r, cg_clock_mono());
         }
-        cg_stream_done(&c->stream, r, cg_clock_mono());
+        cg_stream_done(c->stream, r, cg_clock_mono());
     } else if (r->err != CG_OK && r->streamed
                && r->err != CG_E_CLIENT_CLOSED) {
-        cg_stream_error(&c->stream, r, cg_clock_mono());
+        cg_stream_error(c->stream, r, cg_clock_mono());
     }
     return r->err == CG_OK ? 0 : -1;
 }

@@ -80,7 +80,7 @@ cg_auth_new(const cg_conf_t *conf, char *err, size_t errlen)
         return NULL;
     }
     if (cg_conf_list_has(&conf->session.mode, CG_SESSION_PHP_MEMCACHED)) {
-        a->phpmc = cg_phpmc_new(conf->session.php_mc_servers,
+        a->phpmc = cg_phpstore_mc_new(conf->session.php_mc_servers,
                                 conf->session.php_mc_prefix,
                                 conf->memcached.timeout_ms, err, errlen);
         if (a->phpmc == NULL) {
@@ -96,7 +96,7 @@ void
 cg_auth_free(cg_auth_t *a)
 {
     if (a) {
-        cg_phpmc_free(a->phpmc);
+        cg_phpstore_mc_free(a->phpmc);
         cg_buf_free(&a->data);
         free(a);
     }
@@ -108,7 +108,7 @@ cg_auth_cookie(const cg_req_t *r, const char *name, const char **tok,
                size_t *n)
 {
     return name[0] && r->cookie
-           && cg_session_find_token(NULL, r->cookie, name, tok, n) == 0;
+           && cg_signed_find_token(NULL, r->cookie, name, tok, n) == 0;
 }
 
 
@@ -125,12 +125,12 @@ cg_auth_signed(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
                : !cg_auth_cookie(r, a->conf->session.cookie_name, &tok, &n)) {
         return 1;
     }
-    rc = cg_token_verify_ring(a->conf->session.keys, a->conf->session.nkeys,
+    rc = cg_signed_verify_ring(a->conf->session.keys, a->conf->session.nkeys,
                               tok, n, now, r->user);
     if (rc == CG_TOKEN_OK) {
         return 0;
     }
-    snprintf(why, whylen, "signed: %s", cg_token_reason(rc));
+    snprintf(why, whylen, "signed: %s", cg_signed_reason(rc));
     return -1;
 }
 
@@ -170,26 +170,26 @@ cg_auth_php(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
     if (bearer || !cg_auth_cookie(r, a->conf->session.php_cookie, &sid, &n)) {
         return 1;
     }
-    rc = files ? cg_php_file_read(a->conf->session.php_save_path, a->php_owner,
+    rc = files ? cg_phpstore_file_read(a->conf->session.php_save_path, a->php_owner,
                                   a->conf->session.php_max_lifetime, sid, n,
                                   now,
                                   &a->data)
-               : cg_phpmc_read(a->phpmc, sid, n, &a->data);
+               : cg_phpstore_mc_read(a->phpmc, sid, n, &a->data);
     if (rc != CG_PHP_OK) {
         snprintf(why, whylen, "%s: %s", files ? "php-files"
-                 : "php-memcached", cg_php_reason(rc));
+                 : "php-memcached", cg_phpstore_reason(rc));
         return -1;
     }
-    prc = cg_phpsess_get(a->data.data ? a->data.data : "", a->data.len,
+    prc = cg_phpser_get(a->data.data ? a->data.data : "", a->data.len,
                          a->php_ser, a->conf->session.php_user_key, r->user,
                          CG_USER_MAX + 1);
     if (prc == CG_PHPSESS_FOUND
-        && !cg_session_user_valid(r->user, strlen(r->user))) {
+        && !cg_signed_user_valid(r->user, strlen(r->user))) {
         prc = CG_PHPSESS_BAD_VALUE;
     }
     if (prc != CG_PHPSESS_FOUND) {
         snprintf(why, whylen, "%s: %s", files ? "php-files"
-                 : "php-memcached", cg_phpsess_reason(prc));
+                 : "php-memcached", cg_phpser_reason(prc));
         return -1;
     }
     return 0;
@@ -230,7 +230,7 @@ cg_auth_token(cg_auth_t *a, cg_req_t *r, const char *bearer, char *why,
 {
     const cg_token_t *t;
 
-    t = cg_tokens_find(a->conf->session.tokens, bearer, strlen(bearer));
+    t = cg_svctoken_find(a->conf->session.tokens, bearer, strlen(bearer));
     if (t == NULL) {
         snprintf(why, whylen, "service token not configured");
         return -1;
@@ -451,7 +451,7 @@ cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r, time_t now)
 
 
 int
-cg_session_route_allowed(const cg_session_t *s, const char *route)
+cg_auth_route_allowed(const cg_session_t *s, const char *route)
 {
-    return s->token == NULL || cg_token_route_allowed(s->token, route);
+    return s->token == NULL || cg_svctoken_route_allowed(s->token, route);
 }

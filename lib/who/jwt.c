@@ -22,7 +22,7 @@ cg_jwt_part(const char *s, size_t n)
     json_object   *obj;
     long           len;
 
-    len = cg_b64url_decode(s, n, buf, sizeof(buf));
+    len = cg_b64_url_decode(s, n, buf, sizeof(buf));
     if (len <= 0 || memchr(buf, '\0', (size_t) len) != NULL) {
         return NULL;
     }
@@ -74,7 +74,7 @@ cg_jwt_mac_ok(const cg_jwt_conf_t *jc, const char *tok, size_t signed_len,
     unsigned char mac[CG_JWT_MAC_LEN], got[CG_JWT_MAC_LEN + 3];
     unsigned int  len = 0;
 
-    if (cg_b64url_decode(sig, sig_len, got, sizeof(got)) != CG_JWT_MAC_LEN
+    if (cg_b64_url_decode(sig, sig_len, got, sizeof(got)) != CG_JWT_MAC_LEN
         || HMAC(EVP_sha256(), jc->key, (int) jc->key_len,
                 (const unsigned char *) tok, signed_len, mac, &len) == NULL
         || len != CG_JWT_MAC_LEN) {
@@ -198,7 +198,7 @@ cg_jwt_user(const cg_jwt_conf_t *jc, json_object *p,
     s = json_object_get_string(v);
     len = (size_t) json_object_get_string_len(v);
     /* "\u0000" decodes to a NUL: strlen() would see a shorter id. */
-    if (memchr(s, '\0', len) != NULL || !cg_session_user_valid(s, len)) {
+    if (memchr(s, '\0', len) != NULL || !cg_signed_user_valid(s, len)) {
         return CG_JWT_NO_USER;
     }
     memcpy(user, s, len);

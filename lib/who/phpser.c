@@ -237,7 +237,7 @@ cg_phpsess_php(cg_phpsess_t *ps)
 
 
 cg_phpsess_rc_t
-cg_phpsess_get(const char *data, size_t n, cg_phpser_t ser, const char *key,
+cg_phpser_get(const char *data, size_t n, cg_phpser_t ser, const char *key,
                char *out, size_t cap)
 {
     cg_phpsess_t ps;
@@ -275,7 +275,7 @@ cg_phpsess_get(const char *data, size_t n, cg_phpser_t ser, const char *key,
 
 
 const char *
-cg_phpsess_reason(cg_phpsess_rc_t rc)
+cg_phpser_reason(cg_phpsess_rc_t rc)
 {
     switch (rc) {
     case CG_PHPSESS_FOUND:     return "ok";

@@ -19,7 +19,7 @@ struct cg_phpmc_s {
 
 
 int
-cg_php_sid_valid(const char *sid, size_t n)
+cg_phpstore_sid_valid(const char *sid, size_t n)
 {
     size_t i;
     char   c;
@@ -133,14 +133,14 @@ cg_php_fd_read(int fd, uid_t owner, long max_age, time_t now, cg_buf_t *out)
 
 
 cg_php_rc_t
-cg_php_file_read(const char *save_path, uid_t owner, long max_age,
+cg_phpstore_file_read(const char *save_path, uid_t owner, long max_age,
                  const char *sid, size_t n, time_t now, cg_buf_t *out)
 {
     char        path[4096 + CG_PHP_SID_MAX];
     int         fd;
     cg_php_rc_t rc;
 
-    if (!cg_php_sid_valid(sid, n)) {
+    if (!cg_phpstore_sid_valid(sid, n)) {
         return CG_PHP_BAD_SID;
     }
     if (cg_php_path(save_path, sid, n, path, sizeof(path)) != 0) {
@@ -159,7 +159,7 @@ cg_php_file_read(const char *save_path, uid_t owner, long max_age,
 
 
 cg_phpmc_t *
-cg_phpmc_new(const char *servers, const char *prefix, int timeout_ms,
+cg_phpstore_mc_new(const char *servers, const char *prefix, int timeout_ms,
              char *err, size_t errlen)
 {
     cg_phpmc_t           *m = calloc(1, sizeof(*m));
@@ -193,7 +193,7 @@ cg_phpmc_new(const char *servers, const char *prefix, int timeout_ms,
     if (rc != MEMCACHED_SUCCESS) {
         snprintf(err, errlen, "[session] php_memcached_servers/prefix: %s",
                  memcached_strerror(m->mc, rc));
-        cg_phpmc_free(m);
+        cg_phpstore_mc_free(m);
         return NULL;
     }
     return m;
@@ -201,7 +201,7 @@ cg_phpmc_new(const char *servers, const char *prefix, int timeout_ms,
 
 
 void
-cg_phpmc_free(cg_phpmc_t *m)
+cg_phpstore_mc_free(cg_phpmc_t *m)
 {
     if (m) {
         memcached_free(m->mc);
@@ -211,14 +211,14 @@ cg_phpmc_free(cg_phpmc_t *m)
 
 
 cg_php_rc_t
-cg_phpmc_read(cg_phpmc_t *m, const char *sid, size_t n, cg_buf_t *out)
+cg_phpstore_mc_read(cg_phpmc_t *m, const char *sid, size_t n, cg_buf_t *out)
 {
     memcached_return_t  rc;
     uint32_t            flags = 0;
     size_t              len = 0;
     char               *val;
 
-    if (!cg_php_sid_valid(sid, n)) {
+    if (!cg_phpstore_sid_valid(sid, n)) {
         return CG_PHP_BAD_SID;
     }
     val = memcached_get(m->mc, sid, n, &len, &flags, &rc);
@@ -237,7 +237,7 @@ cg_phpmc_read(cg_phpmc_t *m, const char *sid, size_t n, cg_buf_t *out)
 
 
 const char *
-cg_php_reason(cg_php_rc_t rc)
+cg_phpstore_reason(cg_php_rc_t rc)
 {
     switch (rc) {
     case CG_PHP_OK:        return "ok";

@@ -95,7 +95,7 @@ static const cg_conf_cmd_t cg_session_limits_cmds[] = {
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 
-/* [token NAME]: set by cg_tokens_conf(); the rows document the keys. */
+/* [token NAME]: set by cg_svctoken_conf(); the rows document the keys. */
 static const cg_conf_cmd_t cg_token_cmds[] = {
     { "token NAME", "sha256", NULL, 0, NULL, 0, 0,
       "SHA-256 of the service token, 64 hex digits (printf %s TOKEN | "
@@ -135,7 +135,7 @@ cg_session_conf_check(void *conf, const cg_conf_ctx_t *ctx, char *err,
                  "signed (or secrets)");
         return -1;
     }
-    return cg_tokens_check(s->tokens, err, errlen);
+    return cg_svctoken_check(s->tokens, err, errlen);
 }
 
 
@@ -167,7 +167,7 @@ cg_session_load_item(cg_session_key_t *k, const char *item, size_t len,
     char        ref[CG_SESSION_REF_MAX];
     size_t      kid;
 
-    if (colon == NULL || !cg_session_kid_valid(item, (size_t) (colon - item))
+    if (colon == NULL || !cg_signed_kid_valid(item, (size_t) (colon - item))
         || len - (size_t) (colon - item) >= sizeof(ref)) {
         snprintf(err, errlen, "[session] secrets: each item is KID:REF, "
                  "KID 1-%d of [A-Za-z0-9_-]", CG_KID_MAX);
@@ -298,7 +298,7 @@ cg_session_conf_free(void *conf)
     }
     free(s->keys);
     s->keys = NULL;
-    cg_tokens_free(s->tokens);
+    cg_svctoken_free(s->tokens);
     s->tokens = NULL;
 }
 
@@ -311,7 +311,7 @@ cg_token_conf_key(void *conf, const char *arg, const char *key,
 
     snprintf(section, sizeof(section), "token %.*s", CG_TOKEN_NAME_MAX + 1,
              arg);
-    return cg_tokens_conf(&cg_session_conf(conf)->tokens, section, key,
+    return cg_svctoken_conf(&cg_session_conf(conf)->tokens, section, key,
                           value, err, errlen);
 }
 

@@ -14,7 +14,7 @@
 
 
 int
-cg_session_user_valid(const char *user, size_t n)
+cg_signed_user_valid(const char *user, size_t n)
 {
     size_t i;
     char   c;
@@ -63,7 +63,7 @@ cg_token_key_init(void)
 
 
 int
-cg_session_hmac(const unsigned char *secret, size_t secret_len,
+cg_signed_hmac(const unsigned char *secret, size_t secret_len,
                 const char *msg, size_t n, unsigned char mac[CG_MAC_LEN])
 {
     EVP_MAC_CTX  *ctx;
@@ -106,10 +106,10 @@ cg_token_sign_hdr(const unsigned char *secret, size_t secret_len,
     int           w;
 
     /* verify accepts at most 18 digits of expiry; never sign more */
-    if (!cg_session_user_valid(user, ulen) || exp <= 0
+    if (!cg_signed_user_valid(user, ulen) || exp <= 0
         || (long long) exp >= 1000000000000000000LL
-        || cap < 4 + klen + cg_b64url_len(ulen) + 1 + 20 + 1
-                 + cg_b64url_len(CG_MAC_LEN) + 1) {
+        || cap < 4 + klen + cg_b64_url_len(ulen) + 1 + 20 + 1
+                 + cg_b64_url_len(CG_MAC_LEN) + 1) {
         return -1;
     }
     if (klen) {
@@ -118,20 +118,20 @@ cg_token_sign_hdr(const unsigned char *secret, size_t secret_len,
         memcpy(out, "v1.", 3);
         n = 3;
     }
-    n += cg_b64url_encode((const unsigned char *) user, ulen, out + n);
+    n += cg_b64_url_encode((const unsigned char *) user, ulen, out + n);
     w = snprintf(out + n, cap - n, ".%lld", (long long) exp);
     n += (size_t) w;
-    if (cg_session_hmac(secret, secret_len, out, n, mac) != 0) {
+    if (cg_signed_hmac(secret, secret_len, out, n, mac) != 0) {
         return -1;
     }
     out[n++] = '.';
-    n += cg_b64url_encode(mac, CG_MAC_LEN, out + n);
+    n += cg_b64_url_encode(mac, CG_MAC_LEN, out + n);
     return (int) n;
 }
 
 
 int
-cg_token_sign(const unsigned char *secret, size_t secret_len,
+cg_signed_sign(const unsigned char *secret, size_t secret_len,
               const char *user, time_t exp, char *out, size_t cap)
 {
     return cg_token_sign_hdr(secret, secret_len, "", user, exp, out, cap);
@@ -139,7 +139,7 @@ cg_token_sign(const unsigned char *secret, size_t secret_len,
 
 
 int
-cg_token_sign_key(const cg_session_key_t *key, const char *user, time_t exp,
+cg_signed_sign_key(const cg_session_key_t *key, const char *user, time_t exp,
                   char *out, size_t cap)
 {
     return cg_token_sign_hdr(key->key.data, key->key.len, key->kid, user,
@@ -148,7 +148,7 @@ cg_token_sign_key(const cg_session_key_t *key, const char *user, time_t exp,
 
 
 int
-cg_session_kid_valid(const char *kid, size_t n)
+cg_signed_kid_valid(const char *kid, size_t n)
 {
     size_t i;
 
@@ -191,18 +191,18 @@ cg_token_check(const unsigned char *secret, size_t secret_len,
         exp = exp * 10 + (*p - '0');
     }
     /* Check the MAC before trusting anything else in the token. */
-    if (cg_b64url_decode(dot_mac + 1, (size_t) (tok + toklen - dot_mac - 1),
+    if (cg_b64_url_decode(dot_mac + 1, (size_t) (tok + toklen - dot_mac - 1),
                          got, sizeof(got)) != CG_MAC_LEN
-        || cg_session_hmac(secret, secret_len, tok, (size_t) (dot_mac - tok),
+        || cg_signed_hmac(secret, secret_len, tok, (size_t) (dot_mac - tok),
                         mac) != 0) {
         return CG_TOKEN_MALFORMED;
     }
     if (CRYPTO_memcmp(mac, got, CG_MAC_LEN) != 0) {
         return CG_TOKEN_BAD_MAC;
     }
-    ulen = cg_b64url_decode(tok + hdr, (size_t) (dot_exp - tok - hdr),
+    ulen = cg_b64_url_decode(tok + hdr, (size_t) (dot_exp - tok - hdr),
                             (unsigned char *) user, CG_USER_MAX);
-    if (ulen <= 0 || !cg_session_user_valid(user, (size_t) ulen)) {
+    if (ulen <= 0 || !cg_signed_user_valid(user, (size_t) ulen)) {
         return CG_TOKEN_MALFORMED;
     }
     user[ulen] = '\0';
@@ -214,7 +214,7 @@ cg_token_check(const unsigned char *secret, size_t secret_len,
 
 
 cg_token_rc_t
-cg_token_verify(const unsigned char *secret, size_t secret_len,
+cg_signed_verify(const unsigned char *secret, size_t secret_len,
                 const char *tok, size_t toklen, time_t now,
                 char user[CG_USER_MAX + 1])
 {
@@ -229,7 +229,7 @@ cg_token_verify(const unsigned char *secret, size_t secret_len,
 
 
 cg_token_rc_t
-cg_token_verify_ring(const cg_session_key_t *keys, size_t n,
+cg_signed_verify_ring(const cg_session_key_t *keys, size_t n,
                      const char *tok, size_t toklen, time_t now,
                      char user[CG_USER_MAX + 1])
 {
@@ -260,7 +260,7 @@ cg_token_verify_ring(const cg_session_key_t *keys, size_t n,
         return CG_TOKEN_MALFORMED;
     }
     klen = (size_t) (kid_end - tok - 3);
-    if (!cg_session_kid_valid(tok + 3, klen)) {
+    if (!cg_signed_kid_valid(tok + 3, klen)) {
         return CG_TOKEN_MALFORMED;
     }
     for (i = 0; i < n; i++) {
@@ -275,7 +275,7 @@ cg_token_verify_ring(const cg_session_key_t *keys, size_t n,
 
 
 const char *
-cg_token_reason(cg_token_rc_t rc)
+cg_signed_reason(cg_token_rc_t rc)
 {
     switch (rc) {
     case CG_TOKEN_OK:        return "ok";
@@ -320,7 +320,7 @@ cg_session_cookie(const char *cookies, const char *name, const char **tok,
 
 
 int
-cg_session_find_token(const char *authorization, const char *cookies,
+cg_signed_find_token(const char *authorization, const char *cookies,
                       const char *cookie_name, const char **tok,
                       size_t *toklen)
 {

@@ -102,7 +102,7 @@ cg_tokens_set(cg_token_t *t, const char *key, const char *value)
         || strcmp(key, "budget_monthly") == 0) {
         int i = key[7] == 'm';
 
-        t->have_budget[i] = cg_money_parse(value, &t->budget[i]) == 0;
+        t->have_budget[i] = cg_budget_money_parse(value, &t->budget[i]) == 0;
         return t->have_budget[i] ? 0 : -1;
     }
     return -2;
@@ -110,7 +110,7 @@ cg_tokens_set(cg_token_t *t, const char *key, const char *value)
 
 
 int
-cg_tokens_conf(cg_token_t **list, const char *section, const char *key,
+cg_svctoken_conf(cg_token_t **list, const char *section, const char *key,
                const char *value, char *err, size_t errlen)
 {
     const char *name = section + 6;     /* after "token " */
@@ -142,7 +142,7 @@ cg_tokens_conf(cg_token_t **list, const char *section, const char *key,
 
 
 int
-cg_tokens_check(const cg_token_t *list, char *err, size_t errlen)
+cg_svctoken_check(const cg_token_t *list, char *err, size_t errlen)
 {
     for (; list; list = list->next) {
         if (!list->have_sha) {
@@ -157,7 +157,7 @@ cg_tokens_check(const cg_token_t *list, char *err, size_t errlen)
 
 
 const cg_token_t *
-cg_tokens_find(const cg_token_t *list, const char *tok, size_t n)
+cg_svctoken_find(const cg_token_t *list, const char *tok, size_t n)
 {
     unsigned char     h[32];
     unsigned int      hl = 0;
@@ -179,7 +179,7 @@ cg_tokens_find(const cg_token_t *list, const char *tok, size_t n)
 
 
 int
-cg_token_route_allowed(const cg_token_t *t, const char *route)
+cg_svctoken_route_allowed(const cg_token_t *t, const char *route)
 {
     return cg_csv_has(t->routes, "*", 1)
            || cg_csv_has(t->routes, route, strlen(route));
@@ -187,7 +187,7 @@ cg_token_route_allowed(const cg_token_t *t, const char *route)
 
 
 void
-cg_tokens_free(cg_token_t *list)
+cg_svctoken_free(cg_token_t *list)
 {
     cg_token_t *next;
 

@@ -1,4 +1,4 @@
-/* libFuzzer target for the provider-format body parser (cg_compat_parse,
+/* libFuzzer target for the provider-format body parser (cg_compatbody_parse,
  * issue 20). The first byte picks the format (even: Anthropic, odd:
  * OpenAI), the rest is the body. Properties: no crash; an accepted body
  * gives a conversation that starts and ends with the user and alternates,
@@ -61,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.api = (data[0] & 1) ? CG_API_OPENAI : CG_API_ANTHROPIC;
     r.body = body;
     r.body_len = size - 1;
-    if (cg_compat_parse(&r, &limits) == 0) {
+    if (cg_compatbody_parse(&r, &limits) == 0) {
         check_accepted(&r, body, size - 1);
     } else if (r.err == CG_OK
                || (r.err_msg && r.err_msg >= body

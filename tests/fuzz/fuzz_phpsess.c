@@ -30,12 +30,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memcpy(s, data + 1, size - 1);
     memset(out, 'x', sizeof(out));
-    rc = cg_phpsess_get(s, size - 1, ser, "user_id", out, sizeof(out));
+    rc = cg_phpser_get(s, size - 1, ser, "user_id", out, sizeof(out));
     if (rc == CG_PHPSESS_FOUND
         && (memchr(out, '\0', sizeof(out)) == NULL || out[0] == '\0')) {
         abort();
     }
-    (void) cg_phpsess_reason(rc);
+    (void) cg_phpser_reason(rc);
     free(s);
     return 0;
 }

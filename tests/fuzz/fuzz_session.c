@@ -18,8 +18,8 @@ verify(const char *tok, size_t n)
 {
     char user[CG_USER_MAX + 1];
 
-    if (cg_token_verify(secret, sizeof(secret) - 1, tok, n, 1000, user)
-        == CG_TOKEN_OK && !cg_session_user_valid(user, strlen(user))) {
+    if (cg_signed_verify(secret, sizeof(secret) - 1, tok, n, 1000, user)
+        == CG_TOKEN_OK && !cg_signed_user_valid(user, strlen(user))) {
         abort();
     }
 }
@@ -44,18 +44,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cookie != NULL) {
         *cookie++ = '\0';
     }
-    if (cg_session_find_token(s, cookie, "chatgate_session", &t, &tn) == 0) {
+    if (cg_signed_find_token(s, cookie, "chatgate_session", &t, &tn) == 0) {
         verify(t, tn);
     }
     verify((const char *) s, strlen(s));
     un = strlen(s) < CG_USER_MAX ? strlen(s) : CG_USER_MAX;
     memcpy(user, s, un);
     user[un] = '\0';
-    if (cg_session_user_valid(user, un)) {
+    if (cg_signed_user_valid(user, un)) {
         char back[CG_USER_MAX + 1];
-        n = cg_token_sign(secret, sizeof(secret) - 1, user, 2000, tok,
+        n = cg_signed_sign(secret, sizeof(secret) - 1, user, 2000, tok,
                           sizeof(tok));
-        if (n < 0 || cg_token_verify(secret, sizeof(secret) - 1, tok,
+        if (n < 0 || cg_signed_verify(secret, sizeof(secret) - 1, tok,
                                      (size_t) n, 1000, back) != CG_TOKEN_OK
             || strcmp(back, user) != 0) {
             abort();

@@ -1,5 +1,5 @@
 # A memcached that misbehaves, for the store chaos tests
-# (tests/t/49-store-chaos.t): the listening socket is fd 0.
+# (tests/t/51-store-chaos.t): the listening socket is fd 0.
 #   silent  accepts and reads, never answers
 #   reset   answers every request of a read but the last, then resets the
 #           connection (a batch cut mid-way)

@@ -102,7 +102,7 @@ test_end_wipes(void **state)
     if (cg_chat_init(&c, &conf, err, sizeof(err)) != 0) {
         fail_msg("chat: %s", err);
     }
-    assert_true(cg_token_sign_key(&conf.session.keys[0], "alice",
+    assert_true(cg_signed_sign_key(&conf.session.keys[0], "alice",
                                   cg_clock_now() + 600, tok, sizeof(tok)) > 0);
     snprintf(auth, sizeof(auth), "Bearer %s", tok);
     memset(&r, 0, sizeof(r));

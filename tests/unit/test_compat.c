@@ -27,7 +27,7 @@ parse(cg_req_t *r, cg_api_t api, const char *body)
     r->api = api;
     r->body = body;
     r->body_len = strlen(body);
-    return cg_compat_parse(r, &lim);
+    return cg_compatbody_parse(r, &lim);
 }
 
 

@@ -37,16 +37,16 @@ make_jwt(const char *header, const char *payload, const unsigned char *k,
     unsigned int  len = 0;
     size_t        n;
 
-    assert_true(cg_b64url_len(strlen(header)) + cg_b64url_len(strlen(payload))
+    assert_true(cg_b64_url_len(strlen(header)) + cg_b64_url_len(strlen(payload))
                 + 50 < cap);
-    n = cg_b64url_encode((const unsigned char *) header, strlen(header), out);
+    n = cg_b64_url_encode((const unsigned char *) header, strlen(header), out);
     out[n++] = '.';
-    n += cg_b64url_encode((const unsigned char *) payload, strlen(payload),
+    n += cg_b64_url_encode((const unsigned char *) payload, strlen(payload),
                           out + n);
     assert_non_null(HMAC(EVP_sha256(), k, (int) klen,
                          (const unsigned char *) out, n, mac, &len));
     out[n++] = '.';
-    cg_b64url_encode(mac, 32, out + n);
+    cg_b64_url_encode(mac, 32, out + n);
 }
 
 
@@ -101,10 +101,10 @@ test_algorithms(void **state)
     assert_int_equal(check("{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}", GOOD,
                            user), CG_JWT_MALFORMED);
     /* alg none with an empty signature. */
-    n = cg_b64url_encode((const unsigned char *) "{\"alg\":\"none\"}", 14,
+    n = cg_b64_url_encode((const unsigned char *) "{\"alg\":\"none\"}", 14,
                          tok);
     tok[n++] = '.';
-    n += cg_b64url_encode((const unsigned char *) GOOD, strlen(GOOD),
+    n += cg_b64_url_encode((const unsigned char *) GOOD, strlen(GOOD),
                           tok + n);
     tok[n++] = '.';
     tok[n] = '\0';
@@ -268,39 +268,39 @@ test_keyring(void **state)
     ring[1].key.len = 35;
 
     /* The newest signs a v2 token naming its kid; it verifies. */
-    assert_true(cg_token_sign_key(&ring[0], "bob", NOW + 60, tok,
+    assert_true(cg_signed_sign_key(&ring[0], "bob", NOW + 60, tok,
                                   sizeof(tok)) > 0);
     assert_memory_equal(tok, "v2.2026.", 8);
-    assert_int_equal(cg_token_verify_ring(ring, 2, tok, strlen(tok), NOW,
+    assert_int_equal(cg_signed_verify_ring(ring, 2, tok, strlen(tok), NOW,
                                           user), CG_TOKEN_OK);
     assert_string_equal(user, "bob");
-    assert_int_equal(cg_token_verify_ring(ring, 2, tok, strlen(tok),
+    assert_int_equal(cg_signed_verify_ring(ring, 2, tok, strlen(tok),
                                           NOW + 60, user), CG_TOKEN_EXPIRED);
     /* Once its key is removed, the token no longer verifies. */
-    assert_int_equal(cg_token_verify_ring(ring + 1, 1, tok, strlen(tok), NOW,
+    assert_int_equal(cg_signed_verify_ring(ring + 1, 1, tok, strlen(tok), NOW,
                                           user), CG_TOKEN_UNKNOWN_KID);
     /* A kid swapped to another key's id fails the MAC. */
     strcpy(ring[1].kid, "2025");
     p = tok + 3;
     memcpy(p, "2025", 4);
-    assert_int_equal(cg_token_verify_ring(ring, 2, tok, strlen(tok), NOW,
+    assert_int_equal(cg_signed_verify_ring(ring, 2, tok, strlen(tok), NOW,
                                           user), CG_TOKEN_BAD_MAC);
     ring[1].kid[0] = '\0';
     /* A v1 token from the old (legacy) key still verifies. */
-    assert_true(cg_token_sign_key(&ring[1], "carol", NOW + 60, tok,
+    assert_true(cg_signed_sign_key(&ring[1], "carol", NOW + 60, tok,
                                   sizeof(tok)) > 0);
     assert_memory_equal(tok, "v1.", 3);
-    assert_int_equal(cg_token_verify_ring(ring, 2, tok, strlen(tok), NOW,
+    assert_int_equal(cg_signed_verify_ring(ring, 2, tok, strlen(tok), NOW,
                                           user), CG_TOKEN_OK);
     assert_string_equal(user, "carol");
-    assert_int_equal(cg_token_verify_ring(ring, 1, tok, strlen(tok), NOW,
+    assert_int_equal(cg_signed_verify_ring(ring, 1, tok, strlen(tok), NOW,
                                           user), CG_TOKEN_BAD_MAC);
     /* Bad kids. */
-    assert_int_equal(cg_token_verify_ring(ring, 2, "v2..x.1.y", 9, NOW,
+    assert_int_equal(cg_signed_verify_ring(ring, 2, "v2..x.1.y", 9, NOW,
                                           user), CG_TOKEN_MALFORMED);
-    assert_int_equal(cg_token_verify_ring(ring, 2, "v2.a/b.x.1.y", 12, NOW,
+    assert_int_equal(cg_signed_verify_ring(ring, 2, "v2.a/b.x.1.y", 12, NOW,
                                           user), CG_TOKEN_MALFORMED);
-    assert_int_equal(cg_token_verify_ring(ring, 2, "v3.x.1.y", 8, NOW,
+    assert_int_equal(cg_signed_verify_ring(ring, 2, "v3.x.1.y", 8, NOW,
                                           user), CG_TOKEN_MALFORMED);
 }
 

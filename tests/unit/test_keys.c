@@ -145,13 +145,13 @@ test_age(void **state)
     set_ok(&keys, "old", "created", "2024-01-01");
     set_ok(&keys, "old", "max_age_days", "30");
     k = cg_keys_find(&keys, "old");
-    assert_int_equal(cg_date_parse("2024-01-31", &t), 0);
-    assert_int_equal(cg_key_age_days(k, t), 30);
-    assert_int_equal(cg_key_age_check(k, t, err, sizeof(err)), 0);
-    assert_int_equal(cg_key_age_check(k, t + 86400, err, sizeof(err)), 1);
+    assert_int_equal(cg_keys_date_parse("2024-01-31", &t), 0);
+    assert_int_equal(cg_keys_age_days(k, t), 30);
+    assert_int_equal(cg_keys_age_check(k, t, err, sizeof(err)), 0);
+    assert_int_equal(cg_keys_age_check(k, t + 86400, err, sizeof(err)), 1);
     assert_non_null(strstr(err, "31 days old"));
     set_ok(&keys, "noage", "source", "env:CG_NONE");
-    assert_int_equal(cg_key_age_days(cg_keys_find(&keys, "noage"), t), -1);
+    assert_int_equal(cg_keys_age_days(cg_keys_find(&keys, "noage"), t), -1);
     cg_keys_free(&keys);
 }
 
@@ -224,30 +224,30 @@ test_access_who(void **state)
                                    group_path, &a), 0);
     assert_names(&a, "root,svc");
     assert_false(a.everyone);
-    cg_accounts_free(&a);
+    cg_access_accounts_free(&a);
 
     /* Group-readable: the member from /etc/group and the account with the
      * primary group; not the owner twice, not "other". */
     st.st_mode = S_IFREG | 0640;
     cg_access_who(&st, CG_ACCESS_READ, passwd_path, group_path, &a);
     assert_names(&a, "root,memb,prim,svc");
-    cg_accounts_free(&a);
+    cg_access_accounts_free(&a);
 
     /* Owner without the bit cannot read even though the group can. */
     st.st_mode = S_IFREG | 0040;
     cg_access_who(&st, CG_ACCESS_READ, passwd_path, group_path, &a);
     assert_names(&a, "root,memb,prim");
-    cg_accounts_free(&a);
+    cg_access_accounts_free(&a);
 
     st.st_mode = S_IFREG | 0644;
     cg_access_who(&st, CG_ACCESS_READ, passwd_path, group_path, &a);
     assert_true(a.everyone);
-    cg_accounts_free(&a);
+    cg_access_accounts_free(&a);
 
     st.st_mode = S_IFREG | 0640;
     cg_access_who(&st, CG_ACCESS_WRITE, passwd_path, group_path, &a);
     assert_names(&a, "root,svc");
-    cg_accounts_free(&a);
+    cg_access_accounts_free(&a);
 
     cg_access_user_name(101, passwd_path, name, sizeof(name));
     assert_string_equal(name, "prim");
@@ -267,7 +267,7 @@ test_audit_line(void **state)
 
     (void) state;
     cg_buf_init(&b);
-    cg_usage_audit_format(&ev, 0.0, &b);
+    cg_usagelog_audit_format(&ev, 0.0, &b);
     assert_string_equal(b.data,
         "{\"v\":1,\"ts\":\"1970-01-01T00:00:00.000Z\",\"event\":\"audit\","
         "\"action\":\"key_rotated\",\"key\":\"prod\",\"key_id\":"

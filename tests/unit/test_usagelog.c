@@ -312,7 +312,7 @@ test_escape_fuzz(void **state)
 }
 
 
-/* ---- cg_usage_format -------------------------------------------------- */
+/* ---- cg_usagelog_format -------------------------------------------------- */
 
 static const char *
 get_str(json_object *o, const char *key)
@@ -359,7 +359,7 @@ format_line(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
 {
     char *nl;
 
-    cg_usage_format(r, u, now, wall, b);
+    cg_usagelog_format(r, u, now, wall, b);
     assert_false(b->oom);
     assert_true(b->len > 2);
     assert_int_equal(strlen(b->data), b->len);
@@ -635,7 +635,7 @@ test_log_format_then_write(void **state)
     cg_req_init(&r, 0);
     snprintf(r.user, sizeof(r.user), "%s", EVIL);
     cg_req_fail(&r, CG_E_INVALID, NULL, "%s", EVIL);
-    cg_usage_format(&r, &u, 1, 1700000000, &b);
+    cg_usagelog_format(&r, &u, 1, 1700000000, &b);
 
     assert_int_equal(cg_usagelog_open(&log, path, err, sizeof(err)), 0);
     assert_int_equal(cg_usagelog_write(&log, &b), 0);

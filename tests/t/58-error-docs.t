@@ -1,7 +1,7 @@
 # When chatgate cannot answer at all, nginx's own 502/504 are JSON in
 # chatgate's error shape (fcgi-conf/nginx/chatgate.conf error_page and
 # fcgi-conf/errors/), while chatgate's own errors pass through unchanged.
-# Apache's ErrorDocument is checked in 70-apache.t.
+# Apache's ErrorDocument is checked in 55-apache.t.
 use strict;
 use warnings;
 use FindBin;

@@ -244,12 +244,12 @@ test_window_slides(void **state)
     lim.rpm[CG_SCOPE_CALLER] = 4;
     lim.window = 60;
     for (i = 0; i < 4; i++) {
-        assert_int_equal(cg_limit_begin(st, NULL, &lim,
+        assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
                                     "u", "1.2.3.4", t0, &h,
                                         &rep), CG_LIMIT_PASS);
-        cg_limit_end(st, &lim, &h, 0, t0);
+        cg_ratelimit_end(st, &lim, &h, 0, t0);
     }
-    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
                                     "u", NULL, t0 + 10, &h, &rep),
                      CG_LIMIT_OVER);
     assert_int_equal(rep.over, 0);
@@ -257,23 +257,23 @@ test_window_slides(void **state)
     assert_int_equal(rep.p[0].reset, 50);
     /* Early next window: 4 x 50/60 of the previous one still counts
      * (rounded up: 4) + 1. */
-    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
                                     "u", NULL, t0 + 70, &h, &rep),
                      CG_LIMIT_OVER);
     /* Late next window: 4 x 10/60 (rounded up: 1) + 1. */
-    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
                                     "u", NULL, t0 + 110, &h, &rep),
                      CG_LIMIT_PASS);
     assert_int_equal(rep.p[0].remaining, 2);
     /* The same through a worker's cache of finished buckets: a miss
      * reads the store, a hit gives the same figures. */
-    assert_int_equal(cg_limit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
+    assert_int_equal(cg_ratelimit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
                                     &h, &rep), CG_LIMIT_PASS);
     assert_int_equal(rep.p[0].remaining, 1);
-    assert_int_equal(cg_limit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
+    assert_int_equal(cg_ratelimit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
                                     &h, &rep), CG_LIMIT_PASS);
     assert_int_equal(rep.p[0].remaining, 0);
-    assert_int_equal(cg_limit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
+    assert_int_equal(cg_ratelimit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
                                     &h, &rep), CG_LIMIT_OVER);
     assert_int_equal(rep.p[0].used, 5);
     cg_store_free(st);
@@ -295,18 +295,18 @@ test_tokens_and_inflight(void **state)
     lim.tpm[CG_SCOPE_GLOBAL] = 100;
     lim.concurrent = 2;
     lim.inflight_ttl = 60;
-    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
                                     "u", NULL, t0, &h1, &rep), 0);
-    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
                                     "u", NULL, t0, &h2, &rep), 0);
-    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
                                     "u", NULL, t0, &h3, &rep),
                      CG_LIMIT_OVER);
     assert_string_equal(rep.p[rep.over].name, "concurrency");
-    cg_limit_end(st, &lim, &h1, 60, t0);
-    cg_limit_end(st, &lim, &h2, 60, t0);
+    cg_ratelimit_end(st, &lim, &h1, 60, t0);
+    cg_ratelimit_end(st, &lim, &h2, 60, t0);
     /* 120 tokens used of 100: the next one waits. */
-    assert_int_equal(cg_limit_begin(st, NULL, &lim,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
                                     "v", NULL, t0 + 1, &h3, &rep),
                      CG_LIMIT_OVER);
     assert_string_equal(rep.p[rep.over].name, "global-tpm");
@@ -338,17 +338,17 @@ test_route_limits(void **state)
     lim.window = 60;
     glob = lim;
     lim.ns = route;
-    assert_int_equal(cg_limit_begin(st, NULL, &lim, "u", NULL, t0, &h,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, "u", NULL, t0, &h,
                                     &rep), CG_LIMIT_PASS);
     assert_string_equal(rep.p[0].name, "route-rpm");
-    assert_int_equal(cg_limit_begin(st, NULL, &lim, "u", NULL, t0, &h,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, "u", NULL, t0, &h,
                                     &rep), CG_LIMIT_OVER);
-    assert_int_equal(cg_limit_begin(st, NULL, &glob, "u", NULL, t0, &h,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &glob, "u", NULL, t0, &h,
                                     &rep), CG_LIMIT_PASS);
     assert_string_equal(rep.p[0].name, "rpm");
-    assert_int_equal(cg_limit_begin(st, NULL, &lim, user, NULL, t0, &h,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, user, NULL, t0, &h,
                                     &rep), CG_LIMIT_PASS);
-    assert_int_equal(cg_limit_begin(st, NULL, &lim, user, NULL, t0, &h,
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, user, NULL, t0, &h,
                                     &rep), CG_LIMIT_OVER);
     cg_store_free(st);
 }
@@ -361,21 +361,21 @@ test_money(void **state)
     cg_price_t p = { "m", 3000000, 15000000, 3750000, 300000 };
 
     (void) state;
-    assert_int_equal(cg_money_parse("3", &m), 0);
+    assert_int_equal(cg_budget_money_parse("3", &m), 0);
     assert_int_equal(m, 3000000);
-    assert_int_equal(cg_money_parse("0.30", &m), 0);
+    assert_int_equal(cg_budget_money_parse("0.30", &m), 0);
     assert_int_equal(m, 300000);
-    assert_int_equal(cg_money_parse("0.0000001", &m), 0);
+    assert_int_equal(cg_budget_money_parse("0.0000001", &m), 0);
     assert_int_equal(m, 1);                     /* rounded up */
-    assert_int_equal(cg_money_parse("1.", &m), -1);
-    assert_int_equal(cg_money_parse("-1", &m), -1);
-    assert_int_equal(cg_money_parse("1e3", &m), -1);
-    assert_int_equal(cg_money_parse("", &m), -1);
+    assert_int_equal(cg_budget_money_parse("1.", &m), -1);
+    assert_int_equal(cg_budget_money_parse("-1", &m), -1);
+    assert_int_equal(cg_budget_money_parse("1e3", &m), -1);
+    assert_int_equal(cg_budget_money_parse("", &m), -1);
     /* 1000 in at $3/M + 100 out at $15/M = 3000 + 1500 micro-dollars. */
-    assert_int_equal(cg_price_cost(&p, 1000, 100, 0, 0), 4500);
-    assert_int_equal(cg_price_cost(&p, 1, 0, 0, 0), 3);
-    assert_int_equal(cg_price_cost(&p, 0, 0, 1000, 1000), 4050);
-    assert_int_equal(cg_price_worst(&p, 4000, 100), 4500);
+    assert_int_equal(cg_budget_price_cost(&p, 1000, 100, 0, 0), 4500);
+    assert_int_equal(cg_budget_price_cost(&p, 1, 0, 0, 0), 3);
+    assert_int_equal(cg_budget_price_cost(&p, 0, 0, 1000, 1000), 4050);
+    assert_int_equal(cg_budget_price_worst(&p, 4000, 100), 4500);
 }
 
 
