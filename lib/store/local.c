@@ -2,11 +2,21 @@
  * The host-local store: a fixed hash table of counters in a memory-mapped
  * file, shared by every chatgate process on the host.
  *
- * Layout: a header (magic, version, slot count, size, checksum of those)
- * and then slots of { key hash, value, absolute expiry }. Keys are kept
- * as a 64-bit FNV-1a hash (a collision between two live counters is
- * negligible at the table sizes used). Linear probing over at most
+ * Layout: a header (magic, version, slot count, size, a random secret,
+ * checksum of those) and then slots of { key hash, value, absolute
+ * expiry }. Keys are kept as a 64-bit SipHash-2-4 keyed with the file's
+ * secret (drawn when the file is built), so nobody who can choose keys
+ * (a user id, a client address) can choose which slots they land in and
+ * crowd one probe run; a collision between two live counters is
+ * negligible at the table sizes used. Linear probing over at most
  * CG_LOCAL_PROBE slots; an expired slot is free.
+ *
+ * Keys of the refusal path (CG_STORE_SPARE_PREFIX: failed-authentication
+ * counters, which unauthenticated traffic creates) are marked in their
+ * slot. When a probe run is full, a counter of money or limits takes a
+ * spare slot over; a spare key never takes any live slot. So a full
+ * store costs the refusal path its counts first, never a budget or a
+ * limit.
  *
  * Each operation runs under flock(2) on the file: the kernel releases the
  * lock when a holder dies, so a crashed worker can never wedge the table,
@@ -24,14 +34,18 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define CG_LOCAL_MAGIC    "CGSTORE\0"
-#define CG_LOCAL_VERSION  2
+#define CG_LOCAL_VERSION  3
 #define CG_LOCAL_PROBE    64
 #define CG_LOCAL_OWNER    256
+#define CG_LOCAL_SECRET   16
+/* The top bit of a slot's hash marks a spare (refusal path) key. */
+#define CG_LOCAL_SPARE    (1ULL << 63)
 
 /* The owner is the configuration that built the file: what a refusal
  * names when two configurations meet in one file. */
@@ -41,6 +55,7 @@ typedef struct {
     uint32_t    slots;
     uint64_t    size;
     char        owner[CG_LOCAL_OWNER];
+    uint8_t     secret[CG_LOCAL_SECRET];
     uint64_t    checksum;
 } cg_local_hdr_t;
 
@@ -84,6 +99,66 @@ cg_local_fnv(const void *p, size_t n, uint64_t h)
 }
 
 
+#define CG_ROTL(x, b) (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
+#define CG_SIPROUND                                                       \
+    do {                                                                  \
+        v0 += v1; v1 = CG_ROTL(v1, 13); v1 ^= v0; v0 = CG_ROTL(v0, 32);   \
+        v2 += v3; v3 = CG_ROTL(v3, 16); v3 ^= v2;                         \
+        v0 += v3; v3 = CG_ROTL(v3, 21); v3 ^= v0;                         \
+        v2 += v1; v1 = CG_ROTL(v1, 17); v1 ^= v2; v2 = CG_ROTL(v2, 32);   \
+    } while (0)
+
+
+static uint64_t
+cg_local_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    int      i;
+
+    for (i = 7; i >= 0; i--) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+
+/* SipHash-2-4 (Aumasson and Bernstein): a keyed hash, so slot positions
+ * cannot be predicted without the file's secret. */
+static uint64_t
+cg_local_siphash(const uint8_t key[16], const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    uint64_t       k0 = cg_local_le64(key), k1 = cg_local_le64(key + 8);
+    uint64_t       v0 = k0 ^ 0x736f6d6570736575ULL;
+    uint64_t       v1 = k1 ^ 0x646f72616e646f6dULL;
+    uint64_t       v2 = k0 ^ 0x6c7967656e657261ULL;
+    uint64_t       v3 = k1 ^ 0x7465646279746573ULL;
+    uint64_t       m, b = (uint64_t) n << 56;
+    uint8_t        tail[8] = { 0 };
+    size_t         i;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        m = cg_local_le64(p + i);
+        v3 ^= m;
+        CG_SIPROUND;
+        CG_SIPROUND;
+        v0 ^= m;
+    }
+    memcpy(tail, p + i, n - i);
+    b |= cg_local_le64(tail);
+    v3 ^= b;
+    CG_SIPROUND;
+    CG_SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    CG_SIPROUND;
+    CG_SIPROUND;
+    CG_SIPROUND;
+    CG_SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+
 static uint64_t
 cg_local_hdr_sum(const cg_local_hdr_t *h)
 {
@@ -120,6 +195,25 @@ cg_local_check(const cg_store_local_t *st, cg_local_hdr_t *copy)
 }
 
 
+/* A fresh secret for a rebuilt file. getrandom() does not fail for 16
+ * bytes once the kernel's pool is ready; should it, the clock and the
+ * pid still make the slots differ from file to file. */
+static void
+cg_local_new_secret(uint8_t secret[CG_LOCAL_SECRET])
+{
+    struct timespec ts;
+    uint64_t        mix[2];
+
+    if (getrandom(secret, CG_LOCAL_SECRET, 0) == CG_LOCAL_SECRET) {
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    mix[0] = (uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 20);
+    mix[1] = (uint64_t) getpid() * 0x9e3779b97f4a7c15ULL;
+    memcpy(secret, mix, CG_LOCAL_SECRET);
+}
+
+
 /* Clears this process's mapping and writes a fresh header of its own
  * size; runs under the lock. */
 static void
@@ -131,6 +225,7 @@ cg_local_rebuild(cg_store_local_t *st)
     st->hdr->slots = st->slots;
     st->hdr->size = st->size;
     snprintf(st->hdr->owner, sizeof(st->hdr->owner), "%s", st->owner);
+    cg_local_new_secret(st->hdr->secret);
     /* No msync: every process maps the same pages; the disk copy only
      * matters across a reboot, and a torn one there is rebuilt. */
     st->hdr->checksum = cg_local_hdr_sum(st->hdr);
@@ -381,17 +476,41 @@ cg_local_unlock(cg_store_local_t *st)
 }
 
 
-/* The live slot holding key, or (create) a free one claimed for it. */
+static int
+cg_local_is_spare(const char *key, size_t keylen)
+{
+    size_t n = sizeof(CG_STORE_SPARE_PREFIX) - 1;
+
+    return keylen >= n && memcmp(key, CG_STORE_SPARE_PREFIX, n) == 0;
+}
+
+
+/* The key's slot identity: the keyed hash, never 0, its top bit saying
+ * whether it is a spare key. Runs under the lock (the secret is the
+ * file's, checked by cg_local_lock). */
+static uint64_t
+cg_local_hash(cg_store_local_t *st, const char *key, size_t keylen)
+{
+    uint64_t h = cg_local_siphash(st->hdr->secret, key, keylen)
+                 & ~CG_LOCAL_SPARE;
+
+    h = h ? h : 1;
+    return cg_local_is_spare(key, keylen) ? h | CG_LOCAL_SPARE : h;
+}
+
+
+/* The live slot holding key, or (create) a free one claimed for it: an
+ * empty or expired slot, else, for a key that is not spare itself, a
+ * spare slot taken over. */
 static cg_local_slot_t *
 cg_local_find(cg_store_local_t *st, const char *key, size_t keylen,
               int create)
 {
-    uint64_t         h = cg_local_fnv(key, keylen, 14695981039346656037ULL);
+    uint64_t         h = cg_local_hash(st, key, keylen);
     uint32_t         n = st->slots, i;
     int64_t          now = (int64_t) cg_clock_now();
-    cg_local_slot_t *s, *free_slot = NULL;
+    cg_local_slot_t *s, *free_slot = NULL, *spare = NULL;
 
-    h = h ? h : 1;
     for (i = 0; i < CG_LOCAL_PROBE && i < n; i++) {
         s = &st->slot[(h + i) % n];
         if (s->hash == 0 || s->expires <= now) {
@@ -406,6 +525,12 @@ cg_local_find(cg_store_local_t *st, const char *key, size_t keylen,
         if (s->hash == h) {
             return s;
         }
+        if (spare == NULL && (s->hash & CG_LOCAL_SPARE)) {
+            spare = s;
+        }
+    }
+    if (free_slot == NULL && !(h & CG_LOCAL_SPARE)) {
+        free_slot = spare;
     }
     if (!create || free_slot == NULL) {
         if (create) {

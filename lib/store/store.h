@@ -27,6 +27,12 @@
 
 typedef struct cg_store_s cg_store_t;
 
+/* Keys of the refusal path start with this: counters that traffic with
+ * no valid credential creates (lib/who/auth.c, failed authentications).
+ * The local store gives them up first when it is full, so such traffic
+ * can never crowd out a budget or a limit (lib/store/local.c). */
+#define CG_STORE_SPARE_PREFIX  "cg:authfail:"
+
 /* Keys up to this length; longer keys are a caller bug (-1). */
 #define CG_STORE_KEY_MAX  200
 

@@ -381,7 +381,7 @@ cg_auth_failures(cg_store_t *st, const char *addr, time_t now, int delta)
     int         n;
     uint64_t    v = 0;
 
-    n = snprintf(key, sizeof(key), "cg:authfail:%s:%lld", addr,
+    n = snprintf(key, sizeof(key), CG_STORE_SPARE_PREFIX "%s:%lld", addr,
                  (long long) now / CG_MINUTE_S);
     if (st == NULL || n < 0 || (size_t) n >= sizeof(key)) {
         return -1;

@@ -138,6 +138,82 @@ open_sized(unsigned slots, const char *owner, char *err, size_t errlen)
 }
 
 
+/* Slots come from a hash keyed with the file's secret: keys chosen to
+ * share one probe run under a plain hash (FNV-1a, what the store used to
+ * use) spread out, so nobody who picks user ids or addresses can fill a
+ * run and make the next counter there fail. */
+static void
+test_store_keyed(void **state)
+{
+    char        err[200], key[32];
+    cg_store_t *st;
+    uint64_t    h, v;
+    unsigned    i, found = 0;
+    size_t      n;
+
+    (void) state;
+    st = open_sized(1024, "test", err, sizeof(err));
+    assert_non_null(st);
+    for (i = 0; found < 200; i++) {
+        n = (size_t) snprintf(key, sizeof(key), "cg:r:u:%u:1", i);
+        h = 14695981039346656037ULL;
+        for (size_t j = 0; j < n; j++) {
+            h = (h ^ (unsigned char) key[j]) * 1099511628211ULL;
+        }
+        if (h % 1024 != 0) {
+            continue;
+        }
+        found++;
+        assert_int_equal(cg_store_incr(st, key, n, 1, 60, &v), 0);
+    }
+    cg_store_free(st);
+}
+
+
+/* A full store gives up the refusal path first: counters of failed
+ * authentications (CG_STORE_SPARE_PREFIX) yield their slots to money and
+ * limits, never the other way round. 64 slots: one probe run is the
+ * whole table. */
+static void
+test_store_full_spare(void **state)
+{
+    char        err[200], key[64];
+    cg_store_t *st;
+    uint64_t    v;
+    unsigned    i;
+    size_t      n;
+
+    (void) state;
+    st = open_sized(64, "test", err, sizeof(err));
+    assert_non_null(st);
+    for (i = 0; i < 64; i++) {
+        n = (size_t) snprintf(key, sizeof(key), CG_STORE_SPARE_PREFIX
+                              "10.0.%u.1:1", i);
+        assert_int_equal(cg_store_incr(st, key, n, 1, 60, &v), 0);
+    }
+    /* Full of failed logins: a new spare key finds no room, a budget does. */
+    n = (size_t) snprintf(key, sizeof(key), CG_STORE_SPARE_PREFIX "x:1");
+    assert_int_equal(cg_store_incr(st, key, n, 1, 60, &v), -1);
+    assert_int_equal(cg_store_incr(st, "cg:$:u:alice:d:1", 16, 5, 60, &v), 0);
+    for (i = 1; i < 64; i++) {
+        n = (size_t) snprintf(key, sizeof(key), "cg:r:u:user%u:1", i);
+        assert_int_equal(cg_store_incr(st, key, n, 1, 60, &v), 0);
+    }
+    /* Full of counters that matter: nothing is evicted for anyone. */
+    n = (size_t) snprintf(key, sizeof(key), CG_STORE_SPARE_PREFIX "y:1");
+    assert_int_equal(cg_store_incr(st, key, n, 1, 60, &v), -1);
+    assert_int_equal(cg_store_incr(st, "cg:r:u:late:1", 13, 1, 60, &v), -1);
+    assert_int_equal(cg_store_incr(st, "cg:$:u:alice:d:1", 16, 1, 60, &v), 0);
+    assert_int_equal(v, 6);
+    for (i = 1; i < 64; i++) {
+        n = (size_t) snprintf(key, sizeof(key), "cg:r:u:user%u:1", i);
+        assert_int_equal(cg_store_incr(st, key, n, 1, 60, &v), 0);
+        assert_int_equal(v, 2);
+    }
+    cg_store_free(st);
+}
+
+
 /* Two configurations of different sizes cannot share a live file: the
  * second refuses to start naming both. Once the first is gone the file is
  * stale and the second rebuilds it. */
@@ -533,6 +609,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_resized_no_loop, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_overwritten_live, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_keyed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_full_spare, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_corrupt_rebuilt, setup,
                                         teardown),
