@@ -65,7 +65,7 @@ cg_ctl_probe_call(const cg_conf_t *conf, const cg_route_t *rt, long *status,
     *status = res.status;
     snprintf(why, whylen, "%s", res.why);
     if (hdr.data) {
-        explicit_bzero(hdr.data, hdr.len);
+        cg_buf_wipe_bytes(hdr.data, hdr.len);
     }
     cg_buf_free(&hdr);
     cg_buf_free(&url);

@@ -29,7 +29,7 @@ cg_fcgi_reset(cg_fcgi_conn_t *c)
     c->params_done = c->stdin_done = 0;
     /* The parameters carried the request's cookie: wipe, then reuse. */
     if (c->params.data) {
-        explicit_bzero(c->params.data, c->params.cap);
+        cg_buf_wipe_bytes(c->params.data, c->params.cap);
     }
     cg_buf_reset(&c->params);
 }

@@ -587,7 +587,7 @@ cg_conf_scan(const cg_conf_ctx_t *ctx, FILE *f, const char *path)
         }
     }
     if (all.data) {
-        explicit_bzero(all.data, all.len);
+        cg_buf_wipe_bytes(all.data, all.len);
     }
     cg_buf_free(&all);
     rewind(f);

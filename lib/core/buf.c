@@ -42,6 +42,15 @@ cg_buf_wipe(cg_buf_t *b)
 
 
 void
+cg_buf_wipe_bytes(void *p, size_t n)
+{
+    if (p != NULL && n > 0) {
+        explicit_bzero(p, n);
+    }
+}
+
+
+void
 cg_buf_shrink(cg_buf_t *b, size_t keep)
 {
     if (b->cap > keep) {

@@ -34,6 +34,9 @@ void cg_buf_shrink(cg_buf_t *b, size_t keep);
  * contents (a reset in mid-request leaves older bytes past len): for a
  * buffer that held a prompt, an answer or a secret. */
 void cg_buf_wipe(cg_buf_t *b);
+/* Wipes n bytes at p; p may be NULL (a buffer never grown), which
+ * explicit_bzero() must not be given. */
+void cg_buf_wipe_bytes(void *p, size_t n);
 int  cg_buf_reserve(cg_buf_t *b, size_t extra);
 void cg_buf_add(cg_buf_t *b, const void *p, size_t n);
 void cg_buf_adds(cg_buf_t *b, const char *s);

@@ -214,7 +214,7 @@ cg_cb_turn(cg_req_t *r, json_object *m, int *turns, cg_buf_t *out)
         cg_buf_addc(out, '}');
     }
     if (text.data) {
-        explicit_bzero(text.data, text.len);
+        cg_buf_wipe_bytes(text.data, text.len);
     }
     cg_buf_free(&text);
     return rc;
@@ -466,7 +466,7 @@ cg_compatbody_parse(cg_req_t *r, const cg_guard_limits_t *l)
         r->body_len = len;
     }
     if (own.data) {
-        explicit_bzero(own.data, own.len);
+        cg_buf_wipe_bytes(own.data, own.len);
     }
     cg_buf_free(&own);
     return rc;

@@ -268,7 +268,7 @@ cg_gs_replace_message(cg_req_t *r, const cg_buf_t *b)
     }
     memcpy(m, b->data, b->len);
     m[b->len] = '\0';
-    explicit_bzero(r->message, r->message_len);
+    cg_buf_wipe_bytes(r->message, r->message_len);
     free(r->message);
     r->message = m;
     r->message_len = b->len;
@@ -298,7 +298,7 @@ cg_gs_in_one(cg_guardset_t *gs, cg_req_t *r, cg_msg_t *m)
     }
     cg_pii_apply(gs->pii, r->user, gs->tmp.data, gs->tmp.len, &gs->tmp2,
                  &gs->map, &pres);
-    explicit_bzero(gs->tmp.data, gs->tmp.len);
+    cg_buf_wipe_bytes(gs->tmp.data, gs->tmp.len);
     cg_findings_merge(&r->findings, &pres.findings);
     if (pres.rc == CG_PII_BLOCKED) {
         return cg_req_fail(r, CG_E_PII_REJECTED, NULL,
@@ -310,8 +310,8 @@ cg_gs_in_one(cg_guardset_t *gs, cg_req_t *r, cg_msg_t *m)
     }
     memcpy(text, gs->tmp2.data, gs->tmp2.len);
     text[gs->tmp2.len] = '\0';
-    explicit_bzero(gs->tmp2.data, gs->tmp2.len);
-    explicit_bzero(m->text, m->len);
+    cg_buf_wipe_bytes(gs->tmp2.data, gs->tmp2.len);
+    cg_buf_wipe_bytes(m->text, m->len);
     free(m->text);
     m->text = text;
     m->len = gs->tmp2.len;
@@ -365,7 +365,7 @@ cg_guardset_in(cg_guardset_t *gs, cg_req_t *r)
     rc = last.oom ? cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory")
                   : cg_gs_replace_message(r, &last);
     if (last.data) {
-        explicit_bzero(last.data, last.len);
+        cg_buf_wipe_bytes(last.data, last.len);
     }
     cg_buf_free(&last);
     return rc;
@@ -413,6 +413,6 @@ cg_guardset_out(cg_guardset_t *gs, cg_req_t *r)
     cg_guardset_stream_done(gs, r);
     cg_buf_reset(&r->text);
     cg_buf_add(&r->text, gs->tmp.data, gs->tmp.len);
-    explicit_bzero(gs->tmp.data, gs->tmp.len);
+    cg_buf_wipe_bytes(gs->tmp.data, gs->tmp.len);
     return 0;
 }

@@ -779,7 +779,7 @@ cg_og_text(cg_outguard_t *g, const cg_og_ctx_t *outer, const unsigned char *p,
         o->buf->oom = 1;
     }
     if (tmp.data != NULL) {
-        explicit_bzero(tmp.data, tmp.cap);
+        cg_buf_wipe_bytes(tmp.data, tmp.cap);
     }
     cg_buf_free(&tmp);
 }
@@ -1218,7 +1218,7 @@ cg_og_tag_clean(cg_outguard_t *g, const cg_og_ctx_t *outer,
     g->urls = urls;
     g->events = ev;
     if (tmp.data != NULL) {
-        explicit_bzero(tmp.data, tmp.cap);
+        cg_buf_wipe_bytes(tmp.data, tmp.cap);
     }
     cg_buf_free(&tmp);
     return same;
@@ -1801,7 +1801,7 @@ static void
 cg_og_stage_reset(cg_og_stage_t *st)
 {
     if (st->pend.data) {
-        explicit_bzero(st->pend.data, st->pend.cap);
+        cg_buf_wipe_bytes(st->pend.data, st->pend.cap);
     }
     cg_buf_reset(&st->pend);
     st->off = st->abs = 0;
@@ -1856,7 +1856,7 @@ cg_og_feed(cg_outguard_t *g, const char *chunk, size_t len, int final,
     cg_og_run(g, &g->a, cg_og_step_a, chunk, len, final, &g->mid);
     cg_og_run(g, &g->b, cg_og_step_b, g->mid.data, g->mid.len, final, out);
     if (g->mid.data != NULL) {
-        explicit_bzero(g->mid.data, g->mid.len);
+        cg_buf_wipe_bytes(g->mid.data, g->mid.len);
     }
     return (g->a.pend.oom || g->b.pend.oom || g->mid.oom || out->oom)
            ? -1 : 0;

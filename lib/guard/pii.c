@@ -589,7 +589,7 @@ cg_pii_placeholder(const cg_pii_t *p, const char *user,
     if (!msg.oom) {
         (void) HMAC(EVP_sha256(), p->key, (int) p->keylen,
                     (const unsigned char *) msg.data, msg.len, md, &mdlen);
-        explicit_bzero(msg.data, msg.len);
+        cg_buf_wipe_bytes(msg.data, msg.len);
     }
     cg_buf_free(&msg);
     snprintf(ph, CG_PII_PH_MAX, "[%s_%02x%02x%02x%02x]", d->label, md[0],
@@ -716,7 +716,7 @@ cg_pii_map_reset(cg_pii_map_t *m)
     size_t i;
 
     for (i = 0; i < m->n; i++) {
-        explicit_bzero(m->e[i].orig, m->e[i].orig_len);
+        cg_buf_wipe_bytes(m->e[i].orig, m->e[i].orig_len);
         free(m->e[i].orig);
     }
     m->n = 0;

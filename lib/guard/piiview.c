@@ -22,7 +22,7 @@ cg_piiview_init(cg_piiview_t *v)
 void
 cg_piiview_free(cg_piiview_t *v)
 {
-    explicit_bzero(v->text.data, v->text.cap);
+    cg_buf_wipe_bytes(v->text.data, v->text.cap);
     cg_buf_free(&v->text);
     free(v->from);
     free(v->to);

@@ -273,7 +273,7 @@ cg_relay_call(cg_attempt_t *a, const char *uid)
         r->upstream_ms += (cg_clock_mono() - t0) * 1000.0;
     }
     if (c->headers->data) {
-        explicit_bzero(c->headers->data, c->headers->len);
+        cg_buf_wipe_bytes(c->headers->data, c->headers->len);
     }
     r->upstream_status = (int) a->res.status;
 }
