@@ -60,6 +60,7 @@ typedef struct {
 
 typedef struct {
     atomic_ullong       requests;
+    atomic_ullong       connections;    /* FastCGI connections accepted */
     atomic_ullong       by_api[CG_SB_APIS];     /* cg_api_t: chat, ... */
     atomic_ullong       errors[CG_E__COUNT];
     atomic_ullong       latency[CG_SB_LAT_BUCKETS + 1];  /* +Inf last */

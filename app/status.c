@@ -104,10 +104,11 @@ cg_status_json(const cg_conf_t *conf, cg_sb_t *sb, cg_buf_t *b)
     cg_status_count(sb, &p);
     cg_buf_addf(b, "{\"pool\":{\"mode\":\"%s\",\"processes\":%d,"
                 "\"threads\":%d,\"busy\":%d,\"idle\":%d},"
-                "\"uptime_s\":%lld,\"requests\":%llu,\"errors\":{",
+                "\"uptime_s\":%lld,\"requests\":%llu,\"connections\":%llu,"
+                "\"errors\":{",
                 modes[conf->pool.mode], p.procs, c->threads, p.busy, p.idle,
                 (long long) cg_clock_now() - atomic_load(&c->started_wall),
-                atomic_load(&c->requests));
+                atomic_load(&c->requests), atomic_load(&c->connections));
     for (i = 1; i < CG_E__COUNT; i++) {
         cg_buf_addf(b, "%s\"%s\":%llu", i > 1 ? "," : "",
                     cg_err_type((cg_err_t) i), atomic_load(&c->errors[i]));
@@ -182,8 +183,10 @@ cg_status_prom(cg_sb_t *sb, cg_buf_t *b)
     cg_status_count(sb, &p);
     cg_buf_addf(b, "# TYPE chatgate_requests_total counter\n"
                 "chatgate_requests_total %llu\n"
+                "# TYPE chatgate_connections_total counter\n"
+                "chatgate_connections_total %llu\n"
                 "# TYPE chatgate_errors_total counter\n",
-                atomic_load(&c->requests));
+                atomic_load(&c->requests), atomic_load(&c->connections));
     for (i = 1; i < CG_E__COUNT; i++) {
         cg_buf_addf(b, "chatgate_errors_total{type=\"%s\"} %llu\n",
                     cg_err_type((cg_err_t) i), atomic_load(&c->errors[i]));

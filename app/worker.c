@@ -38,6 +38,13 @@
 /* Body and answer buffers kept between requests, per thread; a larger one
  * is given back after its request. */
 #define CG_WORKER_KEEP  (64 * 1024)
+/* Idle kept FastCGI connections a process holds: far more than a front
+ * end's pool (nginx keepalive 32 per worker), well under the default
+ * limit of 1,024 open files. */
+#define CG_WORKER_PARK_MAX  256
+/* Unread request body read off a kept connection to keep it (twice the
+ * shipped nginx client_max_body_size); past it the connection is closed. */
+#define CG_WORKER_DRAIN_MAX (2 * 1024 * 1024)
 /* Allocations from this size up get their own mapping, given back to the
  * system when freed. glibc's default threshold moves up to 32 MiB after
  * the first large free, and the freed space of a thread's arena is then
@@ -95,6 +102,10 @@ struct cg_wproc_s {
     atomic_uint      reopen;        /* bumped by SIGUSR1 */
     atomic_int       running;       /* threads still in their loop */
     pthread_mutex_t  accept_lock;
+    int              park_fd;       /* eventfd: a connection was parked */
+    pthread_mutex_t  park_lock;     /* guards parked, nparked */
+    int              parked[CG_WORKER_PARK_MAX];    /* idle kept conns */
+    int              nparked;
     cg_acl_t         clients;
     cg_worker_t     *threads;
     int              nthreads;
@@ -409,6 +420,32 @@ cg_worker_done(cg_worker_t *w, cg_req_t *r)
 }
 
 
+/* A request answered before its body was read (413, 400, ...) leaves the
+ * rest of its stdin on the connection. Closing a kept connection after the
+ * answer races with the front end, which takes it back into its pool and
+ * may send the next request on it at once (nginx then answers that one
+ * 502): read the rest, up to a bound, and keep the connection. 0 when the
+ * stdin ended within the bound and the connection can be kept. */
+static int
+cg_worker_drain(FCGX_Request *fr)
+{
+    char   buf[4096];
+    size_t total = 0;
+    int    n;
+
+    if (!fr->keepConnection) {
+        return -1;
+    }
+    while ((n = FCGX_GetStr(buf, sizeof(buf), fr->in)) > 0) {
+        total += (size_t) n;
+        if (total > CG_WORKER_DRAIN_MAX) {
+            return -1;
+        }
+    }
+    return FCGX_GetError(fr->in) == 0 ? 0 : -1;
+}
+
+
 static void
 cg_worker_answer(cg_worker_t *w, FCGX_Request *fr)
 {
@@ -438,9 +475,9 @@ cg_worker_answer(cg_worker_t *w, FCGX_Request *fr)
         cg_worker_log_usage(w, r);
         return;
     }
-    if (r->err != CG_OK && r->body == NULL) {
-        /* The body was not read: this connection cannot carry another
-         * request, so do not keep it. */
+    if (r->err != CG_OK && r->body == NULL && cg_worker_drain(fr) != 0) {
+        /* The body was not read to its end: this connection cannot carry
+         * another request, so do not keep it. */
         fr->keepConnection = 0;
     }
     if (!cg_worker_claim(w)) {
@@ -523,30 +560,115 @@ cg_worker_free(cg_worker_t *w)
 }
 
 
+/* A kept FastCGI connection (FCGI_KEEP_CONN) between two requests is
+ * parked: handed to the process's accepting thread, which polls it with
+ * the listening socket, instead of holding a thread that blocks on it
+ * inside libfcgi. Blocking there pinned a thread to every idle connection
+ * in the front end's pool, so a pool as large as workers x threads left
+ * new connections queued forever. Parked connections are never closed
+ * here while the process serves (the front end may be sending on one at
+ * that moment); a stop closes them, as no request is in flight on them. */
+static void
+cg_worker_park(cg_wproc_t *p, int fd)
+{
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&p->park_lock);
+    if (p->nparked < CG_WORKER_PARK_MAX) {
+        p->parked[p->nparked++] = fd;
+        fd = -1;
+    }
+    pthread_mutex_unlock(&p->park_lock);
+    if (fd >= 0) {
+        close(fd);          /* more idle connections than any pool keeps */
+    }
+    if (write(p->park_fd, &one, sizeof(one)) < 0) {
+        /* the counter cannot overflow: the accepting thread drains it */
+    }
+}
+
+
+/* The parked connections into pfd[0..), their number. */
+static int
+cg_worker_parked_poll(cg_wproc_t *p, struct pollfd *pfd)
+{
+    int i, n;
+
+    pthread_mutex_lock(&p->park_lock);
+    n = p->nparked;
+    for (i = 0; i < n; i++) {
+        pfd[i] = (struct pollfd) { .fd = p->parked[i], .events = POLLIN };
+    }
+    pthread_mutex_unlock(&p->park_lock);
+    return n;
+}
+
+
+static void
+cg_worker_unpark(cg_wproc_t *p, int fd)
+{
+    int i;
+
+    pthread_mutex_lock(&p->park_lock);
+    for (i = 0; i < p->nparked; i++) {
+        if (p->parked[i] == fd) {
+            p->parked[i] = p->parked[--p->nparked];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->park_lock);
+}
+
+
+static void
+cg_worker_parked_close(cg_wproc_t *p)
+{
+    while (p->nparked > 0) {
+        close(p->parked[--p->nparked]);
+    }
+}
+
+
 static int
 cg_worker_accept(cg_wproc_t *p)
 {
     struct sockaddr_storage sa;
     socklen_t               len;
-    struct pollfd           pfd[2];
-    int                     fd = -1;
+    struct pollfd           pfd[3 + CG_WORKER_PARK_MAX];
+    uint64_t                v;
+    int                     fd = -1, i, n;
 
-    /* One thread per process waits on the socket at a time, so a new
-     * connection wakes one thread here, not all of them. A thread that
-     * sees the stop flag never accepts: the connection stays queued for
-     * another worker, so a stop cannot lose one. */
+    /* One thread per process waits on the socket and the parked
+     * connections at a time, so a new connection or a next request wakes
+     * one thread here, not all of them. A thread that sees the stop flag
+     * never accepts: the connection stays queued for another worker, so a
+     * stop cannot lose one. */
     pthread_mutex_lock(&p->accept_lock);
-    while (!atomic_load(&p->stop)) {
+    while (fd < 0 && !atomic_load(&p->stop)) {
         pfd[0] = (struct pollfd) { .fd = p->listen_fd, .events = POLLIN };
         pfd[1] = (struct pollfd) { .fd = p->stop_fd, .events = POLLIN };
-        if (poll(pfd, 2, -1) < 0 || pfd[1].revents
-            || !(pfd[0].revents & POLLIN)) {
+        pfd[2] = (struct pollfd) { .fd = p->park_fd, .events = POLLIN };
+        n = cg_worker_parked_poll(p, pfd + 3);
+        if (poll(pfd, (nfds_t) (3 + n), -1) < 0 || pfd[1].revents) {
+            continue;
+        }
+        if (pfd[2].revents && read(p->park_fd, &v, sizeof(v)) < 0) {
+            /* nothing to drain: another round of poll */
+        }
+        for (i = 0; i < n && fd < 0; i++) {
+            if (pfd[3 + i].revents) {   /* a next request, or a close */
+                fd = pfd[3 + i].fd;
+                cg_worker_unpark(p, fd);
+            }
+        }
+        if (fd >= 0 || !(pfd[0].revents & POLLIN)) {
             continue;
         }
         len = sizeof(sa);
         fd = accept4(p->listen_fd, (struct sockaddr *) &sa, &len,
                      SOCK_CLOEXEC);
         if (fd >= 0) {
+            atomic_fetch_add(&p->sb->c->connections, 1);
             if (p->clients.n == 0
                 || cg_acl_match_sa(&p->clients, (struct sockaddr *) &sa)) {
                 break;
@@ -649,6 +771,10 @@ cg_worker_thread(void *arg)
     int          fd;
 
     while (!atomic_load(&p->stop)) {
+        if (w->fr.ipcFd >= 0) {
+            cg_worker_park(p, w->fr.ipcFd);     /* kept: wait without us */
+            w->fr.ipcFd = -1;
+        }
         if (w->fr.ipcFd < 0) {
             fd = cg_worker_accept(p);
             if (fd < 0) {
@@ -849,8 +975,10 @@ cg_worker_finish(cg_wproc_t *p)
         atomic_store(&cg_sb_thread(p->sb, p->slot, i)->state, CG_SB_EMPTY);
     }
     free(p->threads);
+    cg_worker_parked_close(p);
     close(p->dead_fd);
     close(p->stop_fd);
+    close(p->park_fd);
 }
 
 
@@ -871,9 +999,11 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     p.listen_fd = listen_fd;
     p.nthreads = nthreads;
     pthread_mutex_init(&p.accept_lock, NULL);
+    pthread_mutex_init(&p.park_lock, NULL);
     cg_worker_block_all(&set);
     p.dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     p.stop_fd = eventfd(0, EFD_CLOEXEC);
+    p.park_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     p.threads = calloc((size_t) nthreads, sizeof(cg_worker_t));
     if (cg_acl_parse(&p.clients, conf->server.allowed_clients, err,
                      sizeof(err))
@@ -884,7 +1014,8 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     /* The listening socket is shared by every worker; accept() after a
      * poll() must not block when another process won the race. */
     fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
-    if (p.dead_fd < 0 || p.stop_fd < 0 || p.threads == NULL
+    if (p.dead_fd < 0 || p.stop_fd < 0 || p.park_fd < 0
+        || p.threads == NULL
         || FCGX_Init() != 0 || cg_worker_start(&p) != 0) {
         cg_worker_stop(&p);
         rc = CG_WORKER_EXIT_START;

@@ -663,10 +663,13 @@ cg_og_secrets_in(cg_outguard_t *g, const unsigned char *p, size_t n)
 static void
 cg_og_brackets_reset(cg_og_brackets_t *b)
 {
+    /* Only mo[o % RING] for o < scan was ever written: a short answer
+     * clears what it used, not the whole ring (32 KB per reset). */
+    memset(b->mo, 0, (b->scan < CG_OG_RING ? b->scan : CG_OG_RING)
+                     * sizeof(b->mo[0]));
     b->scan = 0;
     b->esc = 0;
     b->sbot = b->stop = 0;
-    memset(b->mo, 0, sizeof(b->mo));
 }
 
 

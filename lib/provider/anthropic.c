@@ -18,10 +18,13 @@ cg_anthropic_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
         cg_buf_add_json_cstr(out, cg_provider_system(rt, r));
     }
     if (rt->temperature[0]) {
-        cg_buf_addf(out, ",\"temperature\":%s", rt->temperature);
+        cg_buf_adds(out, ",\"temperature\":");
+        cg_buf_adds(out, rt->temperature);
     }
     if (uid[0]) {
-        cg_buf_addf(out, ",\"metadata\":{\"user_id\":\"%s\"}", uid);
+        cg_buf_adds(out, ",\"metadata\":{\"user_id\":\"");
+        cg_buf_adds(out, uid);              /* hex: nothing to escape */
+        cg_buf_adds(out, "\"}");
     }
     if (stream) {
         cg_buf_adds(out, ",\"stream\":true");
@@ -35,7 +38,9 @@ cg_anthropic_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
 static void
 cg_anthropic_headers(const cg_route_t *rt, cg_buf_t *out)
 {
-    cg_buf_addf(out, "anthropic-version: %s\n", rt->anthropic_version);
+    cg_buf_adds(out, "anthropic-version: ");
+    cg_buf_adds(out, rt->anthropic_version);
+    cg_buf_adds(out, "\n");
 }
 
 

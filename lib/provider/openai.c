@@ -53,13 +53,18 @@ cg_openai_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
 {
     cg_buf_adds(out, "{\"model\":");
     cg_buf_add_json_cstr(out, rt->model);
-    cg_buf_addf(out, ",\"%s\":", cg_openai_tokparam(rt));
+    cg_buf_adds(out, ",\"");
+    cg_buf_adds(out, cg_openai_tokparam(rt));
+    cg_buf_adds(out, "\":");
     cg_buf_add_long(out, cg_provider_max_tokens(rt, r));
     if (rt->temperature[0] && !cg_openai_reasoning(rt->model)) {
-        cg_buf_addf(out, ",\"temperature\":%s", rt->temperature);
+        cg_buf_adds(out, ",\"temperature\":");
+        cg_buf_adds(out, rt->temperature);
     }
     if (uid[0]) {
-        cg_buf_addf(out, ",\"safety_identifier\":\"%s\"", uid);
+        cg_buf_adds(out, ",\"safety_identifier\":\"");
+        cg_buf_adds(out, uid);              /* hex: nothing to escape */
+        cg_buf_adds(out, "\"");
     }
     if (stream) {
         cg_buf_adds(out, ",\"stream\":true,"

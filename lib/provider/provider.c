@@ -86,15 +86,33 @@ cg_provider_url(const cg_provider_t *p, const cg_route_t *rt, cg_buf_t *out)
 }
 
 
-void
-cg_provider_user_id(const cg_secret_t *key, const char *user,
-                    char out[CG_UID_LEN + 1])
+/* The user id costs an HMAC and is the same for every request of a user
+ * under one key: a thread keeps the last few (key, user) pairs it hashed.
+ * The key is matched on its bytes, so a reload that changes it misses and
+ * no id from the old key is ever sent. */
+#define CG_UID_CACHE   8
+#define CG_UID_KEYMAX  128
+
+typedef struct {
+    size_t        klen;             /* 0: an empty slot */
+    unsigned char key[CG_UID_KEYMAX];
+    char          user[CG_USER_MAX + 1];
+    char          uid[CG_UID_LEN + 1];
+} cg_uid_slot_t;
+
+static _Thread_local cg_uid_slot_t cg_uid_cache[CG_UID_CACHE];
+static _Thread_local unsigned      cg_uid_next;
+
+
+static void
+cg_provider_uid_hash(const cg_secret_t *key, const char *user, size_t ulen,
+                     char out[CG_UID_LEN + 1])
 {
     unsigned char mac[32];
     unsigned int  len = sizeof(mac), i;
 
     out[0] = '\0';
-    if (cg_signed_hmac(key->data, key->len, user, strlen(user), mac) != 0) {
+    if (cg_signed_hmac(key->data, key->len, user, ulen, mac) != 0) {
         return;
     }
     for (i = 0; i < len && i * 2 < CG_UID_LEN; i++) {
@@ -102,6 +120,38 @@ cg_provider_user_id(const cg_secret_t *key, const char *user,
         out[i * 2 + 1] = "0123456789abcdef"[mac[i] & 15];
     }
     out[i * 2] = '\0';
+}
+
+
+void
+cg_provider_user_id(const cg_secret_t *key, const char *user,
+                    char out[CG_UID_LEN + 1])
+{
+    size_t         ulen = strlen(user);
+    cg_uid_slot_t *c;
+    unsigned       i;
+
+    if (key->len == 0 || key->len > CG_UID_KEYMAX || ulen > CG_USER_MAX) {
+        cg_provider_uid_hash(key, user, ulen, out);
+        return;
+    }
+    for (i = 0; i < CG_UID_CACHE; i++) {
+        c = &cg_uid_cache[i];
+        if (c->klen == key->len && strcmp(c->user, user) == 0
+            && memcmp(c->key, key->data, key->len) == 0) {
+            memcpy(out, c->uid, CG_UID_LEN + 1);
+            return;
+        }
+    }
+    cg_provider_uid_hash(key, user, ulen, out);
+    if (out[0] == '\0') {
+        return;                     /* a failed hash is not remembered */
+    }
+    c = &cg_uid_cache[cg_uid_next++ % CG_UID_CACHE];
+    memcpy(c->key, key->data, key->len);
+    c->klen = key->len;
+    memcpy(c->user, user, ulen + 1);
+    memcpy(c->uid, out, CG_UID_LEN + 1);
 }
 
 

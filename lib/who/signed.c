@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -41,17 +42,44 @@ cg_signed_user_valid(const char *user, size_t n)
 
 
 /* HMAC() fetches SHA-256 and HMAC from OpenSSL's provider tables on every
- * call; a context made once per thread and re-keyed per token does that
- * work once. The context belongs to the thread and is freed when the
- * thread ends (a pthread key destructor). */
+ * call, and EVP_MAC_init with a key hashes the key into fresh inner and
+ * outer states each time (13k instructions). A thread keeps one keyed
+ * context per secret it has seen (a handful: the session keyring and the
+ * user-id key) and re-initialises it without a key, which only copies the
+ * precomputed inner state. Entries are matched on the secret's bytes, so
+ * a reload that changes a secret simply keys a new entry. Everything
+ * belongs to the thread and is cleansed and freed when it ends (a pthread
+ * key destructor). */
+#define CG_HMAC_SLOTS  4
+#define CG_HMAC_KEYMAX 128
+
+typedef struct {
+    EVP_MAC_CTX   *ctx;
+    int            keyed;           /* key[0..len) is what ctx holds */
+    size_t         len;
+    unsigned char  key[CG_HMAC_KEYMAX];
+} cg_hmac_slot_t;
+
+typedef struct {
+    cg_hmac_slot_t slot[CG_HMAC_SLOTS];
+    unsigned       next;            /* round-robin victim */
+} cg_hmac_cache_t;
+
 static pthread_key_t  cg_token_key;
 static pthread_once_t cg_token_once = PTHREAD_ONCE_INIT;
 
 
 static void
-cg_token_ctx_free(void *ctx)
+cg_token_ctx_free(void *p)
 {
-    EVP_MAC_CTX_free(ctx);
+    cg_hmac_cache_t *c = p;
+    unsigned         i;
+
+    for (i = 0; i < CG_HMAC_SLOTS; i++) {
+        EVP_MAC_CTX_free(c->slot[i].ctx);
+    }
+    OPENSSL_cleanse(c, sizeof(*c));
+    free(c);
 }
 
 
@@ -62,31 +90,72 @@ cg_token_key_init(void)
 }
 
 
+static cg_hmac_cache_t *
+cg_hmac_cache(void)
+{
+    cg_hmac_cache_t *c;
+
+    (void) pthread_once(&cg_token_once, cg_token_key_init);
+    c = pthread_getspecific(cg_token_key);
+    if (c == NULL) {
+        c = calloc(1, sizeof(*c));
+        if (c == NULL || pthread_setspecific(cg_token_key, c) != 0) {
+            free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+
+/* A context keyed with secret, or NULL. Re-keys the victim slot on a miss. */
+static EVP_MAC_CTX *
+cg_hmac_keyed(cg_hmac_cache_t *c, const unsigned char *secret, size_t n)
+{
+    cg_hmac_slot_t *s;
+    OSSL_PARAM      params[2];
+    EVP_MAC        *hmac;
+    unsigned        i;
+
+    for (i = 0; i < CG_HMAC_SLOTS; i++) {
+        s = &c->slot[i];
+        if (s->keyed && s->len == n && CRYPTO_memcmp(s->key, secret, n) == 0) {
+            return EVP_MAC_init(s->ctx, NULL, 0, NULL) == 1 ? s->ctx : NULL;
+        }
+    }
+    s = &c->slot[c->next++ % CG_HMAC_SLOTS];
+    if (s->ctx == NULL) {
+        hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        s->ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+        EVP_MAC_free(hmac);         /* the context keeps its reference */
+    }
+    s->keyed = 0;                   /* not a match until keyed */
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (s->ctx == NULL || EVP_MAC_init(s->ctx, secret, n, params) != 1) {
+        return NULL;
+    }
+    /* a longer secret still works, it is only re-keyed on every call */
+    if (n <= CG_HMAC_KEYMAX) {
+        memcpy(s->key, secret, n);
+        s->len = n;
+        s->keyed = 1;
+    }
+    return s->ctx;
+}
+
+
 int
 cg_signed_hmac(const unsigned char *secret, size_t secret_len,
                 const char *msg, size_t n, unsigned char mac[CG_MAC_LEN])
 {
-    EVP_MAC_CTX  *ctx;
-    OSSL_PARAM    params[2], *p = NULL;
-    EVP_MAC      *hmac;
-    size_t        len = 0;
+    cg_hmac_cache_t *c = cg_hmac_cache();
+    EVP_MAC_CTX     *ctx;
+    size_t           len = 0;
 
-    (void) pthread_once(&cg_token_once, cg_token_key_init);
-    ctx = pthread_getspecific(cg_token_key);
-    if (ctx == NULL) {
-        hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-        ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-        EVP_MAC_free(hmac);         /* the context keeps its reference */
-        if (ctx == NULL || pthread_setspecific(cg_token_key, ctx) != 0) {
-            EVP_MAC_CTX_free(ctx);
-            return -1;
-        }
-        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                     "SHA256", 0);
-        params[1] = OSSL_PARAM_construct_end();
-        p = params;
-    }
-    if (EVP_MAC_init(ctx, secret, secret_len, p) != 1
+    ctx = c ? cg_hmac_keyed(c, secret, secret_len) : NULL;
+    if (ctx == NULL
         || EVP_MAC_update(ctx, (const unsigned char *) msg, n) != 1
         || EVP_MAC_final(ctx, mac, &len, CG_MAC_LEN) != 1
         || len != CG_MAC_LEN) {

@@ -322,6 +322,18 @@ sub start_nginx {
     my $snippet = slurp("$ROOT/fcgi-conf/nginx/chatgate.conf");
     $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
         or die "socket path not found in fcgi-conf/nginx/chatgate.conf";
+    # keepalive => 1: FastCGI keep-alive as chatgate-upstream.conf says to
+    # set it up (its upstream block, and the locations passing to it).
+    my @up;
+    if ($o{keepalive}) {
+        my $up = slurp("$ROOT/fcgi-conf/nginx/chatgate-upstream.conf");
+        $up =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
+            or die "socket path not found in chatgate-upstream.conf";
+        $self->write_file('nginx-chatgate-upstream.conf', $up, 0644);
+        @up = ("    include $d/nginx-chatgate-upstream.conf;");
+        $snippet =~ s{fastcgi_pass unix:\S+;}
+                     {fastcgi_pass chatgate;\n    fastcgi_keep_conn on;}g;
+    }
     $snippet =~ s{/usr/local/share/chatgate/errors/}{$ROOT/fcgi-conf/errors/}g
         or die "error documents not found in fcgi-conf/nginx/chatgate.conf";
     $self->write_file('nginx-chatgate.conf', $snippet, 0644);
@@ -343,6 +355,7 @@ sub start_nginx {
         "    proxy_temp_path $d/nginx-tmp/proxy;",
         "    uwsgi_temp_path $d/nginx-tmp/uwsgi;",
         "    scgi_temp_path $d/nginx-tmp/scgi;",
+        @up,
         '    server {',
         "        listen 127.0.0.1:$port;",
         "        include $d/nginx-chatgate.conf;",

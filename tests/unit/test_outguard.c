@@ -289,6 +289,47 @@ test_lookahead(void **state)
 }
 
 
+/* One guard reused through resets gives what a fresh guard gives, whatever
+ * the previous answer left in the bracket ring: a long answer (more than
+ * the ring), a short one, then a longer one again, each with links,
+ * unclosed '[' and escapes. */
+static void
+test_reset_reuse(void **state)
+{
+    static const char piece[] = "[a](https://evil.example/x) [b \\[c] [d](/e) ";
+    size_t         lens[] = { 3 * CG_OG_LOOKAHEAD + 7, 40, 900, 5,
+                              2 * CG_OG_LOOKAHEAD, 300 };
+    cg_outguard_t *g = cg_outguard_new(conf, &map);
+    cg_buf_t       out;
+    char          *in, *one;
+    size_t         i, k, on, n;
+
+    (void) state;
+    assert_non_null(g);
+    cg_buf_init(&out);
+    for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        n = lens[i];
+        in = malloc(n + 1);
+        assert_non_null(in);
+        for (k = 0; k < n; k++) {
+            in[k] = piece[(k * (i + 1)) % (sizeof(piece) - 1)];
+        }
+        in[n] = '\0';
+        cg_outguard_reset(g, &map);
+        cg_buf_reset(&out);
+        assert_int_equal(cg_outguard_feed(g, in, n, &out), 0);
+        assert_int_equal(cg_outguard_finish(g, &out), 0);
+        one = guard_split(in, n, NULL, 0, NULL, &on);
+        assert_int_equal(out.len, on);
+        assert_memory_equal(out.data, one, on);
+        free(one);
+        free(in);
+    }
+    cg_buf_free(&out);
+    cg_outguard_free(g);
+}
+
+
 /* Property: random inputs built from construct pieces, cut at random
  * places, give the one-shot result. */
 static void
@@ -414,6 +455,7 @@ main(void)
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_bare_default_on),
         cmocka_unit_test(test_lookahead),
+        cmocka_unit_test(test_reset_reuse),
         cmocka_unit_test(test_random_splits),
         cmocka_unit_test(test_issue15),
     };

@@ -9,6 +9,9 @@
 #include <cmocka.h>
 
 #include "provider/provider.h"
+#include "who/signed.h"
+
+#include <stdio.h>
 
 
 static int
@@ -145,6 +148,40 @@ test_user_id(void **state)
 }
 
 
+/* The per-thread cache of user ids: the same id as the HMAC itself, for
+ * more users than it keeps, and a new key (a reload) never gets an id
+ * made under the old one, even for the same user and key length. */
+static void
+test_user_id_cache(void **state)
+{
+    unsigned char k1[] = "0123456789abcdef0123456789abcdef";
+    unsigned char k2[] = "0123456789abcdef0123456789abcdeX";
+    cg_secret_t   key1 = { k1, 32, "" }, key2 = { k2, 32, "" };
+    char          got[CG_UID_LEN + 1], want[CG_UID_LEN + 1], user[16];
+    unsigned char mac[32];
+    int           round, u, i;
+
+    (void) state;
+    for (round = 0; round < 3; round++) {
+        for (u = 0; u < 12; u++) {
+            const cg_secret_t *key = (u + round) % 3 ? &key1 : &key2;
+
+            snprintf(user, sizeof(user), "user%d", u);
+            cg_provider_user_id(key, user, got);
+            assert_int_equal(cg_signed_hmac(key->data, key->len, user,
+                                            strlen(user), mac), 0);
+            for (i = 0; i < CG_UID_LEN / 2; i++) {
+                snprintf(want + i * 2, 3, "%02x", mac[i]);
+            }
+            assert_string_equal(got, want);
+        }
+    }
+    cg_provider_user_id(&key1, "alice", got);
+    cg_provider_user_id(&key2, "alice", want);
+    assert_string_not_equal(got, want);
+}
+
+
 int
 main(void)
 {
@@ -154,6 +191,7 @@ main(void)
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_usage_clamped),
         cmocka_unit_test(test_user_id),
+        cmocka_unit_test(test_user_id_cache),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -607,6 +607,38 @@ test_find_missing(void **state)
 }
 
 
+/* The per-thread keyed contexts: more secrets than cached slots, each used
+ * again after others (a re-keyed slot, a reused one), an empty secret and
+ * one longer than a slot keeps; every MAC must equal one-shot HMAC(). */
+static void
+test_hmac_many_secrets(void **state)
+{
+    unsigned char keys[7][200], mac[32], want[32];
+    size_t        lens[7] = { 32, 16, 0, 1, 32, 200, 129 };
+    unsigned int  wlen;
+    int           round, i, k;
+
+    (void) state;
+    for (k = 0; k < 7; k++) {
+        for (i = 0; i < 200; i++) {
+            keys[k][i] = (unsigned char) (k * 31 + i);
+        }
+    }
+    for (round = 0; round < 3; round++) {
+        for (k = 0; k < 7; k++) {
+            const char *msg = round == 1 ? "bob" : "v1.YWxpY2U.1700000000";
+
+            assert_int_equal(cg_signed_hmac(keys[k], lens[k], msg,
+                                            strlen(msg), mac), 0);
+            assert_non_null(HMAC(EVP_sha256(), keys[k], (int) lens[k],
+                                 (const unsigned char *) msg, strlen(msg),
+                                 want, &wlen));
+            assert_memory_equal(mac, want, 32);
+        }
+    }
+}
+
+
 int
 main(void)
 {
@@ -631,6 +663,7 @@ main(void)
         cmocka_unit_test(test_find_bearer_wins),
         cmocka_unit_test(test_find_cookie),
         cmocka_unit_test(test_find_missing),
+        cmocka_unit_test(test_hmac_many_secrets),
     };
 
     return cmocka_run_group_tests_name("signed", tests, NULL, NULL);
