@@ -138,7 +138,9 @@ cg_hmac_keyed(cg_hmac_cache_t *c, const unsigned char *secret, size_t n)
     }
     /* a longer secret still works, it is only re-keyed on every call */
     if (n <= CG_HMAC_KEYMAX) {
-        memcpy(s->key, secret, n);
+        if (n > 0) {                /* memcpy must not be given NULL */
+            memcpy(s->key, secret, n);
+        }
         s->len = n;
         s->keyed = 1;
     }
