@@ -299,7 +299,11 @@ cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
  * the marker (to CG_MARK_RESENT), so a resend that is itself not answered
  * is known to have run too. A marker that expired (a settlement queued
  * past CG_BUDGET_MARK_TTL_S) reads as absent: the resend then counts as
- * before, possibly twice (too strict), never zero times. */
+ * before, possibly twice (too strict), never zero times. One order is
+ * left open: a server that answers a resend's claim, on a new connection,
+ * before it has run the batch still waiting on the old one (memcached
+ * reads an old connection's waiting requests as soon as it resumes, so
+ * this needs its threads to serve the new connection first). */
 #define CG_BUDGET_MARK_TTL_S  (5 * CG_MINUTE_S)
 
 enum {
