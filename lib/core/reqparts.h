@@ -85,6 +85,10 @@ typedef enum {
 
 typedef struct {
     const char *caller;
+    /* Names this settlement's markers (lib/meter/budget.c): the request
+     * id, and which of the request's reservations this is. */
+    const char *mark;
+    unsigned    seq;
     uint64_t    reserved;
     long long   bucket;
     int         active;

@@ -171,7 +171,7 @@ cg_budget_unhold_ops(cg_budget_hold_t *h, cg_store_op_t *ops, size_t n,
             ops[n] = (cg_store_op_t) { CG_STORE_DECR, keys[s],
                                        cg_budget_held_key(keys[s], h, s,
                                                           h->bucket),
-                                       h->reserved, 0, 0, 0 };
+                                       h->reserved, 0, 0, 0, NULL, 0 };
             n++;
         }
     }
@@ -251,7 +251,7 @@ cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
                                                           h->bucket),
                                        amount,
                                        2 * period + CG_BUDGET_HOLD_SLACK_S,
-                                       0, 0 };
+                                       0, 0, NULL, 0 };
             n++;
         }
     }
@@ -261,12 +261,12 @@ cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
             ops[n] = (cg_store_op_t) { CG_STORE_GET, keys[n],
                                        cg_budget_spend_key(keys[n], h, s, p,
                                                            now, &ttl),
-                                       0, 0, 0, 0 };
+                                       0, 0, 0, 0, NULL, 0 };
         }
         ops[n] = (cg_store_op_t) { CG_STORE_GET, keys[n],
                                    cg_budget_held_key(keys[n], h, s,
                                                       h->bucket - 1),
-                                   0, 0, 0, 0 };
+                                   0, 0, 0, 0, NULL, 0 };
         n++;
     }
     rc = cg_store_batch(st, ops, n);
@@ -286,69 +286,161 @@ cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
 }
 
 
-/* One round trip (with one memcached server): spend first, hold released
- * second, in that order: in between a reader counts the request twice
- * (too strict), never not at all. */
-/* Keeps the ops of ops[0..n) that were not answered in left. */
-static void
-cg_budget_keep(const cg_store_op_t *ops, size_t n, cg_budget_pending_t *left)
-{
-    size_t i, k = 0;
+/* Markers: why a settlement the store did not answer is never counted
+ * twice. Memcached has no transaction, and a server that was paused past
+ * the timeout still runs, once it resumes, the batch chatgate gave up
+ * waiting for; a plain resend would then count the spend twice. So on a
+ * store where that can happen (late_ops) each op of a settlement rides
+ * behind an ADD of its own marker key, on the op's server and in the same
+ * pipelined run (no round trip more): the server runs a run in order, so
+ * a marker that exists says its op ran. A resend first claims the marker
+ * (ADD CG_MARK_CLAIMED, then GET it, in one round trip) and sends the op
+ * only when the claim is its own; the op then rides behind an INCR of
+ * the marker (to CG_MARK_RESENT), so a resend that is itself not answered
+ * is known to have run too. A marker that expired (a settlement queued
+ * past CG_BUDGET_MARK_TTL_S) reads as absent: the resend then counts as
+ * before, possibly twice (too strict), never zero times. One order is
+ * left open: a server that answers a resend's claim, on a new connection,
+ * before it has run the batch still waiting on the old one (memcached
+ * reads an old connection's waiting requests as soon as it resumes, so
+ * this needs its threads to serve the new connection first). */
+#define CG_BUDGET_MARK_TTL_S  (5 * CG_MINUTE_S)
 
-    for (i = 0; i < n; i++) {
-        if (ops[i].done) {
+enum {
+    CG_MARK_FIRST = 1,      /* the settlement's own batch ran the op */
+    CG_MARK_CLAIMED,        /* a resend claimed it, the op not yet sent */
+    CG_MARK_RESENT          /* a resend ran the op */
+};
+
+
+/* The marker of op i of the settlement of hold h, or 0 (none) when the
+ * hold carries no mark or the key would not fit. */
+static size_t
+cg_budget_mark_key(char *buf, const cg_budget_hold_t *h, size_t i)
+{
+    int n;
+
+    if (h->mark == NULL || h->mark[0] == '\0') {
+        return 0;
+    }
+    n = snprintf(buf, CG_BUDGET_MARK_MAX + 1, "cg:s:%s.%u:%zu", h->mark,
+                 h->seq, i);
+    return n < 0 || n > CG_BUDGET_MARK_MAX ? 0 : (size_t) n;
+}
+
+
+/* An op on key mark, run by the server of op (see cg_store_op_t.route). */
+static cg_store_op_t
+cg_budget_mark_op(cg_store_opcode_t code, const char *mark, uint64_t value,
+                  const cg_store_op_t *op)
+{
+    return (cg_store_op_t) { code, mark, strlen(mark), value,
+                             CG_BUDGET_MARK_TTL_S, 0, 0, op->key,
+                             op->keylen };
+}
+
+
+/* Appends op (with its marker, "" for none) to the ops left to run. */
+static void
+cg_budget_left_put(cg_budget_pending_t *left, const cg_store_op_t *op,
+                   const char *mark)
+{
+    size_t k = left->n++;
+
+    memcpy(left->keys[k], op->key, op->keylen);
+    left->keys[k][op->keylen] = '\0';
+    snprintf(left->marks[k], sizeof(left->marks[k]), "%s", mark);
+    left->ops[k] = *op;
+    left->ops[k].key = left->keys[k];
+    left->ops[k].done = 0;
+}
+
+
+/* Claims the marker of every op of left that has one, in one batch: ask[i]
+ * becomes 1 when op i is to be sent (the claim is a resend's), 0 when it
+ * already ran (dropped) and -1 when that is not known yet (kept). */
+static void
+cg_budget_claim(cg_store_t *st, const cg_budget_pending_t *left, int *ask)
+{
+    cg_store_op_t q[CG_STORE_BATCH_MAX];
+    size_t        i, k = 0, at[CG_BUDGET_SETTLE_OPS];
+    uint64_t      v;
+
+    for (i = 0; i < left->n; i++) {
+        ask[i] = 1;
+        if (left->marks[i][0] != '\0') {
+            at[i] = k;
+            q[k++] = cg_budget_mark_op(CG_STORE_ADD, left->marks[i],
+                                       CG_MARK_CLAIMED, &left->ops[i]);
+            q[k++] = cg_budget_mark_op(CG_STORE_GET, left->marks[i], 0,
+                                       &left->ops[i]);
+        }
+    }
+    if (k == 0) {
+        return;
+    }
+    (void) cg_store_batch(st, q, k);
+    for (i = 0; i < left->n; i++) {
+        if (left->marks[i][0] == '\0') {
             continue;
         }
-        memcpy(left->keys[k], ops[i].key, ops[i].keylen);
-        left->keys[k][ops[i].keylen] = '\0';
-        left->ops[k] = ops[i];
-        left->ops[k].key = left->keys[k];
-        left->ops[k].done = 0;
-        k++;
+        v = q[at[i] + 1].value;
+        ask[i] = !q[at[i] + 1].done ? -1 : v == CG_MARK_CLAIMED ? 1
+                 : v == CG_MARK_FIRST || v == CG_MARK_RESENT ? 0 : -1;
     }
-    left->n = k;
 }
 
 
 int
 cg_budget_retry(cg_store_t *st, cg_budget_pending_t *left)
 {
-    cg_store_op_t ops[CG_BUDGET_SETTLE_OPS];
-    char          keys[CG_BUDGET_SETTLE_OPS][CG_BKEY_LEN];
-    size_t        i, n = left->n;
+    cg_budget_pending_t  was;
+    cg_store_op_t        q[CG_STORE_BATCH_MAX];
+    size_t               i, k = 0, at[CG_BUDGET_SETTLE_OPS];
+    int                  ask[CG_BUDGET_SETTLE_OPS];
 
-    if (n == 0) {
+    if (left->n == 0) {
         return 0;
     }
-    for (i = 0; i < n; i++) {
-        memcpy(keys[i], left->keys[i], sizeof(keys[i]));
-        ops[i] = left->ops[i];
-        ops[i].key = keys[i];
+    cg_budget_claim(st, left, ask);
+    for (i = 0; i < left->n; i++) {
+        if (ask[i] != 1) {
+            continue;
+        }
+        if (left->marks[i][0] != '\0') {
+            q[k++] = cg_budget_mark_op(CG_STORE_INCR, left->marks[i], 1,
+                                       &left->ops[i]);
+        }
+        at[i] = k;
+        q[k++] = left->ops[i];
     }
-    if (cg_store_batch(st, ops, n) == 0) {
-        left->n = 0;
-        return 0;
+    if (k > 0) {
+        (void) cg_store_batch(st, q, k);
     }
-    cg_budget_keep(ops, n, left);
+    /* Keep what is still not known to have run, in order. */
+    was = *left;
+    left->n = 0;
+    for (i = 0; i < was.n; i++) {
+        was.ops[i].key = was.keys[i];
+        if (ask[i] < 0 || (ask[i] == 1 && !q[at[i]].done)) {
+            cg_budget_left_put(left, &was.ops[i], was.marks[i]);
+        }
+    }
     return left->n ? -1 : 0;
 }
 
 
-int
-cg_budget_settle(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
-                 uint64_t actual, time_t now, cg_budget_pending_t *left)
+/* The settlement's ops, spend first and hold released second, into ops;
+ * dst[i] gets the new spend of op i (NULL for a release). Returns n. */
+static size_t
+cg_budget_settle_ops(const cg_budgets_t *b, cg_budget_hold_t *h,
+                     uint64_t actual, time_t now, cg_store_op_t *ops,
+                     char (*keys)[CG_BKEY_LEN], uint64_t **dst)
 {
-    char          keys[CG_BSCOPE__COUNT * CG_BUDGET__PERIODS][CG_BKEY_LEN];
-    char          hkeys[CG_BSCOPE__COUNT][CG_BKEY_LEN];
-    cg_store_op_t ops[CG_BSCOPE__COUNT * (CG_BUDGET__PERIODS + 1)];
-    uint64_t     *dst[CG_BSCOPE__COUNT * CG_BUDGET__PERIODS];
-    unsigned      ttl;
-    size_t        n = 0, i;
-    int           s, p, rc;
+    unsigned ttl;
+    size_t   n = 0, i;
+    int      s, p;
 
-    if (!h->active) {
-        return 0;
-    }
     for (s = 0; s < CG_BSCOPE__COUNT; s++) {
         for (p = 0; p < CG_BUDGET__PERIODS; p++) {
             if (b->cap[s][p] == 0) {
@@ -357,23 +449,60 @@ cg_budget_settle(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
             ops[n] = (cg_store_op_t) { CG_STORE_INCR, keys[n],
                                        cg_budget_spend_key(keys[n], h, s, p,
                                                            now, &ttl),
-                                       actual, 0, 0, 0 };
+                                       actual, 0, 0, 0, NULL, 0 };
             ops[n].ttl = ttl;
             dst[n++] = &h->spent[s][p];
         }
     }
     i = n;
-    n = cg_budget_unhold_ops(h, ops, n, hkeys);
-    rc = cg_store_batch(st, ops, n);
-    while (i-- > 0) {
-        if (ops[i].done) {
-            *dst[i] = ops[i].value;
-        }
+    n = cg_budget_unhold_ops(h, ops, n, keys + i);
+    for (; i < n; i++) {
+        dst[i] = NULL;
     }
+    return n;
+}
+
+
+/* One round trip (with one memcached server): spend first, hold released
+ * second, in that order: in between a reader counts the request twice
+ * (too strict), never not at all. Each op rides behind its marker where
+ * the store needs one (see CG_MARK_FIRST). */
+int
+cg_budget_settle(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
+                 uint64_t actual, time_t now, cg_budget_pending_t *left)
+{
+    char          keys[CG_BUDGET_SETTLE_OPS][CG_BKEY_LEN];
+    char          marks[CG_BUDGET_SETTLE_OPS][CG_BUDGET_MARK_MAX + 1];
+    cg_store_op_t ops[CG_BUDGET_SETTLE_OPS], q[2 * CG_BUDGET_SETTLE_OPS];
+    uint64_t     *dst[CG_BUDGET_SETTLE_OPS];
+    size_t        n, i, k = 0, at[CG_BUDGET_SETTLE_OPS];
+    int           rc;
+
+    if (!h->active) {
+        return 0;
+    }
+    n = cg_budget_settle_ops(b, h, actual, now, ops, keys, dst);
+    for (i = 0; i < n; i++) {
+        marks[i][0] = '\0';
+        if (st->late_ops && cg_budget_mark_key(marks[i], h, i) > 0) {
+            q[k++] = cg_budget_mark_op(CG_STORE_ADD, marks[i],
+                                       CG_MARK_FIRST, &ops[i]);
+        }
+        at[i] = k;
+        q[k++] = ops[i];
+    }
+    rc = cg_store_batch(st, q, k);
     h->active = 0;
-    if (rc != 0 && left) {
-        cg_budget_keep(ops, n, left);
+    if (left) {
+        left->n = 0;
         left->amount = actual;
+    }
+    for (i = 0; i < n; i++) {
+        if (q[at[i]].done && dst[i]) {
+            *dst[i] = q[at[i]].value;
+        } else if (!q[at[i]].done && rc != 0 && left) {
+            cg_budget_left_put(left, &ops[i], marks[i]);
+        }
     }
     return rc;
 }

@@ -66,20 +66,27 @@ cg_budget_rc_t cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b,
 /* The ops of a settlement the store did not answer, kept to be run again
  * once it does: the spend is never dropped because the store went away
  * between the reservation and the settlement. Ops that were sent but not
- * answered may have happened; running them again can only count too
- * much (refusing sooner), never too little. Keys live in the struct:
- * fill it in place, do not copy it. */
+ * answered may have happened, and on memcached may still happen later
+ * (a paused server); each carries a marker (cg:s:<mark>.<seq>:<op>, see
+ * budget.c) that says whether it ran, so the resend runs only what did
+ * not and nothing is counted twice. Keys live in the struct: fill it in
+ * place, do not copy it. */
 #define CG_BUDGET_SETTLE_OPS  (CG_BSCOPE__COUNT * (CG_BUDGET__PERIODS + 1))
+#define CG_BUDGET_MARK_MAX    80
 
 typedef struct {
     char          keys[CG_BUDGET_SETTLE_OPS][CG_STORE_KEY_MAX + 1];
+    char          marks[CG_BUDGET_SETTLE_OPS][CG_BUDGET_MARK_MAX + 1];
     cg_store_op_t ops[CG_BUDGET_SETTLE_OPS];
     size_t        n;        /* 0: nothing left */
     uint64_t      amount;   /* the spend it carries, for the log */
 } cg_budget_pending_t;
 
 /* Settles to the actual cost (which may exceed the reservation when the
- * estimate was short: the actual is always what is recorded). Returns 0,
+ * estimate was short: the actual is always what is recorded). h->mark
+ * and h->seq name the settlement's markers (a request id and which of
+ * its reservations; no mark: no markers, a resend may count twice).
+ * Returns 0,
  * or -1 when the store did not answer every op: those are then copied
  * into left (when not NULL) for cg_budget_retry(). */
 int            cg_budget_settle(cg_store_t *st, const cg_budgets_t *b,

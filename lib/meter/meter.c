@@ -441,6 +441,7 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
     const cg_price_t   *p = cg_conf_route_price(m->conf, rt);
     const char         *prompt = cg_provider_system(rt, r);
     size_t              sys = prompt ? strlen(prompt) : 0;
+    unsigned            seq;
 
     if (!cg_budget_any(b)) {
         return 0;
@@ -450,6 +451,7 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
                            "the budget");
     }
     cg_meter_retry_pending(m, now);
+    seq = r->budget_hold.seq + 1;
     /* The worst case of what the provider is told: the route's
      * max_tokens, or a compatible caller's lower cap, and the system
      * prompt sent (the route's, or the caller's where it has none). */
@@ -458,6 +460,9 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
                                           cg_provider_max_tokens(rt, r)),
                            now,
                            &r->budget_hold);
+    /* Each settlement of the request has markers of its own. */
+    r->budget_hold.mark = r->request_id;
+    r->budget_hold.seq = seq;
     if (rc == CG_BUDGET_OVER) {
         cg_alert_budget(&m->alert, b, &r->budget_hold, 1, now);
         r->retry_after = cg_meter_period_left(r->budget_hold.over_period,

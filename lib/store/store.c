@@ -81,6 +81,7 @@ cg_store_new(const char *servers, int timeout_ms, char *err, size_t errlen)
         return NULL;
     }
     st->base.ops = &cg_store_mc_ops;
+    st->base.late_ops = 1;
     /* Ketama lets several gateway hosts agree on which server holds a
      * counter. */
     memcached_behavior_set(st->mc, MEMCACHED_BEHAVIOR_KETAMA, 1);
@@ -149,6 +150,15 @@ cg_store_mc_server(cg_store_mc_t *st, const char *key, size_t keylen)
 }
 
 
+/* The server of op: that of its route key when it has one. */
+static size_t
+cg_store_mc_op_server(cg_store_mc_t *st, const cg_store_op_t *op)
+{
+    return op->route ? cg_store_mc_server(st, op->route, op->routelen)
+                     : cg_store_mc_server(st, op->key, op->keylen);
+}
+
+
 /* Runs ops in order: each run of consecutive ops on one server is one
  * pipelined round trip on that server's connection (which the server
  * executes in order), and runs go one after another, so the effect is
@@ -164,9 +174,9 @@ cg_store_mc_run(cg_store_mc_t *st, cg_store_op_t *ops, size_t n)
         ops[i].done = 0;
     }
     for (i = 0; i < n; i = j) {
-        at = cg_store_mc_server(st, ops[i].key, ops[i].keylen);
+        at = cg_store_mc_op_server(st, &ops[i]);
         for (j = i + 1; j < n && j - i < CG_STORE_BATCH_MAX; j++) {
-            next = cg_store_mc_server(st, ops[j].key, ops[j].keylen);
+            next = cg_store_mc_op_server(st, &ops[j]);
             if (next != at) {
                 break;
             }
@@ -185,7 +195,8 @@ static int
 cg_store_mc_incr(cg_store_t *base, const char *key, size_t keylen,
                  uint64_t delta, unsigned ttl, uint64_t *value)
 {
-    cg_store_op_t op = { CG_STORE_INCR, key, keylen, delta, ttl, 0, 0 };
+    cg_store_op_t op = { CG_STORE_INCR, key, keylen, delta, ttl, 0, 0,
+                         NULL, 0 };
     int           rc = cg_store_mc_run((cg_store_mc_t *) base, &op, 1);
 
     *value = op.value;
@@ -197,7 +208,8 @@ static int
 cg_store_mc_decr(cg_store_t *base, const char *key, size_t keylen,
                  uint64_t delta, uint64_t *value)
 {
-    cg_store_op_t op = { CG_STORE_DECR, key, keylen, delta, 0, 0, 0 };
+    cg_store_op_t op = { CG_STORE_DECR, key, keylen, delta, 0, 0, 0,
+                         NULL, 0 };
     int           rc = cg_store_mc_run((cg_store_mc_t *) base, &op, 1);
 
     *value = op.value;
@@ -209,7 +221,8 @@ static int
 cg_store_mc_add(cg_store_t *base, const char *key, size_t keylen,
                 uint64_t value, unsigned ttl)
 {
-    cg_store_op_t op = { CG_STORE_ADD, key, keylen, value, ttl, 0, 0 };
+    cg_store_op_t op = { CG_STORE_ADD, key, keylen, value, ttl, 0, 0,
+                         NULL, 0 };
 
     if (cg_store_mc_run((cg_store_mc_t *) base, &op, 1) != 0) {
         return -1;
@@ -229,7 +242,7 @@ cg_store_mc_get_multi(cg_store_t *base, const char *const *keys,
         m = n - i < CG_STORE_BATCH_MAX ? n - i : CG_STORE_BATCH_MAX;
         for (k = 0; k < m; k++) {
             ops[k] = (cg_store_op_t) { CG_STORE_GET, keys[i + k],
-                                       lens[i + k], 0, 0, 0, 0 };
+                                       lens[i + k], 0, 0, 0, 0, NULL, 0 };
         }
         if (cg_store_mc_run((cg_store_mc_t *) base, ops, m) != 0) {
             return -1;

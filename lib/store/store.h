@@ -53,6 +53,11 @@ typedef struct {
     unsigned           ttl;
     uint64_t           value;   /* out: the new or read value */
     int                done;    /* out: 1 once the store has answered it */
+    /* Optional (NULL: key): the key whose server runs this op, so that a
+     * marker rides on the connection, and in the round trip, of the op
+     * it guards (lib/meter/budget.c). */
+    const char        *route;
+    size_t             routelen;
 } cg_store_op_t;
 
 /* The most operations one batch may carry. */
@@ -78,6 +83,10 @@ struct cg_store_s {
     char                  notice[1024];  /* one-off event for the log */
     int                   notice_taken; /* cg_store_notice() returned it */
     int                   faulted;      /* the last call was made to fail */
+    /* 1 when an op sent but not answered may still run later (memcached:
+     * a paused server runs what it was sent once it resumes); 0 when an
+     * unanswered op never ran (the local store). */
+    int                   late_ops;
 };
 
 cg_store_t *cg_store_new(const char *servers, int timeout_ms, char *err,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "meter/alert.h"
@@ -494,6 +495,131 @@ test_budget_reserve_settle(void **state)
 }
 
 
+/* A store in front of the local one that plays what memcached can do to
+ * a batch: answer it (ANSWER), run it without answering, as a server
+ * paused past the timeout does once it resumes (LATE), or neither, as
+ * when the batch never reached the server (LOST). Each batch takes the
+ * next step of the script; past its end every batch is answered. */
+enum { ANSWER, LATE, LOST };
+
+typedef struct {
+    cg_store_t  base;
+    cg_store_t *inner;
+    const int  *script;
+    size_t      nscript, at;
+} late_store_t;
+
+static int
+late_batch(cg_store_t *base, cg_store_op_t *ops, size_t n)
+{
+    late_store_t *ls = (late_store_t *) base;
+    int           how = ls->at < ls->nscript ? ls->script[ls->at] : ANSWER;
+    size_t        i;
+
+    ls->at++;
+    if (how == LOST) {
+        for (i = 0; i < n; i++) {
+            ops[i].done = 0;
+        }
+        return -1;
+    }
+    assert_int_equal(cg_store_batch(ls->inner, ops, n), 0);
+    for (i = 0; how == LATE && i < n; i++) {
+        ops[i].done = 0;
+    }
+    return how == LATE ? -1 : 0;
+}
+
+static const char *
+late_error(cg_store_t *base)
+{
+    (void) base;
+    return "late";
+}
+
+static const cg_store_ops_t late_ops = {
+    NULL, NULL, NULL, NULL, late_error, NULL, late_batch
+};
+
+/* The caller's settled spend today, read from the store behind. */
+static uint64_t
+spend_of(cg_store_t *st, const char *caller, time_t now)
+{
+    char        key[80], date[16];
+    const char *k = key;
+    size_t      len;
+    uint64_t    v = 0;
+    struct tm   tm;
+
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%Y%m%d", &tm);
+    len = (size_t) snprintf(key, sizeof(key), "cg:$:u:%s:d:%s", caller,
+                            date);
+    assert_int_equal(cg_store_get_multi(st, &k, &len, 1, &v), 0);
+    return v;
+}
+
+/* One settlement under script, then resends until none is left: the
+ * spend is counted exactly once whatever the store did with each batch. */
+static void
+settle_once(const int *script, size_t nscript, const char *caller)
+{
+    late_store_t        ls = { { &late_ops, "", 0, 0, 1 }, NULL, script,
+                               nscript, 0 };
+    cg_budgets_t        b;
+    cg_budget_hold_t    h;
+    cg_budget_pending_t left;
+    time_t              now = 1700000000;
+    int                 tries;
+
+    ls.inner = open_store();
+    memset(&b, 0, sizeof(b));
+    b.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] = 1000;
+    b.hold_seconds = 60;
+    assert_int_equal(cg_budget_reserve(ls.inner, &b, caller, 40, now, &h),
+                     CG_BUDGET_OK);
+    h.mark = "req-1";
+    h.seq = 1;
+    assert_int_equal(cg_budget_settle(&ls.base, &b, &h, 25, now, &left), -1);
+    assert_true(left.n > 0);
+    for (tries = 0; left.n > 0 && tries < 4; tries++) {
+        (void) cg_budget_retry(&ls.base, &left);
+    }
+    assert_int_equal(left.n, 0);
+    assert_int_equal(spend_of(ls.inner, caller, now), 25);
+    /* The hold was released once too: all 1000 can be reserved again. */
+    assert_int_equal(cg_budget_reserve(ls.inner, &b, caller, 975, now, &h),
+                     CG_BUDGET_OK);
+    cg_store_free(ls.inner);
+}
+
+
+/* Issue 16: a settlement the store ran but did not answer (a paused
+ * memcached) is not counted again by its resend; one that never reached
+ * the store is counted by the resend, once, even when the resend itself
+ * runs unanswered. */
+static void
+test_budget_resend_once(void **state)
+{
+    static const int paused[] = { LATE };
+    static const int paused_twice[] = { LATE, LATE, LATE };
+    static const int lost[] = { LOST };
+    static const int lost_then_paused[] = { LOST, ANSWER, LATE };
+    static const int claim_paused[] = { LOST, LATE };
+
+    (void) state;
+    settle_once(paused, 1, "a");
+    unlink(path);
+    settle_once(paused_twice, 3, "b");
+    unlink(path);
+    settle_once(lost, 1, "c");
+    unlink(path);
+    settle_once(lost_then_paused, 3, "d");
+    unlink(path);
+    settle_once(claim_paused, 2, "e");
+}
+
+
 static int sink_calls;
 static char sink_last[512];
 
@@ -621,6 +747,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_route_limits, setup, teardown),
         cmocka_unit_test(test_money),
         cmocka_unit_test_setup_teardown(test_budget_reserve_settle, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_budget_resend_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_alert_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conf_price, setup, teardown),
