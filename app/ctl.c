@@ -174,7 +174,7 @@ cg_ctl_check_keys(const cg_conf_t *conf)
                k->secret.data ? k->secret.fp : "not read (other "
                "environment)");
         if (k->secret.data && cg_keys_age_check(k, cg_clock_now(), msg,
-                                               sizeof(msg))) {
+                                                sizeof(msg))) {
             printf("chatgate: warning: %s\n", msg);
         }
     }

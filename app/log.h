@@ -11,7 +11,8 @@ typedef enum { CG_LOG_ERROR, CG_LOG_WARN, CG_LOG_NOTICE } cg_log_level_t;
 
 int  cg_log_open(const char *path);
 void cg_log_reopen(void);
-/* The descriptor lines go to: a helper process that closes the rest keeps it. */
+/* The descriptor lines go to: a helper process that closes the rest
+ * keeps it. */
 int  cg_log_fileno(void);
 void cg_log(cg_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -65,7 +65,7 @@ cg_main_mint(const cg_conf_t *conf, const char *user, long ttl)
     }
     /* The newest key signs: v2.<kid>... with secrets, else v1. */
     if (cg_signed_sign_key(&conf->session.keys[0], user, cg_clock_now() + ttl,
-                          tok, sizeof(tok)) < 0) {
+                           tok, sizeof(tok)) < 0) {
         fprintf(stderr, "chatgate: mint: a user id is 1-%d characters of "
                 "A-Z a-z 0-9 . _ @ + : -\n", CG_USER_MAX);
         return 1;

@@ -69,6 +69,6 @@ void cg_conf_print_keys(FILE *f);
 /* Defined by meter_conf.c, declared here where both types are known: the
  * [price] row a route is billed at (its `price`, else its model). */
 const cg_price_t *cg_conf_route_price(const cg_conf_t *conf,
-                                       const cg_route_t *rt);
+                                      const cg_route_t *rt);
 
 #endif

@@ -15,6 +15,6 @@ size_t cg_b64_url_len(size_t n);
 /* Decodes in[0..n) into out (capacity cap); returns the decoded length, or
  * -1 on any invalid input or when out is too small. */
 long   cg_b64_url_decode(const char *in, size_t n, unsigned char *out,
-                        size_t cap);
+                         size_t cap);
 
 #endif

@@ -461,7 +461,8 @@ cg_pii_load_line(void *ctx, char *line, int lineno, char *msg,
 int
 cg_pii_load(cg_pii_t *p, const char *path, char *err, size_t errlen)
 {
-    return cg_textguard_pattern_file_each(path, cg_pii_load_line, p, err, errlen);
+    return cg_textguard_pattern_file_each(path, cg_pii_load_line, p, err,
+                                          errlen);
 }
 
 

@@ -219,8 +219,8 @@ cg_tg_load_line(cg_textguard_t *tg, char *line, int lineno, char *err,
 
 
 int
-cg_textguard_pattern_file_each(const char *path, cg_pattern_line_pt fn, void *ctx,
-                     char *err, size_t errlen)
+cg_textguard_pattern_file_each(const char *path, cg_pattern_line_pt fn,
+                               void *ctx, char *err, size_t errlen)
 {
     FILE   *f;
     char    line[2048], msg[200];
@@ -262,7 +262,8 @@ int
 cg_textguard_load(cg_textguard_t *tg, const char *path, char *err,
                   size_t errlen)
 {
-    return cg_textguard_pattern_file_each(path, cg_tg_load_one, tg, err, errlen);
+    return cg_textguard_pattern_file_each(path, cg_tg_load_one, tg, err,
+                                          errlen);
 }
 
 

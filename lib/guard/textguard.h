@@ -97,8 +97,8 @@ int  cg_textguard_invisible_cp(unsigned cp);
  * number; stops at the first line fn refuses and reports "path: msg". */
 typedef int (*cg_pattern_line_pt)(void *ctx, char *line, int lineno,
                                   char *msg, size_t msglen);
-int cg_textguard_pattern_file_each(const char *path, cg_pattern_line_pt fn, void *ctx,
-                         char *err, size_t errlen);
+int cg_textguard_pattern_file_each(const char *path, cg_pattern_line_pt fn,
+                                   void *ctx, char *err, size_t errlen);
 
 /* Whether to JIT-compile PCRE2 patterns: yes unless the environment has
  * CHATGATE_PCRE_JIT=0, for hosts that forbid writable-executable memory

@@ -186,9 +186,10 @@ cg_report_count(cg_report_t *rp, json_object *o, const char *ts)
     cost = cg_report_int(o, "cost_micro_usd", -1);
     if (cost < 0) {
         p = cg_budget_price_find(rp->prices, rp->nprices,
-                          cg_report_str(o, "model", NULL));
+                                 cg_report_str(o, "model", NULL));
         cost = p ? (int64_t) cg_budget_price_cost(p, (long) one.input_tokens,
-                                           (long) one.output_tokens, 0, 0)
+                                                  (long) one.output_tokens,
+                                                  0, 0)
                  : 0;
     }
     one.cost = (uint64_t) cost;

@@ -158,7 +158,7 @@ cg_usage_flags(cg_buf_t *b, const cg_findings_t *f)
 
 void
 cg_usagelog_format(const cg_req_t *r, const cg_usage_ctx_t *u, double now,
-                double wall, cg_buf_t *b)
+                   double wall, cg_buf_t *b)
 {
     cg_buf_reset(b);
     cg_buf_adds(b, "{\"v\":1,\"ts\":");

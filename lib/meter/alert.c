@@ -202,8 +202,8 @@ cg_alert_one_budget(cg_alert_t *a, const cg_budget_hold_t *h, int s, int p,
                  s == 0 ? h->caller : "the site", pct, a->threshold[i],
                  (double) cap / CG_ALERT_MICRO_PER_USD);
         (void) cg_alert_raise(a, "budget", subject, period,
-                              p == 0 ? CG_ALERT_DAY_TTL : CG_ALERT_MONTH_TTL, msg,
-                              now);
+                              p == 0 ? CG_ALERT_DAY_TTL : CG_ALERT_MONTH_TTL,
+                              msg, now);
     }
 }
 

@@ -57,8 +57,8 @@ cg_tokens(long n)
 
 
 uint64_t
-cg_budget_price_cost(const cg_price_t *p, long input, long output, long cache_write,
-              long cache_read)
+cg_budget_price_cost(const cg_price_t *p, long input, long output,
+                     long cache_write, long cache_read)
 {
     uint64_t sum = cg_tokens(input) * p->input
                    + cg_tokens(output) * p->output
@@ -72,7 +72,8 @@ cg_budget_price_cost(const cg_price_t *p, long input, long output, long cache_wr
 uint64_t
 cg_budget_price_worst(const cg_price_t *p, size_t bytes_sent, long max_tokens)
 {
-    return cg_budget_price_cost(p, (long) ((bytes_sent + 3) / 4), max_tokens, 0, 0);
+    return cg_budget_price_cost(p, (long) ((bytes_sent + 3) / 4), max_tokens,
+                                0, 0);
 }
 
 

@@ -51,13 +51,13 @@ typedef enum {
 int      cg_budget_money_parse(const char *s, uint64_t *micro);
 /* Cost in micro-dollars of a usage at price p, rounded up. */
 uint64_t cg_budget_price_cost(const cg_price_t *p, long input, long output,
-                       long cache_write, long cache_read);
+                              long cache_write, long cache_read);
 /* The worst case of one call: bytes_sent / 4 input tokens plus
  * max_tokens output tokens. */
 uint64_t cg_budget_price_worst(const cg_price_t *p, size_t bytes_sent,
-                        long max_tokens);
+                               long max_tokens);
 const cg_price_t *cg_budget_price_find(const cg_price_t *table, size_t n,
-                                const char *model);
+                                       const char *model);
 int      cg_budget_any(const cg_budgets_t *b);
 
 cg_budget_rc_t cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b,

@@ -227,7 +227,7 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
     time_t         now = cg_clock_now();
 
     *rc = cg_ratelimit_begin(m->store, &m->cache, lim, r->user, r->remote_addr,
-                         now, hold, rep);
+                             now, hold, rep);
     if (*rc != CG_LIMIT_STORE_DOWN) {
         return 0;
     }
@@ -236,7 +236,7 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
                           m->conf->limits.on_store_error == CG_FAIL_DENY);
     if ((fb = cg_meter_fallback(m)) != NULL) {
         *rc = cg_ratelimit_begin(fb, NULL, lim, r->user, r->remote_addr, now,
-                             hold, rep);
+                                 hold, rep);
         hold->fallback = 1;
         return 0;
     }
@@ -456,8 +456,9 @@ cg_meter_reserve(cg_meter_t *m, cg_req_t *r, const cg_route_t *rt)
      * max_tokens, or a compatible caller's lower cap, and the system
      * prompt sent (the route's, or the caller's where it has none). */
     rc = cg_budget_reserve(m->store, b, r->user,
-                           cg_budget_price_worst(p, cg_meter_sent_bytes(r) + sys,
-                                          cg_provider_max_tokens(rt, r)),
+                           cg_budget_price_worst(p,
+                               cg_meter_sent_bytes(r) + sys,
+                               cg_provider_max_tokens(rt, r)),
                            now,
                            &r->budget_hold);
     /* Each settlement of the request has markers of its own. */

@@ -209,8 +209,10 @@ cg_price_conf_key(void *conf, const char *model, const char *key,
 const cg_price_t *
 cg_conf_route_price(const cg_conf_t *conf, const cg_route_t *rt)
 {
+    const char *name = rt->price && rt->price[0] ? rt->price : rt->model;
+
     return cg_budget_price_find(conf->budget.prices, conf->budget.nprices,
-                         rt->price && rt->price[0] ? rt->price : rt->model);
+                                name);
 }
 
 

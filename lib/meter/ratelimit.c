@@ -293,8 +293,8 @@ cg_limit_inflight(cg_store_t *st, const cg_limits_t *lim, const char *caller,
 
 cg_limit_rc_t
 cg_ratelimit_begin(cg_store_t *st, cg_limit_cache_t *cache,
-               const cg_limits_t *lim, const char *caller, const char *addr,
-               time_t now, cg_limit_hold_t *h, cg_limit_report_t *rep)
+                   const cg_limits_t *lim, const char *caller, const char *addr,
+                   time_t now, cg_limit_hold_t *h, cg_limit_report_t *rep)
 {
     cg_limit_keys_t  k;
     cg_limit_rc_t    rc;
@@ -323,7 +323,7 @@ cg_ratelimit_begin(cg_store_t *st, cg_limit_cache_t *cache,
 
 int
 cg_ratelimit_end(cg_store_t *st, const cg_limits_t *lim, cg_limit_hold_t *h,
-             long tokens, time_t now)
+                 long tokens, time_t now)
 {
     char      key[CG_KEY_LEN];
     size_t    len;

@@ -53,11 +53,11 @@ typedef struct {
  * the global scope is counted when its limits are set). On
  * CG_LIMIT_OVER nothing is left counted. */
 cg_limit_rc_t cg_ratelimit_begin(cg_store_t *st, cg_limit_cache_t *cache,
-                             const cg_limits_t *lim, const char *caller,
-                             const char *addr, time_t now,
-                             cg_limit_hold_t *h, cg_limit_report_t *rep);
+                                 const cg_limits_t *lim, const char *caller,
+                                 const char *addr, time_t now,
+                                 cg_limit_hold_t *h, cg_limit_report_t *rep);
 /* Adds the tokens the request used and frees its in-flight slot. */
 int           cg_ratelimit_end(cg_store_t *st, const cg_limits_t *lim,
-                           cg_limit_hold_t *h, long tokens, time_t now);
+                               cg_limit_hold_t *h, long tokens, time_t now);
 
 #endif

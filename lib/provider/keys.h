@@ -55,7 +55,7 @@ long        cg_keys_age_days(const cg_key_t *key, time_t now);
 /* 1 (and a message naming the key and its fingerprint) when the key is
  * older than its max_age_days; 0 otherwise. */
 int         cg_keys_age_check(const cg_key_t *key, time_t now, char *msg,
-                             size_t msglen);
+                              size_t msglen);
 void        cg_keys_free(cg_keys_t *keys);
 
 #endif

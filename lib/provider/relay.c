@@ -96,8 +96,9 @@ cg_relay_within_budget(const cg_attempt_t *a)
         out = a->ps.output_tokens;
     }
     return cg_budget_check_stream(&r->budget_hold,
-                                  cg_budget_price_cost(a->price, cg_relay_input(a),
-                                                out, 0, 0));
+                                  cg_budget_price_cost(a->price,
+                                                       cg_relay_input(a),
+                                                       out, 0, 0));
 }
 
 

@@ -81,8 +81,8 @@ cg_auth_new(const cg_conf_t *conf, char *err, size_t errlen)
     }
     if (cg_conf_list_has(&conf->session.mode, CG_SESSION_PHP_MEMCACHED)) {
         a->phpmc = cg_phpstore_mc_new(conf->session.php_mc_servers,
-                                conf->session.php_mc_prefix,
-                                conf->memcached.timeout_ms, err, errlen);
+                                      conf->session.php_mc_prefix,
+                                      conf->memcached.timeout_ms, err, errlen);
         if (a->phpmc == NULL) {
             cg_auth_free(a);
             return NULL;
@@ -126,7 +126,7 @@ cg_auth_signed(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
         return 1;
     }
     rc = cg_signed_verify_ring(a->conf->session.keys, a->conf->session.nkeys,
-                              tok, n, now, r->user);
+                               tok, n, now, r->user);
     if (rc == CG_TOKEN_OK) {
         return 0;
     }
@@ -170,10 +170,10 @@ cg_auth_php(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
     if (bearer || !cg_auth_cookie(r, a->conf->session.php_cookie, &sid, &n)) {
         return 1;
     }
-    rc = files ? cg_phpstore_file_read(a->conf->session.php_save_path, a->php_owner,
-                                  a->conf->session.php_max_lifetime, sid, n,
-                                  now,
-                                  &a->data)
+    rc = files ? cg_phpstore_file_read(a->conf->session.php_save_path,
+                                       a->php_owner,
+                                       a->conf->session.php_max_lifetime,
+                                       sid, n, now, &a->data)
                : cg_phpstore_mc_read(a->phpmc, sid, n, &a->data);
     if (rc != CG_PHP_OK) {
         snprintf(why, whylen, "%s: %s", files ? "php-files"
@@ -181,8 +181,8 @@ cg_auth_php(cg_auth_t *a, cg_req_t *r, const char *bearer, time_t now,
         return -1;
     }
     prc = cg_phpser_get(a->data.data ? a->data.data : "", a->data.len,
-                         a->php_ser, a->conf->session.php_user_key, r->user,
-                         CG_USER_MAX + 1);
+                        a->php_ser, a->conf->session.php_user_key, r->user,
+                        CG_USER_MAX + 1);
     if (prc == CG_PHPSESS_FOUND
         && !cg_signed_user_valid(r->user, strlen(r->user))) {
         prc = CG_PHPSESS_BAD_VALUE;

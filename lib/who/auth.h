@@ -32,7 +32,7 @@ int        cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r,
 /* Whether the session may use route: browser sessions may use every
  * route, service tokens only those listed in their routes. */
 int        cg_auth_route_allowed(const cg_session_t *s,
-                                    const char *route);
+                                 const char *route);
 /* Writes the client address for r (see above) into out. */
 void       cg_auth_client_addr(const cg_conf_t *conf, const cg_req_t *r,
                                char *out, size_t cap);

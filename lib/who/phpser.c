@@ -238,7 +238,7 @@ cg_phpsess_php(cg_phpsess_t *ps)
 
 cg_phpsess_rc_t
 cg_phpser_get(const char *data, size_t n, cg_phpser_t ser, const char *key,
-               char *out, size_t cap)
+              char *out, size_t cap)
 {
     cg_phpsess_t ps;
     int          rc;

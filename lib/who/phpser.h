@@ -30,7 +30,7 @@ typedef enum {
 /* Finds the top-level variable key in data[0..n) and copies its value (an
  * integer, or a string of 1..cap-1 bytes) NUL-terminated into out. */
 cg_phpsess_rc_t cg_phpser_get(const char *data, size_t n, cg_phpser_t ser,
-                               const char *key, char *out, size_t cap);
+                              const char *key, char *out, size_t cap);
 const char     *cg_phpser_reason(cg_phpsess_rc_t rc);
 
 #endif

@@ -134,7 +134,7 @@ cg_php_fd_read(int fd, uid_t owner, long max_age, time_t now, cg_buf_t *out)
 
 cg_php_rc_t
 cg_phpstore_file_read(const char *save_path, uid_t owner, long max_age,
-                 const char *sid, size_t n, time_t now, cg_buf_t *out)
+                      const char *sid, size_t n, time_t now, cg_buf_t *out)
 {
     char        path[4096 + CG_PHP_SID_MAX];
     int         fd;
@@ -160,7 +160,7 @@ cg_phpstore_file_read(const char *save_path, uid_t owner, long max_age,
 
 cg_phpmc_t *
 cg_phpstore_mc_new(const char *servers, const char *prefix, int timeout_ms,
-             char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
     cg_phpmc_t           *m = calloc(1, sizeof(*m));
     memcached_server_st  *list;

@@ -39,13 +39,13 @@ int          cg_phpstore_sid_valid(const char *sid, size_t n);
 /* Reads the session file for sid under save_path ("DIR" or "N;[MODE;]DIR")
  * into out. max_age 0: no age check. */
 cg_php_rc_t  cg_phpstore_file_read(const char *save_path, uid_t owner,
-                              long max_age, const char *sid, size_t n,
-                              time_t now, cg_buf_t *out);
+                                   long max_age, const char *sid, size_t n,
+                                   time_t now, cg_buf_t *out);
 cg_phpmc_t  *cg_phpstore_mc_new(const char *servers, const char *prefix,
-                          int timeout_ms, char *err, size_t errlen);
+                                int timeout_ms, char *err, size_t errlen);
 void         cg_phpstore_mc_free(cg_phpmc_t *mc);
 cg_php_rc_t  cg_phpstore_mc_read(cg_phpmc_t *mc, const char *sid, size_t n,
-                           cg_buf_t *out);
+                                 cg_buf_t *out);
 const char  *cg_phpstore_reason(cg_php_rc_t rc);
 
 #endif

@@ -312,7 +312,7 @@ cg_token_conf_key(void *conf, const char *arg, const char *key,
     snprintf(section, sizeof(section), "token %.*s", CG_TOKEN_NAME_MAX + 1,
              arg);
     return cg_svctoken_conf(&cg_session_conf(conf)->tokens, section, key,
-                          value, err, errlen);
+                            value, err, errlen);
 }
 
 

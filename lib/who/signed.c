@@ -150,7 +150,7 @@ cg_hmac_keyed(cg_hmac_cache_t *c, const unsigned char *secret, size_t n)
 
 int
 cg_signed_hmac(const unsigned char *secret, size_t secret_len,
-                const char *msg, size_t n, unsigned char mac[CG_MAC_LEN])
+               const char *msg, size_t n, unsigned char mac[CG_MAC_LEN])
 {
     cg_hmac_cache_t *c = cg_hmac_cache();
     EVP_MAC_CTX     *ctx;
@@ -203,7 +203,7 @@ cg_token_sign_hdr(const unsigned char *secret, size_t secret_len,
 
 int
 cg_signed_sign(const unsigned char *secret, size_t secret_len,
-              const char *user, time_t exp, char *out, size_t cap)
+               const char *user, time_t exp, char *out, size_t cap)
 {
     return cg_token_sign_hdr(secret, secret_len, "", user, exp, out, cap);
 }
@@ -211,7 +211,7 @@ cg_signed_sign(const unsigned char *secret, size_t secret_len,
 
 int
 cg_signed_sign_key(const cg_session_key_t *key, const char *user, time_t exp,
-                  char *out, size_t cap)
+                   char *out, size_t cap)
 {
     return cg_token_sign_hdr(key->key.data, key->key.len, key->kid, user,
                              exp, out, cap);
@@ -263,7 +263,7 @@ cg_token_check(const unsigned char *secret, size_t secret_len,
     }
     /* Check the MAC before trusting anything else in the token. */
     if (cg_b64_url_decode(dot_mac + 1, (size_t) (tok + toklen - dot_mac - 1),
-                         got, sizeof(got)) != CG_MAC_LEN
+                          got, sizeof(got)) != CG_MAC_LEN
         || cg_signed_hmac(secret, secret_len, tok, (size_t) (dot_mac - tok),
                         mac) != 0) {
         return CG_TOKEN_MALFORMED;
@@ -272,7 +272,7 @@ cg_token_check(const unsigned char *secret, size_t secret_len,
         return CG_TOKEN_BAD_MAC;
     }
     ulen = cg_b64_url_decode(tok + hdr, (size_t) (dot_exp - tok - hdr),
-                            (unsigned char *) user, CG_USER_MAX);
+                             (unsigned char *) user, CG_USER_MAX);
     if (ulen <= 0 || !cg_signed_user_valid(user, (size_t) ulen)) {
         return CG_TOKEN_MALFORMED;
     }
@@ -286,8 +286,8 @@ cg_token_check(const unsigned char *secret, size_t secret_len,
 
 cg_token_rc_t
 cg_signed_verify(const unsigned char *secret, size_t secret_len,
-                const char *tok, size_t toklen, time_t now,
-                char user[CG_USER_MAX + 1])
+                 const char *tok, size_t toklen, time_t now,
+                 char user[CG_USER_MAX + 1])
 {
     if (toklen == 0) {
         return CG_TOKEN_MISSING;
@@ -301,8 +301,8 @@ cg_signed_verify(const unsigned char *secret, size_t secret_len,
 
 cg_token_rc_t
 cg_signed_verify_ring(const cg_session_key_t *keys, size_t n,
-                     const char *tok, size_t toklen, time_t now,
-                     char user[CG_USER_MAX + 1])
+                      const char *tok, size_t toklen, time_t now,
+                      char user[CG_USER_MAX + 1])
 {
     const char    *kid_end;
     size_t         i, klen;
@@ -392,8 +392,8 @@ cg_session_cookie(const char *cookies, const char *name, const char **tok,
 
 int
 cg_signed_find_token(const char *authorization, const char *cookies,
-                      const char *cookie_name, const char **tok,
-                      size_t *toklen)
+                     const char *cookie_name, const char **tok,
+                     size_t *toklen)
 {
     if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0) {
         *tok = authorization + 7;

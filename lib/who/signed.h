@@ -47,29 +47,29 @@ int  cg_signed_user_valid(const char *user, size_t n);
 /* Writes a token for user valid until exp into out (cap bytes). Returns its
  * length or -1. */
 int  cg_signed_sign(const unsigned char *secret, size_t secret_len,
-                   const char *user, time_t exp, char *out, size_t cap);
+                    const char *user, time_t exp, char *out, size_t cap);
 /* Verifies tok; on success copies the user id (NUL-terminated) into user. */
 cg_token_rc_t cg_signed_verify(const unsigned char *secret, size_t secret_len,
-                              const char *tok, size_t toklen, time_t now,
-                              char user[CG_USER_MAX + 1]);
+                               const char *tok, size_t toklen, time_t now,
+                               char user[CG_USER_MAX + 1]);
 const char *cg_signed_reason(cg_token_rc_t rc);
 /* Signs with key (v1 when its kid is empty, else v2 naming the kid). */
 int  cg_signed_sign_key(const cg_session_key_t *key, const char *user,
-                       time_t exp, char *out, size_t cap);
+                        time_t exp, char *out, size_t cap);
 /* Verifies a v1 or v2 token against the keyring keys[0..n). */
 cg_token_rc_t cg_signed_verify_ring(const cg_session_key_t *keys, size_t n,
-                                   const char *tok, size_t toklen,
-                                   time_t now, char user[CG_USER_MAX + 1]);
+                                    const char *tok, size_t toklen,
+                                    time_t now, char user[CG_USER_MAX + 1]);
 /* HMAC-SHA256 of msg under secret into mac (32 bytes), with one MAC
  * context per thread: HMAC() fetches the algorithm from OpenSSL's provider
  * tables on every call, which costs more than the hash. 0 or -1. */
 int  cg_signed_hmac(const unsigned char *secret, size_t secret_len,
-                     const char *msg, size_t n, unsigned char mac[32]);
+                    const char *msg, size_t n, unsigned char mac[32]);
 int  cg_signed_kid_valid(const char *kid, size_t n);
 /* Finds the token: "Bearer X" in authorization wins, else cookie NAME in
  * the Cookie header. Returns 0 and points *tok into the header, or -1. */
 int  cg_signed_find_token(const char *authorization, const char *cookies,
-                           const char *cookie_name, const char **tok,
-                           size_t *toklen);
+                          const char *cookie_name, const char **tok,
+                          size_t *toklen);
 
 #endif

@@ -111,7 +111,7 @@ cg_tokens_set(cg_token_t *t, const char *key, const char *value)
 
 int
 cg_svctoken_conf(cg_token_t **list, const char *section, const char *key,
-               const char *value, char *err, size_t errlen)
+                 const char *value, char *err, size_t errlen)
 {
     const char *name = section + 6;     /* after "token " */
     cg_token_t *t;

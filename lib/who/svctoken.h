@@ -36,13 +36,13 @@ typedef struct cg_token_s {
 
 /* Config hook: section is "token NAME". Returns 0, or -1 with err. */
 int  cg_svctoken_conf(cg_token_t **list, const char *section,
-                    const char *key, const char *value, char *err,
-                    size_t errlen);
+                      const char *key, const char *value, char *err,
+                      size_t errlen);
 /* Every token must have a hash; checked once the file is read. */
 int  cg_svctoken_check(const cg_token_t *list, char *err, size_t errlen);
 /* The token whose hash matches tok[0..n), or NULL. */
 const cg_token_t *cg_svctoken_find(const cg_token_t *list, const char *tok,
-                                 size_t n);
+                                   size_t n);
 int  cg_svctoken_route_allowed(const cg_token_t *t, const char *route);
 void cg_svctoken_free(cg_token_t *list);
 

@@ -54,9 +54,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cg_signed_user_valid(user, un)) {
         char back[CG_USER_MAX + 1];
         n = cg_signed_sign(secret, sizeof(secret) - 1, user, 2000, tok,
-                          sizeof(tok));
+                           sizeof(tok));
         if (n < 0 || cg_signed_verify(secret, sizeof(secret) - 1, tok,
-                                     (size_t) n, 1000, back) != CG_TOKEN_OK
+                                      (size_t) n, 1000, back) != CG_TOKEN_OK
             || strcmp(back, user) != 0) {
             abort();
         }

@@ -103,7 +103,7 @@ test_end_wipes(void **state)
         fail_msg("chat: %s", err);
     }
     assert_true(cg_signed_sign_key(&conf.session.keys[0], "alice",
-                                  cg_clock_now() + 600, tok, sizeof(tok)) > 0);
+                                   cg_clock_now() + 600, tok, sizeof(tok)) > 0);
     snprintf(auth, sizeof(auth), "Bearer %s", tok);
     memset(&r, 0, sizeof(r));
     cg_req_init(&r, 0);

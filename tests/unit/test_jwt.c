@@ -42,7 +42,7 @@ make_jwt(const char *header, const char *payload, const unsigned char *k,
     n = cg_b64_url_encode((const unsigned char *) header, strlen(header), out);
     out[n++] = '.';
     n += cg_b64_url_encode((const unsigned char *) payload, strlen(payload),
-                          out + n);
+                           out + n);
     assert_non_null(HMAC(EVP_sha256(), k, (int) klen,
                          (const unsigned char *) out, n, mac, &len));
     out[n++] = '.';
@@ -102,10 +102,10 @@ test_algorithms(void **state)
                            user), CG_JWT_MALFORMED);
     /* alg none with an empty signature. */
     n = cg_b64_url_encode((const unsigned char *) "{\"alg\":\"none\"}", 14,
-                         tok);
+                          tok);
     tok[n++] = '.';
     n += cg_b64_url_encode((const unsigned char *) GOOD, strlen(GOOD),
-                          tok + n);
+                           tok + n);
     tok[n++] = '.';
     tok[n] = '\0';
     assert_int_equal(cg_jwt_verify(&jc, tok, n, NOW, user), CG_JWT_BAD_ALG);
@@ -269,39 +269,39 @@ test_keyring(void **state)
 
     /* The newest signs a v2 token naming its kid; it verifies. */
     assert_true(cg_signed_sign_key(&ring[0], "bob", NOW + 60, tok,
-                                  sizeof(tok)) > 0);
+                                   sizeof(tok)) > 0);
     assert_memory_equal(tok, "v2.2026.", 8);
     assert_int_equal(cg_signed_verify_ring(ring, 2, tok, strlen(tok), NOW,
-                                          user), CG_TOKEN_OK);
+                                           user), CG_TOKEN_OK);
     assert_string_equal(user, "bob");
     assert_int_equal(cg_signed_verify_ring(ring, 2, tok, strlen(tok),
-                                          NOW + 60, user), CG_TOKEN_EXPIRED);
+                                           NOW + 60, user), CG_TOKEN_EXPIRED);
     /* Once its key is removed, the token no longer verifies. */
     assert_int_equal(cg_signed_verify_ring(ring + 1, 1, tok, strlen(tok), NOW,
-                                          user), CG_TOKEN_UNKNOWN_KID);
+                                           user), CG_TOKEN_UNKNOWN_KID);
     /* A kid swapped to another key's id fails the MAC. */
     strcpy(ring[1].kid, "2025");
     p = tok + 3;
     memcpy(p, "2025", 4);
     assert_int_equal(cg_signed_verify_ring(ring, 2, tok, strlen(tok), NOW,
-                                          user), CG_TOKEN_BAD_MAC);
+                                           user), CG_TOKEN_BAD_MAC);
     ring[1].kid[0] = '\0';
     /* A v1 token from the old (legacy) key still verifies. */
     assert_true(cg_signed_sign_key(&ring[1], "carol", NOW + 60, tok,
-                                  sizeof(tok)) > 0);
+                                   sizeof(tok)) > 0);
     assert_memory_equal(tok, "v1.", 3);
     assert_int_equal(cg_signed_verify_ring(ring, 2, tok, strlen(tok), NOW,
-                                          user), CG_TOKEN_OK);
+                                           user), CG_TOKEN_OK);
     assert_string_equal(user, "carol");
     assert_int_equal(cg_signed_verify_ring(ring, 1, tok, strlen(tok), NOW,
-                                          user), CG_TOKEN_BAD_MAC);
+                                           user), CG_TOKEN_BAD_MAC);
     /* Bad kids. */
     assert_int_equal(cg_signed_verify_ring(ring, 2, "v2..x.1.y", 9, NOW,
-                                          user), CG_TOKEN_MALFORMED);
+                                           user), CG_TOKEN_MALFORMED);
     assert_int_equal(cg_signed_verify_ring(ring, 2, "v2.a/b.x.1.y", 12, NOW,
-                                          user), CG_TOKEN_MALFORMED);
+                                           user), CG_TOKEN_MALFORMED);
     assert_int_equal(cg_signed_verify_ring(ring, 2, "v3.x.1.y", 8, NOW,
-                                          user), CG_TOKEN_MALFORMED);
+                                           user), CG_TOKEN_MALFORMED);
 }
 
 

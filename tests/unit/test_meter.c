@@ -327,7 +327,7 @@ test_window_slides(void **state)
         cg_ratelimit_end(st, &lim, &h, 0, t0);
     }
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
-                                    "u", NULL, t0 + 10, &h, &rep),
+                                        "u", NULL, t0 + 10, &h, &rep),
                      CG_LIMIT_OVER);
     assert_int_equal(rep.over, 0);
     assert_string_equal(rep.p[0].name, "rpm");
@@ -335,23 +335,23 @@ test_window_slides(void **state)
     /* Early next window: 4 x 50/60 of the previous one still counts
      * (rounded up: 4) + 1. */
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
-                                    "u", NULL, t0 + 70, &h, &rep),
+                                        "u", NULL, t0 + 70, &h, &rep),
                      CG_LIMIT_OVER);
     /* Late next window: 4 x 10/60 (rounded up: 1) + 1. */
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
-                                    "u", NULL, t0 + 110, &h, &rep),
+                                        "u", NULL, t0 + 110, &h, &rep),
                      CG_LIMIT_PASS);
     assert_int_equal(rep.p[0].remaining, 2);
     /* The same through a worker's cache of finished buckets: a miss
      * reads the store, a hit gives the same figures. */
     assert_int_equal(cg_ratelimit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
-                                    &h, &rep), CG_LIMIT_PASS);
+                                        &h, &rep), CG_LIMIT_PASS);
     assert_int_equal(rep.p[0].remaining, 1);
     assert_int_equal(cg_ratelimit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
-                                    &h, &rep), CG_LIMIT_PASS);
+                                        &h, &rep), CG_LIMIT_PASS);
     assert_int_equal(rep.p[0].remaining, 0);
     assert_int_equal(cg_ratelimit_begin(st, &cache, &lim, "u", NULL, t0 + 110,
-                                    &h, &rep), CG_LIMIT_OVER);
+                                        &h, &rep), CG_LIMIT_OVER);
     assert_int_equal(rep.p[0].used, 5);
     cg_store_free(st);
 }
@@ -373,18 +373,18 @@ test_tokens_and_inflight(void **state)
     lim.concurrent = 2;
     lim.inflight_ttl = 60;
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
-                                    "u", NULL, t0, &h1, &rep), 0);
+                                        "u", NULL, t0, &h1, &rep), 0);
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
-                                    "u", NULL, t0, &h2, &rep), 0);
+                                        "u", NULL, t0, &h2, &rep), 0);
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
-                                    "u", NULL, t0, &h3, &rep),
+                                        "u", NULL, t0, &h3, &rep),
                      CG_LIMIT_OVER);
     assert_string_equal(rep.p[rep.over].name, "concurrency");
     cg_ratelimit_end(st, &lim, &h1, 60, t0);
     cg_ratelimit_end(st, &lim, &h2, 60, t0);
     /* 120 tokens used of 100: the next one waits. */
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim,
-                                    "v", NULL, t0 + 1, &h3, &rep),
+                                        "v", NULL, t0 + 1, &h3, &rep),
                      CG_LIMIT_OVER);
     assert_string_equal(rep.p[rep.over].name, "global-tpm");
     cg_store_free(st);
@@ -416,17 +416,17 @@ test_route_limits(void **state)
     glob = lim;
     lim.ns = route;
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, "u", NULL, t0, &h,
-                                    &rep), CG_LIMIT_PASS);
+                                        &rep), CG_LIMIT_PASS);
     assert_string_equal(rep.p[0].name, "route-rpm");
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, "u", NULL, t0, &h,
-                                    &rep), CG_LIMIT_OVER);
+                                        &rep), CG_LIMIT_OVER);
     assert_int_equal(cg_ratelimit_begin(st, NULL, &glob, "u", NULL, t0, &h,
-                                    &rep), CG_LIMIT_PASS);
+                                        &rep), CG_LIMIT_PASS);
     assert_string_equal(rep.p[0].name, "rpm");
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, user, NULL, t0, &h,
-                                    &rep), CG_LIMIT_PASS);
+                                        &rep), CG_LIMIT_PASS);
     assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, user, NULL, t0, &h,
-                                    &rep), CG_LIMIT_OVER);
+                                        &rep), CG_LIMIT_OVER);
     cg_store_free(st);
 }
 

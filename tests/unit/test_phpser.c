@@ -82,7 +82,7 @@ test_php_serialize_format(void **state)
     /* Found by fuzz_phpsess: a NUL inside an integer was accepted (strchr
      * finds the terminator), giving an empty or cut-short user id. */
     assert_int_equal(cg_phpser_get("user_id|i:\0\0004;", 14, CG_PHPSER_PHP,
-                                    "user_id", out, 129),
+                                   "user_id", out, 129),
                      CG_PHPSESS_MALFORMED);
     assert_int_equal(get("user_id|i:-;", CG_PHPSER_PHP, "user_id", out),
                      CG_PHPSESS_MALFORMED);
@@ -93,7 +93,7 @@ test_php_serialize_format(void **state)
     /* Found by fuzz_phpsess: a string user id holding a NUL would be cut
      * short (here to nothing); it is not a user id. */
     assert_int_equal(cg_phpser_get("user_id|s:3:\"\0bc\";", 18,
-                                    CG_PHPSER_PHP, "user_id", out, 129),
+                                   CG_PHPSER_PHP, "user_id", out, 129),
                      CG_PHPSESS_BAD_VALUE);
 }
 
@@ -163,7 +163,7 @@ test_malformed(void **state)
                      CG_PHPSESS_MALFORMED);
     /* An id longer than the caller's buffer. */
     assert_int_equal(cg_phpser_get("user_id|s:5:\"abcde\";", 20,
-                                    CG_PHPSER_PHP, "user_id", out, 5),
+                                   CG_PHPSER_PHP, "user_id", out, 5),
                      CG_PHPSESS_BAD_VALUE);
 }
 

@@ -66,10 +66,10 @@ read_back(const char *save_path, const char *sid, cg_phpser_t ser,
 
     cg_buf_init(&b);
     assert_int_equal(cg_phpstore_file_read(save_path, geteuid(), 0, sid,
-                                      strlen(sid), time(NULL), &b),
+                                           strlen(sid), time(NULL), &b),
                      CG_PHP_OK);
     rc = cg_phpser_get(b.data ? b.data : "", b.len, ser, "user_id", out,
-                        129);
+                       129);
     cg_buf_free(&b);
     return rc;
 }
@@ -118,22 +118,22 @@ test_file_rules(void **state)
     cg_buf_init(&b);
     php_write(dir, "php", "rules1", "$_SESSION[\"user_id\"] = 1;");
     assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 0, "nosuch", 6,
-                                      time(NULL), &b), CG_PHP_NONE);
+                                           time(NULL), &b), CG_PHP_NONE);
     assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 0, "../x", 4,
-                                      time(NULL), &b), CG_PHP_BAD_SID);
+                                           time(NULL), &b), CG_PHP_BAD_SID);
     /* Owned by someone else. */
     assert_int_equal(cg_phpstore_file_read(dir, geteuid() + 1, 0, "rules1", 6,
-                                      time(NULL), &b), CG_PHP_REFUSED);
+                                           time(NULL), &b), CG_PHP_REFUSED);
     /* A symlink is not followed. */
     snprintf(path, sizeof(path), "%s/sess_link1", dir);
     snprintf(sub, sizeof(sub), "%s/sess_rules1", dir);
     assert_int_equal(symlink(sub, path), 0);
     assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 0, "link1", 5,
-                                      time(NULL), &b), CG_PHP_REFUSED);
+                                           time(NULL), &b), CG_PHP_REFUSED);
     /* Older than the session lifetime. */
     assert_int_equal(utime(sub, &old), 0);
     assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 1440, "rules1", 6,
-                                      time(NULL), &b), CG_PHP_STALE);
+                                           time(NULL), &b), CG_PHP_STALE);
     /* Too large. */
     snprintf(path, sizeof(path), "%s/sess_big1", dir);
     f = fopen(path, "w");
@@ -142,7 +142,7 @@ test_file_rules(void **state)
     fputc('x', f);
     fclose(f);
     assert_int_equal(cg_phpstore_file_read(dir, geteuid(), 0, "big1", 4,
-                                      time(NULL), &b), CG_PHP_TOO_LARGE);
+                                           time(NULL), &b), CG_PHP_TOO_LARGE);
     /* "N;/dir": N levels of subdirectories from the id's first bytes. */
     snprintf(sub, sizeof(sub), "%s/a", dir);
     assert_int_equal(mkdir(sub, 0700), 0);
@@ -151,7 +151,7 @@ test_file_rules(void **state)
     snprintf(path, sizeof(path), "2;%s", dir);
     php_write(path, "php", "abdeep", "$_SESSION[\"user_id\"] = 7;");
     assert_int_equal(cg_phpstore_file_read(path, geteuid(), 0, "abdeep", 6,
-                                      time(NULL), &b), CG_PHP_OK);
+                                           time(NULL), &b), CG_PHP_OK);
     assert_int_equal(b.len, strlen("user_id|i:7;"));
     cg_buf_free(&b);
 }

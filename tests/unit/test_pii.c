@@ -347,7 +347,8 @@ check_case(const cg_pii_t *fresh, int lineno, const char *in_esc, const char *ou
     assert_int_equal(cg_pii_apply(fresh, "alice", in.data, in.len, &got,
                                   &map, &res), CG_PII_OK);
     generic_placeholders(got.data);
-    if (strcmp(got.data, want.data) != 0 || strcmp(flagtext(&res.findings), flags) != 0) {
+    if (strcmp(got.data, want.data) != 0
+        || strcmp(flagtext(&res.findings), flags) != 0) {
         fail_msg("%s:%d: got '%s' [%s]", PII_CORPUS, lineno, got.data,
                  flagtext(&res.findings));
     }

@@ -130,11 +130,11 @@ test_verify_uses_toklen(void **state)
     n = sign("alice", NOW + 60, buf, sizeof(buf));
     memcpy(buf + n, "; other=1", 10);
     assert_int_equal(cg_signed_verify(secret, SECRET_LEN, buf, (size_t) n,
-                                     NOW, user), CG_TOKEN_OK);
+                                      NOW, user), CG_TOKEN_OK);
     assert_string_equal(user, "alice");
     /* And one byte short is not the token. */
     assert_int_not_equal(cg_signed_verify(secret, SECRET_LEN, buf,
-                                         (size_t) n - 1, NOW, user),
+                                          (size_t) n - 1, NOW, user),
                          CG_TOKEN_OK);
 }
 
@@ -275,17 +275,17 @@ test_wrong_secret(void **state)
     (void) state;
     sign("alice", NOW + 3600, tok, sizeof(tok));
     assert_int_equal(cg_signed_verify(other, sizeof(other) - 1, tok,
-                                     strlen(tok), NOW, user),
+                                      strlen(tok), NOW, user),
                      CG_TOKEN_BAD_MAC);
     /* A prefix of the right secret is a different key. */
     assert_int_equal(cg_signed_verify(secret, SECRET_LEN - 1, tok,
-                                     strlen(tok), NOW, user),
+                                      strlen(tok), NOW, user),
                      CG_TOKEN_BAD_MAC);
     /* Even an expired token with the wrong key is a MAC failure: nothing
      * is trusted before the MAC. */
     sign("alice", 1000, tok, sizeof(tok));
     assert_int_equal(cg_signed_verify(other, sizeof(other) - 1, tok,
-                                     strlen(tok), NOW, user),
+                                      strlen(tok), NOW, user),
                      CG_TOKEN_BAD_MAC);
 }
 
@@ -299,7 +299,7 @@ test_missing(void **state)
     assert_int_equal(cg_signed_verify(secret, SECRET_LEN, "", 0, NOW, user),
                      CG_TOKEN_MISSING);
     assert_int_equal(cg_signed_verify(secret, SECRET_LEN, "v1.abc", 0, NOW,
-                                     user), CG_TOKEN_MISSING);
+                                      user), CG_TOKEN_MISSING);
 }
 
 
@@ -423,7 +423,7 @@ test_oversize(void **state)
     memcpy(big, tok, (size_t) n);
     big[CG_TOKEN_MAX + 1] = '\0';
     assert_int_equal(cg_signed_verify(secret, SECRET_LEN, big,
-                                     CG_TOKEN_MAX + 1, NOW, user),
+                                      CG_TOKEN_MAX + 1, NOW, user),
                      CG_TOKEN_MALFORMED);
     free(big);
 
@@ -454,23 +454,23 @@ test_sign_refuses_bad_users(void **state)
     (void) state;
     for (i = 0; bad[i]; i++) {
         assert_int_equal(cg_signed_sign(secret, SECRET_LEN, bad[i], NOW + 60,
-                                       tok, sizeof(tok)), -1);
+                                        tok, sizeof(tok)), -1);
     }
     memset(long_user, 'a', CG_USER_MAX + 1);
     long_user[CG_USER_MAX + 1] = '\0';
     assert_int_equal(cg_signed_sign(secret, SECRET_LEN, long_user, NOW + 60,
-                                   tok, sizeof(tok)), -1);
+                                    tok, sizeof(tok)), -1);
     long_user[CG_USER_MAX] = '\0';
     assert_true(cg_signed_sign(secret, SECRET_LEN, long_user, NOW + 60, tok,
-                              sizeof(tok)) > 0);
+                               sizeof(tok)) > 0);
 
     /* Non-positive expiry and a too small buffer. */
     assert_int_equal(cg_signed_sign(secret, SECRET_LEN, "alice", 0, tok,
-                                   sizeof(tok)), -1);
+                                    sizeof(tok)), -1);
     assert_int_equal(cg_signed_sign(secret, SECRET_LEN, "alice", -5, tok,
-                                   sizeof(tok)), -1);
+                                    sizeof(tok)), -1);
     assert_int_equal(cg_signed_sign(secret, SECRET_LEN, "alice", NOW, tok,
-                                   20), -1);
+                                    20), -1);
 }
 
 
@@ -583,11 +583,11 @@ test_find_cookie(void **state)
         snprintf(hdr, sizeof(hdr), "theme=dark; chatgate_session=%s; x=1",
                  tok);
         assert_int_equal(cg_signed_find_token(NULL, hdr,
-                                               "chatgate_session", &t, &len),
+                                              "chatgate_session", &t, &len),
                          0);
         assert_int_equal(len, strlen(tok));
         assert_int_equal(cg_signed_verify(secret, SECRET_LEN, t, len, NOW,
-                                         user), CG_TOKEN_OK);
+                                          user), CG_TOKEN_OK);
         assert_string_equal(user, "alice");
     }
 }

@@ -32,20 +32,20 @@ test_tokens(void **state)
         snprintf(hex + 2 * i, 3, "%02x", h[i]);
     }
     assert_int_equal(cg_svctoken_conf(&list, "token a", "sha256", hex, err,
-                                    sizeof(err)), 0);
+                                      sizeof(err)), 0);
     assert_int_equal(cg_svctoken_conf(&list, "token a", "routes",
-                                    "default, reports", err, sizeof(err)), 0);
+                                      "default, reports", err, sizeof(err)), 0);
     assert_int_equal(cg_svctoken_conf(&list, "token b", "routes", "*", err,
-                                    sizeof(err)), 0);
+                                      sizeof(err)), 0);
     /* b has no hash yet. */
     assert_int_equal(cg_svctoken_check(list, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "[token b] sha256"));
     assert_int_equal(cg_svctoken_conf(&list, "token b", "sha256", "abc", err,
-                                    sizeof(err)), -1);
+                                      sizeof(err)), -1);
     assert_int_equal(cg_svctoken_conf(&list, "token a b", "routes", "x", err,
-                                    sizeof(err)), -1);
+                                      sizeof(err)), -1);
     assert_int_equal(cg_svctoken_conf(&list, "token a", "colour", "x", err,
-                                    sizeof(err)), -1);
+                                      sizeof(err)), -1);
     t = cg_svctoken_find(list, "cgt_secret1", 11);
     assert_non_null(t);
     assert_string_equal(t->name, "a");
