@@ -629,6 +629,44 @@ cg_worker_parked_close(cg_wproc_t *p)
 }
 
 
+/* 1 when the front end has sent something on fd (a request, or its own
+ * close) that is waiting to be read. */
+static int
+cg_worker_readable(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
+}
+
+
+/* A stopping process drains its parked connections: one with a request
+ * already in its socket buffer is returned to be served (its answer then
+ * closes it), and one with nothing readable is closed at once, so the
+ * front end sees the close and stops choosing it. The check and the close
+ * are back to back under the lock: a request the front end sends before
+ * the check is served, and the window in which one can be lost is the
+ * few instructions between the two, not the whole drain as when parked
+ * connections were closed at exit. -1 when none is left to serve. */
+static int
+cg_worker_parked_sweep(cg_wproc_t *p)
+{
+    int fd = -1, i;
+
+    pthread_mutex_lock(&p->park_lock);
+    for (i = p->nparked - 1; i >= 0 && fd < 0; i--) {
+        if (cg_worker_readable(p->parked[i])) {
+            fd = p->parked[i];
+        } else {
+            close(p->parked[i]);
+        }
+        p->parked[i] = p->parked[--p->nparked];
+    }
+    pthread_mutex_unlock(&p->park_lock);
+    return fd;
+}
+
+
 static int
 cg_worker_accept(cg_wproc_t *p)
 {
@@ -642,9 +680,13 @@ cg_worker_accept(cg_wproc_t *p)
      * connections at a time, so a new connection or a next request wakes
      * one thread here, not all of them. A thread that sees the stop flag
      * never accepts: the connection stays queued for another worker, so a
-     * stop cannot lose one. */
+     * stop cannot lose one; it only drains the parked ones. */
     pthread_mutex_lock(&p->accept_lock);
-    while (fd < 0 && !atomic_load(&p->stop)) {
+    while (fd < 0) {
+        if (atomic_load(&p->stop)) {
+            fd = cg_worker_parked_sweep(p);
+            break;
+        }
         pfd[0] = (struct pollfd) { .fd = p->listen_fd, .events = POLLIN };
         pfd[1] = (struct pollfd) { .fd = p->stop_fd, .events = POLLIN };
         pfd[2] = (struct pollfd) { .fd = p->park_fd, .events = POLLIN };
@@ -752,7 +794,6 @@ cg_worker_one(cg_worker_t *w)
     /* Counted before FCGX_Finish_r sends the end of the response, so a
      * client that has its answer also sees it on the status page. */
     cg_sb_end(sb, p->slot, w->index, status ? NULL : &w->req);
-    FCGX_Finish_r(&w->fr);
     if (p->conf->pool.max_requests > 0
         && atomic_load(&sb->procs[p->slot].requests)
            >= (unsigned long long) p->conf->pool.max_requests) {
@@ -760,6 +801,16 @@ cg_worker_one(cg_worker_t *w)
          * starts a fresh process. */
         cg_worker_stop(p);
     }
+    if (atomic_load(&p->stop)) {
+        /* A stopping process keeps no connection: libfcgi closes this one
+         * right after the end-request record, so the front end sees the
+         * close with the answer and does not send another request on it
+         * (FCGI_KEEP_CONN leaves the close to the front end; a close from
+         * our side later, with nothing to tell it apart from an idle
+         * connection, is what it answered 502). */
+        w->fr.keepConnection = 0;
+    }
+    FCGX_Finish_r(&w->fr);
 }
 
 
@@ -770,7 +821,10 @@ cg_worker_thread(void *arg)
     cg_wproc_t  *p = w->proc;
     int          fd;
 
-    while (!atomic_load(&p->stop)) {
+    /* Also while stopping: the accepting thread then hands out only the
+     * parked connections with a request waiting, and -1 once none is
+     * left. */
+    for (;;) {
         if (w->fr.ipcFd >= 0) {
             cg_worker_park(p, w->fr.ipcFd);     /* kept: wait without us */
             w->fr.ipcFd = -1;
