@@ -1,4 +1,4 @@
-# FastCGI keep-alive as fcgi-conf/nginx/chatgate-upstream.conf sets it up:
+# FastCGI keep-alive, on in the shipped nginx config (chatgate-upstream.conf):
 # sequential requests share one FastCGI connection (the status page counts
 # accepted connections), and kept connections do not pin threads: with 2
 # threads, a third concurrent request on a new connection is served once a
@@ -20,7 +20,7 @@ $t->start_chatgate('server.workers' => 1, 'server.threads' => 2,
                    'limits.requests_per_minute' => 0,
                    'limits.concurrent_requests' => 0,
                    'status.path' => '/chatgate-status');
-$t->start_nginx(keepalive => 1);
+$t->start_nginx;
 
 sub status {
     my $r = $t->{http}->get($t->url('/chatgate-status'));
