@@ -885,7 +885,7 @@ cg_master_pid_file(const cg_conf_t *conf, int create)
 static void
 cg_master_loop(cg_master_t *m)
 {
-    struct pollfd  pfd[2];
+    struct pollfd  pfd[3];
     unsigned char  sigs[64];
     ssize_t        n, i;
     nfds_t         nfds;
@@ -904,9 +904,14 @@ cg_master_loop(cg_master_t *m)
         }
         pfd[0] = (struct pollfd) { .fd = cg_master_pipe[0], .events = POLLIN };
         pfd[1] = (struct pollfd) { .fd = m->listen_fd, .events = POLLIN };
-        /* ondemand: the master watches the socket for waiting clients. */
-        nfds = m->conf->pool.mode == CG_PM_ONDEMAND && !m->stopping ? 2 : 1;
+        pfd[2] = (struct pollfd) { .fd = m->handoff[0], .events = POLLIN };
+        /* ondemand: the master watches the socket for waiting clients, and
+         * the hand-off pair for kept connections no process holds. */
+        nfds = m->conf->pool.mode == CG_PM_ONDEMAND && !m->stopping ? 3 : 1;
         rc = poll(pfd, nfds, 100);
+        if (nfds == 3 && rc > 0 && (pfd[2].revents & POLLIN)) {
+            pfd[1].revents |= POLLIN;
+        }
         if (rc > 0 && pfd[0].revents) {
             while ((n = read(cg_master_pipe[0], sigs, sizeof(sigs))) > 0) {
                 for (i = 0; i < n; i++) {
@@ -920,9 +925,9 @@ cg_master_loop(cg_master_t *m)
         }
         cg_master_terminate_stuck(m);
         cg_alertsend_tick(m->conf, m->stopping);
-        cg_master_manage(m, nfds == 2 && rc > 0
+        cg_master_manage(m, nfds == 3 && rc > 0
                             && (pfd[1].revents & POLLIN));
-        if (nfds == 2 && rc > 0 && (pfd[1].revents & POLLIN)
+        if (nfds == 3 && rc > 0 && (pfd[1].revents & POLLIN)
             && !(pfd[0].revents)) {
             /* A waiting client that a busy pool cannot take yet: do not
              * spin on the readable socket. */
@@ -1116,15 +1121,14 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
 
 /* The socket pair every worker inherits, over which a stopping worker
  * passes its kept FastCGI connections to the others (worker.h), so that
- * a reload never closes one under nginx. ondemand may have no other
- * worker to take them: there a stopping worker closes them instead. */
+ * a reload never closes one under nginx. In ondemand the master watches
+ * it as it watches the socket: connections handed on with no process to
+ * take them start one. */
 static void
 cg_master_handoff(cg_master_t *m)
 {
-    m->handoff[0] = m->handoff[1] = -1;
-    if (m->conf->pool.mode != CG_PM_ONDEMAND
-        && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, m->handoff)
-           != 0) {
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, m->handoff)
+        != 0) {
         cg_log(CG_LOG_WARN, "no hand-off of kept connections: %s",
                strerror(errno));
         m->handoff[0] = m->handoff[1] = -1;

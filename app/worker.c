@@ -637,6 +637,16 @@ cg_worker_parked_close(cg_wproc_t *p)
 }
 
 
+/* ondemand may leave no process to take a kept connection (the last one
+ * idles out), so there a stopping worker closes them as the drain does;
+ * it still takes those that others hand on. */
+static int
+cg_worker_hands_off(const cg_wproc_t *p)
+{
+    return p->handoff[1] >= 0 && p->conf->pool.mode != CG_PM_ONDEMAND;
+}
+
+
 /* Passes a kept connection to the pool's other workers (SCM_RIGHTS over
  * the socket pair the master made): 0 when it went, and then our copy is
  * closed without the front end seeing a close. */
@@ -651,7 +661,7 @@ cg_worker_handoff_send(cg_wproc_t *p, int fd)
                             .msg_controllen = sizeof(u.b) };
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 
-    if (p->handoff[1] < 0) {
+    if (!cg_worker_hands_off(p)) {
         return -1;
     }
     memset(u.b, 0, sizeof(u.b));
@@ -871,7 +881,7 @@ cg_worker_one(cg_worker_t *w)
          * starts a fresh process. */
         cg_worker_stop(p);
     }
-    if (atomic_load(&p->stop) && p->handoff[1] < 0) {
+    if (atomic_load(&p->stop) && !cg_worker_hands_off(p)) {
         /* A stopping process keeps no connection: libfcgi closes this one
          * right after the end-request record, so the front end sees the
          * close with the answer and does not send another request on it
