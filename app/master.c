@@ -46,6 +46,7 @@ typedef struct {
     cg_conf_t  *conf;
     const char *conf_path;
     int         listen_fd;
+    int         handoff[2];     /* worker.h: kept connections between workers */
     pid_t       master_pid;
     int         own_socket;     /* ours to unlink at exit */
     int         systemd;        /* socket activation: fd 3 */
@@ -297,7 +298,8 @@ cg_master_spawn(cg_master_t *m)
         cg_master_child_signals();
         /* The listening socket is the only fd a worker inherits on
          * purpose; keep it across nothing else (no exec happens). */
-        rc = cg_worker_run(m->conf, m->listen_fd, &m->sb, i, m->threads);
+        rc = cg_worker_run(m->conf, m->listen_fd, m->handoff, &m->sb, i,
+                           m->threads);
         cg_conf_free(m->conf);      /* wipes this process's copy of keys */
         _exit(rc);
     }
@@ -883,7 +885,7 @@ cg_master_pid_file(const cg_conf_t *conf, int create)
 static void
 cg_master_loop(cg_master_t *m)
 {
-    struct pollfd  pfd[2];
+    struct pollfd  pfd[3];
     unsigned char  sigs[64];
     ssize_t        n, i;
     nfds_t         nfds;
@@ -902,9 +904,14 @@ cg_master_loop(cg_master_t *m)
         }
         pfd[0] = (struct pollfd) { .fd = cg_master_pipe[0], .events = POLLIN };
         pfd[1] = (struct pollfd) { .fd = m->listen_fd, .events = POLLIN };
-        /* ondemand: the master watches the socket for waiting clients. */
-        nfds = m->conf->pool.mode == CG_PM_ONDEMAND && !m->stopping ? 2 : 1;
+        pfd[2] = (struct pollfd) { .fd = m->handoff[0], .events = POLLIN };
+        /* ondemand: the master watches the socket for waiting clients, and
+         * the hand-off pair for kept connections no process holds. */
+        nfds = m->conf->pool.mode == CG_PM_ONDEMAND && !m->stopping ? 3 : 1;
         rc = poll(pfd, nfds, 100);
+        if (nfds == 3 && rc > 0 && (pfd[2].revents & POLLIN)) {
+            pfd[1].revents |= POLLIN;
+        }
         if (rc > 0 && pfd[0].revents) {
             while ((n = read(cg_master_pipe[0], sigs, sizeof(sigs))) > 0) {
                 for (i = 0; i < n; i++) {
@@ -918,9 +925,9 @@ cg_master_loop(cg_master_t *m)
         }
         cg_master_terminate_stuck(m);
         cg_alertsend_tick(m->conf, m->stopping);
-        cg_master_manage(m, nfds == 2 && rc > 0
+        cg_master_manage(m, nfds == 3 && rc > 0
                             && (pfd[1].revents & POLLIN));
-        if (nfds == 2 && rc > 0 && (pfd[1].revents & POLLIN)
+        if (nfds == 3 && rc > 0 && (pfd[1].revents & POLLIN)
             && !(pfd[0].revents)) {
             /* A waiting client that a busy pool cannot take yet: do not
              * spin on the readable socket. */
@@ -1104,11 +1111,28 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
     cg_log(CG_LOG_NOTICE, "serving on the inherited socket (provider key "
            "%s)", conf->provider.api_key.fp);
     cg_confwatch_start(conf_path);  /* no master to reload: see confwatch.h */
-    rc = cg_worker_run(conf, 0, &sb, 0, 1);
+    rc = cg_worker_run(conf, 0, (const int[2]) { -1, -1 }, &sb, 0, 1);
     cg_alertsend_stop();
     cg_sb_destroy(&sb);
     cg_confclose(conf);
     return rc;
+}
+
+
+/* The socket pair every worker inherits, over which a stopping worker
+ * passes its kept FastCGI connections to the others (worker.h), so that
+ * a reload never closes one under nginx. In ondemand the master watches
+ * it as it watches the socket: connections handed on with no process to
+ * take them start one. */
+static void
+cg_master_handoff(cg_master_t *m)
+{
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, m->handoff)
+        != 0) {
+        cg_log(CG_LOG_WARN, "no hand-off of kept connections: %s",
+               strerror(errno));
+        m->handoff[0] = m->handoff[1] = -1;
+    }
 }
 
 
@@ -1193,10 +1217,15 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
         cg_master_pid_file(conf, 0);
         return 1;
     }
+    cg_master_handoff(&m);
     cg_master_start_pool(&m);
     cg_master_loop(&m);
     cg_alertsend_stop();
     close(m.listen_fd);
+    if (m.handoff[0] >= 0) {
+        close(m.handoff[0]);
+        close(m.handoff[1]);
+    }
     if (m.own_socket) {
         unlink(m.conf->server.listen);
     }

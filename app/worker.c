@@ -96,6 +96,7 @@ struct cg_wproc_s {
     cg_sb_t         *sb;
     int              slot;
     int              listen_fd;
+    int              handoff[2];    /* kept conns passed between workers */
     int              dead_fd;       /* a socket that never listens */
     int              stop_fd;       /* eventfd: readable once stopping */
     atomic_int       stop;
@@ -569,10 +570,8 @@ cg_worker_free(cg_worker_t *w)
  * here while the process serves (the front end may be sending on one at
  * that moment); a stop closes them, as no request is in flight on them. */
 static void
-cg_worker_park(cg_wproc_t *p, int fd)
+cg_worker_park_fd(cg_wproc_t *p, int fd)
 {
-    uint64_t one = 1;
-
     pthread_mutex_lock(&p->park_lock);
     if (p->nparked < CG_WORKER_PARK_MAX) {
         p->parked[p->nparked++] = fd;
@@ -582,6 +581,15 @@ cg_worker_park(cg_wproc_t *p, int fd)
     if (fd >= 0) {
         close(fd);          /* more idle connections than any pool keeps */
     }
+}
+
+
+static void
+cg_worker_park(cg_wproc_t *p, int fd)
+{
+    uint64_t one = 1;
+
+    cg_worker_park_fd(p, fd);
     if (write(p->park_fd, &one, sizeof(one)) < 0) {
         /* the counter cannot overflow: the accepting thread drains it */
     }
@@ -629,12 +637,118 @@ cg_worker_parked_close(cg_wproc_t *p)
 }
 
 
+/* ondemand may leave no process to take a kept connection (the last one
+ * idles out), so there a stopping worker closes them as the drain does;
+ * it still takes those that others hand on. */
+static int
+cg_worker_hands_off(const cg_wproc_t *p)
+{
+    return p->handoff[1] >= 0 && p->conf->pool.mode != CG_PM_ONDEMAND;
+}
+
+
+/* Passes a kept connection to the pool's other workers (SCM_RIGHTS over
+ * the socket pair the master made): 0 when it went, and then our copy is
+ * closed without the front end seeing a close. */
+static int
+cg_worker_handoff_send(cg_wproc_t *p, int fd)
+{
+    char            one = 1;
+    struct iovec    iov = { &one, 1 };
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+    struct msghdr   msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = u.b,
+                            .msg_controllen = sizeof(u.b) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+    if (!cg_worker_hands_off(p)) {
+        return -1;
+    }
+    memset(u.b, 0, sizeof(u.b));
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(p->handoff[1], &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+
+/* A kept connection another worker passed on, or -1. */
+static int
+cg_worker_handoff_recv(cg_wproc_t *p)
+{
+    char            one;
+    struct iovec    iov = { &one, 1 };
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+    struct msghdr   msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = u.b,
+                            .msg_controllen = sizeof(u.b) };
+    struct cmsghdr *c;
+    int             fd = -1;
+
+    if (recvmsg(p->handoff[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 1) {
+        return -1;
+    }
+    c = CMSG_FIRSTHDR(&msg);
+    if (c != NULL && c->cmsg_level == SOL_SOCKET
+        && c->cmsg_type == SCM_RIGHTS
+        && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    }
+    return fd;
+}
+
+
+/* 1 when the front end has sent something on fd (a request, or its own
+ * close) that is waiting to be read. */
+static int
+cg_worker_readable(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
+}
+
+
+/* A stopping process drains its parked connections: one with a request
+ * already in its socket buffer is returned to be served (its answer then
+ * closes it), and one with nothing readable is closed at once, so the
+ * front end sees the close and stops choosing it. The check and the close
+ * are back to back under the lock: a request the front end sends before
+ * the check is served, and the window in which one can be lost is the
+ * few instructions between the two, not the whole drain as when parked
+ * connections were closed at exit. -1 when none is left to serve. */
+static int
+cg_worker_parked_sweep(cg_wproc_t *p)
+{
+    int fd = -1, i;
+
+    pthread_mutex_lock(&p->park_lock);
+    for (i = p->nparked - 1; i >= 0 && fd < 0; i--) {
+        if (cg_worker_handoff_send(p, p->parked[i]) == 0) {
+            /* a sibling serves it: nginx never sees a close */
+        } else if (cg_worker_readable(p->parked[i])) {
+            fd = p->parked[i];
+        } else {
+            close(p->parked[i]);
+        }
+        p->parked[i] = p->parked[--p->nparked];
+    }
+    pthread_mutex_unlock(&p->park_lock);
+    return fd;
+}
+
+
 static int
 cg_worker_accept(cg_wproc_t *p)
 {
     struct sockaddr_storage sa;
     socklen_t               len;
-    struct pollfd           pfd[3 + CG_WORKER_PARK_MAX];
+    struct pollfd           pfd[4 + CG_WORKER_PARK_MAX];
     uint64_t                v;
     int                     fd = -1, i, n;
 
@@ -642,22 +756,30 @@ cg_worker_accept(cg_wproc_t *p)
      * connections at a time, so a new connection or a next request wakes
      * one thread here, not all of them. A thread that sees the stop flag
      * never accepts: the connection stays queued for another worker, so a
-     * stop cannot lose one. */
+     * stop cannot lose one; it only drains the parked ones. */
     pthread_mutex_lock(&p->accept_lock);
-    while (fd < 0 && !atomic_load(&p->stop)) {
+    while (fd < 0) {
+        if (atomic_load(&p->stop)) {
+            fd = cg_worker_parked_sweep(p);
+            break;
+        }
         pfd[0] = (struct pollfd) { .fd = p->listen_fd, .events = POLLIN };
         pfd[1] = (struct pollfd) { .fd = p->stop_fd, .events = POLLIN };
         pfd[2] = (struct pollfd) { .fd = p->park_fd, .events = POLLIN };
-        n = cg_worker_parked_poll(p, pfd + 3);
-        if (poll(pfd, (nfds_t) (3 + n), -1) < 0 || pfd[1].revents) {
+        pfd[3] = (struct pollfd) { .fd = p->handoff[0], .events = POLLIN };
+        n = cg_worker_parked_poll(p, pfd + 4);
+        if (poll(pfd, (nfds_t) (4 + n), -1) < 0 || pfd[1].revents) {
             continue;
         }
         if (pfd[2].revents && read(p->park_fd, &v, sizeof(v)) < 0) {
             /* nothing to drain: another round of poll */
         }
+        if (pfd[3].revents && (i = cg_worker_handoff_recv(p)) >= 0) {
+            cg_worker_park_fd(p, i);    /* a stopping sibling's */
+        }
         for (i = 0; i < n && fd < 0; i++) {
-            if (pfd[3 + i].revents) {   /* a next request, or a close */
-                fd = pfd[3 + i].fd;
+            if (pfd[4 + i].revents) {   /* a next request, or a close */
+                fd = pfd[4 + i].fd;
                 cg_worker_unpark(p, fd);
             }
         }
@@ -752,7 +874,6 @@ cg_worker_one(cg_worker_t *w)
     /* Counted before FCGX_Finish_r sends the end of the response, so a
      * client that has its answer also sees it on the status page. */
     cg_sb_end(sb, p->slot, w->index, status ? NULL : &w->req);
-    FCGX_Finish_r(&w->fr);
     if (p->conf->pool.max_requests > 0
         && atomic_load(&sb->procs[p->slot].requests)
            >= (unsigned long long) p->conf->pool.max_requests) {
@@ -760,6 +881,16 @@ cg_worker_one(cg_worker_t *w)
          * starts a fresh process. */
         cg_worker_stop(p);
     }
+    if (atomic_load(&p->stop) && !cg_worker_hands_off(p)) {
+        /* A stopping process keeps no connection: libfcgi closes this one
+         * right after the end-request record, so the front end sees the
+         * close with the answer and does not send another request on it
+         * (FCGI_KEEP_CONN leaves the close to the front end; a close from
+         * our side later, with nothing to tell it apart from an idle
+         * connection, is what it answered 502). */
+        w->fr.keepConnection = 0;
+    }
+    FCGX_Finish_r(&w->fr);
 }
 
 
@@ -770,7 +901,10 @@ cg_worker_thread(void *arg)
     cg_wproc_t  *p = w->proc;
     int          fd;
 
-    while (!atomic_load(&p->stop)) {
+    /* Also while stopping: the accepting thread then hands out only the
+     * parked connections with a request waiting, and -1 once none is
+     * left. */
+    for (;;) {
         if (w->fr.ipcFd >= 0) {
             cg_worker_park(p, w->fr.ipcFd);     /* kept: wait without us */
             w->fr.ipcFd = -1;
@@ -983,8 +1117,8 @@ cg_worker_finish(cg_wproc_t *p)
 
 
 int
-cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
-              int nthreads)
+cg_worker_run(const cg_conf_t *conf, int listen_fd, const int handoff[2],
+              cg_sb_t *sb, int slot, int nthreads)
 {
     static cg_wproc_t p;
     sigset_t          set;
@@ -997,6 +1131,8 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb, int slot,
     p.sb = sb;
     p.slot = slot;
     p.listen_fd = listen_fd;
+    p.handoff[0] = handoff[0];
+    p.handoff[1] = handoff[1];
     p.nthreads = nthreads;
     pthread_mutex_init(&p.accept_lock, NULL);
     pthread_mutex_init(&p.park_lock, NULL);

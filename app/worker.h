@@ -23,8 +23,11 @@
 #define CG_WORKER_EXIT_START       78
 
 /* Serves on listen_fd with nthreads threads, recording into scoreboard
- * process slot `slot`, until told to stop; returns the exit status. */
-int cg_worker_run(const cg_conf_t *conf, int listen_fd, cg_sb_t *sb,
-                  int slot, int nthreads);
+ * process slot `slot`, until told to stop; returns the exit status.
+ * handoff: the pool's socket pair (receive end, send end) over which a
+ * stopping worker passes its kept FastCGI connections to the others, or
+ * -1, -1 where there is no pool to take them. */
+int cg_worker_run(const cg_conf_t *conf, int listen_fd, const int handoff[2],
+                  cg_sb_t *sb, int slot, int nthreads);
 
 #endif

@@ -319,20 +319,20 @@ sub start_nginx {
         $self->write_file('nginx-www.conf', $www, 0600);
         @www = ("        include $d/nginx-www.conf;");
     }
+    # chatgate.conf passes to the upstream of chatgate-upstream.conf, with
+    # FastCGI keep-alive, as shipped; keepalive => 0 passes straight to the
+    # socket instead, a new connection per request.
     my $snippet = slurp("$ROOT/fcgi-conf/nginx/chatgate.conf");
-    $snippet =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
-        or die "socket path not found in fcgi-conf/nginx/chatgate.conf";
-    # keepalive => 1: FastCGI keep-alive as chatgate-upstream.conf says to
-    # set it up (its upstream block, and the locations passing to it).
-    my @up;
-    if ($o{keepalive}) {
-        my $up = slurp("$ROOT/fcgi-conf/nginx/chatgate-upstream.conf");
-        $up =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
-            or die "socket path not found in chatgate-upstream.conf";
-        $self->write_file('nginx-chatgate-upstream.conf', $up, 0644);
-        @up = ("    include $d/nginx-chatgate-upstream.conf;");
-        $snippet =~ s{fastcgi_pass unix:\S+;}
-                     {fastcgi_pass chatgate;\n    fastcgi_keep_conn on;}g;
+    my $up = slurp("$ROOT/fcgi-conf/nginx/chatgate-upstream.conf");
+    $up =~ s{unix:/run/chatgate/chatgate\.sock}{unix:$self->{sock}}g
+        or die "socket path not found in chatgate-upstream.conf";
+    $self->write_file('nginx-chatgate-upstream.conf', $up, 0644);
+    my @up = ("    include $d/nginx-chatgate-upstream.conf;");
+    if (!($o{keepalive} // 1)) {
+        $snippet =~ s{fastcgi_pass chatgate;\n\s*fastcgi_keep_conn on;}
+                     {fastcgi_pass unix:$self->{sock};}g
+            or die "fastcgi_pass chatgate not found in chatgate.conf";
+        @up = ();
     }
     $snippet =~ s{/usr/local/share/chatgate/errors/}{$ROOT/fcgi-conf/errors/}g
         or die "error documents not found in fcgi-conf/nginx/chatgate.conf";

@@ -73,6 +73,7 @@ for my $f (qw(/opt/cg/bin/chatgate /opt/cg/bin/chatgate-rotate-key
               /etc/chatgate/chatgate.ini
               /opt/cg/lib/chatgate/chatgate.fcgi
               /opt/cg/share/chatgate/nginx/chatgate.conf
+              /opt/cg/share/chatgate/nginx/chatgate-upstream.conf
               /opt/cg/share/chatgate/systemd/chatgate.service
               /opt/cg/share/chatgate/systemd/chatgate.socket
               /opt/cg/share/chatgate/logrotate/chatgate

@@ -60,6 +60,7 @@ for my $f (qw(./usr/bin/chatgate ./usr/bin/chatgate-rotate-key
               ./usr/lib/tmpfiles.d/chatgate.conf
               ./usr/lib/chatgate/chatgate.fcgi
               ./usr/share/chatgate/nginx/chatgate.conf
+              ./usr/share/chatgate/nginx/chatgate-upstream.conf
               ./usr/share/chatgate/errors/504.json
               ./usr/share/doc/chatgate/copyright)) {
     like($list, qr/ \Q$f\E$/m, "the package holds $f");

@@ -1,4 +1,4 @@
-# FastCGI keep-alive as fcgi-conf/nginx/chatgate-upstream.conf sets it up:
+# FastCGI keep-alive, on in the shipped nginx config (chatgate-upstream.conf):
 # sequential requests share one FastCGI connection (the status page counts
 # accepted connections), and kept connections do not pin threads: with 2
 # threads, a third concurrent request on a new connection is served once a
@@ -16,10 +16,11 @@ my $t = CG->new;
 $t->start_memcached;
 $t->start_mock;
 $t->start_chatgate('server.workers' => 1, 'server.threads' => 2,
+                   'provider.timeout_ms' => 10000,
                    'limits.requests_per_minute' => 0,
                    'limits.concurrent_requests' => 0,
                    'status.path' => '/chatgate-status');
-$t->start_nginx(keepalive => 1);
+$t->start_nginx;
 
 sub status {
     my $r = $t->{http}->get($t->url('/chatgate-status'));
@@ -65,5 +66,31 @@ my $end = status();
 cmp_ok($end->{connections} - $after->{connections}, '>=', 1,
        'the third came on a new connection');
 is($t->chat->{status}, 200, 'and the pool still serves afterwards');
+
+# A reload while nginx holds a kept connection parked in the old worker
+# and a slow request runs on another one: the old worker drains (closes
+# its idle kept connection, serves what arrives on one) instead of
+# leaving the parked connection unread until it exits, when nginx had
+# already sent the next request on it and answered that one 502. The slow
+# request only keeps the old worker alive while the next one is sent.
+my $slow = fork // die;
+if ($slow == 0) {
+    my $r = $t->chat(message => '[[mock:delay_ms=3000]]');
+    print STDERR "# slow: $r->{status} $r->{content}\n" if $r->{status} != 200;
+    exit($r->{status} == 200 ? 0 : 1);
+}
+my ($old) = $t->worker_pids;
+CG::wait_for('the slow request in flight',
+             sub { (status()->{pool}{busy} // 0) >= 2 });   # and this one
+my ($rc, $out) = $t->run_chatgate('reload', '-c', $t->{conf});
+is($rc, 0, 'reload with kept connections') or diag $out;
+note(kill(0, $old) ? 'the old worker is still finishing the slow request'
+                   : 'the old worker left early: the race was not exercised');
+my @st = map { $t->chat->{status} } 1 .. 3;
+is("@st", '200 200 200',
+   'requests right after the reload are served, none 502');
+waitpid($slow, 0);
+is($?, 0, 'the slow request in flight during the reload is answered');
+is($t->chat->{status}, 200, 'and the new worker serves');
 
 done_testing;
