@@ -401,6 +401,16 @@ sub wait_port {
 
 # As root, web servers hand requests to an unprivileged user; tests that
 # need it make the test dir theirs.
+# A copy of fcgi-conf/errors in the test dir, for the same reason as
+# chatgate_copy below: Apache's user must read the error documents.
+sub errors_copy {
+    my ($self) = @_;
+    my $copy = "$self->{dir}/errors";
+    system('cp', '-r', "$ROOT/fcgi-conf/errors", $copy) == 0 or die "cp errors: $?";
+    system('chmod', '-R', 'a+rX', $copy) == 0 or die "chmod errors: $?";
+    return $copy;
+}
+
 # A copy of chatgate in the test dir, for servers that run it as another
 # user: the checkout may sit under a directory that user cannot enter
 # (a clone in /root, say).

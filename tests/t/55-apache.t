@@ -37,7 +37,7 @@ sub chat_ok {
                        'status.path' => '/chatgate-status');
     my $site = $t->conf_file('apache/chatgate-proxy-fcgi.conf',
                              '/run/chatgate/chatgate.sock' => $t->{sock},
-                             '/usr/local/share/chatgate/errors' => "$CG::ROOT/fcgi-conf/errors");
+                             '/usr/local/share/chatgate/errors' => $t->errors_copy);
     $t->start_apache(conf => $site, modules => [qw(proxy proxy_fcgi)]);
     chat_ok($t, 'mod_proxy_fcgi');
     my $s = $t->{http}->get($t->url('/chatgate-status'));
