@@ -14,7 +14,9 @@
 #include "master.h"
 #include "masterctl.h"
 #include "preflight.h"
+#include "privs.h"
 #include "report_cmd.h"
+#include "sockets.h"
 
 #include "conf/config.h"
 #include "who/signed.h"
@@ -23,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <time.h>
 
 /* What a command line mistake gets: the list of commands, exit 2. */
@@ -121,17 +121,6 @@ cg_main_reload(const char *path, int reopen)
                 : cg_ctl_reload(conf);
     cg_confclose(conf);
     return rc;
-}
-
-
-static void
-cg_main_harden(void)
-{
-    struct rlimit rl = { 0, 0 };
-
-    /* Keys live in this process: no core files, no same-user ptrace. */
-    setrlimit(RLIMIT_CORE, &rl);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 
