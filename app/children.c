@@ -17,26 +17,40 @@
 
 /* Workers in a row that could not start, with none serving, before the
  * master gives up instead of respawning forever. */
-#define CG_MASTER_START_TRIES  3
+#define CG_CHILDREN_START_TRIES  3
 
 /* PHP_FCGI_CHILDREN on an inherited socket: a static pool of that many
  * single-thread workers on fd 0, as php-cgi does (0: not asked). */
-int cg_master_php_children;
+static int cg_children_php_n;
 
 
 void
-cg_master_php_pool(cg_conf_t *conf)
+cg_children_php_set(int n)
 {
-    if (cg_master_php_children > 0) {
+    cg_children_php_n = n;
+}
+
+
+int
+cg_children_php(void)
+{
+    return cg_children_php_n;
+}
+
+
+void
+cg_children_php_pool(cg_conf_t *conf)
+{
+    if (cg_children_php_n > 0) {
         conf->pool.mode = CG_PM_STATIC;
-        conf->pool.max_children = cg_master_php_children;
+        conf->pool.max_children = cg_children_php_n;
         conf->server.threads = 1;
     }
 }
 
 
 int
-cg_master_max_children(const cg_conf_t *conf)
+cg_children_max(const cg_conf_t *conf)
 {
     /* [server] workers is the documented static pool size; [pool]
      * max_children overrides it. */
@@ -46,7 +60,7 @@ cg_master_max_children(const cg_conf_t *conf)
 
 
 static void
-cg_master_clear_slot(cg_master_t *m, int i)
+cg_children_clear_slot(cg_pool_t *m, int i)
 {
     int j;
 
@@ -61,12 +75,12 @@ cg_master_clear_slot(cg_master_t *m, int i)
 
 
 static int
-cg_master_spawn(cg_master_t *m)
+cg_children_spawn(cg_pool_t *m)
 {
-    cg_slot_t *slot;
-    pid_t      pid;
-    int        rc;
-    int        i;
+    cg_pool_slot_t *slot;
+    pid_t           pid;
+    int             rc;
+    int             i;
 
     for (i = 0; i < m->nslots && m->slots[i].pid != 0; i++) {
         /* find a free process slot */
@@ -75,7 +89,7 @@ cg_master_spawn(cg_master_t *m)
         return -1;
     }
     slot = &m->slots[i];
-    cg_master_clear_slot(m, i);
+    cg_children_clear_slot(m, i);
     atomic_store(&m->sb.procs[i].last_active_ms, cg_sb_now_ms());
     pid = fork();
     if (pid < 0) {
@@ -89,10 +103,8 @@ cg_master_spawn(cg_master_t *m)
         if (getppid() != m->master_pid) {
             _exit(0);
         }
-        close(cg_master_pipe[0]);
-        close(cg_master_pipe[1]);
         cg_alertsend_forked();
-        cg_master_child_signals();
+        cg_pctl_child_init();
         /* The listening socket is the only fd a worker inherits on
          * purpose; keep it across nothing else (no exec happens). */
         rc = cg_worker_run(m->conf, m->listen_fd, m->handoff, &m->sb, i,
@@ -114,11 +126,11 @@ typedef struct {
     int live;       /* current generation, not retiring */
     int idle;       /* of those, with no request in progress */
     int busy_all;   /* of those, with every thread busy */
-} cg_master_count_t;
+} cg_children_count_t;
 
 
 static void
-cg_master_count(cg_master_t *m, cg_master_count_t *c)
+cg_children_count(cg_pool_t *m, cg_children_count_t *c)
 {
     int i, busy;
 
@@ -137,7 +149,7 @@ cg_master_count(cg_master_t *m, cg_master_count_t *c)
 
 
 static void
-cg_master_retire(cg_master_t *m, int i, const char *why)
+cg_children_retire(cg_pool_t *m, int i, const char *why)
 {
     m->slots[i].retiring = 1;
     cg_log(CG_LOG_NOTICE, "worker %d leaves: %s", (int) m->slots[i].pid,
@@ -149,7 +161,7 @@ cg_master_retire(cg_master_t *m, int i, const char *why)
 /* Retires one idle process of the current generation: the one idle
  * longest, if min_idle_ms is given only one idle at least that long. */
 static int
-cg_master_retire_idle(cg_master_t *m, long long min_idle_ms, const char *why)
+cg_children_retire_idle(cg_pool_t *m, long long min_idle_ms, const char *why)
 {
     long long now = cg_sb_now_ms(), t, oldest = now + 1;
     int       i, pick = -1;
@@ -167,7 +179,7 @@ cg_master_retire_idle(cg_master_t *m, long long min_idle_ms, const char *why)
         }
     }
     if (pick >= 0) {
-        cg_master_retire(m, pick, why);
+        cg_children_retire(m, pick, why);
     }
     return pick;
 }
@@ -177,9 +189,9 @@ cg_master_retire_idle(cg_master_t *m, long long min_idle_ms, const char *why)
  * unasked (a crash, a failed start, max_requests), not the first forks,
  * a reload's new generation or a dynamic pool growing. */
 static void
-cg_master_spawn_n(cg_master_t *m, int n)
+cg_children_spawn_n(cg_pool_t *m, int n)
 {
-    while (n-- > 0 && cg_master_spawn(m) == 0) {
+    while (n-- > 0 && cg_children_spawn(m) == 0) {
         if (m->owed > 0) {
             m->owed--;
             atomic_fetch_add(&m->sb.c->respawns, 1);
@@ -193,47 +205,48 @@ cg_master_spawn_n(cg_master_t *m, int n)
  * a connection waits and no process is idle (listen_ready), and retires
  * processes idle for idle_timeout. */
 void
-cg_master_manage(cg_master_t *m, int listen_ready)
+cg_children_manage(cg_pool_t *m, int listen_ready)
 {
-    const cg_conf_t   *conf = m->conf;
-    int                max = cg_master_max_children(conf);
-    cg_master_count_t  c;
+    const cg_conf_t     *conf = m->conf;
+    int                  max = cg_children_max(conf);
+    cg_children_count_t  c;
 
     if (m->stopping || cg_clock_mono() < m->respawn_after) {
         return;
     }
-    cg_master_count(m, &c);
+    cg_children_count(m, &c);
     switch (conf->pool.mode) {
     case CG_PM_STATIC:
-        cg_master_spawn_n(m, max - c.live);
+        cg_children_spawn_n(m, max - c.live);
         break;
     case CG_PM_DYNAMIC:
         if (c.idle < conf->pool.min_spare && c.live < max) {
-            cg_master_spawn_n(m, conf->pool.min_spare - c.idle < max - c.live
-                                 ? conf->pool.min_spare - c.idle
-                                 : max - c.live);
+            cg_children_spawn_n(m, conf->pool.min_spare - c.idle
+                                   < max - c.live
+                                   ? conf->pool.min_spare - c.idle
+                                   : max - c.live);
         } else if (c.idle > conf->pool.max_spare) {
-            cg_master_retire_idle(m, 0, "more idle processes than "
-                                  "max_spare");
+            cg_children_retire_idle(m, 0, "more idle processes than "
+                                    "max_spare");
         }
         break;
     case CG_PM_ONDEMAND:
         if (listen_ready && c.live - c.busy_all == 0 && c.live < max
             && cg_clock_mono() >= m->ondemand_after) {
-            cg_master_spawn_n(m, 1);
+            cg_children_spawn_n(m, 1);
             /* Give the new process time to take the connection before
              * counting it as still waiting. */
             m->ondemand_after = cg_clock_mono() + 0.05;
         }
-        cg_master_retire_idle(m, conf->pool.idle_timeout * 1000LL,
-                              "idle_timeout");
+        cg_children_retire_idle(m, conf->pool.idle_timeout * 1000LL,
+                                "idle_timeout");
         break;
     }
 }
 
 
 void
-cg_master_terminate_stuck(cg_master_t *m)
+cg_children_terminate_stuck(cg_pool_t *m)
 {
     long long       now = cg_sb_now_ms(), limit;
     cg_sb_thread_t *t;
@@ -267,14 +280,14 @@ cg_master_terminate_stuck(cg_master_t *m)
 
 
 static void
-cg_master_note_crash(cg_master_t *m, double now)
+cg_children_note_crash(cg_pool_t *m, double now)
 {
     int limit = m->conf->pool.emergency_restart_threshold;
 
     /* Emergency throttle: a burst of crashes (a bad deploy, a dead
      * dependency) must not become a fork storm. */
     if (limit <= 0) {
-        limit = cg_master_max_children(m->conf) * 2 + 2;
+        limit = cg_children_max(m->conf) * 2 + 2;
     }
     if (now - m->crash_window > m->conf->pool.emergency_restart_interval) {
         m->crash_window = now;
@@ -291,10 +304,10 @@ cg_master_note_crash(cg_master_t *m, double now)
 /* What a dead worker's request gets instead of the line it could not
  * write. */
 typedef struct {
-    cg_master_t *m;
+    cg_pool_t   *m;
     const char  *why;
     cg_err_t     err;       /* what the client got */
-} cg_master_orphan_t;
+} cg_children_orphan_t;
 
 
 /* One usage line, written by the master from the scoreboard, for a
@@ -302,17 +315,17 @@ typedef struct {
  * answers when the worker's connection breaks), the user, the route, and
  * why. The count of usage lines stays the count of requests accepted. */
 static void
-cg_master_orphan_line(void *ctx, const cg_sb_thread_t *t)
+cg_children_orphan_line(void *ctx, const cg_sb_thread_t *t)
 {
-    cg_master_orphan_t *o = ctx;
-    const cg_conf_t    *conf = o->m->conf;
-    const cg_route_t   *rt = cg_provider_route_find(conf, t->route,
-                                                      strlen(t->route));
-    cg_usage_ctx_t      u;
-    cg_usagelog_t       log;
-    cg_req_t            r;
-    cg_buf_t            line = { 0 };
-    char                err[256];
+    cg_children_orphan_t *o = ctx;
+    const cg_conf_t      *conf = o->m->conf;
+    const cg_route_t     *rt = cg_provider_route_find(conf, t->route,
+                                                        strlen(t->route));
+    cg_usage_ctx_t        u;
+    cg_usagelog_t         log;
+    cg_req_t              r;
+    cg_buf_t              line = { 0 };
+    char                  err[256];
 
     if (rt == NULL) {
         rt = cg_provider_route_find(conf, conf->provider.default_route,
@@ -343,16 +356,10 @@ cg_master_orphan_line(void *ctx, const cg_sb_thread_t *t)
 }
 
 
-/* Every death of every generation is logged with its cause and counted
- * on the status page; only the current generation's is replaced (a
- * draining one was leaving anyway). Requests it left without a usage
- * line get one from the master. */
-
-
 /* 1 when a worker of the current generation has a thread up (idle or
  * busy): the pool can serve. */
 static int
-cg_master_serving(cg_master_t *m)
+cg_children_serving(cg_pool_t *m)
 {
     int i, j;
 
@@ -374,31 +381,35 @@ cg_master_serving(cg_master_t *m)
 /* A worker could not start (it logged why). When none serves and this
  * keeps happening, no worker ever will: stop, and exit non-zero. */
 static void
-cg_master_start_failed(cg_master_t *m)
+cg_children_start_failed(cg_pool_t *m)
 {
-    if (cg_master_serving(m)) {
+    if (cg_children_serving(m)) {
         m->start_failures = 0;
         return;
     }
-    if (++m->start_failures >= CG_MASTER_START_TRIES) {
+    if (++m->start_failures >= CG_CHILDREN_START_TRIES) {
         cg_log(CG_LOG_ERROR, "no worker can start (%d in a row failed; "
                "\"worker start failed\" above says why): stopping",
                m->start_failures);
         m->exit_code = 1;
-        cg_master_stop(m, SIGTERM);
+        cg_pctl_stop(m, SIGTERM);
     }
 }
 
 
+/* Every death of every generation is logged with its cause and counted
+ * on the status page; only the current generation's is replaced (a
+ * draining one was leaving anyway). Requests it left without a usage
+ * line get one from the master. */
 static void
-cg_master_reap_one(cg_master_t *m, int i, int status, double now)
+cg_children_reap_one(cg_pool_t *m, int i, int status, double now)
 {
-    cg_slot_t          *s = &m->slots[i];
-    int                 sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    int                 current = s->generation == m->generation
-                                  && !m->stopping;
-    char                why[96];
-    cg_master_orphan_t  o = { m, why, CG_E_UPSTREAM };
+    cg_pool_slot_t       *s = &m->slots[i];
+    int                   sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int                   current = s->generation == m->generation
+                                    && !m->stopping;
+    char                  why[96];
+    cg_children_orphan_t  o = { m, why, CG_E_UPSTREAM };
 
     if (!s->retiring && !m->stopping && s->generation == m->generation) {
         m->owed++;
@@ -406,9 +417,9 @@ cg_master_reap_one(cg_master_t *m, int i, int status, double now)
     if (WIFEXITED(status) && WEXITSTATUS(status) == CG_WORKER_EXIT_START
         && !m->stopping && s->generation == m->generation) {
         s->pid = 0;
-        cg_master_clear_slot(m, i);
-        cg_master_note_crash(m, now);
-        cg_master_start_failed(m);
+        cg_children_clear_slot(m, i);
+        cg_children_note_crash(m, now);
+        cg_children_start_failed(m);
         return;
     }
     snprintf(why, sizeof(why), "worker %d left", (int) s->pid);
@@ -428,7 +439,7 @@ cg_master_reap_one(cg_master_t *m, int i, int status, double now)
         snprintf(why, sizeof(why), "worker %d died (signal %d)",
                  (int) s->pid, sig);
         if (current) {
-            cg_master_note_crash(m, now);
+            cg_children_note_crash(m, now);
         }
     } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
         cg_log(CG_LOG_WARN, "worker %d exited with status %d (generation "
@@ -437,20 +448,20 @@ cg_master_reap_one(cg_master_t *m, int i, int status, double now)
         snprintf(why, sizeof(why), "worker %d exited (status %d)",
                  (int) s->pid, WEXITSTATUS(status));
         if (!m->stopping) {
-            cg_master_note_crash(m, now);
+            cg_children_note_crash(m, now);
         }
     }
-    if (cg_sb_orphans(&m->sb, i, cg_master_orphan_line, &o) > 0) {
+    if (cg_sb_orphans(&m->sb, i, cg_children_orphan_line, &o) > 0) {
         cg_log(CG_LOG_WARN, "%s: its requests in flight have usage lines "
                "written by the master", why);
     }
     s->pid = 0;
-    cg_master_clear_slot(m, i);
+    cg_children_clear_slot(m, i);
 }
 
 
 void
-cg_master_reap(cg_master_t *m)
+cg_children_reap(cg_pool_t *m)
 {
     pid_t  pid;
     int    status, i;
@@ -462,7 +473,7 @@ cg_master_reap(cg_master_t *m)
         }
         for (i = 0; i < m->nslots; i++) {
             if (m->slots[i].pid == pid) {
-                cg_master_reap_one(m, i, status, now);
+                cg_children_reap_one(m, i, status, now);
             }
         }
     }
@@ -470,7 +481,7 @@ cg_master_reap(cg_master_t *m)
 
 
 int
-cg_master_alive(cg_master_t *m)
+cg_children_alive(cg_pool_t *m)
 {
     int i, n = 0;
 
@@ -482,7 +493,7 @@ cg_master_alive(cg_master_t *m)
 
 
 void
-cg_master_signal_all(cg_master_t *m, int sig, int generation)
+cg_children_signal(cg_pool_t *m, int sig, int generation)
 {
     int i;
 
@@ -496,10 +507,10 @@ cg_master_signal_all(cg_master_t *m, int sig, int generation)
 
 
 void
-cg_master_start_pool(cg_master_t *m)
+cg_children_start(cg_pool_t *m)
 {
     const cg_conf_t *conf = m->conf;
-    int              max = cg_master_max_children(conf), n = max;
+    int              max = cg_children_max(conf), n = max;
 
     if (conf->pool.mode == CG_PM_DYNAMIC) {
         n = conf->pool.start_children > 0
@@ -509,5 +520,5 @@ cg_master_start_pool(cg_master_t *m)
     } else if (conf->pool.mode == CG_PM_ONDEMAND) {
         n = 0;
     }
-    cg_master_spawn_n(m, n < max ? n : max);
+    cg_children_spawn_n(m, n < max ? n : max);
 }

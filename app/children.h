@@ -15,24 +15,26 @@
 
 #include "conf/config.h"
 
-/* PHP_FCGI_CHILDREN on an inherited socket (0: not asked). */
-extern int cg_master_php_children;
+/* PHP_FCGI_CHILDREN on an inherited socket (0: not asked), set before
+ * the master starts and kept across reloads. */
+void cg_children_php_set(int n);
+int  cg_children_php(void);
 
 /* Makes conf the static single-thread pool PHP_FCGI_CHILDREN asks for. */
-void cg_master_php_pool(cg_conf_t *conf);
+void cg_children_php_pool(cg_conf_t *conf);
 /* The pool's size: [pool] max_children, else [server] workers. */
-int  cg_master_max_children(const cg_conf_t *conf);
+int  cg_children_max(const cg_conf_t *conf);
 /* The first processes of a generation, as the pool mode says. */
-void cg_master_start_pool(cg_master_t *m);
+void cg_children_start(cg_pool_t *m);
 /* One step of the pool manager; listen_ready: a client waits (ondemand). */
-void cg_master_manage(cg_master_t *m, int listen_ready);
+void cg_children_manage(cg_pool_t *m, int listen_ready);
 /* Kills a worker whose request outlived request_terminate_timeout. */
-void cg_master_terminate_stuck(cg_master_t *m);
+void cg_children_terminate_stuck(cg_pool_t *m);
 /* Reaps every worker that has exited. */
-void cg_master_reap(cg_master_t *m);
+void cg_children_reap(cg_pool_t *m);
 /* How many workers are running, of any generation. */
-int  cg_master_alive(cg_master_t *m);
+int  cg_children_alive(cg_pool_t *m);
 /* sig to every worker of generation (-1: of all). */
-void cg_master_signal_all(cg_master_t *m, int sig, int generation);
+void cg_children_signal(cg_pool_t *m, int sig, int generation);
 
 #endif

@@ -180,14 +180,14 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "audit") == 0 || strcmp(cmd, "reload") == 0
         || strcmp(cmd, "reopen") == 0) {
-        cg_main_harden();
+        cg_privs_harden();
         return strcmp(cmd, "audit") == 0 ? cg_audit_run(path, json)
                : cg_main_reload(path, strcmp(cmd, "reopen") == 0);
     }
     if ((strcmp(cmd, "mint") == 0) != (user != NULL)) {
         return cg_usage_error();
     }
-    cg_main_harden();
+    cg_privs_harden();
     conf = cg_main_load(path, strcmp(cmd, "mint") == 0 ? CG_OPEN_SESSION
                                                         : CG_OPEN_ALL);
     if (conf == NULL) {
@@ -212,7 +212,7 @@ main(int argc, char **argv)
             cg_confclose(conf);
             return 1;
         }
-        return cg_master_inherited() ? cg_master_run_single(conf, path)
+        return cg_sockets_inherited() ? cg_master_run_single(conf, path)
                                      : cg_master_run(conf, path);
     }
     cg_confclose(conf);

@@ -55,16 +55,15 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
     /* lighttpd sets PHP_FCGI_CHILDREN=1 by default: one worker is what a
      * single process already is, without a master. */
     if (children && atoi(children) > 1) {
-        cg_master_php_children = atoi(children) > 1024 ? 1024
-                                                       : atoi(children);
-        cg_master_php_pool(conf);
+        cg_children_php_set(atoi(children) > 1024 ? 1024 : atoi(children));
+        cg_children_php_pool(conf);
         return cg_master_run(conf, conf_path);
     }
 
     /* mod_fcgid, spawn-fcgi, lighttpd bin-path: the spawner manages the
      * processes and sends one request at a time, so one process, one
      * thread, no master. */
-    if (cg_master_drop(conf) != 0 || cg_upstream_global_init() != 0
+    if (cg_privs_drop(conf) != 0 || cg_upstream_global_init() != 0
         || cg_sb_create(&sb, 1, 1) != 0 || cg_alertsend_start(conf) != 0) {
         return 1;
     }
@@ -86,7 +85,7 @@ cg_master_run_single(cg_conf_t *conf, const char *conf_path)
  * it as it watches the socket: connections handed on with no process to
  * take them start one. */
 static void
-cg_master_handoff(cg_master_t *m)
+cg_master_handoff(cg_pool_t *m)
 {
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, m->handoff)
         != 0) {
@@ -98,28 +97,29 @@ cg_master_handoff(cg_master_t *m)
 
 
 static int
-cg_master_open(cg_master_t *m)
+cg_master_open(cg_pool_t *m)
 {
     char err[512];
 
-    if (cg_master_php_children > 0) {
+    if (cg_children_php() > 0) {
         m->listen_fd = 0;
         return 0;
     }
-    m->listen_fd = cg_master_systemd_fd();
+    m->listen_fd = cg_sockets_systemd();
     if (m->listen_fd >= 0) {
         m->systemd = 1;
         return 0;
     }
-    m->listen_fd = cg_master_listen(m->conf->server.listen,
-                                    m->conf->server.socket_mode,
-                                    m->conf->server.backlog, err, sizeof(err));
+    m->listen_fd = cg_sockets_listen(m->conf->server.listen,
+                                     m->conf->server.socket_mode,
+                                     m->conf->server.backlog, err,
+                                     sizeof(err));
     if (m->listen_fd < 0) {
         cg_log(CG_LOG_ERROR, "%s", err);
         return -1;
     }
     m->own_socket = m->conf->server.listen[0] == '/';
-    return cg_master_socket_owner(m->conf);
+    return cg_sockets_owner(m->conf);
 }
 
 
@@ -128,15 +128,15 @@ cg_master_open(cg_master_t *m)
 int
 cg_master_run(cg_conf_t *conf, const char *conf_path)
 {
-    static cg_master_t m;
+    static cg_pool_t m;
 
     memset(&m, 0, sizeof(m));
     m.conf = conf;
     m.conf_path = conf_path;
     m.master_pid = getpid();
     m.threads = conf->server.threads;
-    m.nslots = cg_master_max_children(conf) * 2 + 2;
-    if (cg_master_signals() != 0
+    m.nslots = cg_children_max(conf) * 2 + 2;
+    if (cg_pctl_signals() != 0
         || cg_sb_create(&m.sb, m.nslots, m.threads) != 0) {
         cg_log(CG_LOG_ERROR, "cannot start: %s", strerror(errno));
         return 1;
@@ -146,8 +146,8 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
         return 1;
     }
     cg_master_pid_file(conf, 1);
-    cg_master_cleaner(&m);
-    if (cg_master_drop(conf) != 0) {
+    cg_privs_cleanup(m.conf, m.own_socket ? m.conf->server.listen : NULL);
+    if (cg_privs_drop(conf) != 0) {
         cg_log(CG_LOG_ERROR, "cannot start: see the line above");
         return 1;
     }
@@ -156,7 +156,7 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
                "failed to initialise");
         return 1;
     }
-    if (cg_master_open_store(conf, &m.store) != 0) {
+    if (cg_pctl_open_store(conf, &m.store) != 0) {
         cg_log(CG_LOG_ERROR, "cannot start");
         cg_master_pid_file(conf, 0);
         return 1;
@@ -164,11 +164,11 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
            "x %d threads (provider key %s, %d routes)",
            m.systemd ? "the systemd socket (fd 3)"
-           : cg_master_php_children ? "the inherited socket (fd 0)"
+           : cg_children_php() ? "the inherited socket (fd 0)"
            : conf->server.listen,
            conf->pool.mode == CG_PM_STATIC ? "static"
            : conf->pool.mode == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
-           cg_master_max_children(conf), conf->server.threads,
+           cg_children_max(conf), conf->server.threads,
            conf->provider.routes[0].api_key.fp, conf->provider.nroutes);
     cg_keylog_events(NULL, conf, "start");
     /* Before the first worker, so no sender is ever forked by a process
@@ -179,8 +179,8 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
         return 1;
     }
     cg_master_handoff(&m);
-    cg_master_start_pool(&m);
-    cg_master_loop(&m);
+    cg_children_start(&m);
+    cg_pctl_loop(&m);
     cg_alertsend_stop();
     close(m.listen_fd);
     if (m.handoff[0] >= 0) {

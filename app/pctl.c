@@ -15,16 +15,16 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-int cg_master_pipe[2] = { -1, -1 };
+static int cg_pctl_pipe[2] = { -1, -1 };
 
 
 static void
-cg_master_on_signal(int sig)
+cg_pctl_on_signal(int sig)
 {
     int           saved = errno;
     unsigned char c = (unsigned char) sig;
 
-    if (write(cg_master_pipe[1], &c, 1) < 0) {
+    if (write(cg_pctl_pipe[1], &c, 1) < 0) {
         /* pipe full: the loop polls and reaps on its own anyway */
     }
     errno = saved;
@@ -32,20 +32,20 @@ cg_master_on_signal(int sig)
 
 
 int
-cg_master_signals(void)
+cg_pctl_signals(void)
 {
     struct sigaction sa;
     int              sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
                                 SIGCHLD };
     size_t           i;
 
-    if (pipe2(cg_master_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (pipe2(cg_pctl_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         return -1;
     }
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    sa.sa_handler = cg_master_on_signal;
+    sa.sa_handler = cg_pctl_on_signal;
     for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         sigaction(sigs[i], &sa, NULL);
     }
@@ -55,14 +55,18 @@ cg_master_signals(void)
 }
 
 
+/* The listening socket and the hand-off pair are all a worker keeps of
+ * the master: not its self-pipe, not its handlers. */
 void
-cg_master_child_signals(void)
+cg_pctl_child_init(void)
 {
     struct sigaction sa;
     int              sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
                                 SIGCHLD, SIGPIPE };
     size_t           i;
 
+    close(cg_pctl_pipe[0]);
+    close(cg_pctl_pipe[1]);
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = SIG_DFL;
@@ -73,11 +77,11 @@ cg_master_child_signals(void)
 
 
 static int
-cg_master_reload_fits(cg_master_t *m, cg_conf_t *nc)
+cg_pctl_reload_fits(cg_pool_t *m, cg_conf_t *nc)
 {
     /* The scoreboard was sized at start: two generations of the pool. */
     if (nc->server.threads != m->threads
-        || cg_master_max_children(nc) * 2 > m->nslots) {
+        || cg_children_max(nc) * 2 > m->nslots) {
         cg_log(CG_LOG_ERROR, "reload refused, still serving with the old "
                "configuration: a different [server] threads or a larger "
                "pool needs a restart");
@@ -92,7 +96,7 @@ cg_master_reload_fits(cg_master_t *m, cg_conf_t *nc)
  * refuses to start, or to reload, with a message naming both. Returns the
  * open store (NULL for memcached) in *out; -1 refused. */
 int
-cg_master_open_store(const cg_conf_t *conf, cg_store_t **out)
+cg_pctl_open_store(const cg_conf_t *conf, cg_store_t **out)
 {
     char        err[1024];
     const char *note;
@@ -115,7 +119,7 @@ cg_master_open_store(const cg_conf_t *conf, cg_store_t **out)
 
 
 static void
-cg_master_reload(cg_master_t *m)
+cg_pctl_reload(cg_pool_t *m)
 {
     cg_store_t *store;
     cg_conf_t *nc;
@@ -131,8 +135,8 @@ cg_master_reload(cg_master_t *m)
         cg_keylog_refused(m->conf, err);
         return;
     }
-    cg_master_php_pool(nc);
-    if (!cg_master_reload_fits(m, nc) || cg_master_open_store(nc, &store)) {
+    cg_children_php_pool(nc);
+    if (!cg_pctl_reload_fits(m, nc) || cg_pctl_open_store(nc, &store)) {
         cg_confclose(nc);
         return;
     }
@@ -149,8 +153,8 @@ cg_master_reload(cg_master_t *m)
     cg_confclose(m->conf);
     m->conf = nc;
     m->generation++;
-    cg_master_start_pool(m);
-    cg_master_signal_all(m, SIGQUIT, old);
+    cg_children_start(m);
+    cg_children_signal(m, SIGQUIT, old);
     cg_log(CG_LOG_NOTICE, "reloaded %s (generation %d)", m->conf_path,
            m->generation);
 }
@@ -162,7 +166,7 @@ cg_master_reload(cg_master_t *m)
  * key half-way through a rotation. The master holds a shared lock while
  * it reloads, so a rotation cannot start under it either. */
 static void
-cg_master_reload_when_unlocked(cg_master_t *m)
+cg_pctl_reload_when_unlocked(cg_pool_t *m)
 {
     int fd = open(m->conf_path, O_RDONLY | O_CLOEXEC);
 
@@ -178,7 +182,7 @@ cg_master_reload_when_unlocked(cg_master_t *m)
         return;
     }
     m->reload_pending = 0;
-    cg_master_reload(m);
+    cg_pctl_reload(m);
     if (fd >= 0) {
         /* Unlocked explicitly: the new workers share this open file
          * (forked with it), and a close here would leave it locked. */
@@ -189,7 +193,7 @@ cg_master_reload_when_unlocked(cg_master_t *m)
 
 
 void
-cg_master_stop(cg_master_t *m, int sig)
+cg_pctl_stop(cg_pool_t *m, int sig)
 {
     if (m->stopping) {
         return;
@@ -199,37 +203,37 @@ cg_master_stop(cg_master_t *m, int sig)
     cg_log(CG_LOG_NOTICE, "stopping (%s): waiting up to %d s for requests "
            "in flight", sig == SIGQUIT ? "graceful" : "terminate",
            m->conf->server.shutdown_timeout);
-    cg_master_signal_all(m, SIGQUIT, -1);
+    cg_children_signal(m, SIGQUIT, -1);
 }
 
 
 static void
-cg_master_handle(cg_master_t *m, unsigned char sig)
+cg_pctl_handle(cg_pool_t *m, unsigned char sig)
 {
     switch (sig) {
     case SIGCHLD:
-        cg_master_reap(m);
+        cg_children_reap(m);
         break;
     case SIGTERM:
     case SIGINT:
     case SIGQUIT:
-        cg_master_stop(m, sig);
+        cg_pctl_stop(m, sig);
         break;
     case SIGHUP:
         if (!m->stopping) {
-            cg_master_reload_when_unlocked(m);
+            cg_pctl_reload_when_unlocked(m);
         }
         break;
     case SIGUSR1:
         cg_log_reopen();
-        cg_master_signal_all(m, SIGUSR1, -1);
+        cg_children_signal(m, SIGUSR1, -1);
         break;
     }
 }
 
 
 void
-cg_master_loop(cg_master_t *m)
+cg_pctl_loop(cg_pool_t *m)
 {
     struct pollfd  pfd[3];
     unsigned char  sigs[64];
@@ -238,17 +242,17 @@ cg_master_loop(cg_master_t *m)
     int            rc;
 
     for (;;) {
-        if (m->stopping && cg_master_alive(m) == 0) {
+        if (m->stopping && cg_children_alive(m) == 0) {
             return;
         }
         if (m->stopping && cg_clock_mono() > m->stop_deadline) {
             cg_log(CG_LOG_WARN, "shutdown timeout: killing the remaining "
                    "workers");
-            cg_master_signal_all(m, SIGKILL, -1);
+            cg_children_signal(m, SIGKILL, -1);
             /* SIGKILL once: waiting for them to be reaped is all left. */
             m->stop_deadline = cg_clock_mono() + CG_HOUR_S;
         }
-        pfd[0] = (struct pollfd) { .fd = cg_master_pipe[0], .events = POLLIN };
+        pfd[0] = (struct pollfd) { .fd = cg_pctl_pipe[0], .events = POLLIN };
         pfd[1] = (struct pollfd) { .fd = m->listen_fd, .events = POLLIN };
         pfd[2] = (struct pollfd) { .fd = m->handoff[0], .events = POLLIN };
         /* ondemand: the master watches the socket for waiting clients, and
@@ -259,20 +263,20 @@ cg_master_loop(cg_master_t *m)
             pfd[1].revents |= POLLIN;
         }
         if (rc > 0 && pfd[0].revents) {
-            while ((n = read(cg_master_pipe[0], sigs, sizeof(sigs))) > 0) {
+            while ((n = read(cg_pctl_pipe[0], sigs, sizeof(sigs))) > 0) {
                 for (i = 0; i < n; i++) {
-                    cg_master_handle(m, sigs[i]);
+                    cg_pctl_handle(m, sigs[i]);
                 }
             }
         }
-        cg_master_reap(m);      /* in case a SIGCHLD byte was lost */
+        cg_children_reap(m);    /* in case a SIGCHLD byte was lost */
         if (m->reload_pending && !m->stopping) {
-            cg_master_reload_when_unlocked(m);
+            cg_pctl_reload_when_unlocked(m);
         }
-        cg_master_terminate_stuck(m);
+        cg_children_terminate_stuck(m);
         cg_alertsend_tick(m->conf, m->stopping);
-        cg_master_manage(m, nfds == 3 && rc > 0
-                            && (pfd[1].revents & POLLIN));
+        cg_children_manage(m, nfds == 3 && rc > 0
+                              && (pfd[1].revents & POLLIN));
         if (nfds == 3 && rc > 0 && (pfd[1].revents & POLLIN)
             && !(pfd[0].revents)) {
             /* A waiting client that a busy pool cannot take yet: do not

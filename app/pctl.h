@@ -16,18 +16,16 @@
 #include "conf/config.h"
 #include "store/store.h"
 
-/* The signal self-pipe (read end, write end). */
-extern int cg_master_pipe[2];
-
 /* The self-pipe and the master's signal handlers; 0 or -1. */
-int  cg_master_signals(void);
-/* In a forked worker: the default signal dispositions back. */
-void cg_master_child_signals(void);
+int  cg_pctl_signals(void);
+/* In a forked worker: the self-pipe closed, the default signal
+ * dispositions back. */
+void cg_pctl_child_init(void);
 /* [store] type = local: opens the store conf shares; 0 or -1 (logged). */
-int  cg_master_open_store(const cg_conf_t *conf, cg_store_t **out);
+int  cg_pctl_open_store(const cg_conf_t *conf, cg_store_t **out);
 /* Starts the stop: SIGQUIT to every worker, a deadline. */
-void cg_master_stop(cg_master_t *m, int sig);
+void cg_pctl_stop(cg_pool_t *m, int sig);
 /* Runs until the pool has stopped. */
-void cg_master_loop(cg_master_t *m);
+void cg_pctl_loop(cg_pool_t *m);
 
 #endif

@@ -16,7 +16,8 @@
 
 #include <sys/types.h>
 
-#define CG_MAX_SLOTS  2050   /* two generations of 1024, during a reload */
+/* Two generations of 1024, during a reload. */
+#define CG_POOL_MAX_SLOTS  2050
 
 typedef struct {
     pid_t   pid;
@@ -24,33 +25,37 @@ typedef struct {
     int     retiring;       /* told to leave (spare, idle, reload) */
     int     killed;         /* by request_terminate_timeout */
     double  started;
-} cg_slot_t;
+} cg_pool_slot_t;
 
 typedef struct {
-    cg_conf_t  *conf;
-    const char *conf_path;
-    int         listen_fd;
-    int         handoff[2];     /* worker.h: kept connections between workers */
-    pid_t       master_pid;
-    int         own_socket;     /* ours to unlink at exit */
-    int         systemd;        /* socket activation: fd 3 */
-    int         generation;
-    int         stopping;
-    double      stop_deadline;
-    cg_sb_t     sb;
-    int         nslots;         /* process slots in the scoreboard */
-    int         threads;        /* threads per process, fixed at start */
-    cg_slot_t   slots[CG_MAX_SLOTS];
-    double      respawn_after;  /* throttle after a crash burst */
-    int         crashes;
-    double      crash_window;
-    double      ondemand_after; /* ondemand: no new fork before this */
-    cg_store_t *store;          /* [store] type = local: held open, so the
-                                   file is seen in use by this config */
-    int         reload_pending; /* deferred: a key rotation holds the
-                                   config's lock */
-    int         owed;           /* workers that left unasked, to replace */
-    int         start_failures; /* in a row, with no worker serving */
-    int         exit_code;
-} cg_master_t;
+    cg_conf_t      *conf;
+    const char     *conf_path;
+    int             listen_fd;
+    int             handoff[2];     /* worker.h: kept connections between
+                                       workers */
+    pid_t           master_pid;
+    int             own_socket;     /* ours to unlink at exit */
+    int             systemd;        /* socket activation: fd 3 */
+    int             generation;
+    int             stopping;
+    double          stop_deadline;
+    cg_sb_t         sb;
+    int             nslots;         /* process slots in the scoreboard */
+    int             threads;        /* threads per process, fixed at start */
+    cg_pool_slot_t  slots[CG_POOL_MAX_SLOTS];
+    double          respawn_after;  /* throttle after a crash burst */
+    int             crashes;
+    double          crash_window;
+    double          ondemand_after; /* ondemand: no new fork before this */
+    cg_store_t     *store;          /* [store] type = local: held open, so
+                                       the file is seen in use by this
+                                       config */
+    int             reload_pending; /* deferred: a key rotation holds the
+                                       config's lock */
+    int             owed;           /* workers that left unasked, to
+                                       replace */
+    int             start_failures; /* in a row, with no worker serving */
+    int             exit_code;
+} cg_pool_t;
+
 #endif

@@ -13,17 +13,16 @@
 /* Started as root with a user to drop to: the pid file and socket made
  * as root must still go at exit (cleanup.h). */
 void
-cg_master_cleaner(cg_master_t *m)
+cg_privs_cleanup(cg_conf_t *conf, const char *sock)
 {
     struct passwd *pw;
 
-    if (geteuid() != 0 || m->conf->server.user[0] == '\0'
-        || (pw = getpwnam(m->conf->server.user)) == NULL) {
+    if (geteuid() != 0 || conf->server.user[0] == '\0'
+        || (pw = getpwnam(conf->server.user)) == NULL) {
         return;
     }
-    if (cg_cleanup_spawn(m->conf, m->conf->server.pid_file,
-                         m->own_socket ? m->conf->server.listen : NULL,
-                         pw->pw_uid) != 0) {
+    if (cg_cleanup_spawn(conf, conf->server.pid_file, sock, pw->pw_uid)
+        != 0) {
         cg_log(CG_LOG_WARN, "cannot start the helper that removes the pid "
                "file and socket at exit: %s", strerror(errno));
     }
@@ -33,7 +32,7 @@ cg_master_cleaner(cg_master_t *m)
 /* Called once the socket is open and the keys are read: what is left
  * needs no privilege. */
 int
-cg_master_drop(const cg_conf_t *conf)
+cg_privs_drop(const cg_conf_t *conf)
 {
     struct passwd *pw;
     struct group  *gr;
@@ -70,7 +69,7 @@ cg_master_drop(const cg_conf_t *conf)
 
 
 void
-cg_main_harden(void)
+cg_privs_harden(void)
 {
     struct rlimit rl = { 0, 0 };
 

@@ -9,15 +9,14 @@
 #ifndef CG_PRIVS_H
 #define CG_PRIVS_H
 
-#include "pool.h"
-
 #include "conf/config.h"
 
 /* No core files, not dumpable: first thing in every command. */
-void cg_main_harden(void);
-/* Started as root with a user to drop to: the cleanup helper. */
-void cg_master_cleaner(cg_master_t *m);
+void cg_privs_harden(void);
+/* Started as root with a user to drop to: the helper that removes the
+ * pid file and sock (NULL: none of ours) at exit (cleanup.h). */
+void cg_privs_cleanup(cg_conf_t *conf, const char *sock);
 /* To [server] user and group when root; 0 or -1 (logged). */
-int  cg_master_drop(const cg_conf_t *conf);
+int  cg_privs_drop(const cg_conf_t *conf);
 
 #endif

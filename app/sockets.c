@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 static int
-cg_master_listen_unix(const char *path, int mode, int backlog, char *err,
-                      size_t errlen)
+cg_sockets_listen_unix(const char *path, int mode, int backlog, char *err,
+                       size_t errlen)
 {
     struct sockaddr_un sun;
     struct stat        st;
@@ -49,7 +49,8 @@ cg_master_listen_unix(const char *path, int mode, int backlog, char *err,
 
 
 static int
-cg_master_listen_tcp(const char *spec, int backlog, char *err, size_t errlen)
+cg_sockets_listen_tcp(const char *spec, int backlog, char *err,
+                      size_t errlen)
 {
     struct addrinfo  hints, *ai = NULL;
     char             host[256];
@@ -94,18 +95,18 @@ cg_master_listen_tcp(const char *spec, int backlog, char *err, size_t errlen)
 
 
 int
-cg_master_listen(const char *spec, int mode, int backlog, char *err,
-                 size_t errlen)
+cg_sockets_listen(const char *spec, int mode, int backlog, char *err,
+                  size_t errlen)
 {
     if (spec[0] == '/') {
-        return cg_master_listen_unix(spec, mode, backlog, err, errlen);
+        return cg_sockets_listen_unix(spec, mode, backlog, err, errlen);
     }
-    return cg_master_listen_tcp(spec, backlog, err, errlen);
+    return cg_sockets_listen_tcp(spec, backlog, err, errlen);
 }
 
 
 int
-cg_master_socket_owner(const cg_conf_t *conf)
+cg_sockets_owner(const cg_conf_t *conf)
 {
     struct passwd *pw = NULL;
     struct group  *gr = NULL;
@@ -140,7 +141,7 @@ cg_master_socket_owner(const cg_conf_t *conf)
 /* systemd socket activation: LISTEN_PID names us and LISTEN_FDS >= 1;
  * the socket is fd 3 (SD_LISTEN_FDS_START). */
 int
-cg_master_systemd_fd(void)
+cg_sockets_systemd(void)
 {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 
@@ -157,7 +158,7 @@ cg_master_systemd_fd(void)
 
 
 int
-cg_master_inherited(void)
+cg_sockets_inherited(void)
 {
     struct sockaddr_storage sa;
     socklen_t               len = sizeof(sa);

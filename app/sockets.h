@@ -15,15 +15,15 @@
 #include <stddef.h>
 
 /* Opens the listening socket described by spec (Unix path or HOST:PORT). */
-int cg_master_listen(const char *spec, int mode, int backlog, char *err,
-                     size_t errlen);
+int cg_sockets_listen(const char *spec, int mode, int backlog, char *err,
+                      size_t errlen);
 /* [server] socket_owner and socket_group on our Unix socket; 0 or -1
  * (logged). */
-int cg_master_socket_owner(const cg_conf_t *conf);
+int cg_sockets_owner(const cg_conf_t *conf);
 /* The socket systemd passed (fd 3), or -1 when it passed none. */
-int cg_master_systemd_fd(void);
+int cg_sockets_systemd(void);
 /* 1 if fd 0 is an inherited listening socket (mod_fcgid, spawn-fcgi,
  * lighttpd bin-path). */
-int cg_master_inherited(void);
+int cg_sockets_inherited(void);
 
 #endif
