@@ -123,6 +123,93 @@ cg_master_open(cg_pool_t *m)
 }
 
 
+/* The line an operator looks for first: where, which pool, which key. */
+static void
+cg_master_announce(const cg_pool_t *m)
+{
+    const cg_conf_t *conf = m->conf;
+
+    cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
+           "x %d threads (provider key %s, %d routes)",
+           m->systemd ? "the systemd socket (fd 3)"
+           : cg_children_php() ? "the inherited socket (fd 0)"
+           : conf->server.listen,
+           conf->pool.mode == CG_PM_STATIC ? "static"
+           : conf->pool.mode == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
+           cg_children_max(conf), conf->server.threads,
+           conf->provider.routes[0].api_key.fp, conf->provider.nroutes);
+    cg_keylog_events(NULL, conf, "start");
+}
+
+
+/* The start, in the order each step needs: the socket and the pid file
+ * as root, the drop, then what the workers share. 0, or -1 once the
+ * reason is logged. */
+static int
+cg_master_start(cg_pool_t *m)
+{
+    cg_conf_t *conf = m->conf;
+
+    if (cg_pctl_signals() != 0
+        || cg_sb_create(&m->sb, m->nslots, m->threads) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: %s", strerror(errno));
+        return -1;
+    }
+    if (cg_master_open(m) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: see the line above");
+        return -1;
+    }
+    cg_master_pid_file(conf, 1);
+    cg_privs_cleanup(conf, m->own_socket ? conf->server.listen : NULL);
+    if (cg_privs_drop(conf) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: see the line above");
+        return -1;
+    }
+    if (cg_upstream_global_init() != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: the HTTP client (libcurl) "
+               "failed to initialise");
+        return -1;
+    }
+    if (cg_pctl_open_store(conf, &m->store) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start");
+        cg_master_pid_file(conf, 0);
+        return -1;
+    }
+    cg_master_announce(m);
+    /* Before the first worker, so no sender is ever forked by a process
+     * with threads. */
+    if (cg_alertsend_start(conf) != 0) {
+        cg_log(CG_LOG_ERROR, "cannot start: see the line above");
+        cg_master_pid_file(conf, 0);
+        return -1;
+    }
+    cg_master_handoff(m);
+    return 0;
+}
+
+
+/* After the loop: every worker is gone; what the master made goes too. */
+static void
+cg_master_end(cg_pool_t *m)
+{
+    cg_alertsend_stop();
+    close(m->listen_fd);
+    if (m->handoff[0] >= 0) {
+        close(m->handoff[0]);
+        close(m->handoff[1]);
+    }
+    if (m->own_socket) {
+        unlink(m->conf->server.listen);
+    }
+    cg_master_pid_file(m->conf, 0);
+    cg_log(CG_LOG_NOTICE, "stopped");
+    cg_store_free(m->store);
+    cg_sb_destroy(&m->sb);
+    cg_confclose(m->conf);
+    cg_secret_env_clear();
+}
+
+
 /* Takes ownership of conf (allocated with malloc), which a reload
  * replaces. */
 int
@@ -136,65 +223,11 @@ cg_master_run(cg_conf_t *conf, const char *conf_path)
     m.master_pid = getpid();
     m.threads = conf->server.threads;
     m.nslots = cg_children_max(conf) * 2 + 2;
-    if (cg_pctl_signals() != 0
-        || cg_sb_create(&m.sb, m.nslots, m.threads) != 0) {
-        cg_log(CG_LOG_ERROR, "cannot start: %s", strerror(errno));
+    if (cg_master_start(&m) != 0) {
         return 1;
     }
-    if (cg_master_open(&m) != 0) {
-        cg_log(CG_LOG_ERROR, "cannot start: see the line above");
-        return 1;
-    }
-    cg_master_pid_file(conf, 1);
-    cg_privs_cleanup(m.conf, m.own_socket ? m.conf->server.listen : NULL);
-    if (cg_privs_drop(conf) != 0) {
-        cg_log(CG_LOG_ERROR, "cannot start: see the line above");
-        return 1;
-    }
-    if (cg_upstream_global_init() != 0) {
-        cg_log(CG_LOG_ERROR, "cannot start: the HTTP client (libcurl) "
-               "failed to initialise");
-        return 1;
-    }
-    if (cg_pctl_open_store(conf, &m.store) != 0) {
-        cg_log(CG_LOG_ERROR, "cannot start");
-        cg_master_pid_file(conf, 0);
-        return 1;
-    }
-    cg_log(CG_LOG_NOTICE, "listening on %s: %s pool of up to %d processes "
-           "x %d threads (provider key %s, %d routes)",
-           m.systemd ? "the systemd socket (fd 3)"
-           : cg_children_php() ? "the inherited socket (fd 0)"
-           : conf->server.listen,
-           conf->pool.mode == CG_PM_STATIC ? "static"
-           : conf->pool.mode == CG_PM_DYNAMIC ? "dynamic" : "ondemand",
-           cg_children_max(conf), conf->server.threads,
-           conf->provider.routes[0].api_key.fp, conf->provider.nroutes);
-    cg_keylog_events(NULL, conf, "start");
-    /* Before the first worker, so no sender is ever forked by a process
-     * with threads. */
-    if (cg_alertsend_start(conf) != 0) {
-        cg_log(CG_LOG_ERROR, "cannot start: see the line above");
-        cg_master_pid_file(conf, 0);
-        return 1;
-    }
-    cg_master_handoff(&m);
     cg_children_start(&m);
     cg_pctl_loop(&m);
-    cg_alertsend_stop();
-    close(m.listen_fd);
-    if (m.handoff[0] >= 0) {
-        close(m.handoff[0]);
-        close(m.handoff[1]);
-    }
-    if (m.own_socket) {
-        unlink(m.conf->server.listen);
-    }
-    cg_master_pid_file(m.conf, 0);
-    cg_log(CG_LOG_NOTICE, "stopped");
-    cg_store_free(m.store);
-    cg_sb_destroy(&m.sb);
-    cg_confclose(m.conf);
-    cg_secret_env_clear();
+    cg_master_end(&m);
     return m.exit_code;
 }
