@@ -397,6 +397,51 @@ cg_children_start_failed(cg_pool_t *m)
 }
 
 
+/* Why slot s's worker left, into why; logged and counted when it was a
+ * death (a signal, an error status), and the crash throttle fed when it
+ * counts as one. Returns what its requests in flight got from the web
+ * server. */
+static cg_err_t
+cg_children_death(cg_pool_t *m, cg_pool_slot_t *s, int status, double now,
+                  char *why, size_t whylen)
+{
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int current = s->generation == m->generation && !m->stopping;
+
+    snprintf(why, whylen, "worker %d left", (int) s->pid);
+    if (s->killed || (WIFEXITED(status)
+                      && WEXITSTATUS(status) == CG_WORKER_EXIT_TERMINATED)) {
+        /* request_terminate_timeout: expected, not a crash */
+        atomic_fetch_add(&m->sb.c->terminated, 1);
+        snprintf(why, whylen, "worker %d ended by "
+                 "request_terminate_timeout", (int) s->pid);
+        return CG_E_UPSTREAM_TIMEOUT;   /* it answered 504 itself */
+    }
+    if (sig) {
+        cg_log(CG_LOG_WARN, "worker %d killed by signal %d%s (%s, "
+               "generation %d%s)", (int) s->pid, sig,
+               current ? "; replacing it" : "", strsignal(sig),
+               s->generation, current ? "" : ", draining: not replaced");
+        cg_sb_death(&m->sb, sig);
+        snprintf(why, whylen, "worker %d died (signal %d)", (int) s->pid,
+                 sig);
+        if (current) {
+            cg_children_note_crash(m, now);
+        }
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        cg_log(CG_LOG_WARN, "worker %d exited with status %d (generation "
+               "%d)", (int) s->pid, WEXITSTATUS(status), s->generation);
+        cg_sb_death(&m->sb, 0);
+        snprintf(why, whylen, "worker %d exited (status %d)", (int) s->pid,
+                 WEXITSTATUS(status));
+        if (!m->stopping) {
+            cg_children_note_crash(m, now);
+        }
+    }
+    return CG_E_UPSTREAM;
+}
+
+
 /* Every death of every generation is logged with its cause and counted
  * on the status page; only the current generation's is replaced (a
  * draining one was leaving anyway). Requests it left without a usage
@@ -405,9 +450,6 @@ static void
 cg_children_reap_one(cg_pool_t *m, int i, int status, double now)
 {
     cg_pool_slot_t       *s = &m->slots[i];
-    int                   sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    int                   current = s->generation == m->generation
-                                    && !m->stopping;
     char                  why[96];
     cg_children_orphan_t  o = { m, why, CG_E_UPSTREAM };
 
@@ -422,35 +464,7 @@ cg_children_reap_one(cg_pool_t *m, int i, int status, double now)
         cg_children_start_failed(m);
         return;
     }
-    snprintf(why, sizeof(why), "worker %d left", (int) s->pid);
-    if (s->killed || (WIFEXITED(status)
-                      && WEXITSTATUS(status) == CG_WORKER_EXIT_TERMINATED)) {
-        /* request_terminate_timeout: expected, not a crash */
-        atomic_fetch_add(&m->sb.c->terminated, 1);
-        snprintf(why, sizeof(why), "worker %d ended by "
-                 "request_terminate_timeout", (int) s->pid);
-        o.err = CG_E_UPSTREAM_TIMEOUT;  /* it answered 504 itself */
-    } else if (sig) {
-        cg_log(CG_LOG_WARN, "worker %d killed by signal %d%s (%s, "
-               "generation %d%s)", (int) s->pid, sig,
-               current ? "; replacing it" : "", strsignal(sig),
-               s->generation, current ? "" : ", draining: not replaced");
-        cg_sb_death(&m->sb, sig);
-        snprintf(why, sizeof(why), "worker %d died (signal %d)",
-                 (int) s->pid, sig);
-        if (current) {
-            cg_children_note_crash(m, now);
-        }
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-        cg_log(CG_LOG_WARN, "worker %d exited with status %d (generation "
-               "%d)", (int) s->pid, WEXITSTATUS(status), s->generation);
-        cg_sb_death(&m->sb, 0);
-        snprintf(why, sizeof(why), "worker %d exited (status %d)",
-                 (int) s->pid, WEXITSTATUS(status));
-        if (!m->stopping) {
-            cg_children_note_crash(m, now);
-        }
-    }
+    o.err = cg_children_death(m, s, status, now, why, sizeof(why));
     if (cg_sb_orphans(&m->sb, i, cg_children_orphan_line, &o) > 0) {
         cg_log(CG_LOG_WARN, "%s: its requests in flight have usage lines "
                "written by the master", why);
