@@ -134,12 +134,13 @@ sub wait_for {
     die "timed out waiting for $what\n";
 }
 
+# @args: more memcached options (-c for more connections, say).
 sub start_memcached {
-    my ($self, $name) = @_;
+    my ($self, $name, @args) = @_;
     my $port = free_port();
     my @user = $> == 0 ? ('-u', 'nobody') : ();
     $self->spawn($name // 'memcached', undef, 'memcached', '-l', '127.0.0.1',
-                 '-p', $port, '-U', '0', '-t', '1', '-m', '32', @user);
+                 '-p', $port, '-U', '0', '-t', '1', '-m', '32', @user, @args);
     wait_for('memcached', sub {
         IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") });
     $self->{mc_port} = $port;
@@ -506,7 +507,8 @@ sub start_launched {
 }
 
 # php-fpm with its own pool in the temp dir, serving tests/php/ on a Unix
-# socket; %ini becomes the pool's php_value lines, %env its env[] lines.
+# socket; %ini becomes the pool's php_value lines, %env its env[] lines,
+# children the static pool's size (default 2).
 # Call before start_nginx, which then routes *.php to it.
 sub start_php_fpm {
     my ($self, %o) = @_;
@@ -518,7 +520,8 @@ sub start_php_fpm {
         "error_log = $d/php-fpm.log", 'daemonize = no', '[test]',
         "listen = $self->{php_sock}", 'listen.mode = 0666',
         ($> == 0 ? ('user = root', 'group = root') : ()),
-        'pm = static', 'pm.max_children = 2', 'clear_env = yes',
+        'pm = static', 'pm.max_children = ' . ($o{children} // 2),
+        'clear_env = yes',
         (map { "php_value[$_] = $ini{$_}" } sort keys %ini),
         (map { "env[$_] = $env{$_}" } sort keys %env), '';
     $self->write_file('php-fpm.conf', $conf, 0644);
