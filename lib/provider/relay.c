@@ -1,5 +1,6 @@
 #include "provider/relay.h"
 #include "core/clock.h"
+#include "core/iowait.h"
 #include "provider/plan.h"
 #include "provider/provider.h"
 
@@ -378,19 +379,14 @@ cg_relay_outcome(cg_attempt_t *a)
 static int
 cg_relay_wait(cg_relay_t *c, long ms)
 {
-    struct timespec ts;
-    long            step;
+    long step;
 
     while (ms > 0) {
         if (!cg_stream_alive(c->stream)) {
             return -1;
         }
         step = ms > 100 ? 100 : ms;
-        ts.tv_sec = 0;
-        ts.tv_nsec = step * 1000000L;
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-            /* go on sleeping */
-        }
+        cg_iowait_sleep_ms((int) step);
         ms -= step;
     }
     return 0;

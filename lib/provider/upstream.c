@@ -1,6 +1,7 @@
 #include "provider/upstream.h"
 #include "core/clock.h"
 #include "core/fault.h"
+#include "core/iowait.h"
 #include "core/num.h"
 
 #include <stdio.h>
@@ -14,9 +15,38 @@
  * route waits that long), whatever number it wrote. */
 #define CG_UPSTREAM_RETRY_MAX_S  86400L
 
+/* Sockets one transfer may have open at once (happy eyeballs tries two
+ * addresses; HTTP/2 keeps one). */
+#define CG_UPSTREAM_SOCKS  8
+/* Longest wait between two looks at a transfer: the on_tick callback
+ * (the client's liveness) runs at least this often. */
+#define CG_UPSTREAM_TICK_MS  250
+
+typedef struct {
+    curl_socket_t fd;
+    short         events;
+} cg_up_sock_t;
+
+/* The upstream drives its one easy handle with its own multi handle
+ * through the multi socket interface, and waits through lib/core/iowait:
+ * under the worker's event loop a call parks its request instead of its
+ * thread. Connections (and DNS answers, TLS sessions) live in the share,
+ * so every upstream of one thread reuses the same kept connections. */
 struct cg_upstream_s {
-    CURL    *h;
+    CURL         *h;
+    CURLM        *m;
+    cg_up_sock_t  socks[CG_UPSTREAM_SOCKS];
+    int           nsocks;
+    long          timer_ms;     /* curl's next timeout, -1: none */
 };
+
+struct cg_upshare_s {
+    CURLSH       *sh;
+};
+
+static int cg_upstream_sock(CURL *e, curl_socket_t fd, int what, void *user,
+                            void *sp);
+static int cg_upstream_timer(CURLM *m, long timeout_ms, void *user);
 
 typedef enum {
     CG_XFER_RUN = 0,
@@ -157,10 +187,15 @@ cg_upstream_new(const cg_conf_t *conf)
         return NULL;
     }
     up->h = curl_easy_init();
-    if (up->h == NULL) {
-        free(up);
+    up->m = curl_multi_init();
+    if (up->h == NULL || up->m == NULL) {
+        cg_upstream_free(up);
         return NULL;
     }
+    curl_multi_setopt(up->m, CURLMOPT_SOCKETFUNCTION, cg_upstream_sock);
+    curl_multi_setopt(up->m, CURLMOPT_SOCKETDATA, up);
+    curl_multi_setopt(up->m, CURLMOPT_TIMERFUNCTION, cg_upstream_timer);
+    curl_multi_setopt(up->m, CURLMOPT_TIMERDATA, up);
     curl_easy_setopt(up->h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(up->h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(up->h, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -187,7 +222,151 @@ cg_upstream_free(cg_upstream_t *up)
     if (up->h) {
         curl_easy_cleanup(up->h);
     }
+    if (up->m) {
+        curl_multi_cleanup(up->m);
+    }
     free(up);
+}
+
+
+cg_upshare_t *
+cg_upstream_share_new(void)
+{
+    cg_upshare_t *s = calloc(1, sizeof(*s));
+
+    if (s == NULL || (s->sh = curl_share_init()) == NULL) {
+        free(s);
+        return NULL;
+    }
+    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    return s;
+}
+
+
+void
+cg_upstream_share_free(cg_upshare_t *s)
+{
+    if (s != NULL) {
+        curl_share_cleanup(s->sh);
+        free(s);
+    }
+}
+
+
+void
+cg_upstream_set_share(cg_upstream_t *up, cg_upshare_t *s)
+{
+    curl_easy_setopt(up->h, CURLOPT_SHARE, s ? s->sh : NULL);
+}
+
+
+/* CURLMOPT_SOCKETFUNCTION: which sockets the transfer waits on, how. */
+static int
+cg_upstream_sock(CURL *e, curl_socket_t fd, int what, void *user, void *sp)
+{
+    cg_upstream_t *up = user;
+    int            i;
+
+    (void) e; (void) sp;
+    for (i = 0; i < up->nsocks && up->socks[i].fd != fd; i++) {
+        /* find it */
+    }
+    if (what == CURL_POLL_REMOVE) {
+        if (i < up->nsocks) {
+            up->socks[i] = up->socks[--up->nsocks];
+        }
+        return 0;
+    }
+    if (i == up->nsocks) {
+        if (up->nsocks == CG_UPSTREAM_SOCKS) {
+            return -1;
+        }
+        up->nsocks++;
+    }
+    up->socks[i].fd = fd;
+    up->socks[i].events = (short) ((what & CURL_POLL_IN ? POLLIN : 0)
+                                   | (what & CURL_POLL_OUT ? POLLOUT : 0));
+    return 0;
+}
+
+
+static int
+cg_upstream_timer(CURLM *m, long timeout_ms, void *user)
+{
+    cg_upstream_t *up = user;
+
+    (void) m;
+    up->timer_ms = timeout_ms;
+    return 0;
+}
+
+
+/* One wait for the transfer's sockets, then curl acts on what is ready
+ * (or on its timeout); 0 when the wait timed out. */
+static int
+cg_upstream_step(cg_upstream_t *up, int *running)
+{
+    struct pollfd pfd[CG_UPSTREAM_SOCKS];
+    int           i, n = up->nsocks, wait, mask, fired;
+
+    for (i = 0; i < n; i++) {
+        pfd[i] = (struct pollfd) { up->socks[i].fd, up->socks[i].events, 0 };
+    }
+    wait = up->timer_ms < 0 || up->timer_ms > CG_UPSTREAM_TICK_MS
+           ? CG_UPSTREAM_TICK_MS : (int) up->timer_ms;
+    fired = wait == 0 && up->timer_ms == 0 ? 0 : cg_iowait_poll(pfd, (nfds_t) n,
+                                                            wait);
+    if (fired <= 0) {
+        up->timer_ms = -1;
+        curl_multi_socket_action(up->m, CURL_SOCKET_TIMEOUT, 0, running);
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (pfd[i].revents == 0) {
+            continue;
+        }
+        mask = (pfd[i].revents & (POLLIN | POLLHUP) ? CURL_CSELECT_IN : 0)
+               | (pfd[i].revents & POLLOUT ? CURL_CSELECT_OUT : 0)
+               | (pfd[i].revents & (POLLERR | POLLNVAL) ? CURL_CSELECT_ERR
+                                                         : 0);
+        curl_multi_socket_action(up->m, pfd[i].fd, mask, running);
+    }
+    return 1;
+}
+
+
+/* curl_easy_perform, but through the multi socket interface. curl runs
+ * the progress callback only when it acts on the transfer, so between
+ * two waits the checks it makes (first byte, idle, the client) are made
+ * here too: a silent provider is cut on time. */
+static CURLcode
+cg_upstream_perform(cg_upstream_t *up, cg_xfer_t *x)
+{
+    CURLcode  rc = CURLE_FAILED_INIT;
+    CURLMsg  *msg;
+    int       running = 1, left;
+
+    up->nsocks = 0;
+    up->timer_ms = -1;
+    if (curl_multi_add_handle(up->m, up->h) != CURLM_OK) {
+        return rc;
+    }
+    while (running) {
+        if (cg_upstream_step(up, &running) == 0 && running
+            && cg_upstream_tick(x, 0, 0, 0, 0) != 0) {
+            curl_multi_remove_handle(up->m, up->h);
+            return CURLE_ABORTED_BY_CALLBACK;
+        }
+    }
+    while ((msg = curl_multi_info_read(up->m, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == up->h) {
+            rc = msg->data.result;
+        }
+    }
+    curl_multi_remove_handle(up->m, up->h);
+    return rc;
 }
 
 
@@ -290,7 +469,7 @@ cg_upstream_call(cg_upstream_t *up, const cg_up_call_t *call, cg_buf_t *resp,
     curl_easy_setopt(up->h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(up->h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(up->h, CURLOPT_XFERINFODATA, &x);
-    rc = curl_easy_perform(up->h);
+    rc = cg_upstream_perform(up, &x);
     if (!x.checked) {
         curl_easy_getinfo(up->h, CURLINFO_RESPONSE_CODE, &res->status);
     }

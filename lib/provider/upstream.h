@@ -52,11 +52,19 @@ typedef struct {
 } cg_up_result_t;
 
 typedef struct cg_upstream_s cg_upstream_t;
+/* Kept connections, DNS answers and TLS sessions shared by the upstreams
+ * of one thread (never across threads: it has no locks). */
+typedef struct cg_upshare_s  cg_upshare_t;
 
 /* Call once per process before any thread starts. */
 int            cg_upstream_global_init(void);
 cg_upstream_t *cg_upstream_new(const cg_conf_t *conf);
 void           cg_upstream_free(cg_upstream_t *up);
+cg_upshare_t  *cg_upstream_share_new(void);
+/* After every upstream that uses it is freed. */
+void           cg_upstream_share_free(cg_upshare_t *s);
+/* up's calls use s's connections from now on (NULL: its own). */
+void           cg_upstream_set_share(cg_upstream_t *up, cg_upshare_t *s);
 /* POSTs the call's body; resp gets a non-2xx body, or a 2xx one when
  * there is no on_body or it is not an event stream. */
 cg_up_rc_t     cg_upstream_call(cg_upstream_t *up, const cg_up_call_t *call,

@@ -1,4 +1,5 @@
 #include "store/mcpipe.h"
+#include "core/iowait.h"
 #include "core/clock.h"
 
 #include <errno.h>
@@ -122,9 +123,7 @@ cg_mcpipe_wait(cg_mcpipe_t *p, short events)
     struct pollfd pfd = { p->fd, events, 0 };
     int           rc;
 
-    do {
-        rc = poll(&pfd, 1, p->timeout_ms);
-    } while (rc < 0 && errno == EINTR);
+    rc = cg_iowait_poll(&pfd, 1, p->timeout_ms);
     if (rc == 0) {
         p->err = CG_MCPIPE_TIMEOUT;
         return -1;

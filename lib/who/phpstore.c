@@ -1,4 +1,5 @@
 #include "who/phpstore.h"
+#include "core/iowait.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,8 +75,7 @@ cg_php_path(const char *save_path, const char *sid, size_t n, char *out,
 static cg_php_rc_t
 cg_php_lock(int fd)
 {
-    struct timespec ts = { 0, 10 * 1000 * 1000 };
-    int             i;
+    int i;
 
     /* PHP holds LOCK_EX for a whole request; wait a little, not forever. */
     for (i = 0; i < CG_PHP_LOCK_TRIES; i++) {
@@ -85,7 +85,8 @@ cg_php_lock(int fd)
         if (errno != EWOULDBLOCK && errno != EINTR) {
             return CG_PHP_IO;
         }
-        nanosleep(&ts, NULL);
+        /* Under the event loop other requests run meanwhile. */
+        cg_iowait_sleep_ms(10);
     }
     return CG_PHP_LOCKED;
 }
