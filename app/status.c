@@ -1,5 +1,6 @@
 #include "status.h"
 #include "acl.h"
+#include "fconn.h"
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -232,10 +233,10 @@ cg_status_prom(cg_sb_t *sb, cg_buf_t *b)
 
 
 static int
-cg_status_wants_text(FCGX_Request *fr)
+cg_status_wants_text(char *const *envp)
 {
-    const char *q = FCGX_GetParam("QUERY_STRING", fr->envp);
-    const char *accept = FCGX_GetParam("HTTP_ACCEPT", fr->envp);
+    const char *q = cg_fconn_getenv(envp, "QUERY_STRING");
+    const char *accept = cg_fconn_getenv(envp, "HTTP_ACCEPT");
 
     if (q && strstr(q, "format=prometheus")) {
         return 1;
@@ -248,22 +249,23 @@ cg_status_wants_text(FCGX_Request *fr)
 
 
 static void
-cg_status_write(FCGX_Request *fr, const char *status, const char *type,
-                cg_buf_t *b)
+cg_status_write(cg_buf_t *out, const char *status, const char *type,
+                const cg_buf_t *b)
 {
-    FCGX_FPrintF(fr->out, "Status: %s\r\nContent-Type: %s\r\n"
-                 "Cache-Control: no-store\r\n\r\n", status, type);
+    cg_buf_addf(out, "Status: %s\r\nContent-Type: %s\r\n"
+                "Cache-Control: no-store\r\n\r\n", status, type);
     if (!b->oom) {
-        FCGX_PutStr(b->data, (int) b->len, fr->out);
+        cg_buf_add(out, b->data, b->len);
     }
 }
 
 
 void
-cg_status_serve(const cg_conf_t *conf, cg_sb_t *sb, FCGX_Request *fr)
+cg_status_serve(const cg_conf_t *conf, cg_sb_t *sb, char *const *envp,
+                cg_buf_t *out)
 {
-    const char *addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
-    const char *method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+    const char *addr = cg_fconn_getenv(envp, "REMOTE_ADDR");
+    const char *method = cg_fconn_getenv(envp, "REQUEST_METHOD");
     cg_acl_t    allow;
     cg_buf_t    b = { 0 };
     char        err[128];
@@ -272,20 +274,20 @@ cg_status_serve(const cg_conf_t *conf, cg_sb_t *sb, FCGX_Request *fr)
         || !cg_acl_match_str(&allow, addr)) {
         cg_buf_adds(&b, "{\"error\":{\"type\":\"forbidden\",\"message\":"
                     "\"Forbidden.\"}}\n");
-        cg_status_write(fr, "403 Forbidden", "application/json", &b);
+        cg_status_write(out, "403 Forbidden", "application/json", &b);
     } else if (method == NULL
                || (strcmp(method, "GET") != 0
                    && strcmp(method, "HEAD") != 0)) {
         cg_buf_adds(&b, "{\"error\":{\"type\":\"method_not_allowed\","
                     "\"message\":\"Use GET.\"}}\n");
-        cg_status_write(fr, "405 Method Not Allowed", "application/json",
+        cg_status_write(out, "405 Method Not Allowed", "application/json",
                         &b);
-    } else if (cg_status_wants_text(fr)) {
+    } else if (cg_status_wants_text(envp)) {
         cg_status_prom(sb, &b);
-        cg_status_write(fr, "200 OK", "text/plain; version=0.0.4", &b);
+        cg_status_write(out, "200 OK", "text/plain; version=0.0.4", &b);
     } else {
         cg_status_json(conf, sb, &b);
-        cg_status_write(fr, "200 OK", "application/json", &b);
+        cg_status_write(out, "200 OK", "application/json", &b);
     }
     cg_buf_free(&b);
 }

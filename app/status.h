@@ -11,8 +11,11 @@
 #include "conf/config.h"
 #include "scoreboard.h"
 
-#include <fcgiapp.h>
+#include "core/buf.h"
 
-void cg_status_serve(const cg_conf_t *conf, cg_sb_t *sb, FCGX_Request *fr);
+/* The whole CGI answer (Status and headers, then the body) into out, for
+ * the request whose parameters are envp ("NAME=VALUE" strings). */
+void cg_status_serve(const cg_conf_t *conf, cg_sb_t *sb, char *const *envp,
+                     cg_buf_t *out);
 
 #endif

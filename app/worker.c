@@ -3,13 +3,16 @@
 #include "outage.h"
 #include "acl.h"
 #include "alertsend.h"
+#include "fconn.h"
 #include "log.h"
+#include "loop.h"
 #include "scoreboard.h"
 #include "status.h"
 
 #include "pipeline/chat.h"
 #include "core/clock.h"
 #include "core/fault.h"
+#include "core/iowait.h"
 #include "http/compat.h"
 #include "http/http.h"
 #include "core/req.h"
@@ -18,99 +21,124 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <malloc.h>
 
-#include <fcgiapp.h>
-
-/* Body and answer buffers kept between requests, per thread; a larger one
- * is given back after its request. */
+/* Body buffers kept between requests, per connection; a larger one is
+ * given back after its request. */
 #define CG_WORKER_KEEP  (64 * 1024)
-/* Idle kept FastCGI connections a process holds: far more than a front
- * end's pool (nginx keepalive 32 per worker), well under the default
- * limit of 1,024 open files. */
-#define CG_WORKER_PARK_MAX  256
 /* Unread request body read off a kept connection to keep it (twice the
- * shipped nginx client_max_body_size); past it the connection is closed. */
+ * shipped nginx client_max_body_size); past it the connection is closed
+ * after the answer. */
 #define CG_WORKER_DRAIN_MAX (2 * 1024 * 1024)
 /* Allocations from this size up get their own mapping, given back to the
  * system when freed. glibc's default threshold moves up to 32 MiB after
- * the first large free, and the freed space of a thread's arena is then
- * kept for ever: a worker kept every large request's memory. */
+ * the first large free, and the freed space is then kept for ever: a
+ * worker kept every large request's memory. */
 #define CG_WORKER_MMAP_THRESHOLD  (256 * 1024)
-/* The signal loop wakes every 100 ms; the config is looked at every 10th
- * time (confwatch.h: under a spawner only). */
+/* Each request's fiber stack: the deepest path (TLS handshake inside
+ * curl, json-c) uses well under a quarter of it; pages never touched cost
+ * nothing. */
+#define CG_WORKER_STACK  (256 * 1024)
+/* The loop looks at the clock (watchdog, stop deadline) this often; the
+ * config every 10th time (confwatch.h: under a spawner only). */
+#define CG_WORKER_TICK_MS      100
 #define CG_WORKER_WATCH_TICKS  10
+/* New connections taken per wake of the listening socket, so that one
+ * busy worker does not take them all. */
+#define CG_WORKER_ACCEPT_BURST  16
+/* How long a request may leave the rest of its records unsent, and how
+ * long a write may wait for the web server to take the answer. */
+#define CG_WORKER_IO_MS  60000
 /* A key_exposure alert for one caller is raised once an hour. */
 #define CG_WORKER_EXPOSURE_PERIOD  CG_HOUR_S
 
 typedef struct cg_wproc_s cg_wproc_t;
 
-/* Who answers the current request: its thread, or (past
- * request_terminate_timeout) the process's main thread with a 504. The
- * first to move the phase away from WORKING owns the connection. */
+/* Who answers the current request: its fiber, or (past
+ * request_terminate_timeout) the loop with a 504. The first to move the
+ * phase away from WORKING owns the connection. */
 enum {
     CG_W_WORKING = 0,
     CG_W_ANSWERING,
     CG_W_TERMINATED
 };
 
-/* One request thread's own state: its FastCGI request, its chat handles
- * (curl, memcached) and buffers. Never shared between threads. */
-typedef struct {
-    const cg_conf_t *conf;
-    cg_chat_t        chat;
-    cg_usagelog_t    usage;
-    cg_usage_ctx_t   uctx;
-    cg_req_t         req;
-    cg_buf_t         body;
-    cg_buf_t         out;
-    cg_buf_t         line;
-    uint64_t         id_seed;
-    uint64_t         id_count;
-    cg_wproc_t      *proc;
-    int              index;
-    unsigned         reopen_seen;
-    int              log_failing;   /* the last usage line was not written */
-    FCGX_Request     fr;
-    pthread_t        tid;
-    int              tid_ok;
-    atomic_int       phase;         /* CG_W_* */
+/* A request context: chat handles (curl, memcached) and buffers, used by
+ * one request at a time and handed from one to the next; its index is its
+ * scoreboard slot. Set up the first time one is needed. */
+typedef struct cg_worker_s {
+    const cg_conf_t     *conf;
+    cg_chat_t            chat;
+    cg_usage_ctx_t       uctx;
+    cg_req_t             req;
+    cg_buf_t             out;
+    cg_buf_t             line;
+    uint64_t             id_seed;
+    uint64_t             id_count;
+    cg_wproc_t          *proc;
+    int                  index;
+    int                  ready;         /* cg_worker_init done */
+    cg_fconn_t          *conn;          /* the running request's */
+    atomic_int           phase;         /* CG_W_* */
+    struct cg_worker_s  *next_free;
 } cg_worker_t;
 
-/* The worker process: what its threads share. */
+/* One FastCGI connection and the fiber that serves it. */
+typedef struct cg_wconn_s {
+    cg_fconn_t           fc;
+    cg_buf_t             body;
+    cg_wproc_t          *proc;
+    cg_task_t           *task;
+    int                  idle;          /* waiting for its next request */
+    int                  gone;          /* handed off or closed by a stop */
+    int                  waits_ctx;     /* queued for a request context */
+    int                  fresh;         /* counted in proc->fresh */
+    struct cg_wconn_s   *prev, *next;
+    struct cg_wconn_s   *ctx_next;
+} cg_wconn_t;
+
+/* The worker process: its loop and what every request shares. */
 struct cg_wproc_s {
     const cg_conf_t *conf;
     cg_sb_t         *sb;
     int              slot;
     int              listen_fd;
-    int              handoff[2];    /* kept conns passed between workers */
-    int              dead_fd;       /* a socket that never listens */
-    int              stop_fd;       /* eventfd: readable once stopping */
-    atomic_int       stop;
-    atomic_uint      reopen;        /* bumped by SIGUSR1 */
-    atomic_int       running;       /* threads still in their loop */
-    pthread_mutex_t  accept_lock;
-    int              park_fd;       /* eventfd: a connection was parked */
-    pthread_mutex_t  park_lock;     /* guards parked, nparked */
-    int              parked[CG_WORKER_PARK_MAX];    /* idle kept conns */
-    int              nparked;
+    int              listening;
+    double           accept_paused;     /* until then (out of fds) */
+    int              nfree;             /* request contexts free */
+    int              fresh;             /* new conns before their first
+                                         * request took a context */
+    int              handoff[2];        /* kept conns passed between workers */
+    int              sig_fd;
+    cg_loop_t       *loop;
+    cg_upshare_t    *share;             /* provider connections, kept */
+    cg_usagelog_t    usage;
+    int              log_failing;       /* the last usage line failed */
+    int              stop;
+    double           deadline;          /* stop: leave by then */
     cg_acl_t         clients;
-    cg_worker_t     *threads;
-    int              nthreads;
+    cg_worker_t     *ctx;               /* nctx request contexts */
+    int              nctx;
+    int              nready;
+    cg_worker_t     *free_ctx;
+    cg_wconn_t      *ctx_wait, *ctx_wait_tail;
+    cg_wconn_t      *conns;             /* every open connection */
+    int              nconns;
 };
+
 
 
 static void
@@ -127,61 +155,60 @@ cg_worker_request_id(cg_worker_t *w, char *out, size_t cap)
 }
 
 
+/* The body the connection read, checked against what the request says
+ * of it (the record layer kept at most max_body + 1 bytes). */
 static int
-cg_worker_read_body(cg_worker_t *w, FCGX_Request *fr, cg_req_t *r)
+cg_worker_read_body(cg_worker_t *w, cg_wconn_t *k, cg_req_t *r)
 {
-    long   want = w->conf->http.max_body + 1, got;
-    char  *end;
+    size_t  got = k->fc.body_seen;
+    long    want;
+    char   *end;
 
-    if (r->content_length && r->content_length[0]) {
-        want = strtol(r->content_length, &end, 10);
-    }
-    cg_buf_reset(&w->body);
-    if (cg_buf_reserve(&w->body, (size_t) want) != 0) {
-        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
-    }
-    got = FCGX_GetStr(w->body.data, (int) want, fr->in);
-    if (got < 0) {
-        got = 0;
-    }
-    w->body.len = (size_t) got;
-    w->body.data[got] = '\0';
-    if (got > w->conf->http.max_body) {
+    if (got > (size_t) w->conf->http.max_body) {
         return cg_req_fail(r, CG_E_TOO_LARGE, NULL,
                            "undeclared body over max_body");
     }
-    if (r->content_length && r->content_length[0] && got < want) {
-        return cg_req_fail(r, CG_E_INVALID, NULL, "body shorter than "
-                           "Content-Length");
+    if (r->content_length && r->content_length[0]) {
+        want = strtol(r->content_length, &end, 10);
+        if (want >= 0 && got < (size_t) want) {
+            return cg_req_fail(r, CG_E_INVALID, NULL, "body shorter than "
+                               "Content-Length");
+        }
+        if (want >= 0 && got > (size_t) want) {
+            got = (size_t) want;
+        }
     }
-    r->body = w->body.data;
-    r->body_len = w->body.len;
+    if (cg_buf_reserve(&k->body, 1) != 0) {
+        return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
+    }
+    k->body.len = got;
+    k->body.data[got] = '\0';
+    r->body = k->body.data;
+    r->body_len = got;
     return 0;
 }
 
 
 static void
-cg_worker_params(cg_req_t *r, FCGX_Request *fr)
+cg_worker_params(cg_req_t *r, const cg_fconn_t *c)
 {
-    FCGX_ParamArray env = fr->envp;
-
-    r->method = FCGX_GetParam("REQUEST_METHOD", env);
-    r->uri = FCGX_GetParam("REQUEST_URI", env);
+    r->method = cg_fconn_param(c, "REQUEST_METHOD");
+    r->uri = cg_fconn_param(c, "REQUEST_URI");
     if (r->uri == NULL) {
-        r->uri = FCGX_GetParam("SCRIPT_NAME", env);
+        r->uri = cg_fconn_param(c, "SCRIPT_NAME");
     }
-    r->content_type = FCGX_GetParam("CONTENT_TYPE", env);
-    r->content_length = FCGX_GetParam("CONTENT_LENGTH", env);
-    r->cookie = FCGX_GetParam("HTTP_COOKIE", env);
-    r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", env);
-    r->remote_addr = FCGX_GetParam("REMOTE_ADDR", env);
-    r->origin = FCGX_GetParam("HTTP_ORIGIN", env);
-    r->referer = FCGX_GetParam("HTTP_REFERER", env);
-    r->sec_fetch_site = FCGX_GetParam("HTTP_SEC_FETCH_SITE", env);
-    r->forwarded_for = FCGX_GetParam("HTTP_X_FORWARDED_FOR", env);
-    r->accept = FCGX_GetParam("HTTP_ACCEPT", env);
-    r->x_api_key = FCGX_GetParam("HTTP_X_API_KEY", env);
-    r->dup_header = cg_http_dup_param(env);
+    r->content_type = cg_fconn_param(c, "CONTENT_TYPE");
+    r->content_length = cg_fconn_param(c, "CONTENT_LENGTH");
+    r->cookie = cg_fconn_param(c, "HTTP_COOKIE");
+    r->authorization = cg_fconn_param(c, "HTTP_AUTHORIZATION");
+    r->remote_addr = cg_fconn_param(c, "REMOTE_ADDR");
+    r->origin = cg_fconn_param(c, "HTTP_ORIGIN");
+    r->referer = cg_fconn_param(c, "HTTP_REFERER");
+    r->sec_fetch_site = cg_fconn_param(c, "HTTP_SEC_FETCH_SITE");
+    r->forwarded_for = cg_fconn_param(c, "HTTP_X_FORWARDED_FOR");
+    r->accept = cg_fconn_param(c, "HTTP_ACCEPT");
+    r->x_api_key = cg_fconn_param(c, "HTTP_X_API_KEY");
+    r->dup_header = cg_http_dup_param(c->envp);
 }
 
 
@@ -195,9 +222,9 @@ cg_worker_claim(cg_worker_t *w)
 }
 
 
-/* cg_out_t over the FastCGI stream: streamed answers are flushed to the
- * web server as they come; a failed write or flush means the client (or
- * the web server's connection for it) is gone. */
+/* cg_out_t over the FastCGI connection: streamed answers are flushed to
+ * the web server as they come; a failed write or flush means the client
+ * (or the web server's connection for it) is gone. */
 static int
 cg_worker_out_write(void *ctx, const char *p, size_t n)
 {
@@ -215,7 +242,7 @@ cg_worker_out_write(void *ctx, const char *p, size_t n)
                       w->req.request_id, 1);
         cg_sb_route(w->proc->sb, w->proc->slot, w->index, w->req.route);
     }
-    return FCGX_PutStr(p, (int) n, w->fr.out) == (int) n ? 0 : -1;
+    return cg_fconn_write(w->conn, p, n);
 }
 
 
@@ -224,7 +251,7 @@ cg_worker_out_flush(void *ctx)
 {
     cg_worker_t *w = ctx;
 
-    return FCGX_FFlush(w->fr.out) == 0 ? 0 : -1;
+    return cg_fconn_flush(w->conn, CG_WORKER_IO_MS);
 }
 
 
@@ -233,13 +260,9 @@ cg_worker_out_flush(void *ctx)
 static int
 cg_worker_out_alive(void *ctx)
 {
-    cg_worker_t   *w = ctx;
-    struct pollfd  pfd = { w->fr.ipcFd, POLLRDHUP, 0 };
+    cg_worker_t *w = ctx;
 
-    if (poll(&pfd, 1, 0) <= 0) {
-        return 1;
-    }
-    return !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    return cg_fconn_alive(w->conn);
 }
 
 
@@ -255,7 +278,7 @@ cg_worker_key_rejected(void *ctx, const cg_route_t *rt, const cg_req_t *r)
                              rt->api_key.fp, NULL, r->request_id };
 
     cg_usagelog_audit_format(&ev, cg_clock_wall(), &w->line);
-    (void) cg_usagelog_write(&w->usage, &w->line);
+    (void) cg_usagelog_write(&w->proc->usage, &w->line);
     cg_log(CG_LOG_ERROR, "%s: the provider rejected key %s (%s): rotate it "
            "(route %s)", r->request_id, ev.key, ev.key_id, rt->name);
 }
@@ -269,7 +292,7 @@ cg_worker_usage_min(cg_worker_t *w, const cg_req_t *r)
     cg_buf_t line = { mem, 0, sizeof(mem), 0 };
 
     line.len = cg_usagelog_format_min(r, cg_clock_wall(), mem, sizeof(mem));
-    if (line.len == 0 || cg_usagelog_write(&w->usage, &line) != 0) {
+    if (line.len == 0 || cg_usagelog_write(&w->proc->usage, &line) != 0) {
         cg_log(CG_LOG_ERROR, "cannot write usage line for %s: out of memory",
                r->request_id);
         return -1;
@@ -284,7 +307,7 @@ cg_worker_usage_min(cg_worker_t *w, const cg_req_t *r)
 static int
 cg_worker_log_ok(cg_worker_t *w, cg_req_t *r)
 {
-    if (!w->log_failing
+    if (!w->proc->log_failing
         || w->conf->log.on_write_error != CG_LOG_WRITE_REFUSE) {
         return 0;
     }
@@ -320,14 +343,8 @@ cg_worker_key_sent(cg_worker_t *w, const cg_req_t *r)
 static int
 cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
 {
-    unsigned gen = atomic_load(&w->proc->reopen);
-    int      rc;
+    int rc;
 
-    if (gen != w->reopen_seen) {
-        /* SIGUSR1 (logrotate): each thread reopens its own usage fd. */
-        w->reopen_seen = gen;
-        cg_usagelog_reopen(&w->usage);
-    }
     if (cg_findings_has(&r->findings, CG_FIND_KEY_EXPOSED)) {
         /* The output guard redacted it, but the key reached the model. */
         cg_log(CG_LOG_ERROR, "%s: key exposed: an answer held a key; it was "
@@ -339,13 +356,13 @@ cg_worker_log_usage(cg_worker_t *w, cg_req_t *r)
     cg_usagelog_format(r, &w->uctx, cg_clock_mono(), cg_clock_wall(), &w->line);
     if (w->line.oom) {
         rc = cg_worker_usage_min(w, r);
-    } else if ((rc = cg_usagelog_write(&w->usage, &w->line)) != 0) {
+    } else if ((rc = cg_usagelog_write(&w->proc->usage, &w->line)) != 0) {
         /* Never unlogged silently: the line goes to the error log. */
         cg_log(CG_LOG_ERROR, "cannot write usage line for %s (%s): %.*s",
                r->request_id, strerror(errno), (int) w->line.len - 1,
                w->line.data);
     }
-    w->log_failing = rc != 0;
+    w->proc->log_failing = rc != 0;
     /* Written (or in the error log): the master must not write it too. */
     cg_sb_logged(w->proc->sb, w->proc->slot, w->index);
     cg_syslog_line(w->conf, &w->line);
@@ -373,7 +390,7 @@ cg_worker_alert(void *ctx, const cg_buf_t *line)
 {
     cg_worker_t *w = ctx;
 
-    if (cg_usagelog_write(&w->usage, line) != 0) {
+    if (cg_usagelog_write(&w->proc->usage, line) != 0) {
         cg_log(CG_LOG_ERROR, "cannot write alert line: %s", strerror(errno));
     }
     cg_syslog_line(w->conf, line);
@@ -390,65 +407,36 @@ cg_worker_note(void *ctx, const char *msg)
 
 
 
-
 /* The answer in w->out, or the fixed 500 when it could not be built. */
 static int
-cg_worker_put_answer(cg_worker_t *w, const cg_req_t *r, FCGX_Request *fr)
+cg_worker_put_answer(cg_worker_t *w, const cg_req_t *r)
 {
     char   mem[512];
     size_t n;
 
     if (!w->out.oom) {
-        return FCGX_PutStr(w->out.data, (int) w->out.len, fr->out);
+        return cg_fconn_write(w->conn, w->out.data, w->out.len);
     }
     n = cg_http_fallback(r, mem, sizeof(mem));
-    return FCGX_PutStr(mem, (int) n, fr->out);
+    return cg_fconn_write(w->conn, mem, n);
 }
 
 
-/* The request is over, on every exit of cg_worker_serve(): the body
- * read and the answer written are wiped with everything the pipeline
- * held (cg_chat_end), and a buffer that grew past CG_WORKER_KEEP for it
- * is given back. */
+/* The request is over, on every exit of cg_worker_serve(): the answer
+ * written is wiped with everything the pipeline held (cg_chat_end), and
+ * a buffer that grew past CG_WORKER_KEEP for it is given back. The body
+ * is the connection's (cg_worker_conn_done). */
 static void
 cg_worker_done(cg_worker_t *w, cg_req_t *r)
 {
-    cg_buf_wipe(&w->body);
     cg_buf_wipe(&w->out);
     cg_chat_end(&w->chat, r);
-    cg_buf_shrink(&w->body, CG_WORKER_KEEP);
     cg_buf_shrink(&w->out, CG_WORKER_KEEP);
 }
 
 
-/* A request answered before its body was read (413, 400, ...) leaves the
- * rest of its stdin on the connection. Closing a kept connection after the
- * answer races with the front end, which takes it back into its pool and
- * may send the next request on it at once (nginx then answers that one
- * 502): read the rest, up to a bound, and keep the connection. 0 when the
- * stdin ended within the bound and the connection can be kept. */
-static int
-cg_worker_drain(FCGX_Request *fr)
-{
-    char   buf[4096];
-    size_t total = 0;
-    int    n;
-
-    if (!fr->keepConnection) {
-        return -1;
-    }
-    while ((n = FCGX_GetStr(buf, sizeof(buf), fr->in)) > 0) {
-        total += (size_t) n;
-        if (total > CG_WORKER_DRAIN_MAX) {
-            return -1;
-        }
-    }
-    return FCGX_GetError(fr->in) == 0 ? 0 : -1;
-}
-
-
 static void
-cg_worker_answer(cg_worker_t *w, FCGX_Request *fr)
+cg_worker_answer(cg_worker_t *w, cg_wconn_t *k)
 {
     cg_req_t *r = &w->req;
     cg_out_t  out = { cg_worker_out_write, cg_worker_out_flush,
@@ -460,26 +448,21 @@ cg_worker_answer(cg_worker_t *w, FCGX_Request *fr)
     /* From here the request is accepted: if this process dies before its
      * usage line, the master writes one from the scoreboard. */
     cg_sb_request(w->proc->sb, w->proc->slot, w->index, r->request_id, 0);
-    cg_worker_params(r, fr);
+    cg_worker_params(r, &k->fc);
     /* The path decides the front: /api/chat, or a provider's format. */
     api = cg_compat_api(w->conf, r->uri);
     if ((api != CG_API_CHAT ? cg_compat_admit(w->conf, r, api)
                             : cg_http_admit(w->conf, r)) == 0
         && cg_worker_log_ok(w, r) == 0
-        && cg_worker_read_body(w, fr, r) == 0) {
+        && cg_worker_read_body(w, k, r) == 0) {
         cg_chat_handle(&w->chat, r, &out);
     }
     if (r->streamed) {
         if (r->err == CG_E_CLIENT_CLOSED) {
-            fr->keepConnection = 0;
+            k->fc.keep = 0;
         }
         cg_worker_log_usage(w, r);
         return;
-    }
-    if (r->err != CG_OK && r->body == NULL && cg_worker_drain(fr) != 0) {
-        /* The body was not read to its end: this connection cannot carry
-         * another request, so do not keep it. */
-        fr->keepConnection = 0;
     }
     if (!cg_worker_claim(w)) {
         return;     /* answered 504 by request_terminate_timeout */
@@ -500,20 +483,12 @@ cg_worker_answer(cg_worker_t *w, FCGX_Request *fr)
         cg_http_response(r, &w->out);
     }
     cg_outage_note(w->conf, r);
-    /* No flush here: FCGX_Finish_r writes what is buffered together with
-     * the end records, one write(2) and one nginx wake-up instead of two. */
-    if (cg_worker_put_answer(w, r, fr) < 0) {
+    /* No flush here: cg_fconn_end writes it with the end records, one
+     * write(2) and one nginx wake-up instead of two. */
+    if (cg_worker_put_answer(w, r) < 0) {
         cg_log(CG_LOG_WARN, "%s: client went away before the answer was "
                "written", r->request_id);
     }
-}
-
-
-static void
-cg_worker_serve(cg_worker_t *w, FCGX_Request *fr)
-{
-    cg_worker_answer(w, fr);
-    cg_worker_done(w, &w->req);
 }
 
 
@@ -527,7 +502,6 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
     char              err[512];
 
     w->conf = conf;
-    w->usage.fd = -1;
     /* Requests that fail before a route is chosen are logged under the
      * default route. */
     rt = cg_provider_route_find(conf, conf->provider.default_route,
@@ -538,13 +512,13 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
     if (getrandom(&w->id_seed, sizeof(w->id_seed), 0) != sizeof(w->id_seed)) {
         w->id_seed = (uint64_t) getpid() << 32 ^ (uint64_t) cg_clock_now();
     }
-    if (cg_usagelog_open(&w->usage, conf->log.usage_log, err, sizeof(err)) != 0
-        || cg_syslog_open(conf, err, sizeof(err)) != 0
-        || cg_chat_init(&w->chat, conf, err, sizeof(err)) != 0) {
+    if (cg_chat_init(&w->chat, conf, err, sizeof(err)) != 0) {
         cg_log(CG_LOG_ERROR, "worker start failed: %s", err);
         return -1;
     }
     cg_chat_set_events(&w->chat, &ev);
+    cg_upstream_set_share(w->chat.up, w->proc->share);
+    w->ready = 1;
     return 0;
 }
 
@@ -552,88 +526,13 @@ cg_worker_init(cg_worker_t *w, const cg_conf_t *conf)
 static void
 cg_worker_free(cg_worker_t *w)
 {
-    cg_chat_free(&w->chat);
-    cg_usagelog_close(&w->usage);
+    if (w->ready) {
+        cg_chat_free(&w->chat);
+    }
     cg_req_destroy(&w->req);
-    cg_buf_free(&w->body);
     cg_buf_free(&w->out);
     cg_buf_free(&w->line);
-}
-
-
-/* A kept FastCGI connection (FCGI_KEEP_CONN) between two requests is
- * parked: handed to the process's accepting thread, which polls it with
- * the listening socket, instead of holding a thread that blocks on it
- * inside libfcgi. Blocking there pinned a thread to every idle connection
- * in the front end's pool, so a pool as large as workers x threads left
- * new connections queued forever. Parked connections are never closed
- * here while the process serves (the front end may be sending on one at
- * that moment); a stop closes them, as no request is in flight on them. */
-static void
-cg_worker_park_fd(cg_wproc_t *p, int fd)
-{
-    pthread_mutex_lock(&p->park_lock);
-    if (p->nparked < CG_WORKER_PARK_MAX) {
-        p->parked[p->nparked++] = fd;
-        fd = -1;
-    }
-    pthread_mutex_unlock(&p->park_lock);
-    if (fd >= 0) {
-        close(fd);          /* more idle connections than any pool keeps */
-    }
-}
-
-
-static void
-cg_worker_park(cg_wproc_t *p, int fd)
-{
-    uint64_t one = 1;
-
-    cg_worker_park_fd(p, fd);
-    if (write(p->park_fd, &one, sizeof(one)) < 0) {
-        /* the counter cannot overflow: the accepting thread drains it */
-    }
-}
-
-
-/* The parked connections into pfd[0..), their number. */
-static int
-cg_worker_parked_poll(cg_wproc_t *p, struct pollfd *pfd)
-{
-    int i, n;
-
-    pthread_mutex_lock(&p->park_lock);
-    n = p->nparked;
-    for (i = 0; i < n; i++) {
-        pfd[i] = (struct pollfd) { .fd = p->parked[i], .events = POLLIN };
-    }
-    pthread_mutex_unlock(&p->park_lock);
-    return n;
-}
-
-
-static void
-cg_worker_unpark(cg_wproc_t *p, int fd)
-{
-    int i;
-
-    pthread_mutex_lock(&p->park_lock);
-    for (i = 0; i < p->nparked; i++) {
-        if (p->parked[i] == fd) {
-            p->parked[i] = p->parked[--p->nparked];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&p->park_lock);
-}
-
-
-static void
-cg_worker_parked_close(cg_wproc_t *p)
-{
-    while (p->nparked > 0) {
-        close(p->parked[--p->nparked]);
-    }
+    w->ready = 0;
 }
 
 
@@ -703,137 +602,113 @@ cg_worker_handoff_recv(cg_wproc_t *p)
 }
 
 
-/* 1 when the front end has sent something on fd (a request, or its own
- * close) that is waiting to be read. */
-static int
-cg_worker_readable(int fd)
+static void cg_worker_accept(cg_loop_t *l, int fd, uint32_t events,
+                             void *arg);
+
+
+/* A process takes a new connection only while it has a request context
+ * for it, as a thread pool takes one only with a thread free: so a busy
+ * worker leaves new connections on the socket for the others, and the
+ * master sees a busy pool and grows it (dynamic, ondemand). */
+static void
+cg_worker_listen_update(cg_wproc_t *p)
 {
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    int want = !p->stop && p->nfree > p->fresh
+               && cg_clock_mono() >= p->accept_paused;
 
-    return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
-}
-
-
-/* A stopping process drains its parked connections: one with a request
- * already in its socket buffer is returned to be served (its answer then
- * closes it), and one with nothing readable is closed at once, so the
- * front end sees the close and stops choosing it. The check and the close
- * are back to back under the lock: a request the front end sends before
- * the check is served, and the window in which one can be lost is the
- * few instructions between the two, not the whole drain as when parked
- * connections were closed at exit. -1 when none is left to serve. */
-static int
-cg_worker_parked_sweep(cg_wproc_t *p)
-{
-    int fd = -1, i;
-
-    pthread_mutex_lock(&p->park_lock);
-    for (i = p->nparked - 1; i >= 0 && fd < 0; i--) {
-        if (cg_worker_handoff_send(p, p->parked[i]) == 0) {
-            /* a sibling serves it: nginx never sees a close */
-        } else if (cg_worker_readable(p->parked[i])) {
-            fd = p->parked[i];
-        } else {
-            close(p->parked[i]);
-        }
-        p->parked[i] = p->parked[--p->nparked];
+    if (want && !p->listening) {
+        p->listening = cg_loop_watch(p->loop, p->listen_fd, EPOLLIN, 1,
+                                     cg_worker_accept, p) == 0;
+    } else if (!want && p->listening) {
+        /* What is queued on the socket stays there for another worker. */
+        cg_loop_unwatch(p->loop, p->listen_fd);
+        p->listening = 0;
     }
-    pthread_mutex_unlock(&p->park_lock);
-    return fd;
-}
-
-
-static int
-cg_worker_accept(cg_wproc_t *p)
-{
-    struct sockaddr_storage sa;
-    socklen_t               len;
-    struct pollfd           pfd[4 + CG_WORKER_PARK_MAX];
-    uint64_t                v;
-    int                     fd = -1, i, n;
-
-    /* One thread per process waits on the socket and the parked
-     * connections at a time, so a new connection or a next request wakes
-     * one thread here, not all of them. A thread that sees the stop flag
-     * never accepts: the connection stays queued for another worker, so a
-     * stop cannot lose one; it only drains the parked ones. */
-    pthread_mutex_lock(&p->accept_lock);
-    while (fd < 0) {
-        if (atomic_load(&p->stop)) {
-            fd = cg_worker_parked_sweep(p);
-            break;
-        }
-        pfd[0] = (struct pollfd) { .fd = p->listen_fd, .events = POLLIN };
-        pfd[1] = (struct pollfd) { .fd = p->stop_fd, .events = POLLIN };
-        pfd[2] = (struct pollfd) { .fd = p->park_fd, .events = POLLIN };
-        pfd[3] = (struct pollfd) { .fd = p->handoff[0], .events = POLLIN };
-        n = cg_worker_parked_poll(p, pfd + 4);
-        if (poll(pfd, (nfds_t) (4 + n), -1) < 0 || pfd[1].revents) {
-            continue;
-        }
-        if (pfd[2].revents && read(p->park_fd, &v, sizeof(v)) < 0) {
-            /* nothing to drain: another round of poll */
-        }
-        if (pfd[3].revents && (i = cg_worker_handoff_recv(p)) >= 0) {
-            cg_worker_park_fd(p, i);    /* a stopping sibling's */
-        }
-        for (i = 0; i < n && fd < 0; i++) {
-            if (pfd[4 + i].revents) {   /* a next request, or a close */
-                fd = pfd[4 + i].fd;
-                cg_worker_unpark(p, fd);
-            }
-        }
-        if (fd >= 0 || !(pfd[0].revents & POLLIN)) {
-            continue;
-        }
-        len = sizeof(sa);
-        fd = accept4(p->listen_fd, (struct sockaddr *) &sa, &len,
-                     SOCK_CLOEXEC);
-        if (fd >= 0) {
-            atomic_fetch_add(&p->sb->c->connections, 1);
-            if (p->clients.n == 0
-                || cg_acl_match_sa(&p->clients, (struct sockaddr *) &sa)) {
-                break;
-            }
-            cg_log(CG_LOG_WARN, "connection from an address not in "
-                   "allowed_clients refused");
-            close(fd);
-            fd = -1;
-        } else if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
-            cg_log(CG_LOG_ERROR, "accept failed: %s", strerror(errno));
-            poll(NULL, 0, 100);
-        }
-    }
-    pthread_mutex_unlock(&p->accept_lock);
-    return fd;
-}
-
-
-static int
-cg_worker_is_status(const cg_conf_t *conf, FCGX_Request *fr)
-{
-    const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
-    size_t      n;
-
-    if (conf->status.path[0] == '\0' || uri == NULL) {
-        return 0;
-    }
-    n = strlen(conf->status.path);
-    return strncmp(uri, conf->status.path, n) == 0
-           && (uri[n] == '\0' || uri[n] == '?');
 }
 
 
 static void
-cg_worker_stop(cg_wproc_t *p)
+cg_worker_unfresh(cg_wproc_t *p, cg_wconn_t *k)
 {
-    uint64_t one = 1;
-
-    atomic_store(&p->stop, 1);
-    if (write(p->stop_fd, &one, sizeof(one)) < 0) {
-        /* the counter cannot overflow with one write per stop */
+    if (k->fresh) {
+        k->fresh = 0;
+        p->fresh--;
+        cg_worker_listen_update(p);
     }
 }
+
+
+/* Sets up the next request context, put on the free list. */
+static cg_worker_t *
+cg_worker_ctx_new(cg_wproc_t *p)
+{
+    cg_worker_t *w = &p->ctx[p->nready];
+
+    w->proc = p;
+    w->index = p->nready;
+    if (cg_worker_init(w, p->conf) != 0) {
+        cg_worker_free(w);
+        return NULL;
+    }
+    p->nready++;
+    p->nfree++;
+    w->next_free = p->free_ctx;
+    p->free_ctx = w;
+    return w;
+}
+
+
+/* A request context for the running fiber: a free one, or the first to
+ * be given back ([server] threads of them are set up at the start; the
+ * fiber waits in line). */
+static cg_worker_t *
+cg_worker_ctx_get(cg_wproc_t *p, cg_wconn_t *k)
+{
+    cg_worker_t *w;
+
+    while (p->free_ctx == NULL) {
+        k->waits_ctx = 1;
+        k->ctx_next = NULL;
+        if (p->ctx_wait_tail) {
+            p->ctx_wait_tail->ctx_next = k;
+        } else {
+            p->ctx_wait = k;
+        }
+        p->ctx_wait_tail = k;
+        (void) cg_iowait_poll(NULL, 0, -1);
+    }
+    w = p->free_ctx;
+    p->free_ctx = w->next_free;
+    p->nfree--;
+    cg_worker_unfresh(p, k);
+    cg_worker_listen_update(p);
+    return w;
+}
+
+
+static void
+cg_worker_ctx_put(cg_wproc_t *p, cg_worker_t *w)
+{
+    cg_wconn_t *k = p->ctx_wait;
+
+    w->conn = NULL;
+    w->next_free = p->free_ctx;
+    p->free_ctx = w;
+    p->nfree++;
+    cg_worker_listen_update(p);
+    if (k != NULL) {
+        p->ctx_wait = k->ctx_next;
+        if (p->ctx_wait == NULL) {
+            p->ctx_wait_tail = NULL;
+        }
+        k->waits_ctx = 0;
+        cg_loop_wake(p->loop, k->task);
+    }
+}
+
+
+static void
+cg_worker_stop(cg_wproc_t *p);
 
 
 static void
@@ -848,31 +723,47 @@ cg_worker_fault_note(cg_worker_t *w)
 }
 
 
+static int
+cg_worker_is_status(const cg_conf_t *conf, const cg_fconn_t *c)
+{
+    const char *uri = cg_fconn_param(c, "REQUEST_URI");
+    size_t      n;
+
+    if (conf->status.path[0] == '\0' || uri == NULL) {
+        return 0;
+    }
+    n = strlen(conf->status.path);
+    return strncmp(uri, conf->status.path, n) == 0
+           && (uri[n] == '\0' || uri[n] == '?');
+}
+
+
+/* One request on connection k, in its fiber, with context w. */
 static void
-cg_worker_one(cg_worker_t *w)
+cg_worker_one(cg_worker_t *w, cg_wconn_t *k)
 {
     cg_wproc_t *p = w->proc;
     cg_sb_t    *sb = p->sb;
     int         status;
 
+    w->conn = &k->fc;
     atomic_store(&w->phase, CG_W_WORKING);
     cg_sb_begin(sb, p->slot, w->index);
-    status = cg_worker_is_status(w->conf, &w->fr);
+    status = cg_worker_is_status(w->conf, &k->fc);
     if (status) {
-        cg_status_serve(w->conf, sb, &w->fr);
+        cg_buf_reset(&w->out);
+        cg_status_serve(w->conf, sb, k->fc.envp, &w->out);
+        (void) cg_fconn_write(&k->fc, w->out.data, w->out.len);
+        cg_buf_reset(&w->out);
     } else {
         /* Test builds only (make faults): the request names its fault. */
-        cg_fault_arm(FCGX_GetParam("HTTP_X_CHATGATE_FAULT", w->fr.envp));
-        cg_worker_serve(w, &w->fr);
+        cg_fault_arm(cg_fconn_param(&k->fc, "HTTP_X_CHATGATE_FAULT"));
+        cg_worker_answer(w, k);
+        cg_worker_done(w, &w->req);
         cg_worker_fault_note(w);
     }
-    while (atomic_load(&w->phase) == CG_W_TERMINATED) {
-        /* The main thread answered for us and the process is leaving:
-         * touch the connection no more. */
-        pause();
-    }
-    /* Counted before FCGX_Finish_r sends the end of the response, so a
-     * client that has its answer also sees it on the status page. */
+    /* Counted before the end of the response goes out, so a client that
+     * has its answer also sees it on the status page. */
     cg_sb_end(sb, p->slot, w->index, status ? NULL : &w->req);
     if (p->conf->pool.max_requests > 0
         && atomic_load(&sb->procs[p->slot].requests)
@@ -881,91 +772,229 @@ cg_worker_one(cg_worker_t *w)
          * starts a fresh process. */
         cg_worker_stop(p);
     }
-    if (atomic_load(&p->stop) && !cg_worker_hands_off(p)) {
-        /* A stopping process keeps no connection: libfcgi closes this one
-         * right after the end-request record, so the front end sees the
-         * close with the answer and does not send another request on it
-         * (FCGI_KEEP_CONN leaves the close to the front end; a close from
-         * our side later, with nothing to tell it apart from an idle
-         * connection, is what it answered 502). */
-        w->fr.keepConnection = 0;
+    if (atomic_load(&w->phase) != CG_W_TERMINATED) {
+        (void) cg_fconn_end(&k->fc, CG_WORKER_IO_MS);
     }
-    FCGX_Finish_r(&w->fr);
 }
 
 
-static void *
-cg_worker_thread(void *arg)
+static void
+cg_worker_conn_unlink(cg_wproc_t *p, cg_wconn_t *k)
 {
-    cg_worker_t *w = arg;
-    cg_wproc_t  *p = w->proc;
-    int          fd;
+    if (k->prev) {
+        k->prev->next = k->next;
+    } else {
+        p->conns = k->next;
+    }
+    if (k->next) {
+        k->next->prev = k->prev;
+    }
+    p->nconns--;
+}
 
-    /* Also while stopping: the accepting thread then hands out only the
-     * parked connections with a request waiting, and -1 once none is
-     * left. */
-    for (;;) {
-        if (w->fr.ipcFd >= 0) {
-            cg_worker_park(p, w->fr.ipcFd);     /* kept: wait without us */
-            w->fr.ipcFd = -1;
+
+/* The request's body held the prompt: wipe it, keep a small buffer. */
+static void
+cg_worker_conn_done(cg_wconn_t *k)
+{
+    cg_buf_wipe(&k->body);
+    cg_buf_shrink(&k->body, CG_WORKER_KEEP);
+}
+
+
+/* The fiber of one connection: requests one after the other, for as long
+ * as the web server keeps the connection. */
+static void
+cg_worker_conn_main(void *arg)
+{
+    cg_wconn_t    *k = arg;
+    cg_wproc_t    *p = k->proc;
+    cg_worker_t   *w;
+    cg_fconn_rc_t  rc;
+
+    while (!k->gone) {
+        k->idle = 1;
+        rc = cg_fconn_read(&k->fc, &k->body,
+                           (size_t) p->conf->http.max_body + 1,
+                           CG_WORKER_DRAIN_MAX, -1, CG_WORKER_IO_MS);
+        k->idle = 0;
+        if (rc != CG_FCONN_OK) {
+            break;
         }
-        if (w->fr.ipcFd < 0) {
-            fd = cg_worker_accept(p);
-            if (fd < 0) {
-                break;
+        w = cg_worker_ctx_get(p, k);
+        if (w == NULL) {
+            break;
+        }
+        cg_worker_one(w, k);
+        cg_worker_ctx_put(p, w);
+        cg_worker_conn_done(k);
+        if (!k->fc.keep || k->fc.write_failed) {
+            break;
+        }
+        if (p->stop && cg_worker_handoff_send(p, k->fc.fd) == 0) {
+            k->fc.fd = -1;      /* a sibling serves it: no close seen */
+            break;
+        }
+        if (p->stop && !cg_worker_hands_off(p)) {
+            break;
+        }
+    }
+    cg_worker_unfresh(p, k);
+    cg_worker_conn_unlink(p, k);
+    cg_fconn_free(&k->fc);
+    cg_buf_free(&k->body);
+    free(k);
+}
+
+
+static int
+cg_worker_conn_new(cg_wproc_t *p, int fd)
+{
+    cg_wconn_t *k = calloc(1, sizeof(*k));
+
+    if (k == NULL) {
+        close(fd);
+        return -1;
+    }
+    cg_fconn_init(&k->fc, fd, (unsigned) p->nctx, (unsigned) p->nctx);
+    cg_buf_init(&k->body);
+    k->proc = p;
+    k->task = cg_loop_spawn(p->loop, cg_worker_conn_main, k);
+    if (k->task == NULL) {
+        cg_fconn_free(&k->fc);
+        free(k);
+        return -1;
+    }
+    k->next = p->conns;
+    if (p->conns) {
+        p->conns->prev = k;
+    }
+    p->conns = k;
+    p->nconns++;
+    return 0;
+}
+
+
+static void
+cg_worker_accept(cg_loop_t *l, int fd, uint32_t events, void *arg)
+{
+    cg_wproc_t             *p = arg;
+    struct sockaddr_storage sa;
+    socklen_t               len;
+    int                     c, i;
+
+    (void) l; (void) events;
+    for (i = 0; i < CG_WORKER_ACCEPT_BURST && p->listening; i++) {
+        len = sizeof(sa);
+        c = accept4(fd, (struct sockaddr *) &sa, &len,
+                    SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+                cg_log(CG_LOG_ERROR, "accept failed: %s", strerror(errno));
+                /* Level-triggered: stop looking for a while, or the loop
+                 * spins on a socket it cannot take from. */
+                p->accept_paused = cg_clock_mono() + 0.1;
+                cg_worker_listen_update(p);
             }
-            /* libfcgi reads the request from a connection we accepted
-             * ourselves; its own accept (on the dead socket) only runs if
-             * that connection fails, and then fails at once. */
-            w->fr.ipcFd = fd;
-            w->fr.keepConnection = 1;
+            return;
         }
-        if (FCGX_Accept_r(&w->fr) < 0) {
+        atomic_fetch_add(&p->sb->c->connections, 1);
+        if (p->clients.n != 0
+            && !cg_acl_match_sa(&p->clients, (struct sockaddr *) &sa)) {
+            cg_log(CG_LOG_WARN, "connection from an address not in "
+                   "allowed_clients refused");
+            close(c);
             continue;
         }
-        cg_worker_one(w);
+        if (cg_worker_conn_new(p, c) == 0) {
+            p->conns->fresh = 1;
+            p->fresh++;
+            cg_worker_listen_update(p);
+        }
     }
-    atomic_fetch_sub(&p->running, 1);
-    return NULL;
+}
+
+
+/* A kept connection a stopping sibling passed on. */
+static void
+cg_worker_handoff_in(cg_loop_t *l, int fd, uint32_t events, void *arg)
+{
+    cg_wproc_t *p = arg;
+    int         c;
+
+    (void) l; (void) fd; (void) events;
+    if ((c = cg_worker_handoff_recv(p)) >= 0) {
+        fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
+        (void) cg_worker_conn_new(p, c);
+    }
+}
+
+
+/* 1 when the front end has sent something on fd (a request, or its own
+ * close) that is waiting to be read. */
+static int
+cg_worker_readable(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
+}
+
+
+/* A stopping process lets go of its idle kept connections: each goes to
+ * a sibling if there is one, one with a request already waiting is served
+ * (its answer then closes it), and the others are closed at once, so the
+ * front end sees the close and stops choosing them. The check and the
+ * close are back to back: a request the front end sends before the check
+ * is served. */
+static void
+cg_worker_sweep(cg_wproc_t *p)
+{
+    cg_wconn_t *k;
+
+    for (k = p->conns; k != NULL; k = k->next) {
+        if (!k->idle || k->gone || k->fc.id != 0
+            || k->fc.in.len > k->fc.in_off) {
+            continue;
+        }
+        if (cg_worker_handoff_send(p, k->fc.fd) == 0) {
+            k->fc.fd = -1;
+        } else if (cg_worker_readable(k->fc.fd)) {
+            continue;
+        } else {
+            close(k->fc.fd);
+            k->fc.fd = -1;
+        }
+        k->gone = 1;
+        cg_loop_wake(p->loop, k->task);
+    }
 }
 
 
 static void
-cg_worker_block_all(sigset_t *set)
+cg_worker_stop(cg_wproc_t *p)
 {
-    sigemptyset(set);
-    sigaddset(set, SIGTERM);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGQUIT);
-    sigaddset(set, SIGHUP);
-    sigaddset(set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (p->stop) {
+        return;
+    }
+    p->stop = 1;
+    p->deadline = cg_clock_mono() + p->conf->server.shutdown_timeout;
+    cg_worker_listen_update(p);
+    if (p->handoff[0] >= 0) {
+        cg_loop_unwatch(p->loop, p->handoff[0]);
+    }
+    cg_worker_sweep(p);
 }
 
 
-static void
-cg_worker_record(cg_buf_t *b, int type, int id, const char *data, size_t n)
-{
-    unsigned char h[8] = { 1, (unsigned char) type,
-                           (unsigned char) (id >> 8), (unsigned char) id,
-                           (unsigned char) (n >> 8), (unsigned char) n,
-                           0, 0 };
-
-    cg_buf_add(b, h, sizeof(h));
-    cg_buf_add(b, data, n);
-}
-
-
-/* Answers a request whose thread is stuck with chatgate's own 504, as
- * FastCGI records written straight to its connection (the thread has
+/* Answers a request whose fiber is stuck with chatgate's own 504, as
+ * FastCGI records written straight to its connection (the fiber has
  * written nothing: it never claimed the answer). */
 static void
 cg_worker_answer_504(cg_worker_t *w)
 {
-    static const char end[8] = { 0 };   /* appStatus 0, REQUEST_COMPLETE */
-    cg_req_t          r;
-    cg_buf_t          resp = { 0 }, out = { 0 };
+    cg_req_t r;
+    cg_buf_t resp = { 0 }, out = { 0 };
 
     memset(&r, 0, sizeof(r));
     cg_req_init(&r, cg_clock_mono());
@@ -974,12 +1003,11 @@ cg_worker_answer_504(cg_worker_t *w)
     r.api = w->req.api;     /* in the format the caller speaks */
     cg_req_fail(&r, CG_E_UPSTREAM_TIMEOUT, NULL, "request_terminate_timeout");
     cg_http_response(&r, &resp);
-    if (!resp.oom && resp.len < 65536) {
-        cg_worker_record(&out, 6, w->fr.requestId, resp.data, resp.len);
-        cg_worker_record(&out, 6, w->fr.requestId, "", 0);
-        cg_worker_record(&out, 3, w->fr.requestId, end, sizeof(end));
+    if (!resp.oom && w->conn != NULL) {
+        cg_fcgi_stdout(&out, w->conn->id, resp.data, resp.len);
+        cg_fcgi_end(&w->conn->fc, &out, 0);
         if (!out.oom
-            && send(w->fr.ipcFd, out.data, out.len, MSG_NOSIGNAL) < 0) {
+            && send(w->conn->fd, out.data, out.len, MSG_NOSIGNAL) < 0) {
             cg_log(CG_LOG_WARN, "%s: cannot send the 504: %s",
                    r.request_id, strerror(errno));
         }
@@ -991,9 +1019,9 @@ cg_worker_answer_504(cg_worker_t *w)
 
 
 /* request_terminate_timeout, enforced by the process itself so that the
- * client gets a clean 504; a thread cannot be cancelled safely, so the
- * process then leaves (the master replaces it, and kills it itself if
- * this check cannot run). */
+ * client gets a clean 504; a fiber in the middle of the pipeline cannot
+ * be unwound safely, so the process then leaves (the master replaces it,
+ * and kills it itself if this check cannot run). */
 static void
 cg_worker_watchdog(cg_wproc_t *p)
 {
@@ -1005,16 +1033,16 @@ cg_worker_watchdog(cg_wproc_t *p)
     if (limit <= 0) {
         return;
     }
-    for (i = 0; i < p->nthreads; i++) {
+    for (i = 0; i < p->nready; i++) {
         t = cg_sb_thread(p->sb, p->slot, i);
         if (atomic_load(&t->state) != CG_SB_BUSY
             || now - atomic_load(&t->started_ms) <= limit) {
             continue;
         }
         expected = CG_W_WORKING;
-        if (atomic_compare_exchange_strong(&p->threads[i].phase, &expected,
+        if (atomic_compare_exchange_strong(&p->ctx[i].phase, &expected,
                                            CG_W_TERMINATED)) {
-            cg_worker_answer_504(&p->threads[i]);
+            cg_worker_answer_504(&p->ctx[i]);
         }
         n++;
     }
@@ -1027,69 +1055,132 @@ cg_worker_watchdog(cg_wproc_t *p)
 }
 
 
-/* The process's main thread only waits for signals: request threads never
- * see one, so no read or write of theirs is cut short by EINTR. */
+/* Signals arrive on a signalfd in the loop, so no read or write of a
+ * request is ever cut short by EINTR. */
 static void
-cg_worker_signals(cg_wproc_t *p, const sigset_t *set)
+cg_worker_signal(cg_loop_t *l, int fd, uint32_t events, void *arg)
 {
-    struct timespec ts = { 0, 100 * 1000 * 1000 };
-    double          deadline = 0;
-    int             sig;
-    unsigned        ticks = 0;
+    cg_wproc_t              *p = arg;
+    struct signalfd_siginfo  si;
 
-    while (atomic_load(&p->running) > 0) {
-        sig = sigtimedwait(set, NULL, &ts);
-        if ((sig == SIGHUP || ++ticks % CG_WORKER_WATCH_TICKS == 0)
-            && !atomic_load(&p->stop) && cg_confwatch_poll(sig == SIGHUP)) {
-            cg_worker_stop(p);
-        }
-        if (sig == SIGUSR1) {
+    (void) l; (void) events;
+    while (read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            if (!p->stop && cg_confwatch_poll(1)) {
+                cg_worker_stop(p);
+            }
+        } else if (si.ssi_signo == SIGUSR1) {
             cg_log_reopen();
-            atomic_fetch_add(&p->reopen, 1);
+            cg_usagelog_reopen(&p->usage);
             cg_log(CG_LOG_NOTICE, "logs reopened");
-        } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+        } else {
             cg_worker_stop(p);
         }
-        cg_worker_watchdog(p);
-        if (atomic_load(&p->stop) && deadline == 0) {
-            deadline = cg_clock_mono() + p->conf->server.shutdown_timeout;
-        }
-        if (deadline > 0 && cg_clock_mono() > deadline) {
-            /* Under a spawner there is no master to enforce the grace
-             * time: do it here. */
-            cg_log(CG_LOG_WARN, "shutdown timeout: leaving with requests "
-                   "in flight");
-            _exit(1);
+    }
+}
+
+
+/* Every CG_WORKER_TICK_MS: the config, the watchdog, the stop deadline,
+ * a paused listening socket. */
+static void
+cg_worker_tick(cg_wproc_t *p, unsigned ticks)
+{
+    if (ticks % CG_WORKER_WATCH_TICKS == 0 && !p->stop
+        && cg_confwatch_poll(0)) {
+        cg_worker_stop(p);
+    }
+    cg_worker_watchdog(p);
+    if (p->stop && cg_clock_mono() > p->deadline) {
+        /* Under a spawner there is no master to enforce the grace time:
+         * do it here. */
+        cg_log(CG_LOG_WARN, "shutdown timeout: leaving with requests in "
+               "flight");
+        _exit(1);
+    }
+    cg_worker_listen_update(p);
+}
+
+
+static void
+cg_worker_serve_loop(cg_wproc_t *p)
+{
+    double   next = cg_clock_mono();
+    unsigned ticks = 0;
+
+    while (!p->stop || p->nconns > 0) {
+        cg_loop_run_once(p->loop, CG_WORKER_TICK_MS);
+        if (cg_clock_mono() >= next) {
+            cg_worker_tick(p, ++ticks);
+            next = cg_clock_mono() + CG_WORKER_TICK_MS / 1000.0;
         }
     }
 }
 
 
 static int
-cg_worker_start(cg_wproc_t *p)
+cg_worker_signals_fd(void)
 {
-    cg_worker_t *w;
-    int          i;
+    sigset_t set;
 
-    for (i = 0; i < p->nthreads; i++) {
-        w = &p->threads[i];
-        w->proc = p;
-        w->index = i;
-        if (cg_worker_init(w, p->conf) != 0) {
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+
+static int
+cg_worker_setup(cg_wproc_t *p)
+{
+    char err[256];
+
+    p->sig_fd = cg_worker_signals_fd();
+    p->loop = cg_loop_new(CG_WORKER_STACK);
+    p->share = cg_upstream_share_new();
+    p->ctx = calloc((size_t) p->nctx, sizeof(cg_worker_t));
+    if (p->sig_fd < 0 || p->loop == NULL || p->share == NULL
+        || p->ctx == NULL) {
+        cg_log(CG_LOG_ERROR, "worker start failed: out of memory or fds");
+        return -1;
+    }
+    if (cg_acl_parse(&p->clients, p->conf->server.allowed_clients, err,
+                     sizeof(err)) != 0) {
+        cg_log(CG_LOG_ERROR, "allowed_clients: %s", err);
+        return -1;
+    }
+    if (cg_usagelog_open(&p->usage, p->conf->log.usage_log, err,
+                         sizeof(err)) != 0
+        || cg_syslog_open(p->conf, err, sizeof(err)) != 0) {
+        cg_log(CG_LOG_ERROR, "worker start failed: %s", err);
+        return -1;
+    }
+    /* Every context is set up before the first request (compiling the
+     * guards takes a while, and in the loop it would hold every other
+     * request up); a broken config (a store that cannot be opened) stops
+     * the worker here. */
+    while (p->nready < p->nctx) {
+        if (cg_worker_ctx_new(p) == NULL) {
             return -1;
         }
-        atomic_store(&cg_sb_thread(p->sb, p->slot, i)->state, CG_SB_IDLE);
-        FCGX_InitRequest(&w->fr, p->dead_fd, 0);
     }
-    for (i = 0; i < p->nthreads; i++) {
-        w = &p->threads[i];
-        atomic_fetch_add(&p->running, 1);
-        if (pthread_create(&w->tid, NULL, cg_worker_thread, w) != 0) {
-            atomic_fetch_sub(&p->running, 1);
-            cg_log(CG_LOG_ERROR, "cannot start thread %d", i);
-            return i == 0 ? -1 : 0;
-        }
-        w->tid_ok = 1;
+    /* The listening socket is shared by every worker; accept() after a
+     * wake must not block when another process won the race. */
+    fcntl(p->listen_fd, F_SETFL, fcntl(p->listen_fd, F_GETFL) | O_NONBLOCK);
+    cg_worker_listen_update(p);
+    if (!p->listening
+        || cg_loop_watch(p->loop, p->sig_fd, EPOLLIN, 0, cg_worker_signal,
+                         p) != 0
+        || (p->handoff[0] >= 0
+            && cg_loop_watch(p->loop, p->handoff[0], EPOLLIN, 0,
+                             cg_worker_handoff_in, p) != 0)) {
+        cg_log(CG_LOG_ERROR, "worker start failed: epoll: %s",
+               strerror(errno));
+        return -1;
     }
     return 0;
 }
@@ -1100,19 +1191,17 @@ cg_worker_finish(cg_wproc_t *p)
 {
     int i;
 
-    for (i = 0; i < p->nthreads; i++) {
-        if (p->threads[i].tid_ok) {
-            pthread_join(p->threads[i].tid, NULL);
-        }
-        FCGX_Free(&p->threads[i].fr, 1);
-        cg_worker_free(&p->threads[i]);
+    for (i = 0; i < p->nctx && p->ctx != NULL; i++) {
+        cg_worker_free(&p->ctx[i]);
         atomic_store(&cg_sb_thread(p->sb, p->slot, i)->state, CG_SB_EMPTY);
     }
-    free(p->threads);
-    cg_worker_parked_close(p);
-    close(p->dead_fd);
-    close(p->stop_fd);
-    close(p->park_fd);
+    free(p->ctx);
+    cg_upstream_share_free(p->share);
+    cg_usagelog_close(&p->usage);
+    cg_loop_free(p->loop);
+    if (p->sig_fd >= 0) {
+        close(p->sig_fd);
+    }
 }
 
 
@@ -1121,9 +1210,7 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, const int handoff[2],
               cg_sb_t *sb, int slot, int nthreads)
 {
     static cg_wproc_t p;
-    sigset_t          set;
-    char              err[256];
-    int               rc = 0;
+    int               rc = 0, i;
 
     (void) mallopt(M_MMAP_THRESHOLD, CG_WORKER_MMAP_THRESHOLD);
     memset(&p, 0, sizeof(p));
@@ -1133,30 +1220,17 @@ cg_worker_run(const cg_conf_t *conf, int listen_fd, const int handoff[2],
     p.listen_fd = listen_fd;
     p.handoff[0] = handoff[0];
     p.handoff[1] = handoff[1];
-    p.nthreads = nthreads;
-    pthread_mutex_init(&p.accept_lock, NULL);
-    pthread_mutex_init(&p.park_lock, NULL);
-    cg_worker_block_all(&set);
-    p.dead_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    p.stop_fd = eventfd(0, EFD_CLOEXEC);
-    p.park_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    p.threads = calloc((size_t) nthreads, sizeof(cg_worker_t));
-    if (cg_acl_parse(&p.clients, conf->server.allowed_clients, err,
-                     sizeof(err))
-        != 0) {
-        cg_log(CG_LOG_ERROR, "allowed_clients: %s", err);
-        return CG_WORKER_EXIT_START;
-    }
-    /* The listening socket is shared by every worker; accept() after a
-     * poll() must not block when another process won the race. */
-    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
-    if (p.dead_fd < 0 || p.stop_fd < 0 || p.park_fd < 0
-        || p.threads == NULL
-        || FCGX_Init() != 0 || cg_worker_start(&p) != 0) {
-        cg_worker_stop(&p);
+    p.nctx = nthreads;
+    p.usage.fd = -1;
+    p.sig_fd = -1;
+    if (cg_worker_setup(&p) != 0) {
         rc = CG_WORKER_EXIT_START;
+    } else {
+        for (i = 0; i < p.nctx; i++) {
+            atomic_store(&cg_sb_thread(sb, slot, i)->state, CG_SB_IDLE);
+        }
+        cg_worker_serve_loop(&p);
     }
-    cg_worker_signals(&p, &set);
     cg_worker_finish(&p);
     return rc;
 }
