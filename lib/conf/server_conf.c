@@ -1,7 +1,28 @@
 #include "conf/config.h"
 #include "core/clock.h"
 
+#include <string.h>
+#include <unistd.h>
+
 #define CG_OFF(field)  offsetof(cg_server_conf_t, field)
+
+/* Each worker is one event loop on one core: "auto" is a worker per
+ * online CPU. */
+static int
+cg_server_conf_workers(const cg_conf_cmd_t *cmd, void *base,
+                       const char *value, char *err, size_t errlen)
+{
+    long n;
+
+    if (strcmp(value, "auto") == 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        *(int *) ((char *) base + cmd->offset) =
+            n < 1 ? 1 : n > cmd->max ? (int) cmd->max : (int) n;
+        return 0;
+    }
+    return cg_conf_set_int(cmd, base, value, err, errlen);
+}
+
 
 static const cg_conf_cmd_t cg_server_cmds[] = {
     { "server", "listen", cg_conf_set_str, CG_OFF(listen),
@@ -10,8 +31,10 @@ static const cg_conf_cmd_t cg_server_cmds[] = {
       "(127.0.0.1:9000, [::1]:9000)" },
     { "server", "socket_mode", cg_conf_set_octal, CG_OFF(socket_mode),
       "0660", 0, 0777, "permission bits of a Unix socket (octal)" },
-    { "server", "workers", cg_conf_set_int, CG_OFF(workers),
-      "4", 1, 1024, "number of pre-forked worker processes" },
+    { "server", "workers", cg_server_conf_workers, CG_OFF(workers),
+      "auto", 1, 1024,
+      "number of pre-forked worker processes, each one event loop (auto: "
+      "one per CPU)" },
     { "server", "backlog", cg_conf_set_int, CG_OFF(backlog),
       "511", 1, 65535, "listen(2) backlog of the FastCGI socket" },
     { "server", "pid_file", cg_conf_set_str, CG_OFF(pid_file),
@@ -21,9 +44,10 @@ static const cg_conf_cmd_t cg_server_cmds[] = {
       "seconds in-flight requests get to finish on SIGTERM before workers "
       "are killed" },
     { "server", "threads", cg_conf_set_int, CG_OFF(threads),
-      "1", 1, 1024,
-      "request threads per worker process; concurrency is children x "
-      "threads" },
+      "1", 1, 65536,
+      "requests one worker process serves at once (its event loop's "
+      "request contexts; the name is from the thread-per-request worker); "
+      "concurrency is children x threads" },
     { "server", "user", cg_conf_set_str, CG_OFF(user), "", 0, 0,
       "when started as root: user to run as after opening the socket and "
       "reading the keys (empty: stay)" },
