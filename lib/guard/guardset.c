@@ -1,4 +1,5 @@
 #include "guard/guardset.h"
+#include "core/iowait.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -6,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bytes of a whole answer the output guard reads between two yields. */
+#define CG_GS_SLICE  (64 * 1024)
 #define CG_GS_KEY_LABEL  "chatgate pii pseudonym key v1"
 
 
@@ -403,10 +406,23 @@ int
 cg_guardset_out(cg_guardset_t *gs, cg_req_t *r)
 {
     cg_outguard_t *og = cg_guardset_stream(gs);
+    size_t         off, n;
+    int            rc = 0;
 
     cg_buf_reset(&gs->tmp);
-    if (cg_outguard_feed(og, r->text.data, r->text.len, &gs->tmp) != 0
-        || cg_outguard_finish(og, &gs->tmp) != 0) {
+    /* In slices, with a yield between two: under the worker's event loop
+     * a huge answer cannot hold up the other requests of its process for
+     * the whole of its scan. The guard gives the same output whatever the
+     * chunking (it is built for streams). */
+    for (off = 0; off < r->text.len && rc == 0; off += n) {
+        n = r->text.len - off < CG_GS_SLICE ? r->text.len - off
+                                            : CG_GS_SLICE;
+        if (off > 0) {
+            cg_iowait_yield();
+        }
+        rc = cg_outguard_feed(og, r->text.data + off, n, &gs->tmp);
+    }
+    if (rc != 0 || cg_outguard_finish(og, &gs->tmp) != 0) {
         cg_guardset_stream_done(gs, r);
         return cg_req_fail(r, CG_E_INTERNAL, NULL, "out of memory");
     }
