@@ -1,4 +1,5 @@
 #include "fconn.h"
+#include "core/clock.h"
 #include "core/iowait.h"
 
 #include <errno.h>
@@ -129,6 +130,7 @@ cg_fconn_clear(cg_fconn_t *c)
     c->params_end = c->stdin_end = c->aborted = 0;
     c->body = NULL;
     c->body_seen = 0;
+    c->alive_at = 0;
     cg_fcgi_reset(&c->fc);
 }
 
@@ -195,6 +197,7 @@ cg_fconn_read(cg_fconn_t *c, cg_buf_t *body, size_t body_max,
     int     rc;
 
     cg_fconn_clear(c);
+    c->waited = 0;
     c->body = body;
     c->body_max = body_max;
     c->body_drop_max = drop_max;
@@ -204,6 +207,15 @@ cg_fconn_read(cg_fconn_t *c, cg_buf_t *body, size_t body_max,
                 return rc > 0 ? CG_FCONN_OK : CG_FCONN_ERROR;
             }
             continue;
+        }
+        if (c->served > 0 && c->id == 0 && !c->waited) {
+            /* A kept connection between requests has nothing yet (the
+             * web server sends the next one after our answer): wait
+             * first, rather than a read that fails with EAGAIN. */
+            c->waited = 1;
+            if ((rc = cg_fconn_wait(c, POLLIN, idle_ms)) <= 0) {
+                return rc == 0 ? CG_FCONN_WOKEN : CG_FCONN_ERROR;
+            }
         }
         if (cg_buf_reserve(&c->in, CG_FCONN_READ) != 0) {
             return CG_FCONN_ERROR;
@@ -306,20 +318,26 @@ cg_fconn_end(cg_fconn_t *c, int ms)
     }
     rc = cg_fconn_flush(c, ms);
     cg_fconn_clear(c);
+    c->served++;
     return rc;
 }
 
 
 int
-cg_fconn_alive(const cg_fconn_t *c)
+cg_fconn_alive(cg_fconn_t *c)
 {
     struct pollfd pfd = { c->fd, POLLRDHUP, 0 };
+    double        now;
 
     if (c->write_failed) {
         return 0;
     }
-    if (poll(&pfd, 1, 0) <= 0) {
-        return 1;
+    now = cg_clock_mono();
+    if (c->alive_at > 0 && (now - c->alive_at) * 1000.0 < CG_FCONN_ALIVE_MS) {
+        return c->alive;
     }
-    return !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    c->alive_at = now;
+    c->alive = poll(&pfd, 1, 0) <= 0
+               || !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    return c->alive;
 }

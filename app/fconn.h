@@ -50,6 +50,10 @@ typedef struct {
     size_t          body_seen;
     size_t          body_drop_max;  /* past it the request is an error */
     int             write_failed;
+    unsigned long   served;     /* requests ended on it */
+    int             waited;     /* this read began with a wait */
+    double          alive_at;   /* when alive was last looked at */
+    int             alive;
     const char     *error;
 } cg_fconn_t;
 
@@ -75,7 +79,11 @@ int           cg_fconn_flush(cg_fconn_t *c, int ms);
 /* Ends the request (empty STDOUT, END_REQUEST), writes it all out, and
  * makes the connection ready for the next. */
 int           cg_fconn_end(cg_fconn_t *c, int ms);
-/* 1 while the web server has not closed the connection. */
-int           cg_fconn_alive(const cg_fconn_t *c);
+/* 1 while the web server has not closed the connection. The pipeline
+ * asks often (each provider event, each curl progress call); the answer
+ * is looked up at most every CG_FCONN_ALIVE_MS, well under the second in
+ * which a client's leaving must close the provider call. */
+#define CG_FCONN_ALIVE_MS  50
+int           cg_fconn_alive(cg_fconn_t *c);
 
 #endif
