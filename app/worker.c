@@ -62,6 +62,9 @@
 /* How long a request may leave the rest of its records unsent, and how
  * long a write may wait for the web server to take the answer. */
 #define CG_WORKER_IO_MS  60000
+/* How long a new connection is expected to take to send its request
+ * (cg_worker_fresh_expire). */
+#define CG_WORKER_FRESH_MS  200
 /* A key_exposure alert for one caller is raised once an hour. */
 #define CG_WORKER_EXPOSURE_PERIOD  CG_HOUR_S
 
@@ -106,6 +109,8 @@ typedef struct cg_wconn_s {
     int                  gone;          /* handed off or closed by a stop */
     int                  waits_ctx;     /* queued for a request context */
     int                  fresh;         /* counted in proc->fresh */
+    double               accepted_at;
+    struct cg_wconn_s   *fnext, *fprev; /* proc->fresh_list, oldest first */
     struct cg_wconn_s   *prev, *next;
     struct cg_wconn_s   *ctx_next;
 } cg_wconn_t;
@@ -121,6 +126,7 @@ struct cg_wproc_s {
     int              nfree;             /* request contexts free */
     int              fresh;             /* new conns before their first
                                          * request took a context */
+    cg_wconn_t      *fresh_head, *fresh_tail;
     int              handoff[2];        /* kept conns passed between workers */
     int              sig_fd;
     cg_loop_t       *loop;
@@ -630,10 +636,54 @@ cg_worker_listen_update(cg_wproc_t *p)
 static void
 cg_worker_unfresh(cg_wproc_t *p, cg_wconn_t *k)
 {
-    if (k->fresh) {
-        k->fresh = 0;
-        p->fresh--;
-        cg_worker_listen_update(p);
+    if (!k->fresh) {
+        return;
+    }
+    k->fresh = 0;
+    p->fresh--;
+    if (k->fprev) {
+        k->fprev->fnext = k->fnext;
+    } else {
+        p->fresh_head = k->fnext;
+    }
+    if (k->fnext) {
+        k->fnext->fprev = k->fprev;
+    } else {
+        p->fresh_tail = k->fprev;
+    }
+    k->fnext = k->fprev = NULL;
+    cg_worker_listen_update(p);
+}
+
+
+static void
+cg_worker_mark_fresh(cg_wproc_t *p, cg_wconn_t *k)
+{
+    k->fresh = 1;
+    k->accepted_at = cg_clock_mono();
+    k->fprev = p->fresh_tail;
+    if (p->fresh_tail) {
+        p->fresh_tail->fnext = k;
+    } else {
+        p->fresh_head = k;
+    }
+    p->fresh_tail = k;
+    p->fresh++;
+    cg_worker_listen_update(p);
+}
+
+
+/* A new connection counts against the free contexts only while its
+ * request can be expected at once: one that has not sent a whole request
+ * within CG_WORKER_FRESH_MS (a slow or stalled client, an idle pool
+ * connection) no longer keeps the process from accepting. */
+static void
+cg_worker_fresh_expire(cg_wproc_t *p)
+{
+    double old = cg_clock_mono() - CG_WORKER_FRESH_MS / 1000.0;
+
+    while (p->fresh_head != NULL && p->fresh_head->accepted_at < old) {
+        cg_worker_unfresh(p, p->fresh_head);
     }
 }
 
@@ -907,9 +957,7 @@ cg_worker_accept(cg_loop_t *l, int fd, uint32_t events, void *arg)
             continue;
         }
         if (cg_worker_conn_new(p, c) == 0) {
-            p->conns->fresh = 1;
-            p->fresh++;
-            cg_worker_listen_update(p);
+            cg_worker_mark_fresh(p, p->conns);
         }
     }
 }
@@ -1090,6 +1138,7 @@ cg_worker_tick(cg_wproc_t *p, unsigned ticks)
         cg_worker_stop(p);
     }
     cg_worker_watchdog(p);
+    cg_worker_fresh_expire(p);
     if (p->stop && cg_clock_mono() > p->deadline) {
         /* Under a spawner there is no master to enforce the grace time:
          * do it here. */
