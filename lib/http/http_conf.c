@@ -52,7 +52,8 @@ cg_http_conf_prefix(const cg_conf_cmd_t *cmd, const char *value, char *err,
 static const cg_conf_cmd_t cg_http_server_cmds[] = {
     { "server", "max_body", cg_conf_set_long, CG_OFF(max_body),
       "65536", 64, 16777216,
-      "largest request body in bytes; larger gets 413 before it is read" },
+      "largest request body in bytes; larger gets 413 (at most this much is "
+      "kept; the rest is read and dropped)" },
     { "server", "chat_path", cg_conf_set_str, CG_OFF(chat_path),
       "/api/chat", 0, 0, "URL path of the chat endpoint",
       cg_conf_check_path },

@@ -168,6 +168,15 @@ is_hex_fp(const char *fp)
 
 /* ---- cg_conf_load ----------------------------------------------------- */
 
+static int
+online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int) n;
+}
+
+
 static void
 test_defaults(void **state)
 {
@@ -176,7 +185,9 @@ test_defaults(void **state)
 
     (void) state;
     assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
-    assert_int_equal(conf.server.workers, 4);
+    /* workers = auto: one event loop per CPU. */
+    assert_int_equal(conf.server.workers, online_cpus());
+    assert_int_equal(conf.server.threads, 1);
     assert_int_equal(conf.input.max_chars, 10000);
     assert_string_equal(conf.http.chat_path, "/api/chat");
     assert_int_equal(conf.limits.requests_per_minute, 20);
@@ -211,7 +222,7 @@ test_minimal_valid(void **state)
     if (cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
         fail_msg("load: %s", err);
     }
-    assert_int_equal(conf.server.workers, 4);
+    assert_int_equal(conf.server.workers, online_cpus());
     assert_int_equal(conf.input.max_chars, 10000);
     assert_string_equal(conf.http.chat_path, "/api/chat");
     assert_int_equal(conf.limits.requests_per_minute, 20);
@@ -263,6 +274,29 @@ test_overrides(void **state)
     /* Untouched keys keep their defaults. */
     assert_int_equal(conf.server.backlog, 511);
     cg_conf_free(&conf);
+}
+
+
+/* The event-loop worker: "auto" is a worker per CPU, and a worker may
+ * hold far more requests than the thread engine's 1,024 threads. */
+static void
+test_workers_auto(void **state)
+{
+    cg_conf_t   conf;
+    char        err[512];
+    const char *path = write_config("[server]\nworkers = auto\n"
+                                    "threads = 5000\n");
+
+    (void) state;
+    assert_int_equal(cg_conf_init(&conf, err, sizeof(err)), 0);
+    if (cg_conf_load(&conf, path, err, sizeof(err)) != 0) {
+        fail_msg("load: %s", err);
+    }
+    assert_int_equal(conf.server.workers, online_cpus());
+    assert_int_equal(conf.server.threads, 5000);
+    cg_conf_free(&conf);
+    expect_load_error("[server]\nworkers = 0\n", "[server] workers");
+    expect_load_error("[server]\nthreads = 70000\n", "[server] threads");
 }
 
 
@@ -1141,6 +1175,7 @@ main(void)
         cmocka_unit_test_teardown(test_defaults, teardown),
         cmocka_unit_test_teardown(test_minimal_valid, teardown),
         cmocka_unit_test_teardown(test_overrides, teardown),
+        cmocka_unit_test_teardown(test_workers_auto, teardown),
         cmocka_unit_test_teardown(test_unknown_key, teardown),
         cmocka_unit_test_teardown(test_unknown_section, teardown),
         cmocka_unit_test_teardown(test_duplicate_key, teardown),
