@@ -141,7 +141,7 @@ cg_fconn_free(cg_fconn_t *c)
     cg_fconn_clear(c);
     cg_fcgi_free(&c->fc);
     if (c->in.data) {
-        cg_buf_wipe_bytes(c->in.data, c->in.cap);
+        cg_buf_wipe_bytes(c->in.data, c->in_hw);
     }
     cg_buf_free(&c->in);
     cg_buf_free(&c->out);
@@ -176,7 +176,9 @@ cg_fconn_feed(cg_fconn_t *c)
                       &used, &c->out);
     c->in_off += used;
     if (c->in_off == c->in.len) {
-        c->in_off = c->in.len = 0;
+        /* All fed: what was read held the request's cookie and body. */
+        cg_buf_wipe_bytes(c->in.data, c->in_hw);
+        c->in_off = c->in.len = c->in_hw = 0;
     }
     if (rc < 0 || c->env.oom) {
         c->error = c->fc.error ? c->fc.error : "out of memory";
@@ -217,12 +219,13 @@ cg_fconn_read(cg_fconn_t *c, cg_buf_t *body, size_t body_max,
                 return rc == 0 ? CG_FCONN_WOKEN : CG_FCONN_ERROR;
             }
         }
-        if (cg_buf_reserve(&c->in, CG_FCONN_READ) != 0) {
+        if (cg_buf_reserve(&c->in, CG_FCONN_READ - 1) != 0) {
             return CG_FCONN_ERROR;
         }
-        n = read(c->fd, c->in.data + c->in.len, CG_FCONN_READ);
+        n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1);
         if (n > 0) {
             c->in.len += (size_t) n;
+            c->in_hw = c->in.len > c->in_hw ? c->in.len : c->in_hw;
             continue;
         }
         if (n == 0) {
@@ -300,6 +303,8 @@ cg_fconn_flush(cg_fconn_t *c, int ms)
             c->write_failed = 1;
         }
     }
+    /* The records held the answer. */
+    cg_buf_wipe_bytes(c->out.data, c->out.len);
     cg_buf_reset(&c->out);
     return c->write_failed ? -1 : 0;
 }

@@ -38,6 +38,7 @@ typedef struct {
     cg_fcgi_cb_t    cb;
     cg_buf_t        in;         /* bytes read, not fed yet */
     size_t          in_off;
+    size_t          in_hw;      /* bytes of in ever written, to wipe */
     cg_buf_t        out;        /* records not written yet */
     cg_buf_t        env;        /* "NAME=VALUE\0" ... */
     char          **envp;       /* into env, NULL-terminated */
