@@ -13,6 +13,7 @@ typedef struct {
     const unsigned char *end;
     const char *const   *paths;     /* NULL: check only */
     cg_jtok_val_t       *vals;
+    int                  checked;   /* a part of an accepted document */
 } cg_jtok_t;
 
 /* The paths that reach one value: those that end at it, and those that go
@@ -189,6 +190,70 @@ cg_jtok_escape(cg_jtok_t *w, cg_jtok_sink_t *k)
 }
 
 
+/* Bytes a string passes on without a second look: printable ASCII but
+ * the quotes and the backslash. */
+static const unsigned char cg_jtok_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+
+/* The closing quote of a string in an accepted document, w->p after the
+ * opening one: the first quote not escaped. */
+static const unsigned char *
+cg_jtok_close(const cg_jtok_t *w, unsigned char quote)
+{
+    const unsigned char *q = w->p, *b;
+
+    for (;;) {
+        q = memchr(q, quote, (size_t) (w->end - q));
+        for (b = q; b > w->p && b[-1] == '\\'; b--) {
+        }
+        if (((q - b) & 1) == 0) {
+            return q;
+        }
+        q++;
+    }
+}
+
+
+/* The same string decoded: runs between backslashes are copied whole. */
+static int
+cg_jtok_checked(cg_jtok_t *w, unsigned char quote, cg_jtok_sink_t *k)
+{
+    const unsigned char *q = cg_jtok_close(w, quote), *b;
+    cg_jtok_t            e = *w;
+
+    while (k && (b = memchr(e.p, '\\', (size_t) (q - e.p))) != NULL) {
+        cg_jtok_emit(k, e.p, (size_t) (b - e.p));
+        e.p = b + 1;
+        e.end = q;
+        if (cg_jtok_escape(&e, k) != 0) {
+            return -1;          /* cannot happen: it was checked */
+        }
+    }
+    if (k) {
+        cg_jtok_emit(k, e.p, (size_t) (q - e.p));
+    }
+    w->p = q + 1;
+    return 0;
+}
+
+
 /* A string, w->p after its opening quote; on success w->p is after the
  * closing one. Raw control bytes pass (json-c takes them); a NUL byte, a
  * bad escape or bytes that are not UTF-8 do not. */
@@ -200,10 +265,12 @@ cg_jtok_string(cg_jtok_t *w, unsigned char quote, cg_jtok_sink_t *k)
     size_t               n;
     unsigned char        c;
 
+    if (w->checked) {
+        return cg_jtok_checked(w, quote, k);
+    }
     for (;;) {
         run = w->p;
-        while (w->p < w->end && (c = *w->p) >= 0x20 && c < 0x80
-               && c != quote && c != '\\') {
+        while (w->p < w->end && cg_jtok_plain[*w->p]) {
             w->p++;
         }
         cg_jtok_emit(k, run, (size_t) (w->p - run));
@@ -348,15 +415,13 @@ cg_jtok_child(cg_jtok_t *w, const cg_jtok_at_t *at, const char *key,
 {
     const char *seg, *close;
     size_t      n;
-    uint32_t    bit;
+    uint32_t    bit, left;
     int         i;
 
     child->done = child->live = 0;
-    for (i = 0; i < CG_JTOK_PATHS && (at->live >> i); i++) {
+    for (left = at->live; left; left &= left - 1) {
+        i = __builtin_ctz(left);
         bit = (uint32_t) 1 << i;
-        if (!(at->live & bit)) {
-            continue;
-        }
         seg = w->paths[i] + at->off[i];
         if (key == NULL) {
             if (*seg != '[' || (close = strchr(seg, ']')) == NULL
@@ -365,8 +430,9 @@ cg_jtok_child(cg_jtok_t *w, const cg_jtok_at_t *at, const char *key,
             }
             n = (size_t) (close - seg) + 1;
         } else {
-            n = strcspn(seg, ".[");
-            if (*seg == '[' || n != klen || memcmp(seg, key, n) != 0) {
+            n = klen;
+            if (*seg != *key || *seg == '[' || strncmp(seg, key, n) != 0
+                || (seg[n] != '\0' && seg[n] != '.' && seg[n] != '[')) {
                 continue;
             }
         }
@@ -489,6 +555,7 @@ static int
 cg_jtok_value(cg_jtok_t *w, int depth, const cg_jtok_at_t *at)
 {
     const unsigned char *start = w->p;
+    uint32_t             left;
     int                  type, i;
 
     if (w->p >= w->end) {
@@ -513,20 +580,20 @@ cg_jtok_value(cg_jtok_t *w, int depth, const cg_jtok_at_t *at)
     if (type < 0) {
         return -1;
     }
-    for (i = 0; at && at->done >> i; i++) {
-        if (at->done & ((uint32_t) 1 << i)) {
-            w->vals[i].p = (const char *) start;
-            w->vals[i].len = (size_t) (w->p - start);
-            w->vals[i].type = type;
-        }
+    for (left = at ? at->done : 0; left; left &= left - 1) {
+        i = __builtin_ctz(left);
+        w->vals[i].p = (const char *) start;
+        w->vals[i].len = (size_t) (w->p - start);
+        w->vals[i].type = type;
     }
     return 0;
 }
 
 
-int
-cg_jtok_pick(const char *s, size_t len, const char *const *paths,
-             cg_jtok_val_t *vals)
+/* Picks paths in the object at s[0..len), whitespace around it. */
+static int
+cg_jtok_walk(const char *s, size_t len, int checked,
+             const char *const *paths, cg_jtok_val_t *vals)
 {
     cg_jtok_t    w;
     cg_jtok_at_t at = { 0 };
@@ -536,6 +603,7 @@ cg_jtok_pick(const char *s, size_t len, const char *const *paths,
     w.end = w.p + len;
     w.paths = paths;
     w.vals = vals;
+    w.checked = checked;
     while (paths && paths[n] && n < CG_JTOK_PATHS) {
         vals[n] = (cg_jtok_val_t) { NULL, 0, CG_JTOK_ABSENT };
         at.live |= (uint32_t) 1 << n;
@@ -556,6 +624,24 @@ cg_jtok_pick(const char *s, size_t len, const char *const *paths,
 
 
 int
+cg_jtok_pick(const char *s, size_t len, const char *const *paths,
+             cg_jtok_val_t *vals)
+{
+    return cg_jtok_walk(s, len, 0, paths, vals);
+}
+
+
+int
+cg_jtok_sub(const cg_jtok_val_t *obj, const char *const *paths,
+            cg_jtok_val_t *vals)
+{
+    return cg_jtok_walk(obj->type == CG_JTOK_OBJECT ? obj->p : "",
+                        obj->type == CG_JTOK_OBJECT ? obj->len : 0, 1,
+                        paths, vals);
+}
+
+
+int
 cg_jtok_next(const cg_jtok_val_t *arr, size_t *pos, cg_jtok_val_t *elem)
 {
     cg_jtok_t    w = { 0 };
@@ -567,6 +653,7 @@ cg_jtok_next(const cg_jtok_val_t *arr, size_t *pos, cg_jtok_val_t *elem)
     w.p = (const unsigned char *) arr->p + (*pos ? *pos : 1);
     w.end = (const unsigned char *) arr->p + arr->len;
     w.vals = elem;
+    w.checked = 1;
     at.done = 1;
     cg_jtok_ws(&w);
     /* The array was checked whole: only its end can stop this. */
@@ -594,6 +681,7 @@ cg_jtok_decode(const cg_jtok_val_t *v, cg_jtok_sink_t *k)
     }
     w.p = (const unsigned char *) v->p + 1;
     w.end = (const unsigned char *) v->p + v->len;
+    w.checked = 1;
     return cg_jtok_string(&w, '"', k);
 }
 
@@ -630,13 +718,15 @@ cg_jtok_cstr(const cg_jtok_val_t *v, char *out, size_t cap)
 int
 cg_jtok_int(const cg_jtok_val_t *v, long long *out)
 {
-    const char *p = v->p, *end = v->p + v->len;
+    const char *p, *end;
     int         neg;
     long long   n = 0, d;
 
     if (v->type != CG_JTOK_INT) {
-        return -1;
+        return -1;      /* an absent value has no p to count from */
     }
+    p = v->p;
+    end = p + v->len;
     neg = *p == '-';
     p += neg;
     for (; p < end; p++) {

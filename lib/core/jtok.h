@@ -55,6 +55,11 @@ typedef struct {
  * document is not accepted (vals are then all absent). */
 int cg_jtok_pick(const char *s, size_t len, const char *const *paths,
                  cg_jtok_val_t *vals);
+/* cg_jtok_pick() inside an object value from an accepted document, which
+ * is not checked again (cheap: strings are skipped with memchr); -1 if
+ * obj is no object (vals are then all absent). */
+int cg_jtok_sub(const cg_jtok_val_t *obj, const char *const *paths,
+                cg_jtok_val_t *vals);
 /* The next element of an array value (from cg_jtok_pick): *pos starts at
  * 0; returns 1 and sets *elem, or 0 after the last element (or when arr
  * is not an array). */

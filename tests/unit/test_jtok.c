@@ -126,6 +126,40 @@ check_value(const char *s, size_t len, size_t i, json_object *root,
 }
 
 
+/* What jtok finds inside a picked value, against json-c: every path
+ * within an object (cg_jtok_sub), every element of an array
+ * (cg_jtok_next). */
+static void
+check_inside(const char *s, size_t len, json_object *root, size_t i,
+             const cg_jtok_val_t *v)
+{
+    cg_jtok_val_t sub[CG_JTOK_PATHS], e;
+    json_object  *o = NULL;
+    size_t        j, pos = 0, n = 0;
+
+    if (!jc_path(root, paths[i], &o)) {
+        return;
+    }
+    if (v->type == CG_JTOK_OBJECT) {
+        assert_int_equal(cg_jtok_sub(v, paths, sub), 0);
+        for (j = 0; j < NPATHS; j++) {
+            check_value(s, len, j, o, &sub[j]);
+        }
+    } else {
+        assert_int_equal(cg_jtok_sub(v, paths, sub), -1);
+    }
+    while (cg_jtok_next(v, &pos, &e)) {
+        assert_true(n < json_object_array_length(o));
+        assert_int_equal(e.type,
+                         jc_type(json_object_array_get_idx(o, n)));
+        n++;
+    }
+    if (v->type == CG_JTOK_ARRAY) {
+        assert_int_equal(n, json_object_array_length(o));
+    }
+}
+
+
 /* One document through both; returns 1 if it was accepted. */
 static int
 differ(const char *s, size_t len)
@@ -145,6 +179,7 @@ differ(const char *s, size_t len)
     assert_int_equal(got, want);
     for (i = 0; got && i < NPATHS; i++) {
         check_value(s, len, i, root, &vals[i]);
+        check_inside(s, len, root, i, &vals[i]);
     }
     json_object_put(root);
     return got;
