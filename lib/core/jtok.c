@@ -213,7 +213,7 @@ static const unsigned char cg_jtok_plain[256] = {
 
 
 /* The closing quote of a string in an accepted document, w->p after the
- * opening one: the first quote not escaped. */
+ * opening one: the first quote not escaped (NULL if there is none). */
 static const unsigned char *
 cg_jtok_close(const cg_jtok_t *w, unsigned char quote)
 {
@@ -221,6 +221,9 @@ cg_jtok_close(const cg_jtok_t *w, unsigned char quote)
 
     for (;;) {
         q = memchr(q, quote, (size_t) (w->end - q));
+        if (q == NULL) {
+            return NULL;        /* not from an accepted document */
+        }
         for (b = q; b > w->p && b[-1] == '\\'; b--) {
         }
         if (((q - b) & 1) == 0) {
@@ -238,6 +241,9 @@ cg_jtok_checked(cg_jtok_t *w, unsigned char quote, cg_jtok_sink_t *k)
     const unsigned char *q = cg_jtok_close(w, quote), *b;
     cg_jtok_t            e = *w;
 
+    if (q == NULL) {
+        return -1;
+    }
     while (k && (b = memchr(e.p, '\\', (size_t) (q - e.p))) != NULL) {
         cg_jtok_emit(k, e.p, (size_t) (b - e.p));
         e.p = b + 1;
