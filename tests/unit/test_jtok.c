@@ -368,17 +368,18 @@ test_jtok_cstr(void **state)
     static const char doc[] =
         "{\"a\":\"end_turn\",\"b\":\"x\\u0000yz\",\"c\":\"0123456789\"}";
     cg_jtok_val_t v[3];
-    char          s[10];
+    char          s[16];
 
     (void) state;
     assert_int_equal(cg_jtok_pick(doc, sizeof(doc) - 1, p, v), 0);
-    assert_int_equal(cg_jtok_cstr(&v[0], s, sizeof(s)), 0);
+    assert_int_equal(cg_jtok_cstr(&v[0], s, 10), 0);
     assert_string_equal(s, "end_turn");
-    assert_int_equal(cg_jtok_cstr(&v[1], s, sizeof(s)), 0);
+    assert_int_equal(cg_jtok_cstr(&v[1], s, 10), 0);
     assert_string_equal(s, "x");                /* json-c's C string */
-    assert_int_equal(cg_jtok_cstr(&v[2], s, sizeof(s)), -1);
+    assert_int_equal(cg_jtok_cstr(&v[2], s, 10), -1);
     assert_string_equal(s, "");
-    assert_int_equal(cg_jtok_cstr(&v[2], s, 11), 0);
+    assert_int_equal(cg_jtok_cstr(&v[2], s, 11), 0);       /* 10 + NUL */
+    assert_string_equal(s, "0123456789");
 }
 
 
