@@ -471,24 +471,54 @@ cg_jtok_sep(cg_jtok_t *w, unsigned char close)
 }
 
 
+/* A key (from start, after its opening quote, to end, after its closing
+ * one) as text to match paths against: the bytes themselves when it has
+ * no escape, else decoded into buf. NULL if it is too long to match any
+ * path. */
+static const char *
+cg_jtok_key(const unsigned char *start, const unsigned char *end,
+            unsigned char quote, char *buf, size_t cap, size_t *len)
+{
+    cg_jtok_sink_t k = { 0 };
+    cg_jtok_t      d = { 0 };
+
+    *len = (size_t) (end - 1 - start);
+    if (memchr(start, '\\', *len) == NULL) {
+        return (const char *) start;
+    }
+    d.p = start;
+    d.end = end;
+    d.checked = 1;
+    k.out = buf;
+    k.cap = cap;
+    buf[0] = '\0';
+    if (cg_jtok_string(&d, quote, &k) != 0 || k.over) {
+        return NULL;
+    }
+    *len = k.n;
+    return buf;
+}
+
+
 static int
 cg_jtok_member(cg_jtok_t *w, int depth, const cg_jtok_at_t *at)
 {
-    cg_jtok_at_t   child = { 0 };
-    cg_jtok_sink_t k = { 0 };
-    char           key[CG_JTOK_KEYMAX];
-    unsigned char  quote;
+    cg_jtok_at_t         child = { 0 };
+    char                 buf[CG_JTOK_KEYMAX];
+    const char          *key;
+    const unsigned char *start, *end;
+    size_t               klen;
+    unsigned char        quote;
 
     if (w->p >= w->end || (*w->p != '"' && *w->p != '\'')) {
         return -1;      /* json-c takes a single-quoted key, even strict */
     }
     quote = *w->p++;
-    k.out = key;
-    k.cap = sizeof(key);
-    key[0] = '\0';
-    if (cg_jtok_string(w, quote, at && at->live ? &k : NULL) != 0) {
+    start = w->p;
+    if (cg_jtok_string(w, quote, NULL) != 0) {
         return -1;
     }
+    end = w->p;
     cg_jtok_ws(w);
     if (w->p >= w->end || *w->p != ':') {
         return -1;
@@ -498,8 +528,9 @@ cg_jtok_member(cg_jtok_t *w, int depth, const cg_jtok_at_t *at)
     if (depth >= CG_JTOK_DEPTH - 1) {
         return -1;
     }
-    if (at && at->live && !k.over) {
-        cg_jtok_child(w, at, key, k.n, -1, &child);
+    if (at && at->live
+        && (key = cg_jtok_key(start, end, quote, buf, sizeof(buf), &klen))) {
+        cg_jtok_child(w, at, key, klen, -1, &child);
     }
     return cg_jtok_value(w, depth + 1, &child);
 }
