@@ -111,48 +111,56 @@ cg_anthropic_parse(const char *body, size_t len, cg_buf_t *text,
 }
 
 
+static const char *const cg_anthropic_start[] = {
+    CG_ANTHROPIC_USAGE("message.usage."), NULL
+};
+/* message_delta and content_block_delta. */
+static const char *const cg_anthropic_change[] = {
+    CG_ANTHROPIC_USAGE("usage."), "delta.stop_reason", "delta.text", NULL
+};
+static const char *const cg_anthropic_error[] = { "error.type", NULL };
+
+
+/* The paths an event's data is read for (NULL: checked only). */
+static const char *const *
+cg_anthropic_paths(const char *event)
+{
+    if (strcmp(event, "message_start") == 0) {
+        return cg_anthropic_start;
+    }
+    if (strcmp(event, "message_delta") == 0
+        || strcmp(event, "content_block_delta") == 0) {
+        return cg_anthropic_change;
+    }
+    return strcmp(event, "error") == 0 ? cg_anthropic_error : NULL;
+}
+
+
 static int
 cg_anthropic_event(cg_pstream_t *ps, const char *event, const char *data,
                    size_t len, cg_buf_t *delta)
 {
-    static const char *const start[] = {
-        CG_ANTHROPIC_USAGE("message.usage."), NULL
-    };
-    static const char *const change[] = {
-        CG_ANTHROPIC_USAGE("usage."), "delta.stop_reason", "delta.text", NULL
-    };
-    static const char *const error[] = { "error.type", NULL };
-    const char *const       *path = NULL;
-    cg_jtok_val_t            v[6];
+    const char *const *path = cg_anthropic_paths(event);
+    cg_jtok_val_t      v[6];
 
     if (strcmp(event, "ping") == 0) {
         return 0;
-    }
-    if (strcmp(event, "message_start") == 0) {
-        path = start;
-    } else if (strcmp(event, "message_delta") == 0
-               || strcmp(event, "content_block_delta") == 0) {
-        path = change;
-    } else if (strcmp(event, "error") == 0) {
-        path = error;
     }
     if (cg_jtok_pick(data, len, path, v) != 0) {
         return -1;
     }
     if (strcmp(event, "content_block_delta") == 0) {
-        if (v[5].type == CG_JTOK_STRING) {
-            cg_jtok_str(&v[5], delta);
-        }
-    } else if (path == start) {
+        cg_jtok_str(&v[5], delta);          /* only if it is a string */
+    } else if (path == cg_anthropic_start) {
         cg_anthropic_usage(v, ps, 0);
-    } else if (path == change) {
+    } else if (path == cg_anthropic_change) {
         /* Cumulative counts: they replace, never add to, message_start's. */
         cg_anthropic_usage(v, ps, 1);
         cg_provider_ident(&v[4], ps->stop_reason, sizeof(ps->stop_reason));
     } else if (strcmp(event, "message_stop") == 0) {
         ps->done = 1;
         return 1;
-    } else if (path == error) {
+    } else if (path == cg_anthropic_error) {
         cg_provider_ident(&v[0], ps->err_type, sizeof(ps->err_type));
         return -1;
     }
