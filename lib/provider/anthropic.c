@@ -2,8 +2,6 @@
 
 #include <string.h>
 
-#include <json-c/json.h>
-
 
 static void
 cg_anthropic_build(const cg_route_t *rt, const cg_req_t *r, const char *uid,
@@ -44,63 +42,49 @@ cg_anthropic_headers(const cg_route_t *rt, cg_buf_t *out)
 }
 
 
-static long
-cg_anthropic_int(json_object *obj, const char *name)
-{
-    json_object *v;
-
-    return json_object_object_get_ex(obj, name, &v)
-           ? cg_provider_tokens(v) : 0;
-}
-
+/* The usage fields as the paths of an answer or event pick them, in the
+ * order cg_anthropic_usage() reads them. */
+#define CG_ANTHROPIC_USAGE(at)  at "input_tokens", \
+    at "cache_creation_input_tokens", at "cache_read_input_tokens", \
+    at "output_tokens"
 
 /* input_tokens excludes cached tokens; the prompt's full size is the sum
  * of the three. */
 static void
-cg_anthropic_usage(json_object *usage, cg_pstream_t *ps, int with_output)
+cg_anthropic_usage(const cg_jtok_val_t *u, cg_pstream_t *ps, int with_output)
 {
-    json_object *v;
-
-    if (!json_object_is_type(usage, json_type_object)) {
-        return;
-    }
-    if (json_object_object_get_ex(usage, "input_tokens", &v)
-        && json_object_is_type(v, json_type_int)) {
-        ps->input_tokens = cg_anthropic_int(usage, "input_tokens")
-            + cg_anthropic_int(usage, "cache_creation_input_tokens")
-            + cg_anthropic_int(usage, "cache_read_input_tokens");
+    if (u[0].type == CG_JTOK_INT) {
+        ps->input_tokens = cg_provider_tokens(&u[0])
+            + cg_provider_tokens(&u[1]) + cg_provider_tokens(&u[2]);
         ps->have_input = 1;
     }
-    if (json_object_object_get_ex(usage, "output_tokens", &v)
-        && json_object_is_type(v, json_type_int)) {
-        ps->output_tokens = cg_anthropic_int(usage, "output_tokens");
+    if (u[3].type == CG_JTOK_INT) {
+        ps->output_tokens = cg_provider_tokens(&u[3]);
         ps->have_output |= with_output;
     }
 }
 
 
 static int
-cg_anthropic_text(json_object *content, cg_buf_t *text)
+cg_anthropic_text(const cg_jtok_val_t *content, cg_buf_t *text)
 {
-    json_object *block, *type, *t;
-    size_t       i, n;
+    static const char *const block[] = { "type", "text", NULL };
+    cg_jtok_val_t            e, v[2];
+    size_t                   pos = 0;
+    char                     type[8];
 
-    if (!json_object_is_type(content, json_type_array)) {
+    if (content->type != CG_JTOK_ARRAY) {
         return -1;
     }
-    n = json_object_array_length(content);
-    for (i = 0; i < n; i++) {
-        block = json_object_array_get_idx(content, i);
-        if (!json_object_object_get_ex(block, "type", &type)
-            || strcmp(json_object_get_string(type), "text") != 0) {
+    while (cg_jtok_next(content, &pos, &e)) {
+        if (cg_jtok_sub(&e, block, v) != 0
+            || cg_jtok_cstr(&v[0], type, sizeof(type)) != 0
+            || strcmp(type, "text") != 0) {
             continue;       /* tool_use, thinking ...: not shown */
         }
-        if (!json_object_object_get_ex(block, "text", &t)
-            || !json_object_is_type(t, json_type_string)) {
+        if (cg_jtok_str(&v[1], text) != 0) {
             return -1;
         }
-        cg_buf_add(text, json_object_get_string(t),
-                   (size_t) json_object_get_string_len(t));
     }
     return 0;
 }
@@ -110,25 +94,45 @@ static int
 cg_anthropic_parse(const char *body, size_t len, cg_buf_t *text,
                    cg_pstream_t *ps)
 {
-    json_object *root, *content, *usage, *v;
-    int          rc = -1;
+    static const char *const path[] = {
+        CG_ANTHROPIC_USAGE("usage."), "content", "stop_reason", NULL
+    };
+    cg_jtok_val_t            v[6];
 
-    root = cg_provider_json(body, len);
     /* An answer without usage (a proxy that strips it) is still an
      * answer: the relay estimates what it cost. */
-    if (root
-        && json_object_object_get_ex(root, "content", &content)
-        && cg_anthropic_text(content, text) == 0) {
-        if (json_object_object_get_ex(root, "usage", &usage)) {
-            cg_anthropic_usage(usage, ps, 1);
-        }
-        if (json_object_object_get_ex(root, "stop_reason", &v)) {
-            cg_provider_ident(v, ps->stop_reason, sizeof(ps->stop_reason));
-        }
-        rc = 0;
+    if (cg_jtok_pick(body, len, path, v) != 0
+        || cg_anthropic_text(&v[4], text) != 0) {
+        return -1;
     }
-    json_object_put(root);
-    return rc;
+    cg_anthropic_usage(v, ps, 1);
+    cg_provider_ident(&v[5], ps->stop_reason, sizeof(ps->stop_reason));
+    return 0;
+}
+
+
+static const char *const cg_anthropic_start[] = {
+    CG_ANTHROPIC_USAGE("message.usage."), NULL
+};
+/* message_delta and content_block_delta. */
+static const char *const cg_anthropic_change[] = {
+    CG_ANTHROPIC_USAGE("usage."), "delta.stop_reason", "delta.text", NULL
+};
+static const char *const cg_anthropic_error[] = { "error.type", NULL };
+
+
+/* The paths an event's data is read for (NULL: checked only). */
+static const char *const *
+cg_anthropic_paths(const char *event)
+{
+    if (strcmp(event, "message_start") == 0) {
+        return cg_anthropic_start;
+    }
+    if (strcmp(event, "message_delta") == 0
+        || strcmp(event, "content_block_delta") == 0) {
+        return cg_anthropic_change;
+    }
+    return strcmp(event, "error") == 0 ? cg_anthropic_error : NULL;
 }
 
 
@@ -136,49 +140,31 @@ static int
 cg_anthropic_event(cg_pstream_t *ps, const char *event, const char *data,
                    size_t len, cg_buf_t *delta)
 {
-    json_object *root, *o, *v;
-    int          rc = 0;
+    const char *const *path = cg_anthropic_paths(event);
+    cg_jtok_val_t      v[6];
 
     if (strcmp(event, "ping") == 0) {
         return 0;
     }
-    root = cg_provider_json(data, len);
-    if (root == NULL) {
+    if (cg_jtok_pick(data, len, path, v) != 0) {
         return -1;
     }
     if (strcmp(event, "content_block_delta") == 0) {
-        if (json_object_object_get_ex(root, "delta", &o)
-            && json_object_object_get_ex(o, "text", &v)
-            && json_object_is_type(v, json_type_string)) {
-            cg_buf_add(delta, json_object_get_string(v),
-                       (size_t) json_object_get_string_len(v));
-        }
-    } else if (strcmp(event, "message_start") == 0) {
-        if (json_object_object_get_ex(root, "message", &o)
-            && json_object_object_get_ex(o, "usage", &v)) {
-            cg_anthropic_usage(v, ps, 0);
-        }
-    } else if (strcmp(event, "message_delta") == 0) {
+        cg_jtok_str(&v[5], delta);          /* only if it is a string */
+    } else if (path == cg_anthropic_start) {
+        cg_anthropic_usage(v, ps, 0);
+    } else if (path == cg_anthropic_change) {
         /* Cumulative counts: they replace, never add to, message_start's. */
-        if (json_object_object_get_ex(root, "usage", &v)) {
-            cg_anthropic_usage(v, ps, 1);
-        }
-        if (json_object_object_get_ex(root, "delta", &o)
-            && json_object_object_get_ex(o, "stop_reason", &v)) {
-            cg_provider_ident(v, ps->stop_reason, sizeof(ps->stop_reason));
-        }
+        cg_anthropic_usage(v, ps, 1);
+        cg_provider_ident(&v[4], ps->stop_reason, sizeof(ps->stop_reason));
     } else if (strcmp(event, "message_stop") == 0) {
         ps->done = 1;
-        rc = 1;
-    } else if (strcmp(event, "error") == 0) {
-        if (json_object_object_get_ex(root, "error", &o)
-            && json_object_object_get_ex(o, "type", &v)) {
-            cg_provider_ident(v, ps->err_type, sizeof(ps->err_type));
-        }
-        rc = -1;
+        return 1;
+    } else if (path == cg_anthropic_error) {
+        cg_provider_ident(&v[0], ps->err_type, sizeof(ps->err_type));
+        return -1;
     }
-    json_object_put(root);
-    return rc;
+    return 0;
 }
 
 

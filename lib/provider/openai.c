@@ -2,8 +2,6 @@
 
 #include <string.h>
 
-#include <json-c/json.h>
-
 
 /* Reasoning models reject sampling parameters and max_tokens. */
 static int
@@ -89,56 +87,38 @@ cg_openai_headers(const cg_route_t *rt, cg_buf_t *out)
 }
 
 
-static void
-cg_openai_usage(json_object *root, cg_pstream_t *ps)
-{
-    json_object *u, *v;
+/* The paths of an answer or a stream chunk, in this order (part is
+ * "message" or "delta"). */
+#define CG_OPENAI_PATHS(part)  "usage.prompt_tokens", \
+    "usage.completion_tokens", "choices[0].finish_reason", \
+    "choices[0]." part, "choices[0]." part ".content"
 
-    if (!json_object_object_get_ex(root, "usage", &u)
-        || !json_object_is_type(u, json_type_object)) {
-        return;
-    }
-    if (json_object_object_get_ex(u, "prompt_tokens", &v)
-        && json_object_is_type(v, json_type_int)) {
-        ps->input_tokens = cg_provider_tokens(v);
+enum { CG_OPENAI_IN, CG_OPENAI_OUT, CG_OPENAI_FINISH, CG_OPENAI_PART,
+       CG_OPENAI_CONTENT, CG_OPENAI_ERROR, CG_OPENAI_ETYPE, CG_OPENAI_ECODE };
+
+
+static void
+cg_openai_usage(const cg_jtok_val_t *v, cg_pstream_t *ps)
+{
+    if (v[CG_OPENAI_IN].type == CG_JTOK_INT) {
+        ps->input_tokens = cg_provider_tokens(&v[CG_OPENAI_IN]);
         ps->have_input = 1;
     }
-    if (json_object_object_get_ex(u, "completion_tokens", &v)
-        && json_object_is_type(v, json_type_int)) {
-        ps->output_tokens = cg_provider_tokens(v);
+    if (v[CG_OPENAI_OUT].type == CG_JTOK_INT) {
+        ps->output_tokens = cg_provider_tokens(&v[CG_OPENAI_OUT]);
         ps->have_output = 1;
     }
 }
 
 
-/* choices[0] and, in it, the object called part ("message" or "delta"). */
-static json_object *
-cg_openai_choice(json_object *root, const char *part, cg_pstream_t *ps)
-{
-    json_object *a, *c, *v;
-
-    if (!json_object_object_get_ex(root, "choices", &a)
-        || !json_object_is_type(a, json_type_array)
-        || json_object_array_length(a) == 0) {
-        return NULL;
-    }
-    c = json_object_array_get_idx(a, 0);
-    if (json_object_object_get_ex(c, "finish_reason", &v)) {
-        cg_provider_ident(v, ps->stop_reason, sizeof(ps->stop_reason));
-    }
-    return json_object_object_get_ex(c, part, &v) ? v : NULL;
-}
-
-
+/* choices[0]: its finish reason, and the text of its message or delta. */
 static void
-cg_openai_content(json_object *msg, cg_buf_t *text)
+cg_openai_choice(const cg_jtok_val_t *v, cg_pstream_t *ps, cg_buf_t *text)
 {
-    json_object *v;
-
-    if (msg && json_object_object_get_ex(msg, "content", &v)
-        && json_object_is_type(v, json_type_string)) {
-        cg_buf_add(text, json_object_get_string(v),
-                   (size_t) json_object_get_string_len(v));
+    cg_provider_ident(&v[CG_OPENAI_FINISH], ps->stop_reason,
+                      sizeof(ps->stop_reason));
+    if (v[CG_OPENAI_CONTENT].type == CG_JTOK_STRING) {
+        cg_jtok_str(&v[CG_OPENAI_CONTENT], text);
     }
 }
 
@@ -147,17 +127,20 @@ static int
 cg_openai_parse(const char *body, size_t len, cg_buf_t *text,
                 cg_pstream_t *ps)
 {
-    json_object *root, *msg;
-    int          rc = -1;
+    static const char *const path[] = { CG_OPENAI_PATHS("message"), NULL };
+    cg_jtok_val_t            v[5];
 
-    root = cg_provider_json(body, len);
-    if (root && (msg = cg_openai_choice(root, "message", ps)) != NULL) {
-        cg_openai_content(msg, text);
-        cg_openai_usage(root, ps);
-        rc = 0;
+    if (cg_jtok_pick(body, len, path, v) != 0) {
+        return -1;
     }
-    json_object_put(root);
-    return rc;
+    cg_openai_choice(v, ps, text);
+    /* A "message": null is no answer. */
+    if (v[CG_OPENAI_PART].type == CG_JTOK_ABSENT
+        || v[CG_OPENAI_PART].type == CG_JTOK_NULL) {
+        return -1;
+    }
+    cg_openai_usage(v, ps);
+    return 0;
 }
 
 
@@ -165,32 +148,31 @@ static int
 cg_openai_event(cg_pstream_t *ps, const char *event, const char *data,
                 size_t len, cg_buf_t *delta)
 {
-    json_object *root, *o, *v;
-    int          rc = 0;
+    static const char *const path[] = {
+        CG_OPENAI_PATHS("delta"), "error", "error.type", "error.code", NULL
+    };
+    cg_jtok_val_t            v[8];
 
     (void) event;
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
         ps->done = 1;
         return 1;
     }
-    root = cg_provider_json(data, len);
-    if (root == NULL) {
+    if (cg_jtok_pick(data, len, path, v) != 0) {
         return -1;
     }
-    if (json_object_object_get_ex(root, "error", &o)) {
-        if (json_object_object_get_ex(o, "type", &v)) {
-            cg_provider_ident(v, ps->err_type, sizeof(ps->err_type));
+    if (v[CG_OPENAI_ERROR].type != CG_JTOK_ABSENT) {
+        cg_provider_ident(&v[CG_OPENAI_ETYPE], ps->err_type,
+                          sizeof(ps->err_type));
+        if (!ps->err_type[0]) {
+            cg_provider_ident(&v[CG_OPENAI_ECODE], ps->err_type,
+                              sizeof(ps->err_type));
         }
-        if (!ps->err_type[0] && json_object_object_get_ex(o, "code", &v)) {
-            cg_provider_ident(v, ps->err_type, sizeof(ps->err_type));
-        }
-        rc = -1;
-    } else {
-        cg_openai_content(cg_openai_choice(root, "delta", ps), delta);
-        cg_openai_usage(root, ps);
+        return -1;
     }
-    json_object_put(root);
-    return rc;
+    cg_openai_choice(v, ps, delta);
+    cg_openai_usage(v, ps);
+    return 0;
 }
 
 

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include <json-c/json.h>
 #include <openssl/evp.h>
 
 
@@ -156,65 +155,39 @@ cg_provider_user_id(const cg_secret_t *key, const char *user,
 
 
 long
-cg_provider_tokens(json_object *v)
+cg_provider_tokens(const cg_jtok_val_t *v)
 {
-    int64_t n;
+    long long n;
 
-    if (v == NULL || !json_object_is_type(v, json_type_int)) {
+    if (cg_jtok_int(v, &n) != 0) {
         return 0;
     }
-    n = json_object_get_int64(v);
     return n < 0 ? 0 : n > CG_PROVIDER_TOKENS_MAX ? CG_PROVIDER_TOKENS_MAX
                                                   : (long) n;
 }
 
 
-struct json_object *
-cg_provider_json(const char *s, size_t len)
-{
-    json_tokener *tok;
-    json_object  *root;
-
-    tok = json_tokener_new_ex(32);
-    if (tok == NULL) {
-        return NULL;
-    }
-    /* A provider answer that is not valid UTF-8 is garbage (502): the text
-     * the guards and the client see is always valid. */
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT
-                                | JSON_TOKENER_VALIDATE_UTF8);
-    root = json_tokener_parse_ex(tok, s, (int) len);
-    if (root && (json_tokener_get_parse_end(tok) != len
-                 || !json_object_is_type(root, json_type_object))) {
-        json_object_put(root);
-        root = NULL;
-    }
-    json_tokener_free(tok);
-    return root;
-}
-
-
 void
-cg_provider_ident(json_object *v, char *out, size_t cap)
+cg_provider_ident(const cg_jtok_val_t *v, char *out, size_t cap)
 {
-    const char *s;
-    size_t      i;
+    char   s[64];
+    size_t i;
 
-    if (v == NULL || !json_object_is_type(v, json_type_string)) {
+    /* The text up to a NUL, as json-c showed it; too long: not one. */
+    if (cap > sizeof(s)) {
+        cap = sizeof(s);
+    }
+    if (cg_jtok_cstr(v, s, cap) != 0) {
         return;
     }
-    s = json_object_get_string(v);
-    for (i = 0; s[i] && i + 1 < cap; i++) {
+    for (i = 0; s[i]; i++) {
         if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= 'A' && s[i] <= 'Z')
             && !(s[i] >= '0' && s[i] <= '9') && s[i] != '_'
             && s[i] != '-' && s[i] != '.') {
             return;     /* not an identifier: keep nothing of it */
         }
     }
-    if (s[i] == '\0') {
-        memcpy(out, s, i);
-        out[i] = '\0';
-    }
+    memcpy(out, s, i + 1);
 }
 
 
@@ -224,28 +197,23 @@ cg_provider_is_quota(const char *body, size_t len)
     static const char *const quota[] = { "insufficient_quota",
         "enforced_spend_limit_reached", "billing_hard_limit_reached",
         "quota_exceeded", NULL };
-    json_object        *root, *err, *v;
-    const char *const  *q;
-    const char         *fields[] = { "type", "code" };
-    char                id[48];
-    size_t              i;
-    int                 hit = 0;
+    static const char *const path[] = { "error.type", "error.code", NULL };
+    const char *const       *q;
+    cg_jtok_val_t            v[2];
+    char                     id[48];
+    size_t                   i;
 
-    root = cg_provider_json(body, len);
-    if (root == NULL || !json_object_object_get_ex(root, "error", &err)
-        || !json_object_is_type(err, json_type_object)) {
-        json_object_put(root);
+    if (cg_jtok_pick(body, len, path, v) != 0) {
         return 0;
     }
-    for (i = 0; i < 2 && !hit; i++) {
+    for (i = 0; i < 2; i++) {
         id[0] = '\0';
-        if (json_object_object_get_ex(err, fields[i], &v)) {
-            cg_provider_ident(v, id, sizeof(id));
-        }
-        for (q = quota; *q && !hit; q++) {
-            hit = strcmp(id, *q) == 0;
+        cg_provider_ident(&v[i], id, sizeof(id));
+        for (q = quota; *q; q++) {
+            if (strcmp(id, *q) == 0) {
+                return 1;
+            }
         }
     }
-    json_object_put(root);
-    return hit;
+    return 0;
 }

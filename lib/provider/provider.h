@@ -16,6 +16,7 @@
 #define CG_PROVIDER_H
 
 #include "core/buf.h"
+#include "core/jtok.h"
 #include "conf/config.h"
 #include "core/req.h"
 
@@ -82,14 +83,12 @@ void cg_provider_user_id(const cg_secret_t *key, const char *user,
 /* 1 if an error body says the account is out of quota or over its spend
  * limit (no retry can help), else 0. Reads only type and code. */
 int  cg_provider_is_quota(const char *body, size_t len);
-/* Parses a JSON object (strict); NULL if it is not one. */
-struct json_object *cg_provider_json(const char *s, size_t len);
 /* A token count from the provider's usage: an integer clamped to
  * 0..CG_PROVIDER_TOKENS_MAX (anything else: 0), so a broken or hostile
  * server can never make spend negative or overflow a sum. */
 #define CG_PROVIDER_TOKENS_MAX  1000000000L
-long cg_provider_tokens(struct json_object *v);
+long cg_provider_tokens(const cg_jtok_val_t *v);
 /* Copies a short identifier (error type, stop reason) if it is one. */
-void cg_provider_ident(struct json_object *v, char *out, size_t cap);
+void cg_provider_ident(const cg_jtok_val_t *v, char *out, size_t cap);
 
 #endif

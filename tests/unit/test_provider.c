@@ -182,6 +182,91 @@ test_user_id_cache(void **state)
 }
 
 
+static int
+parse(const cg_provider_t *p, const char *body, cg_buf_t *t, cg_pstream_t *ps)
+{
+    memset(ps, 0, sizeof(*ps));
+    cg_buf_reset(t);
+    return p->parse(body, strlen(body), t, ps);
+}
+
+
+/* Whole answers: text blocks joined in order, other blocks skipped, the
+ * last of repeated keys counts (as json-c read them). */
+static void
+test_answers(void **state)
+{
+    const cg_provider_t *a = &cg_provider_anthropic, *o = &cg_provider_openai;
+    cg_pstream_t         ps;
+    cg_buf_t             t;
+
+    (void) state;
+    cg_buf_init(&t);
+    assert_int_equal(parse(a, "{\"content\":[{\"type\":\"text\",\"text\":"
+        "\"a\\u00e9\"},{\"type\":\"tool_use\",\"text\":5},7,{\"type\":\"text\","
+        "\"text\":\"\\n!\"}],\"usage\":{\"input_tokens\":3,"
+        "\"cache_creation_input_tokens\":4,\"output_tokens\":2},"
+        "\"stop_reason\":\"end_turn\"}", &t, &ps), 0);
+    assert_int_equal(t.len, 5);
+    assert_memory_equal(t.data, "a\xc3\xa9\n!", 5);
+    assert_int_equal(ps.input_tokens, 7);
+    assert_int_equal(ps.output_tokens, 2);
+    assert_string_equal(ps.stop_reason, "end_turn");
+    assert_int_equal(parse(a, "{\"content\":[{\"type\":\"text\",\"text\":"
+        "\"a\"}],\"content\":[{\"type\":\"text\",\"text\":\"b\"}],\"usage\":"
+        "{\"input_tokens\":1},\"usage\":{}}", &t, &ps), 0);
+    assert_string_equal(t.data, "b");
+    assert_false(ps.have_input);
+    assert_int_equal(parse(a, "{\"content\":[{\"type\":\"text\",\"text\":"
+        "null}]}", &t, &ps), -1);
+    assert_int_equal(parse(a, "{\"content\":{}}", &t, &ps), -1);
+    assert_int_equal(parse(a, "{\"usage\":{}}", &t, &ps), -1);
+    assert_int_equal(parse(o, "{\"choices\":[{\"message\":{\"content\":"
+        "\"Hi\"},\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":"
+        "4,\"completion_tokens\":1.5}}", &t, &ps), 0);
+    assert_string_equal(t.data, "Hi");
+    assert_string_equal(ps.stop_reason, "length");
+    assert_true(ps.have_input && !ps.have_output);
+    assert_int_equal(parse(o, "{\"choices\":[{\"message\":null}]}", &t, &ps),
+                     -1);
+    assert_int_equal(parse(o, "{\"choices\":[]}", &t, &ps), -1);
+    assert_int_equal(parse(o, "{\"choices\":[{\"message\":{}}]} x", &t, &ps),
+                     -1);
+    cg_buf_free(&t);
+}
+
+
+/* Two answers json-c let through badly. A content block whose type is
+ * null crashed the worker (json_object_get_string(NULL) into strcmp); it
+ * is now a block that is not text. Text that is not UTF-8 by RFC 3629
+ * (an overlong NUL, a UTF-16 surrogate in UTF-8) passed json-c's check
+ * and reached the guards and the client; it is now garbage, as other
+ * invalid UTF-8 always was. */
+static void
+test_hostile_answers(void **state)
+{
+    const cg_provider_t *a = &cg_provider_anthropic, *o = &cg_provider_openai;
+    cg_pstream_t         ps;
+    cg_buf_t             t;
+
+    (void) state;
+    cg_buf_init(&t);
+    assert_int_equal(parse(a, "{\"content\":[{\"type\":null},{\"type\":"
+        "\"text\",\"text\":\"ok\"}]}", &t, &ps), 0);
+    assert_string_equal(t.data, "ok");
+    assert_int_equal(parse(a, "{\"content\":[{\"type\":\"text\",\"text\":"
+        "\"\xc0\x80\"}]}", &t, &ps), -1);
+    assert_int_equal(parse(o, "{\"choices\":[{\"message\":{\"content\":"
+        "\"\xed\xa0\x80\"}}]}", &t, &ps), -1);
+    memset(&ps, 0, sizeof(ps));
+    assert_int_equal(feed(a, &ps, "content_block_delta", "{\"delta\":{"
+        "\"text\":\"\xf4\x90\x80\x80\"}}", &t), -1);
+    assert_int_equal(feed(o, &ps, "message", "{\"choices\":[{\"delta\":{"
+        "\"content\":\"\xe0\x80\xaf\"}}]}", &t), -1);
+    cg_buf_free(&t);
+}
+
+
 int
 main(void)
 {
@@ -190,6 +275,8 @@ main(void)
         cmocka_unit_test(test_openai_stream),
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_usage_clamped),
+        cmocka_unit_test(test_answers),
+        cmocka_unit_test(test_hostile_answers),
         cmocka_unit_test(test_user_id),
         cmocka_unit_test(test_user_id_cache),
     };
