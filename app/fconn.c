@@ -206,6 +206,11 @@ cg_fconn_read(cg_fconn_t *c, cg_buf_t *body, size_t body_max,
     for (;;) {
         if (c->in.len > c->in_off) {
             if ((rc = cg_fconn_feed(c)) != 0) {
+                if (rc > 0 && c->in.len == 0) {
+                    /* Nothing of a next request yet: a long stream or an
+                     * idle kept connection holds no read buffer. */
+                    cg_buf_free(&c->in);
+                }
                 return rc > 0 ? CG_FCONN_OK : CG_FCONN_ERROR;
             }
             continue;
