@@ -9,6 +9,7 @@
 #define CG_REQPARTS_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define CG_USER_MAX     128
 
@@ -93,6 +94,10 @@ typedef struct {
     long long   bucket;
     int         active;
     unsigned    held;                     /* scopes holding it (bits) */
+    /* Caps reserved from a lease instead (lib/meter/lease.h): bit
+     * scope x CG_BUDGET__PERIODS + period. */
+    unsigned    leased;
+    time_t      leased_at;  /* names the day and month leased from */
     /* After settle (or a refusal): spend in each budget, for alerts. */
     uint64_t    spent[CG_BSCOPE__COUNT][CG_BUDGET__PERIODS];
     int         over_scope, over_period;   /* which cap refused */

@@ -114,6 +114,13 @@ static const cg_conf_cmd_t cg_budget_cmds[] = {
       "deny", 0, 0,
       "when spend cannot be counted: deny (503) or allow (uncapped)", NULL,
       cg_budget_fail },
+    { "budget", "lease_requests", cg_conf_set_int, CG_OFF(lease_requests),
+      "0", 0, 1000,
+      "reservations one lease of a budget covers: spend is leased from the "
+      "store in chunks of up to this many reservations (never more than a "
+      "quarter of what is left, shared among [store] hosts) and spent from "
+      "the host's ledger without a round trip; 0: every reservation and "
+      "settlement goes to the store (exact spend there at every moment)" },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 

@@ -47,6 +47,7 @@ typedef struct {
     uint64_t    global_daily;
     uint64_t    global_monthly;
     int         on_store_error; /* CG_FAIL_DENY or CG_FAIL_ALLOW */
+    int         lease_requests; /* reservations one lease covers; 0: off */
     cg_price_t *prices;         /* [price MODEL] sections */
     size_t      nprices;
 } cg_budget_conf_t;

@@ -1,0 +1,314 @@
+#include "meter/lease.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A ledger record: what is left of the lease, when it is given back,
+ * the store's count last seen. Counters of the ledger's own local store,
+ * named after the store counter they lease. */
+enum { CG_LREC_LEFT = 0, CG_LREC_UNTIL, CG_LREC_SEEN, CG_LREC__N };
+
+#define CG_LREC_KEY  (CG_STORE_KEY_MAX + 8)
+/* Counters a private ledger holds: CG_LREC__N per leased counter. */
+#define CG_LEASE_SLOTS  4096
+
+typedef struct {
+    char        text[CG_LREC__N][CG_LREC_KEY];
+    const char *key[CG_LREC__N];
+    size_t      len[CG_LREC__N];
+} cg_lrec_t;
+
+/* What one locked step of the ledger does (see cg_lease_step). */
+typedef struct {
+    uint64_t    add;        /* units back to the lease */
+    int         grant;      /* add is a new lease: seen, until set */
+    uint64_t    seen;       /* with grant: the store's count now */
+    uint64_t    take;       /* units asked */
+    uint64_t    debt;       /* units used past a reservation */
+    time_t      now;
+    int         give_all;   /* empty the lease (expired or shutdown) */
+    uint64_t    left;       /* out: units left before take */
+    uint64_t    given;      /* out: units to give back to the store */
+    uint64_t    owed;       /* out: debt the lease could not pay */
+    uint64_t    was_seen;   /* out */
+} cg_lstep_t;
+
+
+/* The record's counters are named <c>|<store key>: the counter's own
+ * name, never a hash of it, so no caller can pick an id whose record
+ * is another caller's. */
+static void
+cg_lrec_keys(cg_lrec_t *r, const char *key, size_t keylen)
+{
+    static const char c[CG_LREC__N] = { 'l', 'u', 's' };
+    int               i;
+
+    for (i = 0; i < CG_LREC__N; i++) {
+        r->text[i][0] = c[i];
+        r->text[i][1] = '|';
+        memcpy(r->text[i] + 2, key, keylen);
+        r->key[i] = r->text[i];
+        r->len[i] = keylen + 2;
+    }
+}
+
+
+static int
+cg_lease_apply(uint64_t *v, void *ctx)
+{
+    cg_lstep_t *s = ctx;
+    uint64_t    pay;
+
+    v[CG_LREC_LEFT] += s->add;
+    if (s->grant) {
+        v[CG_LREC_SEEN] = s->seen;
+        if (v[CG_LREC_UNTIL] <= (uint64_t) s->now) {
+            v[CG_LREC_UNTIL] = (uint64_t) s->now + CG_LEASE_LIFE_S;
+        }
+    }
+    pay = s->debt < v[CG_LREC_LEFT] ? s->debt : v[CG_LREC_LEFT];
+    v[CG_LREC_LEFT] -= pay;
+    s->owed = s->debt - pay;
+    s->left = v[CG_LREC_LEFT];
+    s->was_seen = v[CG_LREC_SEEN];
+    if (s->give_all || (s->now > 0 && v[CG_LREC_UNTIL] > 0
+                        && v[CG_LREC_UNTIL] <= (uint64_t) s->now
+                        && s->take == 0)) {
+        s->given = v[CG_LREC_LEFT];
+        v[CG_LREC_LEFT] = 0;
+        v[CG_LREC_UNTIL] = 0;
+        return 0;
+    }
+    if (s->take > 0 && v[CG_LREC_LEFT] >= s->take) {
+        v[CG_LREC_LEFT] -= s->take;
+        return 1;
+    }
+    return 0;
+}
+
+
+/* One step on the record of key, as one change under the ledger's lock:
+ * 1 when s->take was taken, 0 when not, -1 when the ledger failed. */
+static int
+cg_lease_step(cg_lease_t *l, const char *key, size_t keylen, unsigned ttl,
+              cg_lstep_t *s)
+{
+    cg_lrec_t r;
+
+    cg_lrec_keys(&r, key, keylen);
+    return cg_store_local_update(l->ledger, r.key, r.len, CG_LREC__N,
+                                 ttl, cg_lease_apply, s);
+}
+
+
+int
+cg_lease_init(cg_lease_t *l, unsigned requests, unsigned ledgers,
+              cg_store_t *ledger, char *err, size_t errlen)
+{
+    memset(l, 0, sizeof(*l));
+    if (requests == 0) {
+        return 0;
+    }
+    l->requests = requests;
+    l->ledgers = ledgers > 0 ? ledgers : 1;
+    l->ledger = ledger;
+    if (l->ledger == NULL) {
+        l->ledger = cg_store_new_local(NULL, CG_LEASE_SLOTS, NULL, err,
+                                       errlen);
+        l->own = 1;
+    }
+    return l->ledger ? 0 : -1;
+}
+
+
+int
+cg_lease_on(const cg_lease_t *l)
+{
+    return l && l->ledger != NULL;
+}
+
+
+/* Gives units back to the store; a DECR that is not answered leaves
+ * them counted there, which only makes the cap stricter. */
+static void
+cg_lease_give(cg_store_t *st, const char *key, size_t keylen, uint64_t n)
+{
+    uint64_t v;
+
+    if (n > 0) {
+        (void) cg_store_decr(st, key, keylen, n, &v);
+    }
+}
+
+
+void
+cg_lease_free(cg_lease_t *l, cg_store_t *st)
+{
+    cg_lstep_t s;
+    size_t     i;
+
+    for (i = 0; cg_lease_on(l) && st && i < l->ntook; i++) {
+        memset(&s, 0, sizeof(s));
+        s.give_all = 1;
+        if (cg_lease_step(l, l->took[i].key, l->took[i].len,
+                          l->took[i].ttl, &s) >= 0) {
+            cg_lease_give(st, l->took[i].key, l->took[i].len, s.given);
+        }
+    }
+    if (l->own) {
+        cg_store_free(l->ledger);
+    }
+    memset(l, 0, sizeof(*l));
+}
+
+
+/* Remembers key, to give back what is unused at expiry and shutdown; a
+ * full list forgets the oldest (it is given back by whoever uses it
+ * next, or stays counted: stricter, never looser). */
+static void
+cg_lease_track(cg_lease_t *l, const char *key, size_t keylen, unsigned ttl)
+{
+    cg_lease_key_t *k;
+    size_t          i;
+
+    for (i = 0; i < l->ntook; i++) {
+        if (l->took[i].len == keylen
+            && memcmp(l->took[i].key, key, keylen) == 0) {
+            return;
+        }
+    }
+    if (l->ntook == CG_LEASE_TRACK) {
+        memmove(l->took, l->took + 1, (CG_LEASE_TRACK - 1) * sizeof(*k));
+        l->ntook--;
+    }
+    k = &l->took[l->ntook++];
+    memcpy(k->key, key, keylen);
+    k->key[keylen] = '\0';
+    k->len = keylen;
+    k->ttl = ttl;
+}
+
+
+/* The next lease: requests x amount, at most a share of the headroom
+ * left, never less than need. */
+static uint64_t
+cg_lease_size(const cg_lease_t *l, uint64_t cap, uint64_t seen,
+              uint64_t amount, uint64_t need)
+{
+    uint64_t head = cap > seen ? cap - seen : 0;
+    uint64_t share = head / ((uint64_t) l->ledgers * 4);
+    uint64_t want = amount * l->requests;
+
+    want = want < share ? want : share;
+    return want > need ? want : need;
+}
+
+
+/* One INCR of the store counter by n; what passes the cap is given back
+ * at once. *got: the units this ledger now holds; *seen: the count. */
+static int
+cg_lease_grant(cg_store_t *st, const char *key, size_t keylen, unsigned ttl,
+               uint64_t cap, uint64_t n, uint64_t *got, uint64_t *seen)
+{
+    uint64_t v, back;
+
+    if (cg_store_incr(st, key, keylen, n, ttl, &v) != 0) {
+        return -1;
+    }
+    back = v > cap ? v - cap : 0;
+    back = back < n ? back : n;
+    if (back > 0 && cg_store_decr(st, key, keylen, back, &v) != 0) {
+        /* Not known to be given back: the lease keeps it. */
+        back = 0;
+    }
+    *got = n - back;
+    *seen = v;
+    return 0;
+}
+
+
+cg_lease_rc_t
+cg_lease_take(cg_lease_t *l, cg_store_t *st, const char *key, size_t keylen,
+              unsigned ttl, uint64_t cap, uint64_t amount, time_t now,
+              uint64_t *seen)
+{
+    cg_lstep_t s;
+    uint64_t   n;
+    int        rc;
+
+    memset(&s, 0, sizeof(s));
+    s.take = amount;
+    rc = cg_lease_step(l, key, keylen, ttl, &s);
+    *seen = s.was_seen;
+    if (rc != 0) {
+        return rc < 0 ? CG_LEASE_STORE_DOWN : CG_LEASE_OK;
+    }
+    n = cg_lease_size(l, cap, s.was_seen, amount, amount - s.left);
+    memset(&s, 0, sizeof(s));
+    s.take = amount;
+    s.now = now;
+    s.grant = 1;
+    if (cg_lease_grant(st, key, keylen, ttl, cap, n, &s.add, &s.seen) != 0) {
+        return CG_LEASE_STORE_DOWN;
+    }
+    cg_lease_track(l, key, keylen, ttl);
+    rc = cg_lease_step(l, key, keylen, ttl, &s);
+    *seen = s.seen;
+    if (rc < 0) {
+        /* The ledger has no room for it: give it back now. */
+        cg_lease_give(st, key, keylen, s.add);
+        return CG_LEASE_STORE_DOWN;
+    }
+    return rc == 1 ? CG_LEASE_OK : CG_LEASE_OVER;
+}
+
+
+int
+cg_lease_settle(cg_lease_t *l, cg_store_t *st, const char *key,
+                size_t keylen, unsigned ttl, uint64_t reserved, uint64_t used,
+                uint64_t *owed)
+{
+    cg_lstep_t s;
+    uint64_t   v;
+
+    memset(&s, 0, sizeof(s));
+    *owed = used > reserved ? used - reserved : 0;
+    if (used < reserved) {
+        /* What a reservation did not use goes back to the lease. */
+        s.add = reserved - used;
+        /* Should the ledger fail, it stays counted in the store:
+         * stricter, never looser. */
+        (void) cg_lease_step(l, key, keylen, ttl, &s);
+        return 0;
+    }
+    if (*owed == 0) {
+        return 0;
+    }
+    s.debt = *owed;
+    if (cg_lease_step(l, key, keylen, ttl, &s) >= 0) {
+        *owed = s.owed;
+    }
+    if (*owed > 0 && cg_store_incr(st, key, keylen, *owed, ttl, &v) != 0) {
+        return -1;
+    }
+    *owed = 0;
+    return 0;
+}
+
+
+void
+cg_lease_sweep(cg_lease_t *l, cg_store_t *st, time_t now)
+{
+    cg_lease_key_t *k;
+    cg_lstep_t      s;
+
+    if (!cg_lease_on(l) || l->ntook == 0) {
+        return;
+    }
+    k = &l->took[l->sweep++ % l->ntook];
+    memset(&s, 0, sizeof(s));
+    s.now = now;
+    if (cg_lease_step(l, k->key, k->len, k->ttl, &s) >= 0) {
+        cg_lease_give(st, k->key, k->len, s.given);
+    }
+}

@@ -1,0 +1,431 @@
+/*
+ * Unit tests for lib/meter/lease.c and the leased budget path of
+ * lib/meter/budget.c: that leases keep a cap exact across ledgers (two
+ * hosts sharing one store), that a ledger lost with its lease (a killed
+ * worker) leaves the cap stricter and never looser, that unused lease is
+ * given back at expiry and at shutdown, and that the steady state costs
+ * (almost) no store call. Against the local store and against a real
+ * memcached (started here, as test_mcpipe.c does).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "meter/budget.h"
+#include "meter/lease.h"
+#include "store/store.h"
+
+static char  path[64];
+static char  mc_path[64];
+static pid_t mc_pid = -1;
+
+#define NOW  1700000000
+
+
+static int
+setup(void **state)
+{
+    (void) state;
+    snprintf(path, sizeof(path), "/tmp/cg-test-lease-%d", (int) getpid());
+    unlink(path);
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    unlink(path);
+    if (mc_pid > 0) {
+        kill(mc_pid, SIGTERM);
+        waitpid(mc_pid, NULL, 0);
+        mc_pid = -1;
+        unlink(mc_path);
+    }
+    return 0;
+}
+
+
+/* A store that counts the calls made to the one behind it: what a
+ * request costs in round trips (one call, one round trip, on memcached). */
+typedef struct {
+    cg_store_t  base;
+    cg_store_t *inner;
+    unsigned    calls;
+} count_store_t;
+
+static int
+count_incr(cg_store_t *b, const char *k, size_t n, uint64_t d, unsigned ttl,
+           uint64_t *v)
+{
+    ((count_store_t *) b)->calls++;
+    return cg_store_incr(((count_store_t *) b)->inner, k, n, d, ttl, v);
+}
+
+static int
+count_decr(cg_store_t *b, const char *k, size_t n, uint64_t d, uint64_t *v)
+{
+    ((count_store_t *) b)->calls++;
+    return cg_store_decr(((count_store_t *) b)->inner, k, n, d, v);
+}
+
+static int
+count_add(cg_store_t *b, const char *k, size_t n, uint64_t v, unsigned ttl)
+{
+    ((count_store_t *) b)->calls++;
+    return cg_store_add(((count_store_t *) b)->inner, k, n, v, ttl);
+}
+
+static int
+count_get(cg_store_t *b, const char *const *k, const size_t *n, size_t c,
+          uint64_t *v)
+{
+    ((count_store_t *) b)->calls++;
+    return cg_store_get_multi(((count_store_t *) b)->inner, k, n, c, v);
+}
+
+static int
+count_batch(cg_store_t *b, cg_store_op_t *ops, size_t n)
+{
+    ((count_store_t *) b)->calls++;
+    return cg_store_batch(((count_store_t *) b)->inner, ops, n);
+}
+
+static const char *
+count_error(cg_store_t *b)
+{
+    return cg_store_error(((count_store_t *) b)->inner);
+}
+
+static const cg_store_ops_t count_ops = {
+    count_incr, count_decr, count_add, count_get, count_error, NULL,
+    count_batch
+};
+
+
+static cg_store_t *
+open_local(void)
+{
+    char        err[200];
+    cg_store_t *st = cg_store_new_local(path, 4096, "test", err, sizeof(err));
+
+    if (st == NULL) {
+        fail_msg("%s", err);
+    }
+    return st;
+}
+
+
+/* A real memcached on a socket of its own; NULL (test skipped) without
+ * the binary. */
+static cg_store_t *
+open_memcached(void)
+{
+    char        err[200];
+    cg_store_t *st;
+    uint64_t    v;
+    int         i;
+
+    if (access("/usr/bin/memcached", X_OK) != 0) {
+        return NULL;
+    }
+    snprintf(mc_path, sizeof(mc_path), "/tmp/cg-lease-mc-%d.sock",
+             (int) getpid());
+    unlink(mc_path);
+    mc_pid = fork();
+    assert_true(mc_pid >= 0);
+    if (mc_pid == 0) {
+        execl("/usr/bin/memcached", "memcached", "-s", mc_path, "-U", "0",
+              "-t", "1", "-m", "8", "-u", "nobody", (char *) NULL);
+        _exit(127);
+    }
+    st = cg_store_new(mc_path, 2000, err, sizeof(err));
+    if (st == NULL) {
+        fail_msg("%s", err);
+    }
+    for (i = 0; i < 100; i++) {         /* until it listens */
+        usleep(20000);
+        if (cg_store_incr(st, "cg:t:up", 7, 1, 60, &v) == 0) {
+            return st;
+        }
+    }
+    fail_msg("memcached did not start");
+    return NULL;
+}
+
+
+static uint64_t
+read_counter(cg_store_t *st, const char *key)
+{
+    size_t      len = strlen(key);
+    uint64_t    v = 0;
+
+    assert_int_equal(cg_store_get_multi(st, &key, &len, 1, &v), 0);
+    return v;
+}
+
+
+static cg_lease_rc_t
+take(cg_lease_t *l, cg_store_t *st, uint64_t cap, uint64_t amount)
+{
+    uint64_t seen;
+
+    return cg_lease_take(l, st, "cg:$:u:x:d", 10, 3600, cap, amount, NOW,
+                         &seen);
+}
+
+
+static void
+settle(cg_lease_t *l, cg_store_t *st, uint64_t reserved, uint64_t used)
+{
+    uint64_t owed;
+
+    assert_int_equal(cg_lease_settle(l, st, "cg:$:u:x:d", 10, 3600,
+                                     reserved, used, &owed), 0);
+}
+
+
+/* One ledger: as many reservations fit as the cap takes, exactly (the
+ * lease shrinks to what is needed near the cap), and most of them cost
+ * no store call. */
+static void
+test_lease_exact_one_ledger(void **state)
+{
+    count_store_t cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0 };
+    cg_lease_t    l;
+    char          err[200];
+    int           i, ok = 0;
+
+    (void) state;
+    cs.inner = open_local();
+    assert_int_equal(cg_lease_init(&l, 8, 1, NULL, err, sizeof(err)), 0);
+    while (take(&l, &cs.base, 1000, 40) == CG_LEASE_OK) {
+        ok++;
+        assert_true(read_counter(cs.inner, "cg:$:u:x:d") <= 1000);
+    }
+    assert_int_equal(ok, 25);
+    /* 25 reservations, and the refusal: a dozen leases, shrinking. */
+    assert_true(cs.calls <= 16);
+    assert_int_equal(read_counter(cs.inner, "cg:$:u:x:d"), 1000);
+    /* Settled at half: half comes back to the lease, and is spent from
+     * it without the store. */
+    for (i = 0; i < 25; i++) {
+        settle(&l, &cs.base, 40, 20);
+    }
+    cs.calls = 0;
+    for (i = 0; i < 12; i++) {
+        assert_int_equal(take(&l, &cs.base, 1000, 40), CG_LEASE_OK);
+    }
+    assert_int_equal(take(&l, &cs.base, 1000, 40), CG_LEASE_OVER);
+    assert_int_equal(cs.calls, 2);  /* the last one asked the store */
+    /* Shutdown gives back what is unused: the store holds the spend. */
+    for (i = 0; i < 12; i++) {
+        settle(&l, &cs.base, 40, 40);
+    }
+    cg_lease_free(&l, &cs.base);
+    assert_int_equal(read_counter(cs.inner, "cg:$:u:x:d"), 500 + 480);
+    cg_store_free(cs.inner);
+}
+
+
+/* Two ledgers (two hosts) on one store, a random mix of reservations,
+ * settlements below and above the reservation, and one ledger lost with
+ * what it held (a killed worker): what was spent never passes the cap,
+ * the store never reads past it, and once the live ledger gives back,
+ * the store holds the spend plus only what the lost ledger held. */
+static void
+run_two_ledgers(cg_store_t *st)
+{
+    enum { N = 2, MAXH = 16 };
+    cg_lease_t    l[N];
+    uint64_t      held[N][MAXH], spent = 0, lost = 0, past = 0, a, u;
+    uint64_t      cap = 5000;
+    size_t        nh[N] = { 0, 0 };
+    char          err[200];
+    unsigned      seed = 16;
+    int           i, k, step, served = 0;
+
+    for (k = 0; k < N; k++) {
+        assert_int_equal(cg_lease_init(&l[k], 4, N, NULL, err, sizeof(err)),
+                         0);
+    }
+    for (step = 0; step < 3000; step++) {
+        k = rand_r(&seed) % N;
+        if (nh[k] < MAXH && rand_r(&seed) % 3 != 0) {
+            a = 10 + (uint64_t) (rand_r(&seed) % 90);
+            if (take(&l[k], st, cap, a) == CG_LEASE_OK) {
+                held[k][nh[k]++] = a;
+                served++;
+            }
+        } else if (nh[k] > 0) {
+            a = held[k][--nh[k]];
+            /* Mostly below the reservation; now and then a few past it
+             * (the stream piece that carried an answer over it). */
+            u = rand_r(&seed) % 8 == 0 ? a + 3 : (uint64_t) rand_r(&seed) % a;
+            past += u > a ? u - a : 0;
+            settle(&l[k], st, a, u);
+            spent += u;
+        }
+        if (step == 1500) {
+            /* Ledger 1 dies with its lease and its reservations. */
+            lost = read_counter(l[1].ledger, "l|cg:$:u:x:d");
+            for (i = 0; i < (int) nh[1]; i++) {
+                lost += held[1][i];
+            }
+            nh[1] = 0;
+            cg_store_free(l[1].ledger);
+            assert_int_equal(cg_lease_init(&l[1], 4, N, NULL, err,
+                                           sizeof(err)), 0);
+        }
+        /* The store never counts less than what was spent, and never
+         * more than the cap but for what settled past a reservation. */
+        assert_true(spent <= read_counter(st, "cg:$:u:x:d"));
+        assert_true(read_counter(st, "cg:$:u:x:d") <= cap + past);
+    }
+    for (k = 0; k < N; k++) {
+        while (nh[k] > 0) {
+            a = held[k][--nh[k]];
+            settle(&l[k], st, a, a);
+            spent += a;
+        }
+        cg_lease_free(&l[k], st);
+    }
+    assert_true(served > 50);
+    assert_true(spent <= cap + past);
+    /* Given back at shutdown: the store holds the spend, and what the
+     * lost ledger took with it (stricter, never looser). */
+    assert_int_equal(read_counter(st, "cg:$:u:x:d"), spent + lost);
+}
+
+
+static void
+test_lease_two_ledgers_local(void **state)
+{
+    cg_store_t *st;
+
+    (void) state;
+    st = open_local();
+    run_two_ledgers(st);
+    cg_store_free(st);
+}
+
+
+static void
+test_lease_two_ledgers_memcached(void **state)
+{
+    cg_store_t *st;
+
+    (void) state;
+    if ((st = open_memcached()) == NULL) {
+        skip();
+    }
+    run_two_ledgers(st);
+    cg_store_free(st);
+}
+
+
+/* Unused lease goes back to the store once it expires. */
+static void
+test_lease_expires(void **state)
+{
+    cg_store_t *st;
+    cg_lease_t  l;
+    uint64_t    seen;
+    char        err[200];
+
+    (void) state;
+    st = open_local();
+    assert_int_equal(cg_lease_init(&l, 8, 1, NULL, err, sizeof(err)), 0);
+    assert_int_equal(take(&l, st, 100000, 10), CG_LEASE_OK);
+    assert_int_equal(read_counter(st, "cg:$:u:x:d"), 80);
+    settle(&l, st, 10, 4);
+    cg_lease_sweep(&l, st, NOW + 1);
+    assert_int_equal(read_counter(st, "cg:$:u:x:d"), 80);
+    cg_lease_sweep(&l, st, NOW + CG_LEASE_LIFE_S);
+    assert_int_equal(read_counter(st, "cg:$:u:x:d"), 4);
+    /* The next take leases afresh. */
+    assert_int_equal(cg_lease_take(&l, st, "cg:$:u:x:d", 10, 3600, 100000,
+                                   10, NOW + CG_LEASE_LIFE_S, &seen),
+                     CG_LEASE_OK);
+    assert_int_equal(read_counter(st, "cg:$:u:x:d"), 84);
+    cg_lease_free(&l, st);
+    cg_store_free(st);
+}
+
+
+/* The budget API on leases: reserve and settle spend from the ledger,
+ * no held counter is made, and the cap refuses exactly as the per-request
+ * path does. With type = local the store is the ledger too. */
+static void
+test_budget_leased(void **state)
+{
+    count_store_t    cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0 };
+    cg_budgets_t     b;
+    static cg_budget_hold_t h[120];
+    cg_lease_t       l;
+    char             err[200];
+    int              i, ok = 0;
+
+    (void) state;
+    cs.inner = open_local();
+    assert_int_equal(cg_lease_init(&l, 8, 1, cs.inner, err, sizeof(err)), 0);
+    memset(&b, 0, sizeof(b));
+    b.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] = 10000;
+    b.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] = 1000000;
+    b.hold_seconds = 60;
+    b.lease = &l;
+    while (cg_budget_reserve(&cs.base, &b, "u", 100, NOW, &h[ok])
+           == CG_BUDGET_OK) {
+        ok++;
+    }
+    assert_int_equal(ok, 100);
+    assert_int_equal(h[ok].over_scope, CG_BSCOPE_CALLER);
+    /* A hundred reservations against two caps, and the refusal: under
+     * half the hundred round trips of the per-request path (leases
+     * shrink to one reservation as the user's cap nears). */
+    assert_true(cs.calls < 50);
+    cs.calls = 0;
+    for (i = 0; i < 10; i++) {
+        assert_int_equal(cg_budget_settle(&cs.base, &b, &h[i], 50, NOW,
+                                          NULL), 0);
+    }
+    assert_int_equal(cs.calls, 0);
+    assert_int_equal(read_counter(cs.inner, "cg:h:u:u:28333333"), 0);
+    /* What the settlements gave back serves five more. */
+    for (i = 0; i < 6; i++) {
+        ok += cg_budget_reserve(&cs.base, &b, "u", 100, NOW, &h[10 + i])
+              == CG_BUDGET_OK;
+    }
+    assert_int_equal(ok, 105);
+    cg_lease_free(&l, &cs.base);
+    cg_store_free(cs.inner);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lease_exact_one_ledger, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lease_two_ledgers_local, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lease_two_ledgers_memcached,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_expires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_leased, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
