@@ -41,6 +41,7 @@ typedef struct {
     int     inflight_ttl;           /* safety net for a dead worker */
     const char *ns;                 /* a route's own counters: its name;
                                        NULL: the global ones */
+    unsigned    lease_requests;     /* requests one lease covers; 0: off */
 } cg_limits_t;
 
 /* One policy's figures, for the RateLimit headers. */

@@ -231,6 +231,20 @@ cg_budget_lease_bit(int s, int p)
 }
 
 
+/* Cap (s, p) as a leased counter: its spend counter of the day or
+ * month of now, in key. */
+static void
+cg_budget_lease_ctr(const cg_budgets_t *b, const cg_budget_hold_t *h, int s,
+                    int p, time_t now, char *key, cg_lease_ctr_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->key = key;
+    c->len = cg_budget_spend_key(key, h, s, p, now, &c->ttl);
+    c->cap = b->cap[s][p];
+    c->requests = b->lease_requests;
+}
+
+
 /* Gives back to the leases what hold h took from them (used: what it
  * spent); what the store did not take of a spend past the reservation
  * goes into left. Returns 0, or -1 when such a spend was not counted. */
@@ -242,11 +256,10 @@ cg_budget_lease_settle(const cg_budgets_t *b, cg_budget_hold_t *h,
     /* The counters leased from, even when the day has turned since: a
      * lease's units go back where they came from. */
     time_t        now = h->leased_at;
-    char          key[CG_BKEY_LEN];
-    cg_store_op_t op;
-    unsigned      ttl;
-    size_t        len;
-    uint64_t      owed;
+    char           key[CG_BKEY_LEN];
+    cg_store_op_t  op;
+    cg_lease_ctr_t c;
+    uint64_t       owed;
     int           s, p, rc = 0;
 
     for (s = 0; s < CG_BSCOPE__COUNT; s++) {
@@ -254,15 +267,15 @@ cg_budget_lease_settle(const cg_budgets_t *b, cg_budget_hold_t *h,
             if (!(h->leased & cg_budget_lease_bit(s, p))) {
                 continue;
             }
-            len = cg_budget_spend_key(key, h, s, p, now, &ttl);
-            if (cg_lease_settle(b->lease, st, key, len, ttl, h->reserved,
-                                used, &owed) == 0) {
+            cg_budget_lease_ctr(b, h, s, p, now, key, &c);
+            if (cg_lease_settle(b->lease, st, &c, h->reserved, used,
+                                &owed) == 0) {
                 continue;
             }
             rc = -1;
             if (left && left->n < CG_BUDGET_SETTLE_OPS) {
-                op = (cg_store_op_t) { CG_STORE_INCR, key, len, owed, ttl,
-                                       0, 0, NULL, 0 };
+                op = (cg_store_op_t) { CG_STORE_INCR, key, c.len, owed,
+                                       c.ttl, 0, 0, NULL, 0 };
                 cg_budget_left_put(left, &op, "");
             }
         }
@@ -278,10 +291,9 @@ static cg_budget_rc_t
 cg_budget_lease_reserve(cg_store_t *st, const cg_budgets_t *b,
                         cg_budget_hold_t *h, time_t now)
 {
-    char          key[CG_BKEY_LEN];
-    unsigned      ttl;
-    size_t        len;
-    cg_lease_rc_t rc = CG_LEASE_OK;
+    char           key[CG_BKEY_LEN];
+    cg_lease_ctr_t c;
+    cg_lease_rc_t  rc = CG_LEASE_OK;
     int           s, p;
 
     h->leased_at = now;
@@ -290,9 +302,9 @@ cg_budget_lease_reserve(cg_store_t *st, const cg_budgets_t *b,
             if (b->cap[s][p] == 0) {
                 continue;
             }
-            len = cg_budget_spend_key(key, h, s, p, now, &ttl);
-            rc = cg_lease_take(b->lease, st, key, len, ttl, b->cap[s][p],
-                               h->reserved, now, &h->spent[s][p]);
+            cg_budget_lease_ctr(b, h, s, p, now, key, &c);
+            rc = cg_lease_take(b->lease, st, &c, h->reserved, now,
+                               &h->spent[s][p]);
             if (rc == CG_LEASE_OK) {
                 h->leased |= cg_budget_lease_bit(s, p);
             } else if (rc == CG_LEASE_OVER) {

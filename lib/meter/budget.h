@@ -50,6 +50,7 @@ typedef struct {
      * the host's ledger, and the store's spend counters count what every
      * ledger leased (lease.h); no held counters, no markers. */
     cg_lease_t *lease;
+    unsigned    lease_requests; /* reservations one lease covers */
 } cg_budgets_t;
 
 

@@ -26,6 +26,7 @@ typedef struct {
     uint64_t    take;       /* units asked */
     uint64_t    debt;       /* units used past a reservation */
     time_t      now;
+    unsigned    life;       /* with grant: seconds the lease lives */
     int         give_all;   /* empty the lease (expired or shutdown) */
     uint64_t    left;       /* out: units left before take */
     uint64_t    given;      /* out: units to give back to the store */
@@ -63,7 +64,7 @@ cg_lease_apply(uint64_t *v, void *ctx)
     if (s->grant) {
         v[CG_LREC_SEEN] = s->seen;
         if (v[CG_LREC_UNTIL] <= (uint64_t) s->now) {
-            v[CG_LREC_UNTIL] = (uint64_t) s->now + CG_LEASE_LIFE_S;
+            v[CG_LREC_UNTIL] = (uint64_t) s->now + s->life;
         }
     }
     pay = s->debt < v[CG_LREC_LEFT] ? s->debt : v[CG_LREC_LEFT];
@@ -102,14 +103,10 @@ cg_lease_step(cg_lease_t *l, const char *key, size_t keylen, unsigned ttl,
 
 
 int
-cg_lease_init(cg_lease_t *l, unsigned requests, unsigned ledgers,
-              cg_store_t *ledger, char *err, size_t errlen)
+cg_lease_init(cg_lease_t *l, unsigned ledgers, cg_store_t *ledger,
+              char *err, size_t errlen)
 {
     memset(l, 0, sizeof(*l));
-    if (requests == 0) {
-        return 0;
-    }
-    l->requests = requests;
     l->ledgers = ledgers > 0 ? ledgers : 1;
     l->ledger = ledger;
     if (l->ledger == NULL) {
@@ -189,15 +186,15 @@ cg_lease_track(cg_lease_t *l, const char *key, size_t keylen, unsigned ttl)
 }
 
 
-/* The next lease: requests x amount, at most a share of the headroom
- * left, never less than need. */
+/* The next lease: k x amount, at most a share of the headroom left,
+ * never less than need. */
 static uint64_t
-cg_lease_size(const cg_lease_t *l, uint64_t cap, uint64_t seen,
+cg_lease_size(const cg_lease_t *l, const cg_lease_ctr_t *c, uint64_t seen,
               uint64_t amount, uint64_t need)
 {
-    uint64_t head = cap > seen ? cap - seen : 0;
+    uint64_t head = c->cap > seen ? c->cap - seen : 0;
     uint64_t share = head / ((uint64_t) l->ledgers * 4);
-    uint64_t want = amount * l->requests;
+    uint64_t want = amount * (c->requests > 0 ? c->requests : 1);
 
     want = want < share ? want : share;
     return want > need ? want : need;
@@ -207,17 +204,17 @@ cg_lease_size(const cg_lease_t *l, uint64_t cap, uint64_t seen,
 /* One INCR of the store counter by n; what passes the cap is given back
  * at once. *got: the units this ledger now holds; *seen: the count. */
 static int
-cg_lease_grant(cg_store_t *st, const char *key, size_t keylen, unsigned ttl,
-               uint64_t cap, uint64_t n, uint64_t *got, uint64_t *seen)
+cg_lease_grant(cg_store_t *st, const cg_lease_ctr_t *c, uint64_t n,
+               uint64_t *got, uint64_t *seen)
 {
     uint64_t v, back;
 
-    if (cg_store_incr(st, key, keylen, n, ttl, &v) != 0) {
+    if (cg_store_incr(st, c->key, c->len, n, c->ttl, &v) != 0) {
         return -1;
     }
-    back = v > cap ? v - cap : 0;
+    back = v > c->cap ? v - c->cap : 0;
     back = back < n ? back : n;
-    if (back > 0 && cg_store_decr(st, key, keylen, back, &v) != 0) {
+    if (back > 0 && cg_store_decr(st, c->key, c->len, back, &v) != 0) {
         /* Not known to be given back: the lease keeps it. */
         back = 0;
     }
@@ -227,10 +224,16 @@ cg_lease_grant(cg_store_t *st, const char *key, size_t keylen, unsigned ttl,
 }
 
 
+static uint64_t
+cg_lease_known(const cg_lstep_t *s)
+{
+    return s->was_seen > s->left ? s->was_seen - s->left : 0;
+}
+
+
 cg_lease_rc_t
-cg_lease_take(cg_lease_t *l, cg_store_t *st, const char *key, size_t keylen,
-              unsigned ttl, uint64_t cap, uint64_t amount, time_t now,
-              uint64_t *seen)
+cg_lease_take(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
+              uint64_t amount, time_t now, uint64_t *seen)
 {
     cg_lstep_t s;
     uint64_t   n;
@@ -238,35 +241,39 @@ cg_lease_take(cg_lease_t *l, cg_store_t *st, const char *key, size_t keylen,
 
     memset(&s, 0, sizeof(s));
     s.take = amount;
-    rc = cg_lease_step(l, key, keylen, ttl, &s);
-    *seen = s.was_seen;
+    rc = cg_lease_step(l, c->key, c->len, c->ttl, &s);
     if (rc != 0) {
+        s.left -= rc > 0 ? amount : 0;
+        *seen = cg_lease_known(&s);
         return rc < 0 ? CG_LEASE_STORE_DOWN : CG_LEASE_OK;
     }
-    n = cg_lease_size(l, cap, s.was_seen, amount, amount - s.left);
+    n = cg_lease_size(l, c, s.was_seen, amount, amount - s.left);
     memset(&s, 0, sizeof(s));
     s.take = amount;
     s.now = now;
     s.grant = 1;
-    if (cg_lease_grant(st, key, keylen, ttl, cap, n, &s.add, &s.seen) != 0) {
+    s.life = c->life > 0 && c->life < CG_LEASE_LIFE_S ? c->life
+                                                      : CG_LEASE_LIFE_S;
+    if (cg_lease_grant(st, c, n, &s.add, &s.seen) != 0) {
         return CG_LEASE_STORE_DOWN;
     }
-    cg_lease_track(l, key, keylen, ttl);
-    rc = cg_lease_step(l, key, keylen, ttl, &s);
-    *seen = s.seen;
+    cg_lease_track(l, c->key, c->len, c->ttl);
+    rc = cg_lease_step(l, c->key, c->len, c->ttl, &s);
     if (rc < 0) {
         /* The ledger has no room for it: give it back now. */
-        cg_lease_give(st, key, keylen, s.add);
+        cg_lease_give(st, c->key, c->len, s.add);
+        *seen = s.seen;
         return CG_LEASE_STORE_DOWN;
     }
+    s.left -= rc > 0 ? amount : 0;
+    *seen = cg_lease_known(&s);
     return rc == 1 ? CG_LEASE_OK : CG_LEASE_OVER;
 }
 
 
 int
-cg_lease_settle(cg_lease_t *l, cg_store_t *st, const char *key,
-                size_t keylen, unsigned ttl, uint64_t reserved, uint64_t used,
-                uint64_t *owed)
+cg_lease_settle(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
+                uint64_t reserved, uint64_t used, uint64_t *owed)
 {
     cg_lstep_t s;
     uint64_t   v;
@@ -274,21 +281,22 @@ cg_lease_settle(cg_lease_t *l, cg_store_t *st, const char *key,
     memset(&s, 0, sizeof(s));
     *owed = used > reserved ? used - reserved : 0;
     if (used < reserved) {
-        /* What a reservation did not use goes back to the lease. */
+        /* What a reservation did not use goes back to the lease. Should
+         * the ledger fail, it stays counted in the store: stricter,
+         * never looser. */
         s.add = reserved - used;
-        /* Should the ledger fail, it stays counted in the store:
-         * stricter, never looser. */
-        (void) cg_lease_step(l, key, keylen, ttl, &s);
+        (void) cg_lease_step(l, c->key, c->len, c->ttl, &s);
         return 0;
     }
     if (*owed == 0) {
         return 0;
     }
     s.debt = *owed;
-    if (cg_lease_step(l, key, keylen, ttl, &s) >= 0) {
+    if (cg_lease_step(l, c->key, c->len, c->ttl, &s) >= 0) {
         *owed = s.owed;
     }
-    if (*owed > 0 && cg_store_incr(st, key, keylen, *owed, ttl, &v) != 0) {
+    if (*owed > 0 && cg_store_incr(st, c->key, c->len, *owed, c->ttl, &v)
+        != 0) {
         return -1;
     }
     *owed = 0;

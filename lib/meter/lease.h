@@ -15,7 +15,7 @@
  * it. The next request that finds the lease short takes a new one: the
  * one awaited round trip.
  *
- * Lease size: min(requests x the amount asked, headroom / (ledgers x 4))
+ * Lease size: min(k x the amount asked, headroom / (ledgers x 4))
  * and never less than what the request needs, where headroom is the cap
  * less the store's count last seen: leases shrink as the cap nears, down
  * to one request's worth, so near the cap a ledger holds at most about
@@ -26,7 +26,8 @@
  * record is three counters changed as one under its lock (what is left
  * of the lease, when it expires, the store's count last seen). Unused
  * lease is given back (DECR) when it expires (CG_LEASE_LIFE_S after it
- * was taken; checked for one record per call) and at shutdown. A ledger
+ * was taken, or sooner when the caller says so: a rate window's bucket
+ * at its end; checked for one record per call) and at shutdown. A ledger
  * that dies with what it held (a killed worker's private ledger, a
  * reservation in flight, a host) loses it: it stays counted in the store
  * until the period ends, so a lost lease makes a cap stricter, never
@@ -58,38 +59,47 @@ typedef struct {
     unsigned    ttl;
 } cg_lease_key_t;
 
+/* One leased counter, as its caller names it. */
+typedef struct {
+    const char *key;
+    size_t      len;
+    unsigned    ttl;        /* the counter's own expiry */
+    uint64_t    cap;        /* what the counter may reach now */
+    unsigned    requests;   /* a lease covers this many of the amount */
+    unsigned    life;       /* seconds a new lease lives (<= LIFE_S) */
+} cg_lease_ctr_t;
+
 typedef struct {
     cg_store_t     *ledger;     /* NULL: leases off */
     int             own;        /* made by cg_lease_init, freed here */
-    unsigned        requests;   /* reservations one lease covers */
     unsigned        ledgers;    /* ledgers sharing the store (>= 1) */
     cg_lease_key_t  took[CG_LEASE_TRACK];
     size_t          ntook, sweep;
 } cg_lease_t;
 
-/* Leases of up to requests reservations each (0: off, today's per-request
- * path) from a ledger: ledger when not NULL (a local store the caller
- * keeps), else a private one made here. ledgers is how many ledgers
- * share the store. Returns 0, or -1 with err. */
-int  cg_lease_init(cg_lease_t *l, unsigned requests, unsigned ledgers,
-                   cg_store_t *ledger, char *err, size_t errlen);
+/* Leases on, from a ledger: ledger when not NULL (a local store the
+ * caller keeps), else a private one made here. ledgers is how many
+ * ledgers share the store. Returns 0, or -1 with err. A zeroed
+ * cg_lease_t is off. */
+int  cg_lease_init(cg_lease_t *l, unsigned ledgers, cg_store_t *ledger,
+                   char *err, size_t errlen);
 /* Gives back every unused lease this meter took (st: the shared store),
  * then frees the ledger when it is its own. */
 void cg_lease_free(cg_lease_t *l, cg_store_t *st);
 int  cg_lease_on(const cg_lease_t *l);
-/* Takes amount units of counter key (cap, ttl: the counter's) from the
- * lease, taking a new lease from st when what is left falls short.
- * *seen gets the store's count last seen (leases included). */
-cg_lease_rc_t cg_lease_take(cg_lease_t *l, cg_store_t *st, const char *key,
-                            size_t keylen, unsigned ttl, uint64_t cap,
-                            uint64_t amount, time_t now, uint64_t *seen);
+/* Takes amount units of counter c from the lease, taking a new lease
+ * from st when what is left falls short. *seen gets the counter as this
+ * ledger knows it: the store's count last seen less what the ledger
+ * still holds unused (exact with one ledger). */
+cg_lease_rc_t cg_lease_take(cg_lease_t *l, cg_store_t *st,
+                            const cg_lease_ctr_t *c, uint64_t amount,
+                            time_t now, uint64_t *seen);
 /* Settles what take gave: the unused part (reserved - used) back to the
  * lease; used past reserved is taken from the lease and, when that is
  * short, counted in st at once. Returns 0, or -1 when st did not answer:
- * *owed then holds the units still to add to key. */
-int  cg_lease_settle(cg_lease_t *l, cg_store_t *st, const char *key,
-                     size_t keylen, unsigned ttl, uint64_t reserved,
-                     uint64_t used, uint64_t *owed);
+ * *owed then holds the units still to add to the counter. */
+int  cg_lease_settle(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
+                     uint64_t reserved, uint64_t used, uint64_t *owed);
 /* Gives back one remembered lease that has expired (round robin). */
 void cg_lease_sweep(cg_lease_t *l, cg_store_t *st, time_t now);
 

@@ -70,6 +70,7 @@ cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
     lim->tpm[CG_SCOPE_GLOBAL] = conf->limits.global_tokens_per_minute;
     lim->concurrent = cg_meter_concurrent(conf);
     lim->window = conf->limits.window_seconds;
+    lim->lease_requests = (unsigned) conf->limits.lease_requests;
     /* A slot outlives the longest provider call, plus a margin. */
     lim->inflight_ttl = cg_meter_longest_call(conf);
 }
@@ -87,7 +88,8 @@ cg_meter_lease_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
     cg_store_t *ledger = NULL;
     long        ledgers = conf->store.hosts > 0 ? conf->store.hosts : 1;
 
-    if (conf->budget.lease_requests <= 0) {
+    if (conf->budget.lease_requests <= 0
+        && conf->limits.lease_requests <= 0) {
         return 0;
     }
     if (path && path[0]) {
@@ -102,11 +104,15 @@ cg_meter_lease_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
         ledgers *= cg_meter_pool_size(conf) > 0 ? cg_meter_pool_size(conf)
                                                 : 1;
     }
-    if (cg_lease_init(&m->lease, (unsigned) conf->budget.lease_requests,
-                      (unsigned) ledgers, ledger, err, errlen) != 0) {
+    if (cg_lease_init(&m->lease, (unsigned) ledgers, ledger, err,
+                      errlen) != 0) {
         return -1;
     }
-    m->budgets.lease = &m->lease;
+    m->cache.lease = &m->lease;
+    if (conf->budget.lease_requests > 0) {
+        m->budgets.lease = &m->lease;
+        m->budgets.lease_requests = (unsigned) conf->budget.lease_requests;
+    }
     return 0;
 }
 

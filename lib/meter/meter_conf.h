@@ -39,6 +39,7 @@ typedef struct {
     long    global_tokens_per_minute;
     long    concurrent_requests;    /* CG_LIMITS_CONCURRENT_AUTO: auto */
     int     window_seconds;
+    int     lease_requests;     /* requests one lease covers; 0: off */
 } cg_limits_conf_t;
 
 typedef struct {

@@ -34,6 +34,9 @@ typedef struct {
     uint64_t    rprev_val[CG_SCOPE__COUNT];
     uint64_t    rprev_hash[CG_SCOPE__COUNT];
     size_t      rprev_at[CG_SCOPE__COUNT];  /* get slot + 1; 0: cached */
+    cg_lease_t *lease;                      /* NULL: no leases */
+    unsigned    leased;                     /* scopes counted from it */
+    unsigned    ttl;
 } cg_limit_keys_t;
 
 
@@ -170,10 +173,45 @@ cg_limit_undo(cg_store_t *st, cg_limit_keys_t *k, int upto)
     uint64_t v;
     int      s;
 
+    cg_lease_ctr_t c;
+
     for (s = 0; s < upto; s++) {
-        if (k->rcur_len[s]) {
+        if (k->rcur_len[s] && (k->leased & (1u << s))) {
+            /* Back to the lease, which took it. */
+            c = (cg_lease_ctr_t) { k->rcur[s], k->rcur_len[s], k->ttl, 0,
+                                   0, 0 };
+            (void) cg_lease_settle(k->lease, st, &c, 1, 0, &v);
+        } else if (k->rcur_len[s]) {
             (void) cg_store_decr(st, k->rcur[s], k->rcur_len[s], 1, &v);
         }
+    }
+    k->leased = 0;
+}
+
+
+/* Counts one request in bucket s from the lease: its cap is the limit
+ * less the previous window's share now (which only shrinks while the
+ * bucket is current, so a unit leased earlier is still within it).
+ * Returns what the incr would: 0 and *cur, 1 when over, -1 store down. */
+static int
+cg_limit_lease(cg_store_t *st, const cg_limits_t *lim, cg_limit_keys_t *k,
+               int s, time_t now, uint64_t *cur)
+{
+    int            w = cg_limit_window(lim), el = (int) (now % w);
+    long           share = cg_limit_estimate(0, k->rprev_val[s], w, el);
+    cg_lease_ctr_t c = { k->rcur[s], k->rcur_len[s], k->ttl,
+                         lim->rpm[s] > share
+                         ? (uint64_t) (lim->rpm[s] - share) : 0,
+                         lim->lease_requests, (unsigned) (w - el) };
+
+    switch (cg_lease_take(k->lease, st, &c, 1, now, cur)) {
+    case CG_LEASE_OK:
+        k->leased |= 1u << s;
+        return 0;
+    case CG_LEASE_OVER:
+        return 1;
+    default:
+        return -1;
     }
 }
 
@@ -200,6 +238,7 @@ cg_limit_rates(cg_store_t *st, cg_limit_cache_t *cache,
                cg_limit_keys_t *k, cg_limit_report_t *rep)
 {
     int       w = cg_limit_window(lim), el = (int) (now % w), s, over = 0;
+    int       rc;
     size_t    tc[CG_SCOPE__COUNT], tp[CG_SCOPE__COUNT];
     size_t    len;
     uint64_t  cur;
@@ -236,13 +275,22 @@ cg_limit_rates(cg_store_t *st, cg_limit_cache_t *cache,
         }
         /* Two windows and a little: the bucket is read as "previous"
          * during the next window. */
-        if (cg_store_incr(st, k->rcur[s], k->rcur_len[s], 1,
-                          (unsigned) (2 * w + 5), &cur) != 0) {
+        k->ttl = (unsigned) (2 * w + 5);
+        rc = k->lease ? cg_limit_lease(st, lim, k, s, now, &cur)
+                      : cg_store_incr(st, k->rcur[s], k->rcur_len[s], 1,
+                                      k->ttl, &cur);
+        if (rc < 0) {
             k->rcur_len[s] = 0;
             cg_limit_undo(st, k, s);
             return CG_LIMIT_STORE_DOWN;
         }
-        est = cg_limit_estimate(cur, k->rprev_val[s], w, el);
+        if (rc > 0) {
+            /* Over, and nothing taken for it. */
+            k->rcur_len[s] = 0;
+            est = lim->rpm[s] + 1;
+        } else {
+            est = cg_limit_estimate(cur, k->rprev_val[s], w, el);
+        }
         over |= est > lim->rpm[s];
         cg_limit_note(rep, (lim->ns ? cg_route_rpm_name : cg_rpm_name)[s],
                       lim->rpm[s], est, w, w - el,
@@ -306,6 +354,10 @@ cg_ratelimit_begin(cg_store_t *st, cg_limit_cache_t *cache,
     h->bucket = (long long) now / cg_limit_window(lim);
     h->ns = lim->ns;
     cg_limit_ids(lim, caller, addr, h);
+    if (cache && cg_lease_on(cache->lease) && lim->lease_requests > 0) {
+        k.lease = cache->lease;
+        cg_lease_sweep(k.lease, st, now);
+    }
     rc = cg_limit_rates(st, cache, lim, h, now, &k, rep);
     if (rc == CG_LIMIT_PASS && lim->concurrent > 0 && caller && caller[0]) {
         rc = cg_limit_inflight(st, lim, caller, h, rep);

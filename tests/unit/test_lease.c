@@ -23,6 +23,7 @@
 
 #include "meter/budget.h"
 #include "meter/lease.h"
+#include "meter/ratelimit.h"
 #include "store/store.h"
 
 static char  path[64];
@@ -31,11 +32,15 @@ static pid_t mc_pid = -1;
 
 #define NOW  1700000000
 
+/* Lease size k, for the next take and settle. */
+static unsigned lease_k = 8;
+
 
 static int
 setup(void **state)
 {
     (void) state;
+    lease_k = 8;
     snprintf(path, sizeof(path), "/tmp/cg-test-lease-%d", (int) getpid());
     unlink(path);
     return 0;
@@ -176,23 +181,40 @@ read_counter(cg_store_t *st, const char *key)
 }
 
 
+static cg_lease_ctr_t
+ctr(uint64_t cap)
+{
+    cg_lease_ctr_t c = { "cg:$:u:x:d", 10, 3600, cap, lease_k, 0 };
+
+    return c;
+}
+
+
+static cg_lease_rc_t
+take_at(cg_lease_t *l, cg_store_t *st, uint64_t cap, uint64_t amount,
+        time_t now)
+{
+    cg_lease_ctr_t c = ctr(cap);
+    uint64_t       seen;
+
+    return cg_lease_take(l, st, &c, amount, now, &seen);
+}
+
+
 static cg_lease_rc_t
 take(cg_lease_t *l, cg_store_t *st, uint64_t cap, uint64_t amount)
 {
-    uint64_t seen;
-
-    return cg_lease_take(l, st, "cg:$:u:x:d", 10, 3600, cap, amount, NOW,
-                         &seen);
+    return take_at(l, st, cap, amount, NOW);
 }
 
 
 static void
 settle(cg_lease_t *l, cg_store_t *st, uint64_t reserved, uint64_t used)
 {
-    uint64_t owed;
+    cg_lease_ctr_t c = ctr(0);
+    uint64_t       owed;
 
-    assert_int_equal(cg_lease_settle(l, st, "cg:$:u:x:d", 10, 3600,
-                                     reserved, used, &owed), 0);
+    assert_int_equal(cg_lease_settle(l, st, &c, reserved, used, &owed), 0);
 }
 
 
@@ -209,7 +231,7 @@ test_lease_exact_one_ledger(void **state)
 
     (void) state;
     cs.inner = open_local();
-    assert_int_equal(cg_lease_init(&l, 8, 1, NULL, err, sizeof(err)), 0);
+    assert_int_equal(cg_lease_init(&l, 1, NULL, err, sizeof(err)), 0);
     while (take(&l, &cs.base, 1000, 40) == CG_LEASE_OK) {
         ok++;
         assert_true(read_counter(cs.inner, "cg:$:u:x:d") <= 1000);
@@ -256,8 +278,9 @@ run_two_ledgers(cg_store_t *st)
     unsigned      seed = 16;
     int           i, k, step, served = 0;
 
+    lease_k = 4;
     for (k = 0; k < N; k++) {
-        assert_int_equal(cg_lease_init(&l[k], 4, N, NULL, err, sizeof(err)),
+        assert_int_equal(cg_lease_init(&l[k], N, NULL, err, sizeof(err)),
                          0);
     }
     for (step = 0; step < 3000; step++) {
@@ -285,7 +308,7 @@ run_two_ledgers(cg_store_t *st)
             }
             nh[1] = 0;
             cg_store_free(l[1].ledger);
-            assert_int_equal(cg_lease_init(&l[1], 4, N, NULL, err,
+            assert_int_equal(cg_lease_init(&l[1], N, NULL, err,
                                            sizeof(err)), 0);
         }
         /* The store never counts less than what was spent, and never
@@ -341,12 +364,11 @@ test_lease_expires(void **state)
 {
     cg_store_t *st;
     cg_lease_t  l;
-    uint64_t    seen;
     char        err[200];
 
     (void) state;
     st = open_local();
-    assert_int_equal(cg_lease_init(&l, 8, 1, NULL, err, sizeof(err)), 0);
+    assert_int_equal(cg_lease_init(&l, 1, NULL, err, sizeof(err)), 0);
     assert_int_equal(take(&l, st, 100000, 10), CG_LEASE_OK);
     assert_int_equal(read_counter(st, "cg:$:u:x:d"), 80);
     settle(&l, st, 10, 4);
@@ -355,8 +377,7 @@ test_lease_expires(void **state)
     cg_lease_sweep(&l, st, NOW + CG_LEASE_LIFE_S);
     assert_int_equal(read_counter(st, "cg:$:u:x:d"), 4);
     /* The next take leases afresh. */
-    assert_int_equal(cg_lease_take(&l, st, "cg:$:u:x:d", 10, 3600, 100000,
-                                   10, NOW + CG_LEASE_LIFE_S, &seen),
+    assert_int_equal(take_at(&l, st, 100000, 10, NOW + CG_LEASE_LIFE_S),
                      CG_LEASE_OK);
     assert_int_equal(read_counter(st, "cg:$:u:x:d"), 84);
     cg_lease_free(&l, st);
@@ -379,12 +400,13 @@ test_budget_leased(void **state)
 
     (void) state;
     cs.inner = open_local();
-    assert_int_equal(cg_lease_init(&l, 8, 1, cs.inner, err, sizeof(err)), 0);
+    assert_int_equal(cg_lease_init(&l, 1, cs.inner, err, sizeof(err)), 0);
     memset(&b, 0, sizeof(b));
     b.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] = 10000;
     b.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] = 1000000;
     b.hold_seconds = 60;
     b.lease = &l;
+    b.lease_requests = 8;
     while (cg_budget_reserve(&cs.base, &b, "u", 100, NOW, &h[ok])
            == CG_BUDGET_OK) {
         ok++;
@@ -413,6 +435,62 @@ test_budget_leased(void **state)
 }
 
 
+/* A request window on leases: exactly the requests the sliding window
+ * allows pass, in this window and the next, the RateLimit figures are
+ * exact with one ledger, most requests cost no store call, and a lease
+ * unused at the end of its bucket is given back, so it does not count
+ * against the next window. */
+static void
+test_ratelimit_leased(void **state)
+{
+    static cg_limit_cache_t cache;
+    count_store_t     cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0 };
+    cg_limits_t       lim;
+    cg_limit_hold_t   h;
+    cg_limit_report_t rep;
+    cg_lease_t        l;
+    time_t            t0 = 1000 * 60;
+    char              err[200], key[64];
+    int               i, ok = 0;
+
+    (void) state;
+    cs.inner = open_local();
+    assert_int_equal(cg_lease_init(&l, 1, NULL, err, sizeof(err)), 0);
+    memset(&cache, 0, sizeof(cache));
+    cache.lease = &l;
+    memset(&lim, 0, sizeof(lim));
+    lim.rpm[CG_SCOPE_CALLER] = 20;
+    lim.window = 60;
+    lim.lease_requests = 8;
+    while (cg_ratelimit_begin(&cs.base, &cache, &lim, "u", NULL, t0, &h,
+                              &rep) == CG_LIMIT_PASS) {
+        assert_int_equal(rep.p[0].remaining, 19 - ok);
+        ok++;
+    }
+    assert_int_equal(ok, 20);
+    assert_true(cs.calls < 20);
+    /* Early next window 20 x 50/60 of it still counts (17): 3 more. */
+    for (ok = 0; cg_ratelimit_begin(&cs.base, &cache, &lim, "u", NULL,
+                                    t0 + 70, &h, &rep) == CG_LIMIT_PASS;
+         ok++) {
+    }
+    assert_int_equal(ok, 3);
+    /* One request of v leases more than it uses... */
+    assert_int_equal(cg_ratelimit_begin(&cs.base, &cache, &lim, "v", NULL,
+                                        t0 + 70, &h, &rep), CG_LIMIT_PASS);
+    snprintf(key, sizeof(key), "cg:r:u:v:%lld", (long long) t0 / 60 + 1);
+    assert_true(read_counter(cs.inner, key) > 1);
+    /* ...and gives the rest back once its bucket is over. */
+    for (i = 0; i < 4; i++) {
+        (void) cg_ratelimit_begin(&cs.base, &cache, &lim, "w", NULL,
+                                  t0 + 120, &h, &rep);
+    }
+    assert_int_equal(read_counter(cs.inner, key), 1);
+    cg_lease_free(&l, &cs.base);
+    cg_store_free(cs.inner);
+}
+
+
 int
 main(void)
 {
@@ -425,6 +503,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_leased, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratelimit_leased, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
