@@ -310,9 +310,11 @@ cg_lease_sweep(cg_lease_t *l, cg_store_t *st, time_t now)
     cg_lease_key_t *k;
     cg_lstep_t      s;
 
-    if (!cg_lease_on(l) || l->ntook == 0) {
+    /* Once a second at most: each look costs a lock of the ledger. */
+    if (!cg_lease_on(l) || l->ntook == 0 || now == l->swept) {
         return;
     }
+    l->swept = now;
     k = &l->took[l->sweep++ % l->ntook];
     memset(&s, 0, sizeof(s));
     s.now = now;

@@ -27,7 +27,7 @@
  * of the lease, when it expires, the store's count last seen). Unused
  * lease is given back (DECR) when it expires (CG_LEASE_LIFE_S after it
  * was taken, or sooner when the caller says so: a rate window's bucket
- * at its end; checked for one record per call) and at shutdown. A ledger
+ * at its end; one record is looked at per second) and at shutdown. A ledger
  * that dies with what it held (a killed worker's private ledger, a
  * reservation in flight, a host) loses it: it stays counted in the store
  * until the period ends, so a lost lease makes a cap stricter, never
@@ -75,6 +75,7 @@ typedef struct {
     unsigned        ledgers;    /* ledgers sharing the store (>= 1) */
     cg_lease_key_t  took[CG_LEASE_TRACK];
     size_t          ntook, sweep;
+    time_t          swept;      /* the last sweep's second */
 } cg_lease_t;
 
 /* Leases on, from a ledger: ledger when not NULL (a local store the
@@ -100,7 +101,8 @@ cg_lease_rc_t cg_lease_take(cg_lease_t *l, cg_store_t *st,
  * *owed then holds the units still to add to the counter. */
 int  cg_lease_settle(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
                      uint64_t reserved, uint64_t used, uint64_t *owed);
-/* Gives back one remembered lease that has expired (round robin). */
+/* Gives back one remembered lease that has expired (round robin, at
+ * most one look per second). */
 void cg_lease_sweep(cg_lease_t *l, cg_store_t *st, time_t now);
 
 #endif
