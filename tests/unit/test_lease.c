@@ -68,6 +68,7 @@ typedef struct {
     cg_store_t  base;
     cg_store_t *inner;
     unsigned    calls;
+    int         down;       /* 1: every incr fails, as a store gone */
 } count_store_t;
 
 static int
@@ -75,6 +76,9 @@ count_incr(cg_store_t *b, const char *k, size_t n, uint64_t d, unsigned ttl,
            uint64_t *v)
 {
     ((count_store_t *) b)->calls++;
+    if (((count_store_t *) b)->down) {
+        return -1;
+    }
     return cg_store_incr(((count_store_t *) b)->inner, k, n, d, ttl, v);
 }
 
@@ -224,7 +228,7 @@ settle(cg_lease_t *l, cg_store_t *st, uint64_t reserved, uint64_t used)
 static void
 test_lease_exact_one_ledger(void **state)
 {
-    count_store_t cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0 };
+    count_store_t cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0, 0 };
     cg_lease_t    l;
     char          err[200];
     int           i, ok = 0;
@@ -391,7 +395,7 @@ test_lease_expires(void **state)
 static void
 test_budget_leased(void **state)
 {
-    count_store_t    cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0 };
+    count_store_t    cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0, 0 };
     cg_budgets_t     b;
     static cg_budget_hold_t h[120];
     cg_lease_t       l;
@@ -435,6 +439,53 @@ test_budget_leased(void **state)
 }
 
 
+/* A settlement past its reservation that the lease cannot pay is counted
+ * in the store; when the store is away it is queued, not lost, and the
+ * resend counts it once. A store away while the lease lasts is not
+ * noticed at all: the lease serves. */
+static void
+test_budget_leased_overshoot(void **state)
+{
+    count_store_t       cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0, 0 };
+    cg_budgets_t        b;
+    cg_budget_hold_t    h;
+    cg_budget_pending_t left;
+    cg_lease_t          l;
+    char                err[200], key[64];
+    struct tm           tm;
+    time_t              now = NOW;
+
+    (void) state;
+    cs.inner = open_local();
+    assert_int_equal(cg_lease_init(&l, 1, NULL, err, sizeof(err)), 0);
+    memset(&b, 0, sizeof(b));
+    b.cap[CG_BSCOPE_CALLER][CG_BUDGET_DAILY] = 1000;
+    b.lease = &l;
+    b.lease_requests = 2;
+    gmtime_r(&now, &tm);
+    strftime(key, sizeof(key), "cg:$:u:o:d:%Y%m%d", &tm);
+    /* A lease of 200: the reservation of 100 and 100 left. */
+    assert_int_equal(cg_budget_reserve(&cs.base, &b, "o", 100, NOW, &h),
+                     CG_BUDGET_OK);
+    assert_int_equal(read_counter(cs.inner, key), 200);
+    cs.down = 1;
+    /* 150 used: the lease pays the 50 past the reservation. */
+    assert_int_equal(cg_budget_settle(&cs.base, &b, &h, 150, NOW, &left), 0);
+    assert_int_equal(cg_budget_reserve(&cs.base, &b, "o", 50, NOW, &h),
+                     CG_BUDGET_OK);
+    /* 300 used of 50: the lease is empty; the 250 owed waits. */
+    assert_int_equal(cg_budget_settle(&cs.base, &b, &h, 300, NOW, &left),
+                     -1);
+    assert_int_equal(left.n, 1);
+    cs.down = 0;
+    assert_int_equal(cg_budget_retry(&cs.base, &left), 0);
+    assert_int_equal(left.n, 0);
+    cg_lease_free(&l, &cs.base);
+    assert_int_equal(read_counter(cs.inner, key), 150 + 300);
+    cg_store_free(cs.inner);
+}
+
+
 /* A request window on leases: exactly the requests the sliding window
  * allows pass, in this window and the next, the RateLimit figures are
  * exact with one ledger, most requests cost no store call, and a lease
@@ -444,7 +495,7 @@ static void
 test_ratelimit_leased(void **state)
 {
     static cg_limit_cache_t cache;
-    count_store_t     cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0 };
+    count_store_t     cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0, 0 };
     cg_limits_t       lim;
     cg_limit_hold_t   h;
     cg_limit_report_t rep;
@@ -503,6 +554,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_leased, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_leased_overshoot, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ratelimit_leased, setup,
                                         teardown),
     };
