@@ -376,6 +376,11 @@ cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r)
         /* The local store rebuilt a corrupt file since the last request. */
         cg_meter_note(m, m->store->notice);
     }
+    if (m->ledger && cg_store_notice(m->ledger)) {
+        /* So did the lease ledger's: the leases it held are lost
+         * (counted in the store still: stricter, never looser). */
+        cg_meter_note(m, m->ledger->notice);
+    }
     cg_meter_retry_pending(m, cg_clock_now());
     if (cg_meter_count(m, lim, r, &r->limit_hold, &r->rate, &rc) != 0) {
         return r->err == CG_OK ? 0 : -1;
