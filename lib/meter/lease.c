@@ -322,3 +322,48 @@ cg_lease_sweep(cg_lease_t *l, cg_store_t *st, time_t now)
         cg_lease_give(st, k->key, k->len, s.given);
     }
 }
+
+
+/* Memos are named m|<key> and hold value + 1 (0: none). */
+static size_t
+cg_lease_memo_key(char *buf, const char *key, size_t len)
+{
+    if (len > CG_STORE_KEY_MAX) {
+        return 0;
+    }
+    buf[0] = 'm';
+    buf[1] = '|';
+    memcpy(buf + 2, key, len);
+    return len + 2;
+}
+
+
+int
+cg_lease_memo_get(const cg_lease_t *l, const char *key, size_t len,
+                  uint64_t *value)
+{
+    char        buf[CG_LREC_KEY];
+    const char *k = buf;
+    size_t      n;
+    uint64_t    v = 0;
+
+    if (!cg_lease_on(l) || (n = cg_lease_memo_key(buf, key, len)) == 0
+        || cg_store_get_multi(l->ledger, &k, &n, 1, &v) != 0 || v == 0) {
+        return 0;
+    }
+    *value = v - 1;
+    return 1;
+}
+
+
+void
+cg_lease_memo_put(cg_lease_t *l, const char *key, size_t len, uint64_t value,
+                  unsigned ttl)
+{
+    char   buf[CG_LREC_KEY];
+    size_t n;
+
+    if (cg_lease_on(l) && (n = cg_lease_memo_key(buf, key, len)) > 0) {
+        (void) cg_store_add(l->ledger, buf, n, value + 1, ttl);
+    }
+}

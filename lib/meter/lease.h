@@ -101,6 +101,13 @@ cg_lease_rc_t cg_lease_take(cg_lease_t *l, cg_store_t *st,
  * *owed then holds the units still to add to the counter. */
 int  cg_lease_settle(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
                      uint64_t reserved, uint64_t used, uint64_t *owed);
+/* A value every worker of the host may reuse (a finished window's
+ * count, which no longer changes), kept in the ledger for ttl seconds:
+ * 1 and *value when it is there, 0 when not (or leases are off). */
+int  cg_lease_memo_get(const cg_lease_t *l, const char *key, size_t len,
+                       uint64_t *value);
+void cg_lease_memo_put(cg_lease_t *l, const char *key, size_t len,
+                       uint64_t value, unsigned ttl);
 /* Gives back one remembered lease that has expired (round robin, at
  * most one look per second). */
 void cg_lease_sweep(cg_lease_t *l, cg_store_t *st, time_t now);

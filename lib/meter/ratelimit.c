@@ -170,10 +170,9 @@ cg_limit_ids(const cg_limits_t *lim, const char *caller, const char *addr,
 static void
 cg_limit_undo(cg_store_t *st, cg_limit_keys_t *k, int upto)
 {
-    uint64_t v;
-    int      s;
-
     cg_lease_ctr_t c;
+    uint64_t       v;
+    int            s;
 
     for (s = 0; s < upto; s++) {
         if (k->rcur_len[s] && (k->leased & (1u << s))) {
@@ -216,7 +215,8 @@ cg_limit_lease(cg_store_t *st, const cg_limits_t *lim, cg_limit_keys_t *k,
 }
 
 
-/* Finds the previous request buckets in the cache or queues them. */
+/* Finds the previous request buckets in the worker's cache, else (with
+ * leases) in the memo the host's workers share, or queues them. */
 static void
 cg_limit_prev(cg_limit_cache_t *cache, cg_limit_hold_t *h, int s,
               cg_limit_keys_t *k)
@@ -225,10 +225,16 @@ cg_limit_prev(cg_limit_cache_t *cache, cg_limit_hold_t *h, int s,
                               h->bucket - 1);
 
     k->rprev_hash[s] = cg_limit_hash(k->rprev[s], len);
-    if (!cg_limit_cached(cache, k->rprev_hash[s], h->bucket - 1,
-                         &k->rprev_val[s])) {
-        k->rprev_at[s] = cg_limit_want(k, k->rprev[s], len) + 1;
+    if (cg_limit_cached(cache, k->rprev_hash[s], h->bucket - 1,
+                        &k->rprev_val[s])) {
+        return;
     }
+    if (cg_lease_memo_get(k->lease, k->rprev[s], len, &k->rprev_val[s])) {
+        cg_limit_remember(cache, k->rprev_hash[s], h->bucket - 1,
+                          k->rprev_val[s]);
+        return;
+    }
+    k->rprev_at[s] = cg_limit_want(k, k->rprev[s], len) + 1;
 }
 
 
@@ -267,6 +273,9 @@ cg_limit_rates(cg_store_t *st, cg_limit_cache_t *cache,
             k->rprev_val[s] = k->val[k->rprev_at[s] - 1];
             cg_limit_remember(cache, k->rprev_hash[s], h->bucket - 1,
                               k->rprev_val[s]);
+            cg_lease_memo_put(k->lease, k->rprev[s],
+                              k->get_len[k->rprev_at[s] - 1],
+                              k->rprev_val[s], (unsigned) w + 5);
         }
     }
     for (s = 0; s < CG_SCOPE__COUNT; s++) {

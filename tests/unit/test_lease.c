@@ -542,6 +542,59 @@ test_ratelimit_leased(void **state)
 }
 
 
+/* Two workers of one host share a ledger file: the second makes no store
+ * call at all for a window the first one leased and whose previous
+ * bucket it read (the ledger keeps both for every worker). */
+static void
+test_ratelimit_shared_ledger(void **state)
+{
+    static cg_limit_cache_t cache[2];
+    count_store_t     cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0, 0 };
+    cg_limits_t       lim;
+    cg_limit_hold_t   h;
+    cg_limit_report_t rep;
+    cg_lease_t        l[2];
+    cg_store_t       *ledger[2];
+    time_t            t0 = 1000 * 60;
+    char              err[200], lpath[80];
+    int               i;
+
+    (void) state;
+    cs.inner = open_local();
+    snprintf(lpath, sizeof(lpath), "%s.ledger", path);
+    unlink(lpath);
+    memset(&lim, 0, sizeof(lim));
+    lim.rpm[CG_SCOPE_CALLER] = 100;
+    lim.window = 60;
+    lim.lease_requests = 8;
+    for (i = 0; i < 2; i++) {
+        ledger[i] = cg_store_new_local(lpath, 1024, "test", err, sizeof(err));
+        assert_non_null(ledger[i]);
+        assert_int_equal(cg_lease_init(&l[i], 1, ledger[i], err,
+                                       sizeof(err)), 0);
+        memset(&cache[i], 0, sizeof(cache[i]));
+        cache[i].lease = &l[i];
+    }
+    assert_int_equal(cg_ratelimit_begin(&cs.base, &cache[0], &lim, "u",
+                                        NULL, t0, &h, &rep), CG_LIMIT_PASS);
+    assert_int_equal(cg_ratelimit_begin(&cs.base, &cache[0], &lim, "u",
+                                        NULL, t0 + 60, &h, &rep),
+                     CG_LIMIT_PASS);
+    cs.calls = 0;
+    assert_int_equal(cg_ratelimit_begin(&cs.base, &cache[1], &lim, "u",
+                                        NULL, t0 + 60, &h, &rep),
+                     CG_LIMIT_PASS);
+    assert_int_equal(cs.calls, 0);
+    assert_int_equal(rep.p[0].remaining, 100 - 2 - 1);
+    for (i = 0; i < 2; i++) {
+        cg_lease_free(&l[i], &cs.base);
+        cg_store_free(ledger[i]);
+    }
+    unlink(lpath);
+    cg_store_free(cs.inner);
+}
+
+
 int
 main(void)
 {
@@ -557,6 +610,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_budget_leased_overshoot, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ratelimit_leased, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ratelimit_shared_ledger, setup,
                                         teardown),
     };
 
