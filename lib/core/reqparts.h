@@ -69,6 +69,10 @@ typedef struct {
     const char *caller;               /* holds an in-flight slot */
     const char *ns;                   /* the limits' ns */
     int         fallback;             /* caller's mark: counted elsewhere */
+    /* Token windows whose unit taken at admission came from a lease
+     * (bits of scopes), and the leases (lib/meter/lease.h). */
+    unsigned    tleased;
+    struct cg_lease_s *lease;
 } cg_limit_hold_t;
 
 /* ---- how much: budgets ---- */

@@ -194,7 +194,8 @@ cg_lease_size(const cg_lease_t *l, const cg_lease_ctr_t *c, uint64_t seen,
 {
     uint64_t head = c->cap > seen ? c->cap - seen : 0;
     uint64_t share = head / ((uint64_t) l->ledgers * 4);
-    uint64_t want = amount * (c->requests > 0 ? c->requests : 1);
+    uint64_t want = (c->unit > 0 ? c->unit : amount)
+                    * (c->requests > 0 ? c->requests : 1);
 
     want = want < share ? want : share;
     return want > need ? want : need;

@@ -67,9 +67,11 @@ typedef struct {
     uint64_t    cap;        /* what the counter may reach now */
     unsigned    requests;   /* a lease covers this many of the amount */
     unsigned    life;       /* seconds a new lease lives (<= LIFE_S) */
+    uint64_t    unit;       /* one request's worth, for the lease size
+                               (0: the amount asked) */
 } cg_lease_ctr_t;
 
-typedef struct {
+typedef struct cg_lease_s {
     cg_store_t     *ledger;     /* NULL: leases off */
     int             own;        /* made by cg_lease_init, freed here */
     unsigned        ledgers;    /* ledgers sharing the store (>= 1) */

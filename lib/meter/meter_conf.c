@@ -96,11 +96,12 @@ static const cg_conf_cmd_t cg_limits_cmds[] = {
       "60", 1, 3600, "length of a rate window (\"per minute\" = 60)" },
     { "limits", "lease_requests", cg_conf_set_int, CG_OFF(lease_requests),
       "0", 0, 1000,
-      "requests one lease of a request rate limit covers: a window's count "
-      "is leased from the store in chunks of up to this many requests "
-      "(never more than a quarter of what is left, shared among [store] "
-      "hosts) and counted in the host's ledger without a round trip; 0: "
-      "every request is counted in the store" },
+      "requests one lease of a rate window covers: a window's count is "
+      "leased from the store in chunks of up to this many requests (token "
+      "windows: this many percent of the quota), never more than a quarter "
+      "of what is left shared among [store] hosts, and counted in the "
+      "host's ledger without a round trip; 0: every request is counted in "
+      "the store" },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 

@@ -486,6 +486,47 @@ test_budget_leased_overshoot(void **state)
 }
 
 
+/* One worker's rate windows on leases over a counting local store. */
+typedef struct {
+    cg_limit_cache_t  cache;
+    count_store_t     cs;
+    cg_limits_t       lim;
+    cg_limit_hold_t   h;
+    cg_limit_report_t rep;
+    cg_lease_t        l;
+} window_fix_t;
+
+static window_fix_t *
+window_fix(unsigned k)
+{
+    static window_fix_t f;
+    char                err[200];
+
+    memset(&f, 0, sizeof(f));
+    f.cs.base.ops = &count_ops;
+    f.cs.inner = open_local();
+    assert_int_equal(cg_lease_init(&f.l, 1, NULL, err, sizeof(err)), 0);
+    f.cache.lease = &f.l;
+    f.lim.window = 60;
+    f.lim.lease_requests = k;
+    return &f;
+}
+
+static cg_limit_rc_t
+window_begin(window_fix_t *f, const char *user, time_t now)
+{
+    return cg_ratelimit_begin(&f->cs.base, &f->cache, &f->lim, user, NULL,
+                              now, &f->h, &f->rep);
+}
+
+static void
+window_fix_free(window_fix_t *f)
+{
+    cg_lease_free(&f->l, &f->cs.base);
+    cg_store_free(f->cs.inner);
+}
+
+
 /* A request window on leases: exactly the requests the sliding window
  * allows pass, in this window and the next, the RateLimit figures are
  * exact with one ledger, most requests cost no store call, and a lease
@@ -494,51 +535,62 @@ test_budget_leased_overshoot(void **state)
 static void
 test_ratelimit_leased(void **state)
 {
-    static cg_limit_cache_t cache;
-    count_store_t     cs = { { &count_ops, "", 0, 0, 0 }, NULL, 0, 0 };
-    cg_limits_t       lim;
-    cg_limit_hold_t   h;
-    cg_limit_report_t rep;
-    cg_lease_t        l;
-    time_t            t0 = 1000 * 60;
-    char              err[200], key[64];
-    int               i, ok = 0;
+    window_fix_t *f = window_fix(8);
+    time_t        t0 = 1000 * 60;
+    char          key[64];
+    int           i, ok = 0;
 
     (void) state;
-    cs.inner = open_local();
-    assert_int_equal(cg_lease_init(&l, 1, NULL, err, sizeof(err)), 0);
-    memset(&cache, 0, sizeof(cache));
-    cache.lease = &l;
-    memset(&lim, 0, sizeof(lim));
-    lim.rpm[CG_SCOPE_CALLER] = 20;
-    lim.window = 60;
-    lim.lease_requests = 8;
-    while (cg_ratelimit_begin(&cs.base, &cache, &lim, "u", NULL, t0, &h,
-                              &rep) == CG_LIMIT_PASS) {
-        assert_int_equal(rep.p[0].remaining, 19 - ok);
+    f->lim.rpm[CG_SCOPE_CALLER] = 20;
+    while (window_begin(f, "u", t0) == CG_LIMIT_PASS) {
+        assert_int_equal(f->rep.p[0].remaining, 19 - ok);
         ok++;
     }
     assert_int_equal(ok, 20);
-    assert_true(cs.calls < 20);
+    assert_true(f->cs.calls < 20);
     /* Early next window 20 x 50/60 of it still counts (17): 3 more. */
-    for (ok = 0; cg_ratelimit_begin(&cs.base, &cache, &lim, "u", NULL,
-                                    t0 + 70, &h, &rep) == CG_LIMIT_PASS;
-         ok++) {
+    for (ok = 0; window_begin(f, "u", t0 + 70) == CG_LIMIT_PASS; ok++) {
     }
     assert_int_equal(ok, 3);
     /* One request of v leases more than it uses... */
-    assert_int_equal(cg_ratelimit_begin(&cs.base, &cache, &lim, "v", NULL,
-                                        t0 + 70, &h, &rep), CG_LIMIT_PASS);
+    assert_int_equal(window_begin(f, "v", t0 + 70), CG_LIMIT_PASS);
     snprintf(key, sizeof(key), "cg:r:u:v:%lld", (long long) t0 / 60 + 1);
-    assert_true(read_counter(cs.inner, key) > 1);
+    assert_true(read_counter(f->cs.inner, key) > 1);
     /* ...and gives the rest back once its bucket is over. */
     for (i = 0; i < 4; i++) {   /* one look a second, round robin */
-        (void) cg_ratelimit_begin(&cs.base, &cache, &lim, "w", NULL,
-                                  t0 + 120 + i, &h, &rep);
+        (void) window_begin(f, "w", t0 + 120 + i);
     }
-    assert_int_equal(read_counter(cs.inner, key), 1);
-    cg_lease_free(&l, &cs.base);
-    cg_store_free(cs.inner);
+    assert_int_equal(read_counter(f->cs.inner, key), 1);
+    window_fix_free(f);
+}
+
+
+/* A token window on leases admits exactly what the per-request path
+ * does (a request passes while the tokens used are under the quota, so
+ * the last one may pass it by its own size), with fewer store calls than
+ * requests; the store then holds exactly the tokens used. */
+static void
+test_tokens_leased(void **state)
+{
+    window_fix_t *f = window_fix(16);   /* leases of 16 x 1% of quota */
+    time_t        t0 = 1000 * 60;
+    char          key[64];
+    int           ok = 0;
+
+    (void) state;
+    f->lim.tpm[CG_SCOPE_CALLER] = 1000;
+    while (window_begin(f, "u", t0) == CG_LIMIT_PASS) {
+        assert_int_equal(f->rep.p[0].remaining, 1000 - 30 * ok);
+        assert_int_equal(cg_ratelimit_end(&f->cs.base, &f->lim, &f->h, 30,
+                                          t0), 0);
+        ok++;
+    }
+    assert_int_equal(ok, 34);       /* 33 x 30 = 990 < 1000: one more */
+    assert_true(f->cs.calls < 34);
+    cg_lease_free(&f->l, &f->cs.base);     /* gives back what is left */
+    snprintf(key, sizeof(key), "cg:t:u:u:%lld", (long long) t0 / 60);
+    assert_int_equal(read_counter(f->cs.inner, key), 34 * 30);
+    cg_store_free(f->cs.inner);
 }
 
 
@@ -613,6 +665,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ratelimit_shared_ledger, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_tokens_leased, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
