@@ -9,6 +9,12 @@
 enum { CG_LREC_LEFT = 0, CG_LREC_UNTIL, CG_LREC_SEEN, CG_LREC__N };
 
 #define CG_LREC_KEY  (CG_STORE_KEY_MAX + 8)
+/* A record lives this long after its last change: past the lease's own
+ * life, and past the round of looks that gives an expired one back
+ * (CG_LEASE_TRACK keys, CG_LEASE_LOOKS a second). */
+#define CG_LREC_TTL  (3 * CG_LEASE_LIFE_S)
+/* Records looked at per second for an expired lease. */
+#define CG_LEASE_LOOKS  4
 /* Counters a private ledger holds: CG_LREC__N per leased counter. */
 #define CG_LEASE_SLOTS  4096
 
@@ -75,9 +81,11 @@ cg_lease_apply(uint64_t *v, void *ctx)
     if (s->give_all || (s->now > 0 && v[CG_LREC_UNTIL] > 0
                         && v[CG_LREC_UNTIL] <= (uint64_t) s->now
                         && s->take == 0)) {
+        /* Nothing is left: the record of zeros is freed. */
         s->given = v[CG_LREC_LEFT];
         v[CG_LREC_LEFT] = 0;
         v[CG_LREC_UNTIL] = 0;
+        v[CG_LREC_SEEN] = 0;
         return 0;
     }
     if (s->take > 0 && v[CG_LREC_LEFT] >= s->take) {
@@ -91,14 +99,13 @@ cg_lease_apply(uint64_t *v, void *ctx)
 /* One step on the record of key, as one change under the ledger's lock:
  * 1 when s->take was taken, 0 when not, -1 when the ledger failed. */
 static int
-cg_lease_step(cg_lease_t *l, const char *key, size_t keylen, unsigned ttl,
-              cg_lstep_t *s)
+cg_lease_step(cg_lease_t *l, const char *key, size_t keylen, cg_lstep_t *s)
 {
     cg_lrec_t r;
 
     cg_lrec_keys(&r, key, keylen);
     return cg_store_local_update(l->ledger, r.key, r.len, CG_LREC__N,
-                                 ttl, cg_lease_apply, s);
+                                 CG_LREC_TTL, cg_lease_apply, s);
 }
 
 
@@ -138,19 +145,30 @@ cg_lease_give(cg_store_t *st, const char *key, size_t keylen, uint64_t n)
 }
 
 
+/* Gives back what the lease of k holds unused: all of it (now 0), or
+ * only once it has expired. */
+static void
+cg_lease_give_back(cg_lease_t *l, cg_store_t *st, const cg_lease_key_t *k,
+                   time_t now)
+{
+    cg_lstep_t s;
+
+    memset(&s, 0, sizeof(s));
+    s.give_all = now == 0;
+    s.now = now;
+    if (cg_lease_step(l, k->key, k->len, &s) >= 0) {
+        cg_lease_give(st, k->key, k->len, s.given);
+    }
+}
+
+
 void
 cg_lease_free(cg_lease_t *l, cg_store_t *st)
 {
-    cg_lstep_t s;
-    size_t     i;
+    size_t i;
 
     for (i = 0; cg_lease_on(l) && st && i < l->ntook; i++) {
-        memset(&s, 0, sizeof(s));
-        s.give_all = 1;
-        if (cg_lease_step(l, l->took[i].key, l->took[i].len,
-                          l->took[i].ttl, &s) >= 0) {
-            cg_lease_give(st, l->took[i].key, l->took[i].len, s.given);
-        }
+        cg_lease_give_back(l, st, &l->took[i], 0);
     }
     if (l->own) {
         cg_store_free(l->ledger);
@@ -159,11 +177,12 @@ cg_lease_free(cg_lease_t *l, cg_store_t *st)
 }
 
 
-/* Remembers key, to give back what is unused at expiry and shutdown; a
- * full list forgets the oldest (it is given back by whoever uses it
- * next, or stays counted: stricter, never looser). */
+/* Remembers key, to give back what is unused at expiry and shutdown. A
+ * full list gives the oldest's lease back now and forgets it, so no
+ * lease is left with nobody to give it back. */
 static void
-cg_lease_track(cg_lease_t *l, const char *key, size_t keylen, unsigned ttl)
+cg_lease_track(cg_lease_t *l, cg_store_t *st, const char *key,
+               size_t keylen)
 {
     cg_lease_key_t *k;
     size_t          i;
@@ -175,6 +194,7 @@ cg_lease_track(cg_lease_t *l, const char *key, size_t keylen, unsigned ttl)
         }
     }
     if (l->ntook == CG_LEASE_TRACK) {
+        cg_lease_give_back(l, st, &l->took[0], 0);
         memmove(l->took, l->took + 1, (CG_LEASE_TRACK - 1) * sizeof(*k));
         l->ntook--;
     }
@@ -182,7 +202,6 @@ cg_lease_track(cg_lease_t *l, const char *key, size_t keylen, unsigned ttl)
     memcpy(k->key, key, keylen);
     k->key[keylen] = '\0';
     k->len = keylen;
-    k->ttl = ttl;
 }
 
 
@@ -242,7 +261,11 @@ cg_lease_take(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
 
     memset(&s, 0, sizeof(s));
     s.take = amount;
-    rc = cg_lease_step(l, c->key, c->len, c->ttl, &s);
+    rc = cg_lease_step(l, c->key, c->len, &s);
+    if (rc > 0) {
+        /* A record this meter uses, even one another worker leased. */
+        cg_lease_track(l, st, c->key, c->len);
+    }
     if (rc != 0) {
         s.left -= rc > 0 ? amount : 0;
         *seen = cg_lease_known(&s);
@@ -258,8 +281,8 @@ cg_lease_take(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
     if (cg_lease_grant(st, c, n, &s.add, &s.seen) != 0) {
         return CG_LEASE_STORE_DOWN;
     }
-    cg_lease_track(l, c->key, c->len, c->ttl);
-    rc = cg_lease_step(l, c->key, c->len, c->ttl, &s);
+    cg_lease_track(l, st, c->key, c->len);
+    rc = cg_lease_step(l, c->key, c->len, &s);
     if (rc < 0) {
         /* The ledger has no room for it: give it back now. */
         cg_lease_give(st, c->key, c->len, s.add);
@@ -286,14 +309,14 @@ cg_lease_settle(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
          * the ledger fail, it stays counted in the store: stricter,
          * never looser. */
         s.add = reserved - used;
-        (void) cg_lease_step(l, c->key, c->len, c->ttl, &s);
+        (void) cg_lease_step(l, c->key, c->len, &s);
         return 0;
     }
     if (*owed == 0) {
         return 0;
     }
     s.debt = *owed;
-    if (cg_lease_step(l, c->key, c->len, c->ttl, &s) >= 0) {
+    if (cg_lease_step(l, c->key, c->len, &s) >= 0) {
         *owed = s.owed;
     }
     if (*owed > 0 && cg_store_incr(st, c->key, c->len, *owed, c->ttl, &v)
@@ -308,19 +331,15 @@ cg_lease_settle(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
 void
 cg_lease_sweep(cg_lease_t *l, cg_store_t *st, time_t now)
 {
-    cg_lease_key_t *k;
-    cg_lstep_t      s;
+    int i;
 
     /* Once a second at most: each look costs a lock of the ledger. */
     if (!cg_lease_on(l) || l->ntook == 0 || now == l->swept) {
         return;
     }
     l->swept = now;
-    k = &l->took[l->sweep++ % l->ntook];
-    memset(&s, 0, sizeof(s));
-    s.now = now;
-    if (cg_lease_step(l, k->key, k->len, k->ttl, &s) >= 0) {
-        cg_lease_give(st, k->key, k->len, s.given);
+    for (i = 0; i < CG_LEASE_LOOKS && (size_t) i < l->ntook; i++) {
+        cg_lease_give_back(l, st, &l->took[l->sweep++ % l->ntook], now);
     }
 }
 

@@ -27,7 +27,10 @@
  * of the lease, when it expires, the store's count last seen). Unused
  * lease is given back (DECR) when it expires (CG_LEASE_LIFE_S after it
  * was taken, or sooner when the caller says so: a rate window's bucket
- * at its end; one record is looked at per second) and at shutdown. A ledger
+ * at its end; a few records are looked at per second), when the meter's
+ * list of leases it uses is full (the oldest), and at shutdown. A record
+ * lives a few lease lives after its last change, so the ledger holds
+ * the counters in use, not every one of the day. A ledger
  * that dies with what it held (a killed worker's private ledger, a
  * reservation in flight, a host) loses it: it stays counted in the store
  * until the period ends, so a lost lease makes a cap stricter, never
@@ -56,7 +59,6 @@ typedef enum {
 typedef struct {
     char        key[CG_STORE_KEY_MAX + 1];
     size_t      len;
-    unsigned    ttl;
 } cg_lease_key_t;
 
 /* One leased counter, as its caller names it. */
@@ -110,8 +112,8 @@ int  cg_lease_memo_get(const cg_lease_t *l, const char *key, size_t len,
                        uint64_t *value);
 void cg_lease_memo_put(cg_lease_t *l, const char *key, size_t len,
                        uint64_t value, unsigned ttl);
-/* Gives back one remembered lease that has expired (round robin, at
- * most one look per second). */
+/* Gives back remembered leases that have expired (round robin, a few
+ * looks, once a second at most). */
 void cg_lease_sweep(cg_lease_t *l, cg_store_t *st, time_t now);
 
 #endif

@@ -640,6 +640,7 @@ cg_store_local_update(cg_store_t *base, const char *const *keys,
     cg_store_local_t *st = (cg_store_local_t *) base;
     cg_local_slot_t  *s[CG_STORE_UPDATE_MAX];
     uint64_t          v[CG_STORE_UPDATE_MAX];
+    uint64_t          any = 0;
     size_t            i;
     int               rc = -1;
 
@@ -647,11 +648,11 @@ cg_store_local_update(cg_store_t *base, const char *const *keys,
         || cg_local_lock(st) != 0) {
         return -1;
     }
+
     for (i = 0; i < n; i++) {
         s[i] = cg_local_find(st, keys[i], lens[i], 0);
-        if (s[i] == NULL && (s[i] = cg_local_find(st, keys[i], lens[i], 1))
-            != NULL) {
-            s[i]->expires = (int64_t) cg_clock_now() + ttl;
+        if (s[i] == NULL) {
+            s[i] = cg_local_find(st, keys[i], lens[i], 1);
         }
         if (s[i] == NULL) {
             break;
@@ -661,7 +662,14 @@ cg_store_local_update(cg_store_t *base, const char *const *keys,
     if (i == n) {
         rc = fn(v, ctx);
         for (i = 0; i < n; i++) {
+            any |= v[i];
+        }
+        for (i = 0; i < n; i++) {
             __atomic_store_n(&s[i]->value, v[i], __ATOMIC_RELAXED);
+            /* Alive for ttl after its last change; a record of zeros is
+             * nothing worth a slot (expired, never emptied: an empty
+             * slot would end the probe run of keys placed after it). */
+            s[i]->expires = any ? (int64_t) cg_clock_now() + ttl : 0;
         }
     }
     cg_local_unlock(st);

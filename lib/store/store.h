@@ -105,10 +105,11 @@ cg_store_t *cg_store_new_local(const char *path, unsigned slots,
                                const char *owner, char *err, size_t errlen);
 void        cg_store_free(cg_store_t *st);
 /* The local store only: reads the counters keys[0..n) (missing ones
- * created as 0 with ttl seconds), hands their values to fn, and stores
- * what fn leaves in them, all under the file's one lock, so a record of
- * several counters (the lease ledger, lib/meter/lease.c) changes as one
- * for every process of the host. Returns what fn returned, or -1 when
+ * read as 0), hands their values to fn, and stores what fn leaves in
+ * them, all under the file's one lock, so a record of several counters
+ * (the lease ledger, lib/meter/lease.c) changes as one for every process
+ * of the host. The record then lives ttl seconds from this change; one
+ * fn leaves all zero is freed. Returns what fn returned, or -1 when
  * the store is not local, n is over CG_STORE_UPDATE_MAX, the file cannot
  * be locked or has no room (fn not run). */
 #define CG_STORE_UPDATE_MAX  4

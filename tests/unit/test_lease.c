@@ -389,6 +389,37 @@ test_lease_expires(void **state)
 }
 
 
+/* More leased counters than a meter remembers: the oldest is given back
+ * as it is forgotten, so at shutdown every counter holds exactly what
+ * was used, none a lease that nobody would give back. */
+static void
+test_lease_many_counters(void **state)
+{
+    cg_store_t    *st;
+    cg_lease_t     l;
+    cg_lease_ctr_t c = { NULL, 0, 3600, 100000, 8, 0, 0 };
+    char           err[200], key[3 * CG_LEASE_TRACK][32];
+    uint64_t       seen;
+    int            i;
+
+    (void) state;
+    st = open_local();
+    assert_int_equal(cg_lease_init(&l, 1, NULL, err, sizeof(err)), 0);
+    for (i = 0; i < 3 * CG_LEASE_TRACK; i++) {
+        c.key = key[i];
+        c.len = (size_t) snprintf(key[i], sizeof(key[i]), "cg:$:u:%d:d", i);
+        assert_int_equal(cg_lease_take(&l, st, &c, 10, NOW, &seen),
+                         CG_LEASE_OK);
+    }
+    assert_int_equal(read_counter(st, key[3 * CG_LEASE_TRACK - 1]), 80);
+    cg_lease_free(&l, st);
+    for (i = 0; i < 3 * CG_LEASE_TRACK; i++) {
+        assert_int_equal(read_counter(st, key[i]), 10);
+    }
+    cg_store_free(st);
+}
+
+
 /* The budget API on leases: reserve and settle spend from the ledger,
  * no held counter is made, and the cap refuses exactly as the per-request
  * path does. With type = local the store is the ledger too. */
@@ -658,6 +689,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lease_two_ledgers_memcached,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_expires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_many_counters, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_budget_leased, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_leased_overshoot, setup,
                                         teardown),
