@@ -34,6 +34,7 @@ typedef struct {
     time_t      now;
     unsigned    life;       /* with grant: seconds the lease lives */
     int         give_all;   /* empty the lease (expired or shutdown) */
+    int         give_short; /* empty it when take does not fit */
     uint64_t    left;       /* out: units left before take */
     uint64_t    given;      /* out: units to give back to the store */
     uint64_t    owed;       /* out: debt the lease could not pay */
@@ -91,6 +92,10 @@ cg_lease_apply(uint64_t *v, void *ctx)
     if (s->take > 0 && v[CG_LREC_LEFT] >= s->take) {
         v[CG_LREC_LEFT] -= s->take;
         return 1;
+    }
+    if (s->give_short) {
+        s->given = v[CG_LREC_LEFT];
+        v[CG_LREC_LEFT] = v[CG_LREC_UNTIL] = v[CG_LREC_SEEN] = 0;
     }
     return 0;
 }
@@ -221,25 +226,21 @@ cg_lease_size(const cg_lease_t *l, const cg_lease_ctr_t *c, uint64_t seen,
 }
 
 
-/* One INCR of the store counter by n; what passes the cap is given back
- * at once. *got: the units this ledger now holds; *seen: the count. */
+/* One INCR of the store counter by n. *back: the part past the cap,
+ * which the ledger must not keep (the caller gives it back); *seen: the
+ * count without it. */
 static int
 cg_lease_grant(cg_store_t *st, const cg_lease_ctr_t *c, uint64_t n,
-               uint64_t *got, uint64_t *seen)
+               uint64_t *back, uint64_t *seen)
 {
-    uint64_t v, back;
+    uint64_t v;
 
     if (cg_store_incr(st, c->key, c->len, n, c->ttl, &v) != 0) {
         return -1;
     }
-    back = v > c->cap ? v - c->cap : 0;
-    back = back < n ? back : n;
-    if (back > 0 && cg_store_decr(st, c->key, c->len, back, &v) != 0) {
-        /* Not known to be given back: the lease keeps it. */
-        back = 0;
-    }
-    *got = n - back;
-    *seen = v;
+    *back = v > c->cap ? v - c->cap : 0;
+    *back = *back < n ? *back : n;
+    *seen = v - *back;
     return 0;
 }
 
@@ -256,7 +257,7 @@ cg_lease_take(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
               uint64_t amount, time_t now, uint64_t *seen)
 {
     cg_lstep_t s;
-    uint64_t   n;
+    uint64_t   n, back;
     int        rc;
 
     memset(&s, 0, sizeof(s));
@@ -278,20 +279,26 @@ cg_lease_take(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
     s.grant = 1;
     s.life = c->life > 0 && c->life < CG_LEASE_LIFE_S ? c->life
                                                       : CG_LEASE_LIFE_S;
-    if (cg_lease_grant(st, c, n, &s.add, &s.seen) != 0) {
+    if (cg_lease_grant(st, c, n, &back, &s.seen) != 0) {
         return CG_LEASE_STORE_DOWN;
     }
+    s.add = n - back;
+    /* Should the cap be reached, what this ledger holds cannot serve the
+     * request, but another ledger's might: all of it goes back, in the
+     * DECR that gives back what passed the cap. */
+    s.give_short = 1;
     cg_lease_track(l, st, c->key, c->len);
     rc = cg_lease_step(l, c->key, c->len, &s);
     if (rc < 0) {
         /* The ledger has no room for it: give it back now. */
-        cg_lease_give(st, c->key, c->len, s.add);
+        cg_lease_give(st, c->key, c->len, n);
         *seen = s.seen;
         return CG_LEASE_STORE_DOWN;
     }
+    cg_lease_give(st, c->key, c->len, back + s.given);
     s.left -= rc > 0 ? amount : 0;
-    *seen = cg_lease_known(&s);
-    return rc == 1 ? CG_LEASE_OK : CG_LEASE_OVER;
+    *seen = rc > 0 ? cg_lease_known(&s) : s.seen;
+    return rc > 0 ? CG_LEASE_OK : CG_LEASE_OVER;
 }
 
 
