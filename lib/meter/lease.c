@@ -156,13 +156,14 @@ static void
 cg_lease_give_back(cg_lease_t *l, cg_store_t *st, const cg_lease_key_t *k,
                    time_t now)
 {
-    cg_lstep_t s;
+    cg_lease_key_t own = *k;    /* the list may move while the DECR waits */
+    cg_lstep_t     s;
 
     memset(&s, 0, sizeof(s));
     s.give_all = now == 0;
     s.now = now;
-    if (cg_lease_step(l, k->key, k->len, &s) >= 0) {
-        cg_lease_give(st, k->key, k->len, s.given);
+    if (cg_lease_step(l, own.key, own.len, &s) >= 0) {
+        cg_lease_give(st, own.key, own.len, s.given);
     }
 }
 

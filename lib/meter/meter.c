@@ -33,14 +33,21 @@ cg_meter_longest_call(const cg_conf_t *conf)
 }
 
 
+/* Worker processes at most: each has one meter. */
+static long
+cg_meter_children(const cg_conf_t *conf)
+{
+    return conf->pool.max_children > 0 ? conf->pool.max_children
+                                       : conf->server.workers;
+}
+
+
 /* Requests the pool can serve at once: children x threads. */
 static long
 cg_meter_pool_size(const cg_conf_t *conf)
 {
-    long children = conf->pool.max_children > 0 ? conf->pool.max_children
-                                                : conf->server.workers;
-
-    return children * (conf->server.threads > 0 ? conf->server.threads : 1);
+    return cg_meter_children(conf)
+           * (conf->server.threads > 0 ? conf->server.threads : 1);
 }
 
 
@@ -78,8 +85,8 @@ cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
 
 /* Leases on ([budget] lease_requests): the ledger is [store] ledger's
  * file, else the local store's own file, else private to this meter
- * (then every worker thread is a ledger of its own, and the headroom is
- * shared among them all). */
+ * (then every worker process is a ledger of its own, and the headroom
+ * is shared among them all). */
 static int
 cg_meter_lease_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
                     size_t errlen)
@@ -101,8 +108,8 @@ cg_meter_lease_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
     } else if (conf->store.type == CG_STORE_LOCAL) {
         ledger = m->store;
     } else {
-        ledgers *= cg_meter_pool_size(conf) > 0 ? cg_meter_pool_size(conf)
-                                                : 1;
+        ledgers *= cg_meter_children(conf) > 0 ? cg_meter_children(conf)
+                                               : 1;
     }
     if (cg_lease_init(&m->lease, (unsigned) ledgers, ledger, err,
                       errlen) != 0) {
