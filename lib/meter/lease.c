@@ -14,7 +14,7 @@ enum { CG_LREC_LEFT = 0, CG_LREC_UNTIL, CG_LREC_SEEN, CG_LREC__N };
  * (CG_LEASE_TRACK keys, CG_LEASE_LOOKS a second). */
 #define CG_LREC_TTL  (3 * CG_LEASE_LIFE_S)
 /* Records looked at per second for an expired lease. */
-#define CG_LEASE_LOOKS  4
+#define CG_LEASE_LOOKS  16
 /* Counters a private ledger holds: CG_LREC__N per leased counter. */
 #define CG_LEASE_SLOTS  4096
 
@@ -183,9 +183,11 @@ cg_lease_free(cg_lease_t *l, cg_store_t *st)
 }
 
 
-/* Remembers key, to give back what is unused at expiry and shutdown. A
- * full list gives the oldest's lease back now and forgets it, so no
- * lease is left with nobody to give it back. */
+/* Remembers key, leased by this meter, to give back what is unused at
+ * expiry and shutdown (a record leased by another worker of a shared
+ * ledger is that worker's to give back). A full list gives the oldest's
+ * lease back now and forgets it, so no lease is left with nobody to give
+ * it back. Looked up on a grant only, never on a plain take. */
 static void
 cg_lease_track(cg_lease_t *l, cg_store_t *st, const char *key,
                size_t keylen)
@@ -264,10 +266,6 @@ cg_lease_take(cg_lease_t *l, cg_store_t *st, const cg_lease_ctr_t *c,
     memset(&s, 0, sizeof(s));
     s.take = amount;
     rc = cg_lease_step(l, c->key, c->len, &s);
-    if (rc > 0) {
-        /* A record this meter uses, even one another worker leased. */
-        cg_lease_track(l, st, c->key, c->len);
-    }
     if (rc != 0) {
         s.left -= rc > 0 ? amount : 0;
         *seen = cg_lease_known(&s);

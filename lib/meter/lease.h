@@ -48,7 +48,7 @@
 /* Seconds an unused lease stays with the ledger before it is given back. */
 #define CG_LEASE_LIFE_S  60
 /* Leased counters one meter remembers, to give back what is unused. */
-#define CG_LEASE_TRACK   64
+#define CG_LEASE_TRACK   512
 
 typedef enum {
     CG_LEASE_OK = 0,
