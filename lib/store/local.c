@@ -651,8 +651,11 @@ cg_store_local_update(cg_store_t *base, const char *const *keys,
 
     for (i = 0; i < n; i++) {
         s[i] = cg_local_find(st, keys[i], lens[i], 0);
-        if (s[i] == NULL) {
-            s[i] = cg_local_find(st, keys[i], lens[i], 1);
+        if (s[i] == NULL
+            && (s[i] = cg_local_find(st, keys[i], lens[i], 1)) != NULL) {
+            /* Live at once, or the next key's search would take the
+             * same (still expired) slot. */
+            s[i]->expires = (int64_t) cg_clock_now() + ttl;
         }
         if (s[i] == NULL) {
             break;
