@@ -9,6 +9,7 @@
 #define CG_REQPARTS_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define CG_USER_MAX     128
 
@@ -40,6 +41,7 @@ typedef struct {
     int     inflight_ttl;           /* safety net for a dead worker */
     const char *ns;                 /* a route's own counters: its name;
                                        NULL: the global ones */
+    unsigned    lease_requests;     /* requests one lease covers; 0: off */
 } cg_limits_t;
 
 /* One policy's figures, for the RateLimit headers. */
@@ -67,6 +69,10 @@ typedef struct {
     const char *caller;               /* holds an in-flight slot */
     const char *ns;                   /* the limits' ns */
     int         fallback;             /* caller's mark: counted elsewhere */
+    /* Token windows whose unit taken at admission came from a lease
+     * (bits of scopes), and the leases (lib/meter/lease.h). */
+    unsigned    tleased;
+    struct cg_lease_s *lease;
 } cg_limit_hold_t;
 
 /* ---- how much: budgets ---- */
@@ -93,6 +99,10 @@ typedef struct {
     long long   bucket;
     int         active;
     unsigned    held;                     /* scopes holding it (bits) */
+    /* Caps reserved from a lease instead (lib/meter/lease.h): bit
+     * scope x CG_BUDGET__PERIODS + period. */
+    unsigned    leased;
+    time_t      leased_at;  /* names the day and month leased from */
     /* After settle (or a refusal): spend in each budget, for alerts. */
     uint64_t    spent[CG_BSCOPE__COUNT][CG_BUDGET__PERIODS];
     int         over_scope, over_period;   /* which cap refused */

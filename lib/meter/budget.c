@@ -219,6 +219,110 @@ cg_budget_over(const cg_budgets_t *b, cg_budget_hold_t *h,
 }
 
 
+static void cg_budget_left_put(cg_budget_pending_t *left,
+                               const cg_store_op_t *op, const char *mark);
+
+
+/* The bit of cap (s, p) in a hold's leased set. */
+static unsigned
+cg_budget_lease_bit(int s, int p)
+{
+    return 1u << (s * CG_BUDGET__PERIODS + p);
+}
+
+
+/* Cap (s, p) as a leased counter: its spend counter of the day or
+ * month of now, in key. */
+static void
+cg_budget_lease_ctr(const cg_budgets_t *b, const cg_budget_hold_t *h, int s,
+                    int p, time_t now, char *key, cg_lease_ctr_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->key = key;
+    c->len = cg_budget_spend_key(key, h, s, p, now, &c->ttl);
+    c->cap = b->cap[s][p];
+    c->requests = b->lease_requests;
+}
+
+
+/* Gives back to the leases what hold h took from them (used: what it
+ * spent); what the store did not take of a spend past the reservation
+ * goes into left. Returns 0, or -1 when such a spend was not counted. */
+static int
+cg_budget_lease_settle(const cg_budgets_t *b, cg_budget_hold_t *h,
+                       cg_store_t *st, uint64_t used,
+                       cg_budget_pending_t *left)
+{
+    /* The counters leased from, even when the day has turned since: a
+     * lease's units go back where they came from. */
+    time_t        now = h->leased_at;
+    char           key[CG_BKEY_LEN];
+    cg_store_op_t  op;
+    cg_lease_ctr_t c;
+    uint64_t       owed;
+    int           s, p, rc = 0;
+
+    for (s = 0; s < CG_BSCOPE__COUNT; s++) {
+        for (p = 0; p < CG_BUDGET__PERIODS; p++) {
+            if (!(h->leased & cg_budget_lease_bit(s, p))) {
+                continue;
+            }
+            cg_budget_lease_ctr(b, h, s, p, now, key, &c);
+            if (cg_lease_settle(b->lease, st, &c, h->reserved, used,
+                                &owed) == 0) {
+                continue;
+            }
+            rc = -1;
+            if (left && left->n < CG_BUDGET_SETTLE_OPS) {
+                op = (cg_store_op_t) { CG_STORE_INCR, key, c.len, owed,
+                                       c.ttl, 0, 0, NULL, 0 };
+                cg_budget_left_put(left, &op, "");
+            }
+        }
+    }
+    h->leased = 0;
+    return rc;
+}
+
+
+/* The reservation from the leases of every capped spend counter: no
+ * round trip while they last. A refusal gives back what was taken. */
+static cg_budget_rc_t
+cg_budget_lease_reserve(cg_store_t *st, const cg_budgets_t *b,
+                        cg_budget_hold_t *h, time_t now)
+{
+    char           key[CG_BKEY_LEN];
+    cg_lease_ctr_t c;
+    cg_lease_rc_t  rc = CG_LEASE_OK;
+    int           s, p;
+
+    h->leased_at = now;
+    for (s = 0; s < CG_BSCOPE__COUNT && rc == CG_LEASE_OK; s++) {
+        for (p = 0; p < CG_BUDGET__PERIODS && rc == CG_LEASE_OK; p++) {
+            if (b->cap[s][p] == 0) {
+                continue;
+            }
+            cg_budget_lease_ctr(b, h, s, p, now, key, &c);
+            rc = cg_lease_take(b->lease, st, &c, h->reserved, now,
+                               &h->spent[s][p]);
+            if (rc == CG_LEASE_OK) {
+                h->leased |= cg_budget_lease_bit(s, p);
+            } else if (rc == CG_LEASE_OVER) {
+                h->over_scope = s;
+                h->over_period = p;
+            }
+        }
+    }
+    if (rc != CG_LEASE_OK) {
+        (void) cg_budget_lease_settle(b, h, st, 0, NULL);
+        return rc == CG_LEASE_OVER ? CG_BUDGET_OVER : CG_BUDGET_STORE_DOWN;
+    }
+    cg_lease_sweep(b->lease, st, now);
+    h->active = 1;
+    return CG_BUDGET_OK;
+}
+
+
 /* One round trip (with one memcached server): the increments of the held
  * buckets, then the reads of spend and of the previous held buckets. The
  * store applies them in this order, as the budget's invariant needs: a
@@ -242,6 +346,9 @@ cg_budget_reserve(cg_store_t *st, const cg_budgets_t *b, const char *caller,
     h->caller = caller;
     h->reserved = amount;
     h->bucket = (long long) now / period;
+    if (cg_lease_on(b->lease)) {
+        return cg_budget_lease_reserve(st, b, h, now);
+    }
     for (s = 0; s < CG_BSCOPE__COUNT; s++) {
         if (cg_budget_scope_on(b, s)) {
             /* The hold outlives the longest call by one period: a request
@@ -481,6 +588,14 @@ cg_budget_settle(cg_store_t *st, const cg_budgets_t *b, cg_budget_hold_t *h,
 
     if (!h->active) {
         return 0;
+    }
+    if (h->leased) {
+        h->active = 0;
+        if (left) {
+            left->n = 0;
+            left->amount = actual;
+        }
+        return cg_budget_lease_settle(b, h, st, actual, left);
     }
     n = cg_budget_settle_ops(b, h, actual, now, ops, keys, dst);
     for (i = 0; i < n; i++) {

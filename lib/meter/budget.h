@@ -17,6 +17,14 @@
  * that dies leaves only a held bucket, which expires: a reservation is
  * released by expiry and never counted twice.
  *
+ * With leases (cg_budgets_t.lease, lib/meter/lease.h) the spend counters
+ * are leased instead: a reservation takes its worst case from the
+ * ledger's lease of each capped counter, and the settlement gives back
+ * what it did not use (or counts in the store what it used past it), so
+ * the steady state needs no round trip. The store's spend then counts
+ * the leases unused yet too: a cap holds exactly, and refuses early by
+ * at most what the ledgers hold unused.
+ *
  * This module never logs and knows nothing of HTTP; the caller maps the
  * result (429 budget_exceeded, or the store-failure policy).
  */
@@ -26,6 +34,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "core/reqparts.h"
+#include "meter/lease.h"
 #include "meter/meter_conf.h"
 #include "store/store.h"
 
@@ -37,6 +46,11 @@
 typedef struct {
     uint64_t    cap[CG_BSCOPE__COUNT][CG_BUDGET__PERIODS];
     int         hold_seconds;   /* >= the longest provider call */
+    /* Leases on (cg_lease_on): reservations and settlements spend from
+     * the host's ledger, and the store's spend counters count what every
+     * ledger leased (lease.h); no held counters, no markers. */
+    cg_lease_t *lease;
+    unsigned    lease_requests; /* reservations one lease covers */
 } cg_budgets_t;
 
 

@@ -33,15 +33,30 @@ cg_meter_longest_call(const cg_conf_t *conf)
 }
 
 
+/* Worker processes at most: each has one meter. */
+static long
+cg_meter_children(const cg_conf_t *conf)
+{
+    return conf->pool.max_children > 0 ? conf->pool.max_children
+                                       : conf->server.workers;
+}
+
+
+/* Requests the pool can serve at once: children x threads. */
+static long
+cg_meter_pool_size(const cg_conf_t *conf)
+{
+    return cg_meter_children(conf)
+           * (conf->server.threads > 0 ? conf->server.threads : 1);
+}
+
+
 /* [limits] concurrent_requests = auto: half of the requests the pool
  * can serve at once, at least 1, so one caller always leaves room. */
 static long
 cg_meter_concurrent(const cg_conf_t *conf)
 {
-    long children = conf->pool.max_children > 0 ? conf->pool.max_children
-                                                : conf->server.workers;
-    long half = children * (conf->server.threads > 0 ? conf->server.threads
-                                                     : 1) / 2;
+    long half = cg_meter_pool_size(conf) / 2;
 
     if (conf->limits.concurrent_requests != CG_LIMITS_CONCURRENT_AUTO) {
         return conf->limits.concurrent_requests;
@@ -62,8 +77,50 @@ cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
     lim->tpm[CG_SCOPE_GLOBAL] = conf->limits.global_tokens_per_minute;
     lim->concurrent = cg_meter_concurrent(conf);
     lim->window = conf->limits.window_seconds;
+    lim->lease_requests = (unsigned) conf->limits.lease_requests;
     /* A slot outlives the longest provider call, plus a margin. */
     lim->inflight_ttl = cg_meter_longest_call(conf);
+}
+
+
+/* Leases on ([budget] lease_requests): the ledger is [store] ledger's
+ * file, else the local store's own file, else private to this meter
+ * (then every worker process is a ledger of its own, and the headroom
+ * is shared among them all). */
+static int
+cg_meter_lease_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
+                    size_t errlen)
+{
+    const char *path = conf->store.ledger;
+    cg_store_t *ledger = NULL;
+    long        ledgers = conf->store.hosts > 0 ? conf->store.hosts : 1;
+
+    if (conf->budget.lease_requests <= 0
+        && conf->limits.lease_requests <= 0) {
+        return 0;
+    }
+    if (path && path[0]) {
+        m->ledger = cg_store_new_local(path, (unsigned) conf->store.slots,
+                                       conf->path, err, errlen);
+        if ((ledger = m->ledger) == NULL) {
+            return -1;
+        }
+    } else if (conf->store.type == CG_STORE_LOCAL) {
+        ledger = m->store;
+    } else {
+        ledgers *= cg_meter_children(conf) > 0 ? cg_meter_children(conf)
+                                               : 1;
+    }
+    if (cg_lease_init(&m->lease, (unsigned) ledgers, ledger, err,
+                      errlen) != 0) {
+        return -1;
+    }
+    m->cache.lease = &m->lease;
+    if (conf->budget.lease_requests > 0) {
+        m->budgets.lease = &m->lease;
+        m->budgets.lease_requests = (unsigned) conf->budget.lease_requests;
+    }
+    return 0;
 }
 
 
@@ -94,6 +151,9 @@ cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
     m->budgets.cap[CG_BSCOPE_GLOBAL][CG_BUDGET_MONTHLY] =
         conf->budget.global_monthly;
     m->budgets.hold_seconds = cg_meter_longest_call(conf);
+    if (cg_meter_lease_init(m, conf, err, errlen) != 0) {
+        return -1;
+    }
     return cg_alert_init(&m->alert, m->store, conf->alerts.budget_thresholds,
                          conf->alerts.spike_rpm, err, errlen);
 }
@@ -104,6 +164,9 @@ cg_meter_free(cg_meter_t *m)
 {
     cg_alert_free(&m->alert);
     free(m->pending);
+    /* Unused leases go back to the store before it closes. */
+    cg_lease_free(&m->lease, m->store);
+    cg_store_free(m->ledger);
     cg_store_free(m->local);
     cg_store_free(m->store);
     memset(m, 0, sizeof(*m));
@@ -319,6 +382,11 @@ cg_meter_admit(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r)
     if (cg_store_notice(m->store)) {
         /* The local store rebuilt a corrupt file since the last request. */
         cg_meter_note(m, m->store->notice);
+    }
+    if (m->ledger && cg_store_notice(m->ledger)) {
+        /* So did the lease ledger's: the leases it held are lost
+         * (counted in the store still: stricter, never looser). */
+        cg_meter_note(m, m->ledger->notice);
     }
     cg_meter_retry_pending(m, cg_clock_now());
     if (cg_meter_count(m, lim, r, &r->limit_hold, &r->rate, &rc) != 0) {

@@ -29,6 +29,7 @@
 
 #include "meter/alert.h"
 #include "meter/budget.h"
+#include "meter/lease.h"
 #include "conf/config.h"
 #include "meter/ratelimit.h"
 #include "core/req.h"
@@ -48,6 +49,8 @@ typedef struct {
     const cg_conf_t   *conf;
     cg_store_t        *store;
     cg_store_t        *local;       /* fallback counters, made when needed */
+    cg_store_t        *ledger;      /* [store] ledger file, when set */
+    cg_lease_t         lease;       /* budgets.lease when leases are on */
     cg_limits_t        limits;
     cg_limit_cache_t   cache;       /* finished buckets, shared store */
     cg_budgets_t       budgets;

@@ -94,6 +94,14 @@ static const cg_conf_cmd_t cg_limits_cmds[] = {
       "no caller's slow requests can hold every worker; 0: no limit" },
     { "limits", "window_seconds", cg_conf_set_int, CG_OFF(window_seconds),
       "60", 1, 3600, "length of a rate window (\"per minute\" = 60)" },
+    { "limits", "lease_requests", cg_conf_set_int, CG_OFF(lease_requests),
+      "0", 0, 1000,
+      "requests one lease of a rate window covers: a window's count is "
+      "leased from the store in chunks of up to this many requests (token "
+      "windows: this many percent of the quota), never more than a quarter "
+      "of what is left shared among [store] hosts, and counted in the "
+      "host's ledger without a round trip; 0: every request is counted in "
+      "the store" },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 
@@ -114,6 +122,13 @@ static const cg_conf_cmd_t cg_budget_cmds[] = {
       "deny", 0, 0,
       "when spend cannot be counted: deny (503) or allow (uncapped)", NULL,
       cg_budget_fail },
+    { "budget", "lease_requests", cg_conf_set_int, CG_OFF(lease_requests),
+      "0", 0, 1000,
+      "reservations one lease of a budget covers: spend is leased from the "
+      "store in chunks of up to this many reservations (never more than a "
+      "quarter of what is left, shared among [store] hosts) and spent from "
+      "the host's ledger without a round trip; 0: every reservation and "
+      "settlement goes to the store (exact spend there at every moment)" },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 

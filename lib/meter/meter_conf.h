@@ -39,6 +39,7 @@ typedef struct {
     long    global_tokens_per_minute;
     long    concurrent_requests;    /* CG_LIMITS_CONCURRENT_AUTO: auto */
     int     window_seconds;
+    int     lease_requests;     /* requests one lease covers; 0: off */
 } cg_limits_conf_t;
 
 typedef struct {
@@ -47,6 +48,7 @@ typedef struct {
     uint64_t    global_daily;
     uint64_t    global_monthly;
     int         on_store_error; /* CG_FAIL_DENY or CG_FAIL_ALLOW */
+    int         lease_requests; /* reservations one lease covers; 0: off */
     cg_price_t *prices;         /* [price MODEL] sections */
     size_t      nprices;
 } cg_budget_conf_t;

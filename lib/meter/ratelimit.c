@@ -34,6 +34,14 @@ typedef struct {
     uint64_t    rprev_val[CG_SCOPE__COUNT];
     uint64_t    rprev_hash[CG_SCOPE__COUNT];
     size_t      rprev_at[CG_SCOPE__COUNT];  /* get slot + 1; 0: cached */
+    uint64_t    tprev_val[CG_SCOPE__COUNT];
+    uint64_t    tprev_hash[CG_SCOPE__COUNT];
+    size_t      tprev_at[CG_SCOPE__COUNT];
+    size_t      tcur_len[CG_SCOPE__COUNT];
+    cg_lease_t *lease;                      /* NULL: no leases */
+    unsigned    leased;                     /* scopes counted from it */
+    unsigned    tleased;                    /* token units taken from it */
+    unsigned    ttl;
 } cg_limit_keys_t;
 
 
@@ -167,30 +175,164 @@ cg_limit_ids(const cg_limits_t *lim, const char *caller, const char *addr,
 static void
 cg_limit_undo(cg_store_t *st, cg_limit_keys_t *k, int upto)
 {
-    uint64_t v;
-    int      s;
+    cg_lease_ctr_t c;
+    uint64_t       v;
+    int            s;
 
     for (s = 0; s < upto; s++) {
-        if (k->rcur_len[s]) {
+        if (k->rcur_len[s] && (k->leased & (1u << s))) {
+            /* Back to the lease, which took it. */
+            c = (cg_lease_ctr_t) { k->rcur[s], k->rcur_len[s], k->ttl, 0,
+                                   0, 0 };
+            (void) cg_lease_settle(k->lease, st, &c, 1, 0, &v);
+        } else if (k->rcur_len[s]) {
             (void) cg_store_decr(st, k->rcur[s], k->rcur_len[s], 1, &v);
         }
+    }
+    /* Token units are taken after every request scope: a refusal gives
+     * back all of them. */
+    for (s = 0; s < CG_SCOPE__COUNT; s++) {
+        if (k->tleased & (1u << s)) {
+            c = (cg_lease_ctr_t) { k->tcur[s], k->tcur_len[s], k->ttl, 0,
+                                   0, 0, 0 };
+            (void) cg_lease_settle(k->lease, st, &c, 1, 0, &v);
+        }
+    }
+    k->leased = 0;
+    k->tleased = 0;
+}
+
+
+/* One unit of the window (key, limit, the previous window's count) from
+ * the lease: the cap is the limit less the previous window's share now,
+ * which only shrinks while the bucket is current, so a unit leased
+ * earlier is still within it. unit sizes the lease (0: one request).
+ * Returns what the incr would: 0 and *cur (the bucket as this ledger
+ * knows it, the unit included), 1 when over, -1 store down. */
+static int
+cg_limit_lease(cg_store_t *st, const cg_limits_t *lim, cg_limit_keys_t *k,
+               const char *key, size_t len, long limit, uint64_t prev,
+               uint64_t unit, time_t now, uint64_t *cur)
+{
+    int            w = cg_limit_window(lim), el = (int) (now % w);
+    long           share = cg_limit_estimate(0, prev, w, el);
+    cg_lease_ctr_t c = { key, len, k->ttl,
+                         limit > share ? (uint64_t) (limit - share) : 0,
+                         lim->lease_requests, (unsigned) (w - el), unit };
+
+    switch (cg_lease_take(k->lease, st, &c, 1, now, cur)) {
+    case CG_LEASE_OK:
+        return 0;
+    case CG_LEASE_OVER:
+        return 1;
+    default:
+        return -1;
     }
 }
 
 
-/* Finds the previous request buckets in the cache or queues them. */
-static void
-cg_limit_prev(cg_limit_cache_t *cache, cg_limit_hold_t *h, int s,
-              cg_limit_keys_t *k)
+/* A request counted from the lease of bucket s. */
+static int
+cg_limit_request_lease(cg_store_t *st, const cg_limits_t *lim,
+                       cg_limit_keys_t *k, int s, time_t now, uint64_t *cur)
 {
-    size_t len = cg_limit_key(k->rprev[s], 'r', s, h->ns, h->id[s],
-                              h->bucket - 1);
+    int rc = cg_limit_lease(st, lim, k, k->rcur[s], k->rcur_len[s],
+                            lim->rpm[s], k->rprev_val[s], 0, now, cur);
 
-    k->rprev_hash[s] = cg_limit_hash(k->rprev[s], len);
-    if (!cg_limit_cached(cache, k->rprev_hash[s], h->bucket - 1,
-                         &k->rprev_val[s])) {
-        k->rprev_at[s] = cg_limit_want(k, k->rprev[s], len) + 1;
+    k->leased |= rc == 0 ? 1u << s : 0;
+    return rc;
+}
+
+
+/* A finished bucket (key, of bucket b) from the worker's cache, else
+ * (with leases) from the memo the host's workers share, else queued for
+ * the get_multi (*at = its slot + 1). */
+static void
+cg_limit_finished(cg_limit_cache_t *cache, cg_limit_keys_t *k,
+                  const char *key, size_t len, long long b, uint64_t *val,
+                  uint64_t *hash, size_t *at)
+{
+    *hash = cg_limit_hash(key, len);
+    if (cg_limit_cached(cache, *hash, b, val)) {
+        return;
     }
+    if (cg_lease_memo_get(k->lease, key, len, val)) {
+        cg_limit_remember(cache, *hash, b, *val);
+        return;
+    }
+    *at = cg_limit_want(k, key, len) + 1;
+}
+
+
+/* What the get_multi read for a finished bucket, kept for next time. */
+static void
+cg_limit_finished_read(cg_limit_cache_t *cache, cg_limit_keys_t *k,
+                       const char *key, long long b, int w, uint64_t *val,
+                       uint64_t hash, size_t at)
+{
+    if (at == 0) {
+        return;
+    }
+    *val = k->val[at - 1];
+    cg_limit_remember(cache, hash, b, *val);
+    cg_lease_memo_put(k->lease, key, k->get_len[at - 1], *val,
+                      (unsigned) w + 5);
+}
+
+
+/* Takes the admission's one token unit from the lease of the current
+ * token bucket, whose cap is the quota less the previous window's share
+ * now: a request passes while the window has a unit left, as it passes
+ * today while the tokens used are under the quota. The unit is one of
+ * the request's tokens, settled with the rest after the call. Returns
+ * 0 and *cur (the bucket as this ledger knows it, less the unit), 1 when
+ * the quota is reached, -1 when the store did not answer. */
+static int
+cg_limit_token_lease(cg_store_t *st, const cg_limits_t *lim,
+                     cg_limit_keys_t *k, int s, time_t now, uint64_t *cur)
+{
+    int rc = cg_limit_lease(st, lim, k, k->tcur[s], k->tcur_len[s],
+                            lim->tpm[s], k->tprev_val[s],
+                            lim->tpm[s] / 100 > 0
+                            ? (uint64_t) lim->tpm[s] / 100 : 1, now, cur);
+
+    if (rc == 0) {
+        k->tleased |= 1u << s;
+        *cur = *cur > 0 ? *cur - 1 : 0;
+    }
+    return rc;
+}
+
+
+/* The token windows: the estimate from the get_multi's reads, or with
+ * leases from the ledger (a unit taken). Returns 1 when one is over, 0
+ * when none is, -1 when the store did not answer. */
+static int
+cg_limit_tokens(cg_store_t *st, const cg_limits_t *lim, cg_limit_hold_t *h,
+                time_t now, cg_limit_keys_t *k, const size_t *tc,
+                cg_limit_report_t *rep)
+{
+    int       w = cg_limit_window(lim), el = (int) (now % w), s, rc, over = 0;
+    uint64_t  cur;
+    long      est;
+
+    for (s = 0; s < CG_SCOPE__COUNT; s++) {
+        if (!h->id[s] || lim->tpm[s] <= 0) {
+            continue;
+        }
+        rc = 0;
+        cur = k->lease ? 0 : k->val[tc[s]];
+        if (k->lease && (rc = cg_limit_token_lease(st, lim, k, s, now,
+                                                   &cur)) < 0) {
+            return -1;
+        }
+        est = rc > 0 ? lim->tpm[s]
+                     : cg_limit_estimate(cur, k->tprev_val[s], w, el);
+        over |= est >= lim->tpm[s];
+        cg_limit_note(rep, (lim->ns ? cg_route_tpm_name : cg_tpm_name)[s],
+                      lim->tpm[s], est, w, w - el, est >= lim->tpm[s]);
+    }
+    return over;
 }
 
 
@@ -200,63 +342,89 @@ cg_limit_rates(cg_store_t *st, cg_limit_cache_t *cache,
                cg_limit_keys_t *k, cg_limit_report_t *rep)
 {
     int       w = cg_limit_window(lim), el = (int) (now % w), s, over = 0;
-    size_t    tc[CG_SCOPE__COUNT], tp[CG_SCOPE__COUNT];
+    int       rc;
+    size_t    tc[CG_SCOPE__COUNT];
     size_t    len;
     uint64_t  cur;
     long      est;
 
+    /* Two windows and a little: a bucket is read as "previous" during
+     * the next window. */
+    k->ttl = (unsigned) (2 * w + 5);
     for (s = 0; s < CG_SCOPE__COUNT; s++) {
         if (h->id[s] && lim->rpm[s] > 0) {
             k->rcur_len[s] = cg_limit_key(k->rcur[s], 'r', s, h->ns,
                                           h->id[s], h->bucket);
-            cg_limit_prev(cache, h, s, k);
+            len = cg_limit_key(k->rprev[s], 'r', s, h->ns, h->id[s],
+                               h->bucket - 1);
+            cg_limit_finished(cache, k, k->rprev[s], len, h->bucket - 1,
+                              &k->rprev_val[s], &k->rprev_hash[s],
+                              &k->rprev_at[s]);
         }
         if (h->id[s] && lim->tpm[s] > 0) {
-            len = cg_limit_key(k->tcur[s], 't', s, h->ns, h->id[s],
-                               h->bucket);
-            tc[s] = cg_limit_want(k, k->tcur[s], len);
+            k->tcur_len[s] = cg_limit_key(k->tcur[s], 't', s, h->ns,
+                                          h->id[s], h->bucket);
+            if (!k->lease) {
+                tc[s] = cg_limit_want(k, k->tcur[s], k->tcur_len[s]);
+            }
             len = cg_limit_key(k->tprev[s], 't', s, h->ns, h->id[s],
                                h->bucket - 1);
-            tp[s] = cg_limit_want(k, k->tprev[s], len);
+            /* Without leases the previous token bucket is read each
+             * time, as it always was (no cache: a worker kept only
+             * request buckets). */
+            if (k->lease) {
+                cg_limit_finished(cache, k, k->tprev[s], len,
+                                  h->bucket - 1, &k->tprev_val[s],
+                                  &k->tprev_hash[s], &k->tprev_at[s]);
+            } else {
+                k->tprev_at[s] = cg_limit_want(k, k->tprev[s], len) + 1;
+            }
         }
     }
     if (k->n && cg_store_get_multi(st, k->get, k->get_len, k->n, k->val)) {
         return CG_LIMIT_STORE_DOWN;
     }
     for (s = 0; s < CG_SCOPE__COUNT; s++) {
-        if (k->rprev_at[s]) {
-            k->rprev_val[s] = k->val[k->rprev_at[s] - 1];
-            cg_limit_remember(cache, k->rprev_hash[s], h->bucket - 1,
-                              k->rprev_val[s]);
+        cg_limit_finished_read(cache, k, k->rprev[s], h->bucket - 1, w,
+                               &k->rprev_val[s], k->rprev_hash[s],
+                               k->rprev_at[s]);
+        if (k->lease) {
+            cg_limit_finished_read(cache, k, k->tprev[s], h->bucket - 1, w,
+                                   &k->tprev_val[s], k->tprev_hash[s],
+                                   k->tprev_at[s]);
+        } else if (k->tprev_at[s]) {
+            k->tprev_val[s] = k->val[k->tprev_at[s] - 1];
         }
     }
     for (s = 0; s < CG_SCOPE__COUNT; s++) {
         if (k->rcur_len[s] == 0) {
             continue;
         }
-        /* Two windows and a little: the bucket is read as "previous"
-         * during the next window. */
-        if (cg_store_incr(st, k->rcur[s], k->rcur_len[s], 1,
-                          (unsigned) (2 * w + 5), &cur) != 0) {
+        rc = k->lease ? cg_limit_request_lease(st, lim, k, s, now, &cur)
+                      : cg_store_incr(st, k->rcur[s], k->rcur_len[s], 1,
+                                      k->ttl, &cur);
+        if (rc < 0) {
             k->rcur_len[s] = 0;
             cg_limit_undo(st, k, s);
             return CG_LIMIT_STORE_DOWN;
         }
-        est = cg_limit_estimate(cur, k->rprev_val[s], w, el);
+        if (rc > 0) {
+            /* Over, and nothing taken for it. */
+            k->rcur_len[s] = 0;
+            est = lim->rpm[s] + 1;
+        } else {
+            est = cg_limit_estimate(cur, k->rprev_val[s], w, el);
+        }
         over |= est > lim->rpm[s];
         cg_limit_note(rep, (lim->ns ? cg_route_rpm_name : cg_rpm_name)[s],
                       lim->rpm[s], est, w, w - el,
                       est > lim->rpm[s]);
     }
-    for (s = 0; s < CG_SCOPE__COUNT; s++) {
-        if (h->id[s] && lim->tpm[s] > 0) {
-            est = cg_limit_estimate(k->val[tc[s]], k->val[tp[s]], w, el);
-            over |= est >= lim->tpm[s];
-            cg_limit_note(rep, (lim->ns ? cg_route_tpm_name : cg_tpm_name)[s],
-                          lim->tpm[s], est, w, w - el,
-                          est >= lim->tpm[s]);
-        }
+    if ((rc = cg_limit_tokens(st, lim, h, now, k, tc, rep)) < 0) {
+        cg_limit_undo(st, k, CG_SCOPE__COUNT);
+        return CG_LIMIT_STORE_DOWN;
     }
+    over |= rc;
     if (over) {
         cg_limit_undo(st, k, CG_SCOPE__COUNT);
         return CG_LIMIT_OVER;
@@ -306,6 +474,10 @@ cg_ratelimit_begin(cg_store_t *st, cg_limit_cache_t *cache,
     h->bucket = (long long) now / cg_limit_window(lim);
     h->ns = lim->ns;
     cg_limit_ids(lim, caller, addr, h);
+    if (cache && cg_lease_on(cache->lease) && lim->lease_requests > 0) {
+        k.lease = cache->lease;
+        cg_lease_sweep(k.lease, st, now);
+    }
     rc = cg_limit_rates(st, cache, lim, h, now, &k, rep);
     if (rc == CG_LIMIT_PASS && lim->concurrent > 0 && caller && caller[0]) {
         rc = cg_limit_inflight(st, lim, caller, h, rep);
@@ -316,6 +488,9 @@ cg_ratelimit_begin(cg_store_t *st, cg_limit_cache_t *cache,
     if (rc != CG_LIMIT_PASS) {
         h->id[CG_SCOPE_CALLER] = h->id[CG_SCOPE_ADDR] = NULL;
         h->id[CG_SCOPE_GLOBAL] = NULL;
+    } else {
+        h->tleased = k.tleased;
+        h->lease = k.lease;
     }
     return rc;
 }
@@ -325,21 +500,33 @@ int
 cg_ratelimit_end(cg_store_t *st, const cg_limits_t *lim, cg_limit_hold_t *h,
                  long tokens, time_t now)
 {
-    char      key[CG_KEY_LEN];
-    size_t    len;
-    uint64_t  v;
-    int       s, rc = 0, w = cg_limit_window(lim);
+    char           key[CG_KEY_LEN];
+    cg_lease_ctr_t c;
+    size_t         len;
+    uint64_t       v;
+    int            s, rc = 0, w = cg_limit_window(lim);
 
     (void) now;
-    for (s = 0; s < CG_SCOPE__COUNT && tokens > 0; s++) {
-        if (h->id[s] && lim->tpm[s] > 0) {
-            /* Counted in the window the request started in, so a long
-             * answer cannot dodge the window it was admitted by. */
-            len = cg_limit_key(key, 't', s, h->ns, h->id[s], h->bucket);
+    for (s = 0; s < CG_SCOPE__COUNT; s++) {
+        if (!h->id[s] || lim->tpm[s] <= 0) {
+            continue;
+        }
+        /* Counted in the window the request started in, so a long
+         * answer cannot dodge the window it was admitted by. */
+        len = cg_limit_key(key, 't', s, h->ns, h->id[s], h->bucket);
+        if (h->tleased & (1u << s)) {
+            /* The unit taken at admission, settled to the tokens used:
+             * from the lease, and in the store for what it lacks. */
+            c = (cg_lease_ctr_t) { key, len, (unsigned) (2 * w + 5), 0, 0,
+                                   0, 0 };
+            rc |= cg_lease_settle(h->lease, st, &c, 1,
+                                  tokens > 0 ? (uint64_t) tokens : 0, &v);
+        } else if (tokens > 0) {
             rc |= cg_store_incr(st, key, len, (uint64_t) tokens,
                                 (unsigned) (2 * w + 5), &v);
         }
     }
+    h->tleased = 0;
     if (h->caller) {
         len = cg_limit_key(key, 'c', CG_SCOPE_CALLER, h->ns, h->caller, 0);
         rc |= cg_store_decr(st, key, len, 1, &v);

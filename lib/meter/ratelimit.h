@@ -16,6 +16,14 @@
  * optional (0). Requests are counted before the call, tokens after it (a
  * request is refused once the tokens already used reach the quota).
  *
+ * With leases (lim->lease_requests and the cache's lease) a request
+ * window's bucket is a leased counter (lib/meter/lease.h) whose cap is
+ * the limit less the previous window's share: a request takes one unit
+ * from the ledger, and only a lease that runs out costs a round trip.
+ * Units leased but not used count in the store until the lease is given
+ * back (at the end of the bucket at the latest), so a limit may refuse
+ * early by what the ledgers hold, never late.
+ *
  * Round trips: one incr per configured request scope; one get_multi for
  * token buckets and for previous request buckets this worker has not
  * seen yet (cg_limit_cache_t); one incr and one decr for the in-flight
@@ -27,6 +35,7 @@
 
 #include <time.h>
 #include "core/reqparts.h"
+#include "meter/lease.h"
 #include "store/store.h"
 
 typedef enum {
@@ -44,6 +53,9 @@ typedef enum {
 #define CG_LIMIT_CACHE  256
 
 typedef struct {
+    /* The worker's leases (lib/meter/lease.h), when lim->lease_requests
+     * asks for them: request windows are then counted from the ledger. */
+    cg_lease_t *lease;
     uint64_t    hash[CG_LIMIT_CACHE];
     long long   bucket[CG_LIMIT_CACHE];
     uint64_t    value[CG_LIMIT_CACHE];

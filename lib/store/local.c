@@ -632,6 +632,54 @@ cg_store_local_get_multi(cg_store_t *base, const char *const *keys,
 }
 
 
+int
+cg_store_local_update(cg_store_t *base, const char *const *keys,
+                      const size_t *lens, size_t n, unsigned ttl,
+                      cg_store_update_pt fn, void *ctx)
+{
+    cg_store_local_t *st = (cg_store_local_t *) base;
+    cg_local_slot_t  *s[CG_STORE_UPDATE_MAX];
+    uint64_t          v[CG_STORE_UPDATE_MAX];
+    uint64_t          any = 0;
+    size_t            i;
+    int               rc = -1;
+
+    if (base->ops != &cg_store_local_ops || n > CG_STORE_UPDATE_MAX
+        || cg_local_lock(st) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        s[i] = cg_local_find(st, keys[i], lens[i], 0);
+        if (s[i] == NULL
+            && (s[i] = cg_local_find(st, keys[i], lens[i], 1)) != NULL) {
+            /* Live at once, or the next key's search would take the
+             * same (still expired) slot. */
+            s[i]->expires = (int64_t) cg_clock_now() + ttl;
+        }
+        if (s[i] == NULL) {
+            break;
+        }
+        v[i] = __atomic_load_n(&s[i]->value, __ATOMIC_RELAXED);
+    }
+    if (i == n) {
+        rc = fn(v, ctx);
+        for (i = 0; i < n; i++) {
+            any |= v[i];
+        }
+        for (i = 0; i < n; i++) {
+            __atomic_store_n(&s[i]->value, v[i], __ATOMIC_RELAXED);
+            /* Alive for ttl after its last change; a record of zeros is
+             * nothing worth a slot (expired, never emptied: an empty
+             * slot would end the probe run of keys placed after it). */
+            s[i]->expires = any ? (int64_t) cg_clock_now() + ttl : 0;
+        }
+    }
+    cg_local_unlock(st);
+    return rc;
+}
+
+
 static const char *
 cg_store_local_error(cg_store_t *base)
 {

@@ -104,6 +104,19 @@ cg_store_t *cg_store_new(const char *servers, int timeout_ms, char *err,
 cg_store_t *cg_store_new_local(const char *path, unsigned slots,
                                const char *owner, char *err, size_t errlen);
 void        cg_store_free(cg_store_t *st);
+/* The local store only: reads the counters keys[0..n) (missing ones
+ * read as 0), hands their values to fn, and stores what fn leaves in
+ * them, all under the file's one lock, so a record of several counters
+ * (the lease ledger, lib/meter/lease.c) changes as one for every process
+ * of the host. The record then lives ttl seconds from this change; one
+ * fn leaves all zero is freed. Returns what fn returned, or -1 when
+ * the store is not local, n is over CG_STORE_UPDATE_MAX, the file cannot
+ * be locked or has no room (fn not run). */
+#define CG_STORE_UPDATE_MAX  4
+typedef int (*cg_store_update_pt)(uint64_t *values, void *ctx);
+int         cg_store_local_update(cg_store_t *st, const char *const *keys,
+                                  const size_t *lens, size_t n, unsigned ttl,
+                                  cg_store_update_pt fn, void *ctx);
 /* Atomically adds delta to key (creating it as delta with ttl seconds when
  * missing) and returns the new value in *value. Returns 0, or -1 when the
  * store could not be reached. */

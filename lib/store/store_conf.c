@@ -16,6 +16,13 @@ static const cg_conf_cmd_t cg_store_cmds[] = {
       "/var/lib/chatgate/counters", 0, 0, "file of the local store" },
     { "store", "slots", cg_conf_set_int, CG_OFF(slots),
       "65536", 64, 16777216, "counters the local store can hold" },
+    { "store", "ledger", cg_conf_set_str, CG_OFF(ledger), "", 0, 0,
+      "file of the host's lease ledger, shared by its processes (leases "
+      "on: [budget] lease_requests); empty: with type = local the store's "
+      "own file, with memcached a ledger private to each worker" },
+    { "store", "hosts", cg_conf_set_int, CG_OFF(hosts), "1", 1, 10000,
+      "gateway hosts that share the store: a lease takes at most a "
+      "quarter of a cap's headroom divided among them" },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 

@@ -16,6 +16,8 @@ typedef struct {
     int     type;               /* cg_store_type_t */
     char   *path;
     int     slots;
+    char   *ledger;             /* lease ledger file; "": see store_conf.c */
+    int     hosts;              /* gateway hosts sharing the store */
 } cg_store_conf_t;
 
 typedef struct {

@@ -147,6 +147,19 @@ sub start_memcached {
     return $port;
 }
 
+# memcached's `stats` on 127.0.0.1:port, as { name => value }.
+sub mc_stats {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die;
+    print $s "stats\r\n";
+    my %st;
+    while (my $l = <$s>) {
+        last if $l =~ /^END/;
+        $st{$1} = $2 if $l =~ /^STAT (\S+) (\S+)/;
+    }
+    return \%st;
+}
+
 sub start_mock {
     my ($self, @args) = @_;
     my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
@@ -664,6 +677,33 @@ sub mint {
     die "mint failed: $out" if $rc;
     chomp $out;
     return $out;
+}
+
+# n chat requests at once (one process each), spread over the pools (CG
+# objects), with chat()'s %o; counts { 0 => served, 1 => 429
+# budget_exceeded, 2 => anything else }.
+sub chat_parallel {
+    my ($pools, $n, %o) = @_;
+    my %pid;
+    for my $i (1 .. $n) {
+        my $pool = $pools->[$i % @$pools];
+        my $pid = fork() // die "fork: $!";
+        if ($pid == 0) {
+            my $r = $pool->chat(%o);
+            my $type = $r->{json}{error}{type} // '';
+            POSIX::_exit($r->{status} == 200 ? 0
+                         : $type eq 'budget_exceeded' ? 1 : 2);
+        }
+        $pid{$pid} = 1;
+    }
+    my %count = (0 => 0, 1 => 0, 2 => 0);
+    while (%pid) {
+        my $pid = wait();
+        last if $pid < 0;
+        delete $pid{$pid};
+        $count{$? >> 8}++;
+    }
+    return \%count;
 }
 
 # POSTs a chat request. %o: message, body (string or hashref), token (undef:

@@ -23,33 +23,10 @@ my %price = (
 );
 my $msg = '[[mock:text=abcdefghabcdefghabcdefghabcdefgh]] go';
 
-sub parallel {
-    my ($t, $n, $tok) = @_;
-    my %pid;
-    for my $i (1 .. $n) {
-        my $pid = fork() // die "fork: $!";
-        if ($pid == 0) {
-            my $r = $t->chat(token => $tok, message => $msg);
-            my $type = $r->{json}{error}{type} // '';
-            POSIX::_exit($r->{status} == 200 ? 0
-                         : $type eq 'budget_exceeded' ? 1 : 2);
-        }
-        $pid{$pid} = 1;
-    }
-    my %count = (0 => 0, 1 => 0, 2 => 0);
-    while (%pid) {
-        my $pid = wait();
-        last if $pid < 0;
-        delete $pid{$pid};
-        $count{$? >> 8}++;
-    }
-    return \%count;
-}
-
 sub budget_suite {
     my ($t, $label) = @_;
     my $tok = $t->mint('alice');
-    my $c = parallel($t, 100, $tok);
+    my $c = CG::chat_parallel([$t], 100, token => $tok, message => $msg);
     ok($c->{0} >= 1 && $c->{0} <= 10, "$label: $c->{0} of 100 succeed (1..10)");
     is($c->{2}, 0, "$label: every other answer is 429 budget_exceeded");
     is($c->{0} + $c->{1}, 100, "$label: all answered");

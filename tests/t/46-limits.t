@@ -11,18 +11,6 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use CG;
 
-sub mc_stats {
-    my ($port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die;
-    print $s "stats\r\n";
-    my %st;
-    while (my $l = <$s>) {
-        last if $l =~ /^END/;
-        $st{$1} = $2 if $l =~ /^STAT (\S+) (\S+)/;
-    }
-    return \%st;
-}
-
 # --- sliding window rolls over (2 s windows) and round trips ------------
 my $t = CG->new;
 $t->start_stack('limits.requests_per_minute' => 2, 'limits.concurrent_requests' => 0,
@@ -37,9 +25,9 @@ sleep(2 - (time - int(time / 2) * 2) + 0.05);
 my $first = $t->chat(token => $tok);
 # Measured over the second request: memcached does not count a binary
 # incr that creates its key in incr_misses.
-my $s0 = mc_stats($t->{mc_port});
+my $s0 = CG::mc_stats($t->{mc_port});
 is($t->chat(token => $tok)->{status}, 200, 'second request in the window');
-my $s1 = mc_stats($t->{mc_port});
+my $s1 = CG::mc_stats($t->{mc_port});
 my $incr = ($s1->{incr_hits} + $s1->{incr_misses})
            - ($s0->{incr_hits} + $s0->{incr_misses});
 diag(join ' ', map { "$_=" . ($s1->{$_} - $s0->{$_}) }
