@@ -11,10 +11,11 @@
 #   I1  every request has exactly one usage line (in one pool's log);
 #   I2  no caller's spend passes its cap, except by the one piece of a
 #       stream that carried an answer over its reservation (at most one
-#       delta, $2 here, per answer cut with budget_exceeded). When the
-#       server holding a caller's spend lost it mid-run (killed or
-#       restarted: docs/limits.md, Stores), each loss may add one more
-#       cap, plus the reservations in flight when it happened;
+#       delta, $2 here, per answer cut with budget_exceeded). When a
+#       server lost what it held mid-run (killed, stopped or restarted:
+#       docs/limits.md, Stores), each loss may add the caller's
+#       reservations then in flight (their holds are gone), and one more
+#       cap if it held the caller's spend;
 #   I3  the spend memcached holds for each caller is exactly the sum of
 #       its usage lines (no spend uncounted, none counted twice), also in
 #       a run with a fault once every queued settlement has been run again
@@ -47,6 +48,7 @@ use CG;
 my $seed = $ENV{CG_PROP_SEED} // 1;
 my $steps = $ENV{CG_PROP_STEPS} // 2000;
 my $clients = 6;
+my $concurrent = 2;             # requests a user may have in flight
 my $per_run = 250;
 my $cap = 250_000_000;          # $250 a user a day
 my $delta_cost = 2_000_000;     # one mock delta: 8 bytes, 2 tokens at $1
@@ -83,7 +85,7 @@ for my $t (@pools) {
         'route backup.idle_timeout_ms'   => 300,
         'budget.user_daily'              => '250',
         'limits.requests_per_minute'     => 0,
-        'limits.concurrent_requests'     => 2,
+        'limits.concurrent_requests'     => $concurrent,
     );
     $t->start_nginx;
 }
@@ -331,9 +333,15 @@ while ($done < $steps) {
         my $e = $spend->{"cg:\$:u:$u:d:$date"};
         my $held = $e ? $e->[0] : 0;
         my $lost = !$losses ? 0 : !$e ? $losses : ($faulted{$e->[1]} // 0);
-        my $bound = $cap + $cut * $delta_cost
-                  + $lost * ($cap + $clients * $max_res);
-        push @bad2, "$u spent $spent, cap $cap, $cut cut, $lost lost"
+        # The reservations of a caller in flight when a server is lost:
+        # its slots (concurrent_requests), and as many again per earlier
+        # loss (a lost slot counter starts again at 0 while requests
+        # still run).
+        my $inflight = $concurrent * (1 + ($losses // 0));
+        my $bound = $cap + $cut * $delta_cost + $lost * $cap
+                  + ($losses // 0) * $inflight * $max_res;
+        push @bad2, "$u spent $spent, cap $cap, $cut cut, $lost of "
+                    . ($losses // 0) . " losses with the spend"
             if $spent > $bound;
         # Exact, queued settlements included, unless the server holding
         # the spend lost it; even then never more than the log.
