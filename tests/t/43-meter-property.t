@@ -36,9 +36,11 @@
 # (seed 1). A request costs about 1.2 ms of CPU over every process, most
 # of it chatgate's and memcached's; the mock's stalls and chatgate's retry
 # waits (250 ms and more) cost time, not CPU, which is why each pool has
-# 12 workers and the clients take steps from one queue. A run with a fault
-# has its spend checked after the next run's steps, which run the queued
-# settlements of every worker (as a drain round would, without the wait).
+# 12 workers and the clients take steps from one queue. The next run's
+# steps are queued while this one ends and is checked (unless it has
+# faults of its own). A run with a fault has its spend checked after the
+# next run's steps, which run the queued settlements of every worker (as
+# a drain round would, without the wait).
 #
 # CG_PROP_SEED picks the sequence (fixed in make check; `make fuzz` and
 # `make meter-property` run it with a fresh seed), CG_PROP_STEPS the
@@ -294,7 +296,7 @@ sub client_loop {
         }
         my $o = step(\@http, $plan[$i]);
         syswrite($fh, join("\t", @$o{@outcome}) . "\n") or return 2;
-        syswrite($done_w, '.') or return 2;
+        syswrite($done_w, pack('N', $run)) or return 2;
     }
     return 0;
 }
@@ -326,40 +328,51 @@ sub stop_clients {
     return $ok;
 }
 
-# Waits until $n more steps are done; 0 when no step ended for a minute
-# (a client died or hangs).
+# Waits until $n steps of run $run are done (the done pipe says which
+# run each step was of: 4 bytes, written whole); 0 when no step ended for
+# a minute (a client died or hangs).
+my %done_of;
 sub wait_done {
-    my ($n) = @_;
-    while ($n > 0) {
+    my ($run, $n) = @_;
+    while (($done_of{$run} // 0) < $n) {
         my $rin = '';
         vec($rin, fileno($done_r), 1) = 1;
         select(my $rout = $rin, undef, undef, 60) or return 0;
-        my $got = sysread($done_r, my $buf, $n) or return 0;
-        $n -= $got;
+        my $got = sysread($done_r, my $buf, 4096) or return 0;
+        $done_of{$_}++ for unpack('N*', $buf);
     }
     return 1;
 }
 
-# Runs one run's steps while the parent plays the run's faults, each
-# once its share of the steps is done; returns the outcomes.
-sub run_steps {
-    my ($run, $plan, $faults) = @_;
-    my $d = $ta->dir;
+# Queues run $R's steps: its plan file first, then the queue entries.
+sub start_run {
+    my ($R) = @_;
+    my ($run, $plan) = @$R{qw(run plan)};
     $ta->write_file("plan-$run.tsv", join('', map {
         my $s = $_; join("\t", @$s{@fields}) . "\n" } @$plan));
-    die "a run's queue must fit in the pipe" if 8 * @$plan > 65536;
+    die "a run's queue must fit in the pipe" if 8 * @$plan > 32768;
     syswrite($queue_w, join('', map { pack('NN', $run, $_) } 0 .. $#$plan))
         == 8 * @$plan or die "queue: $!";
-    my $done = 0;
-    for my $f (sort { $a->{at} <=> $b->{at} } @$faults) {
-        my $n = int($f->{at} * @$plan) - $done;
-        if ($n > 0) {
-            wait_done($n) or die "run $run: no step ended for a minute";
-            $done += $n;
-        }
+}
+
+# Plays run $R's faults, each once its share of the run's steps is done.
+sub play_faults {
+    my ($R) = @_;
+    my $n = @{ $R->{plan} };
+    for my $f (sort { $a->{at} <=> $b->{at} } @{ $R->{faults} }) {
+        wait_done($R->{run}, int($f->{at} * $n))
+            or die "run $R->{run}: no step ended for a minute";
         mc_fault($mc[$f->{server}], $f->{how});
     }
-    wait_done(@$plan - $done) or die "run $run: no step ended for a minute";
+}
+
+# The outcomes of run $R, once all its steps are done.
+sub end_run {
+    my ($R) = @_;
+    my ($run, $d) = ($R->{run}, $ta->dir);
+    wait_done($run, scalar @{ $R->{plan} })
+        or die "run $run: no step ended for a minute";
+    delete $done_of{$run};
     my @all;
     for my $f (glob "$d/out-$run-*.tsv") {
         for (split /\n/, CG::slurp($f)) {
@@ -454,11 +467,16 @@ sub take_lines {
     eval {
         CG::wait_for("usage lines of run $R->{run}", sub {
             read_logs();
-            for (grep { $want{$_->{request_id} // ''} } @fresh) {
-                push @lines, $_;
-                $seen{$_->{request_id}}++;
+            my @later;
+            for (@fresh) {
+                if ($want{$_->{request_id} // ''}) {
+                    push @lines, $_;
+                    $seen{$_->{request_id}}++;
+                } elsif (($_->{user} // '') =~ /^p(\d+)u/ && $1 > $R->{run}) {
+                    push @later, $_;    # the next run's, already started
+                }
             }
-            @fresh = ();
+            @fresh = @later;
             keys(%seen) >= keys(%want) }, 30);
     };
     $R->{lines} = \@lines;
@@ -576,15 +594,27 @@ sub report {
          join(', ', map { "$_: $by{$_}" } sort keys %by), time - $t_start));
 }
 
-# Runs one after the other; a run with a fault has its spend checked
-# after the next run's steps.
-my $pending;
-start_clients();
-while ($done < $steps) {
-    my $R = plan_run(++$run, $steps - $done < $per_run ? $steps - $done
-                                                        : $per_run);
+# Runs one after the other, the next one's steps queued as soon as this
+# one's faults are played, unless it has faults of its own: those wait
+# until this run's checks have read memcached. A run with a fault has its
+# spend checked after the next run's steps.
+my ($pending, $planned) = (undef, 0);
+sub next_run {
+    return undef if $planned >= $steps;
+    my $n = $steps - $planned < $per_run ? $steps - $planned : $per_run;
+    $planned += $n;
+    my $R = plan_run(++$run, $n);
     $nfaults += @{ $R->{faults} };
-    $R->{res} = run_steps($run, $R->{plan}, $R->{faults});
+    return $R;
+}
+start_clients();
+my $R = next_run();
+start_run($R);
+while ($R) {
+    play_faults($R);
+    my $N = next_run();
+    start_run($N) if $N && !@{ $N->{faults} };
+    $R->{res} = end_run($R);
     $R->{t_end} = time;
     $done += @{ $R->{plan} };
     delete $R->{plan};
@@ -597,11 +627,13 @@ while ($done < $steps) {
     }
     if (@{ $R->{faults} } || $R->{unplanned}) {
         $pending = $R;
-        next;
+    } else {
+        check_spend($R);
+        check_held($R);
+        report($R);
     }
-    check_spend($R);
-    check_held($R);
-    report($R);
+    start_run($N) if $N && @{ $N->{faults} };
+    $R = $N;
 }
 if ($pending) {
     check_spend($pending);
