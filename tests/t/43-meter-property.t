@@ -33,14 +33,16 @@
 # 32 in flight at once over keep-alive connections from clients started
 # once; every third run has one or two store faults, each played once a
 # random share of its requests is done. make check runs 100,000 requests
-# (seed 1). A request costs about 1.2 ms of CPU over every process, most
-# of it chatgate's and memcached's; the mock's stalls and chatgate's retry
-# waits (250 ms and more) cost time, not CPU, which is why each pool has
-# 12 workers and the clients take steps from one queue. The next run's
-# steps are queued while this one ends and is checked (unless it has
-# faults of its own). A run with a fault has its spend checked after the
-# next run's steps, which run the queued settlements of every worker (as
-# a drain round would, without the wait).
+# (seed 1). A request costs about 1 ms of CPU over every process, most of
+# it chatgate's and memcached's; the mock's stalls and chatgate's retry
+# waits (250 ms and more) cost time, not CPU, which is why each pool
+# serves 24 requests at once (2 processes of 12 request contexts; queued
+# settlements are per context) and the clients take steps from one
+# queue. The next run's steps are queued while this one ends and is
+# checked (unless it has faults of its own). A run with a fault has its
+# spend checked after the next run's steps, which run the queued
+# settlements of every request context (as a drain round would, without
+# the wait).
 #
 # CG_PROP_SEED picks the sequence (fixed in make check; `make fuzz` and
 # `make meter-property` run it with a fresh seed), CG_PROP_STEPS the
@@ -65,7 +67,8 @@ my $decode = eval { require Cpanel::JSON::XS; \&Cpanel::JSON::XS::decode_json }
 
 my $seed = $ENV{CG_PROP_SEED} // 1;
 my $steps = $ENV{CG_PROP_STEPS} // 100_000;
-my $workers = 12;               # per pool
+my $workers = 2;                # processes per pool,
+my $threads = 12;               # each serving 12 requests at once
 my $clients = 32;               # requests in flight at once
 my $nusers = 16;                # fresh users per run
 my $concurrent = 2;             # requests a user may have in flight
@@ -90,6 +93,7 @@ for my $t (@pools) {
     $t->start_mock;
     $t->start_chatgate(
         'server.workers'                 => $workers,
+        'server.threads'                 => $threads,
         'memcached.servers'              => $servers,
         'memcached.timeout_ms'           => $mc_timeout_ms,
         'price claude-test-model.input'  => '100000',     # $0.1 a token
@@ -389,8 +393,9 @@ sub end_run {
 # Settlements a worker queued while a server did not answer are run again
 # before that worker's next request (at most once a second). A drain
 # round sends, a second after the last (the first: after $since), one
-# request to every worker of both pools at once (each its own user, held
-# 100 ms at the mock, so that no worker takes two); rounds go on until
+# request to every request context of both pools at once (each its own
+# user, held 100 ms at the mock, so that no context takes two: a process
+# accepts only while it has a free one); rounds go on until
 # $settled says memcached holds what the logs say, or $rounds rounds have
 # passed (a worker never reached leaves its queue, and I3 then says so).
 # $min rounds are run anyway: with a lost server, memcached is under the
@@ -404,7 +409,7 @@ sub drain_queues {
         sleep($last + 1.1 - time) if $last + 1.1 > time;
         my @conns;
         for my $p (0 .. $#pools) {
-            for my $w (1 .. $workers) {
+            for my $w (1 .. $workers * $threads) {
                 my $u = "p${run}d${round}p${p}w$w";
                 my $c = CGHTTP->new($pools[$p]{port});
                 $c->send_request('POST', '/api/chat',
@@ -492,7 +497,7 @@ sub take_lines {
 # was there all run; one found nowhere or on a faulted server may have
 # been lost. In a run with a fault, memcached is read once queued
 # settlements have run: this is called after the next run's steps (which
-# reach every worker, as a drain round would), and drains while
+# reach every request context, as a drain round would), and drains while
 # memcached and the logs still differ.
 sub check_spend {
     my ($R) = @_;
