@@ -366,6 +366,63 @@ cg_auth_client_addr(const cg_conf_t *conf, const cg_req_t *r, char *out,
 }
 
 
+/* Recent pre-auth counts, per thread (a worker's event loop): with
+ * [limits] auth_failures_cache_ms an address's count is read from the
+ * store at most that often; this worker's own failures update it at once.
+ * A small direct-mapped table: a collision only costs a store read. */
+#define CG_AUTH_CACHE  256
+
+typedef struct {
+    char        addr[64];
+    long long   minute;
+    long        count;
+    double      at;             /* monotonic, when read or counted */
+} cg_auth_cache_t;
+
+static _Thread_local cg_auth_cache_t cg_auth_cache[CG_AUTH_CACHE];
+
+
+static cg_auth_cache_t *
+cg_auth_cache_slot(const char *addr)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *addr; addr++) {
+        h = (h ^ (unsigned char) *addr) * 1099511628211ULL;
+    }
+    return &cg_auth_cache[h % CG_AUTH_CACHE];
+}
+
+
+/* The cached count, or -1 when there is none fresh enough. */
+static long
+cg_auth_cache_get(int ttl_ms, const char *addr, long long minute)
+{
+    cg_auth_cache_t *c = cg_auth_cache_slot(addr);
+
+    if (ttl_ms <= 0 || c->minute != minute || strcmp(c->addr, addr) != 0
+        || (cg_clock_mono() - c->at) * 1000.0 >= ttl_ms) {
+        return -1;
+    }
+    return c->count;
+}
+
+
+static void
+cg_auth_cache_put(int ttl_ms, const char *addr, long long minute, long n)
+{
+    cg_auth_cache_t *c = cg_auth_cache_slot(addr);
+
+    if (ttl_ms <= 0 || n < 0 || strlen(addr) >= sizeof(c->addr)) {
+        return;
+    }
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    c->minute = minute;
+    c->count = n;
+    c->at = cg_clock_mono();
+}
+
+
 /* The pre-auth counter: delta 0 reads it, 1 counts a failure. Reading
  * never creates the key: only failed authentications make a counter, so
  * traffic from many addresses with valid credentials (or none yet) cannot
@@ -373,28 +430,37 @@ cg_auth_client_addr(const cg_conf_t *conf, const cg_req_t *r, char *out,
  * the count, or -1 when the store did not answer (the caller applies
  * [limits] on_store_error). */
 static long
-cg_auth_failures(cg_store_t *st, const char *addr, time_t now, int delta)
+cg_auth_failures(const cg_auth_t *a, cg_store_t *st, const char *addr,
+                 time_t now, int delta)
 {
+    int         ttl = a->conf->session.auth_failures_cache_ms;
+    long long   minute = (long long) now / CG_MINUTE_S;
     char        key[96];
     const char *keys[1];
     size_t      lens[1];
     int         n;
+    long        cached;
     uint64_t    v = 0;
 
+    if (delta == 0 && (cached = cg_auth_cache_get(ttl, addr, minute)) >= 0) {
+        return cached;
+    }
     n = snprintf(key, sizeof(key), CG_STORE_SPARE_PREFIX "%s:%lld", addr,
-                 (long long) now / CG_MINUTE_S);
+                 minute);
     if (st == NULL || n < 0 || (size_t) n >= sizeof(key)) {
         return -1;
     }
     keys[0] = key;
     lens[0] = (size_t) n;
     if (delta == 0) {
-        return cg_store_get_multi(st, keys, lens, 1, &v) == 0 ? (long) v : -1;
-    }
-    if (cg_store_incr(st, key, (size_t) n, (uint64_t) delta,
-                      CG_AUTH_FAIL_TTL, &v) != 0) {
+        if (cg_store_get_multi(st, keys, lens, 1, &v) != 0) {
+            return -1;
+        }
+    } else if (cg_store_incr(st, key, (size_t) n, (uint64_t) delta,
+                             CG_AUTH_FAIL_TTL, &v) != 0) {
         return -1;
     }
+    cg_auth_cache_put(ttl, addr, minute, (long) v);
     return (long) v;
 }
 
@@ -428,7 +494,7 @@ cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r, time_t now)
     cg_auth_client_addr(a->conf, r, r->client_addr, sizeof(r->client_addr));
     r->remote_addr = r->client_addr;
     if (limit > 0) {
-        fails = cg_auth_failures(st, r->client_addr, now, 0);
+        fails = cg_auth_failures(a, st, r->client_addr, now, 0);
         if (fails < 0) {
             r->store_failed = "pre-auth";
         }
@@ -443,7 +509,7 @@ cg_auth_who(cg_auth_t *a, cg_store_t *st, cg_req_t *r, time_t now)
         return 0;
     }
     if (limit > 0 && (fails < 0
-                      || cg_auth_failures(st, r->client_addr, now, 1) < 0)) {
+                      || cg_auth_failures(a, st, r->client_addr, now, 1) < 0)) {
         return cg_auth_uncounted(a, st, r, why);
     }
     return cg_req_fail(r, CG_E_UNAUTHORIZED, NULL, "%s", why);

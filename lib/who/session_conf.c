@@ -92,6 +92,11 @@ static const cg_conf_cmd_t cg_session_limits_cmds[] = {
       CG_OFF(auth_failures_per_minute), "30", 0, 1000000,
       "failed authentications per client address per minute before 429 "
       "(0: no limit)" },
+    { "limits", "auth_failures_cache_ms", cg_conf_set_int,
+      CG_OFF(auth_failures_cache_ms), "0", 0, 60000,
+      "a worker reuses an address's pre-auth count for this long instead of "
+      "reading the store for each request; failures counted elsewhere are "
+      "seen that much later (0: read each time)" },
     { NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 };
 

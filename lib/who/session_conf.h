@@ -50,6 +50,7 @@ typedef struct {
     char           *php_mc_servers;
     char           *php_mc_prefix;
     int             auth_failures_per_minute;   /* [limits] */
+    int             auth_failures_cache_ms;     /* [limits] */
     struct cg_token_s *tokens;      /* [token NAME] sections */
 
     /* Loaded with the secrets. */

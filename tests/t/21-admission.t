@@ -232,4 +232,35 @@ is($made, 0, 'no pre-auth counter was created for a valid session');
 ok(mc_get("cg:authfail:192.0.2.7:$min") || mc_get("cg:authfail:192.0.2.7:"
    . ($min - 1)), 'failures still have their counter');
 
+# [limits] auth_failures_cache_ms: a worker reads an address's pre-auth
+# count once per period, not per request, and its own failures count at
+# once, so the limit still trips on the worker that saw them.
+{
+    my $c = CG->new;
+    $c->start_stack('server.workers' => 1,
+                    'http.trusted_proxies' => '127.0.0.1',
+                    'limits.requests_per_minute' => 0,
+                    'limits.auth_failures_per_minute' => 3,
+                    'limits.auth_failures_cache_ms' => 60000);
+    sleep(61 - time % 60) if time % 60 > 50;
+    my $ctok = $c->mint('carol');
+    my %h = ('X-Forwarded-For' => '192.0.2.50, 127.0.0.1');
+    is($c->chat(token => $ctok, headers => {%h})->{status}, 200,
+       'cached pre-auth: a first request');
+    my $before = CG::mc_stats($c->{mc_port});
+    is($c->chat(token => $ctok, headers => {%h})->{status}, 200, 'and more')
+        for 1 .. 10;
+    my $after = CG::mc_stats($c->{mc_port});
+    my $reads = ($after->{get_hits} + $after->{get_misses})
+              - ($before->{get_hits} + $before->{get_misses});
+    cmp_ok($reads, '<', 10, "10 requests read the store $reads times, "
+           . 'not once each for the pre-auth count');
+    for my $i (1 .. 3) {
+        is($c->chat(token => "v2.2026.bad$i.1.x", headers => {%h})->{status},
+           401, "cached pre-auth: guess $i");
+    }
+    is($c->chat(token => $ctok, headers => {%h})->{status}, 429,
+       'the cached count saw the worker\'s own failures: 429');
+}
+
 done_testing;
