@@ -881,11 +881,13 @@ cg_worker_conn_main(void *arg)
         if (!k->fc.keep || k->fc.write_failed) {
             break;
         }
-        if (p->stop && cg_worker_handoff_send(p, k->fc.fd) == 0) {
-            k->fc.fd = -1;      /* a sibling serves it: no close seen */
-            break;
-        }
-        if (p->stop && !cg_worker_hands_off(p)) {
+        if (p->stop) {
+            /* A stopping process keeps no connection: a sibling takes it
+             * (the front end sees no close), or it is closed right after
+             * this answer, so the front end does not send another. */
+            if (cg_worker_handoff_send(p, k->fc.fd) == 0) {
+                k->fc.fd = -1;
+            }
             break;
         }
     }
