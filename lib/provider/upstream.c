@@ -196,6 +196,10 @@ cg_upstream_new(const cg_conf_t *conf)
     curl_multi_setopt(up->m, CURLMOPT_SOCKETDATA, up);
     curl_multi_setopt(up->m, CURLMOPT_TIMERFUNCTION, cg_upstream_timer);
     curl_multi_setopt(up->m, CURLMOPT_TIMERDATA, up);
+    /* HTTP/2 where the provider offers it (curl's default over TLS), one
+     * stream per connection: each call has its own multi handle, and a
+     * kept connection in the share must not carry streams of two. */
+    curl_multi_setopt(up->m, CURLMOPT_PIPELINING, (long) CURLPIPE_NOTHING);
     curl_easy_setopt(up->h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(up->h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(up->h, CURLOPT_SSL_VERIFYPEER, 1L);
