@@ -15,8 +15,6 @@ enum { CG_LREC_LEFT = 0, CG_LREC_UNTIL, CG_LREC_SEEN, CG_LREC__N };
 #define CG_LREC_TTL  (3 * CG_LEASE_LIFE_S)
 /* Records looked at per second for an expired lease. */
 #define CG_LEASE_LOOKS  16
-/* Counters a private ledger holds: CG_LREC__N per leased counter. */
-#define CG_LEASE_SLOTS  4096
 
 typedef struct {
     char        text[CG_LREC__N][CG_LREC_KEY];

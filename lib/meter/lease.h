@@ -41,6 +41,9 @@
 #ifndef CG_LEASE_H
 #define CG_LEASE_H
 
+/* Counters a private ledger holds: CG_LREC__N per leased counter. */
+#define CG_LEASE_SLOTS  4096
+
 #include <stdint.h>
 #include <time.h>
 #include "store/store.h"

@@ -83,10 +83,57 @@ cg_meter_limits(const cg_conf_t *conf, cg_limits_t *lim)
 }
 
 
+/* The leases of this thread's meters when they have no ledger file: the
+ * request contexts of one event-loop worker share one cg_lease_t and its
+ * private ledger, as the processes of a host share a ledger file. So a
+ * worker holds one lease per counter, not one per context (each context
+ * would also hold a list of CG_LEASE_TRACK keys and a ledger of
+ * CG_LEASE_SLOTS records, and take a slice of the headroom). */
+static _Thread_local cg_lease_t *cg_meter_lease_mem;
+static _Thread_local unsigned    cg_meter_lease_refs;
+
+
+static cg_lease_t *
+cg_meter_lease_shared(unsigned ledgers, char *err, size_t errlen)
+{
+    if (cg_meter_lease_mem == NULL) {
+        cg_meter_lease_mem = calloc(1, sizeof(*cg_meter_lease_mem));
+        if (cg_meter_lease_mem == NULL
+            || cg_lease_init(cg_meter_lease_mem, ledgers, NULL, err, errlen)
+               != 0) {
+            free(cg_meter_lease_mem);
+            cg_meter_lease_mem = NULL;
+            return NULL;
+        }
+    }
+    cg_meter_lease_refs++;
+    return cg_meter_lease_mem;
+}
+
+
+/* The last meter of the thread gives the shared leases back. */
+static void
+cg_meter_lease_release(cg_meter_t *m)
+{
+    if (m->lease == NULL) {
+        return;
+    }
+    if (!m->lease_shared) {
+        cg_lease_free(m->lease, m->store);
+        free(m->lease);
+    } else if (cg_meter_lease_refs > 0 && --cg_meter_lease_refs == 0) {
+        cg_lease_free(cg_meter_lease_mem, m->store);
+        free(cg_meter_lease_mem);
+        cg_meter_lease_mem = NULL;
+    }
+    m->lease = NULL;
+}
+
+
 /* Leases on ([budget] lease_requests): the ledger is [store] ledger's
- * file, else the local store's own file, else private to this meter
- * (then every worker process is a ledger of its own, and the headroom
- * is shared among them all). */
+ * file, else the local store's own file, else private to this worker
+ * process (then every worker process is a ledger of its own, and the
+ * headroom is shared among them all). */
 static int
 cg_meter_lease_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
                     size_t errlen)
@@ -110,14 +157,24 @@ cg_meter_lease_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
     } else {
         ledgers *= cg_meter_children(conf) > 0 ? cg_meter_children(conf)
                                                : 1;
+        m->lease = cg_meter_lease_shared((unsigned) ledgers, err, errlen);
+        if (m->lease == NULL) {
+            return -1;
+        }
+        m->lease_shared = 1;
     }
-    if (cg_lease_init(&m->lease, (unsigned) ledgers, ledger, err,
-                      errlen) != 0) {
+    if (m->lease == NULL
+        && ((m->lease = calloc(1, sizeof(*m->lease))) == NULL
+            || cg_lease_init(m->lease, (unsigned) ledgers, ledger, err,
+                             errlen) != 0)) {
+        if (m->lease == NULL) {
+            snprintf(err, errlen, "out of memory");
+        }
         return -1;
     }
-    m->cache.lease = &m->lease;
+    m->cache.lease = m->lease;
     if (conf->budget.lease_requests > 0) {
-        m->budgets.lease = &m->lease;
+        m->budgets.lease = m->lease;
         m->budgets.lease_requests = (unsigned) conf->budget.lease_requests;
     }
     return 0;
@@ -165,7 +222,7 @@ cg_meter_free(cg_meter_t *m)
     cg_alert_free(&m->alert);
     free(m->pending);
     /* Unused leases go back to the store before it closes. */
-    cg_lease_free(&m->lease, m->store);
+    cg_meter_lease_release(m);
     cg_store_free(m->ledger);
     cg_store_free(m->local);
     cg_store_free(m->store);
