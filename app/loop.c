@@ -334,6 +334,20 @@ cg_loop_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
 }
 
 
+static void *
+cg_loop_self_hook(void *ctx)
+{
+    return ((cg_loop_t *) ctx)->cur;
+}
+
+
+static void
+cg_loop_wake_hook(void *ctx, void *who)
+{
+    cg_loop_wake(ctx, who);
+}
+
+
 static void
 cg_loop_yield(void *ctx)
 {
@@ -361,7 +375,8 @@ cg_loop_new(size_t stack_size)
         return NULL;
     }
     l->stack = stack_size;
-    l->waiter = (cg_iowait_t) { cg_loop_poll, cg_loop_yield, l };
+    l->waiter = (cg_iowait_t) { cg_loop_poll, cg_loop_yield,
+                                cg_loop_self_hook, cg_loop_wake_hook, l };
     cg_iowait_set(&l->waiter);
     return l;
 }

@@ -61,3 +61,59 @@ cg_iowait_yield(void)
         cg_iowait_cur->yield(cg_iowait_cur->ctx);
     }
 }
+
+
+/* A request waiting for a lock: on its own stack while it waits. */
+struct cg_iowait_node_s {
+    void              *who;
+    int                granted;
+    cg_iowait_node_t  *next;
+};
+
+
+/* The node is on this stack and in the lock's line only until unlock
+ * takes it out, which is before this function returns (it waits for
+ * exactly that): GCC cannot see it, hence the pragma. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+void
+cg_iowait_lock(cg_iowait_lock_t *l)
+{
+    cg_iowait_node_t me = { NULL, 0, NULL };
+
+    if (!l->held || cg_iowait_cur == NULL || cg_iowait_cur->self == NULL
+        || (me.who = cg_iowait_cur->self(cg_iowait_cur->ctx)) == NULL) {
+        l->held = 1;
+        return;
+    }
+    if (l->tail) {
+        l->tail->next = &me;
+    } else {
+        l->head = &me;
+    }
+    l->tail = &me;
+    while (!me.granted) {
+        (void) cg_iowait_cur->poll(cg_iowait_cur->ctx, NULL, 0, -1);
+    }
+}
+#pragma GCC diagnostic pop
+
+
+/* The next in line gets the lock as it is (still held), so no request
+ * that comes later can take it first. */
+void
+cg_iowait_unlock(cg_iowait_lock_t *l)
+{
+    cg_iowait_node_t *n = l->head;
+
+    if (n == NULL) {
+        l->held = 0;
+        return;
+    }
+    l->head = n->next;
+    if (l->head == NULL) {
+        l->tail = NULL;
+    }
+    n->granted = 1;
+    cg_iowait_cur->wake(cg_iowait_cur->ctx, n->who);
+}

@@ -26,8 +26,23 @@ typedef struct {
     int   (*poll)(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms);
     /* Lets other work run and comes back. */
     void  (*yield)(void *ctx);
+    /* Who is running (NULL outside any request), and ends that one's
+     * current wait at once (as a timeout): for cg_iowait_lock. */
+    void *(*self)(void *ctx);
+    void  (*wake)(void *ctx, void *who);
     void   *ctx;
 } cg_iowait_t;
+
+/* A lock for something the requests of one thread share and must not use
+ * two at a time across a wait (a memcached connection: a request waiting
+ * for its reply must not see another's bytes). Without a waiter of its
+ * own a thread has one request at a time, and the lock is only a flag.
+ * Handed on in the order asked for; zeroed is unlocked. */
+typedef struct cg_iowait_node_s cg_iowait_node_t;
+typedef struct {
+    int                held;
+    cg_iowait_node_t  *head, *tail;
+} cg_iowait_lock_t;
 
 /* This thread's waiter (not copied: w must outlive its use); NULL puts the
  * default back. */
@@ -40,5 +55,7 @@ int  cg_iowait_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
 /* Waits ms milliseconds (no fd). */
 void cg_iowait_sleep_ms(int ms);
 void cg_iowait_yield(void);
+void cg_iowait_lock(cg_iowait_lock_t *l);
+void cg_iowait_unlock(cg_iowait_lock_t *l);
 
 #endif

@@ -181,20 +181,71 @@ cg_meter_lease_init(cg_meter_t *m, const cg_conf_t *conf, char *err,
 }
 
 
+/* The store of this thread's meters (the request contexts of one
+ * event-loop worker): one set of memcached connections, or one mapping
+ * of the local store's file, per worker instead of per context; a request
+ * holds a connection only for its round trip (cg_iowait_lock in
+ * lib/store/store.c). 10,000 contexts used to open 10,000 connections to
+ * each memcached server. A meter of another configuration (a test's) gets
+ * a store of its own. */
+static _Thread_local const cg_conf_t *cg_meter_store_conf;
+static _Thread_local cg_store_t      *cg_meter_store_mem;
+static _Thread_local unsigned         cg_meter_store_refs;
+
+
+static cg_store_t *
+cg_meter_store_open(const cg_conf_t *conf, char *err, size_t errlen)
+{
+    if (conf->store.type == CG_STORE_LOCAL) {
+        return cg_store_new_local(conf->store.path,
+                                  (unsigned) conf->store.slots, conf->path,
+                                  err, errlen);
+    }
+    return cg_store_new(conf->memcached.servers, conf->memcached.timeout_ms,
+                        err, errlen);
+}
+
+
+static cg_store_t *
+cg_meter_store_get(cg_meter_t *m, const cg_conf_t *conf, char *err,
+                   size_t errlen)
+{
+    if (cg_meter_store_mem != NULL && cg_meter_store_conf != conf) {
+        return cg_meter_store_open(conf, err, errlen);
+    }
+    if (cg_meter_store_mem == NULL) {
+        cg_meter_store_mem = cg_meter_store_open(conf, err, errlen);
+        if (cg_meter_store_mem == NULL) {
+            return NULL;
+        }
+        cg_meter_store_conf = conf;
+    }
+    cg_meter_store_refs++;
+    m->store_shared = 1;
+    return cg_meter_store_mem;
+}
+
+
+static void
+cg_meter_store_put(cg_meter_t *m)
+{
+    if (!m->store_shared) {
+        cg_store_free(m->store);
+    } else if (cg_meter_store_refs > 0 && --cg_meter_store_refs == 0) {
+        cg_store_free(cg_meter_store_mem);
+        cg_meter_store_mem = NULL;
+        cg_meter_store_conf = NULL;
+    }
+    m->store = NULL;
+}
+
+
 int
 cg_meter_init(cg_meter_t *m, const cg_conf_t *conf, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
     m->conf = conf;
-    if (conf->store.type == CG_STORE_LOCAL) {
-        m->store = cg_store_new_local(conf->store.path,
-                                      (unsigned) conf->store.slots,
-                                      conf->path, err, errlen);
-    } else {
-        m->store = cg_store_new(conf->memcached.servers,
-                                conf->memcached.timeout_ms, err,
-                                errlen);
-    }
+    m->store = cg_meter_store_get(m, conf, err, errlen);
     if (m->store == NULL) {
         return -1;
     }
@@ -225,7 +276,7 @@ cg_meter_free(cg_meter_t *m)
     cg_meter_lease_release(m);
     cg_store_free(m->ledger);
     cg_store_free(m->local);
-    cg_store_free(m->store);
+    cg_meter_store_put(m);
     memset(m, 0, sizeof(*m));
 }
 

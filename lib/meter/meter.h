@@ -52,6 +52,7 @@ typedef struct {
     cg_store_t        *ledger;      /* [store] ledger file, when set */
     cg_lease_t        *lease;       /* budgets.lease when leases are on */
     int                lease_shared;    /* this thread's, not its own */
+    int                store_shared;    /* this thread's, not its own */
     cg_limits_t        limits;
     cg_limit_cache_t   cache;       /* finished buckets, shared store */
     cg_budgets_t       budgets;

@@ -1,5 +1,6 @@
 #include "store/store.h"
 #include "core/fault.h"
+#include "core/iowait.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@ typedef struct {
     size_t                 nservers;
     cg_mcpipe_t           *pipe;        /* one per server, by position */
     char                   err[256];
+    /* The request contexts of a worker share the connections: one round
+     * trip at a time on them (each waits for its own replies). */
+    cg_iowait_lock_t       lock;
 } cg_store_mc_t;
 
 static const cg_store_ops_t cg_store_mc_ops;
@@ -173,6 +177,7 @@ cg_store_mc_run(cg_store_mc_t *st, cg_store_op_t *ops, size_t n)
     for (i = 0; i < n; i++) {
         ops[i].done = 0;
     }
+    cg_iowait_lock(&st->lock);
     for (i = 0; i < n; i = j) {
         at = cg_store_mc_op_server(st, &ops[i]);
         for (j = i + 1; j < n && j - i < CG_STORE_BATCH_MAX; j++) {
@@ -184,9 +189,11 @@ cg_store_mc_run(cg_store_mc_t *st, cg_store_op_t *ops, size_t n)
         p = &st->pipe[at];
         if (cg_mcpipe_run(p, ops + i, j - i) != 0) {
             cg_mcpipe_strerror(p, st->err, sizeof(st->err));
+            cg_iowait_unlock(&st->lock);
             return -1;
         }
     }
+    cg_iowait_unlock(&st->lock);
     return 0;
 }
 
