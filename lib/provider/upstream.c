@@ -34,14 +34,23 @@ typedef struct {
  * so every upstream of one thread reuses the same kept connections. */
 struct cg_upstream_s {
     CURL         *h;
-    CURLM        *m;
+    CURLM        *m;            /* the call's, while one runs */
+    CURLM        *own;          /* without a share: kept for every call */
+    cg_upshare_t *share;
     cg_up_sock_t  socks[CG_UPSTREAM_SOCKS];
     int           nsocks;
     long          timer_ms;     /* curl's next timeout, -1: none */
 };
 
+/* Multi handles kept for reuse: each holds a socket pair of its own
+ * (curl's wakeup), so a worker keeps one per call in flight, not one per
+ * request context. */
+#define CG_UPSHARE_SPARE  64
+
 struct cg_upshare_s {
     CURLSH       *sh;
+    CURLM        *spare[CG_UPSHARE_SPARE];
+    size_t        nspare;
 };
 
 static int cg_upstream_sock(CURL *e, curl_socket_t fd, int what, void *user,
@@ -187,19 +196,10 @@ cg_upstream_new(const cg_conf_t *conf)
         return NULL;
     }
     up->h = curl_easy_init();
-    up->m = curl_multi_init();
-    if (up->h == NULL || up->m == NULL) {
+    if (up->h == NULL) {
         cg_upstream_free(up);
         return NULL;
     }
-    curl_multi_setopt(up->m, CURLMOPT_SOCKETFUNCTION, cg_upstream_sock);
-    curl_multi_setopt(up->m, CURLMOPT_SOCKETDATA, up);
-    curl_multi_setopt(up->m, CURLMOPT_TIMERFUNCTION, cg_upstream_timer);
-    curl_multi_setopt(up->m, CURLMOPT_TIMERDATA, up);
-    /* HTTP/2 where the provider offers it (curl's default over TLS), one
-     * stream per connection: each call has its own multi handle, and a
-     * kept connection in the share must not carry streams of two. */
-    curl_multi_setopt(up->m, CURLMOPT_PIPELINING, (long) CURLPIPE_NOTHING);
     curl_easy_setopt(up->h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(up->h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(up->h, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -226,8 +226,8 @@ cg_upstream_free(cg_upstream_t *up)
     if (up->h) {
         curl_easy_cleanup(up->h);
     }
-    if (up->m) {
-        curl_multi_cleanup(up->m);
+    if (up->own) {
+        curl_multi_cleanup(up->own);
     }
     free(up);
 }
@@ -253,6 +253,9 @@ void
 cg_upstream_share_free(cg_upshare_t *s)
 {
     if (s != NULL) {
+        while (s->nspare > 0) {
+            curl_multi_cleanup(s->spare[--s->nspare]);
+        }
         curl_share_cleanup(s->sh);
         free(s);
     }
@@ -263,6 +266,64 @@ void
 cg_upstream_set_share(cg_upstream_t *up, cg_upshare_t *s)
 {
     curl_easy_setopt(up->h, CURLOPT_SHARE, s ? s->sh : NULL);
+    up->share = s;
+}
+
+
+static CURLM *
+cg_upstream_multi_new(void)
+{
+    CURLM *m = curl_multi_init();
+
+    if (m != NULL) {
+        curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, cg_upstream_sock);
+        curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, cg_upstream_timer);
+        /* HTTP/2 where the provider offers it (curl's default over TLS),
+         * one stream per connection: each call has a multi handle of its
+         * own, and a kept connection in the share must not carry the
+         * streams of two. */
+        curl_multi_setopt(m, CURLMOPT_PIPELINING, (long) CURLPIPE_NOTHING);
+    }
+    return m;
+}
+
+
+/* The multi handle for one call: a spare of the share's, or a new one; or
+ * the upstream's own when it has no share. */
+static CURLM *
+cg_upstream_multi_get(cg_upstream_t *up)
+{
+    CURLM *m;
+
+    if (up->share == NULL) {
+        if (up->own == NULL) {
+            up->own = cg_upstream_multi_new();
+        }
+        m = up->own;
+    } else if (up->share->nspare > 0) {
+        m = up->share->spare[--up->share->nspare];
+    } else {
+        m = cg_upstream_multi_new();
+    }
+    if (m != NULL) {
+        curl_multi_setopt(m, CURLMOPT_SOCKETDATA, up);
+        curl_multi_setopt(m, CURLMOPT_TIMERDATA, up);
+    }
+    return m;
+}
+
+
+static void
+cg_upstream_multi_put(cg_upstream_t *up, CURLM *m)
+{
+    if (up->share == NULL || m == NULL) {
+        return;
+    }
+    if (up->share->nspare < CG_UPSHARE_SPARE) {
+        up->share->spare[up->share->nspare++] = m;
+    } else {
+        curl_multi_cleanup(m);
+    }
 }
 
 
@@ -354,22 +415,29 @@ cg_upstream_perform(cg_upstream_t *up, cg_xfer_t *x)
 
     up->nsocks = 0;
     up->timer_ms = -1;
+    if ((up->m = cg_upstream_multi_get(up)) == NULL) {
+        return CURLE_OUT_OF_MEMORY;
+    }
     if (curl_multi_add_handle(up->m, up->h) != CURLM_OK) {
+        cg_upstream_multi_put(up, up->m);
+        up->m = NULL;
         return rc;
     }
     while (running) {
         if (cg_upstream_step(up, &running) == 0 && running
             && cg_upstream_tick(x, 0, 0, 0, 0) != 0) {
-            curl_multi_remove_handle(up->m, up->h);
-            return CURLE_ABORTED_BY_CALLBACK;
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
         }
     }
-    while ((msg = curl_multi_info_read(up->m, &left)) != NULL) {
+    while (!running && (msg = curl_multi_info_read(up->m, &left)) != NULL) {
         if (msg->msg == CURLMSG_DONE && msg->easy_handle == up->h) {
             rc = msg->data.result;
         }
     }
     curl_multi_remove_handle(up->m, up->h);
+    cg_upstream_multi_put(up, up->m);
+    up->m = NULL;
     return rc;
 }
 
