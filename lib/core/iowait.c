@@ -74,8 +74,11 @@ struct cg_iowait_node_s {
 /* The node is on this stack and in the lock's line only until unlock
  * takes it out, which is before this function returns (it waits for
  * exactly that): GCC cannot see it, hence the pragma. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define CG_IOWAIT_NO_DANGLING 1
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
 void
 cg_iowait_lock(cg_iowait_lock_t *l)
 {
@@ -96,7 +99,9 @@ cg_iowait_lock(cg_iowait_lock_t *l)
         (void) cg_iowait_cur->poll(cg_iowait_cur->ctx, NULL, 0, -1);
     }
 }
+#ifdef CG_IOWAIT_NO_DANGLING
 #pragma GCC diagnostic pop
+#endif
 
 
 /* The next in line gets the lock as it is (still held), so no request
