@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glob.h>
+#include <malloc.h>
 #include <cmocka.h>
 
 #include "guard/outguard.h"
@@ -446,6 +447,41 @@ test_issue15(void **state)
     free(one);
 }
 
+/* Heap in use (0 under a sanitizer or valgrind, whose allocators keep
+ * their own books: the checks below then hold trivially). */
+static size_t
+heap_used(void)
+{
+    struct mallinfo2 m = mallinfo2();
+
+    return m.uordblks + m.hblkhd;
+}
+
+
+/* Every stream in flight holds one guard: it costs a few kB, not the 82
+ * kB bracket table of before, until its answer holds a '['; the table is
+ * given back at reset, and the link is judged as ever. */
+static void
+test_guard_memory(void **state)
+{
+    static const char link[] = "see [x](https://evil.example/p) now";
+    size_t            h0 = heap_used();
+    cg_outguard_t    *g = cg_outguard_new(conf, &map);
+    cg_buf_t          out;
+
+    (void) state;
+    cg_buf_init(&out);
+    assert_true(heap_used() - h0 < 4096);
+    assert_int_equal(cg_outguard_feed(g, link, strlen(link), &out), 0);
+    assert_int_equal(cg_outguard_finish(g, &out), 0);
+    cg_buf_add(&out, "", 1);
+    assert_string_equal(out.data, "see x now");
+    cg_buf_free(&out);
+    cg_outguard_reset(g, &map);
+    assert_true(heap_used() - h0 < 8192);
+    cg_outguard_free(g);
+}
+
 
 int
 main(void)
@@ -458,6 +494,7 @@ main(void)
         cmocka_unit_test(test_reset_reuse),
         cmocka_unit_test(test_random_splits),
         cmocka_unit_test(test_issue15),
+        cmocka_unit_test(test_guard_memory),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
