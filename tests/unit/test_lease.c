@@ -453,6 +453,49 @@ test_lease_list_grows(void **state)
 }
 
 
+/* Anonymous memory this process has resident, in kB. */
+static long
+rss_anon_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char  line[256];
+    long  kb = -1;
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "RssAnon:", 8) == 0) {
+            kb = atol(line + 8);
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+
+/* With memcached and no [store] ledger each meter has a private ledger
+ * (an anonymous local store of 4,096 slots): it is resident only as far
+ * as it is used, not all ~100 kB of it from the start. */
+static void
+test_lease_private_ledger_lazy(void **state)
+{
+    static cg_lease_t l[32];
+    char              err[200];
+    long              kb0, kb1;
+    int               i;
+
+    (void) state;
+    kb0 = rss_anon_kb();
+    for (i = 0; i < 32; i++) {
+        assert_int_equal(cg_lease_init(&l[i], 1, NULL, err, sizeof(err)), 0);
+    }
+    kb1 = rss_anon_kb();
+    assert_true(kb1 - kb0 < 32 * 16);
+    for (i = 0; i < 32; i++) {
+        cg_lease_free(&l[i], NULL);
+    }
+}
+
+
 /* The budget API on leases: reserve and settle spend from the ledger,
  * no held counter is made, and the cap refuses exactly as the per-request
  * path does. With type = local the store is the ledger too. */
@@ -726,6 +769,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lease_list_grows, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_lease_private_ledger_lazy,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_leased, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_leased_overshoot, setup,
                                         teardown),
