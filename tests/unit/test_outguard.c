@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glob.h>
-#include <malloc.h>
 #include <cmocka.h>
 
 #include "guard/outguard.h"
+#include "heapused.h"
 
 #define CORPUS "tests/corpus/exfil"
 #define OWN    "cg-own-secret-0123456789"
@@ -445,16 +445,6 @@ test_issue15(void **state)
     assert_string_equal(one, "a");
     assert_true(ev & CG_OG_EV_SECRET);
     free(one);
-}
-
-/* Heap in use (0 under a sanitizer or valgrind, whose allocators keep
- * their own books: the checks below then hold trivially). */
-static size_t
-heap_used(void)
-{
-    struct mallinfo2 m = mallinfo2();
-
-    return m.uordblks + m.hblkhd;
 }
 
 
