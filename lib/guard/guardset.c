@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,16 @@
 #define CG_GS_SLICE  (64 * 1024)
 #define CG_GS_KEY_LABEL  "chatgate pii pseudonym key v1"
 
+/* Built once from the config and read-only after: the compiled patterns
+ * (pcre2 code is shareable; match data is made per call), the PII key and
+ * the output guard's conf with the secrets' encodings. Counted, so that
+ * whichever guardset goes last frees it. */
+struct cg_guardset_shared_s {
+    cg_textguard_t     *tg;
+    cg_pii_t           *pii;
+    cg_outguard_conf_t *ogc;
+    atomic_uint         refs;
+};
 
 /* ---- building ---- */
 
@@ -26,7 +37,7 @@ cg_gs_file(const char *ref, const char *what, char *err, size_t errlen)
 
 
 static int
-cg_gs_input(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
+cg_gs_input(cg_guardset_shared_t *gs, const cg_conf_t *conf, char *err,
             size_t errlen)
 {
     cg_textguard_limits_t lim;
@@ -86,7 +97,8 @@ cg_gs_pii_key(const cg_conf_t *conf, unsigned char key[32], char *err,
 
 
 static int
-cg_gs_pii(cg_guardset_t *gs, const cg_conf_t *conf, char *err, size_t errlen)
+cg_gs_pii(cg_guardset_shared_t *gs, const cg_conf_t *conf, char *err,
+          size_t errlen)
 {
     static const char *names[] = { "email", "phone", "card", "iban", "ssn",
                                    "ip" };
@@ -155,10 +167,9 @@ cg_gs_own_secrets(cg_outguard_conf_t *ogc, const cg_conf_t *conf)
 
 
 static int
-cg_gs_output(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
+cg_gs_output(cg_guardset_shared_t *gs, const cg_conf_t *conf, char *err,
              size_t errlen)
 {
-
     gs->ogc = cg_outguard_conf_new();
     if (gs->ogc == NULL
         || cg_outguard_conf_allow_hosts(gs->ogc, conf->guard.allowed_hosts)
@@ -169,9 +180,35 @@ cg_gs_output(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
     cg_outguard_conf_max_urls(gs->ogc, conf->guard.max_urls);
     cg_outguard_conf_bare_urls(gs->ogc, conf->guard.bare_urls);
     cg_gs_own_secrets(gs->ogc, conf);
-    gs->og = cg_outguard_new(gs->ogc, &gs->map);
+    return 0;
+}
+
+
+static void
+cg_gs_shared_drop(cg_guardset_shared_t *sh)
+{
+    if (sh == NULL || atomic_fetch_sub(&sh->refs, 1) != 1) {
+        return;
+    }
+    cg_textguard_free(sh->tg);
+    cg_pii_free(sh->pii);
+    cg_outguard_conf_free(sh->ogc);
+    free(sh);
+}
+
+
+/* What is this guardset's own: the output guard, the map, the scratch. */
+static int
+cg_gs_own(cg_guardset_t *gs, cg_guardset_shared_t *sh, char *err,
+          size_t errlen)
+{
+    memset(gs, 0, sizeof(*gs));
+    cg_pii_map_init(&gs->map);
+    gs->sh = sh;
+    gs->og = cg_outguard_new(sh->ogc, &gs->map);
     if (gs->og == NULL) {
         snprintf(err, errlen, "[guard] out of memory");
+        cg_guardset_free(gs);
         return -1;
     }
     return 0;
@@ -182,25 +219,38 @@ int
 cg_guardset_init(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
                  size_t errlen)
 {
+    cg_guardset_shared_t *sh = calloc(1, sizeof(*sh));
+
     memset(gs, 0, sizeof(*gs));
-    cg_pii_map_init(&gs->map);
-    if (cg_gs_input(gs, conf, err, errlen) != 0
-        || cg_gs_pii(gs, conf, err, errlen) != 0
-        || cg_gs_output(gs, conf, err, errlen) != 0) {
-        cg_guardset_free(gs);
+    if (sh == NULL) {
+        snprintf(err, errlen, "[guard] out of memory");
         return -1;
     }
-    return 0;
+    atomic_init(&sh->refs, 1);
+    if (cg_gs_input(sh, conf, err, errlen) != 0
+        || cg_gs_pii(sh, conf, err, errlen) != 0
+        || cg_gs_output(sh, conf, err, errlen) != 0) {
+        cg_gs_shared_drop(sh);
+        return -1;
+    }
+    return cg_gs_own(gs, sh, err, errlen);
+}
+
+
+int
+cg_guardset_init_like(cg_guardset_t *gs, const cg_guardset_t *like,
+                      char *err, size_t errlen)
+{
+    atomic_fetch_add(&like->sh->refs, 1);
+    return cg_gs_own(gs, like->sh, err, errlen);
 }
 
 
 void
 cg_guardset_free(cg_guardset_t *gs)
 {
-    cg_textguard_free(gs->tg);
-    cg_pii_free(gs->pii);
     cg_outguard_free(gs->og);
-    cg_outguard_conf_free(gs->ogc);
+    cg_gs_shared_drop(gs->sh);
     cg_pii_map_free(&gs->map);
     cg_buf_free(&gs->tmp);
     cg_buf_free(&gs->tmp2);
@@ -288,7 +338,7 @@ cg_gs_in_one(cg_guardset_t *gs, cg_req_t *r, cg_msg_t *m)
     cg_pii_result_t pres;
     char           *text;
 
-    if (cg_textguard_check(gs->tg, m->text, m->len, &gs->tmp, &tres)
+    if (cg_textguard_check(gs->sh->tg, m->text, m->len, &gs->tmp, &tres)
         != CG_TG_OK) {
         cg_findings_merge(&r->findings, &tres.findings);
         return cg_gs_in_fail(r, tres.rc, tres.pattern);
@@ -299,7 +349,7 @@ cg_gs_in_one(cg_guardset_t *gs, cg_req_t *r, cg_msg_t *m)
                            "message empty once invisible characters were "
                            "stripped");
     }
-    cg_pii_apply(gs->pii, r->user, gs->tmp.data, gs->tmp.len, &gs->tmp2,
+    cg_pii_apply(gs->sh->pii, r->user, gs->tmp.data, gs->tmp.len, &gs->tmp2,
                  &gs->map, &pres);
     cg_buf_wipe_bytes(gs->tmp.data, gs->tmp.len);
     cg_findings_merge(&r->findings, &pres.findings);
@@ -334,7 +384,7 @@ cg_guardset_shrink(cg_guardset_t *gs, size_t keep)
      * result is in tmp), and the guard's own buffers grew with it: a
      * fresh guard holds none of that. Kept as is when out of memory. */
     if (gs->tmp.cap > keep
-        && (fresh = cg_outguard_new(gs->ogc, &gs->map)) != NULL) {
+        && (fresh = cg_outguard_new(gs->sh->ogc, &gs->map)) != NULL) {
         cg_outguard_free(gs->og);
         gs->og = fresh;
     }

@@ -28,10 +28,12 @@
 #include "core/req.h"
 #include "guard/textguard.h"
 
+/* The compiled guards, shared read-only by the guardsets made like one
+ * another (guardset.c). */
+typedef struct cg_guardset_shared_s cg_guardset_shared_t;
+
 typedef struct {
-    cg_textguard_t     *tg;
-    cg_pii_t           *pii;
-    cg_outguard_conf_t *ogc;
+    cg_guardset_shared_t *sh;
     cg_outguard_t      *og;
     cg_pii_map_t        map;
     cg_buf_t            tmp;
@@ -41,6 +43,13 @@ typedef struct {
 
 int  cg_guardset_init(cg_guardset_t *gs, const cg_conf_t *conf, char *err,
                       size_t errlen);
+/* A guardset of the same config as like, sharing its compiled guards
+ * (patterns, PII key, output guard conf: ~15 kB and the time to compile
+ * them) instead of building its own; only the output guard, the PII map
+ * and the scratch are its own. Either may be freed first. Guardsets that
+ * share may run in different threads: what they share is never written. */
+int  cg_guardset_init_like(cg_guardset_t *gs, const cg_guardset_t *like,
+                           char *err, size_t errlen);
 void cg_guardset_free(cg_guardset_t *gs);
 /* After a request: the scratch buffers are wiped and the PII map's
  * originals with them; buffers past keep bytes are given back (and the

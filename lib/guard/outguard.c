@@ -4,6 +4,7 @@
 #include "guard/textguard.h"
 #include "core/utf8.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,9 +15,9 @@
 #define CG_OG_REDACTED   "[REDACTED]"
 #define CG_OG_RING       (2 * CG_OG_LOOKAHEAD)
 #define CG_OG_STACK      (CG_OG_LOOKAHEAD + 2)
-#define CG_OG_NONE       ((size_t) -1)
 #define CG_OG_TITLE_MAX  32     /* CommonMark's paren nesting limit */
 #define CG_OG_ENC_MAX    (2 * CG_OG_SECRET_MAX + 4)
+#define CG_OG_NOMATCH    UINT16_MAX /* a '[' with no ']' in reach (yet) */
 
 typedef struct {
     char   *s;
@@ -62,14 +63,23 @@ typedef struct {
 } cg_og_ctx_t;
 
 /* Matching brackets for every '[' of stage B's input, computed once, so
- * that a long run of unclosed '[' costs what plain text does. */
+ * that a long run of unclosed '[' costs what plain text does. The table
+ * is made at an answer's first '[' and given back at reset: every stream
+ * in flight holds one guard, and most answers have no '[' at all.
+ * Offsets are kept in 32 bits (an answer is below CG_OG_MAX_ANSWER) and a
+ * match as its distance (under a lookahead), 32 KB instead of 82. */
+typedef struct {
+    uint32_t       stk[CG_OG_STACK];
+    uint32_t       mo[CG_OG_RING];  /* '[' at abs o: mo[o % RING] = o + 1 */
+    uint16_t       mk[CG_OG_RING];  /* and its ']' at o + mk (or NOMATCH) */
+} cg_og_table_t;
+
 typedef struct {
     size_t         scan;        /* bytes of the stream scanned */
     int            esc;         /* the last scanned byte was a lone '\' */
-    size_t         stk[CG_OG_STACK];
     size_t         sbot, stop;
-    size_t         mo[CG_OG_RING];  /* '[' at abs o: mo[o % RING] = o + 1 */
-    size_t         mk[CG_OG_RING];  /* and its ']' (CG_OG_NONE: none yet) */
+    cg_og_table_t *t;           /* NULL: no '[' in this answer yet */
+    int            oom;         /* the table could not be made */
 } cg_og_brackets_t;
 
 /* Raw-text elements whose content is dropped with them. */
@@ -663,13 +673,25 @@ cg_og_secrets_in(cg_outguard_t *g, const unsigned char *p, size_t n)
 static void
 cg_og_brackets_reset(cg_og_brackets_t *b)
 {
-    /* Only mo[o % RING] for o < scan was ever written: a short answer
-     * clears what it used, not the whole ring (32 KB per reset). */
-    memset(b->mo, 0, (b->scan < CG_OG_RING ? b->scan : CG_OG_RING)
-                     * sizeof(b->mo[0]));
-    b->scan = 0;
-    b->esc = 0;
-    b->sbot = b->stop = 0;
+    free(b->t);
+    memset(b, 0, sizeof(*b));
+}
+
+
+/* The table, made at the first '[': only mo is read before it is
+ * written, and no tag in it may be mistaken for an offset + 1. */
+static cg_og_table_t *
+cg_og_table(cg_og_brackets_t *b)
+{
+    if (b->t == NULL && !b->oom) {
+        b->t = malloc(sizeof(*b->t));
+        if (b->t == NULL) {
+            b->oom = 1;
+            return NULL;
+        }
+        memset(b->t->mo, 0, sizeof(b->t->mo));
+    }
+    return b->t;
 }
 
 
@@ -681,6 +703,7 @@ static void
 cg_og_brackets_to(cg_outguard_t *g, size_t to)
 {
     cg_og_brackets_t *b = &g->br;
+    cg_og_table_t    *t;
     const char       *d = g->b.pend.data;
     size_t            end = g->b.abs + g->b.pend.len, o;
     unsigned char     c;
@@ -697,16 +720,20 @@ cg_og_brackets_to(cg_outguard_t *g, size_t to)
         if (c == '\\') {
             b->esc = 1;
         } else if (c == '[') {
+            if ((t = cg_og_table(b)) == NULL) {
+                return;
+            }
             if (b->stop - b->sbot >= CG_OG_STACK) {
                 b->sbot++;
             }
-            b->stk[b->stop++ % CG_OG_STACK] = b->scan;
-            b->mo[b->scan % CG_OG_RING] = b->scan + 1;
-            b->mk[b->scan % CG_OG_RING] = CG_OG_NONE;
+            t->stk[b->stop++ % CG_OG_STACK] = (uint32_t) b->scan;
+            t->mo[b->scan % CG_OG_RING] = (uint32_t) (b->scan + 1);
+            t->mk[b->scan % CG_OG_RING] = CG_OG_NOMATCH;
         } else if (c == ']' && b->stop > b->sbot) {
-            o = b->stk[--b->stop % CG_OG_STACK];
-            if (b->scan - o < CG_OG_LOOKAHEAD) {
-                b->mk[o % CG_OG_RING] = b->scan;
+            t = b->t;               /* a '[' was pushed: it is there */
+            o = (uint32_t) b->scan - t->stk[--b->stop % CG_OG_STACK];
+            if (o < CG_OG_LOOKAHEAD) {
+                t->mk[(b->scan - o) % CG_OG_RING] = (uint16_t) o;
             }
         }
     }
@@ -726,12 +753,12 @@ cg_og_bracket(cg_outguard_t *g, const cg_og_ctx_t *cx, const unsigned char *p,
     if (cx->depth == 0 && p >= (const unsigned char *) g->b.pend.data
         && p < (const unsigned char *) g->b.pend.data + g->b.pend.len) {
         cg_og_brackets_to(g, s + n);
-        if (b->mo[s % CG_OG_RING] != s + 1) {
-            return 0;               /* an escaped '[' opens nothing */
+        if (b->t == NULL || b->t->mo[s % CG_OG_RING] != (uint32_t) (s + 1)) {
+            return 0;       /* an escaped '[' opens nothing (or no memory) */
         }
-        k = b->mk[s % CG_OG_RING];
-        if (k != CG_OG_NONE && k - s < n) {
-            return (long) (k - s);
+        k = b->t->mk[s % CG_OG_RING];
+        if (k != CG_OG_NOMATCH && k < n) {
+            return (long) k;
         }
         return eof ? 0 : CG_OG_NEED;
     }
@@ -1855,14 +1882,22 @@ static int
 cg_og_feed(cg_outguard_t *g, const char *chunk, size_t len, int final,
            cg_buf_t *out)
 {
+    int over;
+
     cg_buf_reset(&g->mid);
     cg_og_run(g, &g->a, cg_og_step_a, chunk, len, final, &g->mid);
-    cg_og_run(g, &g->b, cg_og_step_b, g->mid.data, g->mid.len, final, out);
+    /* Stage B keeps its offsets in 32 bits: an answer that would pass
+     * them is refused before they could wrap. */
+    over = g->b.abs + g->b.pend.len + g->mid.len > CG_OG_MAX_ANSWER;
+    if (!over) {
+        cg_og_run(g, &g->b, cg_og_step_b, g->mid.data, g->mid.len, final,
+                  out);
+    }
     if (g->mid.data != NULL) {
         cg_buf_wipe_bytes(g->mid.data, g->mid.len);
     }
-    return (g->a.pend.oom || g->b.pend.oom || g->mid.oom || out->oom)
-           ? -1 : 0;
+    return (over || g->br.oom || g->a.pend.oom || g->b.pend.oom
+            || g->mid.oom || out->oom) ? -1 : 0;
 }
 
 

@@ -43,6 +43,8 @@
 #define CG_OG_LOOKAHEAD   2048
 #define CG_OG_SECRET_MIN  8     /* shorter exact secrets are refused */
 #define CG_OG_SECRET_MAX  512
+/* Bytes of one answer (after PII is restored): feed fails past them. */
+#define CG_OG_MAX_ANSWER  ((size_t) 0xFFFF0000u)
 
 /* What the guard did, as bits of cg_outguard_events(). */
 #define CG_OG_EV_SECRET    0x01 /* a secret was redacted: rotate it */
@@ -73,7 +75,8 @@ int  cg_outguard_conf_add_secret(cg_outguard_conf_t *c, const void *s,
  * outlive the guard's use. */
 cg_outguard_t *cg_outguard_new(const cg_outguard_conf_t *c,
                                const cg_pii_map_t *map);
-/* Makes g ready for the next answer, keeping its memory. */
+/* Makes g ready for the next answer, keeping its buffers (the bracket
+ * table of an answer that held a '[' is given back). */
 void cg_outguard_reset(cg_outguard_t *g, const cg_pii_map_t *map);
 void cg_outguard_free(cg_outguard_t *g);
 /* 1: step 2 (links, images, tags, URLs) is skipped for this guard, for a
@@ -81,7 +84,8 @@ void cg_outguard_free(cg_outguard_t *g);
  * keep); invisible characters, PII and secret redaction still apply.
  * Kept across resets; the caller sets it for each answer. */
 void cg_outguard_keep_links(cg_outguard_t *g, int on);
-/* Appends the guarded text that is ready to out. -1 when out of memory. */
+/* Appends the guarded text that is ready to out. -1 when out of memory
+ * or past CG_OG_MAX_ANSWER. */
 int  cg_outguard_feed(cg_outguard_t *g, const char *chunk, size_t len,
                       cg_buf_t *out);
 /* Appends the rest; the guard must be reset before it is fed again. */

@@ -1,6 +1,7 @@
 #include "meter/lease.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A ledger record: what is left of the lease, when it is given back,
@@ -177,7 +178,34 @@ cg_lease_free(cg_lease_t *l, cg_store_t *st)
     if (l->own) {
         cg_store_free(l->ledger);
     }
+    free(l->took);
     memset(l, 0, sizeof(*l));
+}
+
+
+/* Room for one more remembered key: 0 when the list is full (or cannot
+ * grow), and then the caller gives a lease back to make room. */
+static int
+cg_lease_room(cg_lease_t *l)
+{
+    cg_lease_key_t *t;
+    size_t          cap;
+
+    if (l->ntook < l->cap) {
+        return 1;
+    }
+    if (l->cap == CG_LEASE_TRACK) {
+        return 0;
+    }
+    cap = l->cap ? 2 * l->cap : 4;
+    cap = cap < CG_LEASE_TRACK ? cap : CG_LEASE_TRACK;
+    t = realloc(l->took, cap * sizeof(*t));
+    if (t == NULL) {
+        return 0;
+    }
+    l->took = t;
+    l->cap = cap;
+    return 1;
 }
 
 
@@ -199,9 +227,18 @@ cg_lease_track(cg_lease_t *l, cg_store_t *st, const char *key,
             return;
         }
     }
-    if (l->ntook == CG_LEASE_TRACK) {
+    if (!cg_lease_room(l)) {
+        if (l->ntook == 0) {        /* out of memory: nothing to forget */
+            cg_lease_key_t one;
+
+            memcpy(one.key, key, keylen);
+            one.key[keylen] = '\0';
+            one.len = keylen;
+            cg_lease_give_back(l, st, &one, 0);
+            return;
+        }
         cg_lease_give_back(l, st, &l->took[0], 0);
-        memmove(l->took, l->took + 1, (CG_LEASE_TRACK - 1) * sizeof(*k));
+        memmove(l->took, l->took + 1, (l->ntook - 1) * sizeof(*k));
         l->ntook--;
     }
     k = &l->took[l->ntook++];

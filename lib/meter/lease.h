@@ -80,8 +80,11 @@ typedef struct cg_lease_s {
     cg_store_t     *ledger;     /* NULL: leases off */
     int             own;        /* made by cg_lease_init, freed here */
     unsigned        ledgers;    /* ledgers sharing the store (>= 1) */
-    cg_lease_key_t  took[CG_LEASE_TRACK];
-    size_t          ntook, sweep;
+    /* Grown as leases are granted, up to CG_LEASE_TRACK: a worker has
+     * as many meters as request contexts (thousands for 10,000 streams)
+     * and most remember a few counters, not 512 x 208 bytes each. */
+    cg_lease_key_t *took;
+    size_t          ntook, cap, sweep;
     time_t          swept;      /* the last sweep's second */
 } cg_lease_t;
 

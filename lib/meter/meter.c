@@ -425,6 +425,21 @@ cg_meter_count(cg_meter_t *m, const cg_limits_t *lim, cg_req_t *r,
 }
 
 
+/* A queued settlement's ops point into its own keys: after the queue
+ * moved (grown) or shifted, each points into its own again. */
+static void
+cg_meter_pending_own(cg_meter_t *m)
+{
+    size_t i, k;
+
+    for (i = 0; i < m->npending; i++) {
+        for (k = 0; k < m->pending[i].n; k++) {
+            m->pending[i].ops[k].key = m->pending[i].keys[k];
+        }
+    }
+}
+
+
 /* Settlements the store did not answer, run again (in order, stopping at
  * the first the store still does not answer; at most once a second while
  * it stays away) before this request uses the store. */
@@ -447,12 +462,41 @@ cg_meter_retry_pending(cg_meter_t *m, time_t now)
         memmove(m->pending, m->pending + done,
                 (m->npending - done) * sizeof(*m->pending));
         m->npending -= done;
+        cg_meter_pending_own(m);
         snprintf(msg, sizeof(msg), "store answers again: %zu queued "
                  "settlement(s) counted, %zu still queued", done,
                  m->npending);
         cg_meter_note(m, msg);
     }
     m->pending_retry = m->npending ? now + 1 : 0;
+}
+
+
+/* Room for one more queued settlement; 0 when full (or out of memory).
+ * Every settle needs a slot to land in, but one only stays when the
+ * store did not answer: the queue grows with them, instead of 32 slots
+ * (70 kB) in every request context that ever settled. */
+static int
+cg_meter_pending_room(cg_meter_t *m)
+{
+    cg_budget_pending_t *t;
+    size_t               cap;
+
+    if (m->npending < m->npcap) {
+        return 1;
+    }
+    if (m->npcap == CG_METER_PENDING) {
+        return 0;
+    }
+    cap = m->npcap ? 2 * m->npcap : 1;
+    cap = cap < CG_METER_PENDING ? cap : CG_METER_PENDING;
+    if ((t = realloc(m->pending, cap * sizeof(*t))) == NULL) {
+        return 0;
+    }
+    m->pending = t;
+    m->npcap = cap;
+    cg_meter_pending_own(m);
+    return 1;
 }
 
 
@@ -463,19 +507,18 @@ cg_meter_pending_slot(cg_meter_t *m)
 {
     char msg[160];
 
-    if (m->pending == NULL
-        && (m->pending = calloc(CG_METER_PENDING,
-                                sizeof(*m->pending))) == NULL) {
-        return NULL;
-    }
-    if (m->npending == CG_METER_PENDING) {
+    if (!cg_meter_pending_room(m)) {
+        if (m->npending == 0) {
+            return NULL;
+        }
         snprintf(msg, sizeof(msg), "store down too long: a queued spend "
                  "of %llu micro-dollars is given up uncounted",
                  (unsigned long long) m->pending[0].amount);
         cg_meter_note(m, msg);
         memmove(m->pending, m->pending + 1,
-                (CG_METER_PENDING - 1) * sizeof(*m->pending));
+                (m->npending - 1) * sizeof(*m->pending));
         m->npending--;
+        cg_meter_pending_own(m);
     }
     return &m->pending[m->npending];
 }

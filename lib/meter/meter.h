@@ -64,8 +64,8 @@ typedef struct {
         time_t         until;       /* no store-error line before */
         unsigned long  held;        /* store errors not logged since */
     }                  notes[CG_METER_NOTE_KINDS];
-    cg_budget_pending_t *pending;   /* [CG_METER_PENDING], made on need */
-    size_t             npending;
+    cg_budget_pending_t *pending;   /* grown on need, to CG_METER_PENDING */
+    size_t             npending, npcap;
     time_t             pending_retry; /* no retry before */
 } cg_meter_t;
 

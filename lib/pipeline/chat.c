@@ -17,8 +17,10 @@
 #define CG_CHAT_KEEP  (64 * 1024)   /* per buffer, kept between requests */
 
 
-int
-cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
+/* like: a context of the same config whose compiled guards are shared. */
+static int
+cg_chat_setup(cg_chat_t *c, const cg_conf_t *conf, const cg_chat_t *like,
+              char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     c->conf = conf;
@@ -30,7 +32,9 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
     cg_sse_init(&c->sse, NULL, NULL);
     c->auth = cg_auth_new(conf, err, errlen);
     if (c->auth == NULL
-        || cg_guardset_init(&c->guards, conf, err, errlen) != 0) {
+        || (like ? cg_guardset_init_like(&c->guards, &like->guards, err,
+                                         errlen)
+                 : cg_guardset_init(&c->guards, conf, err, errlen)) != 0) {
         cg_chat_free(c);
         return -1;
     }
@@ -41,6 +45,21 @@ cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+
+int
+cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err, size_t errlen)
+{
+    return cg_chat_setup(c, conf, NULL, err, errlen);
+}
+
+
+int
+cg_chat_init_like(cg_chat_t *c, const cg_chat_t *like, char *err,
+                  size_t errlen)
+{
+    return cg_chat_setup(c, like->conf, like, err, errlen);
 }
 
 

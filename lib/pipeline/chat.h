@@ -72,6 +72,12 @@ typedef struct {
 
 int  cg_chat_init(cg_chat_t *c, const cg_conf_t *conf, char *err,
                   size_t errlen);
+/* Another context of like's config (a worker's next one): what is
+ * read-only once built (the compiled guards) is shared with like rather
+ * than built again; its handles and buffers are its own, as ever. like
+ * may be freed before c. */
+int  cg_chat_init_like(cg_chat_t *c, const cg_chat_t *like, char *err,
+                       size_t errlen);
 void cg_chat_free(cg_chat_t *c);
 /* Where the pipeline's events go (copied); a notice the store left at
  * setup (a rebuilt counter file) is handed to ev->note at once. */

@@ -21,6 +21,7 @@
 /* Longest wait between two looks at a transfer: the on_tick callback
  * (the client's liveness) runs at least this often. */
 #define CG_UPSTREAM_TICK_MS  250
+#define CG_UPSTREAM_RECV_BUF  4096L  /* curl's receive buffer, bytes */
 
 typedef struct {
     curl_socket_t fd;
@@ -210,6 +211,11 @@ cg_upstream_new(const cg_conf_t *conf)
     curl_easy_setopt(up->h, CURLOPT_HEADERFUNCTION, cg_upstream_header);
     curl_easy_setopt(up->h, CURLOPT_XFERINFOFUNCTION, cg_upstream_tick);
     curl_easy_setopt(up->h, CURLOPT_NOPROGRESS, 0L);
+    /* curl's receive buffer lives with the handle, so with every request
+     * context (16 kB by default, 10,000 of them for 10,000 streams): an
+     * SSE event or a usual answer fits in 4 kB, and a large answer only
+     * takes more reads (TLS records are buffered by OpenSSL anyway). */
+    curl_easy_setopt(up->h, CURLOPT_BUFFERSIZE, CG_UPSTREAM_RECV_BUF);
     if (conf->provider.ca_file && conf->provider.ca_file[0]) {
         curl_easy_setopt(up->h, CURLOPT_CAINFO, conf->provider.ca_file);
     }

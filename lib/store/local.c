@@ -215,11 +215,15 @@ cg_local_new_secret(uint8_t secret[CG_LOCAL_SECRET])
 
 
 /* Clears this process's mapping and writes a fresh header of its own
- * size; runs under the lock. */
+ * size; runs under the lock. An anonymous mapping is rebuilt only when
+ * it is new, and zero already: clearing it would make all of it resident
+ * (a private lease ledger of 4,096 slots in each request context). */
 static void
 cg_local_rebuild(cg_store_local_t *st)
 {
-    memset(st->hdr, 0, st->size);
+    if (st->fd >= 0) {
+        memset(st->hdr, 0, st->size);
+    }
     memcpy(st->hdr->magic, CG_LOCAL_MAGIC, 8);
     st->hdr->version = CG_LOCAL_VERSION;
     st->hdr->slots = st->slots;

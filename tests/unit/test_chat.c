@@ -57,7 +57,9 @@ load(cg_conf_t *conf)
              "[session]\nsecret = file:%s\n"
              "[provider]\napi_key = file:%s\n"
              "base_url = http://127.0.0.1:1\n"
-             "[store]\ntype = local\npath = %s/counters\n",
+             "[store]\ntype = local\npath = %s/counters\n"
+             "[budget]\nuser_daily = 1000\n"
+             "[price claude-sonnet-4-5]\ninput = 3\noutput = 15\n",
              paths[0], paths[1], dir);
     put(2, "chatgate.ini", ini);
     assert_int_equal(cg_conf_init(conf, err, sizeof(err)), 0);
@@ -117,6 +119,10 @@ test_end_wipes(void **state)
     /* The pipeline held the request: the provider call, the PII map. */
     assert_non_null(memmem(c.call.data, c.call.len, PROMPT, strlen(PROMPT)));
     assert_true(c.guards.map.n > 0);
+    /* The budget was settled, and answered: the meter's queue of
+     * unanswered settlements holds the one slot it landed in, not 32
+     * (70 kB in every request context). */
+    assert_int_equal(c.meter.npcap, 1);
 
     cg_chat_end(&c, &r);
     assert_wiped(&c.call, "the provider call");

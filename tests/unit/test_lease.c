@@ -420,6 +420,82 @@ test_lease_many_counters(void **state)
 }
 
 
+/* Every request context has a meter, and a worker thousands of them for
+ * 10,000 streams: a lease remembers its counters in a list that grows
+ * with them (it was 512 x 208 bytes inline, 110 kB per context), and
+ * a meter that took three costs a few hundred bytes for them. */
+static void
+test_lease_list_grows(void **state)
+{
+    cg_store_t    *st;
+    cg_lease_t     l;
+    cg_lease_ctr_t c = { NULL, 0, 3600, 100000, 8, 0, 0 };
+    char           err[200], key[3][32];
+    uint64_t       seen;
+    int            i;
+
+    (void) state;
+    assert_true(sizeof(cg_lease_t) < 256);
+    st = open_local();
+    assert_int_equal(cg_lease_init(&l, 1, NULL, err, sizeof(err)), 0);
+    for (i = 0; i < 3; i++) {
+        c.key = key[i];
+        c.len = (size_t) snprintf(key[i], sizeof(key[i]), "cg:$:g:%d:d", i);
+        assert_int_equal(cg_lease_take(&l, st, &c, 10, NOW, &seen),
+                         CG_LEASE_OK);
+    }
+    assert_true(l.cap * sizeof(l.took[0]) < 1024);
+    cg_lease_free(&l, st);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(read_counter(st, key[i]), 10);
+    }
+    cg_store_free(st);
+}
+
+
+/* Anonymous memory this process has resident, in kB. */
+static long
+rss_anon_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char  line[256];
+    long  kb = -1;
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "RssAnon:", 8) == 0) {
+            kb = atol(line + 8);
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+
+/* With memcached and no [store] ledger each meter has a private ledger
+ * (an anonymous local store of 4,096 slots): it is resident only as far
+ * as it is used, not all ~100 kB of it from the start. */
+static void
+test_lease_private_ledger_lazy(void **state)
+{
+    static cg_lease_t l[32];
+    char              err[200];
+    long              kb0, kb1;
+    int               i;
+
+    (void) state;
+    kb0 = rss_anon_kb();
+    for (i = 0; i < 32; i++) {
+        assert_int_equal(cg_lease_init(&l[i], 1, NULL, err, sizeof(err)), 0);
+    }
+    kb1 = rss_anon_kb();
+    assert_true(kb1 - kb0 < 32 * 16);
+    for (i = 0; i < 32; i++) {
+        cg_lease_free(&l[i], NULL);
+    }
+}
+
+
 /* The budget API on leases: reserve and settle spend from the ledger,
  * no held counter is made, and the cap refuses exactly as the per-request
  * path does. With type = local the store is the ledger too. */
@@ -691,6 +767,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lease_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_many_counters, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_lease_list_grows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lease_private_ledger_lazy,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_leased, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_leased_overshoot, setup,
                                         teardown),

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "guard/outguard.h"
+#include "heapused.h"
 
 #define CORPUS "tests/corpus/exfil"
 #define OWN    "cg-own-secret-0123456789"
@@ -447,6 +448,31 @@ test_issue15(void **state)
 }
 
 
+/* Every stream in flight holds one guard: it costs a few kB, not the 82
+ * kB bracket table of before, until its answer holds a '['; the table is
+ * given back at reset, and the link is judged as ever. */
+static void
+test_guard_memory(void **state)
+{
+    static const char link[] = "see [x](https://evil.example/p) now";
+    size_t            h0 = heap_used();
+    cg_outguard_t    *g = cg_outguard_new(conf, &map);
+    cg_buf_t          out;
+
+    (void) state;
+    cg_buf_init(&out);
+    assert_true(heap_used() - h0 < 4096);
+    assert_int_equal(cg_outguard_feed(g, link, strlen(link), &out), 0);
+    assert_int_equal(cg_outguard_finish(g, &out), 0);
+    cg_buf_add(&out, "", 1);
+    assert_string_equal(out.data, "see x now");
+    cg_buf_free(&out);
+    cg_outguard_reset(g, &map);
+    assert_true(heap_used() - h0 < 8192);
+    cg_outguard_free(g);
+}
+
+
 int
 main(void)
 {
@@ -458,6 +484,7 @@ main(void)
         cmocka_unit_test(test_reset_reuse),
         cmocka_unit_test(test_random_splits),
         cmocka_unit_test(test_issue15),
+        cmocka_unit_test(test_guard_memory),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
