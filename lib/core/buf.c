@@ -94,10 +94,13 @@ cg_buf_reserve(cg_buf_t *b, size_t extra)
 }
 
 
+/* The room check inline (most appends fit, and this runs ~250 times a
+ * request); anything else goes through cg_buf_reserve as before. */
 void
 cg_buf_add(cg_buf_t *b, const void *p, size_t n)
 {
-    if (cg_buf_reserve(b, n) != 0) {
+    if ((b->oom || b->len >= b->cap || n >= b->cap - b->len)
+        && cg_buf_reserve(b, n) != 0) {
         return;
     }
     if (n) {
