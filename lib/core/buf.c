@@ -1,4 +1,5 @@
 #include "core/buf.h"
+#include "core/kbuf.h"
 #include "core/utf8.h"
 
 #include <stdio.h>
@@ -97,10 +98,13 @@ cg_buf_reserve(cg_buf_t *b, size_t extra)
 }
 
 
+/* The room check inline (most appends fit, and this runs ~250 times a
+ * request); anything else goes through cg_buf_reserve as before. */
 void
 cg_buf_add(cg_buf_t *b, const void *p, size_t n)
 {
-    if (cg_buf_reserve(b, n) != 0) {
+    if ((b->oom || b->len >= b->cap || n >= b->cap - b->len)
+        && cg_buf_reserve(b, n) != 0) {
         return;
     }
     if (n) {
@@ -148,19 +152,12 @@ cg_buf_addf(cg_buf_t *b, const char *fmt, ...)
 void
 cg_buf_add_long(cg_buf_t *b, long long v)
 {
-    char                tmp[24];
-    char               *p = tmp + sizeof(tmp);
-    unsigned long long  u = v < 0 ? 0ULL - (unsigned long long) v
-                                  : (unsigned long long) v;
+    char      tmp[24];
+    cg_kbuf_t k;
 
-    do {
-        *--p = (char) ('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        *--p = '-';
-    }
-    cg_buf_add(b, p, (size_t) (tmp + sizeof(tmp) - p));
+    cg_kbuf_init(&k, tmp, sizeof(tmp));
+    cg_kbuf_ll(&k, v);
+    cg_buf_add(b, tmp, cg_kbuf_end(&k));
 }
 
 

@@ -14,6 +14,7 @@ typedef struct {
     const char *const   *paths;     /* NULL: check only */
     cg_jtok_val_t       *vals;
     int                  checked;   /* a part of an accepted document */
+    int                  depth;     /* levels a document may use */
 } cg_jtok_t;
 
 /* The paths that reach one value: those that end at it, and those that go
@@ -525,7 +526,7 @@ cg_jtok_member(cg_jtok_t *w, int depth, const cg_jtok_at_t *at)
     }
     w->p++;
     cg_jtok_ws(w);
-    if (depth >= CG_JTOK_DEPTH - 1) {
+    if (depth >= w->depth - 1) {
         return -1;
     }
     if (at && at->live
@@ -570,7 +571,7 @@ cg_jtok_array(cg_jtok_t *w, int depth, const cg_jtok_at_t *at)
         return CG_JTOK_ARRAY;
     }
     for (i = 0;; i++) {
-        if (depth >= CG_JTOK_DEPTH - 1) {
+        if (depth >= w->depth - 1) {
             return -1;
         }
         if (at && at->live) {
@@ -629,7 +630,7 @@ cg_jtok_value(cg_jtok_t *w, int depth, const cg_jtok_at_t *at)
 
 /* Picks paths in the object at s[0..len), whitespace around it. */
 static int
-cg_jtok_walk(const char *s, size_t len, int checked,
+cg_jtok_walk(const char *s, size_t len, int checked, int depth,
              const char *const *paths, cg_jtok_val_t *vals)
 {
     cg_jtok_t    w;
@@ -641,6 +642,7 @@ cg_jtok_walk(const char *s, size_t len, int checked,
     w.paths = paths;
     w.vals = vals;
     w.checked = checked;
+    w.depth = depth;
     while (paths && paths[n] && n < CG_JTOK_PATHS) {
         vals[n] = (cg_jtok_val_t) { NULL, 0, CG_JTOK_ABSENT };
         at.live |= (uint32_t) 1 << n;
@@ -664,7 +666,15 @@ int
 cg_jtok_pick(const char *s, size_t len, const char *const *paths,
              cg_jtok_val_t *vals)
 {
-    return cg_jtok_walk(s, len, 0, paths, vals);
+    return cg_jtok_walk(s, len, 0, CG_JTOK_DEPTH, paths, vals);
+}
+
+
+int
+cg_jtok_pick_depth(const char *s, size_t len, int depth,
+                   const char *const *paths, cg_jtok_val_t *vals)
+{
+    return cg_jtok_walk(s, len, 0, depth, paths, vals);
 }
 
 
@@ -674,7 +684,7 @@ cg_jtok_sub(const cg_jtok_val_t *obj, const char *const *paths,
 {
     return cg_jtok_walk(obj->type == CG_JTOK_OBJECT ? obj->p : "",
                         obj->type == CG_JTOK_OBJECT ? obj->len : 0, 1,
-                        paths, vals);
+                        CG_JTOK_DEPTH, paths, vals);
 }
 
 
@@ -691,6 +701,7 @@ cg_jtok_next(const cg_jtok_val_t *arr, size_t *pos, cg_jtok_val_t *elem)
     w.end = (const unsigned char *) arr->p + arr->len;
     w.vals = elem;
     w.checked = 1;
+    w.depth = CG_JTOK_DEPTH;
     at.done = 1;
     cg_jtok_ws(&w);
     /* The array was checked whole: only its end can stop this. */

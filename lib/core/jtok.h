@@ -2,9 +2,10 @@
  * jtok: a strict JSON reader that checks a whole document in one pass and
  * hands back where the values of a few paths are, without building a tree.
  *
- * It is for the provider's answers (lib/provider), which are read on every
- * request: a json-c tree of the whole answer cost ~33k instructions for the
- * three or four fields the gateway keeps. It accepts exactly the object
+ * It is for the provider's answers (lib/provider) and the client's chat
+ * body (lib/guard/body), both read on every request: a json-c tree of the
+ * whole answer cost ~33k instructions for the three or four fields the
+ * gateway keeps, of the body ~9k. It accepts exactly the object
  * documents json-c 0.16 accepts with JSON_TOKENER_STRICT and a depth of 32
  * (tests/unit/test_jtok.c holds the two to each other, on a corpus and on
  * generated documents), with one deliberate difference: a string must be
@@ -55,6 +56,12 @@ typedef struct {
  * document is not accepted (vals are then all absent). */
 int cg_jtok_pick(const char *s, size_t len, const char *const *paths,
                  cg_jtok_val_t *vals);
+/* cg_jtok_pick() with another depth than json-c's default: a value may
+ * sit at level depth - 1 at most, as json_tokener_new_ex(depth) allows
+ * (the client's request body is held to 16). At most CG_JTOK_DEPTH: an
+ * accepted document's parts are re-read with that depth. */
+int cg_jtok_pick_depth(const char *s, size_t len, int depth,
+                       const char *const *paths, cg_jtok_val_t *vals);
 /* cg_jtok_pick() inside an object value from an accepted document, which
  * is not checked again (cheap: strings are skipped with memchr); -1 if
  * obj is no object (vals are then all absent). */

@@ -1,14 +1,17 @@
 /*
  * guard: validation of the chat request body.
  *
- * The body must be a JSON object (strict json-c parsing: no comments, no
- * trailing data, UTF-8 validated, bounded nesting) whose "message" is a
+ * The body must be a JSON object (read in one pass by lib/core/jtok, no
+ * tree built: what json-c accepts with JSON_TOKENER_STRICT at depth 16, no
+ * comments, no trailing data, every string valid UTF-8 by RFC 3629, the
+ * last of duplicate keys counting) whose "message" is a
  * non-empty string of valid UTF-8 without NUL, at most max_chars characters.
  * Or, instead of "message", "messages": an array of {"role","content"}
  * turns that alternate user/assistant, start and end with the user, within
  * the message count and total size limits ("message" wins if both are
  * sent). Raw control characters inside strings are refused with their
- * byte offset (RFC 8259), never the content. "stream" (boolean) and "route" (a name) are the only options.
+ * byte offset (RFC 8259), never the content. "stream" (boolean) and
+ * "route" (a name) are the only options.
  * Other fields are ignored: the client can never set the model, max_tokens,
  * system prompt or any other provider parameter. Fails the request with a
  * fixed 400 message; never echoes the input.

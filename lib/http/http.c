@@ -142,42 +142,52 @@ cg_http_length(const cg_conf_t *conf, cg_req_t *r)
 }
 
 
-/* The params whose header admission or the who stage reads. */
+/* The params whose header admission or the who stage reads, each with
+ * its name's length (counted by the compiler). */
+#define CG_HTTP_W(p) p, sizeof(p) - 1
 static const struct {
     const char *param;
+    size_t      len;
     const char *header;
 } cg_http_watched[] = {
-    { "HTTP_ORIGIN",          "Origin" },
-    { "HTTP_REFERER",         "Referer" },
-    { "HTTP_SEC_FETCH_SITE",  "Sec-Fetch-Site" },
-    { "HTTP_COOKIE",          "Cookie" },
-    { "HTTP_AUTHORIZATION",   "Authorization" },
-    { "HTTP_X_API_KEY",       "X-API-Key" },   /* the compatible endpoints */
-    { "CONTENT_TYPE",         "Content-Type" },
-    { "CONTENT_LENGTH",       "Content-Length" },
+    { CG_HTTP_W("HTTP_ORIGIN"),          "Origin" },
+    { CG_HTTP_W("HTTP_REFERER"),         "Referer" },
+    { CG_HTTP_W("HTTP_SEC_FETCH_SITE"),  "Sec-Fetch-Site" },
+    { CG_HTTP_W("HTTP_COOKIE"),          "Cookie" },
+    { CG_HTTP_W("HTTP_AUTHORIZATION"),   "Authorization" },
+    { CG_HTTP_W("HTTP_X_API_KEY"),       "X-API-Key" }, /* compatible fronts */
+    { CG_HTTP_W("CONTENT_TYPE"),         "Content-Type" },
+    { CG_HTTP_W("CONTENT_LENGTH"),       "Content-Length" },
     /* nginx sets CONTENT_TYPE from the first line only, and passes every
      * line again as HTTP_CONTENT_TYPE: that is where a second one shows. */
-    { "HTTP_CONTENT_TYPE",    "Content-Type" },
-    { "HTTP_CONTENT_LENGTH",  "Content-Length" },
-    { "HTTP_X_FORWARDED_FOR", "X-Forwarded-For" },
+    { CG_HTTP_W("HTTP_CONTENT_TYPE"),    "Content-Type" },
+    { CG_HTTP_W("HTTP_CONTENT_LENGTH"),  "Content-Length" },
+    { CG_HTTP_W("HTTP_X_FORWARDED_FOR"), "X-Forwarded-For" },
 };
 #define CG_HTTP_NWATCHED (sizeof(cg_http_watched) / sizeof(cg_http_watched[0]))
 
 
 /* nginx before 1.23 passes each header line as its own param, and libfcgi's
  * lookup returns the first: a second Origin or X-Forwarded-For would go
- * unseen. */
+ * unseen. Each param's name is measured once and only compared with the
+ * watched names of its length: this runs on every request, over every
+ * param. */
 const char *
 cg_http_dup_param(char *const *envp)
 {
-    int    seen[CG_HTTP_NWATCHED] = { 0 };
-    size_t i, n;
+    int         seen[CG_HTTP_NWATCHED] = { 0 };
+    const char *eq;
+    size_t      i, n;
 
     for (; envp && *envp; envp++) {
+        if ((eq = strchr(*envp, '=')) == NULL) {
+            continue;
+        }
+        n = (size_t) (eq - *envp);
         for (i = 0; i < CG_HTTP_NWATCHED; i++) {
-            n = strlen(cg_http_watched[i].param);
-            if (strncmp(*envp, cg_http_watched[i].param, n) == 0
-                && (*envp)[n] == '=' && seen[i]++) {
+            if (cg_http_watched[i].len == n
+                && memcmp(*envp, cg_http_watched[i].param, n) == 0
+                && seen[i]++) {
                 return cg_http_watched[i].header;
             }
         }
@@ -456,6 +466,24 @@ cg_http_cors(const cg_req_t *r, cg_buf_t *out)
  *   RateLimit-Policy: "rpm";q=20;w=60, "tpm";q=10000;w=60
  *   RateLimit: "rpm";r=19;t=42, "tpm";r=9800;t=42 */
 static void
+cg_http_ratelimit_item(cg_buf_t *out, int i, const char *name, char k1,
+                       long v1)
+{
+    if (i) {
+        cg_buf_add(out, ", ", 2);
+    }
+    cg_buf_addc(out, '"');
+    cg_buf_adds(out, name);
+    cg_buf_add(out, "\";", 2);
+    cg_buf_addc(out, k1);
+    cg_buf_addc(out, '=');
+    cg_buf_add_long(out, v1);
+}
+
+
+/* Built piece by piece, never through printf: these headers go out on
+ * every answer. */
+static void
 cg_http_ratelimit(const cg_limit_report_t *rep, cg_buf_t *out)
 {
     const cg_limit_info_t *p;
@@ -467,16 +495,18 @@ cg_http_ratelimit(const cg_limit_report_t *rep, cg_buf_t *out)
     cg_buf_adds(out, "\r\nRateLimit-Policy: ");
     for (i = 0; i < rep->n; i++) {
         p = &rep->p[i];
-        cg_buf_addf(out, "%s\"%s\";q=%ld", i ? ", " : "", p->name, p->quota);
+        cg_http_ratelimit_item(out, i, p->name, 'q', p->quota);
         if (p->window > 0) {
-            cg_buf_addf(out, ";w=%d", p->window);
+            cg_buf_add(out, ";w=", 3);
+            cg_buf_add_long(out, p->window);
         }
     }
     cg_buf_adds(out, "\r\nRateLimit: ");
     for (i = 0; i < rep->n; i++) {
         p = &rep->p[i];
-        cg_buf_addf(out, "%s\"%s\";r=%ld;t=%d", i ? ", " : "", p->name,
-                    p->remaining, p->reset);
+        cg_http_ratelimit_item(out, i, p->name, 'r', p->remaining);
+        cg_buf_add(out, ";t=", 3);
+        cg_buf_add_long(out, p->reset);
     }
 }
 

@@ -185,15 +185,19 @@ cg_alert_one_budget(cg_alert_t *a, const cg_budget_hold_t *h, int s, int p,
 {
     static const char *const scope[] = { "user", "global" };
     static const char *const per[] = { "daily", "monthly" };
-    char       subject[CG_STORE_KEY_MAX / 2], period[16], msg[160];
+    char       subject[CG_STORE_KEY_MAX / 2], period[16] = "", msg[160];
     struct tm  tm;
     int        i;
 
-    gmtime_r(&now, &tm);
-    strftime(period, sizeof(period), p == 0 ? "%Y-%m-%d" : "%Y-%m", &tm);
     for (i = 0; i < a->nthresholds; i++) {
         if (pct < a->threshold[i]) {
             continue;
+        }
+        /* The date only for an alert: this runs for every request. */
+        if (period[0] == '\0') {
+            gmtime_r(&now, &tm);
+            strftime(period, sizeof(period), p == 0 ? "%Y-%m-%d" : "%Y-%m",
+                     &tm);
         }
         snprintf(subject, sizeof(subject), "%s_%s:%s:%d", scope[s], per[p],
                  s == 0 ? h->caller : "*", a->threshold[i]);

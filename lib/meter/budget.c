@@ -1,4 +1,5 @@
 #include "meter/budget.h"
+#include "core/kbuf.h"
 #include "core/clock.h"
 
 #include <stdio.h>
@@ -113,14 +114,31 @@ cg_budget_id(const cg_budget_hold_t *h, int s)
 }
 
 
+/* "cg:<kind>:<scope>:<id>:", the part before the bucket or date. */
+static void
+cg_budget_key_head(cg_kbuf_t *k, char *buf, char kind,
+                   const cg_budget_hold_t *h, int s)
+{
+    cg_kbuf_init(k, buf, CG_BKEY_LEN);
+    cg_kbuf_mem(k, "cg:", 3);
+    cg_kbuf_chr(k, kind);
+    cg_kbuf_chr(k, ':');
+    cg_kbuf_str(k, cg_bscope_key[s]);
+    cg_kbuf_chr(k, ':');
+    cg_kbuf_str(k, cg_budget_id(h, s));
+    cg_kbuf_chr(k, ':');
+}
+
+
 static size_t
 cg_budget_held_key(char *buf, const cg_budget_hold_t *h, int s,
                    long long bucket)
 {
-    int n = snprintf(buf, CG_BKEY_LEN, "cg:h:%s:%s:%lld", cg_bscope_key[s],
-                     cg_budget_id(h, s), bucket);
+    cg_kbuf_t k;
 
-    return n < 0 || n >= CG_BKEY_LEN ? 0 : (size_t) n;
+    cg_budget_key_head(&k, buf, 'h', h, s);
+    cg_kbuf_ll(&k, bucket);
+    return cg_kbuf_end(&k);
 }
 
 
@@ -149,13 +167,12 @@ static size_t
 cg_budget_spend_key(char *buf, const cg_budget_hold_t *h, int s, int period,
                     time_t now, unsigned *ttl)
 {
-    const char *date = cg_budget_date(now, period);
-    int         n;
+    cg_kbuf_t k;
 
     *ttl = period == CG_BUDGET_DAILY ? 2 * 86400 : 32 * 86400;
-    n = snprintf(buf, CG_BKEY_LEN, "cg:$:%s:%s:%s", cg_bscope_key[s],
-                 cg_budget_id(h, s), date);
-    return n < 0 || n >= CG_BKEY_LEN ? 0 : (size_t) n;
+    cg_budget_key_head(&k, buf, '$', h, s);
+    cg_kbuf_str(&k, cg_budget_date(now, period));
+    return cg_kbuf_end(&k);
 }
 
 
@@ -426,14 +443,19 @@ enum {
 static size_t
 cg_budget_mark_key(char *buf, const cg_budget_hold_t *h, size_t i)
 {
-    int n;
+    cg_kbuf_t k;
 
     if (h->mark == NULL || h->mark[0] == '\0') {
         return 0;
     }
-    n = snprintf(buf, CG_BUDGET_MARK_MAX + 1, "cg:s:%s.%u:%zu", h->mark,
-                 h->seq, i);
-    return n < 0 || n > CG_BUDGET_MARK_MAX ? 0 : (size_t) n;
+    cg_kbuf_init(&k, buf, CG_BUDGET_MARK_MAX + 1);
+    cg_kbuf_mem(&k, "cg:s:", 5);
+    cg_kbuf_str(&k, h->mark);
+    cg_kbuf_chr(&k, '.');
+    cg_kbuf_ull(&k, h->seq);
+    cg_kbuf_chr(&k, ':');
+    cg_kbuf_ull(&k, i);
+    return cg_kbuf_end(&k);
 }
 
 

@@ -1,4 +1,5 @@
 #include "meter/ratelimit.h"
+#include "core/kbuf.h"
 #include "core/clock.h"
 
 #include <stdio.h>
@@ -64,6 +65,24 @@ cg_limit_hash(const char *s, size_t n)
 }
 
 
+/* "cg:<kind>:<scope>[@<route>]:", the part before the id. */
+static void
+cg_limit_key_head(cg_kbuf_t *k, char *buf, char kind, cg_scope_t s,
+                  const char *ns)
+{
+    cg_kbuf_init(k, buf, CG_KEY_LEN);
+    cg_kbuf_mem(k, "cg:", 3);
+    cg_kbuf_chr(k, kind);
+    cg_kbuf_chr(k, ':');
+    cg_kbuf_str(k, cg_scope_key[s]);
+    if (ns) {
+        cg_kbuf_chr(k, '@');
+        cg_kbuf_str(k, ns);
+    }
+    cg_kbuf_chr(k, ':');
+}
+
+
 /* cg:<kind>:<scope>[@<route>]:<id>:<bucket>. A long route name and a
  * long user id together may not fit a store key: the id is then replaced
  * by its hash (#<hex>), so such a caller is still counted. */
@@ -71,17 +90,22 @@ static size_t
 cg_limit_key(char *buf, char kind, cg_scope_t s, const char *ns,
              const char *id, long long bucket)
 {
-    int n = snprintf(buf, CG_KEY_LEN, "cg:%c:%s%s%s:%s:%lld", kind,
-                     cg_scope_key[s], ns ? "@" : "", ns ? ns : "", id,
-                     bucket);
+    cg_kbuf_t k;
+    size_t    n;
 
-    if (n >= CG_KEY_LEN) {
-        n = snprintf(buf, CG_KEY_LEN, "cg:%c:%s%s%s:#%016llx:%lld", kind,
-                     cg_scope_key[s], ns ? "@" : "", ns ? ns : "",
-                     (unsigned long long) cg_limit_hash(id, strlen(id)),
-                     bucket);
+    cg_limit_key_head(&k, buf, kind, s, ns);
+    cg_kbuf_str(&k, id);
+    cg_kbuf_chr(&k, ':');
+    cg_kbuf_ll(&k, bucket);
+    if ((n = cg_kbuf_end(&k)) == 0) {
+        cg_limit_key_head(&k, buf, kind, s, ns);
+        cg_kbuf_chr(&k, '#');
+        cg_kbuf_hex64(&k, cg_limit_hash(id, strlen(id)));
+        cg_kbuf_chr(&k, ':');
+        cg_kbuf_ll(&k, bucket);
+        n = cg_kbuf_end(&k);
     }
-    return n < 0 || n >= CG_KEY_LEN ? 0 : (size_t) n;
+    return n;
 }
 
 

@@ -5,6 +5,7 @@
 #include "who/phpstore.h"
 #include "who/svctoken.h"
 #include "core/clock.h"
+#include "core/kbuf.h"
 
 #include <pwd.h>
 #include <stdio.h>
@@ -437,26 +438,30 @@ cg_auth_failures(const cg_auth_t *a, cg_store_t *st, const char *addr,
     long long   minute = (long long) now / CG_MINUTE_S;
     char        key[96];
     const char *keys[1];
-    size_t      lens[1];
-    int         n;
+    size_t      lens[1], n;
+    cg_kbuf_t   k;
     long        cached;
     uint64_t    v = 0;
 
     if (delta == 0 && (cached = cg_auth_cache_get(ttl, addr, minute)) >= 0) {
         return cached;
     }
-    n = snprintf(key, sizeof(key), CG_STORE_SPARE_PREFIX "%s:%lld", addr,
-                 minute);
-    if (st == NULL || n < 0 || (size_t) n >= sizeof(key)) {
+    cg_kbuf_init(&k, key, sizeof(key));
+    cg_kbuf_str(&k, CG_STORE_SPARE_PREFIX);
+    cg_kbuf_str(&k, addr);
+    cg_kbuf_chr(&k, ':');
+    cg_kbuf_ll(&k, minute);
+    n = cg_kbuf_end(&k);
+    if (st == NULL || n == 0) {
         return -1;
     }
     keys[0] = key;
-    lens[0] = (size_t) n;
+    lens[0] = n;
     if (delta == 0) {
         if (cg_store_get_multi(st, keys, lens, 1, &v) != 0) {
             return -1;
         }
-    } else if (cg_store_incr(st, key, (size_t) n, (uint64_t) delta,
+    } else if (cg_store_incr(st, key, n, (uint64_t) delta,
                              CG_AUTH_FAIL_TTL, &v) != 0) {
         return -1;
     }

@@ -357,6 +357,57 @@ test_window_slides(void **state)
 }
 
 
+/* The counter keys, byte for byte as they always were ("cg:r:<scope>:
+ * <id>:<bucket>", an id too long for a store key replaced by "#" and its
+ * 64-bit FNV-1a in hex): a deploy that changed them would start every
+ * window and budget from zero. */
+static uint64_t
+count_of(cg_store_t *st, const char *key)
+{
+    size_t   len = strlen(key);
+    uint64_t v = 0;
+
+    assert_int_equal(cg_store_get_multi(st, &key, &len, 1, &v), 0);
+    return v;
+}
+
+
+static void
+test_limit_keys(void **state)
+{
+    cg_store_t        *st;
+    cg_limits_t        lim;
+    cg_limit_hold_t    h;
+    cg_limit_report_t  rep;
+    time_t             t0 = 1000 * 60;
+    char               id[300], key[400];
+    uint64_t           fnv = 14695981039346656037ULL;
+    size_t             i;
+
+    (void) state;
+    st = open_store();
+    memset(&lim, 0, sizeof(lim));
+    lim.rpm[CG_SCOPE_CALLER] = 10;
+    lim.rpm[CG_SCOPE_ADDR] = 10;
+    lim.window = 60;
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, "alice", "1.2.3.4",
+                                        t0, &h, &rep), CG_LIMIT_PASS);
+    assert_int_equal(count_of(st, "cg:r:u:alice:1000"), 1);
+    assert_int_equal(count_of(st, "cg:r:a:1.2.3.4:1000"), 1);
+    memset(id, 'x', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    for (i = 0; id[i]; i++) {
+        fnv = (fnv ^ (unsigned char) id[i]) * 1099511628211ULL;
+    }
+    assert_int_equal(cg_ratelimit_begin(st, NULL, &lim, id, NULL, t0, &h,
+                                        &rep), CG_LIMIT_PASS);
+    snprintf(key, sizeof(key), "cg:r:u:#%016llx:1000",
+             (unsigned long long) fnv);
+    assert_int_equal(count_of(st, key), 1);
+    cg_store_free(st);
+}
+
+
 static void
 test_tokens_and_inflight(void **state)
 {
@@ -742,6 +793,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_corrupt_rebuilt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_window_slides, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limit_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens_and_inflight, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_route_limits, setup, teardown),
