@@ -48,7 +48,7 @@
 # pair of pools with [budget] and [limits] lease_requests drawn from the
 # seed (1-24), [store] hosts = 2 and a ledger shared by each pool's
 # processes or one per process (nginx passes to them without FastCGI
-# keep-alive, see start_pool's caller), and 4 light users who stay
+# keep-alive: see start_nginx below), and 4 light users who stay
 # under their cap, so that leases are left unused at the run's end.
 # I1, I2, I4, I5 and I6 hold as without leases (a leased budget hold
 # lives in a ledger, not in cg:h:, and I3 given back shows none is left);
@@ -155,9 +155,10 @@ for my $p (0 .. $#pools) {
     $t->start_mock;
     my $leasing = grep { $_ == $p } @leased;
     start_pool($t, $leasing ? lease_conf($t) : ());
-    # A lease pool is stopped every epoch: with FastCGI keep-alive, its
-    # workers would wait for nginx's idle connections until [server]
-    # shutdown_timeout, and then leave without giving leases back.
+    # A lease pool is stopped every epoch: with FastCGI keep-alive, a
+    # stop after a worker was killed still waited for [server]
+    # shutdown_timeout (10 s) now and then, and its workers then left
+    # without giving all leases back.
     $t->start_nginx($leasing ? (keepalive => 0) : ());
 }
 
@@ -188,7 +189,8 @@ sub lease_conf {
 # reservations, at most a quarter of the headroom per ledger, never less
 # than one reservation, and is taken when less than one is left;
 # reservations taken before it (at most the in-flight cap, over all
-# ledgers) come back to it. A pool has one ledger, or one per process.
+# ledgers) come back to it. A pool has one shared ledger, or a private
+# one per process (its request contexts share it).
 sub ledgers { 2 * ($lease{shared} ? 1 : $workers) }
 sub lease_max {
     my $n = $lease{budget} * $max_res;
