@@ -88,10 +88,6 @@ cg_buf_reserve(cg_buf_t *b, size_t extra)
         b->oom = 1;
         return -1;
     }
-    /* The new part is zeroed once, when the buffer grows: pcre2's JIT
-     * reads a subject in aligned blocks, past its end within the buffer,
-     * and valgrind then reports the branches on those bytes. */
-    memset(p + b->cap, 0, cap - b->cap);
     b->data = p;
     b->cap = cap;
     return 0;
