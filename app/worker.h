@@ -1,13 +1,17 @@
 /*
- * worker: one worker process with a fixed number of request threads.
+ * worker: one worker process, one event loop (app/loop.c).
  *
- * Each thread has its own FastCGI request, chat handles (curl, memcached)
- * and buffers; the threads of a process share only the listening socket
- * (one waits on it at a time) and the scoreboard. The process's main
- * thread takes every signal with sigtimedwait(), so request threads never
- * see EINTR: SIGTERM/SIGINT/SIGQUIT stop accepting (an idle thread leaves
- * at once, a busy one finishes its request), SIGUSR1 reopens the logs.
- * A worker never forks and never touches another process's slots.
+ * Each FastCGI connection is served by a fiber; a request takes one of
+ * the process's nthreads request contexts (chat handles and buffers, set
+ * up at the start), and the process accepts a connection only while one
+ * is free, so a full worker leaves new connections to the others. What
+ * the contexts share (the store, leases, compiled guards, provider
+ * connections) is per process. Signals come on a signalfd in the loop, so
+ * no request's read or write sees EINTR: SIGTERM/SIGINT/SIGQUIT stop
+ * accepting (idle kept connections go to a sibling or are closed, busy
+ * ones finish their request), SIGHUP under a spawner rereads the config,
+ * SIGUSR1 reopens the logs. A worker never forks, never blocks its loop
+ * outside epoll_wait, and never touches another process's slots.
  */
 #ifndef CG_WORKER_H
 #define CG_WORKER_H
@@ -22,7 +26,7 @@
  * few in a row with none serving, the master gives up (EX_CONFIG). */
 #define CG_WORKER_EXIT_START       78
 
-/* Serves on listen_fd with nthreads threads, recording into scoreboard
+/* Serves on listen_fd with nthreads request contexts, recording into scoreboard
  * process slot `slot`, until told to stop; returns the exit status.
  * handoff: the pool's socket pair (receive end, send end) over which a
  * stopping worker passes its kept FastCGI connections to the others, or
