@@ -109,6 +109,7 @@ typedef struct cg_wconn_s {
     int                  gone;          /* handed off or closed by a stop */
     int                  waits_ctx;     /* queued for a request context */
     int                  fresh;         /* counted in proc->fresh */
+    int                  handed;        /* a sibling passed it on, kept */
     double               accepted_at;
     struct cg_wconn_s   *fnext, *fprev; /* proc->fresh_list, oldest first */
     struct cg_wconn_s   *prev, *next;
@@ -857,6 +858,36 @@ cg_worker_conn_done(cg_wconn_t *k)
 }
 
 
+/* 1 when the front end has sent something on fd (a request, or its own
+ * close) that is waiting to be read. */
+static int
+cg_worker_readable(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
+}
+
+
+/* A kept connection (between two requests, or one a sibling passed on)
+ * whose fiber finds its process stopping, and that the stop's sweep did
+ * not see (its fiber had not run yet): what the sweep does, here. 1 when
+ * the fiber is to end. */
+static int
+cg_worker_conn_leave(cg_wproc_t *p, cg_wconn_t *k)
+{
+    if (!(k->fc.served > 0 || k->handed) || k->fc.in.len > k->fc.in_off
+        || cg_worker_readable(k->fc.fd)) {
+        return 0;               /* a request is there, or on its way */
+    }
+    if (cg_worker_handoff_send(p, k->fc.fd) != 0) {
+        close(k->fc.fd);
+    }
+    k->fc.fd = -1;
+    return 1;
+}
+
+
 /* The fiber of one connection: requests one after the other, for as long
  * as the web server keeps the connection. */
 static void
@@ -868,6 +899,9 @@ cg_worker_conn_main(void *arg)
     cg_fconn_rc_t  rc;
 
     while (!k->gone) {
+        if (p->stop && cg_worker_conn_leave(p, k)) {
+            break;
+        }
         k->idle = 1;
         rc = cg_fconn_read(&k->fc, &k->body,
                            (size_t) p->conf->http.max_body + 1,
@@ -980,19 +1014,10 @@ cg_worker_handoff_in(cg_loop_t *l, int fd, uint32_t events, void *arg)
     (void) l; (void) fd; (void) events;
     if ((c = cg_worker_handoff_recv(p)) >= 0) {
         fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
-        (void) cg_worker_conn_new(p, c);
+        if (cg_worker_conn_new(p, c) == 0) {
+            p->conns->handed = 1;
+        }
     }
-}
-
-
-/* 1 when the front end has sent something on fd (a request, or its own
- * close) that is waiting to be read. */
-static int
-cg_worker_readable(int fd)
-{
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-    return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
 }
 
 
