@@ -199,7 +199,8 @@ cg_fconn_read(cg_fconn_t *c, cg_buf_t *body, size_t body_max,
     int     rc;
 
     cg_fconn_clear(c);
-    c->waited = 0;
+    c->waited = c->awaited;
+    c->awaited = 0;
     c->body = body;
     c->body_max = body_max;
     c->body_drop_max = drop_max;
@@ -248,6 +249,20 @@ cg_fconn_read(cg_fconn_t *c, cg_buf_t *body, size_t body_max,
             return rc == 0 && c->id == 0 ? CG_FCONN_WOKEN : CG_FCONN_ERROR;
         }
     }
+}
+
+
+int
+cg_fconn_await(cg_fconn_t *c, int idle_ms)
+{
+    int rc;
+
+    if (c->in.len > c->in_off) {
+        return 1;
+    }
+    rc = cg_fconn_wait(c, POLLIN, idle_ms);
+    c->awaited = rc > 0;
+    return rc;
 }
 
 

@@ -53,6 +53,7 @@ typedef struct {
     int             write_failed;
     unsigned long   served;     /* requests ended on it */
     int             waited;     /* this read began with a wait */
+    int             awaited;    /* cg_fconn_await saw bytes for it */
     double          alive_at;   /* when alive was last looked at */
     int             alive;
     const char     *error;
@@ -68,6 +69,13 @@ void          cg_fconn_free(cg_fconn_t *c);
  * wait for its first byte (-1: none), busy_ms the rest. */
 cg_fconn_rc_t cg_fconn_read(cg_fconn_t *c, cg_buf_t *body, size_t body_max,
                             size_t drop_max, int idle_ms, int busy_ms);
+/* Waits, on a kept connection with nothing buffered, for the web server
+ * to send something (the next request, or its close), without reading
+ * it: so the caller can still pass the connection on whole. >0 when
+ * there is something (the next cg_fconn_read then does not wait first),
+ * 0 when the wait ended with nothing (woken, or idle_ms passed), <0 on
+ * error. */
+int           cg_fconn_await(cg_fconn_t *c, int idle_ms);
 /* The parameter, or NULL (the first, if sent twice). */
 const char   *cg_fconn_param(const cg_fconn_t *c, const char *name);
 /* The same lookup over any environment array. */

@@ -129,6 +129,7 @@ struct cg_wproc_s {
                                          * request took a context */
     cg_wconn_t      *fresh_head, *fresh_tail;
     int              handoff[2];        /* kept conns passed between workers */
+    int              taking;            /* handoff[0] watched */
     int              sig_fd;
     cg_loop_t       *loop;
     cg_upshare_t    *share;             /* provider connections, kept */
@@ -616,6 +617,8 @@ cg_worker_handoff_recv(cg_wproc_t *p)
 
 static void cg_worker_accept(cg_loop_t *l, int fd, uint32_t events,
                              void *arg);
+static void cg_worker_handoff_in(cg_loop_t *l, int fd, uint32_t events,
+                                 void *arg);
 
 
 /* A process takes a new connection only while it has a request context
@@ -635,6 +638,19 @@ cg_worker_listen_update(cg_wproc_t *p)
         /* What is queued on the socket stays there for another worker. */
         cg_loop_unwatch(p->loop, p->listen_fd);
         p->listening = 0;
+    }
+    /* Kept connections siblings pass on are taken on the same terms: a
+     * full worker passes on those that bring it a request (see
+     * cg_worker_pass_on), so it must not be the one that takes them. */
+    if (p->handoff[0] < 0) {
+        return;
+    }
+    if (want && !p->taking) {
+        p->taking = cg_loop_watch(p->loop, p->handoff[0], EPOLLIN, 1,
+                                  cg_worker_handoff_in, p) == 0;
+    } else if (!want && p->taking) {
+        cg_loop_unwatch(p->loop, p->handoff[0]);
+        p->taking = 0;
     }
 }
 
@@ -888,6 +904,36 @@ cg_worker_conn_leave(cg_wproc_t *p, cg_wconn_t *k)
 }
 
 
+/* A kept connection (or one that stopped counting as fresh) waits for
+ * its next request unread: if the request comes while this process has
+ * no request context free, a sibling that has one takes the connection
+ * whole, rather than the request waiting here for one of ours to end
+ * while other workers idle (the web server chose the connection, not the
+ * worker). 1 when the fiber is to end (passed on, woken by a stop, or
+ * closed), 0 to read the request here. */
+static int
+cg_worker_pass_on(cg_wproc_t *p, cg_wconn_t *k)
+{
+    int rc;
+
+    if (k->fresh || k->fc.in.len > k->fc.in_off) {
+        return 0;
+    }
+    k->idle = 1;
+    rc = cg_fconn_await(&k->fc, -1);
+    k->idle = 0;
+    if (rc < 0 || k->gone) {
+        return 1;
+    }
+    if (rc == 0 || p->free_ctx != NULL || p->stop
+        || cg_worker_handoff_send(p, k->fc.fd) != 0) {
+        return 0;
+    }
+    k->fc.fd = -1;
+    return 1;
+}
+
+
 /* The fiber of one connection: requests one after the other, for as long
  * as the web server keeps the connection. */
 static void
@@ -899,7 +945,8 @@ cg_worker_conn_main(void *arg)
     cg_fconn_rc_t  rc;
 
     while (!k->gone) {
-        if (p->stop && cg_worker_conn_leave(p, k)) {
+        if ((p->stop && cg_worker_conn_leave(p, k))
+            || cg_worker_pass_on(p, k)) {
             break;
         }
         k->idle = 1;
@@ -1060,9 +1107,6 @@ cg_worker_stop(cg_wproc_t *p)
     p->stop = 1;
     p->deadline = cg_clock_mono() + p->conf->server.shutdown_timeout;
     cg_worker_listen_update(p);
-    if (p->handoff[0] >= 0) {
-        cg_loop_unwatch(p->loop, p->handoff[0]);
-    }
     cg_worker_sweep(p);
 }
 
@@ -1254,11 +1298,9 @@ cg_worker_setup(cg_wproc_t *p)
     fcntl(p->listen_fd, F_SETFL, fcntl(p->listen_fd, F_GETFL) | O_NONBLOCK);
     cg_worker_listen_update(p);
     if (!p->listening
+        || (p->handoff[0] >= 0 && !p->taking)
         || cg_loop_watch(p->loop, p->sig_fd, EPOLLIN, 0, cg_worker_signal,
-                         p) != 0
-        || (p->handoff[0] >= 0
-            && cg_loop_watch(p->loop, p->handoff[0], EPOLLIN, 0,
-                             cg_worker_handoff_in, p) != 0)) {
+                         p) != 0) {
         cg_log(CG_LOG_ERROR, "worker start failed: epoll: %s",
                strerror(errno));
         return -1;

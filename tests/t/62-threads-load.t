@@ -53,7 +53,7 @@ for (1 .. $N) {
     if ($pid == 0) {
         close $go_w;
         sysread($go_r, my $x, 1);
-        my $r = $t->chat(message => '[[mock:delay_ms=3000]]');
+        my $r = $t->chat(message => '[[mock:delay_ms=6000]]');
         exit($r->{status} == 200 && ($r->{json}{text} // '') =~ /mock reply/
              ? 0 : 1);
     }
