@@ -197,29 +197,6 @@ cg_worker_read_body(cg_worker_t *w, cg_wconn_t *k, cg_req_t *r)
 }
 
 
-static void
-cg_worker_params(cg_req_t *r, const cg_fconn_t *c)
-{
-    r->method = cg_fconn_param(c, "REQUEST_METHOD");
-    r->uri = cg_fconn_param(c, "REQUEST_URI");
-    if (r->uri == NULL) {
-        r->uri = cg_fconn_param(c, "SCRIPT_NAME");
-    }
-    r->content_type = cg_fconn_param(c, "CONTENT_TYPE");
-    r->content_length = cg_fconn_param(c, "CONTENT_LENGTH");
-    r->cookie = cg_fconn_param(c, "HTTP_COOKIE");
-    r->authorization = cg_fconn_param(c, "HTTP_AUTHORIZATION");
-    r->remote_addr = cg_fconn_param(c, "REMOTE_ADDR");
-    r->origin = cg_fconn_param(c, "HTTP_ORIGIN");
-    r->referer = cg_fconn_param(c, "HTTP_REFERER");
-    r->sec_fetch_site = cg_fconn_param(c, "HTTP_SEC_FETCH_SITE");
-    r->forwarded_for = cg_fconn_param(c, "HTTP_X_FORWARDED_FOR");
-    r->accept = cg_fconn_param(c, "HTTP_ACCEPT");
-    r->x_api_key = cg_fconn_param(c, "HTTP_X_API_KEY");
-    r->dup_header = cg_http_dup_param(c->envp);
-}
-
-
 static int
 cg_worker_claim(cg_worker_t *w)
 {
@@ -456,7 +433,7 @@ cg_worker_answer(cg_worker_t *w, cg_wconn_t *k)
     /* From here the request is accepted: if this process dies before its
      * usage line, the master writes one from the scoreboard. */
     cg_sb_request(w->proc->sb, w->proc->slot, w->index, r->request_id, 0);
-    cg_worker_params(r, &k->fc);
+    cg_http_params(r, k->fc.params_end ? k->fc.envp : NULL);
     /* The path decides the front: /api/chat, or a provider's format. */
     api = cg_compat_api(w->conf, r->uri);
     if ((api != CG_API_CHAT ? cg_compat_admit(w->conf, r, api)

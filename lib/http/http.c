@@ -3,6 +3,7 @@
 #include "core/csv.h"
 #include "who/svctoken.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -142,57 +143,114 @@ cg_http_length(const cg_conf_t *conf, cg_req_t *r)
 }
 
 
-/* The params whose header admission or the who stage reads, each with
- * its name's length (counted by the compiler). */
-#define CG_HTTP_W(p) p, sizeof(p) - 1
+/* The params a request reads, each with its name's length (counted by
+ * the compiler), where it goes in cg_req_t, and, for those admission or
+ * the who stage reads, the header named when one comes twice. */
+#define CG_HTTP_P(p) p, sizeof(p) - 1
+#define CG_HTTP_AT(f) offsetof(cg_req_t, f)
+#define CG_HTTP_NONE ((size_t) -1)
 static const struct {
     const char *param;
     size_t      len;
-    const char *header;
-} cg_http_watched[] = {
-    { CG_HTTP_W("HTTP_ORIGIN"),          "Origin" },
-    { CG_HTTP_W("HTTP_REFERER"),         "Referer" },
-    { CG_HTTP_W("HTTP_SEC_FETCH_SITE"),  "Sec-Fetch-Site" },
-    { CG_HTTP_W("HTTP_COOKIE"),          "Cookie" },
-    { CG_HTTP_W("HTTP_AUTHORIZATION"),   "Authorization" },
-    { CG_HTTP_W("HTTP_X_API_KEY"),       "X-API-Key" }, /* compatible fronts */
-    { CG_HTTP_W("CONTENT_TYPE"),         "Content-Type" },
-    { CG_HTTP_W("CONTENT_LENGTH"),       "Content-Length" },
+    size_t      at;         /* CG_HTTP_NONE: only watched */
+    const char *header;     /* NULL: not watched */
+} cg_http_params_tab[] = {
+    { CG_HTTP_P("REQUEST_METHOD"),       CG_HTTP_AT(method),         NULL },
+    { CG_HTTP_P("REQUEST_URI"),          CG_HTTP_AT(uri),            NULL },
+    { CG_HTTP_P("REMOTE_ADDR"),          CG_HTTP_AT(remote_addr),    NULL },
+    { CG_HTTP_P("HTTP_ACCEPT"),          CG_HTTP_AT(accept),         NULL },
+    { CG_HTTP_P("HTTP_ORIGIN"),          CG_HTTP_AT(origin),         "Origin" },
+    { CG_HTTP_P("HTTP_REFERER"),         CG_HTTP_AT(referer),        "Referer" },
+    { CG_HTTP_P("HTTP_SEC_FETCH_SITE"),  CG_HTTP_AT(sec_fetch_site), "Sec-Fetch-Site" },
+    { CG_HTTP_P("HTTP_COOKIE"),          CG_HTTP_AT(cookie),         "Cookie" },
+    { CG_HTTP_P("HTTP_AUTHORIZATION"),   CG_HTTP_AT(authorization),  "Authorization" },
+    /* Anthropic's key header, on the compatible fronts. */
+    { CG_HTTP_P("HTTP_X_API_KEY"),       CG_HTTP_AT(x_api_key),      "X-API-Key" },
+    { CG_HTTP_P("CONTENT_TYPE"),         CG_HTTP_AT(content_type),   "Content-Type" },
+    { CG_HTTP_P("CONTENT_LENGTH"),       CG_HTTP_AT(content_length), "Content-Length" },
     /* nginx sets CONTENT_TYPE from the first line only, and passes every
      * line again as HTTP_CONTENT_TYPE: that is where a second one shows. */
-    { CG_HTTP_W("HTTP_CONTENT_TYPE"),    "Content-Type" },
-    { CG_HTTP_W("HTTP_CONTENT_LENGTH"),  "Content-Length" },
-    { CG_HTTP_W("HTTP_X_FORWARDED_FOR"), "X-Forwarded-For" },
+    { CG_HTTP_P("HTTP_CONTENT_TYPE"),    CG_HTTP_NONE,               "Content-Type" },
+    { CG_HTTP_P("HTTP_CONTENT_LENGTH"),  CG_HTTP_NONE,               "Content-Length" },
+    { CG_HTTP_P("HTTP_X_FORWARDED_FOR"), CG_HTTP_AT(forwarded_for),  "X-Forwarded-For" },
+    { CG_HTTP_P("SCRIPT_NAME"),          CG_HTTP_NONE,               NULL },
 };
-#define CG_HTTP_NWATCHED (sizeof(cg_http_watched) / sizeof(cg_http_watched[0]))
+#define CG_HTTP_NPARAMS (sizeof(cg_http_params_tab) / sizeof(cg_http_params_tab[0]))
+#define CG_HTTP_SCRIPT_NAME (CG_HTTP_NPARAMS - 1)
 
 
-/* nginx before 1.23 passes each header line as its own param, and libfcgi's
- * lookup returns the first: a second Origin or X-Forwarded-For would go
- * unseen. Each param's name is measured once and only compared with the
- * watched names of its length: this runs on every request, over every
- * param. */
-const char *
-cg_http_dup_param(char *const *envp)
+/* The cg_req_t field param i goes to. */
+static const char **
+cg_http_field(cg_req_t *r, size_t i)
 {
-    int         seen[CG_HTTP_NWATCHED] = { 0 };
-    const char *eq;
-    size_t      i, n;
+    return (const char **) (void *) ((char *) r + cg_http_params_tab[i].at);
+}
+
+
+/* One pass over envp: r's fields (when r is not NULL), each the first
+ * param of its name, and the header of the first watched param sent
+ * twice. nginx before 1.23 passes each header line as its own param, and
+ * a first-match lookup would leave a second Origin or X-Forwarded-For
+ * unseen. Each name is measured once and compared only with the names of
+ * its length: this runs on every request, over every param (one pass,
+ * where a lookup per field scanned them all a dozen times). */
+static const char *
+cg_http_scan(char *const *envp, cg_req_t *r, const char **script)
+{
+    unsigned char seen[CG_HTTP_NPARAMS] = { 0 };
+    const char   *eq, *dup = NULL;
+    size_t        i, n;
 
     for (; envp && *envp; envp++) {
         if ((eq = strchr(*envp, '=')) == NULL) {
             continue;
         }
         n = (size_t) (eq - *envp);
-        for (i = 0; i < CG_HTTP_NWATCHED; i++) {
-            if (cg_http_watched[i].len == n
-                && memcmp(*envp, cg_http_watched[i].param, n) == 0
-                && seen[i]++) {
-                return cg_http_watched[i].header;
+        for (i = 0; i < CG_HTTP_NPARAMS; i++) {
+            if (cg_http_params_tab[i].len != n
+                || memcmp(*envp, cg_http_params_tab[i].param, n) != 0) {
+                continue;
             }
+            if (seen[i]++) {
+                if (dup == NULL && cg_http_params_tab[i].header != NULL) {
+                    dup = cg_http_params_tab[i].header;
+                }
+            } else if (i == CG_HTTP_SCRIPT_NAME) {
+                *script = eq + 1;
+            } else if (r != NULL && cg_http_params_tab[i].at != CG_HTTP_NONE) {
+                *cg_http_field(r, i) = eq + 1;
+            }
+            break;
         }
     }
-    return NULL;
+    return dup;
+}
+
+
+const char *
+cg_http_dup_param(char *const *envp)
+{
+    const char *script = NULL;
+
+    return cg_http_scan(envp, NULL, &script);
+}
+
+
+void
+cg_http_params(cg_req_t *r, char *const *envp)
+{
+    const char *script = NULL;
+    size_t      i;
+
+    for (i = 0; i < CG_HTTP_NPARAMS; i++) {
+        if (cg_http_params_tab[i].at != CG_HTTP_NONE) {
+            *cg_http_field(r, i) = NULL;
+        }
+    }
+    r->dup_header = cg_http_scan(envp, r, &script);
+    if (r->uri == NULL) {
+        r->uri = script;
+    }
 }
 
 

@@ -33,6 +33,10 @@
  * stage reads that appears more than once in envp ("NAME=value" strings,
  * NULL-terminated, as CGI and FastCGI pass them), or NULL. */
 const char *cg_http_dup_param(char *const *envp);
+/* r's fields from the web server (method, uri or else SCRIPT_NAME,
+ * content_type ... x_api_key, dup_header), from envp in one pass: each
+ * the first param of its name, NULL when absent. */
+void cg_http_params(cg_req_t *r, char *const *envp);
 /* 0: go on; -1: r failed; 1: answered (preflight), do not read the body. */
 int  cg_http_admit(const cg_conf_t *conf, cg_req_t *r);
 /* The answer; a provider-compatible request's in its provider's format

@@ -854,6 +854,57 @@ test_config_rows(void **state)
 }
 
 
+/* The request's fields come from the params in one pass: each the first
+ * of its name, SCRIPT_NAME only when REQUEST_URI is absent, absent ones
+ * NULL (even over a request that had them), and a second watched param
+ * named. */
+static void
+test_params_one_pass(void **state)
+{
+    static char *const env[] = {
+        "REQUEST_METHOD=POST", "SCRIPT_NAME=/s", "REQUEST_URI=/api/chat",
+        "CONTENT_TYPE=application/json", "CONTENT_LENGTH=2",
+        "HTTP_COOKIE=a=1", "HTTP_AUTHORIZATION=Bearer x",
+        "REMOTE_ADDR=192.0.2.7", "HTTP_ORIGIN=https://app.test",
+        "HTTP_REFERER=https://app.test/", "HTTP_SEC_FETCH_SITE=same-origin",
+        "HTTP_X_FORWARDED_FOR=198.51.100.1", "HTTP_ACCEPT=*/*",
+        "HTTP_X_API_KEY=k", "HTTP_ACCEPT=text/plain", "NOEQUALS",
+        "REQUEST_URIX=/no", NULL };
+    static char *const script[] = { "SCRIPT_NAME=/s", "HTTP_X=1", NULL };
+    static char *const two[] = { "HTTP_CONTENT_TYPE=a/b",
+                                 "HTTP_CONTENT_TYPE=c/d", NULL };
+    cg_req_t r;
+
+    (void) state;
+    memset(&r, 0, sizeof(r));
+    cg_http_params(&r, env);
+    assert_string_equal(r.method, "POST");
+    assert_string_equal(r.uri, "/api/chat");
+    assert_string_equal(r.content_type, "application/json");
+    assert_string_equal(r.content_length, "2");
+    assert_string_equal(r.cookie, "a=1");
+    assert_string_equal(r.authorization, "Bearer x");
+    assert_string_equal(r.remote_addr, "192.0.2.7");
+    assert_string_equal(r.origin, "https://app.test");
+    assert_string_equal(r.referer, "https://app.test/");
+    assert_string_equal(r.sec_fetch_site, "same-origin");
+    assert_string_equal(r.forwarded_for, "198.51.100.1");
+    assert_string_equal(r.accept, "*/*");          /* the first */
+    assert_string_equal(r.x_api_key, "k");
+    assert_null(r.dup_header);                     /* Accept is not watched */
+    cg_http_params(&r, script);
+    assert_string_equal(r.uri, "/s");
+    assert_null(r.method);
+    assert_null(r.cookie);
+    assert_null(r.x_api_key);
+    cg_http_params(&r, NULL);
+    assert_null(r.uri);
+    cg_http_params(&r, two);
+    assert_string_equal(r.dup_header, "Content-Type");
+    assert_null(r.content_type);
+}
+
+
 /* Issue 18: a header that admission or the who stage reads, sent twice,
  * is refused with 400 whatever form the web server passes it in: separate
  * params (nginx < 1.23) or one value joined with ", " (nginx 1.23+, Apache,
@@ -952,6 +1003,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params_one_pass),
         cmocka_unit_test(test_admit_path),
         cmocka_unit_test(test_admit_custom_path),
         cmocka_unit_test(test_admit_method),
