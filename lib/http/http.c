@@ -179,27 +179,18 @@ static const struct {
 #define CG_HTTP_SCRIPT_NAME (CG_HTTP_NPARAMS - 1)
 
 
-/* The cg_req_t field param i goes to. */
-static const char **
-cg_http_field(cg_req_t *r, size_t i)
-{
-    return (const char **) (void *) ((char *) r + cg_http_params_tab[i].at);
-}
-
-
-/* One pass over envp: r's fields (when r is not NULL), each the first
- * param of its name, and the header of the first watched param sent
- * twice. nginx before 1.23 passes each header line as its own param, and
- * a first-match lookup would leave a second Origin or X-Forwarded-For
+/* One pass over envp: val[i] (all NULL on entry) the first value of
+ * param i, and the header of the first watched param sent twice. nginx
+ * before 1.23 passes each header line as its own param, and a
+ * first-match lookup would leave a second Origin or X-Forwarded-For
  * unseen. Each name is measured once and compared only with the names of
  * its length: this runs on every request, over every param (one pass,
  * where a lookup per field scanned them all a dozen times). */
 static const char *
-cg_http_scan(char *const *envp, cg_req_t *r, const char **script)
+cg_http_scan(char *const *envp, const char **val)
 {
-    unsigned char seen[CG_HTTP_NPARAMS] = { 0 };
-    const char   *eq, *dup = NULL;
-    size_t        i, n;
+    const char *eq, *dup = NULL;
+    size_t      i, n;
 
     for (; envp && *envp; envp++) {
         if ((eq = strchr(*envp, '=')) == NULL) {
@@ -211,14 +202,10 @@ cg_http_scan(char *const *envp, cg_req_t *r, const char **script)
                 || memcmp(*envp, cg_http_params_tab[i].param, n) != 0) {
                 continue;
             }
-            if (seen[i]++) {
-                if (dup == NULL && cg_http_params_tab[i].header != NULL) {
-                    dup = cg_http_params_tab[i].header;
-                }
-            } else if (i == CG_HTTP_SCRIPT_NAME) {
-                *script = eq + 1;
-            } else if (r != NULL && cg_http_params_tab[i].at != CG_HTTP_NONE) {
-                *cg_http_field(r, i) = eq + 1;
+            if (val[i] == NULL) {
+                val[i] = eq + 1;
+            } else if (dup == NULL) {
+                dup = cg_http_params_tab[i].header;
             }
             break;
         }
@@ -230,26 +217,28 @@ cg_http_scan(char *const *envp, cg_req_t *r, const char **script)
 const char *
 cg_http_dup_param(char *const *envp)
 {
-    const char *script = NULL;
+    const char *val[CG_HTTP_NPARAMS] = { NULL };
 
-    return cg_http_scan(envp, NULL, &script);
+    return cg_http_scan(envp, val);
 }
 
 
 void
 cg_http_params(cg_req_t *r, char *const *envp)
 {
-    const char *script = NULL;
+    const char *val[CG_HTTP_NPARAMS] = { NULL };
     size_t      i;
 
+    r->dup_header = cg_http_scan(envp, val);
     for (i = 0; i < CG_HTTP_NPARAMS; i++) {
         if (cg_http_params_tab[i].at != CG_HTTP_NONE) {
-            *cg_http_field(r, i) = NULL;
+            /* The field's own type: a const char * inside cg_req_t. */
+            *(const char **) (void *) ((char *) r + cg_http_params_tab[i].at)
+                = val[i];
         }
     }
-    r->dup_header = cg_http_scan(envp, r, &script);
     if (r->uri == NULL) {
-        r->uri = script;
+        r->uri = val[CG_HTTP_SCRIPT_NAME];
     }
 }
 
